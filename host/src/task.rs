@@ -1,0 +1,222 @@
+//! The task description the scheduler hands to an executor, and what comes back (pure data).
+//!
+//! A task computes one partition of a stage's final RDD. Its `Plan` is that
+//! partition's lineage expanded down to its sources (input split, driver
+//! slice, cached block, shuffle blocks); its `TaskSink` says where the
+//! records go (shuffle files, or a result for the driver).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
+use crate::records::Batch;
+
+/// A component's bytes and content hash (sha256 hex), shared without copying.
+#[derive(Debug)]
+pub struct ComponentBytes {
+    /// Lowercase hex sha256 of `bytes`: the cache key on executors.
+    pub hash: String,
+    /// The component binary.
+    pub bytes: Vec<u8>,
+}
+
+/// A cached partition: (rdd, partition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockId {
+    /// The persisted RDD.
+    pub rdd: RddId,
+    /// Its partition.
+    pub partition: u32,
+}
+
+/// One map task's output for the reduce partition being read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapBlock {
+    /// The map partition that wrote it.
+    pub map: u32,
+    /// Where the map output lives.
+    pub executor: ExecutorId,
+    /// Size in bytes of the block for this reduce partition (0: nothing to fetch).
+    pub bytes: u64,
+}
+
+/// Everything a reduce task needs to read one shuffle's blocks for its partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShuffleRead {
+    /// The shuffle.
+    pub shuffle: ShuffleId,
+    /// The reduce partition.
+    pub reduce: u32,
+    /// One entry per map partition.
+    pub maps: Vec<MapBlock>,
+}
+
+/// Where a plan's records come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Lines of a byte range of a file.
+    File(FileSplit),
+    /// Records sent by the driver.
+    Slice(Arc<Batch>),
+    /// A cached partition held by an executor.
+    Cached { block: BlockId, executor: ExecutorId },
+    /// Blocks of a shuffle.
+    Shuffle(ShuffleRead),
+}
+
+/// Host-side reduce steps that need the whole input before they emit.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReduceStep {
+    /// Group values by key: `(k, list<v>)`.
+    Group,
+    /// Sort pairs by key bytes.
+    Sort { ascending: bool },
+    /// Drop duplicate records.
+    Distinct,
+}
+
+/// How to compute the records of one partition.
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// Read a source.
+    Read(Source),
+    /// Run consecutive ops of one component over the input, as one guest task.
+    Guest { input: Box<Plan>, component: Arc<ComponentBytes>, ops: Vec<Op> },
+    /// A narrow host step (sampling) over the input.
+    Host { input: Box<Plan>, step: HostStep },
+    /// A host reduce step over the whole input.
+    Reduce { input: Box<Plan>, step: ReduceStep },
+    /// The records of every input, in order (union, coalesce).
+    Concat(Vec<Plan>),
+    /// Group several pair inputs by key (cogroup, join).
+    Cogroup { inputs: Vec<Plan>, output: CogroupOutput },
+    /// Pass the input through and keep a copy as a cached block.
+    Cache { input: Box<Plan>, block: BlockId, level: StorageLevel },
+}
+
+/// What a result task sends back (or writes).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResultKind {
+    /// Number of records.
+    Count,
+    /// Every record.
+    Collect,
+    /// At most this many records, the partition's first.
+    Take(u32),
+    /// Write the records as text lines to `{dir}/part-NNNNN` (a job-private
+    /// temporary directory the driver renames on success).
+    SaveText { dir: PathBuf },
+    /// Up to this many keys of pair records, sampled uniformly (for range bounds).
+    SampleKeys(u32),
+}
+
+/// Where a task's output records go.
+#[derive(Clone, Debug)]
+pub enum TaskSink {
+    /// Partition into one data file and one index file on the executor's disk.
+    ShuffleWrite { shuffle: ShuffleId, partitioner: Partitioner },
+    /// Produce a result for the driver.
+    Result(ResultKind),
+}
+
+/// A task to run: one partition of one stage attempt.
+#[derive(Clone, Debug)]
+pub struct TaskDesc {
+    /// Unique id of this task attempt.
+    pub task: TaskId,
+    /// The job that submitted the stage (first job, for shared stages).
+    pub job: JobId,
+    /// The stage.
+    pub stage: StageId,
+    /// The stage's attempt number.
+    pub stage_attempt: u32,
+    /// The partition of the stage's RDD.
+    pub partition: u32,
+    /// Attempt number of this partition within the stage attempt (0 first).
+    pub attempt: u32,
+    /// How to compute the records.
+    pub plan: Plan,
+    /// Where they go.
+    pub sink: TaskSink,
+}
+
+/// A result task's value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResultValue {
+    /// Record count.
+    Count(u64),
+    /// Records.
+    Records(Batch),
+    /// Part file written.
+    Saved,
+}
+
+/// What a successful task produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskOutput {
+    /// A map task's output: bytes per reduce partition, on the executor that ran it.
+    MapStatus { sizes: Vec<u64> },
+    /// A result task's value.
+    Result(ResultValue),
+}
+
+/// Counters of one task attempt, reported to the event log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskMetrics {
+    /// Records read from the task's sources.
+    pub records_read: u64,
+    /// Bytes read from the task's sources.
+    pub bytes_read: u64,
+    /// Records handed to the sink.
+    pub records_written: u64,
+    /// Bytes handed to the sink.
+    pub bytes_written: u64,
+    /// Shuffle bytes fetched.
+    pub shuffle_read_bytes: u64,
+    /// Shuffle bytes written.
+    pub shuffle_write_bytes: u64,
+}
+
+/// Why a task attempt failed; decides retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskFailure {
+    /// Guest code failed (trap, panic, error result, bad record) or the task's
+    /// own input was bad; the message is the guest's.
+    Guest { message: String },
+    /// A shuffle block could not be read: that map output is lost.
+    FetchFailed { shuffle: ShuffleId, map: u32, executor: ExecutorId, message: String },
+    /// The executor went away.
+    ExecutorLost,
+    /// The scheduler cancelled the attempt.
+    Killed,
+}
+
+impl TaskFailure {
+    /// A one-line description for logs and errors.
+    pub fn message(&self) -> String {
+        match self {
+            TaskFailure::Guest { message } => message.clone(),
+            TaskFailure::FetchFailed { shuffle, map, executor, message } => {
+                format!("fetch of {shuffle} map {map} from {executor} failed: {message}")
+            }
+            TaskFailure::ExecutorLost => "executor lost".to_string(),
+            TaskFailure::Killed => "task killed".to_string(),
+        }
+    }
+}
+
+/// A finished task attempt, as reported by its executor.
+#[derive(Clone, Debug)]
+pub struct TaskReport {
+    /// The attempt.
+    pub task: TaskId,
+    /// The executor that ran it.
+    pub executor: ExecutorId,
+    /// Success or failure.
+    pub result: Result<TaskOutput, TaskFailure>,
+    /// Blocks the task cached on its executor.
+    pub cached: Vec<BlockId>,
+    /// Counters.
+    pub metrics: TaskMetrics,
+}
