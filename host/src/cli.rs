@@ -1,1 +1,127 @@
-//! cli (in progress)
+//! The `wisp` command line: `wisp run JOB.wasm [--cores N] [--event-log DIR] [--conf k=v]... -- ARGS...`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+use crate::backend::{LocalBackend, LocalConfig};
+use crate::config::Conf;
+use crate::context::Context;
+use crate::event_log::EventLog;
+use crate::task::ComponentBytes;
+use crate::wasm::{Runtime, TaskLimits, check_job, content_hash, run_job_main};
+
+/// Wisp: a Spark-style batch engine whose user code is WebAssembly.
+#[derive(Parser, Debug)]
+#[command(name = "wisp", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a job component in local mode (driver and executor threads in this process).
+    Run(RunArgs),
+}
+
+/// Arguments of `wisp run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The job: a WebAssembly component implementing the wisp:task job world.
+    pub job: PathBuf,
+    /// Executor task slots (default: the number of cores).
+    #[arg(long)]
+    pub cores: Option<u32>,
+    /// Write the event log (one JSON object per line) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub event_log: Option<PathBuf>,
+    /// Configuration, `key=value` (repeatable).
+    #[arg(long = "conf", value_name = "KEY=VALUE")]
+    pub conf: Vec<String>,
+    /// Arguments passed to the job's main.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Entry point of the `wisp` binary.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wisp: error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error chain on one line.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    let mut line = String::new();
+    for p in parts {
+        if !line.contains(&p) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&p);
+        }
+    }
+    line.replace('\n', "; ")
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WISP_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+fn default_cores() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+}
+
+/// Directory for compiled components (`$WISP_CACHE_DIR`, else `$XDG_CACHE_HOME/wisp`, else `~/.cache/wisp`).
+fn compile_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("WISP_CACHE_DIR") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    Some(base.join("wisp").join("compiled"))
+}
+
+/// Runs a job in local mode; what its main prints goes to stdout.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let conf = Conf::from_args(&args.conf)?;
+    let cores = args.cores.unwrap_or_else(default_cores);
+    if cores == 0 {
+        bail!("--cores must be at least 1");
+    }
+    let bytes = std::fs::read(&args.job).with_context(|| format!("cannot read job {}", args.job.display()))?;
+    let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
+    let limits = TaskLimits::default();
+    let runtime = Runtime::new(limits, compile_cache_dir())?;
+    let loaded = runtime.load(&job).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;
+    check_job(&loaded).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;
+    let event_log = args.event_log.as_deref().map(EventLog::create).transpose()?;
+    let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
+    let backend = LocalBackend::start(LocalConfig { cores, conf: conf.clone(), work_root, event_log }, runtime.clone())?;
+    let context = Context::new(job, conf, backend.handle(), runtime.clone())?;
+    let (result, context) = run_job_main(&runtime, &loaded, Box::new(context), &args.args);
+    drop(context);
+    backend.shutdown();
+    result.map_err(anyhow::Error::from)
+}
+
+fn unique() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+}

@@ -1,1 +1,305 @@
-//! context (in progress)
+//! The driver-side context of one application (Spark's `SparkContext`): builds the lineage and runs actions as jobs.
+//!
+//! A job's main calls these methods through the WIT `driver` interface
+//! (`context/wit_driver.rs`). Transformations only add lineage nodes;
+//! actions submit one job each to the backend and block until it ends.
+
+mod actions;
+mod wit_driver;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::backend::BackendHandle;
+use crate::block::input::list_splits;
+use crate::config::{self, Conf, ConfigError};
+use crate::ids::{ComponentId, RddId};
+use crate::lineage::{
+    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner,
+    RddKind, ReduceSide, ShuffleDep, StorageLevel,
+};
+use crate::records::Batch;
+use crate::task::ComponentBytes;
+use crate::wasm::{Runtime, content_hash};
+
+/// Why a driver call failed; its message is what the job's main sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// An RDD id this lineage never made.
+    #[error("unknown rdd id {id}")]
+    UnknownRdd { id: u32 },
+    /// A component id never loaded.
+    #[error("unknown component id {id}")]
+    UnknownComponent { id: u32 },
+    /// An argument out of its domain.
+    #[error("invalid argument to {call}: {reason}")]
+    InvalidArgument { call: &'static str, reason: String },
+    /// Input listing failed (missing path...).
+    #[error("{message}")]
+    Input { message: String },
+    /// The output directory of `save-as-text-file` exists.
+    #[error("output directory {path} already exists")]
+    OutputExists { path: PathBuf },
+    /// Reading a functions component or preparing output failed.
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    /// A functions component is unusable.
+    #[error("cannot load functions component {path}: {message}")]
+    Component { path: PathBuf, message: String },
+    /// A job failed.
+    #[error("job failed: {message}")]
+    JobFailed { message: String },
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Driver state of one application.
+pub struct Context {
+    lineage: Lineage,
+    components: Arc<Vec<Arc<ComponentBytes>>>,
+    conf: Conf,
+    backend: BackendHandle,
+    runtime: Arc<Runtime>,
+    default_parallelism: u32,
+    max_split_bytes: u64,
+}
+
+impl Context {
+    /// A context for a job whose own component is `job` (component 0).
+    pub fn new(job: Arc<ComponentBytes>, conf: Conf, backend: BackendHandle, runtime: Arc<Runtime>) -> Result<Context, ContextError> {
+        let cores = backend.total_cores().max(1) as u64;
+        let default_parallelism = conf.get_u64(config::DEFAULT_PARALLELISM, cores)?.clamp(1, u32::MAX as u64) as u32;
+        let max_split_bytes = conf.get_bytes(config::MAX_PARTITION_BYTES, 32 << 20)?.max(1);
+        Ok(Context {
+            lineage: Lineage::default(),
+            components: Arc::new(vec![job]),
+            conf,
+            backend,
+            runtime,
+            default_parallelism,
+            max_split_bytes,
+        })
+    }
+
+    /// The lineage built so far.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
+    }
+
+    /// A configuration value.
+    pub fn conf(&self, key: &str) -> Option<String> {
+        self.conf.get(key).map(str::to_string)
+    }
+
+    /// Default partition count of shuffles.
+    pub fn default_parallelism(&self) -> u32 {
+        self.default_parallelism
+    }
+
+    fn node(&self, id: RddId) -> Result<&crate::lineage::RddNode, ContextError> {
+        self.lineage.get(id).ok_or(ContextError::UnknownRdd { id: id.0 })
+    }
+
+    fn check_component(&self, id: ComponentId) -> Result<(), ContextError> {
+        if (id.0 as usize) < self.components.len() { Ok(()) } else { Err(ContextError::UnknownComponent { id: id.0 }) }
+    }
+
+    fn partitions_arg(call: &'static str, n: u32) -> Result<u32, ContextError> {
+        if n == 0 {
+            return Err(ContextError::InvalidArgument { call, reason: "the number of partitions must be positive".into() });
+        }
+        Ok(n)
+    }
+
+    /// Loads a functions component so that ops can name its functions.
+    pub fn load_functions(&mut self, path: &str) -> Result<ComponentId, ContextError> {
+        let path = PathBuf::from(path);
+        let bytes = std::fs::read(&path).map_err(|source| ContextError::Io { what: "cannot read", path: path.clone(), source })?;
+        let component = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
+        self.runtime
+            .load(&component)
+            .map_err(|e| ContextError::Component { path: path.clone(), message: e.to_string() })?;
+        let id = ComponentId(self.components.len() as u32);
+        Arc::make_mut(&mut self.components).push(component);
+        Ok(id)
+    }
+
+    /// Lines of a file or directory.
+    pub fn text_file(&mut self, path: &str, min_partitions: u32) -> Result<RddId, ContextError> {
+        let splits = list_splits(Path::new(path), min_partitions.max(1), self.max_split_bytes)
+            .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let n = splits.len() as u32;
+        Ok(self.lineage.add(RddKind::TextFile { splits }, n, None))
+    }
+
+    /// Records given by the job, in `slices` contiguous partitions.
+    pub fn parallelize(&mut self, records: Batch, slices: u32) -> Result<RddId, ContextError> {
+        let slices = Self::partitions_arg("parallelize", slices)?;
+        records.validate().map_err(|e| ContextError::InvalidArgument { call: "parallelize", reason: e.to_string() })?;
+        let len = records.len() as u64;
+        let parts = (0..slices as u64)
+            .map(|i| {
+                let (a, b) = ((i * len / slices as u64) as usize, ((i + 1) * len / slices as u64) as usize);
+                Arc::new(Batch::from_records((a..b).map(|j| records.get(j))))
+            })
+            .collect();
+        Ok(self.lineage.add(RddKind::Parallel { slices: parts }, slices, None))
+    }
+
+    /// A narrow guest op over every partition.
+    pub fn transform(&mut self, parent: RddId, op: Op, component: ComponentId) -> Result<RddId, ContextError> {
+        self.check_component(component)?;
+        if matches!(op.kind, OpKind::Combine | OpKind::Merge | OpKind::Fold | OpKind::Reduce) {
+            return Err(ContextError::InvalidArgument {
+                call: "transform",
+                reason: format!("{:?} ops run only inside aggregations and actions", op.kind),
+            });
+        }
+        let p = self.node(parent)?;
+        let (n, partitioner) = (p.partitions, if op.kind.preserves_keys() { p.partitioner.clone() } else { None });
+        let step = NarrowStep::Guest(GuestOps { component, ops: vec![op] });
+        Ok(self.lineage.add(RddKind::Narrow { parent, step }, n, partitioner))
+    }
+
+    /// The partitions of several RDDs in order.
+    pub fn union(&mut self, rdds: &[RddId]) -> Result<RddId, ContextError> {
+        let mut n = 0u32;
+        for r in rdds {
+            n += self.node(*r)?.partitions;
+        }
+        Ok(self.lineage.add(RddKind::Union { parents: rdds.to_vec() }, n, None))
+    }
+
+    fn shuffled(&mut self, parent: RddId, partitioner: Partitioner, map_side: MapSideCombine, reduce: ReduceSide, keep_partitioner: bool) -> RddId {
+        let shuffle = self.lineage.new_shuffle();
+        let n = partitioner.partitions();
+        let dep = ShuffleDep { shuffle, parent, partitioner: partitioner.clone(), map_side };
+        self.lineage.add(RddKind::Shuffled { dep, reduce }, n, keep_partitioner.then_some(partitioner))
+    }
+
+    /// Distinct records.
+    pub fn distinct(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("distinct", partitions)?;
+        self.node(parent)?;
+        let p = Partitioner::RecordHash { partitions };
+        Ok(self.shuffled(parent, p, MapSideCombine::Distinct, ReduceSide::Distinct, false))
+    }
+
+    /// Values of each key aggregated by a guest aggregator.
+    pub fn combine_by_key(&mut self, parent: RddId, aggregator: Op, component: ComponentId, partitions: u32, map_side_combine: bool) -> Result<RddId, ContextError> {
+        self.check_component(component)?;
+        let partitions = Self::partitions_arg("combine-by-key", partitions)?;
+        let target = Partitioner::Hash { partitions };
+        let op = |kind| GuestOps { component, ops: vec![Op { kind, ..aggregator.clone() }] };
+        let p = self.node(parent)?;
+        if p.partitioner.as_ref() == Some(&target) {
+            // Already partitioned by key as asked: aggregate in place, no shuffle (as Spark does).
+            let n = p.partitions;
+            let step = NarrowStep::Guest(op(OpKind::Combine));
+            return Ok(self.lineage.add(RddKind::Narrow { parent, step }, n, Some(target)));
+        }
+        let (map_side, reduce) = if map_side_combine {
+            (MapSideCombine::Guest(op(OpKind::Combine)), ReduceSide::Guest(op(OpKind::Merge)))
+        } else {
+            (MapSideCombine::None, ReduceSide::Guest(op(OpKind::Combine)))
+        };
+        Ok(self.shuffled(parent, target, map_side, reduce, true))
+    }
+
+    /// `(k, list<v>)` per key.
+    pub fn group_by_key(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("group-by-key", partitions)?;
+        self.node(parent)?;
+        Ok(self.shuffled(parent, Partitioner::Hash { partitions }, MapSideCombine::None, ReduceSide::Group, true))
+    }
+
+    fn cogrouped(&mut self, parents: &[RddId], partitions: u32, output: CogroupOutput) -> Result<RddId, ContextError> {
+        let partitioner = Partitioner::Hash { partitions };
+        let mut deps = Vec::with_capacity(parents.len());
+        for &parent in parents {
+            self.node(parent)?;
+            let shuffle = self.lineage.new_shuffle();
+            deps.push(ShuffleDep { shuffle, parent, partitioner: partitioner.clone(), map_side: MapSideCombine::None });
+        }
+        Ok(self.lineage.add(RddKind::CoGrouped { deps, output }, partitions, Some(partitioner)))
+    }
+
+    /// `(k, (list<v1>, ...))` over several pair RDDs.
+    pub fn cogroup(&mut self, parents: &[RddId], partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("cogroup", partitions)?;
+        if parents.is_empty() {
+            return Err(ContextError::InvalidArgument { call: "cogroup", reason: "no RDDs given".into() });
+        }
+        self.cogrouped(parents, partitions, CogroupOutput::Cogroup)
+    }
+
+    /// A join of two pair RDDs.
+    pub fn join(&mut self, left: RddId, right: RddId, kind: JoinKind, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("join", partitions)?;
+        self.cogrouped(&[left, right], partitions, CogroupOutput::Join(kind))
+    }
+
+    /// Hash-partitions pairs by key (no-op if already so partitioned).
+    pub fn partition_by(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("partition-by", partitions)?;
+        let target = Partitioner::Hash { partitions };
+        if self.node(parent)?.partitioner.as_ref() == Some(&target) {
+            return Ok(parent);
+        }
+        Ok(self.shuffled(parent, target, MapSideCombine::None, ReduceSide::None, true))
+    }
+
+    /// Spreads records evenly over `partitions` with a shuffle.
+    pub fn repartition(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("repartition", partitions)?;
+        self.node(parent)?;
+        Ok(self.shuffled(parent, Partitioner::RoundRobin { partitions }, MapSideCombine::None, ReduceSide::None, false))
+    }
+
+    /// Merges neighbouring partitions down to at most `partitions`, without a shuffle.
+    pub fn coalesce(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+        let partitions = Self::partitions_arg("coalesce", partitions)?;
+        let have = self.node(parent)?.partitions;
+        let n = partitions.min(have.max(1));
+        let groups = (0..n as u64)
+            .map(|i| ((i * have as u64 / n as u64) as u32..((i + 1) * have as u64 / n as u64) as u32).collect())
+            .collect();
+        Ok(self.lineage.add(RddKind::Coalesce { parent, groups }, n, None))
+    }
+
+    /// A reproducible random sample.
+    pub fn sample(&mut self, parent: RddId, with_replacement: bool, fraction: f64, seed: u64) -> Result<RddId, ContextError> {
+        let ok = fraction.is_finite() && fraction >= 0.0 && (with_replacement || fraction <= 1.0);
+        if !ok {
+            return Err(ContextError::InvalidArgument {
+                call: "sample",
+                reason: format!("fraction {fraction} must be in [0, 1] (or >= 0 with replacement)"),
+            });
+        }
+        let p = self.node(parent)?;
+        let (n, partitioner) = (p.partitions, p.partitioner.clone());
+        let step = NarrowStep::Host(HostStep::Sample { with_replacement, fraction, seed });
+        Ok(self.lineage.add(RddKind::Narrow { parent, step }, n, partitioner))
+    }
+
+    /// Keeps the RDD's partitions once computed.
+    pub fn persist(&mut self, rdd: RddId, level: StorageLevel) -> Result<(), ContextError> {
+        self.node(rdd)?;
+        self.lineage.set_persist(rdd, Some(level));
+        Ok(())
+    }
+
+    /// Forgets the RDD's kept partitions.
+    pub fn unpersist(&mut self, rdd: RddId) -> Result<(), ContextError> {
+        self.node(rdd)?;
+        self.lineage.set_persist(rdd, None);
+        self.backend.unpersist(rdd);
+        Ok(())
+    }
+
+    /// Number of partitions.
+    pub fn num_partitions(&self, rdd: RddId) -> Result<u32, ContextError> {
+        Ok(self.node(rdd)?.partitions)
+    }
+}

@@ -1,1 +1,179 @@
-//! event_log (in progress)
+//! The event log: one JSON object per line for each scheduler record (schema in `docs/event-log.md`).
+//!
+//! Like the wire protocol, this is a serialization boundary: the serializable
+//! types live here and are converted from the scheduler's `EventRecord`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::dag::events::{EventRecord, StageKind};
+use crate::task::TaskMetrics;
+
+/// The event log could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("event log {path}: {source}")]
+pub struct EventLogError {
+    /// The log file (or directory).
+    pub path: PathBuf,
+    /// The IO error.
+    pub source: std::io::Error,
+}
+
+/// An open event log file.
+pub struct EventLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event")]
+enum Line<'a> {
+    #[serde(rename = "job_start")]
+    JobStart { time_ms: f64, job: u32, stages: Vec<u32> },
+    #[serde(rename = "job_end")]
+    JobEnd { time_ms: f64, job: u32, result: &'static str, error: Option<&'a str> },
+    #[serde(rename = "stage_submitted")]
+    StageSubmitted { time_ms: f64, stage: u32, attempt: u32, kind: &'static str, rdds: Vec<u32>, tasks: u32, parents: Vec<u32> },
+    #[serde(rename = "stage_completed")]
+    StageCompleted { time_ms: f64, stage: u32, attempt: u32, result: &'static str, failure: Option<&'a str> },
+    #[serde(rename = "task_start")]
+    TaskStart { time_ms: f64, task: u32, job: u32, stage: u32, stage_attempt: u32, partition: u32, attempt: u32, executor: u32, speculative: bool },
+    #[serde(rename = "task_end")]
+    TaskEnd {
+        time_ms: f64,
+        task: u32,
+        job: u32,
+        stage: u32,
+        stage_attempt: u32,
+        partition: u32,
+        attempt: u32,
+        executor: u32,
+        duration_ms: f64,
+        result: &'static str,
+        failure: Option<&'a str>,
+        metrics: Metrics,
+    },
+}
+
+#[derive(Serialize)]
+struct Metrics {
+    records_read: u64,
+    bytes_read: u64,
+    records_written: u64,
+    bytes_written: u64,
+    shuffle_read_bytes: u64,
+    shuffle_write_bytes: u64,
+}
+
+impl From<&TaskMetrics> for Metrics {
+    fn from(m: &TaskMetrics) -> Self {
+        Metrics {
+            records_read: m.records_read,
+            bytes_read: m.bytes_read,
+            records_written: m.records_written,
+            bytes_written: m.bytes_written,
+            shuffle_read_bytes: m.shuffle_read_bytes,
+            shuffle_write_bytes: m.shuffle_write_bytes,
+        }
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+fn ok(succeeded: bool) -> &'static str {
+    if succeeded { "succeeded" } else { "failed" }
+}
+
+impl EventLog {
+    /// Creates `DIR/wisp-<unix-millis>-<pid>.jsonl` (the directory is created if needed).
+    pub fn create(dir: &Path) -> Result<EventLog, EventLogError> {
+        let err = |source| EventLogError { path: dir.to_path_buf(), source };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let path = dir.join(format!("wisp-{stamp}-{}.jsonl", std::process::id()));
+        let file = File::create(&path).map_err(|source| EventLogError { path: path.clone(), source })?;
+        Ok(EventLog { path, out: BufWriter::new(file) })
+    }
+
+    /// The log file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record (flushed at job boundaries).
+    pub fn write(&mut self, record: &EventRecord) -> Result<(), EventLogError> {
+        let line = match record {
+            EventRecord::JobStarted { job, time, stages } => {
+                Line::JobStart { time_ms: ms(*time), job: job.0, stages: stages.iter().map(|s| s.0).collect() }
+            }
+            EventRecord::JobEnded { job, time, succeeded, error } => {
+                Line::JobEnd { time_ms: ms(*time), job: job.0, result: ok(*succeeded), error: error.as_deref() }
+            }
+            EventRecord::StageSubmitted { stage, attempt, kind, rdds, tasks, parents, time } => Line::StageSubmitted {
+                time_ms: ms(*time),
+                stage: stage.0,
+                attempt: *attempt,
+                kind: match kind {
+                    StageKind::ShuffleMap => "shuffle-map",
+                    StageKind::Result => "result",
+                },
+                rdds: rdds.iter().map(|r| r.0).collect(),
+                tasks: *tasks,
+                parents: parents.iter().map(|p| p.0).collect(),
+            },
+            EventRecord::StageCompleted { stage, attempt, time, failure } => Line::StageCompleted {
+                time_ms: ms(*time),
+                stage: stage.0,
+                attempt: *attempt,
+                result: ok(failure.is_none()),
+                failure: failure.as_deref(),
+            },
+            EventRecord::TaskStarted { task, job, stage, stage_attempt, partition, attempt, executor, time, speculative } => {
+                Line::TaskStart {
+                    time_ms: ms(*time),
+                    task: task.0,
+                    job: job.0,
+                    stage: stage.0,
+                    stage_attempt: *stage_attempt,
+                    partition: *partition,
+                    attempt: *attempt,
+                    executor: executor.0,
+                    speculative: *speculative,
+                }
+            }
+            EventRecord::TaskEnded { task, job, stage, stage_attempt, partition, attempt, executor, start, end, metrics, failure, succeeded } => {
+                Line::TaskEnd {
+                    time_ms: ms(*end),
+                    task: task.0,
+                    job: job.0,
+                    stage: stage.0,
+                    stage_attempt: *stage_attempt,
+                    partition: *partition,
+                    attempt: *attempt,
+                    executor: executor.0,
+                    duration_ms: ms(end.saturating_sub(*start)),
+                    result: ok(*succeeded),
+                    failure: failure.as_deref(),
+                    metrics: metrics.into(),
+                }
+            }
+        };
+        let err = |source| EventLogError { path: self.path.clone(), source };
+        serde_json::to_writer(&mut self.out, &line).map_err(|e| err(e.into()))?;
+        self.out.write_all(b"\n").map_err(err)?;
+        if matches!(record, EventRecord::JobEnded { .. }) {
+            self.out.flush().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes buffered lines.
+    pub fn flush(&mut self) -> Result<(), EventLogError> {
+        self.out.flush().map_err(|source| EventLogError { path: self.path.clone(), source })
+    }
+}

@@ -1,1 +1,125 @@
-//! executor (in progress)
+//! The executor: runs task descriptions in the shared wasm runtime, on the calling (task) thread.
+//!
+//! A task's plan is evaluated push-style: sources push batches into the
+//! steps above them (`executor/plan_run.rs`), the top of the plan pushes into
+//! the task's sink (`executor/sinks.rs`). Guest steps instantiate their
+//! component in a fresh `Store` per task from the runtime's cache; no
+//! process is forked.
+
+mod plan_run;
+mod sinks;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::block::BlockManager;
+use crate::ids::ExecutorId;
+use crate::records::Batch;
+use crate::task::{TaskDesc, TaskFailure, TaskMetrics, TaskReport};
+use crate::wasm::Runtime;
+
+/// Finds where another executor keeps its shuffle files and blocks.
+pub trait PeerDirectory: Send + Sync {
+    /// The shuffle directory of an executor, if it is reachable as a local path.
+    fn shuffle_dir(&self, executor: ExecutorId) -> Option<PathBuf>;
+}
+
+/// Settings of one executor.
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// Its id.
+    pub id: ExecutorId,
+    /// Its private work directory (shuffle files, disk blocks).
+    pub work_dir: PathBuf,
+    /// Bytes a shuffle writer buffers before spilling.
+    pub shuffle_spill_memory: usize,
+    /// Target bytes of a batch pushed into guests.
+    pub batch_bytes: usize,
+}
+
+/// One executor: the runtime, a block manager and a work directory.
+pub struct Executor {
+    config: ExecutorConfig,
+    runtime: Arc<Runtime>,
+    blocks: BlockManager,
+    peers: Arc<dyn PeerDirectory>,
+}
+
+/// Everything a running task accumulates besides its records.
+pub(crate) struct TaskState<'a> {
+    pub(crate) executor: &'a Executor,
+    pub(crate) task: &'a TaskDesc,
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) metrics: TaskMetrics,
+    pub(crate) cached: Vec<crate::task::BlockId>,
+}
+
+impl Executor {
+    /// Creates the executor and its work directory.
+    pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, peers: Arc<dyn PeerDirectory>) -> std::io::Result<Executor> {
+        std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
+        let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
+        Ok(Executor { config, runtime, blocks, peers })
+    }
+
+    /// Its id.
+    pub fn id(&self) -> ExecutorId {
+        self.config.id
+    }
+
+    /// Where its shuffle files live.
+    pub fn shuffle_dir(&self) -> PathBuf {
+        self.config.work_dir.join("shuffle")
+    }
+
+    /// Its block manager.
+    pub fn blocks(&self) -> &BlockManager {
+        &self.blocks
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    pub(crate) fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    pub(crate) fn peer_shuffle_dir(&self, executor: ExecutorId) -> Option<PathBuf> {
+        if executor == self.config.id { Some(self.shuffle_dir()) } else { self.peers.shuffle_dir(executor) }
+    }
+
+    /// Runs one task attempt to completion (or failure) on this thread.
+    pub fn run_task(&self, task: &TaskDesc, cancel: Arc<AtomicBool>) -> TaskReport {
+        let started = Instant::now();
+        let span = tracing::debug_span!("task", task = %task.task, stage = %task.stage, partition = task.partition, attempt = task.attempt);
+        let _enter = span.enter();
+        let mut state = TaskState { executor: self, task, cancel, metrics: TaskMetrics::default(), cached: Vec::new() };
+        let result = sinks::run(&mut state);
+        if let Err(f) = &result {
+            tracing::debug!(failure = %f.message(), "task failed");
+        }
+        tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "task done");
+        TaskReport { task: task.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics }
+    }
+
+    /// Removes this executor's work directory (shuffle files, disk blocks).
+    pub fn remove_work_dir(&self) {
+        let _ = std::fs::remove_dir_all(&self.config.work_dir);
+    }
+}
+
+/// Where a task's records go, one batch at a time.
+pub(crate) trait BatchSink {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure>;
+}
+
+pub(crate) fn guest_failure(message: impl Into<String>) -> TaskFailure {
+    TaskFailure::Guest { message: message.into() }
+}
+
+pub(crate) fn io_failure(what: &str, path: &Path, e: std::io::Error) -> TaskFailure {
+    guest_failure(format!("{what} {}: {e}", path.display()))
+}

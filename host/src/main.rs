@@ -1,1 +1,5 @@
-fn main() {}
+//! The `wisp` binary: see `wisp::cli`.
+
+fn main() -> std::process::ExitCode {
+    wisp::cli::main()
+}

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A batch of records: concatenated bytes plus each record's end offset (the WIT `batch`).
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, wasmtime::component::ComponentType, wasmtime::component::Lift, wasmtime::component::Lower)]
+#[component(record)]
 pub struct Batch {
     /// Every record's bytes, concatenated.
     pub data: Vec<u8>,

@@ -1,1 +1,199 @@
-//! placeholder
+//! Shared helpers of the integration tests, the quick start and the benchmark: guest paths, the `wisp` binary, data generators and reference answers.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The word-count example component.
+pub const WORDCOUNT: &str = env!("WISP_GUEST_WORDCOUNT");
+/// The join example component.
+pub const JOIN: &str = env!("WISP_GUEST_JOIN");
+/// The pagerank example component.
+pub const PAGERANK: &str = env!("WISP_GUEST_PAGERANK");
+/// The job written against the WIT with plain wit-bindgen (no SDK).
+pub const RAW_GUEST: &str = env!("WISP_GUEST_RAW");
+/// The API-coverage job.
+pub const API_JOB: &str = env!("WISP_GUEST_API_JOB");
+/// The repository root.
+pub const REPO_ROOT: &str = env!("WISP_REPO_ROOT");
+
+/// The `wisp` binary built next to the running test or tool (`target/<profile>/wisp`).
+pub fn wisp_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("wisp");
+    assert!(bin.exists(), "{} not found: build it with `cargo build --release -p wisp` (cargo test builds it)", bin.display());
+    bin
+}
+
+/// A finished `wisp` process.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status code (None if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Whether it exited with 0.
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs `wisp` with arguments, killing it after `timeout`.
+pub fn wisp(args: &[&str], timeout: Duration) -> Run {
+    let mut cmd = Command::new(wisp_bin());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_bounded(cmd, timeout)
+}
+
+/// Runs a command with a time bound; the child is killed when the bound passes.
+pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Run {
+    let mut child = cmd.spawn().expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    assert!(status.is_some(), "process timed out after {timeout:?}; stderr: {stderr}");
+    Run { code: status.and_then(|s| s.code()), stdout, stderr }
+}
+
+/// The lines of every `part-*` file of an output directory, in file order.
+pub fn read_output_lines(dir: &Path) -> Vec<String> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("output dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part-")))
+        .collect();
+    parts.sort();
+    let mut lines = Vec::new();
+    for p in parts {
+        let text = std::fs::read_to_string(&p).expect("part file is UTF-8");
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines
+}
+
+/// Word count computed independently: lines decoded as Spark does (lossy UTF-8,
+/// `\n` or `\r\n`), words split on ASCII whitespace.
+pub fn reference_word_count(bytes: &[u8]) -> HashMap<String, i64> {
+    let mut counts = HashMap::new();
+    let text = String::from_utf8_lossy(bytes);
+    for w in text.split_ascii_whitespace() {
+        *counts.entry(w.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Parses `word<TAB>count` lines.
+pub fn parse_counts(lines: &[String]) -> HashMap<String, i64> {
+    let mut m = HashMap::new();
+    for l in lines {
+        let (w, c) = l.rsplit_once('\t').unwrap_or_else(|| panic!("line without a tab: {l:?}"));
+        let prev = m.insert(w.to_string(), c.parse::<i64>().unwrap_or_else(|_| panic!("bad count in {l:?}")));
+        assert!(prev.is_none(), "word {w:?} appears twice in the output");
+    }
+    m
+}
+
+/// A small deterministic PRNG (xorshift64*), so test data is reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// A vocabulary of `n` distinct words with Zipf-like frequencies when sampled by `zipf_index`.
+pub fn vocabulary(n: usize) -> Vec<String> {
+    const SYL: &[&str] = &["ka", "lo", "mi", "ren", "sta", "wu", "pe", "dor", "ix", "qua", "ne", "tho"];
+    (0..n)
+        .map(|i| {
+            let mut w = String::new();
+            let mut x = i + 1;
+            while x > 0 {
+                w.push_str(SYL[x % SYL.len()]);
+                x /= SYL.len();
+            }
+            w
+        })
+        .collect()
+}
+
+/// An index in `0..n` drawn with probability roughly proportional to 1/(i+1).
+pub fn zipf_index(rng: &mut Rng, n: usize) -> usize {
+    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let x = ((n as f64 + 1.0).ln() * u).exp() - 1.0;
+    (x as usize).min(n - 1)
+}
+
+/// Writes roughly `bytes` of Zipf-distributed words, 4–16 words a line.
+pub fn write_corpus(path: &Path, bytes: u64, seed: u64) -> std::io::Result<u64> {
+    use std::io::Write;
+    let vocab = vocabulary(50_000);
+    let mut rng = Rng::new(seed);
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut written = 0u64;
+    let mut line = String::new();
+    while written < bytes {
+        line.clear();
+        let words = 4 + rng.below(13);
+        for i in 0..words {
+            if i > 0 {
+                line.push(' ');
+            }
+            line.push_str(&vocab[zipf_index(&mut rng, vocab.len())]);
+        }
+        line.push('\n');
+        f.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    f.flush()?;
+    Ok(written)
+}

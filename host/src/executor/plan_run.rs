@@ -1,0 +1,223 @@
+//! Evaluates a task's plan push-style: each node pushes its output batches into the sink above it.
+
+use std::sync::Arc;
+
+use super::{BatchSink, TaskState, guest_failure};
+use crate::block::input::read_split_lines;
+use crate::host_ops::{Cogroup, Distinct, GroupByKey, HostOp, Sampler, SortByKey};
+use crate::lineage::{HostStep, Op};
+use crate::records::Batch;
+use crate::shuffle::{decode_block, read_block};
+use crate::task::{ComponentBytes, Plan, ReduceStep, ShuffleRead, Source, TaskFailure};
+use crate::wasm::GuestTask;
+use crate::wasm::guest_task::GuestError;
+
+/// Records per batch when re-batching slices and shuffle blocks for guests.
+const MAX_BATCH_RECORDS: usize = 64 * 1024;
+
+/// Pushes every record of `plan` into `out`.
+pub(crate) fn run_plan(st: &mut TaskState<'_>, plan: &Plan, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    match plan {
+        Plan::Read(source) => read_source(st, source, out),
+        Plan::Guest { input, component, ops } => run_guest(st, input, component, ops, out),
+        Plan::Host { input, step } => {
+            let HostStep::Sample { with_replacement, fraction, seed } = step;
+            let op = Sampler::new(*with_replacement, *fraction, *seed, st.task.partition);
+            run_host_op(st, input, Box::new(op), out)
+        }
+        Plan::Reduce { input, step } => {
+            let op: Box<dyn HostOp> = match step {
+                ReduceStep::Group => Box::new(GroupByKey::new()),
+                ReduceStep::Sort { ascending } => Box::new(SortByKey::new(*ascending)),
+                ReduceStep::Distinct => Box::new(Distinct::new()),
+            };
+            run_host_op(st, input, op, out)
+        }
+        Plan::Concat(inputs) => {
+            for p in inputs {
+                run_plan(st, p, out)?;
+            }
+            Ok(())
+        }
+        Plan::Cogroup { inputs, output } => {
+            let mut cg = Cogroup::new(inputs.len(), *output);
+            for (i, p) in inputs.iter().enumerate() {
+                let mut sink = CogroupInput { cogroup: &mut cg, input: i };
+                run_plan(st, p, &mut sink)?;
+            }
+            let mut rest = Batch::default();
+            cg.finish(&mut rest).map_err(|e| guest_failure(e.to_string()))?;
+            push_nonempty(out, &rest)
+        }
+        Plan::Cache { input, block, level } => {
+            let mut tee = Tee { copies: Vec::new(), out };
+            run_plan(st, input, &mut tee)?;
+            let copies = tee.copies;
+            match st.executor.blocks().put(*block, copies, *level) {
+                Ok(()) => st.cached.push(*block),
+                Err(e) => tracing::warn!(block = ?block, "could not cache block: {e}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn push_nonempty(out: &mut dyn BatchSink, b: &Batch) -> Result<(), TaskFailure> {
+    if b.is_empty() { Ok(()) } else { out.push(b) }
+}
+
+fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    match source {
+        Source::File(split) => {
+            let batch_bytes = st.executor.config().batch_bytes;
+            let mut records = 0u64;
+            let stats = read_split_lines(split, batch_bytes, |b: &Batch| {
+                records += b.len() as u64;
+                out.push(b)
+            })
+            .map_err(|e| match e {
+                crate::block::input::ReadError::Sink(f) => f,
+                other => guest_failure(other.to_string()),
+            })?;
+            st.metrics.records_read += records;
+            st.metrics.bytes_read += stats.bytes;
+            Ok(())
+        }
+        Source::Slice(batch) => {
+            st.metrics.records_read += batch.len() as u64;
+            st.metrics.bytes_read += batch.byte_len() as u64;
+            push_chunked(batch, out)
+        }
+        Source::Cached { block, executor } => {
+            if *executor != st.executor.id() {
+                return Err(guest_failure(format!("cached block {block:?} is on {executor}, not reachable from {}", st.executor.id())));
+            }
+            let batches = st
+                .executor
+                .blocks()
+                .get(*block)
+                .map_err(|e| guest_failure(format!("cached block {block:?} unreadable: {e}")))?
+                .ok_or_else(|| guest_failure(format!("cached block {block:?} is missing on {executor}")))?;
+            for b in batches.iter() {
+                st.metrics.records_read += b.len() as u64;
+                st.metrics.bytes_read += b.byte_len() as u64;
+                push_nonempty(out, b)?;
+            }
+            Ok(())
+        }
+        Source::Shuffle(read) => read_shuffle(st, read, out),
+    }
+}
+
+fn push_chunked(batch: &Batch, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    if batch.len() <= MAX_BATCH_RECORDS {
+        return push_nonempty(out, batch);
+    }
+    let mut chunk = Batch::default();
+    for r in batch.iter() {
+        chunk.push(r);
+        if chunk.len() >= MAX_BATCH_RECORDS {
+            out.push(&chunk)?;
+            chunk.clear();
+        }
+    }
+    push_nonempty(out, &chunk)
+}
+
+fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    let mut batch = Batch::default();
+    for m in read.maps.iter().filter(|m| m.bytes > 0) {
+        let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
+        let dir = st
+            .executor
+            .peer_shuffle_dir(m.executor)
+            .ok_or_else(|| fetch_failed(format!("{} is not reachable", m.executor)))?;
+        let block = read_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
+        st.metrics.shuffle_read_bytes += block.len() as u64;
+        batch.clear();
+        decode_block(&block, &mut batch).map_err(|e| fetch_failed(e.to_string()))?;
+        st.metrics.records_read += batch.len() as u64;
+        st.metrics.bytes_read += batch.byte_len() as u64;
+        push_chunked(&batch, out)?;
+    }
+    Ok(())
+}
+
+fn run_guest(
+    st: &mut TaskState<'_>,
+    input: &Plan,
+    component: &Arc<ComponentBytes>,
+    ops: &[Op],
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
+    let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
+    let guest = GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.partition, st.cancel.clone()).map_err(guest_error)?;
+    let mut sink = GuestSink { guest, out };
+    run_plan(st, input, &mut sink)?;
+    let rest = sink.guest.finish().map_err(guest_error)?;
+    push_nonempty(sink.out, &rest)
+}
+
+pub(crate) fn guest_error(e: GuestError) -> TaskFailure {
+    match e {
+        GuestError::Killed => TaskFailure::Killed,
+        other => guest_failure(other.to_string()),
+    }
+}
+
+struct GuestSink<'a> {
+    guest: GuestTask,
+    out: &'a mut dyn BatchSink,
+}
+
+impl BatchSink for GuestSink<'_> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        let produced = self.guest.push(batch).map_err(guest_error)?;
+        push_nonempty(self.out, &produced)
+    }
+}
+
+fn run_host_op(st: &mut TaskState<'_>, input: &Plan, mut op: Box<dyn HostOp>, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    let mut sink = HostOpSink { op: op.as_mut(), out, scratch: Batch::default() };
+    run_plan(st, input, &mut sink)?;
+    let mut rest = Batch::default();
+    op.finish(&mut rest).map_err(|e| guest_failure(e.to_string()))?;
+    push_nonempty(out, &rest)
+}
+
+struct HostOpSink<'a> {
+    op: &'a mut dyn HostOp,
+    out: &'a mut dyn BatchSink,
+    scratch: Batch,
+}
+
+impl BatchSink for HostOpSink<'_> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        self.scratch.clear();
+        self.op.push(batch, &mut self.scratch).map_err(|e| guest_failure(e.to_string()))?;
+        push_nonempty(self.out, &self.scratch)
+    }
+}
+
+struct CogroupInput<'a> {
+    cogroup: &'a mut Cogroup,
+    input: usize,
+}
+
+impl BatchSink for CogroupInput<'_> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        self.cogroup.push_input(self.input, batch).map_err(|e| guest_failure(e.to_string()))
+    }
+}
+
+struct Tee<'a> {
+    copies: Vec<Batch>,
+    out: &'a mut dyn BatchSink,
+}
+
+impl BatchSink for Tee<'_> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        self.copies.push(batch.clone());
+        self.out.push(batch)
+    }
+}

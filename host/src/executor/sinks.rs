@@ -1,0 +1,172 @@
+//! Task sinks: the shuffle writer of map tasks and the result builders of result tasks.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::plan_run::run_plan;
+use super::{BatchSink, TaskState, guest_failure, io_failure};
+use crate::config::SHUFFLE_SPILL_MEMORY;
+use crate::records::{Batch, split_pair};
+use crate::shuffle::ShuffleWriter;
+use crate::task::{ResultKind, ResultValue, TaskFailure, TaskOutput, TaskSink};
+
+/// Runs the task's plan into its sink and returns what the driver needs.
+pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
+    let task = st.task;
+    match &task.sink {
+        TaskSink::ShuffleWrite { shuffle, partitioner } => {
+            let dir = st.executor.shuffle_dir();
+            let budget = st.executor.config().shuffle_spill_memory;
+            let writer = ShuffleWriter::new(&dir, *shuffle, task.partition, partitioner.clone(), budget)
+                .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?;
+            let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
+            run_plan(st, &task.plan, &mut sink)?;
+            let (records, bytes) = (sink.records, sink.bytes);
+            let sizes = sink.writer.commit().map_err(|e| guest_failure(e.to_string()))?;
+            st.metrics.records_written += records;
+            st.metrics.bytes_written += bytes;
+            st.metrics.shuffle_write_bytes += sizes.iter().sum::<u64>();
+            Ok(TaskOutput::MapStatus { sizes })
+        }
+        TaskSink::Result(kind) => {
+            let value = match kind {
+                ResultKind::Count => {
+                    let mut sink = Counter(0);
+                    run_plan(st, &task.plan, &mut sink)?;
+                    st.metrics.records_written += sink.0;
+                    ResultValue::Count(sink.0)
+                }
+                ResultKind::Collect | ResultKind::Take(_) => {
+                    let limit = if let ResultKind::Take(n) = kind { *n as usize } else { usize::MAX };
+                    let mut sink = Collector { batch: Batch::default(), limit };
+                    run_plan(st, &task.plan, &mut sink)?;
+                    st.metrics.records_written += sink.batch.len() as u64;
+                    st.metrics.bytes_written += sink.batch.byte_len() as u64;
+                    ResultValue::Records(sink.batch)
+                }
+                ResultKind::SampleKeys(n) => {
+                    let mut sink = KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.partition as u64 };
+                    run_plan(st, &task.plan, &mut sink)?;
+                    ResultValue::Records(Batch::from_records(sink.keys))
+                }
+                ResultKind::SaveText { dir } => {
+                    save_text(st, dir)?;
+                    ResultValue::Saved
+                }
+            };
+            Ok(TaskOutput::Result(value))
+        }
+    }
+}
+
+struct ShuffleSink {
+    writer: ShuffleWriter,
+    records: u64,
+    bytes: u64,
+}
+
+impl BatchSink for ShuffleSink {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        self.records += batch.len() as u64;
+        self.bytes += batch.byte_len() as u64;
+        self.writer.write(batch).map_err(|e| guest_failure(e.to_string()))
+    }
+}
+
+struct Counter(u64);
+
+impl BatchSink for Counter {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        self.0 += batch.len() as u64;
+        Ok(())
+    }
+}
+
+struct Collector {
+    batch: Batch,
+    limit: usize,
+}
+
+impl BatchSink for Collector {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        if self.limit == usize::MAX {
+            self.batch.extend(batch);
+        } else {
+            for r in batch.iter().take(self.limit.saturating_sub(self.batch.len())) {
+                self.batch.push(r);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reservoir sample of the keys of pair records (deterministic per partition).
+struct KeySampler {
+    keys: Vec<Vec<u8>>,
+    seen: u64,
+    limit: usize,
+    rng: u64,
+}
+
+impl KeySampler {
+    fn next(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+}
+
+impl BatchSink for KeySampler {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        for r in batch.iter() {
+            let (key, _) = split_pair(r).map_err(|e| guest_failure(format!("sort-by-key: {e}")))?;
+            self.seen += 1;
+            if self.keys.len() < self.limit {
+                self.keys.push(key.to_vec());
+            } else {
+                let j = (self.next() % self.seen) as usize;
+                if j < self.limit {
+                    self.keys[j] = key.to_vec();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct TextWriter<W: Write> {
+    file: W,
+    records: u64,
+    bytes: u64,
+}
+
+impl<W: Write> BatchSink for TextWriter<W> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        for r in batch.iter() {
+            self.file.write_all(r).and_then(|()| self.file.write_all(b"\n")).map_err(|e| guest_failure(format!("writing output: {e}")))?;
+        }
+        self.records += batch.len() as u64;
+        self.bytes += batch.byte_len() as u64 + batch.len() as u64;
+        Ok(())
+    }
+}
+
+/// Writes the partition to a task-attempt file, then renames it to `part-NNNNN` (task commit).
+fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
+    let task = st.task;
+    let final_path = dir.join(format!("part-{:05}", task.partition));
+    let temp = dir.join(format!(".part-{:05}.{}.attempt-{}", task.partition, task.task.0, task.attempt));
+    let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
+    let mut sink = TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0 };
+    let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
+        sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e))?;
+        std::fs::rename(&temp, &final_path).map_err(|e| io_failure("cannot commit", &final_path, e))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    st.metrics.records_written += sink.records;
+    st.metrics.bytes_written += sink.bytes;
+    written
+}

@@ -1,0 +1,190 @@
+//! One guest task: a fresh `Store`, an instance of a cached component, and its pipeline `task` resource.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use wasmtime::component::ResourceAny;
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use wasmtime::component::{Func, TypedFunc};
+
+use super::bindings::job::wisp::task::types as wit;
+use super::host_state::HostState;
+use super::validate::one_line;
+use super::{LoadedComponent, Runtime};
+use crate::lineage::{Op, OpKind};
+use crate::records::Batch;
+
+/// Why a guest task failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// The guest returned an error (bad op, bad record, ...).
+    #[error("{message}")]
+    Failed { message: String },
+    /// The guest trapped (panic, limit, interrupt); its instance is dead.
+    #[error("{message}")]
+    Trapped { message: String },
+    /// The guest returned a batch whose offsets are wrong.
+    #[error("guest returned a malformed batch: {source}")]
+    Malformed { source: crate::records::MalformedBatch },
+    /// The task was cancelled by the scheduler.
+    #[error("task killed")]
+    Killed,
+}
+
+/// A running guest task.
+pub struct GuestTask {
+    store: Store<HostState>,
+    push: Func,
+    finish: TypedFunc<(ResourceAny,), (Result<Batch, String>,)>,
+    task: ResourceAny,
+    stderr: MemoryOutputPipe,
+    cancel: Arc<AtomicBool>,
+}
+
+impl GuestTask {
+    /// Instantiates the component in a fresh store and creates its pipeline task.
+    pub fn start(
+        runtime: &Runtime,
+        component: &LoadedComponent,
+        ops: &[Op],
+        partition: u32,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<GuestTask, GuestError> {
+        let limits = runtime.limits();
+        let stderr = MemoryOutputPipe::new(limits.output_capture);
+        let stdout = MemoryOutputPipe::new(limits.output_capture);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout).stderr(stderr.clone()).allow_blocking_current_thread(true);
+        let state = HostState {
+            wasi: wasi.build(),
+            table: Default::default(),
+            limits: StoreLimitsBuilder::new().memory_size(limits.memory).instances(64).tables(256).build(),
+            driver: None,
+        };
+        let mut store = Store::new(runtime.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(1);
+        let mut remaining = limits.deadline_ticks;
+        let flag = cancel.clone();
+        store.epoch_deadline_callback(move |_| {
+            if flag.load(Ordering::Relaxed) || remaining == 0 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            remaining -= 1;
+            Ok(UpdateDeadline::Continue(1))
+        });
+        let setup = |e: wasmtime::Error| GuestError::Trapped {
+            message: format!("cannot instantiate component: {}", one_line(&e.root_cause().to_string())),
+        };
+        let instance = component.pre.instantiate(&mut store).map_err(setup)?;
+        let exports = &component.pipeline;
+        let create = instance
+            .get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(&mut store, &exports.create)
+            .map_err(setup)?;
+        let push = instance.get_func(&mut store, &exports.push).ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
+        let finish = instance.get_typed_func(&mut store, &exports.finish).map_err(setup)?;
+        let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
+        let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
+        let task = check(created, &stderr, &cancel)?;
+        Ok(GuestTask { store, push, finish, task, stderr, cancel })
+    }
+
+    /// Pushes one batch through the guest chain; returns what it produced.
+    pub fn push(&mut self, input: &Batch) -> Result<Batch, GuestError> {
+        // Typed per call (a cheap check) because the borrowed batch's lifetime is per call.
+        let r = self
+            .push
+            .typed::<(ResourceAny, &Batch), (Result<Batch, String>,)>(&self.store)
+            .and_then(|f| f.call(&mut self.store, (self.task, input)))
+            .map(|(r,)| r);
+        let out = check(r, &self.stderr, &self.cancel)?;
+        out.validate().map_err(|source| GuestError::Malformed { source })?;
+        Ok(out)
+    }
+
+    /// Ends the input; returns the chain's remaining output.
+    pub fn finish(&mut self) -> Result<Batch, GuestError> {
+        let r = self.finish.call(&mut self.store, (self.task,)).map(|(r,)| r);
+        let out = check(r, &self.stderr, &self.cancel)?;
+        out.validate().map_err(|source| GuestError::Malformed { source })?;
+        Ok(out)
+    }
+
+}
+
+/// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).
+fn check<T>(r: wasmtime::Result<Result<T, String>>, stderr: &MemoryOutputPipe, cancel: &AtomicBool) -> Result<T, GuestError> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(message)) => Err(GuestError::Failed { message: one_line(&message) }),
+        Err(e) if cancel.load(Ordering::Relaxed) => {
+            tracing::debug!("guest interrupted after cancel: {}", e.root_cause());
+            Err(GuestError::Killed)
+        }
+        Err(e) => Err(GuestError::Trapped { message: trap_message(&e, &stderr.contents()) }),
+    }
+}
+
+fn to_wit_op(op: &Op) -> wit::Op {
+    let kind = match op.kind {
+        OpKind::Map => wit::OpKind::Map,
+        OpKind::Filter => wit::OpKind::Filter,
+        OpKind::FlatMap => wit::OpKind::FlatMap,
+        OpKind::MapPartitions => wit::OpKind::MapPartitions,
+        OpKind::MapValues => wit::OpKind::MapValues,
+        OpKind::FlatMapValues => wit::OpKind::FlatMapValues,
+        OpKind::KeyBy => wit::OpKind::KeyBy,
+        OpKind::Combine => wit::OpKind::Combine,
+        OpKind::Merge => wit::OpKind::Merge,
+        OpKind::Fold => wit::OpKind::Fold,
+        OpKind::Reduce => wit::OpKind::Reduce,
+    };
+    wit::Op { kind, name: op.name.clone(), args: op.args.clone() }
+}
+
+/// A trap's cause plus what the guest said on stderr (a Rust panic message), on one line.
+pub(crate) fn trap_message(e: &wasmtime::Error, stderr: &[u8]) -> String {
+    let cause = e.root_cause().to_string();
+    let cause = cause.lines().next().unwrap_or("").trim().to_string();
+    let text = String::from_utf8_lossy(stderr);
+    match panic_message(&text) {
+        Some(p) => format!("guest panicked: {p} ({cause})"),
+        None if text.trim().is_empty() => format!("guest trapped: {cause}"),
+        None => format!("guest trapped: {cause}; stderr: {}", one_line(tail(&text, 2000))),
+    }
+}
+
+/// Extracts `at FILE:LINE:COL: MESSAGE` from Rust's default panic output.
+fn panic_message(text: &str) -> Option<String> {
+    let start = text.rfind("panicked at ")?;
+    let rest = &text[start + "panicked at ".len()..];
+    let rest = rest.split("\nnote: ").next().unwrap_or(rest);
+    let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
+    Some(format!("{} at {}", one_line(message), location.trim()))
+}
+
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut i = s.len() - max;
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_rust_panic_message() {
+        let text = "thread '<unnamed>' (1) panicked at src/lib.rs:12:5:\nboom: record 3\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(panic_message(text).unwrap(), "boom: record 3 at src/lib.rs:12:5");
+        assert!(panic_message("nothing here").is_none());
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: real `wisp` processes running real wasm components (built from source by build.rs) on real files.
+
+mod api;
+mod bad_input;
+mod examples;
+mod wordcount;
+
+use std::time::Duration;
+
+/// Upper bound for any single `wisp` run in these tests.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(180);

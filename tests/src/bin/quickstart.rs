@@ -1,0 +1,39 @@
+//! Quick start: runs the word-count example job on the bundled sample in local mode and prints the 10 most frequent words.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wisp::cli::{RunArgs, error_line, run};
+use wisp_tests::{REPO_ROOT, WORDCOUNT, parse_counts, read_output_lines};
+
+fn main() -> ExitCode {
+    match quickstart() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart: error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn quickstart() -> anyhow::Result<()> {
+    let input = PathBuf::from(REPO_ROOT).join("examples/wordcount/sample.txt");
+    let scratch = tempfile::tempdir()?;
+    let output = scratch.path().join("counts");
+    println!("wisp run {WORDCOUNT} -- {} {}", input.display(), output.display());
+    run(&RunArgs {
+        job: WORDCOUNT.into(),
+        cores: None,
+        event_log: None,
+        conf: Vec::new(),
+        args: vec![input.display().to_string(), output.display().to_string()],
+    })?;
+    let counts = parse_counts(&read_output_lines(&output));
+    let mut top: Vec<(&String, &i64)> = counts.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    println!("{} distinct words; the 10 most frequent:", counts.len());
+    for (w, c) in top.into_iter().take(10) {
+        println!("{c:>8}  {w}");
+    }
+    Ok(())
+}
