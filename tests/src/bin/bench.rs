@@ -1,2 +1,201 @@
-//! placeholder
-fn main() {}
+//! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, and per-task overhead.
+//!
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N]`
+//! Each Wisp run happens in a child process (this binary re-executed) so its
+//! peak RSS can be read from `/proc/self/status` at exit.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+use wisp::cli::{RunArgs, error_line, run};
+use wisp_tests::{API_JOB, REPO_ROOT, WORDCOUNT, run_bounded, write_corpus};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = if args.get(1).map(String::as_str) == Some("--child") { child(&args[2..]) } else { bench(&args[1..]) };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wisp-bench: error: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Child mode: `--child JOB [wisp-run args...] -- JOB-ARGS...`; prints `peak_rss_kib=N` at the end.
+fn child(args: &[String]) -> anyhow::Result<()> {
+    let split = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let job = PathBuf::from(&args[0]);
+    let mut conf = Vec::new();
+    let mut cores = None;
+    let mut i = 1;
+    while i < split {
+        match args[i].as_str() {
+            "--cores" => cores = Some(args[i + 1].parse()?),
+            "--conf" => conf.push(args[i + 1].clone()),
+            other => anyhow::bail!("unknown child flag {other}"),
+        }
+        i += 2;
+    }
+    let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
+    run(&RunArgs { job, cores, event_log: None, conf, args: job_args })?;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("0");
+    println!("peak_rss_kib={hwm}");
+    Ok(())
+}
+
+struct ChildRun {
+    wall: Duration,
+    peak_rss_kib: u64,
+    stdout: String,
+}
+
+fn run_child(job: &str, flags: &[&str], job_args: &[&str]) -> anyhow::Result<ChildRun> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--child").arg(job).args(flags).arg("--").args(job_args);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let start = Instant::now();
+    let r = run_bounded(cmd, Duration::from_secs(1800));
+    let wall = start.elapsed();
+    anyhow::ensure!(r.ok(), "wisp run failed: {}", r.stderr.trim());
+    let peak = r.stdout.lines().find_map(|l| l.strip_prefix("peak_rss_kib=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(ChildRun { wall, peak_rss_kib: peak, stdout: r.stdout })
+}
+
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    let mut size_mib = 1024u64;
+    let mut task_counts = vec![1000u32, 10_000];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--size-mib" => size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?,
+            "--tasks" => {
+                task_counts = it.next().ok_or_else(|| anyhow::anyhow!("--tasks N,N"))?.split(',').map(str::parse).collect::<Result<_, _>>()?
+            }
+            other => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+    let data_dir = PathBuf::from(REPO_ROOT).join("target").join("bench-data");
+    std::fs::create_dir_all(&data_dir)?;
+    let corpus = data_dir.join(format!("corpus-{size_mib}m.txt"));
+    if std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0) < size_mib << 20 {
+        eprintln!("generating {size_mib} MiB corpus at {}", corpus.display());
+        write_corpus(&corpus, size_mib << 20, 42)?;
+    }
+    let bytes = std::fs::metadata(&corpus)?.len();
+    let mb = bytes as f64 / 1e6;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+
+    // Warm the page cache and the compile cache so neither run pays for them.
+    read_all(&corpus)?;
+    let scratch = tempfile::tempdir_in(&data_dir)?;
+    let cores_s = cores.to_string();
+    run_child(WORDCOUNT, &["--cores", &cores_s], &[&corpus_of_small(&data_dir)?, &scratch.path().join("warm").display().to_string()])?;
+
+    let native_start = Instant::now();
+    let native = native_word_count(&corpus, cores)?;
+    let native_time = native_start.elapsed();
+
+    let out = scratch.path().join("counts");
+    let wisp_run = run_child(WORDCOUNT, &["--cores", &cores_s], &[&corpus.display().to_string(), &out.display().to_string()])?;
+    let got = count_output(&out)?;
+    anyhow::ensure!(got == native, "wisp's word count differs from the native one");
+
+    println!("word count over {mb:.0} MB ({} distinct words), {cores} cores", native.len());
+    println!("  native Rust ({cores} threads): {:>7.2} s  {:>7.1} MB/s", native_time.as_secs_f64(), mb / native_time.as_secs_f64());
+    println!(
+        "  wisp local mode:            {:>7.2} s  {:>7.1} MB/s  peak RSS {:.0} MiB",
+        wisp_run.wall.as_secs_f64(),
+        mb / wisp_run.wall.as_secs_f64(),
+        wisp_run.peak_rss_kib as f64 / 1024.0
+    );
+    println!("  ratio wisp/native throughput: {:.2}", native_time.as_secs_f64() / wisp_run.wall.as_secs_f64());
+
+    let base = run_child(API_JOB, &["--cores", &cores_s], &["tiny-tasks", "1"])?;
+    for n in task_counts {
+        let r = run_child(API_JOB, &["--cores", &cores_s], &["tiny-tasks", &n.to_string()])?;
+        anyhow::ensure!(r.stdout.contains(&format!("count={n}")), "tiny-tasks {n} printed {:?}", r.stdout);
+        let per_task = r.wall.saturating_sub(base.wall).as_secs_f64() / (n as f64 - 1.0).max(1.0);
+        println!(
+            "per-task overhead, {n} tiny partitions: {:.1} us/task (job {:.3} s, 1-partition baseline {:.3} s)",
+            per_task * 1e6,
+            r.wall.as_secs_f64(),
+            base.wall.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn corpus_of_small(dir: &Path) -> anyhow::Result<String> {
+    let p = dir.join("warmup.txt");
+    if !p.exists() {
+        write_corpus(&p, 1 << 20, 1)?;
+    }
+    Ok(p.display().to_string())
+}
+
+fn read_all(path: &Path) -> anyhow::Result<()> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    while f.read(&mut buf)? > 0 {}
+    Ok(())
+}
+
+fn count_output(dir: &Path) -> anyhow::Result<HashMap<String, i64>> {
+    let mut m = HashMap::new();
+    for line in wisp_tests::read_output_lines(dir) {
+        let (w, c) = line.rsplit_once('\t').ok_or_else(|| anyhow::anyhow!("bad line {line:?}"))?;
+        m.insert(w.to_string(), c.parse()?);
+    }
+    Ok(m)
+}
+
+/// A plain native word count: the file cut into `threads` byte ranges at newlines, one hash map per thread, merged.
+fn native_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<String, i64>> {
+    let data = std::fs::read(path)?;
+    let mut cuts = vec![0usize];
+    for t in 1..threads {
+        let mut at = data.len() * t / threads;
+        while at < data.len() && data[at - 1] != b'\n' {
+            at += 1;
+        }
+        cuts.push(at);
+    }
+    cuts.push(data.len());
+    let maps: Vec<FxHashMap<String, i64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let chunk = &data[w[0]..w[1]];
+                s.spawn(move || {
+                    let mut m: FxHashMap<String, i64> = FxHashMap::default();
+                    for line in chunk.split(|&b| b == b'\n') {
+                        let text = String::from_utf8_lossy(line);
+                        for word in text.split_ascii_whitespace() {
+                            match m.get_mut(word) {
+                                Some(c) => *c += 1,
+                                None => {
+                                    m.insert(word.to_string(), 1);
+                                }
+                            }
+                        }
+                    }
+                    m
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("native worker")).collect()
+    });
+    let mut total: HashMap<String, i64> = HashMap::new();
+    for m in maps {
+        for (k, v) in m {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    Ok(total)
+}
