@@ -1,0 +1,274 @@
+//! Text input: listing a path's files, cutting them into splits (Hadoop's `FileInputFormat` sizing), and reading a split's lines.
+//!
+//! # Line ownership
+//!
+//! A line belongs to the split that holds its first byte. A split starting at
+//! `start > 0` therefore skips everything up to and including the first `\n`
+//! at or after `start - 1`, and the last line of a split is read to its end
+//! even past the split's end. Every line of a file is read by exactly one split.
+//!
+//! `\n` ends a line and a `\r` right before it is dropped; a last line without
+//! `\n` is a line; a `\n` at the end of the file does not start another line.
+//! Bytes that are not UTF-8 become U+FFFD exactly as `String::from_utf8_lossy`
+//! does.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::lineage::FileSplit;
+use crate::records::Batch;
+
+/// Largest read from an input file, and the initial line buffer of a large split.
+const READ_BUFFER: usize = 1 << 20;
+/// Smallest line buffer (small splits need not allocate a full read buffer).
+const MIN_BUFFER: usize = 64 << 10;
+
+/// Listing an input path or cutting it into splits failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The path does not exist.
+    #[error("input path does not exist: {}", path.display())]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// Reading the path's metadata or listing the directory failed.
+    #[error("cannot list input path {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// Reading the lines of a split failed, or the consumer of its batches did.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError<E> {
+    /// Opening, seeking or reading the file failed.
+    #[error("cannot read input file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The batch consumer returned an error (carried as is); reading stopped.
+    ///
+    /// A tuple variant, and no `Display` bound on `E`, so that consumers with
+    /// their own failure type (the executor's `TaskFailure`) get it back unchanged.
+    #[error("the consumer of the lines stopped reading")]
+    Sink(E),
+}
+
+/// What reading one split did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Bytes of the lines this split owns, terminators included (over all splits of a file, the file's size).
+    pub bytes: u64,
+    /// Lines emitted.
+    pub lines: u64,
+}
+
+/// The input files of `path`: the file itself, or the regular files of a directory
+/// (not recursive; names starting with `.` or `_` skipped), sorted by name, with their sizes.
+pub fn list_files(path: &Path) -> Result<Vec<(PathBuf, u64)>, InputError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(InputError::NotFound { path: path.to_path_buf() }),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    if !meta.is_dir() {
+        return Ok(vec![(path.to_path_buf(), meta.len())]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io_err(path))? {
+        let entry = entry.map_err(io_err(path))?;
+        let name = entry.file_name();
+        let hidden = name.as_encoded_bytes().first().is_some_and(|b| *b == b'.' || *b == b'_');
+        if hidden {
+            continue;
+        }
+        let file = entry.path();
+        // Follows symlinks; a dangling link or a vanished file is skipped like a non-file.
+        match std::fs::metadata(&file) {
+            Ok(m) if m.is_file() => files.push((name, file, m.len())),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&file)(e)),
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files.into_iter().map(|(_, file, len)| (file, len)).collect())
+}
+
+/// Wraps an IO error on `path`.
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
+    move |source| InputError::Io { path: path.to_path_buf(), source }
+}
+
+/// Cuts the input files of `path` into splits, sized as Hadoop's `FileInputFormat.getSplits`.
+///
+/// `goal = total / max(min_partitions, 1)`, `size = max(1, min(goal, max_split_bytes))`;
+/// each file is cut into splits of `size` bytes while more than 1.1 × `size`
+/// remains, the rest being its last split. An empty file yields one empty
+/// split (as Hadoop does), which reads no lines.
+pub fn list_splits(path: &Path, min_partitions: u32, max_split_bytes: u64) -> Result<Vec<FileSplit>, InputError> {
+    let files = list_files(path)?;
+    let total: u64 = files.iter().map(|(_, len)| len).sum();
+    let goal = total / min_partitions.max(1) as u64;
+    let size = goal.min(max_split_bytes).max(1);
+    let mut splits = Vec::new();
+    for (file, len) in files {
+        if len == 0 {
+            splits.push(FileSplit { path: file, start: 0, end: 0 });
+            continue;
+        }
+        let mut remaining = len;
+        // Hadoop's SPLIT_SLOP: `remaining / size > 1.1`, in integers.
+        while remaining as u128 * 10 > size as u128 * 11 {
+            let start = len - remaining;
+            splits.push(FileSplit { path: file.clone(), start, end: start + size });
+            remaining -= size;
+        }
+        splits.push(FileSplit { path: file, start: len - remaining, end: len });
+    }
+    tracing::debug!(path = %path.display(), total, split_size = size, splits = splits.len(), "listed input splits");
+    Ok(splits)
+}
+
+/// Reads the lines a split owns as `string` records, handing them to `consume` in batches of about `batch_bytes`.
+///
+/// The batch passed to `consume` is reused afterwards; a consumer keeps what it needs by copying.
+pub fn read_split_lines<E>(
+    split: &FileSplit,
+    batch_bytes: usize,
+    mut consume: impl FnMut(&Batch) -> Result<(), E>,
+) -> Result<ReadStats, ReadError<E>> {
+    let mut stats = ReadStats::default();
+    if split.start >= split.end {
+        return Ok(stats);
+    }
+    let path = &split.path;
+    let io_err = |source| ReadError::Io { path: path.clone(), source };
+    let mut file = File::open(path).map_err(io_err)?;
+    // A split that starts mid-file begins one byte early, so that a `\n` right
+    // before `start` marks `start` as a line start; the partial first line is skipped.
+    let mut skipping = split.start > 0;
+    let origin = if skipping { split.start - 1 } else { 0 };
+    if origin > 0 {
+        file.seek(SeekFrom::Start(origin)).map_err(io_err)?;
+    }
+    let split_len = (split.end - split.start) as usize;
+    let mut buf = vec![0u8; split_len.saturating_add(MIN_BUFFER).clamp(MIN_BUFFER, READ_BUFFER)];
+    let batch_bytes = batch_bytes.max(1);
+    let mut batch = Batch::with_capacity(batch_bytes.min(READ_BUFFER) + 1024, 1024);
+
+    // buf[cursor..filled] holds unread bytes; buf[cursor] is at file offset `pos`;
+    // buf[cursor..scan] holds no `\n` (so a long line is searched only once).
+    let (mut cursor, mut scan, mut filled) = (0usize, 0usize, 0usize);
+    let mut pos = origin;
+    // buf[cursor..valid] is known to be UTF-8; buf[last_nl] is the last `\n` read (0 if none).
+    let (mut valid, mut last_nl) = (0usize, 0usize);
+    let mut eof = false;
+    loop {
+        match memchr::memchr(b'\n', &buf[scan..filled]).map(|i| scan + i) {
+            Some(nl) => {
+                let line_len = (nl + 1 - cursor) as u64;
+                if skipping {
+                    skipping = false;
+                } else {
+                    if nl > valid {
+                        // One validation covers every complete line read so far (fast path: copy as is).
+                        valid = cursor + utf8_prefix(&buf[cursor..last_nl]);
+                    }
+                    push_line(&mut batch, &buf[cursor..nl], nl <= valid);
+                    stats.lines += 1;
+                    stats.bytes += line_len;
+                }
+                cursor = nl + 1;
+                scan = cursor;
+                pos += line_len;
+                if pos >= split.end {
+                    break;
+                }
+                if batch.data.len() >= batch_bytes {
+                    consume(&batch).map_err(ReadError::Sink)?;
+                    batch.clear();
+                }
+            }
+            None if eof => {
+                if cursor < filled && !skipping {
+                    push_line(&mut batch, &buf[cursor..filled], false);
+                    stats.lines += 1;
+                    stats.bytes += (filled - cursor) as u64;
+                }
+                break;
+            }
+            None => {
+                // Keep the partial line (unless it is being skipped) and read more.
+                if skipping {
+                    pos += (filled - cursor) as u64;
+                    cursor = filled;
+                }
+                buf.copy_within(cursor..filled, 0);
+                filled -= cursor;
+                (cursor, scan, valid, last_nl) = (0, filled, 0, 0);
+                if filled == buf.len() {
+                    buf.resize(buf.len() * 2, 0);
+                }
+                let want = (buf.len() - filled).min(READ_BUFFER);
+                let n = read_some(&mut file, &mut buf[filled..filled + want]).map_err(io_err)?;
+                if n == 0 {
+                    eof = true;
+                    continue;
+                }
+                if let Some(i) = memchr::memrchr(b'\n', &buf[filled..filled + n]) {
+                    last_nl = filled + i;
+                }
+                filled += n;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        consume(&batch).map_err(ReadError::Sink)?;
+    }
+    Ok(stats)
+}
+
+/// Length of the longest valid UTF-8 prefix of `bytes`.
+fn utf8_prefix(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    }
+}
+
+/// Appends one line (without its `\n`) as a record, dropping a final `\r`; `checked` says it is known to be UTF-8.
+#[inline]
+fn push_line(batch: &mut Batch, line: &[u8], checked: bool) {
+    let line = match line.split_last() {
+        Some((b'\r', rest)) => rest,
+        _ => line,
+    };
+    if checked || std::str::from_utf8(line).is_ok() {
+        batch.data.extend_from_slice(line);
+    } else {
+        batch.data.extend_from_slice(String::from_utf8_lossy(line).as_bytes());
+    }
+    batch.ends.push(batch.data.len() as u32);
+}
+
+/// One `read`, retried on interruption.
+fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
