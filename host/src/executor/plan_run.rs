@@ -7,7 +7,7 @@ use crate::block::input::read_split_lines;
 use crate::host_ops::{Cogroup, Distinct, GroupByKey, HostOp, Sampler, SortByKey};
 use crate::lineage::{HostStep, Op};
 use crate::records::Batch;
-use crate::shuffle::{decode_block, read_block};
+use crate::shuffle::open_block;
 use crate::task::{ComponentBytes, Plan, ReduceStep, ShuffleRead, Source, TaskFailure};
 use crate::wasm::GuestTask;
 use crate::wasm::guest_task::GuestError;
@@ -125,6 +125,7 @@ fn push_chunked(batch: &Batch, out: &mut dyn BatchSink) -> Result<(), TaskFailur
 }
 
 fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+    let batch_bytes = st.executor.config().batch_bytes;
     let mut batch = Batch::default();
     for m in read.maps.iter().filter(|m| m.bytes > 0) {
         let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
@@ -132,13 +133,17 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
             .executor
             .peer_shuffle_dir(m.executor)
             .ok_or_else(|| fetch_failed(format!("{} is not reachable", m.executor)))?;
-        let block = read_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
-        st.metrics.shuffle_read_bytes += block.len() as u64;
-        batch.clear();
-        decode_block(&block, &mut batch).map_err(|e| fetch_failed(e.to_string()))?;
-        st.metrics.records_read += batch.len() as u64;
-        st.metrics.bytes_read += batch.byte_len() as u64;
-        push_chunked(&batch, out)?;
+        let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
+        st.metrics.shuffle_read_bytes += reader.len();
+        loop {
+            batch.clear();
+            if !reader.next_batch(&mut batch, batch_bytes).map_err(|e| fetch_failed(e.to_string()))? {
+                break;
+            }
+            st.metrics.records_read += batch.len() as u64;
+            st.metrics.bytes_read += batch.byte_len() as u64;
+            push_nonempty(out, &batch)?;
+        }
     }
     Ok(())
 }
