@@ -1,1 +1,129 @@
-//! sdk
+//! The Rust SDK for Wisp jobs: a Spark-style typed RDD API for a job's main,
+//! and the runtime that runs its transformations on executors.
+//!
+//! A job is a `cdylib` built for `wasm32-wasip2`:
+//!
+//! ```ignore
+//! use wisp_guest::prelude::*;
+//!
+//! fn words(line: String) -> Vec<String> {
+//!     line.split_ascii_whitespace().map(str::to_owned).collect()
+//! }
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//!
+//! fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
+//!     let [input, output] = args_array(args)?;
+//!     ctx.text_file(&input, 8)
+//!         .flat_map(words)
+//!         .map(|w| (w, 1i64))
+//!         .reduce_by_key(add)
+//!         .map(|(w, c)| format!("{w}\t{c}"))
+//!         .save_as_text_file(&output)?;
+//!     Ok(())
+//! }
+//!
+//! wisp_guest::main!(run);
+//! ```
+//!
+//! # Functions
+//!
+//! Functions given to transformations are `fn` items or closures that
+//! capture nothing (a compile-time check): an executor runs them in a fresh
+//! instance of the component, where only their code exists. Parameters go
+//! through the `*_with` variants ([`Rdd::map_with`], [`Rdd::filter_with`],
+//! [`Rdd::flat_map_with`], [`Rdd::map_values_with`]), which serialize them
+//! into the op.
+//!
+//! # Records
+//!
+//! Records are any `T: Serialize + DeserializeOwned + 'static` ([`Data`]),
+//! encoded with the record encoding of `wit/task.wit` ([`codec`]). Pairs
+//! `(K, V)` are what the host partitions, groups, sorts and joins by key.
+//!
+//! # Panics
+//!
+//! A panic in a user function fails the task; its message reaches the host
+//! through the guest's stderr.
+
+extern crate self as wisp_guest;
+
+#[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: alloc::FastAlloc = alloc::FastAlloc::new();
+
+#[cfg(any(test, all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics"))))]
+mod alloc;
+#[doc(hidden)]
+pub mod bindings;
+pub mod codec;
+mod context;
+mod error;
+mod ops;
+mod pipeline;
+mod rdd;
+
+pub use context::{Context, args_array, parse_arg};
+pub use error::{Error, Result};
+pub use pipeline::stages::PartitionIter;
+pub use rdd::{Rdd, StorageLevel};
+
+/// What a record type must be: serializable, deserializable and owned.
+pub trait Data: serde::Serialize + serde::de::DeserializeOwned + 'static {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
+
+/// Everything a job usually needs.
+pub mod prelude {
+    pub use crate::{Context, Data, Error, PartitionIter, Rdd, Result, StorageLevel, args_array, parse_arg};
+}
+
+/// Direct access to the WIT `driver` interface, for what the typed API does
+/// not cover (for example naming a function of another component). Combine
+/// with [`Rdd::raw_id`] and [`Rdd::from_raw_id`].
+pub mod raw {
+    pub use crate::bindings::wisp::task::driver;
+    pub use crate::bindings::wisp::task::types::{Batch, Op, OpKind};
+}
+
+/// Items the macros expand to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings;
+    pub use crate::bindings::Guest;
+    pub use crate::bindings::exports::wisp::task::pipeline::Guest as PipelineGuest;
+    pub use crate::context::run_main;
+    pub use crate::pipeline::Task;
+    pub use wit_bindgen;
+}
+
+/// Exports the job: `run` as the component's `run` (its `Err` becomes the
+/// job's error message) and the SDK's `pipeline` implementation, which runs
+/// the transformations `run` names.
+///
+/// `run` is a `fn(&Context, Vec<String>) -> Result<()>`.
+///
+/// ```ignore
+/// fn run(ctx: &wisp_guest::Context, args: Vec<String>) -> wisp_guest::Result<()> { Ok(()) }
+/// wisp_guest::main!(run);
+/// ```
+#[macro_export]
+macro_rules! main {
+    ($run:expr) => {
+        #[doc(hidden)]
+        struct __WispJob;
+
+        impl $crate::__private::Guest for __WispJob {
+            fn run(args: ::std::vec::Vec<::std::string::String>) -> ::core::result::Result<(), ::std::string::String> {
+                $crate::__private::run_main(args, $run)
+            }
+        }
+
+        impl $crate::__private::PipelineGuest for __WispJob {
+            type Task = $crate::__private::Task;
+        }
+
+        $crate::__private::bindings::__export_wisp_job!(__WispJob with_types_in $crate::__private::bindings);
+    };
+}

@@ -1,0 +1,13 @@
+//! The bindings of the `job` world, generated from `wit/task.wit` (through
+//! the copy `build.rs` makes), with paths that work from the job's crate.
+
+#![allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn)]
+
+wit_bindgen::generate!({
+    path: concat!(env!("OUT_DIR"), "/wit"),
+    world: "job",
+    pub_export_macro: true,
+    export_macro_name: "__export_wisp_job",
+    default_bindings_module: "wisp_guest::__private::bindings",
+    runtime_path: "wisp_guest::__private::wit_bindgen::rt",
+});

@@ -1,0 +1,117 @@
+//! The job's entry point to the engine (Spark's `SparkContext`), the `main!`
+//! glue, and small helpers for a job's arguments.
+
+use serde::Serialize;
+
+use crate::bindings::wisp::task::driver;
+use crate::bindings::wisp::task::types::Batch;
+use crate::error::{Error, Result};
+use crate::rdd::Rdd;
+use crate::{Data, codec};
+
+/// The job's handle on the engine, given to the job's `run` function.
+#[derive(Debug)]
+pub struct Context {
+    _private: (),
+}
+
+impl Context {
+    pub(crate) fn new() -> Self {
+        Self { _private: () }
+    }
+
+    /// The lines of a file, or of every file in a directory (names starting
+    /// with `.` or `_` skipped), split into at least `min_partitions`
+    /// partitions. Invalid UTF-8 becomes U+FFFD; `\r\n` ends a line like `\n`.
+    /// A missing path is reported by the first action on the result.
+    pub fn text_file(&self, path: &str, min_partitions: u32) -> Rdd<String> {
+        Rdd::from_driver(driver::text_file(path, min_partitions.max(1)))
+    }
+
+    /// An RDD of the given records, split into `num_slices` contiguous partitions.
+    pub fn parallelize<T: Data>(&self, records: impl IntoIterator<Item = T>, num_slices: u32) -> Rdd<T> {
+        match encode_batch(records) {
+            Ok(batch) => Rdd::from_driver(driver::parallelize(&batch, num_slices.max(1))),
+            Err(e) => Rdd::failed(e),
+        }
+    }
+
+    /// The default number of partitions of shuffles (`wisp.default.parallelism`,
+    /// else the executors' cores).
+    #[must_use]
+    pub fn default_parallelism(&self) -> u32 {
+        driver::default_parallelism()
+    }
+
+    /// The value of a configuration key (`--conf key=value`), if set.
+    #[must_use]
+    pub fn conf(&self, key: &str) -> Option<String> {
+        driver::conf(key)
+    }
+
+    /// The partitions of all the given RDDs, in order (Spark's `union`).
+    pub fn union<T: Data>(&self, rdds: &[&Rdd<T>]) -> Rdd<T> {
+        match rdds.iter().map(|r| r.raw_id()).collect::<Result<Vec<u32>>>() {
+            Ok(ids) => Rdd::from_driver(driver::union(&ids)),
+            Err(e) => Rdd::failed(e),
+        }
+    }
+}
+
+/// Encodes records into one batch.
+pub(crate) fn encode_batch<T: Serialize>(records: impl IntoIterator<Item = T>) -> Result<Batch> {
+    let mut batch = Batch { data: Vec::new(), ends: Vec::new() };
+    for record in records {
+        codec::encode(&record, &mut batch.data)?;
+        let end = u32::try_from(batch.data.len()).map_err(|_| Error::msg("records are larger than 4 GiB"))?;
+        batch.ends.push(end);
+    }
+    Ok(batch)
+}
+
+/// Decodes every record of a batch as a `T`.
+pub(crate) fn decode_batch<T: Data>(batch: &Batch) -> Result<Vec<T>> {
+    crate::pipeline::check_batch(&batch.data, &batch.ends).map_err(Error::msg)?;
+    let mut start = 0;
+    batch
+        .ends
+        .iter()
+        .map(|&end| {
+            let record = &batch.data[start..end as usize];
+            start = end as usize;
+            crate::pipeline::decode_as::<T>(record).map_err(Error::msg)
+        })
+        .collect()
+}
+
+/// The job's arguments as an array of exactly `N`, or a usage error.
+///
+/// ```ignore
+/// let [input, output] = wisp_guest::args_array(args)?;
+/// ```
+///
+/// # Errors
+///
+/// When there are not exactly `N` arguments.
+pub fn args_array<const N: usize>(args: Vec<String>) -> Result<[String; N]> {
+    let got = args.len();
+    args.try_into().map_err(|_| Error::msg(format!("expected {N} arguments, got {got}")))
+}
+
+/// Parses an argument, naming it in the error.
+///
+/// # Errors
+///
+/// When `value` does not parse as a `T`.
+pub fn parse_arg<T>(name: &str, value: &str) -> Result<T>
+where
+    T: std::str::FromStr<Err: std::fmt::Display>,
+{
+    value.parse().map_err(|e| Error::msg(format!("bad {name} {value:?}: {e}")))
+}
+
+/// Runs the job's `run` function; the body of the exported `run`.
+#[doc(hidden)]
+pub fn run_main(args: Vec<String>, run: impl FnOnce(&Context, Vec<String>) -> Result<()>) -> std::result::Result<(), String> {
+    run(&Context::new(), args).map_err(|e| e.to_string())
+}

@@ -1,0 +1,343 @@
+//! The executor side: the WIT `pipeline` `task` resource, a chain of stages
+//! that every record of a partition runs through in one pass.
+//!
+//! Records enter as bytes. A stage hands its output to the next stage as a
+//! typed value when the next stage takes exactly that type (no encode or
+//! decode in between), otherwise as bytes; the last stage writes into the
+//! output batch directly. No intermediate batches are built.
+
+pub(crate) mod factories;
+pub(crate) mod stages;
+#[cfg(test)]
+mod tests;
+
+use std::any::{Any, TypeId, type_name};
+use std::cell::RefCell;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::exports::wisp::task::pipeline::{self as wit, GuestTask};
+use crate::bindings::wisp::task::types::{Batch, Op, OpKind};
+use crate::codec;
+use crate::ops;
+
+/// One step of a fused chain, built from an op by its factory.
+pub(crate) trait Stage {
+    /// The type this stage takes through [`Stage::push_value`].
+    fn input_type(&self) -> TypeId;
+    /// Feeds one encoded record.
+    fn push_bytes(&mut self, record: &[u8], next: &mut Next<'_>) -> Result<(), String>;
+    /// Feeds one typed record: `value` is an `&mut Option<In>` holding it,
+    /// where `In` is the type named by [`Stage::input_type`].
+    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String>;
+    /// Ends the input; emits whatever the stage held back.
+    fn finish(&mut self, _next: &mut Next<'_>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What a factory is told about the op it builds a stage for.
+pub(crate) struct OpSpec<'a> {
+    pub(crate) kind: OpKind,
+    pub(crate) name: &'a str,
+    pub(crate) args: &'a [u8],
+    pub(crate) partition: u32,
+}
+
+impl OpSpec<'_> {
+    /// Fails unless the op's kind is `expected` (the shape of the function).
+    pub(crate) fn expect_kind(&self, expected: OpKind, function: &str) -> Result<(), String> {
+        if self.kind == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "op {} names a {} function ({function}) but was given kind {}",
+                self.name,
+                kind_name(expected),
+                kind_name(self.kind)
+            ))
+        }
+    }
+
+    /// Decodes the op's parameters as an `A`.
+    pub(crate) fn args_as<A: DeserializeOwned>(&self) -> Result<A, String> {
+        codec::decode(self.args).map_err(|e| format!("cannot decode the args of op {} as {}: {e}", self.name, type_name::<A>()))
+    }
+}
+
+/// The WIT name of an op kind.
+pub(crate) fn kind_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Map => "map",
+        OpKind::Filter => "filter",
+        OpKind::FlatMap => "flat-map",
+        OpKind::MapPartitions => "map-partitions",
+        OpKind::MapValues => "map-values",
+        OpKind::FlatMapValues => "flat-map-values",
+        OpKind::KeyBy => "key-by",
+        OpKind::Combine => "combine",
+        OpKind::Merge => "merge",
+        OpKind::Fold => "fold",
+        OpKind::Reduce => "reduce",
+    }
+}
+
+/// Decodes one record as a `T`, naming the type on failure.
+pub(crate) fn decode_as<T: DeserializeOwned>(record: &[u8]) -> Result<T, String> {
+    codec::decode(record).map_err(|e| format!("cannot decode record as {}: {e}", type_name::<T>()))
+}
+
+/// Takes the typed record out of the `&mut Option<T>` behind `value`.
+pub(crate) fn take_value<T: 'static>(value: &mut dyn Any) -> Result<T, String> {
+    value
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+        .ok_or_else(|| format!("internal error: a stage expected a typed {} record", type_name::<T>()))
+}
+
+/// Splits a pair record into key bytes and value bytes.
+pub(crate) fn split_pair(record: &[u8]) -> Result<(&[u8], &[u8]), String> {
+    codec::split_pair(record).map_err(|e| format!("{e} ({} bytes)", record.len()))
+}
+
+/// Records being built: one flat buffer and end offsets, as in a `batch`.
+#[derive(Default)]
+pub(crate) struct Records {
+    pub(crate) data: Vec<u8>,
+    pub(crate) ends: Vec<u32>,
+}
+
+impl Records {
+    fn with_capacity(bytes: usize, records: usize) -> Self {
+        Self { data: Vec::with_capacity(bytes), ends: Vec::with_capacity(records) }
+    }
+
+    fn end_record(&mut self) {
+        // Guest memory is at most 4 GiB, so an offset always fits.
+        #[allow(clippy::cast_possible_truncation)]
+        self.ends.push(self.data.len() as u32);
+    }
+
+    pub(crate) fn push(&mut self, record: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.end_record();
+    }
+
+    /// Appends one record written by `write`; on error nothing is appended.
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<(), String> {
+        let start = self.data.len();
+        match write(&mut self.data) {
+            Ok(()) => {
+                self.end_record();
+                Ok(())
+            }
+            Err(e) => {
+                self.data.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The `i`th record.
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.data[start..self.ends[i] as usize]
+    }
+}
+
+/// Encodes `value` at the end of `out`, naming the type on failure.
+pub(crate) fn encode_into<U: Serialize>(value: &U, out: &mut Vec<u8>) -> Result<(), String> {
+    codec::encode(value, out).map_err(|e| format!("cannot encode {}: {e}", type_name::<U>()))
+}
+
+/// The stages after the current one, then the output batch.
+pub(crate) struct Next<'a> {
+    rest: &'a mut [Box<dyn Stage>],
+    out: &'a mut Records,
+}
+
+impl Next<'_> {
+    /// Whether the next stage takes typed `U` records.
+    pub(crate) fn accepts<U: 'static>(&self) -> bool {
+        self.rest.first().is_some_and(|s| s.input_type() == TypeId::of::<U>())
+    }
+
+    /// Passes on one encoded record.
+    pub(crate) fn bytes(&mut self, record: &[u8]) -> Result<(), String> {
+        match self.rest.split_first_mut() {
+            None => {
+                self.out.push(record);
+                Ok(())
+            }
+            Some((head, tail)) => head.push_bytes(record, &mut Next { rest: tail, out: self.out }),
+        }
+    }
+
+    /// Passes on one record written by `write`: straight into the output
+    /// batch at the end of the chain, else through `scratch`.
+    pub(crate) fn write(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        match self.rest.split_first_mut() {
+            None => self.out.push_with(write),
+            Some((head, tail)) => {
+                scratch.clear();
+                write(scratch)?;
+                head.push_bytes(scratch, &mut Next { rest: tail, out: self.out })
+            }
+        }
+    }
+
+    /// Passes on one typed record, encoding it only if the next stage
+    /// takes another type (or this is the end of the chain).
+    pub(crate) fn value<U: Serialize + 'static>(&mut self, value: U, scratch: &mut Vec<u8>) -> Result<(), String> {
+        if self.accepts::<U>()
+            && let Some((head, tail)) = self.rest.split_first_mut()
+        {
+            return head.push_value(&mut Some(value), &mut Next { rest: tail, out: self.out });
+        }
+        self.write(scratch, |buf| encode_into(&value, buf))
+    }
+
+    /// Passes on the pair of already-encoded key bytes and a typed value.
+    pub(crate) fn pair<K, C>(&mut self, key: &[u8], value: C, scratch: &mut Vec<u8>) -> Result<(), String>
+    where
+        K: DeserializeOwned + Serialize + 'static,
+        C: Serialize + 'static,
+    {
+        if self.accepts::<(K, C)>() {
+            let key: K = decode_as(key)?;
+            return self.value((key, value), scratch);
+        }
+        self.write(scratch, |buf| {
+            write_key(buf, key)?;
+            encode_into(&value, buf)
+        })
+    }
+}
+
+/// Writes the `u32le len ++ key` head of a pair record.
+pub(crate) fn write_key(buf: &mut Vec<u8>, key: &[u8]) -> Result<(), String> {
+    let len = u32::try_from(key.len()).map_err(|_| format!("key of {} bytes is longer than 4 GiB", key.len()))?;
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(key);
+    Ok(())
+}
+
+/// A fused chain of stages over one partition.
+pub(crate) struct Chain {
+    stages: Vec<Box<dyn Stage>>,
+    /// Bytes and records of the largest output so far, to size the next one.
+    hint: (usize, usize),
+    finished: bool,
+}
+
+impl Chain {
+    /// Builds the chain of `ops` for partition `partition`.
+    pub(crate) fn new(ops: &[Op], partition: u32) -> Result<Self, String> {
+        let stages = ops
+            .iter()
+            .map(|op| {
+                let factory = ops::resolve(&op.name)?;
+                factory(&OpSpec { kind: op.kind, name: &op.name, args: &op.args, partition })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self { stages, hint: (0, 0), finished: false })
+    }
+
+    fn output(&self) -> Records {
+        Records::with_capacity(self.hint.0, self.hint.1)
+    }
+
+    fn done(&mut self, out: Records) -> Batch {
+        self.hint = (self.hint.0.max(out.data.len()), self.hint.1.max(out.ends.len()));
+        Batch { data: out.data, ends: out.ends }
+    }
+
+    /// Runs every record of a batch through the chain.
+    pub(crate) fn push(&mut self, data: &[u8], ends: &[u32]) -> Result<Batch, String> {
+        if self.finished {
+            return Err("push after finish".to_owned());
+        }
+        check_batch(data, ends)?;
+        let mut out = self.output();
+        let mut start = 0;
+        match self.stages.split_first_mut() {
+            None => {
+                out.data.extend_from_slice(data);
+                out.ends.extend_from_slice(ends);
+            }
+            Some((head, tail)) => {
+                let mut next = Next { rest: tail, out: &mut out };
+                for &end in ends {
+                    let end = end as usize;
+                    head.push_bytes(&data[start..end], &mut next)?;
+                    start = end;
+                }
+            }
+        }
+        Ok(self.done(out))
+    }
+
+    /// Flushes every stage in order, each one's output running through the
+    /// stages after it.
+    pub(crate) fn finish(&mut self) -> Result<Batch, String> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Err("finish called twice".to_owned());
+        }
+        let mut out = self.output();
+        for i in 0..self.stages.len() {
+            let (head, tail) = self.stages[i..].split_first_mut().expect("i is in range");
+            head.finish(&mut Next { rest: tail, out: &mut out })?;
+        }
+        Ok(self.done(out))
+    }
+}
+
+/// Checks a batch's end offsets against its data.
+pub(crate) fn check_batch(data: &[u8], ends: &[u32]) -> Result<(), String> {
+    let mut previous = 0;
+    for (i, &end) in ends.iter().enumerate() {
+        if end < previous {
+            return Err(format!("malformed batch: end offset {end} of record {i} is before the previous end {previous}"));
+        }
+        if end as usize > data.len() {
+            return Err(format!("malformed batch: end offset {end} of record {i} is past the {} data bytes", data.len()));
+        }
+        previous = end;
+    }
+    if previous as usize != data.len() {
+        return Err(format!(
+            "malformed batch: {} data bytes but the records end at {previous}",
+            data.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The `task` resource the component exports.
+pub struct Task {
+    chain: RefCell<Chain>,
+}
+
+impl GuestTask for Task {
+    fn create(ops: Vec<Op>, partition: u32) -> Result<wit::Task, String> {
+        let chain = Chain::new(&ops, partition)?;
+        Ok(wit::Task::new(Self { chain: RefCell::new(chain) }))
+    }
+
+    fn push(&self, input: Batch) -> Result<Batch, String> {
+        self.chain.borrow_mut().push(&input.data, &input.ends)
+    }
+
+    fn finish(&self) -> Result<Batch, String> {
+        self.chain.borrow_mut().finish()
+    }
+}
