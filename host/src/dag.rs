@@ -1,1 +1,320 @@
-//! dag (in progress)
+//! DAG scheduler (logical level): the sans-IO scheduler state machine that turns jobs into stages and stages into tasks.
+//!
+//! `Scheduler` owns all scheduling state: jobs, stages and their attempts,
+//! map outputs and cached-block locations (`outputs`), and the physical
+//! `TaskScheduler`. The shell (the driver loop in `backend`) feeds it
+//! `SchedulerEvent`s with the current time and performs the
+//! `SchedulerCommand`s it produced:
+//!
+//! ```text
+//! scheduler.handle(now, event);
+//! for command in scheduler.drain_commands() { /* launch, kill, reply, drop, log */ }
+//! ```
+//!
+//! `handle` never blocks and does no IO; time is only ever the `now` given.
+//! Every handled event ends with an offer of free cores, so launches follow
+//! immediately. Contract with the shell: every `LaunchTask` is answered by
+//! exactly one `TaskFinished` (a killed task reports `TaskFailure::Killed`)
+//! unless its executor is reported lost first; every `JobSubmitted` gets one
+//! `JobFinished`.
+//!
+//! Submodules: `stages` (stage creation, missing parents, stage attempts),
+//! `jobs` (job submission, results, failure and cleanup), `reports` (task
+//! reports, executor loss, unpersist), `plan` (task plans and preferred
+//! locations), `outputs` (map outputs and cache registry), `events` (the
+//! event-log records).
+
+mod events;
+mod jobs;
+mod outputs;
+mod plan;
+mod reports;
+mod stages;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+pub use events::{EventRecord, StageKind};
+pub use outputs::{CacheRegistry, MapOutputs, MapStatus};
+pub use plan::PlanError;
+
+use crate::config::{Conf, ConfigError, TASK_CPUS, TASK_MAX_FAILURES};
+use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::lineage::Lineage;
+use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc, TaskReport};
+use crate::task_scheduler::{Assignment, TaskScheduler};
+use jobs::Job;
+use stages::{Stage, StageRole};
+
+/// `wisp.stage.maxConsecutiveAttempts`: consecutive failed attempts (fetch failures) of a stage before its jobs fail.
+pub const STAGE_MAX_CONSECUTIVE_ATTEMPTS: &str = "wisp.stage.maxConsecutiveAttempts";
+
+/// Scheduler settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Attempts of one task (counted failures) before its job fails (`wisp.task.maxFailures`, default 4).
+    pub max_task_failures: u32,
+    /// Cores each task occupies (`wisp.task.cpus`, default 1).
+    pub cpus_per_task: u32,
+    /// Consecutive fetch-failed attempts of one stage before its jobs fail
+    /// (`wisp.stage.maxConsecutiveAttempts`, default 4).
+    pub max_stage_attempts: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { max_task_failures: 4, cpus_per_task: 1, max_stage_attempts: 4 }
+    }
+}
+
+impl SchedulerConfig {
+    /// Reads the scheduler keys of a configuration (defaults for absent keys).
+    pub fn from_conf(conf: &Conf) -> Result<SchedulerConfig, ConfigError> {
+        let d = SchedulerConfig::default();
+        let get = |key: &str, default: u32| -> Result<u32, ConfigError> {
+            let v = conf.get_u64(key, default as u64)?;
+            u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| ConfigError::BadValue {
+                key: key.to_string(),
+                value: v.to_string(),
+                reason: "expected a positive 32-bit integer".to_string(),
+            })
+        };
+        Ok(SchedulerConfig {
+            max_task_failures: get(TASK_MAX_FAILURES, d.max_task_failures)?,
+            cpus_per_task: get(TASK_CPUS, d.cpus_per_task)?,
+            max_stage_attempts: get(STAGE_MAX_CONSECUTIVE_ATTEMPTS, d.max_stage_attempts)?,
+        })
+    }
+}
+
+/// Something that happened, told to the scheduler (past tense).
+#[derive(Clone, Debug)]
+pub enum SchedulerEvent {
+    /// An executor registered (again: its host and cores are updated).
+    ExecutorAdded { executor: ExecutorId, host: String, cores: u32 },
+    /// An executor went away: its running tasks, map outputs and cached blocks are gone.
+    ExecutorLost { executor: ExecutorId, reason: String },
+    /// An action asked for `partitions` of `rdd`.
+    JobSubmitted {
+        /// Chosen by the shell; unique per application.
+        job: JobId,
+        /// The application's lineage (append-only; any snapshot holding `rdd`).
+        lineage: Arc<Lineage>,
+        /// The RDD whose partitions are computed.
+        rdd: RddId,
+        /// The partitions, in the order results are returned (no duplicates).
+        partitions: Vec<u32>,
+        /// What each result task produces.
+        result: ResultKind,
+        /// The loaded components, indexed by `ComponentId`.
+        components: Arc<Vec<Arc<ComponentBytes>>>,
+    },
+    /// The caller gave up on a job.
+    JobCancelled { job: JobId },
+    /// An executor reported a task attempt's end.
+    TaskFinished(TaskReport),
+    /// An RDD is no longer persisted: its blocks are dropped.
+    RddUnpersisted { rdd: RddId },
+    /// Periodic wake-up (delay scheduling and speculation will hang off it).
+    Tick,
+}
+
+/// A job's failure: one line, including the guest's own message when a task failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct JobFailure {
+    /// E.g. `task 3 of stage 1 failed 4 times; last failure: <guest message>`.
+    pub message: String,
+}
+
+/// Something for the shell to do (imperative).
+#[derive(Clone, Debug)]
+pub enum SchedulerCommand {
+    /// Send a task to an executor.
+    LaunchTask { executor: ExecutorId, task: TaskDesc },
+    /// Cancel a running task attempt; its executor still reports it (`Killed`).
+    KillTask { executor: ExecutorId, task: TaskId },
+    /// Reply to the job's submitter: results in the order of the requested partitions.
+    JobFinished { job: JobId, result: Result<Vec<ResultValue>, JobFailure> },
+    /// Tell an executor to delete cached blocks.
+    DropBlocks { executor: ExecutorId, blocks: Vec<BlockId> },
+    /// Append to the event log.
+    Record(EventRecord),
+}
+
+/// The scheduler core: DAG scheduler state plus the task scheduler.
+#[derive(Debug)]
+pub struct Scheduler {
+    config: SchedulerConfig,
+    tasks: TaskScheduler,
+    stages: BTreeMap<StageId, Stage>,
+    shuffle_stages: FxHashMap<ShuffleId, StageId>,
+    jobs: BTreeMap<JobId, Job>,
+    outputs: MapOutputs,
+    cache: CacheRegistry,
+    /// RDDs unpersisted and not persisted again by a later job's lineage:
+    /// blocks of theirs reported by tasks still running are dropped at once.
+    unpersisted: FxHashSet<RddId>,
+    next_stage: u32,
+    now: Duration,
+    commands: Vec<SchedulerCommand>,
+}
+
+impl Scheduler {
+    /// A scheduler with no executors and no jobs.
+    pub fn new(config: SchedulerConfig) -> Scheduler {
+        Scheduler {
+            tasks: TaskScheduler::new(&config),
+            config,
+            stages: BTreeMap::new(),
+            shuffle_stages: FxHashMap::default(),
+            jobs: BTreeMap::new(),
+            outputs: MapOutputs::default(),
+            cache: CacheRegistry::default(),
+            unpersisted: FxHashSet::default(),
+            next_stage: 0,
+            now: Duration::ZERO,
+            commands: Vec::new(),
+        }
+    }
+
+    /// Handles one event at time `now` (since application start); the
+    /// commands it produces are queued for `drain_commands`.
+    pub fn handle(&mut self, now: Duration, event: SchedulerEvent) {
+        self.now = now;
+        match event {
+            SchedulerEvent::ExecutorAdded { executor, host, cores } => {
+                tracing::debug!(%executor, %host, cores, "executor added");
+                self.tasks.add_executor(executor, host, cores);
+            }
+            SchedulerEvent::ExecutorLost { executor, reason } => self.executor_lost(executor, &reason),
+            SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components } => {
+                self.job_submitted(job, lineage, rdd, partitions, result, components)
+            }
+            SchedulerEvent::JobCancelled { job } => {
+                if self.jobs.contains_key(&job) {
+                    self.fail_job(job, format!("{job} was cancelled"));
+                }
+            }
+            SchedulerEvent::TaskFinished(report) => self.task_finished(report),
+            SchedulerEvent::RddUnpersisted { rdd } => self.rdd_unpersisted(rdd),
+            SchedulerEvent::Tick => {}
+        }
+        self.launch_tasks();
+    }
+
+    /// Takes the commands produced so far, in order.
+    pub fn drain_commands(&mut self) -> Vec<SchedulerCommand> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SchedulerConfig {
+        &self.config
+    }
+
+    /// Jobs submitted and not yet finished.
+    pub fn active_jobs(&self) -> Vec<JobId> {
+        self.jobs.keys().copied().collect()
+    }
+
+    /// Map outputs of every shuffle.
+    pub fn map_outputs(&self) -> &MapOutputs {
+        &self.outputs
+    }
+
+    /// Cached block locations.
+    pub fn cache(&self) -> &CacheRegistry {
+        &self.cache
+    }
+
+    /// The physical scheduler.
+    pub fn task_scheduler(&self) -> &TaskScheduler {
+        &self.tasks
+    }
+
+    fn emit(&mut self, command: SchedulerCommand) {
+        self.commands.push(command);
+    }
+
+    fn record(&mut self, record: EventRecord) {
+        self.commands.push(SchedulerCommand::Record(record));
+    }
+
+    fn kill(&mut self, kills: Vec<(ExecutorId, TaskId)>) {
+        for (executor, task) in kills {
+            self.emit(SchedulerCommand::KillTask { executor, task });
+        }
+    }
+
+    /// Offers free cores to queued tasks and launches what was placed. A task
+    /// whose plan cannot be built fails its stage's jobs.
+    fn launch_tasks(&mut self) {
+        loop {
+            let mut assignments = self.tasks.resource_offers(self.now).into_iter();
+            let mut failed = None;
+            for a in assignments.by_ref() {
+                match self.task_desc(&a) {
+                    Ok(task) => {
+                        self.record(EventRecord::TaskStarted {
+                            task: a.task,
+                            job: a.job,
+                            stage: a.stage,
+                            stage_attempt: a.stage_attempt,
+                            partition: a.partition,
+                            attempt: a.attempt,
+                            executor: a.executor,
+                            time: self.now,
+                            speculative: a.speculative,
+                        });
+                        self.emit(SchedulerCommand::LaunchTask { executor: a.executor, task });
+                    }
+                    Err(e) => {
+                        self.tasks.cancel_launch(a.task);
+                        failed = Some((a.stage, e));
+                        break;
+                    }
+                }
+            }
+            let Some((stage, error)) = failed else { return };
+            for a in assignments {
+                self.tasks.cancel_launch(a.task);
+            }
+            tracing::warn!(%stage, %error, "cannot build task");
+            self.abort_stage(stage, format!("cannot build a task of stage {}: {error}", stage.0));
+        }
+    }
+
+    fn task_desc(&self, a: &Assignment) -> Result<TaskDesc, PlanError> {
+        let stage = &self.stages[&a.stage];
+        let ctx = self.plan_context(stage);
+        let (plan, sink) = match &stage.role {
+            StageRole::Map { dep } => ctx.map_task(dep, a.partition)?,
+            StageRole::Result { job } => ctx.result_task(stage.rdd, a.partition, &self.jobs[job].kind)?,
+        };
+        Ok(TaskDesc {
+            task: a.task,
+            job: a.job,
+            stage: a.stage,
+            stage_attempt: a.stage_attempt,
+            partition: a.partition,
+            attempt: a.attempt,
+            plan,
+            sink,
+        })
+    }
+
+    fn plan_context<'a>(&'a self, stage: &'a Stage) -> plan::PlanContext<'a> {
+        plan::PlanContext {
+            lineage: &stage.lineage,
+            components: &stage.components,
+            outputs: &self.outputs,
+            cache: &self.cache,
+        }
+    }
+}

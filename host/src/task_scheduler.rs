@@ -1,1 +1,414 @@
-//! task_scheduler (in progress)
+//! Task scheduler (physical level): executors and their free cores, one task set per stage attempt, locality, retries.
+//!
+//! Pure state, no IO and no clock: the DAG scheduler (`crate::dag`) submits
+//! task sets, asks for `resource_offers` after every event, and feeds task
+//! reports through `status_update`. Whether a report is stale is decided in
+//! exactly one place, `TaskScheduler::screen`. A task's plan is not kept
+//! here: the DAG scheduler builds it when the task is assigned, so that it
+//! always names the current map-output and cached-block locations.
+//!
+//! Placement: free slots are offered executor by executor (lowest id first,
+//! one task per executor per round, so load spreads), and each slot takes the
+//! highest-priority task set's best task for it: process-local (a preferred
+//! executor), node-local (a preferred host), no preference, then any. The
+//! allowed level is a parameter of `TaskSetManager::dequeue`, ready for delay
+//! scheduling. A task whose attempt failed avoids the executors it failed on
+//! while another usable executor exists.
+
+mod task_set;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::dag::SchedulerConfig;
+use crate::ids::{ExecutorId, JobId, StageId, TaskId};
+use crate::task::{TaskFailure, TaskReport};
+use task_set::{Failure, TaskSetManager};
+
+/// Where a task would like to run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TaskLocation {
+    /// On this executor (its input is cached there, or it holds most shuffle bytes).
+    Executor(ExecutorId),
+    /// On any executor of this host (its input is on the host's disk).
+    Host(String),
+}
+
+/// How far from its preferred locations a task was launched (best first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TaskLocality {
+    /// On a preferred executor.
+    ProcessLocal,
+    /// On a preferred host.
+    NodeLocal,
+    /// The task has no preference.
+    NoPref,
+    /// Anywhere.
+    Any,
+}
+
+/// One task of a task set, as built by the DAG scheduler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingTask {
+    /// The partition of the stage's RDD.
+    pub partition: u32,
+    /// Preferred locations, best first (empty: no preference).
+    pub preferred: Vec<TaskLocation>,
+}
+
+/// The tasks of one stage attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSet {
+    /// The job the stage runs for (its priority: lower ids run first).
+    pub job: JobId,
+    /// The stage.
+    pub stage: StageId,
+    /// The stage attempt.
+    pub stage_attempt: u32,
+    /// One task per missing partition.
+    pub tasks: Vec<PendingTask>,
+}
+
+/// A task attempt placed on an executor; the caller builds and sends its description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    /// The new attempt's id.
+    pub task: TaskId,
+    /// Where it runs.
+    pub executor: ExecutorId,
+    /// The job of its task set.
+    pub job: JobId,
+    /// The stage.
+    pub stage: StageId,
+    /// The stage attempt.
+    pub stage_attempt: u32,
+    /// The partition.
+    pub partition: u32,
+    /// Attempt number of the partition within the stage attempt (0 first).
+    pub attempt: u32,
+    /// How close to its preferences it landed.
+    pub locality: TaskLocality,
+    /// Whether it is a speculative copy of a running attempt (never, for now).
+    pub speculative: bool,
+}
+
+/// A launched attempt that ended (reported, or lost with its executor).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedTask {
+    pub task: TaskId,
+    pub executor: ExecutorId,
+    pub job: JobId,
+    pub stage: StageId,
+    pub stage_attempt: u32,
+    pub partition: u32,
+    pub attempt: u32,
+    /// When it was launched.
+    pub start: Duration,
+}
+
+/// What a report means for its stage attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Its stage attempt is gone, or its partition already succeeded: nothing to do.
+    Stale,
+    /// The first success of its partition in the current stage attempt; the
+    /// partition's other running attempts must be killed.
+    Succeeded { kill: Vec<(ExecutorId, TaskId)> },
+    /// A counted failure; the partition is queued again.
+    Retrying,
+    /// A counted failure that reached `max_task_failures`: the stage attempt must be aborted.
+    TooManyFailures { message: String },
+    /// A fetch failure: the stage attempt must be abandoned (the partition is not queued again).
+    FetchFailed,
+    /// An uncounted failure (executor lost, killed); the partition is queued again.
+    Requeued,
+}
+
+/// The task scheduler's reading of a task report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportVerdict {
+    /// Not a running attempt (never launched, already reported, or lost with
+    /// its executor, or reported by another executor): ignore it entirely.
+    Unknown,
+    /// A running attempt ended; its cores are free again.
+    Ended { task: EndedTask, outcome: TaskOutcome },
+}
+
+#[derive(Debug)]
+struct ExecutorSlot {
+    host: String,
+    cores: u32,
+    free: u32,
+}
+
+/// Task sets run in order of job id, then stage id, then attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct SetKey {
+    job: JobId,
+    stage: StageId,
+    attempt: u32,
+}
+
+#[derive(Debug)]
+struct RunningTask {
+    key: SetKey,
+    index: usize,
+    executor: ExecutorId,
+    partition: u32,
+    attempt: u32,
+    start: Duration,
+}
+
+/// The result of screening a report against the running attempts.
+enum Screened {
+    Unknown,
+    Stale(EndedTask),
+    Live(EndedTask, SetKey, usize),
+}
+
+/// The physical scheduler: executors, task sets and running attempts.
+#[derive(Debug)]
+pub struct TaskScheduler {
+    max_task_failures: u32,
+    cpus_per_task: u32,
+    executors: BTreeMap<ExecutorId, ExecutorSlot>,
+    sets: BTreeMap<SetKey, TaskSetManager>,
+    keys: FxHashMap<(StageId, u32), SetKey>,
+    running: FxHashMap<TaskId, RunningTask>,
+    next_task: u32,
+}
+
+impl TaskScheduler {
+    /// An empty scheduler.
+    pub fn new(config: &SchedulerConfig) -> TaskScheduler {
+        TaskScheduler {
+            max_task_failures: config.max_task_failures.max(1),
+            cpus_per_task: config.cpus_per_task.max(1),
+            executors: BTreeMap::new(),
+            sets: BTreeMap::new(),
+            keys: FxHashMap::default(),
+            running: FxHashMap::default(),
+            next_task: 0,
+        }
+    }
+
+    /// Registers an executor (again: updates its host and cores).
+    pub fn add_executor(&mut self, executor: ExecutorId, host: String, cores: u32) {
+        let busy = self.running.values().filter(|r| r.executor == executor).count() as u32 * self.cpus_per_task;
+        let free = cores.saturating_sub(busy);
+        self.executors.insert(executor, ExecutorSlot { host, cores, free });
+    }
+
+    /// Whether an executor is registered.
+    pub fn has_executor(&self, executor: ExecutorId) -> bool {
+        self.executors.contains_key(&executor)
+    }
+
+    /// Free cores of an executor.
+    pub fn free_cores(&self, executor: ExecutorId) -> Option<u32> {
+        self.executors.get(&executor).map(|e| e.free)
+    }
+
+    /// Forgets an executor; its running attempts end (returned, by task id)
+    /// and their partitions are queued again without counting a failure.
+    pub fn remove_executor(&mut self, executor: ExecutorId) -> Vec<EndedTask> {
+        if self.executors.remove(&executor).is_none() {
+            return Vec::new();
+        }
+        let mut lost: Vec<TaskId> = self.running.iter().filter(|(_, r)| r.executor == executor).map(|(t, _)| *t).collect();
+        lost.sort();
+        let mut ended = Vec::with_capacity(lost.len());
+        for task in lost {
+            let run = self.running.remove(&task).expect("listed above");
+            if let Some(set) = self.sets.get_mut(&run.key) {
+                set.failed(run.index, task, executor, Failure::Uncounted);
+            }
+            ended.push(ended_task(task, &run));
+        }
+        for set in self.sets.values_mut() {
+            set.executor_lost(executor);
+        }
+        ended
+    }
+
+    /// Adds the task set of a stage attempt.
+    pub fn submit_task_set(&mut self, set: TaskSet) {
+        let key = SetKey { job: set.job, stage: set.stage, attempt: set.stage_attempt };
+        if set.tasks.is_empty() {
+            return;
+        }
+        let manager = TaskSetManager::new(set.stage, set.tasks);
+        self.keys.insert((key.stage, key.attempt), key);
+        self.sets.insert(key, manager);
+    }
+
+    /// Whether the task set of a stage attempt is active (not finished, not removed).
+    pub fn has_task_set(&self, stage: StageId, stage_attempt: u32) -> bool {
+        self.keys.contains_key(&(stage, stage_attempt))
+    }
+
+    /// Removes the task set of a stage attempt; returns its running attempts
+    /// (by task id) for the caller to kill. They keep their cores until reported.
+    pub fn remove_task_set(&mut self, stage: StageId, stage_attempt: u32) -> Vec<(ExecutorId, TaskId)> {
+        let Some(key) = self.keys.remove(&(stage, stage_attempt)) else {
+            return Vec::new();
+        };
+        self.sets.remove(&key);
+        let mut kill: Vec<(ExecutorId, TaskId)> =
+            self.running.iter().filter(|(_, r)| r.key == key).map(|(t, r)| (r.executor, *t)).collect();
+        kill.sort_by_key(|(_, t)| *t);
+        kill
+    }
+
+    /// Places queued tasks on free cores.
+    pub fn resource_offers(&mut self, now: Duration) -> Vec<Assignment> {
+        let mut out = Vec::new();
+        if !self.sets.values().any(TaskSetManager::has_queued) {
+            return out;
+        }
+        let cpus = self.cpus_per_task;
+        let usable: Vec<ExecutorId> = self.executors.iter().filter(|(_, e)| e.cores >= cpus).map(|(id, _)| *id).collect();
+        loop {
+            let mut launched = false;
+            for &executor in &usable {
+                let slot = self.executors.get(&executor).expect("usable executors are registered");
+                if slot.free < cpus {
+                    continue;
+                }
+                let mut picked = None;
+                for (key, set) in self.sets.iter_mut() {
+                    if let Some((index, locality)) = set.dequeue(executor, &slot.host, TaskLocality::Any, &usable) {
+                        picked = Some((*key, index, locality));
+                        break;
+                    }
+                }
+                let Some((key, index, locality)) = picked else { continue };
+                out.push(self.launch(now, executor, key, index, locality));
+                launched = true;
+            }
+            if !launched {
+                return out;
+            }
+        }
+    }
+
+    fn launch(&mut self, now: Duration, executor: ExecutorId, key: SetKey, index: usize, locality: TaskLocality) -> Assignment {
+        let task = TaskId(self.next_task);
+        self.next_task += 1;
+        let set = self.sets.get_mut(&key).expect("picked from the sets");
+        let attempt = set.launched(index, task);
+        let partition = set.partition(index);
+        self.executors.get_mut(&executor).expect("usable").free -= self.cpus_per_task;
+        self.running.insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
+        Assignment {
+            task,
+            executor,
+            job: key.job,
+            stage: key.stage,
+            stage_attempt: key.attempt,
+            partition,
+            attempt,
+            locality,
+            speculative: false,
+        }
+    }
+
+    /// Takes back an assignment that was never sent to its executor (its
+    /// partition is queued again, its cores are free).
+    pub fn cancel_launch(&mut self, task: TaskId) {
+        let Some(run) = self.running.remove(&task) else { return };
+        self.free(run.executor);
+        if let Some(set) = self.sets.get_mut(&run.key) {
+            set.unlaunched(run.index, task);
+        }
+    }
+
+    fn free(&mut self, executor: ExecutorId) {
+        if let Some(slot) = self.executors.get_mut(&executor) {
+            slot.free = (slot.free + self.cpus_per_task).min(slot.cores);
+        }
+    }
+
+    /// The one function that drops stale reports: an attempt that is not
+    /// running on the reporting executor is unknown; an attempt whose stage
+    /// attempt has no active task set (finished, abandoned, aborted) or whose
+    /// partition already succeeded is stale. Known attempts free their cores.
+    fn screen(&mut self, report: &TaskReport) -> Screened {
+        match self.running.get(&report.task) {
+            Some(run) if run.executor == report.executor => {}
+            _ => return Screened::Unknown,
+        }
+        let run = self.running.remove(&report.task).expect("checked above");
+        self.free(run.executor);
+        let ended = ended_task(report.task, &run);
+        match self.sets.get(&run.key) {
+            Some(set) if !set.is_succeeded(run.index) => Screened::Live(ended, run.key, run.index),
+            _ => Screened::Stale(ended),
+        }
+    }
+
+    /// Applies a task report.
+    pub fn status_update(&mut self, report: &TaskReport) -> ReportVerdict {
+        let (task, key, index) = match self.screen(report) {
+            Screened::Unknown => return ReportVerdict::Unknown,
+            Screened::Stale(task) => return ReportVerdict::Ended { task, outcome: TaskOutcome::Stale },
+            Screened::Live(task, key, index) => (task, key, index),
+        };
+        let set = self.sets.get_mut(&key).expect("screened live");
+        let outcome = match &report.result {
+            Ok(_) => {
+                let others = set.succeeded(index, report.task);
+                let kill = others.into_iter().filter_map(|t| self.running.get(&t).map(|r| (r.executor, t))).collect();
+                TaskOutcome::Succeeded { kill }
+            }
+            Err(TaskFailure::Guest { message }) => {
+                let failure = Failure::Counted { message, max_failures: self.max_task_failures };
+                match set.failed(index, report.task, report.executor, failure) {
+                    Some(message) => TaskOutcome::TooManyFailures { message },
+                    None => TaskOutcome::Retrying,
+                }
+            }
+            Err(TaskFailure::FetchFailed { .. }) => {
+                set.failed(index, report.task, report.executor, Failure::Abandoned);
+                TaskOutcome::FetchFailed
+            }
+            Err(TaskFailure::ExecutorLost | TaskFailure::Killed) => {
+                set.failed(index, report.task, report.executor, Failure::Uncounted);
+                TaskOutcome::Requeued
+            }
+        };
+        if set.is_done() {
+            self.sets.remove(&key);
+            self.keys.remove(&(key.stage, key.attempt));
+        }
+        ReportVerdict::Ended { task, outcome }
+    }
+
+    /// The preferred locations of a queued or running partition (for tests and diagnostics).
+    pub fn preferred_locations(&self, stage: StageId, stage_attempt: u32, partition: u32) -> Option<Vec<TaskLocation>> {
+        let set = self.sets.get(self.keys.get(&(stage, stage_attempt))?)?;
+        (0..set.len()).find(|&i| set.partition(i) == partition).map(|i| set.preferred(i).to_vec())
+    }
+
+    /// Number of running attempts.
+    pub fn running_count(&self) -> usize {
+        self.running.len()
+    }
+}
+
+fn ended_task(task: TaskId, run: &RunningTask) -> EndedTask {
+    EndedTask {
+        task,
+        executor: run.executor,
+        job: run.key.job,
+        stage: run.key.stage,
+        stage_attempt: run.key.attempt,
+        partition: run.partition,
+        attempt: run.attempt,
+        start: run.start,
+    }
+}

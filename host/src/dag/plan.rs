@@ -1,0 +1,268 @@
+//! Builds a task's `Plan` (its partition's lineage expanded down to sources) and its preferred locations.
+//!
+//! Narrow steps stay in the plan; consecutive guest steps of one component are
+//! fused into one `Plan::Guest` (also the map-side combine of a shuffle-map
+//! task); shuffle dependencies become shuffle reads of the current map
+//! outputs; a persisted RDD reads its cached block or caches what it computes.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::outputs::{CacheRegistry, MapOutputs};
+use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
+use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, ReduceSide, RddKind, RddNode, ShuffleDep};
+use crate::task::{
+    BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink,
+};
+use crate::task_scheduler::TaskLocation;
+
+/// Above this many map partitions, reduce tasks get no location preference (Spark's threshold).
+const SHUFFLE_PREF_MAP_THRESHOLD: usize = 1000;
+/// An executor is preferred by a reduce task if it holds at least this fraction of its bytes.
+const SHUFFLE_PREF_FRACTION: f64 = 0.2;
+
+/// Why a task's plan could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The lineage has no such RDD.
+    #[error("{rdd} is not in the job's lineage")]
+    UnknownRdd { rdd: RddId },
+    /// The RDD has fewer partitions (or splits, slices, groups) than asked for.
+    #[error("{rdd} has no partition {partition}")]
+    NoPartition { rdd: RddId, partition: u32 },
+    /// A guest step names a component the job did not load.
+    #[error("{component} is not loaded by the job")]
+    MissingComponent { component: ComponentId },
+    /// A shuffle read needs a map output that does not exist.
+    #[error("map output {map} of {shuffle} is missing")]
+    MissingMapOutput { shuffle: ShuffleId, map: u32 },
+}
+
+/// What plan building reads: the lineage and components of the stage's job,
+/// and the current map outputs and cached blocks.
+pub(crate) struct PlanContext<'a> {
+    pub(crate) lineage: &'a Lineage,
+    pub(crate) components: &'a [Arc<ComponentBytes>],
+    pub(crate) outputs: &'a MapOutputs,
+    pub(crate) cache: &'a CacheRegistry,
+}
+
+impl PlanContext<'_> {
+    fn node(&self, rdd: RddId) -> Result<&RddNode, PlanError> {
+        self.lineage.get(rdd).ok_or(PlanError::UnknownRdd { rdd })
+    }
+
+    fn component(&self, id: ComponentId) -> Result<&Arc<ComponentBytes>, PlanError> {
+        self.components.get(id.0 as usize).ok_or(PlanError::MissingComponent { component: id })
+    }
+
+    /// The plan and sink of a shuffle-map task: the parent's partition, then
+    /// the map-side combine, written as shuffle output.
+    pub(crate) fn map_task(&self, dep: &ShuffleDep, partition: u32) -> Result<(Plan, TaskSink), PlanError> {
+        let input = self.rdd_plan(dep.parent, partition)?;
+        let plan = match &dep.map_side {
+            MapSideCombine::None => input,
+            MapSideCombine::Guest(ops) => self.guest(input, ops)?,
+            MapSideCombine::Distinct => Plan::Reduce { input: Box::new(input), step: ReduceStep::Distinct },
+        };
+        Ok((plan, TaskSink::ShuffleWrite { shuffle: dep.shuffle, partitioner: dep.partitioner.clone() }))
+    }
+
+    /// The plan and sink of a result task.
+    pub(crate) fn result_task(&self, rdd: RddId, partition: u32, kind: &ResultKind) -> Result<(Plan, TaskSink), PlanError> {
+        Ok((self.rdd_plan(rdd, partition)?, TaskSink::Result(kind.clone())))
+    }
+
+    /// The records of one partition of an RDD: read from cache when a
+    /// persisted RDD's block exists, otherwise computed (and cached if persisted).
+    pub(crate) fn rdd_plan(&self, rdd: RddId, partition: u32) -> Result<Plan, PlanError> {
+        let node = self.node(rdd)?;
+        if partition >= node.partitions {
+            return Err(PlanError::NoPartition { rdd, partition });
+        }
+        let Some(level) = node.persist else {
+            return self.compute(node, partition);
+        };
+        let block = BlockId { rdd, partition };
+        match self.cache.locations(block).first() {
+            Some(&executor) => Ok(Plan::Read(Source::Cached { block, executor })),
+            None => Ok(Plan::Cache { input: Box::new(self.compute(node, partition)?), block, level }),
+        }
+    }
+
+    fn compute(&self, node: &RddNode, partition: u32) -> Result<Plan, PlanError> {
+        let missing = || PlanError::NoPartition { rdd: node.id, partition };
+        let p = partition as usize;
+        Ok(match &node.kind {
+            RddKind::TextFile { splits } => Plan::Read(Source::File(splits.get(p).ok_or_else(missing)?.clone())),
+            RddKind::Parallel { slices } => Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone())),
+            RddKind::Narrow { parent, step } => {
+                let input = self.rdd_plan(*parent, partition)?;
+                match step {
+                    NarrowStep::Guest(ops) => self.guest(input, ops)?,
+                    NarrowStep::Host(step) => Plan::Host { input: Box::new(input), step: step.clone() },
+                }
+            }
+            RddKind::Union { parents } => {
+                let mut offset = 0u32;
+                let mut found = None;
+                for parent in parents {
+                    let n = self.node(*parent)?.partitions;
+                    if partition < offset + n {
+                        found = Some((*parent, partition - offset));
+                        break;
+                    }
+                    offset += n;
+                }
+                let (parent, p) = found.ok_or_else(missing)?;
+                self.rdd_plan(parent, p)?
+            }
+            RddKind::Coalesce { parent, groups } => {
+                let group = groups.get(p).ok_or_else(missing)?;
+                Plan::Concat(group.iter().map(|q| self.rdd_plan(*parent, *q)).collect::<Result<_, _>>()?)
+            }
+            RddKind::Shuffled { dep, reduce } => {
+                let read = self.shuffle_read(dep.shuffle, partition)?;
+                match reduce {
+                    ReduceSide::None => read,
+                    ReduceSide::Guest(ops) => self.guest(read, ops)?,
+                    ReduceSide::Group => Plan::Reduce { input: Box::new(read), step: ReduceStep::Group },
+                    ReduceSide::Sort { ascending } => {
+                        Plan::Reduce { input: Box::new(read), step: ReduceStep::Sort { ascending: *ascending } }
+                    }
+                    ReduceSide::Distinct => Plan::Reduce { input: Box::new(read), step: ReduceStep::Distinct },
+                }
+            }
+            RddKind::CoGrouped { deps, output } => Plan::Cogroup {
+                inputs: deps.iter().map(|d| self.shuffle_read(d.shuffle, partition)).collect::<Result<_, _>>()?,
+                output: *output,
+            },
+        })
+    }
+
+    /// Runs guest ops over `input`, fusing them into `input` when it is
+    /// already a guest step of the same component.
+    fn guest(&self, input: Plan, ops: &GuestOps) -> Result<Plan, PlanError> {
+        let component = self.component(ops.component)?;
+        match input {
+            Plan::Guest { input, component: c, ops: mut fused }
+                if Arc::ptr_eq(&c, component) || c.hash == component.hash =>
+            {
+                fused.extend(ops.ops.iter().cloned());
+                Ok(Plan::Guest { input, component: c, ops: fused })
+            }
+            input => Ok(Plan::Guest { input: Box::new(input), component: component.clone(), ops: ops.ops.clone() }),
+        }
+    }
+
+    fn shuffle_read(&self, shuffle: ShuffleId, reduce: u32) -> Result<Plan, PlanError> {
+        let maps = self
+            .outputs
+            .statuses(shuffle)
+            .iter()
+            .enumerate()
+            .map(|(m, status)| {
+                let map = m as u32;
+                let s = status.as_ref().ok_or(PlanError::MissingMapOutput { shuffle, map })?;
+                Ok(MapBlock { map, executor: s.executor, bytes: s.sizes.get(reduce as usize).copied().unwrap_or(0) })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Plan::Read(Source::Shuffle(ShuffleRead { shuffle, reduce, maps })))
+    }
+
+    /// Where a partition of an RDD would best be computed: the executors
+    /// caching it or, walking narrow dependencies, the first non-empty
+    /// preference of an ancestor (a cached block, or the executors holding
+    /// most of a shuffle read's bytes).
+    pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
+        let mut stack = vec![(rdd, partition)];
+        while let Some((rdd, p)) = stack.pop() {
+            let Some(node) = self.lineage.get(rdd) else { continue };
+            if node.persist.is_some() {
+                let locs = self.cache.locations(BlockId { rdd, partition: p });
+                if !locs.is_empty() {
+                    return locs.iter().map(|e| TaskLocation::Executor(*e)).collect();
+                }
+            }
+            match &node.kind {
+                RddKind::TextFile { .. } | RddKind::Parallel { .. } => {}
+                RddKind::Narrow { parent, .. } => stack.push((*parent, p)),
+                RddKind::Union { parents } => {
+                    let mut offset = 0u32;
+                    for parent in parents {
+                        let n = self.lineage.get(*parent).map_or(0, |n| n.partitions);
+                        if p < offset + n {
+                            stack.push((*parent, p - offset));
+                            break;
+                        }
+                        offset += n;
+                    }
+                }
+                RddKind::Coalesce { parent, groups } => {
+                    if let Some(group) = groups.get(p as usize) {
+                        stack.extend(group.iter().rev().map(|q| (*parent, *q)));
+                    }
+                }
+                RddKind::Shuffled { dep, .. } => {
+                    let locs = self.shuffle_locations(std::slice::from_ref(dep), p);
+                    if !locs.is_empty() {
+                        return locs;
+                    }
+                }
+                RddKind::CoGrouped { deps, .. } => {
+                    let locs = self.shuffle_locations(deps, p);
+                    if !locs.is_empty() {
+                        return locs;
+                    }
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Executors holding at least a fifth of a reduce partition's shuffle bytes, most bytes first.
+    fn shuffle_locations(&self, deps: &[ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
+        let mut bytes: FxHashMap<ExecutorId, u64> = FxHashMap::default();
+        let mut total = 0u64;
+        for dep in deps {
+            let statuses = self.outputs.statuses(dep.shuffle);
+            if statuses.len() > SHUFFLE_PREF_MAP_THRESHOLD {
+                return Vec::new();
+            }
+            for s in statuses.iter().flatten() {
+                let b = s.sizes.get(reduce as usize).copied().unwrap_or(0);
+                *bytes.entry(s.executor).or_default() += b;
+                total += b;
+            }
+        }
+        if total == 0 {
+            return Vec::new();
+        }
+        let mut best: Vec<(ExecutorId, u64)> =
+            bytes.into_iter().filter(|(_, b)| *b as f64 >= total as f64 * SHUFFLE_PREF_FRACTION).collect();
+        best.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        best.into_iter().map(|(e, _)| TaskLocation::Executor(e)).collect()
+    }
+}
+
+/// The components a node's own steps (and the map-side combines of its
+/// shuffle dependencies) run.
+pub(crate) fn node_components(node: &RddNode) -> Vec<ComponentId> {
+    let map_side = |dep: &ShuffleDep| match &dep.map_side {
+        MapSideCombine::Guest(g) => Some(g.component),
+        _ => None,
+    };
+    match &node.kind {
+        RddKind::Narrow { step: NarrowStep::Guest(g), .. } => vec![g.component],
+        RddKind::Shuffled { dep, reduce } => {
+            let reduce = match reduce {
+                ReduceSide::Guest(g) => Some(g.component),
+                _ => None,
+            };
+            map_side(dep).into_iter().chain(reduce).collect()
+        }
+        RddKind::CoGrouped { deps, .. } => deps.iter().filter_map(map_side).collect(),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Reactions to the cluster: task reports, lost executors, unpersisted RDDs.
+
+use super::outputs::MapStatus;
+use super::stages::StageRole;
+use super::{EventRecord, Scheduler, SchedulerCommand};
+use crate::ids::{ExecutorId, RddId};
+use crate::task::{BlockId, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
+use crate::task_scheduler::{EndedTask, ReportVerdict, TaskOutcome};
+
+impl Scheduler {
+    pub(super) fn task_finished(&mut self, report: TaskReport) {
+        // Staleness is decided by the task scheduler, in one place.
+        let (ended, outcome) = match self.tasks.status_update(&report) {
+            ReportVerdict::Unknown => {
+                tracing::debug!(task = %report.task, executor = %report.executor, "report of unknown task attempt ignored");
+                return;
+            }
+            ReportVerdict::Ended { task, outcome } => (task, outcome),
+        };
+        let failure = report.result.as_ref().err().map(TaskFailure::message);
+        self.record_task_end(&ended, report.metrics.clone(), failure);
+        self.blocks_cached(report.executor, &report.cached);
+        match outcome {
+            TaskOutcome::Stale => {
+                tracing::debug!(task = %ended.task, stage = %ended.stage, "stale report ignored");
+            }
+            TaskOutcome::Succeeded { kill } => {
+                self.kill(kill);
+                let Ok(output) = report.result else { unreachable!("succeeded outcome of a failed report") };
+                self.task_succeeded(&ended, output);
+            }
+            TaskOutcome::Retrying | TaskOutcome::Requeued => {}
+            TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.stage, message),
+            TaskOutcome::FetchFailed => {
+                let Err(TaskFailure::FetchFailed { shuffle, map, executor, message }) = &report.result else {
+                    unreachable!("fetch-failed outcome of another report")
+                };
+                self.outputs.unregister(*shuffle, *map, *executor);
+                let stage = self.stages.get_mut(&ended.stage).expect("live task sets have stages");
+                stage.consecutive_failures += 1;
+                let failures = stage.consecutive_failures;
+                let reason = format!("fetch of {shuffle} map {map} from {executor} failed: {message}");
+                self.abandon_attempt(ended.stage, &reason);
+                if failures >= self.config.max_stage_attempts {
+                    let message =
+                        format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.stage.0);
+                    self.abort_stage(ended.stage, message);
+                } else {
+                    self.submit_stage(ended.stage);
+                    self.revalidate_running();
+                }
+            }
+        }
+    }
+
+    /// Registers blocks a task cached (whatever its outcome: the executor
+    /// holds them), or drops them again if their RDD was unpersisted meanwhile.
+    fn blocks_cached(&mut self, executor: ExecutorId, blocks: &[BlockId]) {
+        if blocks.is_empty() || !self.tasks.has_executor(executor) {
+            return;
+        }
+        let (unwanted, wanted): (Vec<BlockId>, Vec<BlockId>) =
+            blocks.iter().partition(|b| self.unpersisted.contains(&b.rdd));
+        for block in wanted {
+            self.cache.add(block, executor);
+        }
+        if !unwanted.is_empty() {
+            self.emit(SchedulerCommand::DropBlocks { executor, blocks: unwanted });
+        }
+    }
+
+    fn record_task_end(&mut self, t: &EndedTask, metrics: TaskMetrics, failure: Option<String>) {
+        self.record(EventRecord::TaskEnded {
+            task: t.task,
+            job: t.job,
+            stage: t.stage,
+            stage_attempt: t.stage_attempt,
+            partition: t.partition,
+            attempt: t.attempt,
+            executor: t.executor,
+            start: t.start,
+            end: self.now,
+            metrics,
+            succeeded: failure.is_none(),
+            failure,
+        });
+    }
+
+    fn task_succeeded(&mut self, ended: &EndedTask, output: TaskOutput) {
+        let role = self.stages[&ended.stage].role.clone();
+        match (role, output) {
+            (StageRole::Map { dep }, TaskOutput::MapStatus { sizes }) => {
+                self.outputs.register(dep.shuffle, ended.partition, MapStatus { executor: ended.executor, sizes });
+                if self.partition_done(ended.stage, ended.partition) {
+                    self.stage_succeeded(ended.stage);
+                }
+            }
+            (StageRole::Result { job }, TaskOutput::Result(value)) => self.result_received(job, ended.partition, value),
+            (_, output) => {
+                let message = format!(
+                    "task {} of stage {} returned the wrong kind of output: {output:?}",
+                    ended.partition, ended.stage.0
+                );
+                self.abort_stage(ended.stage, message);
+            }
+        }
+    }
+
+    pub(super) fn executor_lost(&mut self, executor: ExecutorId, reason: &str) {
+        tracing::info!(%executor, %reason, "executor lost");
+        let failure = format!("executor lost: {reason}");
+        for t in self.tasks.remove_executor(executor) {
+            self.record_task_end(&t, TaskMetrics::default(), Some(failure.clone()));
+        }
+        let lost_outputs = !self.outputs.remove_executor(executor).is_empty();
+        let lost_blocks = self.cache.remove_executor(executor);
+        if lost_outputs || lost_blocks {
+            self.revalidate_running();
+        }
+    }
+
+    pub(super) fn rdd_unpersisted(&mut self, rdd: RddId) {
+        self.unpersisted.insert(rdd);
+        let dropped = self.cache.forget(rdd);
+        if dropped.is_empty() {
+            return;
+        }
+        for (executor, blocks) in dropped {
+            self.emit(SchedulerCommand::DropBlocks { executor, blocks });
+        }
+        self.revalidate_running();
+    }
+}

@@ -1,0 +1,7 @@
+//! DAG scheduler tests: the whole `Scheduler` driven by a simulated cluster (`harness`), as pure data.
+
+mod faults;
+mod harness;
+mod jobs;
+mod scale;
+mod stages;
