@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::dag::events::{EventRecord, StageKind};
+use crate::dag::{EventRecord, StageKind};
 use crate::task::TaskMetrics;
 
 /// The event log could not be written.

@@ -96,12 +96,12 @@ impl Context {
         std::fs::create_dir(&temp).map_err(|source| ContextError::Io { what: "cannot create", path: temp.clone(), source })?;
         let result = self.all_partitions(rdd).and_then(|parts| self.run_job(rdd, parts, ResultKind::SaveText { dir: temp.clone() }));
         let committed = result.and_then(|_| {
-            let io = |what, path: &Path| move |source| ContextError::Io { what, path: path.to_path_buf(), source };
-            std::fs::write(temp.join("_SUCCESS"), b"").map_err(io("cannot write", &temp))?;
+            std::fs::write(temp.join("_SUCCESS"), b"")
+                .map_err(|source| ContextError::Io { what: "cannot write", path: temp.clone(), source })?;
             if out.exists() {
                 return Err(ContextError::OutputExists { path: out.clone() });
             }
-            std::fs::rename(&temp, &out).map_err(io("cannot commit output to", &out))
+            std::fs::rename(&temp, &out).map_err(|source| ContextError::Io { what: "cannot commit output to", path: out.clone(), source })
         });
         if committed.is_err() {
             let _ = std::fs::remove_dir_all(&temp);

@@ -40,6 +40,10 @@ fn op(o: witt::Op) -> Op {
     Op { kind, name: o.name, args: o.args }
 }
 
+fn to_wit(b: Batch) -> witt::Batch {
+    witt::Batch { data: b.data, ends: b.ends }
+}
+
 fn ids(v: &[u32]) -> Vec<RddId> {
     v.iter().copied().map(RddId).collect()
 }
@@ -61,7 +65,8 @@ impl Host for HostState {
         self.with(|c| c.text_file(&path, min_partitions).map(|r| r.0))
     }
 
-    fn parallelize(&mut self, records: Batch, num_slices: u32) -> Result<u32, String> {
+    fn parallelize(&mut self, records: witt::Batch, num_slices: u32) -> Result<u32, String> {
+        let records = Batch { data: records.data, ends: records.ends };
         self.with(|c| c.parallelize(records, num_slices).map(|r| r.0))
     }
 
@@ -142,16 +147,17 @@ impl Host for HostState {
         self.with(|c| c.count(RddId(rdd)))
     }
 
-    fn collect(&mut self, rdd: u32) -> Result<Batch, String> {
-        self.with(|c| c.collect(RddId(rdd)))
+    fn collect(&mut self, rdd: u32) -> Result<witt::Batch, String> {
+        self.with(|c| c.collect(RddId(rdd))).map(to_wit)
     }
 
-    fn take(&mut self, rdd: u32, n: u32) -> Result<Batch, String> {
-        self.with(|c| c.take(RddId(rdd), n))
+    fn take(&mut self, rdd: u32, n: u32) -> Result<witt::Batch, String> {
+        self.with(|c| c.take(RddId(rdd), n)).map(to_wit)
     }
 
-    fn run_partitions(&mut self, rdd: u32, ops: Vec<witt::Op>, component: u32) -> Result<Vec<Batch>, String> {
+    fn run_partitions(&mut self, rdd: u32, ops: Vec<witt::Op>, component: u32) -> Result<Vec<witt::Batch>, String> {
         self.with(|c| c.run_partitions(RddId(rdd), ops.into_iter().map(op).collect(), ComponentId(component)))
+            .map(|v| v.into_iter().map(to_wit).collect())
     }
 
     fn save_as_text_file(&mut self, rdd: u32, path: String) -> Result<(), String> {
