@@ -6,19 +6,13 @@
 //! executors run tasks in one shared wasmtime engine (`executor`, `wasm`),
 //! writing and reading shuffle files (`shuffle`) and caching blocks (`block`).
 
-#[cfg(feature = "engine")]
 pub mod backend;
-#[cfg(feature = "engine")]
 pub mod block;
-#[cfg(feature = "engine")]
 pub mod cli;
 pub mod config;
-#[cfg(feature = "engine")]
 pub mod context;
 pub mod dag;
-#[cfg(feature = "engine")]
 pub mod event_log;
-#[cfg(feature = "engine")]
 pub mod executor;
 pub mod host_ops;
 pub mod ids;
@@ -27,5 +21,4 @@ pub mod records;
 pub mod shuffle;
 pub mod task;
 pub mod task_scheduler;
-#[cfg(feature = "engine")]
 pub mod wasm;

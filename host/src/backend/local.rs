@@ -82,11 +82,8 @@ impl LocalBackend {
     pub fn start(config: LocalConfig, runtime: Arc<Runtime>) -> Result<LocalBackend, StartError> {
         let cores = config.cores.max(1);
         let conf = &config.conf;
-        let sched_config = SchedulerConfig {
-            max_task_failures: conf.get_u64(config::TASK_MAX_FAILURES, 4)?.clamp(1, u32::MAX as u64) as u32,
-            cpus_per_task: conf.get_u64(config::TASK_CPUS, 1)?.clamp(1, cores as u64) as u32,
-            ..SchedulerConfig::default()
-        };
+        let mut sched_config = SchedulerConfig::from_conf(conf)?;
+        sched_config.cpus_per_task = sched_config.cpus_per_task.clamp(1, cores);
         let exec_config = ExecutorConfig {
             id: ExecutorId(0),
             work_dir: config.work_root.join("executor-0"),
