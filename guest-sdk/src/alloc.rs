@@ -195,7 +195,7 @@ mod tests {
             let class = class_of(size);
             let block = class_size(class);
             assert!(block >= size, "size {size} class {class} block {block}");
-            assert!(block % SMALL_ALIGN == 0);
+            assert!(block.is_multiple_of(SMALL_ALIGN));
             assert!(class == 0 || class_size(class - 1) < size, "size {size} fits a smaller class");
             assert!(class >= previous);
             previous = class;

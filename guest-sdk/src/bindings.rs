@@ -1,10 +1,10 @@
-//! The bindings of the `job` world, generated from `wit/task.wit` (through
-//! the copy `build.rs` makes), with paths that work from the job's crate.
+//! The bindings of the `job` world, generated from `wit/task.wit`, with
+//! paths that work from the job's crate (`main!` expands there).
 
 #![allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn)]
 
 wit_bindgen::generate!({
-    path: concat!(env!("OUT_DIR"), "/wit"),
+    path: "../wit",
     world: "job",
     pub_export_macro: true,
     export_macro_name: "__export_wisp_job",

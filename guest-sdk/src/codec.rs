@@ -11,7 +11,7 @@
 //! | `bool` | one byte, 0 or 1 |
 //! | `()`, unit struct | nothing |
 //! | `Option<T>` | `0`, or `1` then `T` |
-//! | tuple, tuple struct, struct | every element but the last as `u32le len ++ enc`, the last as `enc` |
+//! | tuple, tuple struct, struct, array `[T; N]` (serde treats it as a tuple) | every element but the last as `u32le len ++ enc`, the last as `enc` |
 //! | newtype struct | the inner value |
 //! | `Vec<T>`, sets, any sequence | every element as `u32le len ++ enc` |
 //! | maps | the sequence of `(key, value)` pairs |

@@ -86,8 +86,12 @@ pub(crate) fn decode_batch<T: Data>(batch: &Batch) -> Result<Vec<T>> {
 
 /// The job's arguments as an array of exactly `N`, or a usage error.
 ///
-/// ```ignore
+/// ```
+/// let args = vec!["in.txt".to_owned(), "out".to_owned()];
 /// let [input, output] = wisp_guest::args_array(args)?;
+/// assert_eq!((input.as_str(), output.as_str()), ("in.txt", "out"));
+/// assert!(wisp_guest::args_array::<2>(vec![]).is_err());
+/// # Ok::<(), wisp_guest::Error>(())
 /// ```
 ///
 /// # Errors

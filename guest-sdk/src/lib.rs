@@ -3,7 +3,7 @@
 //!
 //! A job is a `cdylib` built for `wasm32-wasip2`:
 //!
-//! ```ignore
+//! ```no_run
 //! use wisp_guest::prelude::*;
 //!
 //! fn words(line: String) -> Vec<String> {
@@ -104,8 +104,11 @@ pub mod __private {
 ///
 /// `run` is a `fn(&Context, Vec<String>) -> Result<()>`.
 ///
-/// ```ignore
-/// fn run(ctx: &wisp_guest::Context, args: Vec<String>) -> wisp_guest::Result<()> { Ok(()) }
+/// ```no_run
+/// fn run(ctx: &wisp_guest::Context, args: Vec<String>) -> wisp_guest::Result<()> {
+///     println!("{} arguments, {} default partitions", args.len(), ctx.default_parallelism());
+///     Ok(())
+/// }
 /// wisp_guest::main!(run);
 /// ```
 #[macro_export]

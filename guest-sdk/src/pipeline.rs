@@ -11,8 +11,9 @@ pub(crate) mod stages;
 #[cfg(test)]
 mod tests;
 
-use std::any::{Any, TypeId, type_name};
+use std::any::{TypeId, type_name};
 use std::cell::RefCell;
+use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,9 +29,8 @@ pub(crate) trait Stage {
     fn input_type(&self) -> TypeId;
     /// Feeds one encoded record.
     fn push_bytes(&mut self, record: &[u8], next: &mut Next<'_>) -> Result<(), String>;
-    /// Feeds one typed record: `value` is an `&mut Option<In>` holding it,
-    /// where `In` is the type named by [`Stage::input_type`].
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String>;
+    /// Feeds one typed record of the type named by [`Stage::input_type`].
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String>;
     /// Ends the input; emits whatever the stage held back.
     fn finish(&mut self, _next: &mut Next<'_>) -> Result<(), String> {
         Ok(())
@@ -88,12 +88,33 @@ pub(crate) fn decode_as<T: DeserializeOwned>(record: &[u8]) -> Result<T, String>
     codec::decode(record).map_err(|e| format!("cannot decode record as {}: {e}", type_name::<T>()))
 }
 
-/// Takes the typed record out of the `&mut Option<T>` behind `value`.
-pub(crate) fn take_value<T: 'static>(value: &mut dyn Any) -> Result<T, String> {
-    value
-        .downcast_mut::<Option<T>>()
-        .and_then(Option::take)
-        .ok_or_else(|| format!("internal error: a stage expected a typed {} record", type_name::<T>()))
+/// A typed record handed from one stage to the next: a type-erased
+/// `&mut Option<T>` with the `TypeId` of `T` (a cheaper `&mut dyn Any`: the
+/// type check is a comparison, not a virtual call).
+pub(crate) struct Value<'a> {
+    slot: *mut (),
+    type_id: TypeId,
+    lifetime: PhantomData<&'a mut ()>,
+}
+
+impl<'a> Value<'a> {
+    fn new<T: 'static>(slot: &'a mut Option<T>) -> Self {
+        Self { slot: std::ptr::from_mut(slot).cast(), type_id: TypeId::of::<T>(), lifetime: PhantomData }
+    }
+
+    /// Takes the record out, if it is a `T`.
+    pub(crate) fn take<T: 'static>(self) -> Result<T, String> {
+        if self.type_id == TypeId::of::<T>() {
+            // SAFETY: `slot` came from an `&'a mut Option<U>` (see `new`)
+            // with `TypeId::of::<U>() == TypeId::of::<T>()`, so `U` is `T`;
+            // the borrow is still live for `'a`.
+            let slot = unsafe { &mut *self.slot.cast::<Option<T>>() };
+            if let Some(value) = slot.take() {
+                return Ok(value);
+            }
+        }
+        Err(format!("internal error: a stage expected a typed {} record", type_name::<T>()))
+    }
 }
 
 /// Splits a pair record into key bytes and value bytes.
@@ -158,13 +179,15 @@ pub(crate) fn encode_into<U: Serialize>(value: &U, out: &mut Vec<u8>) -> Result<
 /// The stages after the current one, then the output batch.
 pub(crate) struct Next<'a> {
     rest: &'a mut [Box<dyn Stage>],
+    /// The input type of each stage of `rest`.
+    types: &'a [TypeId],
     out: &'a mut Records,
 }
 
 impl Next<'_> {
     /// Whether the next stage takes typed `U` records.
     pub(crate) fn accepts<U: 'static>(&self) -> bool {
-        self.rest.first().is_some_and(|s| s.input_type() == TypeId::of::<U>())
+        self.types.first() == Some(&TypeId::of::<U>())
     }
 
     /// Passes on one encoded record.
@@ -174,7 +197,7 @@ impl Next<'_> {
                 self.out.push(record);
                 Ok(())
             }
-            Some((head, tail)) => head.push_bytes(record, &mut Next { rest: tail, out: self.out }),
+            Some((head, tail)) => head.push_bytes(record, &mut Next { rest: tail, types: &self.types[1..], out: self.out }),
         }
     }
 
@@ -190,7 +213,7 @@ impl Next<'_> {
             Some((head, tail)) => {
                 scratch.clear();
                 write(scratch)?;
-                head.push_bytes(scratch, &mut Next { rest: tail, out: self.out })
+                head.push_bytes(scratch, &mut Next { rest: tail, types: &self.types[1..], out: self.out })
             }
         }
     }
@@ -201,7 +224,7 @@ impl Next<'_> {
         if self.accepts::<U>()
             && let Some((head, tail)) = self.rest.split_first_mut()
         {
-            return head.push_value(&mut Some(value), &mut Next { rest: tail, out: self.out });
+            return head.push_value(Value::new(&mut Some(value)), &mut Next { rest: tail, types: &self.types[1..], out: self.out });
         }
         self.write(scratch, |buf| encode_into(&value, buf))
     }
@@ -234,6 +257,8 @@ pub(crate) fn write_key(buf: &mut Vec<u8>, key: &[u8]) -> Result<(), String> {
 /// A fused chain of stages over one partition.
 pub(crate) struct Chain {
     stages: Vec<Box<dyn Stage>>,
+    /// The input type of each stage.
+    types: Vec<TypeId>,
     /// Bytes and records of the largest output so far, to size the next one.
     hint: (usize, usize),
     finished: bool,
@@ -249,7 +274,8 @@ impl Chain {
                 factory(&OpSpec { kind: op.kind, name: &op.name, args: &op.args, partition })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Self { stages, hint: (0, 0), finished: false })
+        let types = stages.iter().map(|s| s.input_type()).collect();
+        Ok(Self { stages, types, hint: (0, 0), finished: false })
     }
 
     fn output(&self) -> Records {
@@ -275,7 +301,7 @@ impl Chain {
                 out.ends.extend_from_slice(ends);
             }
             Some((head, tail)) => {
-                let mut next = Next { rest: tail, out: &mut out };
+                let mut next = Next { rest: tail, types: &self.types[1..], out: &mut out };
                 for &end in ends {
                     let end = end as usize;
                     head.push_bytes(&data[start..end], &mut next)?;
@@ -295,7 +321,7 @@ impl Chain {
         let mut out = self.output();
         for i in 0..self.stages.len() {
             let (head, tail) = self.stages[i..].split_first_mut().expect("i is in range");
-            head.finish(&mut Next { rest: tail, out: &mut out })?;
+            head.finish(&mut Next { rest: tail, types: &self.types[i + 1..], out: &mut out })?;
         }
         Ok(self.done(out))
     }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use rustc_hash::FxHashMap;
 
-use super::{Next, Records, Stage, decode_as, encode_into, split_pair, take_value, write_key};
+use super::{Next, Records, Stage, Value, decode_as, encode_into, split_pair, write_key};
 use crate::Data;
 
 /// `map`: one record in, `f(record)` out.
@@ -34,8 +34,8 @@ impl<T: Data, U: Data, F: FnMut(T) -> U + 'static> Stage for MapStage<T, U, F> {
         next.value((self.f)(t), &mut self.scratch)
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         next.value((self.f)(t), &mut self.scratch)
     }
 }
@@ -67,8 +67,8 @@ impl<T: Data, F: FnMut(&T) -> bool + 'static> Stage for FilterStage<T, F> {
         if next.accepts::<T>() { next.value(t, &mut self.scratch) } else { next.bytes(record) }
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         if (self.f)(&t) { next.value(t, &mut self.scratch) } else { Ok(()) }
     }
 }
@@ -115,8 +115,8 @@ where
         self.run(t, next)
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         self.run(t, next)
     }
 }
@@ -146,8 +146,8 @@ impl<K: Data, V: Data, W: Data, F: FnMut(V) -> W + 'static> Stage for MapValuesS
         next.pair::<K, W>(key, (self.f)(v), &mut self.scratch)
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let (k, v) = take_value::<(K, V)>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let (k, v) = value.take::<(K, V)>()?;
         next.value((k, (self.f)(v)), &mut self.scratch)
     }
 }
@@ -187,8 +187,8 @@ where
         Ok(())
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let (k, v) = take_value::<(K, V)>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let (k, v) = value.take::<(K, V)>()?;
         self.key.clear();
         encode_into(&k, &mut self.key)?;
         for w in (self.f)(v) {
@@ -234,11 +234,23 @@ impl<T: Data, K: Data, F: FnMut(&T) -> K + 'static> Stage for KeyByStage<T, K, F
         })
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         let k = (self.f)(&t);
         next.value((k, t), &mut self.scratch)
     }
+}
+
+/// The encoding of a key: a `String`'s own bytes (its encoding), else the
+/// key encoded into `buf`.
+fn key_bytes<'k, K: Data>(key: &'k K, buf: &'k mut Vec<u8>) -> Result<&'k [u8], String> {
+    // `K` is concrete here, so this check compiles to a constant.
+    if let Some(s) = (key as &dyn Any).downcast_ref::<String>() {
+        return Ok(s.as_bytes());
+    }
+    buf.clear();
+    encode_into(key, buf)?;
+    Ok(buf)
 }
 
 /// The three functions of an aggregator (Spark's `Aggregator`).
@@ -330,18 +342,17 @@ where
         Ok(())
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, _next: &mut Next<'_>) -> Result<(), String> {
-        self.key.clear();
+    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
         match self.mode {
             AggregateMode::Combine => {
-                let (k, v) = take_value::<(K, V)>(value)?;
-                encode_into(&k, &mut self.key)?;
-                Self::add_value(&mut self.table, &mut self.aggregator, &self.key, v);
+                let (k, v) = value.take::<(K, V)>()?;
+                let key = key_bytes(&k, &mut self.key)?;
+                Self::add_value(&mut self.table, &mut self.aggregator, key, v);
             }
             AggregateMode::Merge => {
-                let (k, c) = take_value::<(K, C)>(value)?;
-                encode_into(&k, &mut self.key)?;
-                Self::add_combiner(&mut self.table, &mut self.aggregator, &self.key, c);
+                let (k, c) = value.take::<(K, C)>()?;
+                let key = key_bytes(&k, &mut self.key)?;
+                Self::add_combiner(&mut self.table, &mut self.aggregator, key, c);
             }
         }
         Ok(())
@@ -389,8 +400,8 @@ impl<T: Data, U: Data, F: FnMut(U, T) -> U + 'static> Stage for FoldStage<T, U, 
         self.add(t)
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         self.add(t)
     }
 
@@ -435,8 +446,8 @@ impl<T: Data, F: FnMut(T, T) -> T + 'static> Stage for ReduceStage<T, F> {
         Ok(())
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         self.add(t);
         Ok(())
     }
@@ -480,8 +491,8 @@ where
         Ok(())
     }
 
-    fn push_value(&mut self, value: &mut dyn Any, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = take_value::<T>(value)?;
+    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        let t = value.take::<T>()?;
         self.held.push_with(|buf| encode_into(&t, buf))
     }
 

@@ -115,7 +115,7 @@ fn combine_output_is_pair_records() {
 #[test]
 fn no_ops_pass_records_through() {
     let input = strings(&["x", "", "yz"]);
-    assert_eq!(run(&[], &[input.clone()]).unwrap(), input);
+    assert_eq!(run(&[], std::slice::from_ref(&input)).unwrap(), input);
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn filter_reemits_the_original_bytes() {
     // Bytes of a (String, i64) pair; the filter's output is those exact bytes.
     let records: Vec<Vec<u8>> = [("a", 1i64), ("b", -2), ("c", 3)].iter().map(|(k, v)| to_vec(&(*k, *v)).unwrap()).collect();
     let ops = [filter_op(|p: &(String, i64)| p.1 > 0)];
-    assert_eq!(run(&ops, &[records.clone()]).unwrap(), vec![records[0].clone(), records[2].clone()]);
+    assert_eq!(run(&ops, std::slice::from_ref(&records)).unwrap(), vec![records[0].clone(), records[2].clone()]);
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn flat_map_values_repeats_the_key() {
         ops::op(OpKind::FlatMapValues, factories::flat_map_values::<K, V, I, F> as Factory, Vec::new())
     }
     let input = vec![to_vec(&("k".to_owned(), 3u64)).unwrap(), to_vec(&("z".to_owned(), 0u64)).unwrap()];
-    let out: Vec<(String, u64)> = decode_all(&run(&[op::<String, u64, _, _>(|n: u64| 0..n)], &[input.clone()]).unwrap());
+    let out: Vec<(String, u64)> = decode_all(&run(&[op::<String, u64, _, _>(|n: u64| 0..n)], std::slice::from_ref(&input)).unwrap());
     assert_eq!(out, vec![("k".to_owned(), 0), ("k".to_owned(), 1), ("k".to_owned(), 2)]);
     // Typed input (from a map) gives the same.
     let ops = [map_op(|p: (String, u64)| p), op::<String, u64, _, _>(|n: u64| 0..n)];
@@ -217,7 +217,7 @@ fn aggregators_combine_and_merge() {
                 a
             },
         )],
-        &[input.clone()],
+        std::slice::from_ref(&input),
     )
     .unwrap();
     let mut got: Vec<(String, Vec<i64>)> = decode_all(&lists);

@@ -59,6 +59,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "panic" => panic(ctx),
         "error-missing" => error_missing(ctx, rest),
         "bad-function" => bad_function(ctx),
+        "tiny-tasks" => tiny_tasks(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }
@@ -343,6 +344,15 @@ fn bad_function(ctx: &Context) -> Result<()> {
     let op = raw::Op { kind: raw::OpKind::Map, name: "no-such-function".to_owned(), args: Vec::new() };
     let id = raw::driver::transform(numbers.raw_id()?, &op, 0).map_err(Error::msg)?;
     println!("count={}", Rdd::<u64>::from_raw_id(id).count()?);
+    Ok(())
+}
+
+fn tiny_tasks(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [n] = args_array(args)?;
+    let n: u32 = parse_arg("N", &n)?;
+    // One record per partition, through one guest op: per-task overhead.
+    let count = ctx.parallelize(0..u64::from(n), n).map(|x| x + 1).count()?;
+    println!("count={count}");
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 wit_bindgen::generate!({
-    path: concat!(env!("OUT_DIR"), "/wit"),
+    path: "../../../wit",
     world: "job",
 });
 
