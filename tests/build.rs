@@ -41,6 +41,8 @@ fn main() {
             cmd.env_remove(k);
         }
     }
+    // Guests are small: whole-program optimisation is cheap for them and worth ~6% of word-count time.
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "fat").env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     let status = cmd.status().expect("failed to run cargo for the guest components");
     assert!(status.success(), "building the guest components for wasm32-wasip2 failed");
     for (pkg, var) in GUESTS {
