@@ -93,9 +93,8 @@ fn compile_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("WISP_CACHE_DIR") {
         return (!d.is_empty()).then(|| PathBuf::from(d));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    let base =
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
     Some(base.join("wisp").join("compiled"))
 }
 

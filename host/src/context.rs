@@ -15,8 +15,8 @@ use crate::block::input::list_splits;
 use crate::config::{self, Conf, ConfigError};
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
-    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner,
-    RddKind, ReduceSide, ShuffleDep, StorageLevel,
+    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide,
+    ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::ComponentBytes;
@@ -117,9 +117,7 @@ impl Context {
         let path = PathBuf::from(path);
         let bytes = std::fs::read(&path).map_err(|source| ContextError::Io { what: "cannot read", path: path.clone(), source })?;
         let component = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-        self.runtime
-            .load(&component)
-            .map_err(|e| ContextError::Component { path: path.clone(), message: e.to_string() })?;
+        self.runtime.load(&component).map_err(|e| ContextError::Component { path: path.clone(), message: e.to_string() })?;
         let id = ComponentId(self.components.len() as u32);
         Arc::make_mut(&mut self.components).push(component);
         Ok(id)
@@ -171,7 +169,14 @@ impl Context {
         Ok(self.lineage.add(RddKind::Union { parents: rdds.to_vec() }, n, None))
     }
 
-    fn shuffled(&mut self, parent: RddId, partitioner: Partitioner, map_side: MapSideCombine, reduce: ReduceSide, keep_partitioner: bool) -> RddId {
+    fn shuffled(
+        &mut self,
+        parent: RddId,
+        partitioner: Partitioner,
+        map_side: MapSideCombine,
+        reduce: ReduceSide,
+        keep_partitioner: bool,
+    ) -> RddId {
         let shuffle = self.lineage.new_shuffle();
         let n = partitioner.partitions();
         let dep = ShuffleDep { shuffle, parent, partitioner: partitioner.clone(), map_side };
@@ -187,7 +192,14 @@ impl Context {
     }
 
     /// Values of each key aggregated by a guest aggregator.
-    pub fn combine_by_key(&mut self, parent: RddId, aggregator: Op, component: ComponentId, partitions: u32, map_side_combine: bool) -> Result<RddId, ContextError> {
+    pub fn combine_by_key(
+        &mut self,
+        parent: RddId,
+        aggregator: Op,
+        component: ComponentId,
+        partitions: u32,
+        map_side_combine: bool,
+    ) -> Result<RddId, ContextError> {
         self.check_component(component)?;
         let partitions = Self::partitions_arg("combine-by-key", partitions)?;
         let target = Partitioner::Hash { partitions };
@@ -262,9 +274,8 @@ impl Context {
         let partitions = Self::partitions_arg("coalesce", partitions)?;
         let have = self.node(parent)?.partitions;
         let n = partitions.min(have.max(1));
-        let groups = (0..n as u64)
-            .map(|i| ((i * have as u64 / n as u64) as u32..((i + 1) * have as u64 / n as u64) as u32).collect())
-            .collect();
+        let groups =
+            (0..n as u64).map(|i| ((i * have as u64 / n as u64) as u32..((i + 1) * have as u64 / n as u64) as u32).collect()).collect();
         Ok(self.lineage.add(RddKind::Coalesce { parent, groups }, n, None))
     }
 

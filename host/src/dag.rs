@@ -310,11 +310,6 @@ impl Scheduler {
     }
 
     fn plan_context<'a>(&'a self, stage: &'a Stage) -> plan::PlanContext<'a> {
-        plan::PlanContext {
-            lineage: &stage.lineage,
-            components: &stage.components,
-            outputs: &self.outputs,
-            cache: &self.cache,
-        }
+        plan::PlanContext { lineage: &stage.lineage, components: &stage.components, outputs: &self.outputs, cache: &self.cache }
     }
 }

@@ -40,7 +40,17 @@ enum Line<'a> {
     #[serde(rename = "stage_completed")]
     StageCompleted { time_ms: f64, stage: u32, attempt: u32, result: &'static str, failure: Option<&'a str> },
     #[serde(rename = "task_start")]
-    TaskStart { time_ms: f64, task: u32, job: u32, stage: u32, stage_attempt: u32, partition: u32, attempt: u32, executor: u32, speculative: bool },
+    TaskStart {
+        time_ms: f64,
+        task: u32,
+        job: u32,
+        stage: u32,
+        stage_attempt: u32,
+        partition: u32,
+        attempt: u32,
+        executor: u32,
+        speculative: bool,
+    },
     #[serde(rename = "task_end")]
     TaskEnd {
         time_ms: f64,
@@ -146,22 +156,33 @@ impl EventLog {
                     speculative: *speculative,
                 }
             }
-            EventRecord::TaskEnded { task, job, stage, stage_attempt, partition, attempt, executor, start, end, metrics, failure, succeeded } => {
-                Line::TaskEnd {
-                    time_ms: ms(*end),
-                    task: task.0,
-                    job: job.0,
-                    stage: stage.0,
-                    stage_attempt: *stage_attempt,
-                    partition: *partition,
-                    attempt: *attempt,
-                    executor: executor.0,
-                    duration_ms: ms(end.saturating_sub(*start)),
-                    result: ok(*succeeded),
-                    failure: failure.as_deref(),
-                    metrics: metrics.into(),
-                }
-            }
+            EventRecord::TaskEnded {
+                task,
+                job,
+                stage,
+                stage_attempt,
+                partition,
+                attempt,
+                executor,
+                start,
+                end,
+                metrics,
+                failure,
+                succeeded,
+            } => Line::TaskEnd {
+                time_ms: ms(*end),
+                task: task.0,
+                job: job.0,
+                stage: stage.0,
+                stage_attempt: *stage_attempt,
+                partition: *partition,
+                attempt: *attempt,
+                executor: executor.0,
+                duration_ms: ms(end.saturating_sub(*start)),
+                result: ok(*succeeded),
+                failure: failure.as_deref(),
+                metrics: metrics.into(),
+            },
         };
         let err = |source| EventLogError { path: self.path.clone(), source };
         serde_json::to_writer(&mut self.out, &line).map_err(|e| err(e.into()))?;

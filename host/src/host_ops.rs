@@ -79,9 +79,7 @@ pub trait HostOp {
 /// The host op of a narrow host step, for map partition `partition`.
 pub fn narrow_op(step: &HostStep, partition: u32) -> Box<dyn HostOp + Send> {
     match *step {
-        HostStep::Sample { with_replacement, fraction, seed } => {
-            Box::new(Sampler::new(with_replacement, fraction, seed, partition))
-        }
+        HostStep::Sample { with_replacement, fraction, seed } => Box::new(Sampler::new(with_replacement, fraction, seed, partition)),
     }
 }
 

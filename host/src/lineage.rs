@@ -67,9 +67,9 @@ impl Partitioner {
     /// Number of reduce partitions.
     pub fn partitions(&self) -> u32 {
         match self {
-            Partitioner::Hash { partitions }
-            | Partitioner::RecordHash { partitions }
-            | Partitioner::RoundRobin { partitions } => *partitions,
+            Partitioner::Hash { partitions } | Partitioner::RecordHash { partitions } | Partitioner::RoundRobin { partitions } => {
+                *partitions
+            }
             Partitioner::Range { bounds, .. } => bounds.len() as u32 + 1,
         }
     }
@@ -263,7 +263,9 @@ impl Lineage {
     pub fn dependencies(&self, id: RddId) -> Vec<Dependency> {
         match &self.node(id).kind {
             RddKind::TextFile { .. } | RddKind::Parallel { .. } => Vec::new(),
-            RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => vec![Dependency::Narrow(*parent)],
+            RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => {
+                vec![Dependency::Narrow(*parent)]
+            }
             RddKind::Union { parents } => parents.iter().map(|p| Dependency::Narrow(*p)).collect(),
             RddKind::Shuffled { dep, .. } => vec![Dependency::Shuffle(dep.clone())],
             RddKind::CoGrouped { deps, .. } => deps.iter().cloned().map(Dependency::Shuffle).collect(),

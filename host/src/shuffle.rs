@@ -31,9 +31,7 @@ use std::path::Path;
 
 use crate::ids::ShuffleId;
 
-pub use reader::{
-    BlockDecoder, BlockReader, ShuffleReadError, block_range, decode_block, open_block, read_block, read_index,
-};
+pub use reader::{BlockDecoder, BlockReader, ShuffleReadError, block_range, decode_block, open_block, read_block, read_index};
 pub use writer::{ShuffleWriteError, ShuffleWriteMetrics, ShuffleWriter};
 
 /// Multiplier of the word-mixing step (the 64-bit golden-ratio-derived constant of splitmix64).
@@ -106,7 +104,9 @@ pub fn remove_shuffle_files(dir: &Path, shuffle: ShuffleId) {
         }
         match std::fs::remove_file(entry.path()) {
             Ok(()) => removed += 1,
-            Err(error) => tracing::warn!(file = %entry.path().display(), %error, "cannot remove shuffle file"),
+            Err(error) => {
+                tracing::warn!(file = %entry.path().display(), %error, "cannot remove shuffle file")
+            }
         }
     }
     tracing::debug!(%shuffle, removed, "removed shuffle files");

@@ -286,7 +286,9 @@ impl TaskScheduler {
                         break;
                     }
                 }
-                let Some((key, index, locality)) = picked else { continue };
+                let Some((key, index, locality)) = picked else {
+                    continue;
+                };
                 out.push(self.launch(now, executor, key, index, locality));
                 launched = true;
             }
@@ -320,7 +322,9 @@ impl TaskScheduler {
     /// Takes back an assignment that was never sent to its executor (its
     /// partition is queued again, its cores are free).
     pub fn cancel_launch(&mut self, task: TaskId) {
-        let Some(run) = self.running.remove(&task) else { return };
+        let Some(run) = self.running.remove(&task) else {
+            return;
+        };
         self.free(run.executor);
         if let Some(set) = self.sets.get_mut(&run.key) {
             set.unlaunched(run.index, task);
@@ -355,7 +359,9 @@ impl TaskScheduler {
     pub fn status_update(&mut self, report: &TaskReport) -> ReportVerdict {
         let (task, key, index) = match self.screen(report) {
             Screened::Unknown => return ReportVerdict::Unknown,
-            Screened::Stale(task) => return ReportVerdict::Ended { task, outcome: TaskOutcome::Stale },
+            Screened::Stale(task) => {
+                return ReportVerdict::Ended { task, outcome: TaskOutcome::Stale };
+            }
             Screened::Live(task, key, index) => (task, key, index),
         };
         let set = self.sets.get_mut(&key).expect("screened live");

@@ -28,8 +28,8 @@ pub use host_state::{DriverHandle, HostState};
 pub use job_main::{JobMainError, check_job, run_job_main};
 pub use validate::{ComponentError, check_header};
 
-pub(crate) use bindings::job as job_bindings;
 use bindings::PipelineExports;
+pub(crate) use bindings::job as job_bindings;
 
 use crate::task::ComponentBytes;
 
@@ -95,8 +95,7 @@ impl Runtime {
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&cfg).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
         bindings::add_driver_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -167,7 +166,9 @@ impl Runtime {
             // successful precompile with an engine of the same compatibility hash (part of the key).
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e}")
+                }
             }
         }
         let artifact = self.engine.precompile_component(&bytes.bytes).map_err(invalid)?;

@@ -19,10 +19,7 @@ fn lines(run: &Run) -> Vec<String> {
 
 fn value<'a>(lines: &'a [String], key: &str) -> &'a str {
     let prefix = format!("{key}=");
-    lines
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no `{key}=` line in {lines:?}"))
+    lines.iter().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("no `{key}=` line in {lines:?}"))
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use wisp_tests::{WORDCOUNT, Run, wisp};
+use wisp_tests::{Run, WORDCOUNT, wisp};
 
 use crate::RUN_TIMEOUT;
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use wisp_tests::{RAW_GUEST, WORDCOUNT, Rng, parse_counts, read_output_lines, reference_word_count, wisp};
+use wisp_tests::{RAW_GUEST, Rng, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wisp};
 
 use crate::RUN_TIMEOUT;
 
@@ -91,8 +91,7 @@ fn event_log_records_the_two_stages_of_word_count() {
     let run = run_wordcount(WORDCOUNT, &input, &out, &["--event-log", log.to_str().unwrap(), "--conf", "wisp.files.maxPartitionBytes=300"]);
     assert!(run.ok(), "{}", run.stderr);
     let file = std::fs::read_dir(&log).unwrap().next().unwrap().unwrap().path();
-    let events: Vec<serde_json::Value> =
-        std::fs::read_to_string(file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let of = |kind: &str| events.iter().filter(|e| e["event"] == kind).collect::<Vec<_>>();
     let stages = of("stage_submitted");
     assert_eq!(stages.len(), 2, "one shuffle-map stage and one result stage: {stages:?}");

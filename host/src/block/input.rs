@@ -76,7 +76,9 @@ pub struct ReadStats {
 pub fn list_files(path: &Path) -> Result<Vec<(PathBuf, u64)>, InputError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(InputError::NotFound { path: path.to_path_buf() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(InputError::NotFound { path: path.to_path_buf() });
+        }
         Err(e) => return Err(io_err(path)(e)),
     };
     if !meta.is_dir() {

@@ -96,8 +96,11 @@ impl Context {
         std::fs::create_dir(&temp).map_err(|source| ContextError::Io { what: "cannot create", path: temp.clone(), source })?;
         let result = self.all_partitions(rdd).and_then(|parts| self.run_job(rdd, parts, ResultKind::SaveText { dir: temp.clone() }));
         let committed = result.and_then(|_| {
-            std::fs::write(temp.join("_SUCCESS"), b"")
-                .map_err(|source| ContextError::Io { what: "cannot write", path: temp.clone(), source })?;
+            std::fs::write(temp.join("_SUCCESS"), b"").map_err(|source| ContextError::Io {
+                what: "cannot write",
+                path: temp.clone(),
+                source,
+            })?;
             if out.exists() {
                 return Err(ContextError::OutputExists { path: out.clone() });
             }

@@ -82,10 +82,15 @@ impl Host for HostState {
         self.with(|c| c.distinct(RddId(parent), partitions).map(|r| r.0))
     }
 
-    fn combine_by_key(&mut self, parent: u32, aggregator: witt::Op, component: u32, partitions: u32, map_side_combine: bool) -> Result<u32, String> {
-        self.with(|c| {
-            c.combine_by_key(RddId(parent), op(aggregator), ComponentId(component), partitions, map_side_combine).map(|r| r.0)
-        })
+    fn combine_by_key(
+        &mut self,
+        parent: u32,
+        aggregator: witt::Op,
+        component: u32,
+        partitions: u32,
+        map_side_combine: bool,
+    ) -> Result<u32, String> {
+        self.with(|c| c.combine_by_key(RddId(parent), op(aggregator), ComponentId(component), partitions, map_side_combine).map(|r| r.0))
     }
 
     fn group_by_key(&mut self, parent: u32, partitions: u32) -> Result<u32, String> {

@@ -80,18 +80,8 @@ impl Scheduler {
         self.unpersisted.retain(|rdd| lineage.get(*rdd).is_none_or(|n| n.persist.is_none()));
         let positions = partitions.iter().enumerate().map(|(i, p)| (*p, i)).collect();
         let n = partitions.len();
-        self.jobs.insert(
-            job,
-            Job {
-                kind,
-                final_stage,
-                partitions,
-                positions,
-                results: vec![None; n],
-                remaining: n,
-                stages: stages.clone(),
-            },
-        );
+        self.jobs
+            .insert(job, Job { kind, final_stage, partitions, positions, results: vec![None; n], remaining: n, stages: stages.clone() });
         tracing::info!(%job, %rdd, partitions = n, stages = stages.len(), "job submitted");
         self.record(EventRecord::JobStarted { job, time: self.now, stages });
         self.submit_stage(final_stage);
@@ -99,8 +89,12 @@ impl Scheduler {
 
     /// Stores a result task's value; finishes the job when it was the last.
     pub(super) fn result_received(&mut self, job_id: JobId, partition: u32, value: ResultValue) {
-        let Some(job) = self.jobs.get_mut(&job_id) else { return };
-        let Some(&pos) = job.positions.get(&partition) else { return };
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let Some(&pos) = job.positions.get(&partition) else {
+            return;
+        };
         if job.results[pos].is_none() {
             job.results[pos] = Some(value);
             job.remaining -= 1;
@@ -139,7 +133,9 @@ impl Scheduler {
         if let Some(job) = self.jobs.remove(&job_id) {
             let reason = error.clone().unwrap_or_else(|| format!("{job_id} ended"));
             for s in job.stages {
-                let Some(stage) = self.stages.get_mut(&s) else { continue };
+                let Some(stage) = self.stages.get_mut(&s) else {
+                    continue;
+                };
                 stage.jobs.remove(&job_id);
                 if !stage.jobs.is_empty() {
                     continue;

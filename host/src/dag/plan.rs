@@ -11,10 +11,8 @@ use rustc_hash::FxHashMap;
 
 use super::outputs::{CacheRegistry, MapOutputs};
 use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
-use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, ReduceSide, RddKind, RddNode, ShuffleDep};
-use crate::task::{
-    BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink,
-};
+use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep};
+use crate::task::{BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink};
 use crate::task_scheduler::TaskLocation;
 
 /// Above this many map partitions, reduce tasks get no location preference (Spark's threshold).
@@ -146,9 +144,7 @@ impl PlanContext<'_> {
     fn guest(&self, input: Plan, ops: &GuestOps) -> Result<Plan, PlanError> {
         let component = self.component(ops.component)?;
         match input {
-            Plan::Guest { input, component: c, ops: mut fused }
-                if Arc::ptr_eq(&c, component) || c.hash == component.hash =>
-            {
+            Plan::Guest { input, component: c, ops: mut fused } if Arc::ptr_eq(&c, component) || c.hash == component.hash => {
                 fused.extend(ops.ops.iter().cloned());
                 Ok(Plan::Guest { input, component: c, ops: fused })
             }
@@ -178,7 +174,9 @@ impl PlanContext<'_> {
     pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
         let mut stack = vec![(rdd, partition)];
         while let Some((rdd, p)) = stack.pop() {
-            let Some(node) = self.lineage.get(rdd) else { continue };
+            let Some(node) = self.lineage.get(rdd) else {
+                continue;
+            };
             if node.persist.is_some() {
                 let locs = self.cache.locations(BlockId { rdd, partition: p });
                 if !locs.is_empty() {

@@ -42,8 +42,7 @@ impl Scheduler {
                 let reason = format!("fetch of {shuffle} map {map} from {executor} failed: {message}");
                 self.abandon_attempt(ended.stage, &reason);
                 if failures >= self.config.max_stage_attempts {
-                    let message =
-                        format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.stage.0);
+                    let message = format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.stage.0);
                     self.abort_stage(ended.stage, message);
                 } else {
                     self.submit_stage(ended.stage);
@@ -59,8 +58,7 @@ impl Scheduler {
         if blocks.is_empty() || !self.tasks.has_executor(executor) {
             return;
         }
-        let (unwanted, wanted): (Vec<BlockId>, Vec<BlockId>) =
-            blocks.iter().partition(|b| self.unpersisted.contains(&b.rdd));
+        let (unwanted, wanted): (Vec<BlockId>, Vec<BlockId>) = blocks.iter().partition(|b| self.unpersisted.contains(&b.rdd));
         for block in wanted {
             self.cache.add(block, executor);
         }
@@ -97,10 +95,7 @@ impl Scheduler {
             }
             (StageRole::Result { job }, TaskOutput::Result(value)) => self.result_received(job, ended.partition, value),
             (_, output) => {
-                let message = format!(
-                    "task {} of stage {} returned the wrong kind of output: {output:?}",
-                    ended.partition, ended.stage.0
-                );
+                let message = format!("task {} of stage {} returned the wrong kind of output: {output:?}", ended.partition, ended.stage.0);
                 self.abort_stage(ended.stage, message);
             }
         }

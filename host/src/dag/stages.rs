@@ -137,8 +137,7 @@ impl Scheduler {
                 continue;
             }
             let parent_deps = shuffle_deps(lineage, components, top.parent)?;
-            let missing: Vec<ShuffleDep> =
-                parent_deps.iter().filter(|d| !self.shuffle_stages.contains_key(&d.shuffle)).cloned().collect();
+            let missing: Vec<ShuffleDep> = parent_deps.iter().filter(|d| !self.shuffle_stages.contains_key(&d.shuffle)).cloned().collect();
             if missing.is_empty() {
                 let dep = stack.pop().expect("non-empty");
                 let parents = parent_deps.iter().map(|d| self.shuffle_stages[&d.shuffle]).collect();
@@ -211,7 +210,9 @@ impl Scheduler {
         let mut stack = vec![stage.rdd];
         seen.insert(stage.rdd);
         while let Some(rdd) = stack.pop() {
-            let Some(node) = lineage.get(rdd) else { continue };
+            let Some(node) = lineage.get(rdd) else {
+                continue;
+            };
             rdds.push(rdd);
             if node.persist.is_some() && self.cache.fully_cached(rdd, node.partitions) {
                 continue;
@@ -317,7 +318,9 @@ impl Scheduler {
     /// its waiting children, or itself again if outputs were lost meanwhile.
     pub(super) fn stage_succeeded(&mut self, id: StageId) {
         let stage = self.stages.get_mut(&id).expect("exists");
-        let Some(attempt) = stage.running_attempt() else { return };
+        let Some(attempt) = stage.running_attempt() else {
+            return;
+        };
         stage.state = StageState::Idle;
         stage.consecutive_failures = 0;
         let role = stage.role.clone();
@@ -334,12 +337,8 @@ impl Scheduler {
     }
 
     fn submit_waiting_children(&mut self, parent: StageId) {
-        let children: Vec<StageId> = self
-            .stages
-            .values()
-            .filter(|s| matches!(s.state, StageState::Waiting) && s.parents.contains(&parent))
-            .map(|s| s.id)
-            .collect();
+        let children: Vec<StageId> =
+            self.stages.values().filter(|s| matches!(s.state, StageState::Waiting) && s.parents.contains(&parent)).map(|s| s.id).collect();
         for child in children {
             self.stages.get_mut(&child).expect("exists").state = StageState::Idle;
             self.submit_stage(child);

@@ -129,10 +129,7 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
     let mut batch = Batch::default();
     for m in read.maps.iter().filter(|m| m.bytes > 0) {
         let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
-        let dir = st
-            .executor
-            .peer_shuffle_dir(m.executor)
-            .ok_or_else(|| fetch_failed(format!("{} is not reachable", m.executor)))?;
+        let dir = st.executor.peer_shuffle_dir(m.executor).ok_or_else(|| fetch_failed(format!("{} is not reachable", m.executor)))?;
         let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
         st.metrics.shuffle_read_bytes += reader.len();
         loop {

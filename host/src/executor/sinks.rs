@@ -45,7 +45,8 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     ResultValue::Records(sink.batch)
                 }
                 ResultKind::SampleKeys(n) => {
-                    let mut sink = KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.partition as u64 };
+                    let mut sink =
+                        KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.partition as u64 };
                     run_plan(st, &task.plan, &mut sink)?;
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }

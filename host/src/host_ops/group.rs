@@ -5,13 +5,8 @@ use super::{HostOp, HostOpError, check_output, validate};
 use crate::records::{Batch, put_prefixed, split_pair};
 
 /// Iterates over the pairs of a validated batch as `(index, key, value)`.
-pub(super) fn pairs<'a>(
-    op: &'static str,
-    batch: &'a Batch,
-) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), HostOpError>> + 'a {
-    batch.iter().enumerate().map(move |(index, record)| {
-        split_pair(record).map_err(|source| HostOpError::NotAPair { op, index, source })
-    })
+pub(super) fn pairs<'a>(op: &'static str, batch: &'a Batch) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), HostOpError>> + 'a {
+    batch.iter().enumerate().map(move |(index, record)| split_pair(record).map_err(|source| HostOpError::NotAPair { op, index, source }))
 }
 
 /// Groups the values of each key: emits `(k, list<v>)` per key at the end,
@@ -83,8 +78,7 @@ impl HostOp for SortByKey {
     fn push(&mut self, batch: &Batch, _out: &mut Batch) -> Result<(), HostOpError> {
         validate("sort-by-key", batch)?;
         for (index, record) in batch.iter().enumerate() {
-            let (key, _) =
-                split_pair(record).map_err(|source| HostOpError::NotAPair { op: "sort-by-key", index, source })?;
+            let (key, _) = split_pair(record).map_err(|source| HostOpError::NotAPair { op: "sort-by-key", index, source })?;
             let start = self.data.len();
             self.data.extend_from_slice(record);
             self.entries.push(Entry { start, key_end: start + 4 + key.len(), end: self.data.len() });

@@ -56,11 +56,8 @@ fn group_by_key_literal_bytes() {
     let input = [batch(&[p(b"a", b"1"), p(b"bb", b"2")]), batch(&[p(b"a", b"3"), p(b"", b"")])];
     let (pushed, finished) = run(&mut GroupByKey::new(), &input);
     assert!(pushed.is_empty());
-    let expected: Vec<Vec<u8>> = vec![
-        b"\x01\0\0\0a\x01\0\0\x001\x01\0\0\x003".to_vec(),
-        b"\x02\0\0\0bb\x01\0\0\x002".to_vec(),
-        b"\0\0\0\0\0\0\0\0".to_vec(),
-    ];
+    let expected: Vec<Vec<u8>> =
+        vec![b"\x01\0\0\0a\x01\0\0\x001\x01\0\0\x003".to_vec(), b"\x02\0\0\0bb\x01\0\0\x002".to_vec(), b"\0\0\0\0\0\0\0\0".to_vec()];
     assert_eq!(finished, expected);
 }
 
@@ -95,10 +92,8 @@ fn group_by_key_many_keys() {
 
 #[test]
 fn sort_by_key_is_stable_both_ways() {
-    let input = [
-        batch(&[p(b"b", b"1"), p(b"ab", b"1"), p(b"b", b"2")]),
-        batch(&[p(b"a", b"1"), p(b"c", b"1"), p(b"a", b"2"), p(b"", b"e")]),
-    ];
+    let input =
+        [batch(&[p(b"b", b"1"), p(b"ab", b"1"), p(b"b", b"2")]), batch(&[p(b"a", b"1"), p(b"c", b"1"), p(b"a", b"2"), p(b"", b"e")])];
     let (_, asc) = run(&mut SortByKey::new(true), &input);
     let want = [p(b"", b"e"), p(b"a", b"1"), p(b"a", b"2"), p(b"ab", b"1"), p(b"b", b"1"), p(b"b", b"2"), p(b"c", b"1")];
     assert_eq!(asc, want);
@@ -164,13 +159,7 @@ fn run_join(kind: JoinKind) -> Vec<Vec<u8>> {
 #[test]
 fn inner_join() {
     let vw = |k: &[u8], v: &[u8], w: &[u8]| p(k, &cat(&[&le(v.len()), v, w]));
-    let want = vec![
-        vw(b"k1", b"a", b"X"),
-        vw(b"k1", b"a", b"Y"),
-        vw(b"k1", b"b", b"X"),
-        vw(b"k1", b"b", b"Y"),
-        vw(b"k2", b"c", b"Z"),
-    ];
+    let want = vec![vw(b"k1", b"a", b"X"), vw(b"k1", b"a", b"Y"), vw(b"k1", b"b", b"X"), vw(b"k1", b"b", b"Y"), vw(b"k2", b"c", b"Z")];
     assert_eq!(run_join(JoinKind::Inner), want);
     assert_eq!(want[0], b"\x02\0\0\0k1\x01\0\0\0aX");
 }
@@ -234,11 +223,7 @@ fn cogroup_of_three_inputs() {
         let (l1, l2) = (list(l1), list(l2));
         cat(&[&le(l1.len()), &l1, &le(l2.len()), &l2, &list(l3)])
     };
-    let want = vec![
-        p(b"z", &tuple(&[], &[], &[b"3"])),
-        p(b"a", &tuple(&[b"1", b"2"], &[], &[b"4"])),
-        p(b"m", &tuple(&[], &[b""], &[])),
-    ];
+    let want = vec![p(b"z", &tuple(&[], &[], &[b"3"])), p(b"a", &tuple(&[b"1", b"2"], &[], &[b"4"])), p(b"m", &tuple(&[], &[b""], &[]))];
     assert_eq!(records(&out), want);
     assert_eq!(want[2], b"\x01\0\0\0m\0\0\0\0\x04\0\0\0\0\0\0\0");
 

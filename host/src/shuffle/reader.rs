@@ -83,10 +83,7 @@ pub fn read_index(dir: &Path, shuffle: ShuffleId, map: u32) -> Result<Vec<u64>, 
     if bytes.len() % 8 != 0 || bytes.len() < 16 {
         return Err(corrupt(format!("length {} is not a multiple of 8 of at least 16", bytes.len())));
     }
-    let offsets: Vec<u64> = bytes
-        .chunks_exact(8)
-        .map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
-        .collect();
+    let offsets: Vec<u64> = bytes.chunks_exact(8).map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])).collect();
     if offsets[0] != 0 {
         return Err(corrupt(format!("first offset is {}, not 0", offsets[0])));
     }
@@ -97,12 +94,7 @@ pub fn read_index(dir: &Path, shuffle: ShuffleId, map: u32) -> Result<Vec<u64>, 
 }
 
 /// Where the block of `reduce` lives: the data file and the byte range `start..end`, checked against the file's size.
-pub fn block_range(
-    dir: &Path,
-    shuffle: ShuffleId,
-    map: u32,
-    reduce: u32,
-) -> Result<(PathBuf, u64, u64), ShuffleReadError> {
+pub fn block_range(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<(PathBuf, u64, u64), ShuffleReadError> {
     let offsets = read_index(dir, shuffle, map)?;
     let partitions = (offsets.len() - 1) as u32;
     if reduce >= partitions {

@@ -166,9 +166,7 @@ fn range_partitioner_round_trip() {
     let bounds: Vec<Vec<u8>> = vec![b"b".to_vec(), b"cc".to_vec(), b"e".to_vec()];
     let by_scan = |key: &[u8]| bounds.iter().position(|b| key <= b.as_slice()).unwrap_or(bounds.len());
     check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: true }, |_, r| by_scan(key_of(r)));
-    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: false }, |_, r| {
-        bounds.len() - by_scan(key_of(r))
-    });
+    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: false }, |_, r| bounds.len() - by_scan(key_of(r)));
     check_round_trip(Partitioner::Range { bounds: Vec::new(), ascending: true }, |_, _| 0);
 }
 
@@ -193,8 +191,7 @@ fn non_pair_record_is_an_error_for_key_partitioners() {
 }
 
 fn dir_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }

@@ -150,10 +150,9 @@ impl ShuffleWriter {
             Partitioner::Hash { partitions } => Router::Hash { n: partitions as u64 },
             Partitioner::RecordHash { partitions } => Router::RecordHash { n: partitions as u64 },
             Partitioner::Range { bounds, ascending } => Router::Range { bounds, ascending },
-            Partitioner::RoundRobin { partitions } => Router::RoundRobin {
-                n: partitions,
-                next: (partition_hash(&map.to_le_bytes()) % partitions as u64) as u32,
-            },
+            Partitioner::RoundRobin { partitions } => {
+                Router::RoundRobin { n: partitions, next: (partition_hash(&map.to_le_bytes()) % partitions as u64) as u32 }
+            }
         };
         Ok(ShuffleWriter {
             dir: dir.to_path_buf(),
@@ -206,14 +205,13 @@ impl ShuffleWriter {
             let file = File::create(&path).map_err(|source| ShuffleWriteError::Io { path: path.clone(), source })?;
             self.spill = Some(Spill { path, file: BufWriter::with_capacity(IO_BUFFER, file), segments: Vec::new(), len: 0 });
         }
-        let Some(spill) = self.spill.as_mut() else { return Ok(()) };
+        let Some(spill) = self.spill.as_mut() else {
+            return Ok(());
+        };
         let keep = (self.budget / self.buffers.len()).max(64 << 10);
         let mut segments = Vec::with_capacity(self.buffers.len());
         for buf in &mut self.buffers {
-            spill
-                .file
-                .write_all(buf)
-                .map_err(|source| ShuffleWriteError::Io { path: spill.path.clone(), source })?;
+            spill.file.write_all(buf).map_err(|source| ShuffleWriteError::Io { path: spill.path.clone(), source })?;
             segments.push((spill.len, buf.len() as u64));
             spill.len += buf.len() as u64;
             if buf.capacity() > keep {

@@ -211,10 +211,9 @@ fn abort_message_is_one_line() {
     ts.submit_task_set(set(2, &[0]));
     let a = ts.resource_offers(T0);
     match outcome(ts.status_update(&report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")))) {
-        TaskOutcome::TooManyFailures { message } => assert_eq!(
-            message,
-            "task 0 of stage 2 failed 1 times; last failure: panicked at src/lib.rs:3:5: | index out of bounds"
-        ),
+        TaskOutcome::TooManyFailures { message } => {
+            assert_eq!(message, "task 0 of stage 2 failed 1 times; last failure: panicked at src/lib.rs:3:5: | index out of bounds")
+        }
         other => panic!("{other:?}"),
     }
 }

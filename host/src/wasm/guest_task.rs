@@ -81,9 +81,8 @@ impl GuestTask {
         };
         let instance = component.pre.instantiate(&mut store).map_err(setup)?;
         let exports = &component.pipeline;
-        let create = instance
-            .get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(&mut store, &exports.create)
-            .map_err(setup)?;
+        let create =
+            instance.get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(&mut store, &exports.create).map_err(setup)?;
         let push = instance.get_func(&mut store, &exports.push).ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
         let finish = instance.get_typed_func(&mut store, &exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
@@ -112,7 +111,6 @@ impl GuestTask {
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
-
 }
 
 /// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).

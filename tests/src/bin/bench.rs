@@ -75,7 +75,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         match a.as_str() {
             "--size-mib" => size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?,
             "--tasks" => {
-                task_counts = it.next().ok_or_else(|| anyhow::anyhow!("--tasks N,N"))?.split(',').map(str::parse).collect::<Result<_, _>>()?
+                task_counts =
+                    it.next().ok_or_else(|| anyhow::anyhow!("--tasks N,N"))?.split(',').map(str::parse).collect::<Result<_, _>>()?
             }
             other => anyhow::bail!("unknown flag {other}"),
         }
@@ -111,8 +112,16 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     anyhow::ensure!(got == native, "wisp's word count differs from the native one");
 
     println!("word count over {mb:.0} MB ({} distinct words), {cores} cores", native.len());
-    println!("  native Rust, tuned ({cores} threads):     {:>7.2} s  {:>7.1} MB/s", native_time.as_secs_f64(), mb / native_time.as_secs_f64());
-    println!("  native Rust, idiomatic ({cores} threads): {:>7.2} s  {:>7.1} MB/s", plain_time.as_secs_f64(), mb / plain_time.as_secs_f64());
+    println!(
+        "  native Rust, tuned ({cores} threads):     {:>7.2} s  {:>7.1} MB/s",
+        native_time.as_secs_f64(),
+        mb / native_time.as_secs_f64()
+    );
+    println!(
+        "  native Rust, idiomatic ({cores} threads): {:>7.2} s  {:>7.1} MB/s",
+        plain_time.as_secs_f64(),
+        mb / plain_time.as_secs_f64()
+    );
     println!(
         "  wisp local mode:                      {:>7.2} s  {:>7.1} MB/s  peak RSS {:.0} MiB",
         wisp_run.wall.as_secs_f64(),
@@ -175,24 +184,19 @@ fn cut_at_lines(data: &[u8], threads: usize) -> Vec<usize> {
     cuts
 }
 
-/// The word count most people would write: owned `String` per word, std `HashMap` entry API, one map per thread.
-fn plain_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<String, i64>> {
+/// Counts words in `threads` line-aligned chunks of the file in parallel, one map per thread, then merges the maps.
+fn count_in_threads<M>(path: &Path, threads: usize, count: fn(&[u8]) -> M) -> anyhow::Result<HashMap<String, i64>>
+where
+    M: IntoIterator<Item = (String, i64)> + Send,
+{
     let data = std::fs::read(path)?;
     let cuts = cut_at_lines(&data, threads);
-    let maps: Vec<HashMap<String, i64>> = std::thread::scope(|s| {
+    let maps: Vec<M> = std::thread::scope(|s| {
         let handles: Vec<_> = cuts
             .windows(2)
             .map(|w| {
                 let chunk = &data[w[0]..w[1]];
-                s.spawn(move || {
-                    let mut m: HashMap<String, i64> = HashMap::new();
-                    for line in String::from_utf8_lossy(chunk).lines() {
-                        for word in line.split_ascii_whitespace() {
-                            *m.entry(word.to_string()).or_insert(0) += 1;
-                        }
-                    }
-                    m
-                })
+                s.spawn(move || count(chunk))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("native worker")).collect()
@@ -206,39 +210,34 @@ fn plain_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<Strin
     Ok(total)
 }
 
-/// A tuned native word count: no allocation for words already seen, FxHash; one map per thread, merged.
-fn native_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<String, i64>> {
-    let data = std::fs::read(path)?;
-    let cuts = cut_at_lines(&data, threads);
-    let maps: Vec<FxHashMap<String, i64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = cuts
-            .windows(2)
-            .map(|w| {
-                let chunk = &data[w[0]..w[1]];
-                s.spawn(move || {
-                    let mut m: FxHashMap<String, i64> = FxHashMap::default();
-                    for line in chunk.split(|&b| b == b'\n') {
-                        let text = String::from_utf8_lossy(line);
-                        for word in text.split_ascii_whitespace() {
-                            match m.get_mut(word) {
-                                Some(c) => *c += 1,
-                                None => {
-                                    m.insert(word.to_string(), 1);
-                                }
-                            }
-                        }
-                    }
-                    m
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("native worker")).collect()
-    });
-    let mut total: HashMap<String, i64> = HashMap::new();
-    for m in maps {
-        for (k, v) in m {
-            *total.entry(k).or_insert(0) += v;
+/// The word count most people would write: an owned `String` per word and std's `HashMap` entry API.
+fn plain_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<String, i64>> {
+    count_in_threads(path, threads, |chunk| {
+        let mut m: HashMap<String, i64> = HashMap::new();
+        for line in String::from_utf8_lossy(chunk).lines() {
+            for word in line.split_ascii_whitespace() {
+                *m.entry(word.to_string()).or_insert(0) += 1;
+            }
         }
-    }
-    Ok(total)
+        m
+    })
+}
+
+/// A tuned native word count: no allocation for words already seen, and FxHash.
+fn native_word_count(path: &Path, threads: usize) -> anyhow::Result<HashMap<String, i64>> {
+    count_in_threads(path, threads, |chunk| {
+        let mut m: FxHashMap<String, i64> = FxHashMap::default();
+        for line in chunk.split(|&b| b == b'\n') {
+            let text = String::from_utf8_lossy(line);
+            for word in text.split_ascii_whitespace() {
+                match m.get_mut(word) {
+                    Some(c) => *c += 1,
+                    None => {
+                        m.insert(word.to_string(), 1);
+                    }
+                }
+            }
+        }
+        m
+    })
 }

@@ -13,10 +13,7 @@ fn expected_lines(content: &[u8]) -> Vec<String> {
     if content.ends_with(b"\n") {
         pieces.pop();
     }
-    pieces
-        .into_iter()
-        .map(|p| String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into_owned())
-        .collect()
+    pieces.into_iter().map(|p| String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into_owned()).collect()
 }
 
 /// Reads every split and concatenates their lines; checks the byte and line counts.
@@ -181,9 +178,8 @@ fn split_sizes_follow_hadoop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
     std::fs::write(&path, vec![b'x'; 1000]).unwrap();
-    let ranges = |min: u32, max: u64| -> Vec<(u64, u64)> {
-        list_splits(&path, min, max).unwrap().iter().map(|s| (s.start, s.end)).collect()
-    };
+    let ranges =
+        |min: u32, max: u64| -> Vec<(u64, u64)> { list_splits(&path, min, max).unwrap().iter().map(|s| (s.start, s.end)).collect() };
     assert_eq!(ranges(1, 128 << 20), [(0, 1000)]);
     assert_eq!(ranges(0, 128 << 20), [(0, 1000)]);
     assert_eq!(ranges(4, 128 << 20), [(0, 250), (250, 500), (500, 750), (750, 1000)]);

@@ -25,8 +25,7 @@ fn failing_task_is_retried_elsewhere_then_fails_the_job_with_the_guest_message()
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
     sim.run_with(|_, t| if t.partition == 1 { guest_failure("bad record at line 7") } else { Step::Run });
     assert_eq!(sim.err(job), "task 1 of stage 0 failed 4 times; last failure: bad record at line 7");
-    let attempts: Vec<(u32, ExecutorId)> =
-        sim.launched.iter().filter(|(_, t)| t.partition == 1).map(|(e, t)| (t.attempt, *e)).collect();
+    let attempts: Vec<(u32, ExecutorId)> = sim.launched.iter().filter(|(_, t)| t.partition == 1).map(|(e, t)| (t.attempt, *e)).collect();
     assert_eq!(attempts.iter().map(|a| a.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert_ne!(attempts[0].1, attempts[1].1, "retried on the other executor");
     assert!(sim.records.iter().any(|r| matches!(r,
@@ -138,8 +137,14 @@ fn executor_lost_during_the_reduce_stage() {
     let on_lost = sim.running.values().filter(|(e, _)| *e == ExecutorId(1)).count();
     sim.lose(1);
     // Its tasks ended as lost; the reduce attempt stepped back for the lost outputs.
-    let lost_ends = sim.records.iter().filter(|r| matches!(r,
-        EventRecord::TaskEnded { failure: Some(f), .. } if f.starts_with("executor lost"))).count();
+    let lost_ends = sim
+        .records
+        .iter()
+        .filter(|r| {
+            matches!(r,
+        EventRecord::TaskEnded { failure: Some(f), .. } if f.starts_with("executor lost"))
+        })
+        .count();
     assert_eq!(lost_ends, on_lost);
     sim.run();
     assert_eq!(sim.collected(job), distinct_words(TEXT));

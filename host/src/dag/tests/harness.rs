@@ -17,8 +17,8 @@ use crate::lineage::{
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, ComponentBytes, Plan, ReduceStep, ResultKind, ResultValue, Source, TaskDesc, TaskFailure, TaskMetrics,
-    TaskOutput, TaskReport, TaskSink,
+    BlockId, ComponentBytes, Plan, ReduceStep, ResultKind, ResultValue, Source, TaskDesc, TaskFailure, TaskMetrics, TaskOutput, TaskReport,
+    TaskSink,
 };
 
 /// What the simulated executor does with a task.
@@ -61,9 +61,7 @@ impl Sim {
     }
 
     pub(crate) fn with_config(executors: u32, cores: u32, config: SchedulerConfig) -> Sim {
-        let components = (0..3)
-            .map(|i| Arc::new(ComponentBytes { hash: format!("c{i}"), bytes: vec![i as u8] }))
-            .collect::<Vec<_>>();
+        let components = (0..3).map(|i| Arc::new(ComponentBytes { hash: format!("c{i}"), bytes: vec![i as u8] })).collect::<Vec<_>>();
         let mut sim = Sim {
             sched: Scheduler::new(config),
             now: Duration::ZERO,
@@ -282,7 +280,9 @@ impl Sim {
             Plan::Read(Source::File(_)) => panic!("the simulation has no files"),
             Plan::Read(Source::Cached { block, executor: holder }) => match self.blocks.get(&(*block, *holder)) {
                 Some(b) => b.clone(),
-                None => return Err(TaskFailure::Guest { message: format!("block {block:?} missing on {holder}") }),
+                None => {
+                    return Err(TaskFailure::Guest { message: format!("block {block:?} missing on {holder}") });
+                }
             },
             Plan::Read(Source::Shuffle(read)) => {
                 let mut out = Batch::default();
@@ -352,7 +352,9 @@ fn apply(op: &Op, b: Batch) -> Result<Batch, TaskFailure> {
         "words" => Batch::from_records(b.iter().flat_map(|r| r.split(|c| *c == b' ')).filter(|w| !w.is_empty())),
         "upper" => Batch::from_records(b.iter().map(|r| r.to_ascii_uppercase())),
         "dedup" => Batch::from_records(b.iter().collect::<BTreeSet<_>>()),
-        "fail" => return Err(TaskFailure::Guest { message: String::from_utf8_lossy(&op.args).into_owned() }),
+        "fail" => {
+            return Err(TaskFailure::Guest { message: String::from_utf8_lossy(&op.args).into_owned() });
+        }
         _ => b,
     })
 }
@@ -410,9 +412,5 @@ pub(crate) fn distinct_words(parts: &[&[&str]]) -> Vec<String> {
     set.into_iter().collect()
 }
 
-pub(crate) const TEXT: &[&[&str]] = &[
-    &["the quick brown fox", "jumps over"],
-    &["the lazy dog", ""],
-    &["a quick dog", "the end"],
-    &["fox and dog and cat"],
-];
+pub(crate) const TEXT: &[&[&str]] =
+    &[&["the quick brown fox", "jumps over"], &["the lazy dog", ""], &["a quick dog", "the end"], &["fox and dog and cat"]];

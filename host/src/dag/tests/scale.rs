@@ -72,7 +72,9 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
                 _ => {}
             }
         }
-        let Some((executor, task)) = pending.pop_front() else { break };
+        let Some((executor, task)) = pending.pop_front() else {
+            break;
+        };
         let output = match task.sink {
             crate::task::TaskSink::ShuffleWrite { .. } => crate::task::TaskOutput::MapStatus { sizes: vec![10; 16] },
             crate::task::TaskSink::Result(_) => crate::task::TaskOutput::Result(ResultValue::Count(7)),

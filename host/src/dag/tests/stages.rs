@@ -24,11 +24,7 @@ fn two_shuffles_make_three_stages_run_in_order() {
     let subs = sim.submissions();
     assert_eq!(
         subs,
-        vec![
-            (StageId(0), 0, StageKind::ShuffleMap, 4),
-            (StageId(1), 0, StageKind::ShuffleMap, 3),
-            (StageId(2), 0, StageKind::Result, 2),
-        ]
+        vec![(StageId(0), 0, StageKind::ShuffleMap, 4), (StageId(1), 0, StageKind::ShuffleMap, 3), (StageId(2), 0, StageKind::Result, 2),]
     );
     // Every task of a stage launched before any task of its child.
     let order = sim.launched_stages();
@@ -36,21 +32,25 @@ fn two_shuffles_make_three_stages_run_in_order() {
     let first = |s: u32| order.iter().position(|x| *x == StageId(s)).unwrap();
     assert!(last(0) < first(1) && last(1) < first(2), "{order:?}");
     // The job lists its three stages; stage 1 reads stage 0, stage 2 reads stage 1.
-    assert!(sim.records.contains(&EventRecord::JobStarted {
-        job,
-        time: sim.records.iter().find_map(|r| match r {
-            EventRecord::JobStarted { time, .. } => Some(*time),
-            _ => None,
-        }).unwrap(),
-        stages: vec![StageId(0), StageId(1), StageId(2)],
-    }));
+    assert!(
+        sim.records.contains(&EventRecord::JobStarted {
+            job,
+            time: sim
+                .records
+                .iter()
+                .find_map(|r| match r {
+                    EventRecord::JobStarted { time, .. } => Some(*time),
+                    _ => None,
+                })
+                .unwrap(),
+            stages: vec![StageId(0), StageId(1), StageId(2)],
+        })
+    );
     let parents: Vec<(StageId, Vec<StageId>, Vec<u32>)> = sim
         .records
         .iter()
         .filter_map(|r| match r {
-            EventRecord::StageSubmitted { stage, parents, rdds, .. } => {
-                Some((*stage, parents.clone(), rdds.iter().map(|r| r.0).collect()))
-            }
+            EventRecord::StageSubmitted { stage, parents, rdds, .. } => Some((*stage, parents.clone(), rdds.iter().map(|r| r.0).collect())),
             _ => None,
         })
         .collect();

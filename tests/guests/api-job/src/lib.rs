@@ -134,9 +134,7 @@ fn aggregations(ctx: &Context) -> Result<()> {
     show("reduce_by_key", reduced.into_iter().map(|(k, v)| (k, v.to_string())).collect());
     let folded = input.fold_by_key(0, add).collect()?;
     show("fold_by_key", folded.into_iter().map(|(k, v)| (k, v.to_string())).collect());
-    let averaged = input
-        .aggregate_by_key((0i64, 0u64), |(s, c), v| (s + v, c + 1), |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2))
-        .collect()?;
+    let averaged = input.aggregate_by_key((0i64, 0u64), |(s, c), v| (s + v, c + 1), |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2)).collect()?;
     show("aggregate_by_key", averaged.into_iter().map(|(k, (s, c))| (k, format!("{s}/{c}"))).collect());
     let lists = input
         .combine_by_key(
@@ -319,7 +317,8 @@ fn with_args(ctx: &Context) -> Result<()> {
         .flat_map_with(|n, times: &usize| vec![n; *times], 2)
         .collect()?;
     println!("with={}", join(out));
-    let labelled = numbers.key_by(|n| n % 2).map_values_with(|n, prefix: &String| format!("{prefix}{n}"), "n".to_owned()).values().collect()?;
+    let labelled =
+        numbers.key_by(|n| n % 2).map_values_with(|n, prefix: &String| format!("{prefix}{n}"), "n".to_owned()).values().collect()?;
     println!("map_values_with={}", labelled.len());
     Ok(())
 }

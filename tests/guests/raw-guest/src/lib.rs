@@ -54,7 +54,8 @@ struct Job;
 
 impl Guest for Job {
     fn run(args: Vec<String>) -> Result<(), String> {
-        let [input, output]: [String; 2] = args.try_into().map_err(|a: Vec<String>| format!("expected INPUT OUTPUT_DIR, got {} arguments", a.len()))?;
+        let [input, output]: [String; 2] =
+            args.try_into().map_err(|a: Vec<String>| format!("expected INPUT OUTPUT_DIR, got {} arguments", a.len()))?;
         let partitions = driver::default_parallelism().max(1);
         let lines = driver::text_file(&input, 8)?;
         let pairs = driver::transform(lines, &op(OpKind::FlatMap, "split-words"), 0)?;
