@@ -107,7 +107,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let bytes = std::fs::read(&args.job).with_context(|| format!("cannot read job {}", args.job.display()))?;
     let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-    let limits = TaskLimits::default();
+    let limits = TaskLimits::from_conf(&conf)?;
     let runtime = Runtime::new(limits, compile_cache_dir())?;
     let loaded = runtime.load(&job).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;
     check_job(&loaded).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;

@@ -118,6 +118,10 @@ pub const TASK_CPUS: &str = "wisp.task.cpus";
 pub const DEFAULT_PARALLELISM: &str = "wisp.default.parallelism";
 /// `wisp.files.maxPartitionBytes`: largest input split.
 pub const MAX_PARTITION_BYTES: &str = "wisp.files.maxPartitionBytes";
+/// `wisp.task.memory`: largest linear memory of one guest task.
+pub const TASK_MEMORY: &str = "wisp.task.memory";
+/// `wisp.task.timeout`: wall-time limit of one guest task (unset: none).
+pub const TASK_TIMEOUT: &str = "wisp.task.timeout";
 /// `wisp.shuffle.spill.memory`: bytes a shuffle writer buffers before spilling.
 pub const SHUFFLE_SPILL_MEMORY: &str = "wisp.shuffle.spill.memory";
 

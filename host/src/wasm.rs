@@ -31,6 +31,7 @@ pub use validate::{ComponentError, check_header};
 use bindings::PipelineExports;
 pub(crate) use bindings::job as job_bindings;
 
+use crate::config::{self, Conf, ConfigError};
 use crate::task::ComponentBytes;
 
 /// How long one epoch tick lasts; task deadlines are counted in ticks.
@@ -39,17 +40,35 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Limits applied to every guest task's store.
 #[derive(Clone, Debug)]
 pub struct TaskLimits {
-    /// Largest linear memory of one guest task, in bytes.
+    /// Largest linear memory of one guest task, in bytes (`wisp.task.memory`).
     pub memory: usize,
-    /// Wall-time limit of one guest call, in epoch ticks.
-    pub deadline_ticks: u64,
+    /// Wall-time limit of one guest task (`wisp.task.timeout`), if any.
+    pub timeout: Option<Duration>,
     /// Bytes of guest stdout/stderr kept per task.
     pub output_capture: usize,
 }
 
 impl Default for TaskLimits {
     fn default() -> Self {
-        TaskLimits { memory: 1 << 30, deadline_ticks: u64::MAX / 2, output_capture: 1 << 20 }
+        TaskLimits { memory: 1 << 30, timeout: None, output_capture: 1 << 20 }
+    }
+}
+
+impl TaskLimits {
+    /// Limits from `wisp.task.memory` and `wisp.task.timeout`, with the defaults above.
+    pub fn from_conf(conf: &Conf) -> Result<TaskLimits, ConfigError> {
+        let d = TaskLimits::default();
+        let memory = conf.get_bytes(config::TASK_MEMORY, d.memory as u64)?.clamp(1 << 20, 4 << 30) as usize;
+        let timeout = match conf.get(config::TASK_TIMEOUT) {
+            None => None,
+            Some(_) => Some(conf.get_duration(config::TASK_TIMEOUT, Duration::ZERO)?).filter(|t| !t.is_zero()),
+        };
+        Ok(TaskLimits { memory, timeout, ..d })
+    }
+
+    /// The time limit in epoch ticks (effectively unlimited without a timeout).
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        self.timeout.map_or(u64::MAX / 2, |t| (t.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64)
     }
 }
 
@@ -83,11 +102,12 @@ impl Runtime {
         cfg.epoch_interruption(true);
         cfg.wasm_component_model(true);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(1000)
-            .total_core_instances(4000)
-            .total_memories(1000)
-            .total_tables(4000)
-            .total_stacks(1000)
+        // Slots for every guest store alive at once: task threads x guest steps per task, plus the job main.
+        pool.total_component_instances(256)
+            .total_core_instances(1024)
+            .total_memories(512)
+            .total_tables(1024)
+            .total_stacks(256)
             .max_memory_size(limits.memory.max(64 << 20))
             .linear_memory_keep_resident(4 << 20)
             .table_keep_resident(64 << 10)

@@ -225,3 +225,25 @@ fn op_naming_an_unknown_function_is_reported() {
     assert_job_error(&run, "no-such-function");
     assert_job_error(&run, "does not name a function exported by this component");
 }
+
+#[test]
+fn task_time_limit_fails_the_task_naming_the_limit() {
+    let run = wisp(
+        &["run", API_JOB, "--cores", "2", "--conf", "wisp.task.timeout=300ms", "--conf", "wisp.task.maxFailures=2", "--", "spin"],
+        RUN_TIMEOUT,
+    );
+    assert_job_error(&run, "task exceeded its time limit (wisp.task.timeout = 300ms)");
+}
+
+#[test]
+fn task_memory_limit_fails_the_task_naming_the_limit() {
+    let limited = ["run", API_JOB, "--cores", "2", "--conf", "wisp.task.memory=64m", "--conf", "wisp.task.maxFailures=1", "--"];
+    let mut args = limited.to_vec();
+    args.extend_from_slice(&["grow", "200"]);
+    assert_job_error(&wisp(&args, RUN_TIMEOUT), "task exceeded its memory limit (wisp.task.memory = 67108864 bytes)");
+    // Under the limit the same function succeeds.
+    let mut args = limited.to_vec();
+    args.extend_from_slice(&["grow", "16"]);
+    let out = lines(&wisp(&args, RUN_TIMEOUT));
+    assert_eq!(out, [format!("sum={}", 16u64 << 20)]);
+}

@@ -13,7 +13,7 @@ use wasmtime::component::{Func, TypedFunc};
 use super::bindings::job::wisp::task::types as wit;
 use super::host_state::HostState;
 use super::validate::one_line;
-use super::{LoadedComponent, Runtime};
+use super::{LoadedComponent, Runtime, TaskLimits};
 use crate::lineage::{Op, OpKind};
 use crate::records::Batch;
 
@@ -42,6 +42,7 @@ pub struct GuestTask {
     task: ResourceAny,
     stderr: MemoryOutputPipe,
     cancel: Arc<AtomicBool>,
+    limits: TaskLimits,
 }
 
 impl GuestTask {
@@ -61,13 +62,13 @@ impl GuestTask {
         let state = HostState {
             wasi: wasi.build(),
             table: Default::default(),
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory).instances(64).tables(256).build(),
+            limits: StoreLimitsBuilder::new().memory_size(limits.memory).instances(64).tables(256).trap_on_grow_failure(true).build(),
             driver: None,
         };
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
-        let mut remaining = limits.deadline_ticks;
+        let mut remaining = limits.deadline_ticks();
         let flag = cancel.clone();
         store.epoch_deadline_callback(move |_| {
             if flag.load(Ordering::Relaxed) || remaining == 0 {
@@ -87,8 +88,8 @@ impl GuestTask {
         let finish = instance.get_typed_func(&mut store, &exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
-        let task = check(created, &stderr, &cancel)?;
-        Ok(GuestTask { store, push, finish, task, stderr, cancel })
+        let task = check(created, &stderr, &cancel, limits)?;
+        Ok(GuestTask { store, push, finish, task, stderr, cancel, limits: limits.clone() })
     }
 
     /// Pushes one batch through the guest chain; returns what it produced.
@@ -99,7 +100,7 @@ impl GuestTask {
             .typed::<(ResourceAny, &Batch), (Result<Batch, String>,)>(&self.store)
             .and_then(|f| f.call(&mut self.store, (self.task, input)))
             .map(|(r,)| r);
-        let out = check(r, &self.stderr, &self.cancel)?;
+        let out = check(r, &self.stderr, &self.cancel, &self.limits)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
@@ -107,14 +108,19 @@ impl GuestTask {
     /// Ends the input; returns the chain's remaining output.
     pub fn finish(&mut self) -> Result<Batch, GuestError> {
         let r = self.finish.call(&mut self.store, (self.task,)).map(|(r,)| r);
-        let out = check(r, &self.stderr, &self.cancel)?;
+        let out = check(r, &self.stderr, &self.cancel, &self.limits)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
 }
 
 /// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).
-fn check<T>(r: wasmtime::Result<Result<T, String>>, stderr: &MemoryOutputPipe, cancel: &AtomicBool) -> Result<T, GuestError> {
+fn check<T>(
+    r: wasmtime::Result<Result<T, String>>,
+    stderr: &MemoryOutputPipe,
+    cancel: &AtomicBool,
+    limits: &TaskLimits,
+) -> Result<T, GuestError> {
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(message)) => Err(GuestError::Failed { message: one_line(&message) }),
@@ -122,8 +128,20 @@ fn check<T>(r: wasmtime::Result<Result<T, String>>, stderr: &MemoryOutputPipe, c
             tracing::debug!("guest interrupted after cancel: {}", e.root_cause());
             Err(GuestError::Killed)
         }
-        Err(e) => Err(GuestError::Trapped { message: trap_message(&e, &stderr.contents()) }),
+        Err(e) => Err(GuestError::Trapped { message: limit_message(&e, limits).unwrap_or_else(|| trap_message(&e, &stderr.contents())) }),
     }
+}
+
+/// Names the limit a trap comes from, if it comes from one.
+fn limit_message(e: &wasmtime::Error, limits: &TaskLimits) -> Option<String> {
+    if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        let t = limits.timeout?;
+        return Some(format!("task exceeded its time limit ({} = {t:?})", crate::config::TASK_TIMEOUT));
+    }
+    let cause = e.root_cause().to_string();
+    cause.contains("forcing trap when growing memory").then(|| {
+        format!("task exceeded its memory limit ({} = {} bytes)", crate::config::TASK_MEMORY, limits.memory)
+    })
 }
 
 fn to_wit_op(op: &Op) -> wit::Op {

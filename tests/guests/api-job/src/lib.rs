@@ -60,6 +60,8 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "error-missing" => error_missing(ctx, rest),
         "bad-function" => bad_function(ctx),
         "tiny-tasks" => tiny_tasks(ctx, rest),
+        "spin" => spin(ctx),
+        "grow" => grow(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }
@@ -352,6 +354,30 @@ fn tiny_tasks(ctx: &Context, args: Vec<String>) -> Result<()> {
     // One record per partition, through one guest op: per-task overhead.
     let count = ctx.parallelize(0..u64::from(n), n).map(|x| x + 1).count()?;
     println!("count={count}");
+    Ok(())
+}
+
+/// A map function that never returns (for the time limit).
+fn spin(ctx: &Context) -> Result<()> {
+    let stuck = ctx.parallelize(0..2u64, 1).map(|n| -> u64 {
+        let mut x = n;
+        loop {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    });
+    println!("count={}", stuck.count()?);
+    Ok(())
+}
+
+/// A map function that allocates `MIB` MiB and touches it (for the memory limit).
+fn grow(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [mib] = args_array(args)?;
+    let mib: u64 = parse_arg("MIB", &mib)?;
+    let big = ctx.parallelize(vec![mib], 1).map(|m| {
+        let v = vec![1u8; (m << 20) as usize];
+        v.iter().map(|&b| u64::from(b)).sum::<u64>()
+    });
+    println!("sum={}", big.collect()?.iter().sum::<u64>());
     Ok(())
 }
 
