@@ -8,6 +8,7 @@
 
 pub(crate) mod factories;
 pub(crate) mod stages;
+mod table;
 #[cfg(test)]
 mod tests;
 

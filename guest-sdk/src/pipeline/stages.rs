@@ -6,8 +6,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
-
+use super::table::KeyTable;
 use super::{Next, Records, Stage, Value, decode_as, encode_into, split_pair, write_key};
 use crate::Data;
 
@@ -272,8 +271,7 @@ pub(crate) enum AggregateMode {
 pub(crate) struct AggregateStage<K, V, C, Cr, Mv, Mc> {
     mode: AggregateMode,
     aggregator: Aggregator<Cr, Mv, Mc>,
-    /// `None` only transiently, while a combiner is being updated.
-    table: FxHashMap<Box<[u8]>, Option<C>>,
+    table: KeyTable<C>,
     key: Vec<u8>,
     scratch: Vec<u8>,
     types: PhantomData<fn(K, V)>,
@@ -289,25 +287,15 @@ where
     Mc: FnMut(C, C) -> C + 'static,
 {
     pub(crate) fn new(mode: AggregateMode, aggregator: Aggregator<Cr, Mv, Mc>) -> Self {
-        Self { mode, aggregator, table: FxHashMap::default(), key: Vec::new(), scratch: Vec::new(), types: PhantomData }
+        Self { mode, aggregator, table: KeyTable::default(), key: Vec::new(), scratch: Vec::new(), types: PhantomData }
     }
 
-    fn add_value(table: &mut FxHashMap<Box<[u8]>, Option<C>>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], v: V) {
-        if let Some(slot) = table.get_mut(key) {
-            let c = slot.take().expect("a combiner is present between updates");
-            *slot = Some((agg.merge_value)(c, v));
-        } else {
-            table.insert(key.into(), Some((agg.create)(v)));
-        }
+    fn add_value(table: &mut KeyTable<C>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], v: V) {
+        table.add(key, v, &mut agg.create, &mut agg.merge_value);
     }
 
-    fn add_combiner(table: &mut FxHashMap<Box<[u8]>, Option<C>>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], c: C) {
-        if let Some(slot) = table.get_mut(key) {
-            let old = slot.take().expect("a combiner is present between updates");
-            *slot = Some((agg.merge_combiners)(old, c));
-        } else {
-            table.insert(key.into(), Some(c));
-        }
+    fn add_combiner(table: &mut KeyTable<C>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], c: C) {
+        table.add(key, c, |c| c, &mut agg.merge_combiners);
     }
 }
 
@@ -359,11 +347,8 @@ where
     }
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
-        for (key, c) in std::mem::take(&mut self.table) {
-            let c = c.expect("a combiner is present between updates");
-            next.pair::<K, C>(&key, c, &mut self.scratch)?;
-        }
-        Ok(())
+        let scratch = &mut self.scratch;
+        self.table.drain(|key, c| next.pair::<K, C>(key, c, scratch))
     }
 }
 
