@@ -1,10 +1,13 @@
 //! The executor side: the WIT `pipeline` `task` resource, a chain of stages
 //! that every record of a partition runs through in one pass.
 //!
-//! Records enter as bytes. A stage hands its output to the next stage as a
-//! typed value when the next stage takes exactly that type (no encode or
+//! Records enter as bytes. A stage hands its output to the next stage as
+//! typed values when the next stage takes exactly that type (no encode or
 //! decode in between), otherwise as bytes; the last stage writes into the
-//! output batch directly. No intermediate batches are built.
+//! output batch directly. Typed values travel in chunks of up to [`CHUNK`]
+//! (an [`Outbox`] per stage): one virtual call per chunk, and each stage
+//! runs its function over a chunk in a monomorphic loop instead of moving
+//! every record through a type-erased slot.
 
 pub(crate) mod factories;
 pub(crate) mod stages;
@@ -26,13 +29,17 @@ use crate::ops;
 
 /// One step of a fused chain, built from an op by its factory.
 pub(crate) trait Stage {
-    /// The type this stage takes through [`Stage::push_value`].
+    /// The type this stage takes through [`Stage::push_values`].
     fn input_type(&self) -> TypeId;
     /// Feeds one encoded record.
     fn push_bytes(&mut self, record: &[u8], next: &mut Next<'_>) -> Result<(), String>;
-    /// Feeds one typed record of the type named by [`Stage::input_type`].
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String>;
-    /// Ends the input; emits whatever the stage held back.
+    /// Feeds typed records of the type named by [`Stage::input_type`], in
+    /// order, leaving `values` empty.
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String>;
+    /// Passes on the typed records buffered for the next stage.
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String>;
+    /// Ends the input; emits whatever the stage held back (then the chain
+    /// calls [`Stage::flush`]).
     fn finish(&mut self, _next: &mut Next<'_>) -> Result<(), String> {
         Ok(())
     }
@@ -89,32 +96,102 @@ pub(crate) fn decode_as<T: DeserializeOwned>(record: &[u8]) -> Result<T, String>
     codec::decode(record).map_err(|e| format!("cannot decode record as {}: {e}", type_name::<T>()))
 }
 
-/// A typed record handed from one stage to the next: a type-erased
-/// `&mut Option<T>` with the `TypeId` of `T` (a cheaper `&mut dyn Any`: the
+/// Typed records handed from one stage to the next: a type-erased
+/// `&mut Vec<T>` with the `TypeId` of `T` (a cheaper `&mut dyn Any`: the
 /// type check is a comparison, not a virtual call).
-pub(crate) struct Value<'a> {
-    slot: *mut (),
+pub(crate) struct Values<'a> {
+    vec: *mut (),
     type_id: TypeId,
     lifetime: PhantomData<&'a mut ()>,
 }
 
-impl<'a> Value<'a> {
-    fn new<T: 'static>(slot: &'a mut Option<T>) -> Self {
-        Self { slot: std::ptr::from_mut(slot).cast(), type_id: TypeId::of::<T>(), lifetime: PhantomData }
+impl<'a> Values<'a> {
+    fn new<T: 'static>(vec: &'a mut Vec<T>) -> Self {
+        Self { vec: std::ptr::from_mut(vec).cast(), type_id: TypeId::of::<T>(), lifetime: PhantomData }
     }
 
-    /// Takes the record out, if it is a `T`.
-    pub(crate) fn take<T: 'static>(self) -> Result<T, String> {
+    /// The records, if they are `T`s.
+    pub(crate) fn take<T: 'static>(self) -> Result<&'a mut Vec<T>, String> {
         if self.type_id == TypeId::of::<T>() {
-            // SAFETY: `slot` came from an `&'a mut Option<U>` (see `new`)
-            // with `TypeId::of::<U>() == TypeId::of::<T>()`, so `U` is `T`;
-            // the borrow is still live for `'a`.
-            let slot = unsafe { &mut *self.slot.cast::<Option<T>>() };
-            if let Some(value) = slot.take() {
-                return Ok(value);
-            }
+            // SAFETY: `vec` came from an `&'a mut Vec<U>` (see `new`) with
+            // `TypeId::of::<U>() == TypeId::of::<T>()`, so `U` is `T`; the
+            // borrow is still live for `'a` and `self` is consumed.
+            return Ok(unsafe { &mut *self.vec.cast::<Vec<T>>() });
         }
-        Err(format!("internal error: a stage expected a typed {} record", type_name::<T>()))
+        Err(format!("internal error: a stage expected typed {} records", type_name::<T>()))
+    }
+
+    /// Runs `f` over every record, in order, emptying the vector (also when
+    /// `f` fails: the records after the failing one are dropped).
+    #[inline]
+    pub(crate) fn each<T: 'static>(self, mut f: impl FnMut(T) -> Result<(), String>) -> Result<(), String> {
+        for t in self.take::<T>()?.drain(..) {
+            f(t)?;
+        }
+        Ok(())
+    }
+}
+
+/// Most typed records buffered between two stages.
+pub(crate) const CHUNK: usize = 256;
+
+/// What a stage passes on: typed `U`s, buffered for the next stage when it
+/// takes `U`s, else encoded and passed on at once.
+pub(crate) struct Outbox<U> {
+    typed: Vec<U>,
+    /// Encoding space for the next stage's [`Stage::push_bytes`].
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl<U> Default for Outbox<U> {
+    fn default() -> Self {
+        Self { typed: Vec::new(), scratch: Vec::new() }
+    }
+}
+
+impl<U: Serialize + 'static> Outbox<U> {
+    /// Passes on one record.
+    #[inline]
+    pub(crate) fn push(&mut self, value: U, next: &mut Next<'_>) -> Result<(), String> {
+        if next.accepts::<U>() {
+            if self.typed.capacity() == 0 {
+                self.typed.reserve_exact(CHUNK);
+            }
+            self.typed.push(value);
+            if self.typed.len() >= CHUNK {
+                return self.flush(next);
+            }
+            return Ok(());
+        }
+        next.write(&mut self.scratch, |buf| encode_into(&value, buf))
+    }
+
+    /// Hands the buffered records to the next stage.
+    pub(crate) fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        if self.typed.is_empty() {
+            return Ok(());
+        }
+        let result = next.values(&mut self.typed);
+        self.typed.clear();
+        result
+    }
+}
+
+impl<K, C> Outbox<(K, C)>
+where
+    K: DeserializeOwned + Serialize + 'static,
+    C: Serialize + 'static,
+{
+    /// Passes on the pair of already-encoded key bytes and a typed value.
+    pub(crate) fn pair(&mut self, key: &[u8], value: C, next: &mut Next<'_>) -> Result<(), String> {
+        if next.accepts::<(K, C)>() {
+            let key: K = decode_as(key)?;
+            return self.push((key, value), next);
+        }
+        next.write(&mut self.scratch, |buf| {
+            write_key(buf, key)?;
+            encode_into(&value, buf)
+        })
     }
 }
 
@@ -219,31 +296,14 @@ impl Next<'_> {
         }
     }
 
-    /// Passes on one typed record, encoding it only if the next stage
-    /// takes another type (or this is the end of the chain).
-    pub(crate) fn value<U: Serialize + 'static>(&mut self, value: U, scratch: &mut Vec<u8>) -> Result<(), String> {
-        if self.accepts::<U>()
-            && let Some((head, tail)) = self.rest.split_first_mut()
-        {
-            return head.push_value(Value::new(&mut Some(value)), &mut Next { rest: tail, types: &self.types[1..], out: self.out });
+    /// Hands typed records to the next stage, which takes `U`s.
+    fn values<U: 'static>(&mut self, values: &mut Vec<U>) -> Result<(), String> {
+        match self.rest.split_first_mut() {
+            Some((head, tail)) => {
+                head.push_values(Values::new(values), &mut Next { rest: tail, types: &self.types[1..], out: self.out })
+            }
+            None => Err(format!("internal error: typed {} records past the end of the chain", type_name::<U>())),
         }
-        self.write(scratch, |buf| encode_into(&value, buf))
-    }
-
-    /// Passes on the pair of already-encoded key bytes and a typed value.
-    pub(crate) fn pair<K, C>(&mut self, key: &[u8], value: C, scratch: &mut Vec<u8>) -> Result<(), String>
-    where
-        K: DeserializeOwned + Serialize + 'static,
-        C: Serialize + 'static,
-    {
-        if self.accepts::<(K, C)>() {
-            let key: K = decode_as(key)?;
-            return self.value((key, value), scratch);
-        }
-        self.write(scratch, |buf| {
-            write_key(buf, key)?;
-            encode_into(&value, buf)
-        })
     }
 }
 
@@ -308,6 +368,10 @@ impl Chain {
                     head.push_bytes(&data[start..end], &mut next)?;
                     start = end;
                 }
+                for i in 0..self.stages.len() {
+                    let (head, tail) = self.stages[i..].split_first_mut().expect("i is in range");
+                    head.flush(&mut Next { rest: tail, types: &self.types[i + 1..], out: &mut out })?;
+                }
             }
         }
         Ok(self.done(out))
@@ -322,7 +386,9 @@ impl Chain {
         let mut out = self.output();
         for i in 0..self.stages.len() {
             let (head, tail) = self.stages[i..].split_first_mut().expect("i is in range");
-            head.finish(&mut Next { rest: tail, types: &self.types[i + 1..], out: &mut out })?;
+            let mut next = Next { rest: tail, types: &self.types[i + 1..], out: &mut out };
+            head.finish(&mut next)?;
+            head.flush(&mut next)?;
         }
         Ok(self.done(out))
     }

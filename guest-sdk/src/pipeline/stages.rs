@@ -7,19 +7,19 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use super::table::KeyTable;
-use super::{Next, Records, Stage, Value, decode_as, encode_into, split_pair, write_key};
+use super::{Next, Outbox, Records, Stage, Values, decode_as, encode_into, split_pair, write_key};
 use crate::Data;
 
 /// `map`: one record in, `f(record)` out.
 pub(crate) struct MapStage<T, U, F> {
     f: F,
-    scratch: Vec<u8>,
+    out: Outbox<U>,
     types: PhantomData<fn(T) -> U>,
 }
 
 impl<T, U, F> MapStage<T, U, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, scratch: Vec::new(), types: PhantomData }
+        Self { f, out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -30,12 +30,15 @@ impl<T: Data, U: Data, F: FnMut(T) -> U + 'static> Stage for MapStage<T, U, F> {
 
     fn push_bytes(&mut self, record: &[u8], next: &mut Next<'_>) -> Result<(), String> {
         let t = decode_as::<T>(record)?;
-        next.value((self.f)(t), &mut self.scratch)
+        self.out.push((self.f)(t), next)
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        next.value((self.f)(t), &mut self.scratch)
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| self.out.push((self.f)(t), next))
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
@@ -43,13 +46,13 @@ impl<T: Data, U: Data, F: FnMut(T) -> U + 'static> Stage for MapStage<T, U, F> {
 /// passed on as the original bytes.
 pub(crate) struct FilterStage<T, F> {
     f: F,
-    scratch: Vec<u8>,
+    out: Outbox<T>,
     types: PhantomData<fn(T)>,
 }
 
 impl<T, F> FilterStage<T, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, scratch: Vec::new(), types: PhantomData }
+        Self { f, out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -63,25 +66,28 @@ impl<T: Data, F: FnMut(&T) -> bool + 'static> Stage for FilterStage<T, F> {
         if !(self.f)(&t) {
             return Ok(());
         }
-        if next.accepts::<T>() { next.value(t, &mut self.scratch) } else { next.bytes(record) }
+        if next.accepts::<T>() { self.out.push(t, next) } else { next.bytes(record) }
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        if (self.f)(&t) { next.value(t, &mut self.scratch) } else { Ok(()) }
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| if (self.f)(&t) { self.out.push(t, next) } else { Ok(()) })
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
 /// `flat-map`: one record in, every item of `f(record)` out.
-pub(crate) struct FlatMapStage<T, I, F> {
+pub(crate) struct FlatMapStage<T, I: IntoIterator, F> {
     f: F,
-    scratch: Vec<u8>,
+    out: Outbox<I::Item>,
     types: PhantomData<fn(T) -> I>,
 }
 
-impl<T, I, F> FlatMapStage<T, I, F> {
+impl<T, I: IntoIterator, F> FlatMapStage<T, I, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, scratch: Vec::new(), types: PhantomData }
+        Self { f, out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -93,7 +99,7 @@ where
 {
     fn run(&mut self, t: T, next: &mut Next<'_>) -> Result<(), String> {
         for u in (self.f)(t) {
-            next.value(u, &mut self.scratch)?;
+            self.out.push(u, next)?;
         }
         Ok(())
     }
@@ -114,9 +120,12 @@ where
         self.run(t, next)
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        self.run(t, next)
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| self.run(t, next))
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
@@ -124,13 +133,13 @@ where
 /// unchanged and are never decoded unless the next stage wants a typed pair.
 pub(crate) struct MapValuesStage<K, V, W, F> {
     f: F,
-    scratch: Vec<u8>,
+    out: Outbox<(K, W)>,
     types: PhantomData<fn(K, V) -> W>,
 }
 
 impl<K, V, W, F> MapValuesStage<K, V, W, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, scratch: Vec::new(), types: PhantomData }
+        Self { f, out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -142,27 +151,30 @@ impl<K: Data, V: Data, W: Data, F: FnMut(V) -> W + 'static> Stage for MapValuesS
     fn push_bytes(&mut self, record: &[u8], next: &mut Next<'_>) -> Result<(), String> {
         let (key, value) = split_pair(record)?;
         let v = decode_as::<V>(value)?;
-        next.pair::<K, W>(key, (self.f)(v), &mut self.scratch)
+        self.out.pair(key, (self.f)(v), next)
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let (k, v) = value.take::<(K, V)>()?;
-        next.value((k, (self.f)(v)), &mut self.scratch)
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|(k, v): (K, V)| self.out.push((k, (self.f)(v)), next))
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
 /// `flat-map-values`: a pair in, `(key, w)` out for every `w` of
 /// `f(value)`, each with the unchanged key bytes.
-pub(crate) struct FlatMapValuesStage<K, V, I, F> {
+pub(crate) struct FlatMapValuesStage<K, V, I: IntoIterator, F> {
     f: F,
     key: Vec<u8>,
-    scratch: Vec<u8>,
+    out: Outbox<(K, I::Item)>,
     types: PhantomData<fn(K, V) -> I>,
 }
 
-impl<K, V, I, F> FlatMapValuesStage<K, V, I, F> {
+impl<K, V, I: IntoIterator, F> FlatMapValuesStage<K, V, I, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, key: Vec::new(), scratch: Vec::new(), types: PhantomData }
+        Self { f, key: Vec::new(), out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -181,19 +193,24 @@ where
         let (key, value) = split_pair(record)?;
         let v = decode_as::<V>(value)?;
         for w in (self.f)(v) {
-            next.pair::<K, I::Item>(key, w, &mut self.scratch)?;
+            self.out.pair(key, w, next)?;
         }
         Ok(())
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let (k, v) = value.take::<(K, V)>()?;
-        self.key.clear();
-        encode_into(&k, &mut self.key)?;
-        for w in (self.f)(v) {
-            next.pair::<K, I::Item>(&self.key, w, &mut self.scratch)?;
-        }
-        Ok(())
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|(k, v): (K, V)| {
+            self.key.clear();
+            encode_into(&k, &mut self.key)?;
+            for w in (self.f)(v) {
+                self.out.pair(&self.key, w, next)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
@@ -202,13 +219,13 @@ where
 pub(crate) struct KeyByStage<T, K, F> {
     f: F,
     key: Vec<u8>,
-    scratch: Vec<u8>,
+    out: Outbox<(K, T)>,
     types: PhantomData<fn(T) -> K>,
 }
 
 impl<T, K, F> KeyByStage<T, K, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, key: Vec::new(), scratch: Vec::new(), types: PhantomData }
+        Self { f, key: Vec::new(), out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -221,22 +238,27 @@ impl<T: Data, K: Data, F: FnMut(&T) -> K + 'static> Stage for KeyByStage<T, K, F
         let t = decode_as::<T>(record)?;
         let k = (self.f)(&t);
         if next.accepts::<(K, T)>() {
-            return next.value((k, t), &mut self.scratch);
+            return self.out.push((k, t), next);
         }
         self.key.clear();
         encode_into(&k, &mut self.key)?;
         let key = &self.key;
-        next.write(&mut self.scratch, |buf| {
+        next.write(&mut self.out.scratch, |buf| {
             write_key(buf, key)?;
             buf.extend_from_slice(record);
             Ok(())
         })
     }
 
-    fn push_value(&mut self, value: Value<'_>, next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        let k = (self.f)(&t);
-        next.value((k, t), &mut self.scratch)
+    fn push_values(&mut self, values: Values<'_>, next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| {
+            let k = (self.f)(&t);
+            self.out.push((k, t), next)
+        })
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 }
 
@@ -273,7 +295,7 @@ pub(crate) struct AggregateStage<K, V, C, Cr, Mv, Mc> {
     aggregator: Aggregator<Cr, Mv, Mc>,
     table: KeyTable<C>,
     key: Vec<u8>,
-    scratch: Vec<u8>,
+    out: Outbox<(K, C)>,
     types: PhantomData<fn(K, V)>,
 }
 
@@ -287,7 +309,7 @@ where
     Mc: FnMut(C, C) -> C + 'static,
 {
     pub(crate) fn new(mode: AggregateMode, aggregator: Aggregator<Cr, Mv, Mc>) -> Self {
-        Self { mode, aggregator, table: KeyTable::default(), key: Vec::new(), scratch: Vec::new(), types: PhantomData }
+        Self { mode, aggregator, table: KeyTable::default(), key: Vec::new(), out: Outbox::default(), types: PhantomData }
     }
 
     fn add_value(table: &mut KeyTable<C>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], v: V) {
@@ -330,25 +352,27 @@ where
         Ok(())
     }
 
-    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+    fn push_values(&mut self, values: Values<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        let (table, aggregator, buf) = (&mut self.table, &mut self.aggregator, &mut self.key);
         match self.mode {
-            AggregateMode::Combine => {
-                let (k, v) = value.take::<(K, V)>()?;
-                let key = key_bytes(&k, &mut self.key)?;
-                Self::add_value(&mut self.table, &mut self.aggregator, key, v);
-            }
-            AggregateMode::Merge => {
-                let (k, c) = value.take::<(K, C)>()?;
-                let key = key_bytes(&k, &mut self.key)?;
-                Self::add_combiner(&mut self.table, &mut self.aggregator, key, c);
-            }
+            AggregateMode::Combine => values.each(|(k, v): (K, V)| {
+                Self::add_value(table, aggregator, key_bytes(&k, buf)?, v);
+                Ok(())
+            }),
+            AggregateMode::Merge => values.each(|(k, c): (K, C)| {
+                Self::add_combiner(table, aggregator, key_bytes(&k, buf)?, c);
+                Ok(())
+            }),
         }
-        Ok(())
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
-        let scratch = &mut self.scratch;
-        self.table.drain(|key, c| next.pair::<K, C>(key, c, scratch))
+        let out = &mut self.out;
+        self.table.drain(|key, c| out.pair(key, c, next))
     }
 }
 
@@ -357,13 +381,13 @@ where
 pub(crate) struct FoldStage<T, U, F> {
     f: F,
     acc: Option<U>,
-    scratch: Vec<u8>,
+    out: Outbox<U>,
     types: PhantomData<fn(T)>,
 }
 
 impl<T, U, F> FoldStage<T, U, F> {
     pub(crate) fn new(zero: U, f: F) -> Self {
-        Self { f, acc: Some(zero), scratch: Vec::new(), types: PhantomData }
+        Self { f, acc: Some(zero), out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -385,14 +409,17 @@ impl<T: Data, U: Data, F: FnMut(U, T) -> U + 'static> Stage for FoldStage<T, U, 
         self.add(t)
     }
 
-    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        self.add(t)
+    fn push_values(&mut self, values: Values<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| self.add(t))
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
         match self.acc.take() {
-            Some(acc) => next.value(acc, &mut self.scratch),
+            Some(acc) => self.out.push(acc, next),
             None => Ok(()),
         }
     }
@@ -402,12 +429,12 @@ impl<T: Data, U: Data, F: FnMut(U, T) -> U + 'static> Stage for FoldStage<T, U, 
 pub(crate) struct ReduceStage<T, F> {
     f: F,
     acc: Option<T>,
-    scratch: Vec<u8>,
+    out: Outbox<T>,
 }
 
 impl<T, F> ReduceStage<T, F> {
     pub(crate) fn new(f: F) -> Self {
-        Self { f, acc: None, scratch: Vec::new() }
+        Self { f, acc: None, out: Outbox::default() }
     }
 }
 
@@ -431,15 +458,20 @@ impl<T: Data, F: FnMut(T, T) -> T + 'static> Stage for ReduceStage<T, F> {
         Ok(())
     }
 
-    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        self.add(t);
-        Ok(())
+    fn push_values(&mut self, values: Values<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| {
+            self.add(t);
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
         match self.acc.take() {
-            Some(acc) => next.value(acc, &mut self.scratch),
+            Some(acc) => self.out.push(acc, next),
             None => Ok(()),
         }
     }
@@ -447,17 +479,17 @@ impl<T: Data, F: FnMut(T, T) -> T + 'static> Stage for ReduceStage<T, F> {
 
 /// `map-partitions`: the partition's records are kept (encoded) until the
 /// input ends, then `f(partition index, records)` runs once.
-pub(crate) struct MapPartitionsStage<T, I, F> {
+pub(crate) struct MapPartitionsStage<T, I: IntoIterator, F> {
     f: F,
     partition: u32,
     held: Records,
-    scratch: Vec<u8>,
+    out: Outbox<I::Item>,
     types: PhantomData<fn(T) -> I>,
 }
 
-impl<T, I, F> MapPartitionsStage<T, I, F> {
+impl<T, I: IntoIterator, F> MapPartitionsStage<T, I, F> {
     pub(crate) fn new(partition: u32, f: F) -> Self {
-        Self { f, partition, held: Records::default(), scratch: Vec::new(), types: PhantomData }
+        Self { f, partition, held: Records::default(), out: Outbox::default(), types: PhantomData }
     }
 }
 
@@ -476,16 +508,19 @@ where
         Ok(())
     }
 
-    fn push_value(&mut self, value: Value<'_>, _next: &mut Next<'_>) -> Result<(), String> {
-        let t = value.take::<T>()?;
-        self.held.push_with(|buf| encode_into(&t, buf))
+    fn push_values(&mut self, values: Values<'_>, _next: &mut Next<'_>) -> Result<(), String> {
+        values.each(|t: T| self.held.push_with(|buf| encode_into(&t, buf)))
+    }
+
+    fn flush(&mut self, next: &mut Next<'_>) -> Result<(), String> {
+        self.out.flush(next)
     }
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
         let error = Rc::new(RefCell::new(None));
         let records = PartitionIter { records: std::mem::take(&mut self.held), position: 0, error: Rc::clone(&error), types: PhantomData };
         for u in (self.f)(self.partition, records) {
-            next.value(u, &mut self.scratch)?;
+            self.out.push(u, next)?;
             if let Some(e) = error.borrow_mut().take() {
                 return Err(e);
             }

@@ -139,6 +139,42 @@ fn filter_then_map_fused() {
 }
 
 #[test]
+fn typed_records_keep_their_order_across_chunks_and_batches() {
+    // Enough records that every typed hand-off fills several chunks, spread
+    // over batches that do not line up with the chunk size.
+    let n = 5 * super::CHUNK as u64 + 17;
+    let lines: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let records: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
+    let batches: Vec<Vec<Vec<u8>>> = records.chunks(300).map(<[_]>::to_vec).collect();
+    let ops = [
+        map_op(|s: String| s.parse::<u64>().unwrap()),
+        flat_map_op(|i: u64| vec![i; (i % 3) as usize]),
+        filter_op(|i: &u64| !i.is_multiple_of(5)),
+        map_op(|i: u64| i * 2),
+    ];
+    let got: Vec<u64> = decode_all(&run(&ops, &batches).unwrap());
+    let want: Vec<u64> = (0..n).flat_map(|i| vec![i; (i % 3) as usize]).filter(|i| !i.is_multiple_of(5)).map(|i| i * 2).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn word_count_over_many_chunks() {
+    let text: Vec<String> = (0..2000).map(|i| format!("w{} w{} common w{}", i % 7, i % 131, i % 1009)).collect();
+    let lines: Vec<&str> = text.iter().map(String::as_str).collect();
+    let map_side = [flat_map_op(words), map_op(|w: String| (w, 1i64)), reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)];
+    let pairs = run(&map_side, &[strings(&lines[..700]), strings(&lines[700..])]).unwrap();
+    let mut got: Vec<(String, i64)> = decode_all(&pairs);
+    got.sort();
+    let mut want: HashMap<String, i64> = HashMap::new();
+    for w in lines.iter().flat_map(|l| l.split_ascii_whitespace()) {
+        *want.entry(w.to_owned()).or_insert(0) += 1;
+    }
+    let mut want: Vec<(String, i64)> = want.into_iter().collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn key_by_pairs_key_with_original_record() {
     fn key_op<T: Data, K: Data, F: Fn(&T) -> K + Copy + 'static>(_: F) -> Op {
         ops::op(OpKind::KeyBy, factories::key_by::<T, K, F> as Factory, Vec::new())
