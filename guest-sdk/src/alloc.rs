@@ -25,6 +25,7 @@ const CLASSES: usize = 8 + 4 * 8;
 const CHUNK: usize = 64 * 1024;
 
 /// The size class of a small size (1..=`MAX_SMALL`).
+#[inline(always)]
 pub(crate) const fn class_of(size: usize) -> usize {
     if size <= 128 {
         return size.saturating_sub(1) / 16;
@@ -43,6 +44,30 @@ pub(crate) const fn class_size(class: usize) -> usize {
     let log = (class - 8) / 4 + 7;
     let sub = (class - 8) % 4;
     (5 + sub) << (log - 2)
+}
+
+/// `System.alloc`, out of line (large blocks are rare).
+///
+/// # Safety
+///
+/// As [`GlobalAlloc::alloc`].
+#[cold]
+#[inline(never)]
+unsafe fn system_alloc(layout: Layout) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe { System.alloc(layout) }
+}
+
+/// `System.dealloc`, out of line (large blocks are rare).
+///
+/// # Safety
+///
+/// As [`GlobalAlloc::dealloc`].
+#[cold]
+#[inline(never)]
+unsafe fn system_dealloc(block: *mut u8, layout: Layout) {
+    // SAFETY: forwarded contract.
+    unsafe { System.dealloc(block, layout) }
 }
 
 struct State {
@@ -68,6 +93,7 @@ impl FastAlloc {
         Self { state: UnsafeCell::new(State { free: [ptr::null_mut(); CLASSES], bump: ptr::null_mut(), end: ptr::null_mut() }) }
     }
 
+    #[inline(always)]
     fn is_small(layout: Layout) -> bool {
         layout.size() <= MAX_SMALL && layout.align() <= SMALL_ALIGN
     }
@@ -75,6 +101,7 @@ impl FastAlloc {
     /// # Safety
     ///
     /// Single-threaded use only; `class < CLASSES`.
+    #[inline(always)]
     unsafe fn alloc_small(&self, class: usize) -> *mut u8 {
         // SAFETY: single-threaded (see `Sync` impl); no reference to the state outlives this call.
         let state = unsafe { &mut *self.state.get() };
@@ -84,6 +111,22 @@ impl FastAlloc {
             state.free[class] = unsafe { head.cast::<*mut u8>().read() };
             return head;
         }
+        // SAFETY: forwarded contract.
+        unsafe { self.carve(class) }
+    }
+
+    /// A fresh block of class `class`, cut from the current chunk (or a new
+    /// one): the rare path of [`FastAlloc::alloc_small`], kept out of line so
+    /// that the common path is a few instructions inlined into the caller.
+    ///
+    /// # Safety
+    ///
+    /// Single-threaded use only; `class < CLASSES`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn carve(&self, class: usize) -> *mut u8 {
+        // SAFETY: single-threaded (see `Sync` impl); no reference to the state outlives this call.
+        let state = unsafe { &mut *self.state.get() };
         let size = class_size(class);
         if (state.end as usize) - (state.bump as usize) < size {
             let chunk = CHUNK.max(size);
@@ -105,6 +148,7 @@ impl FastAlloc {
     /// # Safety
     ///
     /// Single-threaded use only; `block` came from `alloc_small(class)`.
+    #[inline(always)]
     unsafe fn free_small(&self, block: *mut u8, class: usize) {
         // SAFETY: single-threaded; the block is at least 16 bytes and 16-aligned.
         unsafe {
@@ -125,23 +169,25 @@ impl Default for FastAlloc {
 // every block is freed into the class (or allocator) it came from, since the
 // class is a function of the layout `dealloc` receives.
 unsafe impl GlobalAlloc for FastAlloc {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if Self::is_small(layout) {
             // SAFETY: class_of of a small size is < CLASSES.
             unsafe { self.alloc_small(class_of(layout.size())) }
         } else {
             // SAFETY: forwarded contract.
-            unsafe { System.alloc(layout) }
+            unsafe { system_alloc(layout) }
         }
     }
 
+    #[inline]
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
         if Self::is_small(layout) {
             // SAFETY: allocated by alloc_small with the same class.
             unsafe { self.free_small(block, class_of(layout.size())) }
         } else {
             // SAFETY: allocated by System with this layout.
-            unsafe { System.dealloc(block, layout) }
+            unsafe { system_dealloc(block, layout) }
         }
     }
 

@@ -151,19 +151,29 @@ impl<U> Default for Outbox<U> {
 
 impl<U: Serialize + 'static> Outbox<U> {
     /// Passes on one record.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, value: U, next: &mut Next<'_>) -> Result<(), String> {
-        if next.accepts::<U>() {
-            if self.typed.capacity() == 0 {
-                self.typed.reserve_exact(CHUNK);
-            }
+        if next.accepts::<U>() && self.typed.len() < self.typed.capacity() {
             self.typed.push(value);
-            if self.typed.len() >= CHUNK {
-                return self.flush(next);
-            }
             return Ok(());
         }
-        next.write(&mut self.scratch, |buf| encode_into(&value, buf))
+        self.push_slow(value, next)
+    }
+
+    /// [`Outbox::push`] into a full (or not yet allocated) buffer, or to a
+    /// stage that takes bytes.
+    #[inline(never)]
+    fn push_slow(&mut self, value: U, next: &mut Next<'_>) -> Result<(), String> {
+        if !next.accepts::<U>() {
+            return next.write(&mut self.scratch, |buf| encode_into(&value, buf));
+        }
+        if self.typed.capacity() == 0 {
+            self.typed.reserve_exact(CHUNK);
+        } else {
+            self.flush(next)?;
+        }
+        self.typed.push(value);
+        Ok(())
     }
 
     /// Hands the buffered records to the next stage.
