@@ -160,6 +160,28 @@ impl<U: Serialize + 'static> Outbox<U> {
         self.push_slow(value, next)
     }
 
+    /// Passes on every record of `items`, in order. A collection whose
+    /// length is known (the `Vec` a flat-map function usually returns) is
+    /// appended to the buffer in one copy, even past [`CHUNK`].
+    #[inline]
+    pub(crate) fn extend<I: IntoIterator<Item = U>>(&mut self, items: I, next: &mut Next<'_>) -> Result<(), String> {
+        let items = items.into_iter();
+        if next.accepts::<U>()
+            && let (len, Some(upper)) = items.size_hint()
+            && len == upper
+        {
+            self.typed.extend(items);
+            if self.typed.len() >= CHUNK {
+                return self.flush(next);
+            }
+            return Ok(());
+        }
+        for item in items {
+            self.push(item, next)?;
+        }
+        Ok(())
+    }
+
     /// [`Outbox::push`] into a full (or not yet allocated) buffer, or to a
     /// stage that takes bytes.
     #[inline(never)]

@@ -98,10 +98,7 @@ where
     F: FnMut(T) -> I + 'static,
 {
     fn run(&mut self, t: T, next: &mut Next<'_>) -> Result<(), String> {
-        for u in (self.f)(t) {
-            self.out.push(u, next)?;
-        }
-        Ok(())
+        self.out.extend((self.f)(t), next)
     }
 }
 

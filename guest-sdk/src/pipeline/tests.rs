@@ -150,10 +150,18 @@ fn typed_records_keep_their_order_across_chunks_and_batches() {
         map_op(|s: String| s.parse::<u64>().unwrap()),
         flat_map_op(|i: u64| vec![i; (i % 3) as usize]),
         filter_op(|i: &u64| !i.is_multiple_of(5)),
+        // An iterator of unknown length: items go on one at a time.
+        flat_map_op(|i: u64| (0..2u64).map(move |j| 2 * i + j).filter(|x| !x.is_multiple_of(7))),
         map_op(|i: u64| i * 2),
     ];
     let got: Vec<u64> = decode_all(&run(&ops, &batches).unwrap());
-    let want: Vec<u64> = (0..n).flat_map(|i| vec![i; (i % 3) as usize]).filter(|i| !i.is_multiple_of(5)).map(|i| i * 2).collect();
+    let want: Vec<u64> = (0..n)
+        .flat_map(|i| vec![i; (i % 3) as usize])
+        .filter(|i| !i.is_multiple_of(5))
+        .flat_map(|i| [2 * i, 2 * i + 1])
+        .filter(|x| !x.is_multiple_of(7))
+        .map(|i| i * 2)
+        .collect();
     assert_eq!(got, want);
 }
 
