@@ -17,6 +17,7 @@ pub mod executor;
 pub mod host_ops;
 pub mod ids;
 pub mod lineage;
+pub mod net;
 pub mod records;
 pub mod shuffle;
 pub mod task;

@@ -1,0 +1,36 @@
+//! QUIC transport for cluster mode: wire protocol, framing, TLS pinning, authenticated endpoints and request streams.
+//!
+//! Layers, bottom up:
+//!
+//! - `protocol`: every message as serde types (the only serde types of the
+//!   crate), the protocol version and the wire mirrors of task descriptions
+//!   and reports with their conversions.
+//! - `framing`: `u32le length ++ postcard` frames with size limits, and
+//!   messages or payloads that span several frames.
+//! - `tls`: the server identity kept on disk, fingerprint pinning, quinn
+//!   configurations (TLS 1.3, ALPN `wisp/1`, ring).
+//! - `auth`: the cluster secret and the HMAC proof.
+//! - `endpoint`: `Server::bind`/`accept` and `connect`, which run the
+//!   versioned challenge–response handshake; only authenticated connections
+//!   come out.
+//! - `rpc`: one bidirectional stream per request on those connections.
+//!
+//! This module does IO (tokio, quinn); the scheduler core never uses it
+//! directly. `docs/protocol.md` describes the protocol in prose.
+
+pub mod auth;
+pub mod endpoint;
+pub mod framing;
+pub mod protocol;
+pub mod rpc;
+pub mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use auth::{ClusterSecret, SecretError};
+pub use endpoint::{AuthenticatedConn, BindError, ClientConn, HandshakeError, NetConfig, Server, connect, connect_with};
+pub use framing::{FrameError, Limits};
+pub use protocol::{PROTOCOL_VERSION, Role};
+pub use rpc::{RpcError, Stream, call};
+pub use tls::{Fingerprint, Identity, IdentityError};
