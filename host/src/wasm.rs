@@ -84,11 +84,14 @@ pub struct LoadedComponent {
     pub(crate) pipeline: PipelineExports,
 }
 
+/// A cache slot: filled once by the first thread that needs the component.
+type CacheSlot = Arc<OnceLock<Result<Arc<LoadedComponent>, ComponentError>>>;
+
 /// The process-wide wasm runtime.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    cache: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<LoadedComponent>, ComponentError>>>>>,
+    cache: Mutex<HashMap<String, CacheSlot>>,
     disk_cache: Option<PathBuf>,
     limits: TaskLimits,
     ticker_stop: Arc<AtomicBool>,

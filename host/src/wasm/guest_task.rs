@@ -84,8 +84,8 @@ impl GuestTask {
         let exports = &component.pipeline;
         let create =
             instance.get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(&mut store, &exports.create).map_err(setup)?;
-        let push = instance.get_func(&mut store, &exports.push).ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
-        let finish = instance.get_typed_func(&mut store, &exports.finish).map_err(setup)?;
+        let push = instance.get_func(&mut store, exports.push).ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
+        let finish = instance.get_typed_func(&mut store, exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
         let task = check(created, &stderr, &cancel, limits)?;
