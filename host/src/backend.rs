@@ -7,11 +7,13 @@
 //! blocks, write the event log). Local mode (`local.rs`) runs one executor
 //! with N task threads inside the driver process.
 
+pub mod cluster;
 mod driver_loop;
 mod local;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
@@ -37,13 +39,20 @@ pub(crate) enum LoopMessage {
 pub struct BackendHandle {
     tx: Sender<LoopMessage>,
     next_job: Arc<AtomicU32>,
-    cores: u32,
+    cores: Arc<AtomicU32>,
+    /// Set when the application is cancelled (cluster mode: the submitter gave up).
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 impl BackendHandle {
-    /// Total executor cores (the default parallelism in local mode).
+    /// Total executor cores registered now (the default parallelism).
     pub fn total_cores(&self) -> u32 {
-        self.cores
+        self.cores.load(Ordering::Relaxed)
+    }
+
+    /// The same handle, whose jobs are cancelled once `cancel` is set.
+    pub(crate) fn with_cancel(&self, cancel: Arc<AtomicBool>) -> BackendHandle {
+        BackendHandle { cancel: Some(cancel), ..self.clone() }
     }
 
     /// Runs one job and blocks until it ends; the error is the job's one-line failure.
@@ -59,7 +68,22 @@ impl BackendHandle {
         let (reply, rx) = crossbeam_channel::bounded(1);
         let event = SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components };
         self.tx.send(LoopMessage::Submit { job, event, reply }).map_err(|_| "the scheduler has stopped".to_string())?;
-        rx.recv().map_err(|_| "the scheduler stopped before the job ended".to_string())?
+        let Some(cancel) = &self.cancel else {
+            return rx.recv().map_err(|_| "the scheduler stopped before the job ended".to_string())?;
+        };
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(result) => return result,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err("the scheduler stopped before the job ended".to_string());
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if cancel.load(Ordering::Relaxed) => {
+                    let _ = self.tx.send(LoopMessage::Event(SchedulerEvent::JobCancelled { job }));
+                    return Err("job cancelled".to_string());
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 
     /// Tells the scheduler an RDD is no longer persisted.

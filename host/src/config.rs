@@ -124,6 +124,12 @@ pub const TASK_MEMORY: &str = "wisp.task.memory";
 pub const TASK_TIMEOUT: &str = "wisp.task.timeout";
 /// `wisp.shuffle.spill.memory`: bytes a shuffle writer buffers before spilling.
 pub const SHUFFLE_SPILL_MEMORY: &str = "wisp.shuffle.spill.memory";
+/// `wisp.reducer.maxBytesInFlight`: shuffle bytes a reduce task fetches from other executors at once (default 48m).
+pub const REDUCER_MAX_BYTES_IN_FLIGHT: &str = "wisp.reducer.maxBytesInFlight";
+/// `wisp.network.timeout`: an executor silent for this long is declared lost (default 30s).
+pub const NETWORK_TIMEOUT: &str = "wisp.network.timeout";
+/// `wisp.executor.heartbeatInterval`: how often executors send heartbeats (default 10s).
+pub const EXECUTOR_HEARTBEAT_INTERVAL: &str = "wisp.executor.heartbeatInterval";
 
 #[cfg(test)]
 mod tests {

@@ -15,15 +15,51 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crate::block::BlockManager;
-use crate::ids::ExecutorId;
+use crate::ids::{ExecutorId, ShuffleId};
 use crate::records::Batch;
-use crate::task::{TaskDesc, TaskFailure, TaskMetrics, TaskReport};
+use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 use crate::wasm::Runtime;
 
-/// Finds where another executor keeps its shuffle files and blocks.
-pub trait PeerDirectory: Send + Sync {
-    /// The shuffle directory of an executor, if it is reachable as a local path.
-    fn shuffle_dir(&self, executor: ExecutorId) -> Option<PathBuf>;
+/// Fetches the shuffle blocks that other executors hold (the executor reads its own from disk).
+///
+/// Cluster mode fetches over QUIC from the peers' block servers; local mode,
+/// with a single executor, has no other executors (`NoRemoteBlocks`).
+pub trait BlockFetcher: Send + Sync {
+    /// Fetches the blocks of `maps` (all held by other executors) for reduce
+    /// partition `reduce` and hands each block's bytes to `on_block` on the
+    /// calling thread, in any order. A block that cannot be fetched is
+    /// `TaskFailure::FetchFailed`; an error from `on_block` stops the fetch
+    /// and is returned.
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        reduce: u32,
+        maps: &[MapBlock],
+        on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+    ) -> Result<(), TaskFailure>;
+}
+
+/// The fetcher of a process with one executor: no other executor exists.
+pub struct NoRemoteBlocks;
+
+impl BlockFetcher for NoRemoteBlocks {
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        _reduce: u32,
+        maps: &[MapBlock],
+        _on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+    ) -> Result<(), TaskFailure> {
+        match maps.first() {
+            None => Ok(()),
+            Some(m) => Err(TaskFailure::FetchFailed {
+                shuffle,
+                map: m.map,
+                executor: m.executor,
+                message: format!("{} is not reachable", m.executor),
+            }),
+        }
+    }
 }
 
 /// Settings of one executor.
@@ -44,7 +80,7 @@ pub struct Executor {
     config: ExecutorConfig,
     runtime: Arc<Runtime>,
     blocks: BlockManager,
-    peers: Arc<dyn PeerDirectory>,
+    fetcher: Arc<dyn BlockFetcher>,
 }
 
 /// Everything a running task accumulates besides its records.
@@ -58,10 +94,10 @@ pub(crate) struct TaskState<'a> {
 
 impl Executor {
     /// Creates the executor and its work directory.
-    pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, peers: Arc<dyn PeerDirectory>) -> std::io::Result<Executor> {
+    pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, fetcher: Arc<dyn BlockFetcher>) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
         let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
-        Ok(Executor { config, runtime, blocks, peers })
+        Ok(Executor { config, runtime, blocks, fetcher })
     }
 
     /// Its id.
@@ -87,8 +123,8 @@ impl Executor {
         &self.config
     }
 
-    pub(crate) fn peer_shuffle_dir(&self, executor: ExecutorId) -> Option<PathBuf> {
-        if executor == self.config.id { Some(self.shuffle_dir()) } else { self.peers.shuffle_dir(executor) }
+    pub(crate) fn fetcher(&self) -> &Arc<dyn BlockFetcher> {
+        &self.fetcher
     }
 
     /// Runs one task attempt to completion (or failure) on this thread.

@@ -25,7 +25,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use guest_task::GuestTask;
 pub use host_state::{DriverHandle, HostState};
-pub use job_main::{JobMainError, check_job, run_job_main};
+pub use job_main::{JobMainError, check_job, run_job_main, run_job_main_with_stdout};
 pub use validate::{ComponentError, check_header};
 
 use bindings::PipelineExports;

@@ -22,6 +22,8 @@ pub(crate) trait ExecutorPort: Send {
     fn launch(&mut self, executor: ExecutorId, task: TaskDesc, cancel: Arc<AtomicBool>);
     /// Forgets cached blocks.
     fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]);
+    /// Cancels a running attempt (after its cancel flag was set); it still reports, as `Killed`.
+    fn kill(&mut self, _executor: ExecutorId, _task: TaskId) {}
 }
 
 /// Runs the loop until `Shutdown` or until every sender is gone.
@@ -55,10 +57,11 @@ pub(crate) fn run(
                     running.insert(task.task, cancel.clone());
                     port.launch(executor, task, cancel);
                 }
-                SchedulerCommand::KillTask { task, .. } => {
+                SchedulerCommand::KillTask { executor, task } => {
                     if let Some(flag) = running.get(&task) {
                         flag.store(true, Ordering::Relaxed);
                     }
+                    port.kill(executor, task);
                 }
                 SchedulerCommand::JobFinished { job, result } => {
                     if let Some(reply) = replies.remove(&job) {

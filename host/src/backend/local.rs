@@ -13,7 +13,7 @@ use super::{BackendHandle, LoopMessage};
 use crate::config::{self, Conf, ConfigError};
 use crate::dag::{Scheduler, SchedulerConfig, SchedulerEvent};
 use crate::event_log::EventLog;
-use crate::executor::{Executor, ExecutorConfig, PeerDirectory};
+use crate::executor::{Executor, ExecutorConfig, NoRemoteBlocks};
 use crate::ids::ExecutorId;
 use crate::task::{BlockId, TaskDesc};
 use crate::wasm::Runtime;
@@ -54,14 +54,6 @@ pub struct LocalBackend {
     work_root: PathBuf,
 }
 
-struct NoPeers;
-
-impl PeerDirectory for NoPeers {
-    fn shuffle_dir(&self, _executor: ExecutorId) -> Option<PathBuf> {
-        None
-    }
-}
-
 struct LocalPort {
     tasks: Sender<(TaskDesc, Arc<AtomicBool>)>,
     executor: Arc<Executor>,
@@ -91,7 +83,7 @@ impl LocalBackend {
             batch_bytes: 1 << 20,
         };
         let executor = Arc::new(
-            Executor::new(exec_config.clone(), runtime, Arc::new(NoPeers))
+            Executor::new(exec_config.clone(), runtime, Arc::new(NoRemoteBlocks))
                 .map_err(|source| StartError::WorkDir { path: exec_config.work_dir.clone(), source })?,
         );
         let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(4096);
@@ -121,7 +113,7 @@ impl LocalBackend {
             .name("wisp-driver-loop".into())
             .spawn(move || driver_loop::run(scheduler, rx, port, event_log, start))
             .map_err(StartError::Thread)?;
-        let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores };
+        let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: Arc::new(AtomicU32::new(cores)), cancel: None };
         Ok(LocalBackend { handle, tx, driver: Some(driver), workers, executor, work_root: config.work_root })
     }
 

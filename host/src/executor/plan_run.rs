@@ -7,8 +7,8 @@ use crate::block::input::read_split_lines;
 use crate::host_ops::{Cogroup, Distinct, GroupByKey, HostOp, Sampler, SortByKey};
 use crate::lineage::{HostStep, Op};
 use crate::records::Batch;
-use crate::shuffle::open_block;
-use crate::task::{ComponentBytes, Plan, ReduceStep, ShuffleRead, Source, TaskFailure};
+use crate::shuffle::{BlockDecoder, open_block};
+use crate::task::{ComponentBytes, MapBlock, Plan, ReduceStep, ShuffleRead, Source, TaskFailure};
 use crate::wasm::GuestTask;
 use crate::wasm::guest_task::GuestError;
 
@@ -126,10 +126,12 @@ fn push_chunked(batch: &Batch, out: &mut dyn BatchSink) -> Result<(), TaskFailur
 
 fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
     let batch_bytes = st.executor.config().batch_bytes;
+    let me = st.executor.id();
     let mut batch = Batch::default();
-    for m in read.maps.iter().filter(|m| m.bytes > 0) {
+    let (local, remote): (Vec<&MapBlock>, Vec<&MapBlock>) = read.maps.iter().filter(|m| m.bytes > 0).partition(|m| m.executor == me);
+    let dir = st.executor.shuffle_dir();
+    for m in local {
         let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
-        let dir = st.executor.peer_shuffle_dir(m.executor).ok_or_else(|| fetch_failed(format!("{} is not reachable", m.executor)))?;
         let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
         st.metrics.shuffle_read_bytes += reader.len();
         loop {
@@ -142,7 +144,27 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
             push_nonempty(out, &batch)?;
         }
     }
-    Ok(())
+    if remote.is_empty() {
+        return Ok(());
+    }
+    let remote: Vec<MapBlock> = remote.into_iter().cloned().collect();
+    let fetcher = st.executor.fetcher().clone();
+    let metrics = &mut st.metrics;
+    fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
+        let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
+        metrics.shuffle_read_bytes += bytes.len() as u64;
+        let mut decoder = BlockDecoder::new(bytes);
+        loop {
+            batch.clear();
+            if !decoder.next_batch(&mut batch, batch_bytes).map_err(|e| fetch_failed(e.to_string()))? {
+                break;
+            }
+            metrics.records_read += batch.len() as u64;
+            metrics.bytes_read += batch.byte_len() as u64;
+            push_nonempty(out, &batch)?;
+        }
+        Ok(())
+    })
 }
 
 fn run_guest(

@@ -30,11 +30,25 @@ pub fn check_job(component: &LoadedComponent) -> Result<JobPre<HostState>, Compo
 }
 
 /// Instantiates the job and calls `run(args)`; gives the driver back afterwards.
+///
+/// The main's stdout is this process's stdout.
 pub fn run_job_main(
     runtime: &Runtime,
     component: &LoadedComponent,
     driver: DriverHandle,
     args: &[String],
+) -> (Result<(), JobMainError>, Option<DriverHandle>) {
+    run_job_main_with_stdout(runtime, component, driver, args, None)
+}
+
+/// `run_job_main`, with the main's stdout written to `stdout` (e.g. a pipe's
+/// write end, closed when the main ends) instead of this process's stdout.
+pub fn run_job_main_with_stdout(
+    runtime: &Runtime,
+    component: &LoadedComponent,
+    driver: DriverHandle,
+    args: &[String],
+    stdout: Option<std::fs::File>,
 ) -> (Result<(), JobMainError>, Option<DriverHandle>) {
     let pre = match check_job(component) {
         Ok(p) => p,
@@ -42,7 +56,11 @@ pub fn run_job_main(
     };
     let stderr = MemoryOutputPipe::new(4 << 20);
     let mut wasi = WasiCtxBuilder::new();
-    wasi.inherit_stdout().stderr(stderr.clone()).arg("wisp-job").args(args);
+    match stdout {
+        Some(file) => wasi.stdout(wasmtime_wasi::cli::OutputFile::new(file)),
+        None => wasi.inherit_stdout(),
+    };
+    wasi.stderr(stderr.clone()).arg("wisp-job").args(args);
     let state = HostState {
         wasi: wasi.build(),
         table: Default::default(),

@@ -1,0 +1,89 @@
+//! The executor's block server: serves its shuffle blocks to other executors (`FetchBlocks` over QUIC).
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::ids::ShuffleId;
+use crate::net::protocol::{BlockReply, BlockRequest};
+use crate::net::{HandshakeError, Limits, Role, RpcError, Server, Stream};
+use crate::shuffle::block_range;
+
+/// Accepts `Role::Peer` connections until the endpoint closes.
+pub(crate) async fn serve(mut server: Server, shuffle_dir: PathBuf, limits: Limits) {
+    let dir = Arc::new(shuffle_dir);
+    loop {
+        match server.accept().await {
+            Ok(c) => {
+                if !matches!(c.role, Role::Peer { .. }) {
+                    tracing::warn!(peer = %c.peer, role = c.role.name(), "block server refuses a non-peer connection");
+                    c.conn.close(2u32.into(), b"only executors fetch blocks here");
+                    continue;
+                }
+                let dir = dir.clone();
+                tokio::spawn(async move {
+                    loop {
+                        match Stream::accept(&c.conn, limits).await {
+                            Ok(Some(s)) => {
+                                let dir = dir.clone();
+                                tokio::spawn(async move {
+                                    if let Err(e) = serve_stream(s, &dir).await {
+                                        tracing::debug!(error = %super::chain(&e), "block request failed");
+                                    }
+                                });
+                            }
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                });
+            }
+            Err(HandshakeError::EndpointClosed) => break,
+            Err(_) => {} // logged by the endpoint
+        }
+    }
+}
+
+async fn serve_stream(mut s: Stream, dir: &Path) -> Result<(), RpcError> {
+    let Some(BlockRequest::FetchBlocks { shuffle, reduce, maps }) = s.read::<BlockRequest>().await? else {
+        return Ok(());
+    };
+    let chunk = s.limits.chunk.max(4096) as usize;
+    let mut buf = vec![0u8; chunk];
+    for map in maps {
+        let range = tokio::task::block_in_place(|| block_range(dir, ShuffleId(shuffle), map, reduce));
+        let (path, start, end) = match range {
+            Ok(r) => r,
+            Err(e) => {
+                s.write(&BlockReply::Missing { map, message: e.to_string() }).await?;
+                continue;
+            }
+        };
+        let opened = tokio::task::block_in_place(|| -> std::io::Result<std::fs::File> {
+            let mut f = std::fs::File::open(&path)?;
+            f.seek(SeekFrom::Start(start))?;
+            Ok(f)
+        });
+        let mut file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                s.write(&BlockReply::Missing { map, message: format!("{}: {e}", path.display()) }).await?;
+                continue;
+            }
+        };
+        s.write(&BlockReply::Block { map, len: end - start }).await?;
+        let mut left = end - start;
+        while left > 0 {
+            let n = (left as usize).min(chunk);
+            if let Err(e) = tokio::task::block_in_place(|| file.read_exact(&mut buf[..n])) {
+                // The block was announced: abort the stream so that the fetcher fails this fetch.
+                tracing::warn!(file = %path.display(), error = %e, "cannot read shuffle block");
+                let _ = s.send.reset(1u32.into());
+                return Ok(());
+            }
+            s.write_payload(&buf[..n]).await?;
+            left -= n as u64;
+        }
+    }
+    s.finish();
+    Ok(())
+}

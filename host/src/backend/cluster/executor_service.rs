@@ -1,0 +1,257 @@
+//! The `wisp executor` process: registers with the master, runs tasks on N task threads, heartbeats, serves shuffle blocks.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::fetch::QuicFetcher;
+use super::{ClusterError, PeerTable, block_server, chain, net_config, resolve};
+use crate::config::{self, Conf};
+use crate::executor::{Executor, ExecutorConfig};
+use crate::ids::ShuffleId;
+use crate::net::protocol::{
+    ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, WireTaskMetrics, WireTaskReport,
+};
+use crate::net::{ClusterSecret, Fingerprint, Identity, Role, Server, Stream, call, connect_with};
+use crate::task::{BlockId, ComponentBytes, TaskDesc};
+use crate::wasm::{Runtime, TaskLimits, content_hash};
+
+/// Settings of `wisp executor`.
+pub struct ExecutorArgs {
+    /// The master's address (`host:port`).
+    pub master: String,
+    /// The master's certificate fingerprint.
+    pub master_fingerprint: Fingerprint,
+    /// The cluster secret.
+    pub secret: ClusterSecret,
+    /// Task slots.
+    pub cores: u32,
+    /// Host name announced for locality and block fetches (default: the address used to reach the master).
+    pub host: Option<String>,
+    /// Rack.
+    pub rack: Option<String>,
+    /// Work directory (identity, shuffle files, blocks).
+    pub work_dir: PathBuf,
+    /// Executor configuration (timeouts, fetch limits, task limits).
+    pub conf: Conf,
+    /// Where compiled components are cached.
+    pub compile_cache: Option<PathBuf>,
+}
+
+type ComponentCache = Mutex<HashMap<String, Arc<ComponentBytes>>>;
+
+struct State {
+    executor: Arc<Executor>,
+    components: ComponentCache,
+    running: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    tasks: crossbeam_channel::Sender<(TaskDesc, Arc<AtomicBool>)>,
+    peers: Arc<PeerTable>,
+}
+
+/// Runs an executor until the master goes away.
+pub fn run_executor(args: ExecutorArgs) -> Result<(), ClusterError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wisp-executor-net")
+        .enable_all()
+        .build()
+        .map_err(|source| ClusterError::Start { what: "tokio runtime", source })?;
+    let handle = rt.handle().clone();
+    let result = rt.block_on(serve(args, handle));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), ClusterError> {
+    let cores = args.cores.max(1);
+    let net = net_config(&args.conf, "master")?;
+    let peer_net = super::net_config(&args.conf, "executor")?;
+    let heartbeat = args.conf.get_duration(config::EXECUTOR_HEARTBEAT_INTERVAL, Duration::from_secs(10))?.max(Duration::from_millis(50));
+    let max_in_flight = args.conf.get_bytes(config::REDUCER_MAX_BYTES_IN_FLIGHT, 48 << 20)?;
+    let spill = args.conf.get_bytes(config::SHUFFLE_SPILL_MEMORY, 64 << 20)? as usize;
+    let limits = TaskLimits::from_conf(&args.conf)?;
+    let runtime = Runtime::new(limits, args.compile_cache.clone()).map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+
+    let master = resolve(&args.master).await?;
+    std::fs::create_dir_all(&args.work_dir).map_err(|source| ClusterError::WorkDir { path: args.work_dir.clone(), source })?;
+    let identity = Identity::load_or_generate(&args.work_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
+    let bind_ip: IpAddr = if master.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+    let block_server = Server::bind_with(SocketAddr::new(bind_ip, 0), &identity, args.secret.clone(), peer_net.clone())
+        .map_err(|e| ClusterError::Bind { addr: format!("{bind_ip}:0"), message: chain(&e) })?;
+    let shuffle_port = block_server.local_addr().port();
+    let host = match &args.host {
+        Some(h) => h.clone(),
+        None => local_ip_towards(master).to_string(),
+    };
+    let role = Role::Executor {
+        host: host.clone(),
+        rack: args.rack.clone(),
+        cores,
+        shuffle_port,
+        shuffle_fingerprint: identity.fingerprint().to_string(),
+        data_roots: Vec::new(),
+    };
+    let client = connect_with(master, args.master_fingerprint, &args.secret, role, &net)
+        .await
+        .map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?;
+    let Some(id) = client.executor else {
+        return Err(ClusterError::MasterLost { message: "the master assigned no executor id".into() });
+    };
+    tracing::info!(executor = %id, %host, shuffle_port, cores, "registered with the master");
+
+    let peers = Arc::new(PeerTable::default());
+    let fetcher = QuicFetcher::new(id, args.secret.clone(), peers.clone(), peer_net.clone(), rt.clone(), max_in_flight);
+    let exec_config =
+        ExecutorConfig { id, work_dir: args.work_dir.join(format!("executor-{}", id.0)), shuffle_spill_memory: spill, batch_bytes: 1 << 20 };
+    let executor = Arc::new(
+        Executor::new(exec_config.clone(), runtime, Arc::new(fetcher))
+            .map_err(|source| ClusterError::WorkDir { path: exec_config.work_dir.clone(), source })?,
+    );
+    tokio::spawn(block_server::serve(block_server, executor.shuffle_dir(), peer_net.limits));
+
+    let conn = client.conn.clone();
+    let (task_tx, task_rx) = crossbeam_channel::unbounded::<(TaskDesc, Arc<AtomicBool>)>();
+    let (status_tx, mut status_rx) = mpsc::unbounded_channel::<WireTaskReport>();
+    let state = Arc::new(State { executor: executor.clone(), components: Mutex::new(HashMap::new()), running: Mutex::default(), tasks: task_tx, peers });
+    for i in 0..cores {
+        let (rx, tx, state) = (task_rx.clone(), status_tx.clone(), state.clone());
+        std::thread::Builder::new()
+            .name(format!("wisp-task-{i}"))
+            .spawn(move || {
+                for (task, cancel) in rx {
+                    let report = state.executor.run_task(&task, cancel);
+                    lock(&state.running).remove(&task.task.0);
+                    if tx.send(WireTaskReport::from(&report)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|source| ClusterError::Start { what: "task thread", source })?;
+    }
+    drop(status_tx);
+
+    // Task statuses, in completion order.
+    let status_conn = conn.clone();
+    let limits = net.limits;
+    let statuses = tokio::spawn(async move {
+        while let Some(report) = status_rx.recv().await {
+            if let Err(e) = call::<_, MasterReply>(&status_conn, &ExecutorRequest::TaskStatus { report }, limits).await {
+                return chain(&e);
+            }
+        }
+        "task threads stopped".to_string()
+    });
+    // Heartbeats.
+    let hb_conn = conn.clone();
+    let hb_state = state.clone();
+    let heartbeats = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(heartbeat);
+        loop {
+            tick.tick().await;
+            let running: Vec<(u32, WireTaskMetrics)> = lock(&hb_state.running).keys().map(|t| (*t, WireTaskMetrics::default())).collect();
+            match call::<_, MasterReply>(&hb_conn, &ExecutorRequest::Heartbeat { running }, limits).await {
+                Ok(MasterReply::Ack) => {}
+                Ok(MasterReply::Reregister) => return "the master declared this executor lost".to_string(),
+                Err(e) => return chain(&e),
+            }
+        }
+    });
+    // Requests from the master.
+    let requests = tokio::spawn(async move {
+        loop {
+            match Stream::accept(&conn, limits).await {
+                Ok(Some(s)) => {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = handle_request(s, &state).await {
+                            tracing::warn!(error = %chain(&e), "request from the master failed");
+                        }
+                    });
+                }
+                Ok(None) => return "the master closed the connection".to_string(),
+                Err(e) => return chain(&e),
+            }
+        }
+    });
+    let message = tokio::select! {
+        r = statuses => r.unwrap_or_else(|e| e.to_string()),
+        r = heartbeats => r.unwrap_or_else(|e| e.to_string()),
+        r = requests => r.unwrap_or_else(|e| e.to_string()),
+    };
+    tracing::error!(executor = %id, %message, "stopping");
+    executor.remove_work_dir();
+    Err(ClusterError::MasterLost { message })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The local address the OS would use to reach `master` (what other executors can reach us at).
+fn local_ip_towards(master: SocketAddr) -> IpAddr {
+    let any: SocketAddr = if master.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+    std::net::UdpSocket::bind(any)
+        .and_then(|s| s.connect(master).and_then(|()| s.local_addr()))
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(Ipv4Addr::LOCALHOST.into())
+}
+
+async fn handle_request(mut s: Stream, state: &State) -> Result<(), crate::net::RpcError> {
+    let Some(req) = s.read::<MasterRequest>().await? else { return Ok(()) };
+    let reply = match req {
+        MasterRequest::LaunchTask { task, components } => launch(state, task, components),
+        MasterRequest::KillTask { task } => {
+            if let Some(flag) = lock(&state.running).get(&task) {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            ExecutorReply::Ack
+        }
+        MasterRequest::DropBlocks { blocks } => {
+            let blocks: Vec<BlockId> = blocks.into_iter().map(BlockId::from).collect();
+            state.executor.blocks().remove(&blocks);
+            ExecutorReply::Ack
+        }
+        MasterRequest::RemoveShuffle { shuffle } => {
+            let dir = state.executor.shuffle_dir();
+            tokio::task::block_in_place(|| crate::shuffle::remove_shuffle_files(&dir, ShuffleId(shuffle)));
+            ExecutorReply::Ack
+        }
+        MasterRequest::Peers { added, removed } => {
+            state.peers.update(added, &removed);
+            ExecutorReply::Ack
+        }
+    };
+    s.write(&reply).await?;
+    s.finish();
+    Ok(())
+}
+
+fn launch(state: &State, task: crate::net::protocol::WireTask, uploads: Vec<ComponentUpload>) -> ExecutorReply {
+    for up in uploads {
+        let actual = tokio::task::block_in_place(|| content_hash(&up.bytes));
+        if actual != up.hash {
+            return ExecutorReply::Failed { message: format!("component bytes hash to {actual}, not {}", up.hash) };
+        }
+        lock(&state.components).entry(up.hash.clone()).or_insert_with(|| Arc::new(ComponentBytes { hash: up.hash, bytes: up.bytes }));
+    }
+    let resolver = |hash: &str| lock(&state.components).get(hash).cloned();
+    match task.into_task(&resolver) {
+        Ok(task) => {
+            let cancel = Arc::new(AtomicBool::new(false));
+            lock(&state.running).insert(task.task.0, cancel.clone());
+            match state.tasks.send((task, cancel)) {
+                Ok(()) => ExecutorReply::Ack,
+                Err(_) => ExecutorReply::Failed { message: "the executor is stopping".into() },
+            }
+        }
+        Err(ConvertError::UnknownComponent { hash }) => ExecutorReply::UnknownComponent { hash },
+        Err(e) => ExecutorReply::Failed { message: chain(&e) },
+    }
+}

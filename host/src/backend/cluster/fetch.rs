@@ -1,0 +1,211 @@
+//! Shuffle fetches from other executors' block servers over QUIC, with a bound on bytes in flight.
+//!
+//! A reduce task's remote blocks are grouped by executor into requests of
+//! about a fifth of `wisp.reducer.maxBytesInFlight` each (as Spark does),
+//! issued concurrently while the bytes of requested-but-unconsumed blocks stay
+//! under the limit. Fetched blocks come back to the task thread, which decodes
+//! and pushes them; the budget a request holds is released when its last block
+//! has been consumed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use super::{PeerTable, chain};
+use crate::executor::BlockFetcher;
+use crate::ids::{ExecutorId, ShuffleId};
+use crate::net::protocol::{BlockReply, BlockRequest};
+use crate::net::{ClientConn, ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
+use crate::task::{MapBlock, TaskFailure};
+
+/// Budget unit: permits count KiB.
+const UNIT: u64 = 1024;
+
+/// A fetched block, holding its share of the in-flight budget until dropped.
+struct Fetched {
+    block: MapBlock,
+    bytes: Vec<u8>,
+    _budget: Arc<OwnedSemaphorePermit>,
+}
+
+/// Connections to other executors' block servers, shared by all task threads of an executor.
+pub(crate) struct QuicFetcher {
+    inner: Arc<Inner>,
+    rt: tokio::runtime::Handle,
+    max_in_flight: u64,
+}
+
+struct Inner {
+    me: ExecutorId,
+    secret: ClusterSecret,
+    peers: Arc<PeerTable>,
+    net: NetConfig,
+    conns: tokio::sync::Mutex<HashMap<u32, ClientConn>>,
+}
+
+impl QuicFetcher {
+    pub(crate) fn new(
+        me: ExecutorId,
+        secret: ClusterSecret,
+        peers: Arc<PeerTable>,
+        net: NetConfig,
+        rt: tokio::runtime::Handle,
+        max_in_flight: u64,
+    ) -> QuicFetcher {
+        let inner = Arc::new(Inner { me, secret, peers, net, conns: tokio::sync::Mutex::new(HashMap::new()) });
+        QuicFetcher { inner, rt, max_in_flight: max_in_flight.max(UNIT) }
+    }
+}
+
+impl BlockFetcher for QuicFetcher {
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        reduce: u32,
+        maps: &[MapBlock],
+        on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+    ) -> Result<(), TaskFailure> {
+        let Some(first) = maps.first() else { return Ok(()) };
+        let target = (self.max_in_flight / 5).max(1);
+        let mut by_executor: BTreeMap<ExecutorId, Vec<MapBlock>> = BTreeMap::new();
+        for m in maps {
+            by_executor.entry(m.executor).or_default().push(m.clone());
+        }
+        let mut requests: Vec<Vec<MapBlock>> = Vec::new();
+        for (_, blocks) in by_executor {
+            let (mut current, mut bytes) = (Vec::new(), 0u64);
+            for b in blocks {
+                if !current.is_empty() && bytes + b.bytes > target {
+                    requests.push(std::mem::take(&mut current));
+                    bytes = 0;
+                }
+                bytes += b.bytes;
+                current.push(b);
+            }
+            if !current.is_empty() {
+                requests.push(current);
+            }
+        }
+        let budget_permits = (self.max_in_flight / UNIT).clamp(1, u32::MAX as u64 / 2) as u32;
+        let budget = Arc::new(Semaphore::new(budget_permits as usize));
+        let (tx, mut rx) = mpsc::unbounded_channel::<Result<Fetched, TaskFailure>>();
+        let inner = self.inner.clone();
+        let issuer = self.rt.spawn(async move {
+            for request in requests {
+                let bytes: u64 = request.iter().map(|b| b.bytes).sum();
+                let want = bytes.div_ceil(UNIT).clamp(1, budget_permits as u64) as u32;
+                let Ok(permit) = budget.clone().acquire_many_owned(want).await else { return };
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::spawn(fetch_request(inner.clone(), shuffle, reduce, request, Arc::new(permit), tx.clone()));
+            }
+        });
+        let mut remaining = maps.len();
+        let result = loop {
+            if remaining == 0 {
+                break Ok(());
+            }
+            match rx.blocking_recv() {
+                Some(Ok(f)) => {
+                    remaining -= 1;
+                    if let Err(e) = on_block(&f.block, &f.bytes) {
+                        break Err(e);
+                    }
+                }
+                Some(Err(failure)) => break Err(failure),
+                None => {
+                    break Err(TaskFailure::FetchFailed {
+                        shuffle,
+                        map: first.map,
+                        executor: first.executor,
+                        message: "the fetch ended before every block arrived".into(),
+                    });
+                }
+            }
+        };
+        issuer.abort();
+        result
+    }
+}
+
+async fn fetch_request(
+    inner: Arc<Inner>,
+    shuffle: ShuffleId,
+    reduce: u32,
+    blocks: Vec<MapBlock>,
+    budget: Arc<OwnedSemaphorePermit>,
+    tx: mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
+) {
+    let executor = blocks[0].executor;
+    if let Err((map, message)) = fetch_blocks(&inner, shuffle, reduce, &blocks, &budget, &tx).await {
+        tracing::warn!(%shuffle, map, %executor, %message, "shuffle fetch failed");
+        inner.conns.lock().await.remove(&executor.0);
+        let _ = tx.send(Err(TaskFailure::FetchFailed { shuffle, map, executor, message }));
+    }
+}
+
+async fn fetch_blocks(
+    inner: &Inner,
+    shuffle: ShuffleId,
+    reduce: u32,
+    blocks: &[MapBlock],
+    budget: &Arc<OwnedSemaphorePermit>,
+    tx: &mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
+) -> Result<(), (u32, String)> {
+    let first = blocks[0].map;
+    let conn = inner.connection(blocks[0].executor).await.map_err(|m| (first, m))?;
+    let limits = inner.net.limits;
+    let mut s = Stream::open(&conn, limits).await.map_err(|e| (first, chain(&e)))?;
+    let request = BlockRequest::FetchBlocks { shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
+    s.write(&request).await.map_err(|e| (first, chain(&e)))?;
+    s.finish();
+    for b in blocks {
+        match s.expect::<BlockReply>().await.map_err(|e| (b.map, chain(&e)))? {
+            BlockReply::Block { map, len } if map == b.map => {
+                if len > limits.max_message {
+                    return Err((b.map, format!("block of {len} bytes exceeds the limit of {} bytes", limits.max_message)));
+                }
+                let bytes = s.read_payload(len).await.map_err(|e| (b.map, chain(&e)))?;
+                if tx.send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() })).is_err() {
+                    return Ok(()); // the task stopped reading
+                }
+            }
+            BlockReply::Block { map, .. } => return Err((b.map, format!("block server sent map {map}, expected {}", b.map))),
+            BlockReply::Missing { map, message } => return Err((map, message)),
+        }
+    }
+    Ok(())
+}
+
+impl Inner {
+    /// A connection to `peer`'s block server (reused while open).
+    async fn connection(&self, peer: ExecutorId) -> Result<quinn::Connection, String> {
+        let mut conns = self.conns.lock().await;
+        if let Some(c) = conns.get(&peer.0) {
+            if c.conn.close_reason().is_none() {
+                return Ok(c.conn.clone());
+            }
+        }
+        // The master announces peers before it launches tasks that read from them;
+        // allow a moment in case the announcement is still on its way.
+        let mut info = self.peers.get(peer.0);
+        for _ in 0..50 {
+            if info.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            info = self.peers.get(peer.0);
+        }
+        let info = info.ok_or_else(|| format!("{peer} is not a known executor (lost?)"))?;
+        let fingerprint: Fingerprint = info.fingerprint.parse().map_err(|e| format!("bad fingerprint of {peer}: {e}"))?;
+        let addr = super::resolve(&format!("{}:{}", info.host, info.shuffle_port)).await.map_err(|e| e.to_string())?;
+        let c = connect_with(addr, fingerprint, &self.secret, Role::Peer { executor: self.me.0 }, &self.net)
+            .await
+            .map_err(|e| format!("cannot connect to the block server of {peer} at {addr}: {}", chain(&e)))?;
+        let conn = c.conn.clone();
+        conns.insert(peer.0, c);
+        Ok(conn)
+    }
+}

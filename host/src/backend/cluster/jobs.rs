@@ -1,0 +1,149 @@
+//! One submitted job: validate the component, wait for executors, run its main on its own thread, stream its output back.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::chain;
+use super::master::Shared;
+use crate::config::Conf;
+use crate::context::Context;
+use crate::net::framing;
+use crate::net::protocol::{JobEvent, SubmitRequest};
+use crate::net::{Limits, Stream};
+use crate::task::ComponentBytes;
+use crate::wasm::{check_job, content_hash, run_job_main_with_stdout};
+
+/// Each stream a submitter opens is one job.
+pub(crate) async fn serve_submitter(conn: quinn::Connection, shared: Arc<Shared>) {
+    loop {
+        match Stream::accept(&conn, shared.limits).await {
+            Ok(Some(s)) => {
+                tokio::spawn(serve_job(s, shared.clone()));
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
+async fn serve_job(mut s: Stream, shared: Arc<Shared>) {
+    let (component, args, conf) = match s.read::<SubmitRequest>().await {
+        Ok(Some(SubmitRequest::SubmitJob { component, args, conf })) => (component, args, conf),
+        Ok(Some(SubmitRequest::CancelJob)) | Ok(None) => return,
+        Err(e) => {
+            let message = format!("bad submission: {}", chain(&e));
+            tracing::warn!(%message);
+            let _ = s.write(&JobEvent::JobDone { result: Err(message) }).await;
+            s.finish();
+            return;
+        }
+    };
+    tracing::info!(component_bytes = component.len(), ?args, "job submitted");
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (events, mut rx) = mpsc::unbounded_channel::<JobEvent>();
+    let (thread_shared, thread_cancel) = (shared.clone(), cancel.clone());
+    let spawned = std::thread::Builder::new()
+        .name("wisp-job-main".into())
+        .spawn(move || run_submission(&thread_shared, component, args, conf, thread_cancel, events));
+    if let Err(e) = spawned {
+        let _ = s.write(&JobEvent::JobDone { result: Err(format!("cannot start the job's thread: {e}")) }).await;
+        s.finish();
+        return;
+    }
+    let Stream { mut send, mut recv, limits } = s;
+    // The client cancels with `CancelJob`, by finishing its side, or by going away.
+    let watch_cancel = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        let _ = framing::read_message::<SubmitRequest, _>(&mut recv, &limits).await;
+        watch_cancel.store(true, Ordering::Relaxed);
+    });
+    while let Some(event) = rx.recv().await {
+        let done = matches!(event, JobEvent::JobDone { .. });
+        if let JobEvent::JobDone { result } = &event {
+            tracing::info!(?result, "job done");
+        }
+        if let Err(e) = write(&mut send, &event, &limits).await {
+            tracing::info!(error = %chain(&e), "submitter gone; cancelling its job");
+            cancel.store(true, Ordering::Relaxed);
+        }
+        if done {
+            let _ = send.finish();
+            break;
+        }
+    }
+    watcher.abort();
+}
+
+async fn write(send: &mut quinn::SendStream, event: &JobEvent, limits: &Limits) -> Result<(), crate::net::FrameError> {
+    framing::write_message(send, event, limits).await
+}
+
+/// The job thread: everything up to `JobDone`.
+fn run_submission(
+    shared: &Shared,
+    component: Vec<u8>,
+    args: Vec<String>,
+    conf: Vec<(String, String)>,
+    cancel: Arc<AtomicBool>,
+    events: mpsc::UnboundedSender<JobEvent>,
+) {
+    let result = run_main(shared, component, &args, &conf, &cancel, &events);
+    let _ = events.send(JobEvent::JobDone { result });
+}
+
+fn run_main(
+    shared: &Shared,
+    component: Vec<u8>,
+    args: &[String],
+    pairs: &[(String, String)],
+    cancel: &Arc<AtomicBool>,
+    events: &mpsc::UnboundedSender<JobEvent>,
+) -> Result<(), String> {
+    let mut conf = Conf::default();
+    for (k, v) in pairs {
+        conf.set(k.trim(), v.trim());
+    }
+    let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
+    let not_job = |e: &dyn std::error::Error| format!("the submitted file is not a usable Wisp job: {}", chain(e));
+    let loaded = shared.runtime.load(&job).map_err(|e| not_job(&e))?;
+    check_job(&loaded).map_err(|e| not_job(&e))?;
+    if shared.registry.len() == 0 {
+        let _ = events.send(JobEvent::JobState { message: "waiting for executors".into() });
+        while shared.registry.len() == 0 {
+            if cancel.load(Ordering::Relaxed) {
+                return Err("job cancelled".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = events.send(JobEvent::JobState { message: "executors registered; starting".into() });
+    }
+    let handle = shared.handle.with_cancel(cancel.clone());
+    let context = Context::new(job, conf, handle, shared.runtime.clone()).map_err(|e| chain(&e))?;
+    let (mut reader, writer) = std::io::pipe().map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
+    let stdout = std::fs::File::from(OwnedFd::from(writer));
+    let output = events.clone();
+    let pump = std::thread::Builder::new()
+        .name("wisp-job-stdout".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if output.send(JobEvent::JobOutput { chunk: buf[..n].to_vec() }).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the job's output thread: {e}"))?;
+    let (result, context) = run_job_main_with_stdout(&shared.runtime, &loaded, Box::new(context), args, Some(stdout));
+    drop(context);
+    let _ = pump.join();
+    result.map_err(|e| e.to_string())
+}

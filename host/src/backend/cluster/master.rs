@@ -1,0 +1,187 @@
+//! The `wisp master` service: authenticated QUIC endpoint, executor registry, liveness, and the shared driver loop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use tokio::sync::mpsc;
+
+use super::super::driver_loop;
+use super::super::{BackendHandle, LoopMessage};
+use super::port::{ClusterPort, Link, Registry, post, serve_queue};
+use super::{ClusterError, chain, jobs, net_config};
+use crate::config::Conf;
+use crate::dag::{Scheduler, SchedulerConfig, SchedulerEvent};
+use crate::event_log::EventLog;
+use crate::ids::ExecutorId;
+use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, WireTaskReport};
+use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
+use crate::task::TaskReport;
+use crate::wasm::Runtime;
+
+/// Settings of `wisp master`.
+pub struct MasterArgs {
+    /// Where to listen (UDP).
+    pub listen: SocketAddr,
+    /// The cluster secret.
+    pub secret: ClusterSecret,
+    /// Where the TLS identity is kept.
+    pub state_dir: PathBuf,
+    /// Master configuration (scheduler keys, `wisp.network.timeout`).
+    pub conf: Conf,
+    /// The open event log, if any.
+    pub event_log: Option<EventLog>,
+    /// Where compiled components are cached.
+    pub compile_cache: Option<PathBuf>,
+}
+
+/// What every connection handler of the master shares.
+pub(crate) struct Shared {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) handle: BackendHandle,
+    pub(crate) loop_tx: Sender<LoopMessage>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) limits: Limits,
+}
+
+/// Runs the master until its process ends; `ready` is told the bound address and the fingerprint to pin.
+pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
+    let net = net_config(&args.conf, "master")?;
+    let timeout = net.idle_timeout;
+    let sched_config = SchedulerConfig::from_conf(&args.conf)?;
+    let identity = Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
+    let runtime = Runtime::new(crate::wasm::TaskLimits::from_conf(&args.conf)?, args.compile_cache.clone())
+        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wisp-master-net")
+        .enable_all()
+        .build()
+        .map_err(|source| ClusterError::Start { what: "tokio runtime", source })?;
+
+    let registry = Arc::new(Registry::default());
+    let (loop_tx, loop_rx) = crossbeam_channel::bounded::<LoopMessage>(4096);
+    let port = Box::new(ClusterPort { registry: registry.clone() });
+    let event_log = args.event_log;
+    let start = Instant::now();
+    std::thread::Builder::new()
+        .name("wisp-driver-loop".into())
+        .spawn(move || driver_loop::run(Scheduler::new(sched_config), loop_rx, port, event_log, start))
+        .map_err(|source| ClusterError::Start { what: "driver loop", source })?;
+    let handle = BackendHandle {
+        tx: loop_tx.clone(),
+        next_job: Arc::new(AtomicU32::new(0)),
+        cores: registry.cores.clone(),
+        cancel: None,
+    };
+    let shared = Arc::new(Shared { registry, handle, loop_tx: loop_tx.clone(), runtime, limits: net.limits });
+
+    let result = rt.block_on(async move {
+        let mut server = Server::bind_with(args.listen, &identity, args.secret, net)
+            .map_err(|e| ClusterError::Bind { addr: args.listen.to_string(), message: chain(&e) })?;
+        ready(server.local_addr(), server.fingerprint());
+        tokio::spawn(watch_heartbeats(shared.clone(), timeout));
+        loop {
+            match server.accept().await {
+                Ok(c) => accepted(c, &shared),
+                Err(HandshakeError::EndpointClosed) => break,
+                Err(_) => {} // logged by the endpoint
+            }
+        }
+        Ok(())
+    });
+    let _ = loop_tx.send(LoopMessage::Shutdown);
+    result
+}
+
+fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
+    match (&c.role, c.executor) {
+        (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, .. }, Some(id)) => {
+            tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, cores, "executor registered");
+            let (queue, rx) = mpsc::unbounded_channel();
+            let info = PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
+            let link = Link { queue, info, cores: *cores, conn: c.conn.clone(), last_seen: Arc::new(Mutex::new(Instant::now())) };
+            tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.loop_tx.clone(), shared.limits));
+            shared.registry.add(id, link);
+            post(&shared.loop_tx, SchedulerEvent::ExecutorAdded { executor: id, host: host.clone(), cores: *cores });
+            tokio::spawn(serve_executor(id, c.conn, shared.clone()));
+        }
+        (Role::Submitter, _) => {
+            tracing::info!(peer = %c.peer, "submitter connected");
+            tokio::spawn(jobs::serve_submitter(c.conn, shared.clone()));
+        }
+        (role, _) => {
+            tracing::warn!(peer = %c.peer, role = role.name(), "refused: the master serves executors and submitters only");
+            c.conn.close(2u32.into(), b"the master serves executors and submitters only");
+        }
+    }
+}
+
+/// Requests an executor opens (heartbeats, task statuses) until its connection ends; then it is lost.
+async fn serve_executor(id: ExecutorId, conn: quinn::Connection, shared: Arc<Shared>) {
+    let reason = loop {
+        match Stream::accept(&conn, shared.limits).await {
+            Ok(Some(mut s)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = executor_request(id, &mut s, &shared).await {
+                        tracing::warn!(executor = %id, error = %chain(&e), "bad request from executor");
+                    }
+                });
+            }
+            Ok(None) => break "connection closed".to_string(),
+            Err(e) => break chain(&e),
+        }
+    };
+    lose(&shared, id, &reason);
+}
+
+fn lose(shared: &Shared, id: ExecutorId, reason: &str) {
+    if shared.registry.remove(id) {
+        tracing::warn!(executor = %id, %reason, "executor lost");
+        post(&shared.loop_tx, SchedulerEvent::ExecutorLost { executor: id, reason: reason.to_string() });
+    }
+}
+
+async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Result<(), crate::net::RpcError> {
+    let Some(req) = s.read::<ExecutorRequest>().await? else { return Ok(()) };
+    let known = shared.registry.seen(id);
+    let reply = match req {
+        ExecutorRequest::Heartbeat { .. } if !known => MasterReply::Reregister,
+        ExecutorRequest::Heartbeat { .. } => MasterReply::Ack,
+        ExecutorRequest::TaskStatus { report } => {
+            if known {
+                task_status(id, report, shared);
+            }
+            MasterReply::Ack
+        }
+    };
+    s.write(&reply).await?;
+    s.finish();
+    Ok(())
+}
+
+fn task_status(id: ExecutorId, report: WireTaskReport, shared: &Shared) {
+    match TaskReport::try_from(report) {
+        Ok(mut report) => {
+            // The connection says who ran it, whatever the report claims.
+            report.executor = id;
+            post(&shared.loop_tx, SchedulerEvent::TaskFinished(report));
+        }
+        Err(e) => tracing::warn!(executor = %id, error = %chain(&e), "unreadable task status"),
+    }
+}
+
+/// Declares lost the executors whose heartbeats stopped for `timeout`.
+async fn watch_heartbeats(shared: Arc<Shared>, timeout: Duration) {
+    let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(100)));
+    loop {
+        tick.tick().await;
+        for id in shared.registry.silent_for(timeout) {
+            lose(&shared, id, &format!("no heartbeat for {timeout:?}"));
+        }
+    }
+}
