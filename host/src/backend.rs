@@ -50,11 +50,6 @@ impl BackendHandle {
         self.cores.load(Ordering::Relaxed)
     }
 
-    /// The same handle, whose jobs are cancelled once `cancel` is set.
-    pub(crate) fn with_cancel(&self, cancel: Arc<AtomicBool>) -> BackendHandle {
-        BackendHandle { cancel: Some(cancel), ..self.clone() }
-    }
-
     /// Runs one job and blocks until it ends; the error is the job's one-line failure.
     pub fn run_job(
         &self,

@@ -50,7 +50,7 @@ struct MasterCmd {
     /// Where the master keeps its TLS identity (default: ~/.wisp/master).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
-    /// Write the event log (one JSON object per line) into this directory.
+    /// Write each application's event log (one JSON object per line) into `DIR/app-N/`.
     #[arg(long, value_name = "DIR")]
     event_log: Option<PathBuf>,
     /// Configuration, `key=value` (repeatable).
@@ -224,8 +224,8 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         Some(d) => d,
         None => std::env::var_os("HOME").map(|h| Path::new(&h).join(".wisp").join("master")).context("no --state-dir and no $HOME")?,
     };
-    let event_log = args.event_log.as_deref().map(EventLog::create).transpose()?;
-    let master_args = MasterArgs { listen: args.listen, secret: secret(&args.secret_file)?, state_dir, conf, event_log, compile_cache: compile_cache_dir() };
+    let master_args =
+        MasterArgs { listen: args.listen, secret: secret(&args.secret_file)?, state_dir, conf, event_log: args.event_log, compile_cache: compile_cache_dir() };
     cluster::run_master(master_args, |addr, fp| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");

@@ -2,6 +2,7 @@
 
 mod api;
 mod bad_input;
+mod cluster;
 mod examples;
 mod wordcount;
 

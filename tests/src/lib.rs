@@ -197,3 +197,62 @@ pub fn write_corpus(path: &Path, bytes: u64, seed: u64) -> std::io::Result<u64> 
     f.flush()?;
     Ok(written)
 }
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no process behind.
+#[derive(Debug)]
+pub struct ProcessGuard {
+    child: Option<std::process::Child>,
+    name: String,
+}
+
+impl ProcessGuard {
+    /// Spawns `cmd` with stdin closed and stdout/stderr appended to `log` (and `log` with `.out` for stdout).
+    pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> ProcessGuard {
+        let err = std::fs::File::create(log).expect("create log file");
+        let out = std::fs::File::create(log.with_extension("out")).expect("create stdout file");
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        ProcessGuard { child: Some(child), name: name.to_string() }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Kills it with SIGKILL now and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Its name, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -188,6 +188,8 @@ pub enum MasterRequest {
     /// task needs that the master has not yet sent to this executor; others
     /// are referred to by hash inside `task`.
     LaunchTask {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// The task description.
         task: WireTask,
         /// Components the executor does not have yet.
@@ -195,16 +197,22 @@ pub enum MasterRequest {
     },
     /// Cancel a running task attempt (it then reports `Killed`).
     KillTask {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// The attempt.
         task: u32,
     },
     /// Forget cached blocks (unpersist).
     DropBlocks {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// The blocks.
         blocks: Vec<WireBlockId>,
     },
     /// Delete a shuffle's map output files.
     RemoveShuffle {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// The shuffle.
         shuffle: u32,
     },
@@ -244,6 +252,8 @@ pub enum ExecutorRequest {
     },
     /// A task attempt finished.
     TaskStatus {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// Its report.
         report: WireTaskReport,
     },
@@ -320,6 +330,8 @@ pub enum JobEvent {
 pub enum BlockRequest {
     /// The blocks of several map outputs for one reduce partition.
     FetchBlocks {
+        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+        app: u32,
         /// The shuffle.
         shuffle: u32,
         /// The reduce partition.

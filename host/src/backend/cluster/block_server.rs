@@ -9,9 +9,10 @@ use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{HandshakeError, Limits, Role, RpcError, Server, Stream};
 use crate::shuffle::block_range;
 
-/// Accepts `Role::Peer` connections until the endpoint closes.
-pub(crate) async fn serve(mut server: Server, shuffle_dir: PathBuf, limits: Limits) {
-    let dir = Arc::new(shuffle_dir);
+/// Accepts `Role::Peer` connections until the endpoint closes; application `N`'s
+/// shuffle files are in `base/app-N/shuffle`.
+pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
+    let dir = Arc::new(base);
     loop {
         match server.accept().await {
             Ok(c) => {
@@ -43,10 +44,12 @@ pub(crate) async fn serve(mut server: Server, shuffle_dir: PathBuf, limits: Limi
     }
 }
 
-async fn serve_stream(mut s: Stream, dir: &Path) -> Result<(), RpcError> {
-    let Some(BlockRequest::FetchBlocks { shuffle, reduce, maps }) = s.read::<BlockRequest>().await? else {
+async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
+    let Some(BlockRequest::FetchBlocks { app, shuffle, reduce, maps }) = s.read::<BlockRequest>().await? else {
         return Ok(());
     };
+    let dir = super::executor_service::app_dir(base, app).join("shuffle");
+    let dir = dir.as_path();
     let chunk = s.limits.chunk.max(4096) as usize;
     let mut buf = vec![0u8; chunk];
     for map in maps {

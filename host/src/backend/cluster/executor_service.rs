@@ -2,18 +2,18 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::fetch::QuicFetcher;
+use super::fetch::{FetchPool, QuicFetcher};
 use super::{ClusterError, PeerTable, block_server, chain, net_config, resolve};
 use crate::config::{self, Conf};
 use crate::executor::{Executor, ExecutorConfig};
-use crate::ids::ShuffleId;
+use crate::ids::{ExecutorId, ShuffleId};
 use crate::net::protocol::{
     ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, WireTaskMetrics, WireTaskReport,
 };
@@ -45,12 +45,44 @@ pub struct ExecutorArgs {
 
 type ComponentCache = Mutex<HashMap<String, Arc<ComponentBytes>>>;
 
+/// A task for the task threads: (application, its executor, the task, its cancel flag).
+type Queued = (u32, Arc<Executor>, TaskDesc, Arc<AtomicBool>);
+
 struct State {
-    executor: Arc<Executor>,
+    id: ExecutorId,
+    /// `work_dir/executor-N`: one `app-M` directory per application below.
+    base: PathBuf,
+    runtime: Arc<Runtime>,
+    fetch: Arc<FetchPool>,
+    rt: tokio::runtime::Handle,
+    max_in_flight: u64,
+    spill: usize,
+    /// One `Executor` (shuffle files, blocks) per application.
+    apps: Mutex<HashMap<u32, Arc<Executor>>>,
     components: ComponentCache,
-    running: Mutex<HashMap<u32, Arc<AtomicBool>>>,
-    tasks: crossbeam_channel::Sender<(TaskDesc, Arc<AtomicBool>)>,
+    running: Mutex<HashMap<(u32, u32), Arc<AtomicBool>>>,
+    tasks: crossbeam_channel::Sender<Queued>,
     peers: Arc<PeerTable>,
+}
+
+/// Where an executor keeps application `app`'s files, below its base directory.
+pub(crate) fn app_dir(base: &Path, app: u32) -> PathBuf {
+    base.join(format!("app-{app}"))
+}
+
+impl State {
+    /// The application's executor, created on its first task.
+    fn executor(&self, app: u32) -> std::io::Result<Arc<Executor>> {
+        let mut apps = lock(&self.apps);
+        if let Some(e) = apps.get(&app) {
+            return Ok(e.clone());
+        }
+        let config = ExecutorConfig { id: self.id, work_dir: app_dir(&self.base, app), shuffle_spill_memory: self.spill, batch_bytes: 1 << 20 };
+        let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), self.max_in_flight);
+        let e = Arc::new(Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?);
+        apps.insert(app, e.clone());
+        Ok(e)
+    }
 }
 
 /// Runs an executor until the master goes away.
@@ -105,28 +137,36 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     tracing::info!(executor = %id, %host, shuffle_port, cores, "registered with the master");
 
     let peers = Arc::new(PeerTable::default());
-    let fetcher = QuicFetcher::new(id, args.secret.clone(), peers.clone(), peer_net.clone(), rt.clone(), max_in_flight);
-    let exec_config =
-        ExecutorConfig { id, work_dir: args.work_dir.join(format!("executor-{}", id.0)), shuffle_spill_memory: spill, batch_bytes: 1 << 20 };
-    let executor = Arc::new(
-        Executor::new(exec_config.clone(), runtime, Arc::new(fetcher))
-            .map_err(|source| ClusterError::WorkDir { path: exec_config.work_dir.clone(), source })?,
-    );
-    tokio::spawn(block_server::serve(block_server, executor.shuffle_dir(), peer_net.limits));
+    let base = args.work_dir.join(format!("executor-{}", id.0));
+    std::fs::create_dir_all(&base).map_err(|source| ClusterError::WorkDir { path: base.clone(), source })?;
+    tokio::spawn(block_server::serve(block_server, base.clone(), peer_net.limits));
 
     let conn = client.conn.clone();
-    let (task_tx, task_rx) = crossbeam_channel::unbounded::<(TaskDesc, Arc<AtomicBool>)>();
-    let (status_tx, mut status_rx) = mpsc::unbounded_channel::<WireTaskReport>();
-    let state = Arc::new(State { executor: executor.clone(), components: Mutex::new(HashMap::new()), running: Mutex::default(), tasks: task_tx, peers });
+    let (task_tx, task_rx) = crossbeam_channel::unbounded::<Queued>();
+    let (status_tx, mut status_rx) = mpsc::unbounded_channel::<(u32, WireTaskReport)>();
+    let state = Arc::new(State {
+        id,
+        base: base.clone(),
+        runtime,
+        fetch: FetchPool::new(id, args.secret.clone(), peers.clone(), peer_net.clone()),
+        rt: rt.clone(),
+        max_in_flight,
+        spill,
+        apps: Mutex::default(),
+        components: Mutex::new(HashMap::new()),
+        running: Mutex::default(),
+        tasks: task_tx,
+        peers,
+    });
     for i in 0..cores {
         let (rx, tx, state) = (task_rx.clone(), status_tx.clone(), state.clone());
         std::thread::Builder::new()
             .name(format!("wisp-task-{i}"))
             .spawn(move || {
-                for (task, cancel) in rx {
-                    let report = state.executor.run_task(&task, cancel);
-                    lock(&state.running).remove(&task.task.0);
-                    if tx.send(WireTaskReport::from(&report)).is_err() {
+                for (app, executor, task, cancel) in rx {
+                    let report = executor.run_task(&task, cancel);
+                    lock(&state.running).remove(&(app, task.task.0));
+                    if tx.send((app, WireTaskReport::from(&report))).is_err() {
                         break;
                     }
                 }
@@ -139,8 +179,8 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let status_conn = conn.clone();
     let limits = net.limits;
     let statuses = tokio::spawn(async move {
-        while let Some(report) = status_rx.recv().await {
-            if let Err(e) = call::<_, MasterReply>(&status_conn, &ExecutorRequest::TaskStatus { report }, limits).await {
+        while let Some((app, report)) = status_rx.recv().await {
+            if let Err(e) = call::<_, MasterReply>(&status_conn, &ExecutorRequest::TaskStatus { app, report }, limits).await {
                 return chain(&e);
             }
         }
@@ -153,7 +193,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            let running: Vec<(u32, WireTaskMetrics)> = lock(&hb_state.running).keys().map(|t| (*t, WireTaskMetrics::default())).collect();
+            let running: Vec<(u32, WireTaskMetrics)> = lock(&hb_state.running).keys().map(|(_, t)| (*t, WireTaskMetrics::default())).collect();
             match call::<_, MasterReply>(&hb_conn, &ExecutorRequest::Heartbeat { running }, limits).await {
                 Ok(MasterReply::Ack) => {}
                 Ok(MasterReply::Reregister) => return "the master declared this executor lost".to_string(),
@@ -184,7 +224,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         r = requests => r.unwrap_or_else(|e| e.to_string()),
     };
     tracing::error!(executor = %id, %message, "stopping");
-    executor.remove_work_dir();
+    let _ = std::fs::remove_dir_all(&base);
     Err(ClusterError::MasterLost { message })
 }
 
@@ -206,20 +246,22 @@ fn local_ip_towards(master: SocketAddr) -> IpAddr {
 async fn handle_request(mut s: Stream, state: &State) -> Result<(), crate::net::RpcError> {
     let Some(req) = s.read::<MasterRequest>().await? else { return Ok(()) };
     let reply = match req {
-        MasterRequest::LaunchTask { task, components } => launch(state, task, components),
-        MasterRequest::KillTask { task } => {
-            if let Some(flag) = lock(&state.running).get(&task) {
+        MasterRequest::LaunchTask { app, task, components } => launch(state, app, task, components),
+        MasterRequest::KillTask { app, task } => {
+            if let Some(flag) = lock(&state.running).get(&(app, task)) {
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             ExecutorReply::Ack
         }
-        MasterRequest::DropBlocks { blocks } => {
+        MasterRequest::DropBlocks { app, blocks } => {
             let blocks: Vec<BlockId> = blocks.into_iter().map(BlockId::from).collect();
-            state.executor.blocks().remove(&blocks);
+            if let Some(e) = lock(&state.apps).get(&app) {
+                e.blocks().remove(&blocks);
+            }
             ExecutorReply::Ack
         }
-        MasterRequest::RemoveShuffle { shuffle } => {
-            let dir = state.executor.shuffle_dir();
+        MasterRequest::RemoveShuffle { app, shuffle } => {
+            let dir = app_dir(&state.base, app).join("shuffle");
             tokio::task::block_in_place(|| crate::shuffle::remove_shuffle_files(&dir, ShuffleId(shuffle)));
             ExecutorReply::Ack
         }
@@ -233,7 +275,7 @@ async fn handle_request(mut s: Stream, state: &State) -> Result<(), crate::net::
     Ok(())
 }
 
-fn launch(state: &State, task: crate::net::protocol::WireTask, uploads: Vec<ComponentUpload>) -> ExecutorReply {
+fn launch(state: &State, app: u32, task: crate::net::protocol::WireTask, uploads: Vec<ComponentUpload>) -> ExecutorReply {
     for up in uploads {
         let actual = tokio::task::block_in_place(|| content_hash(&up.bytes));
         if actual != up.hash {
@@ -244,9 +286,13 @@ fn launch(state: &State, task: crate::net::protocol::WireTask, uploads: Vec<Comp
     let resolver = |hash: &str| lock(&state.components).get(hash).cloned();
     match task.into_task(&resolver) {
         Ok(task) => {
+            let executor = match tokio::task::block_in_place(|| state.executor(app)) {
+                Ok(e) => e,
+                Err(e) => return ExecutorReply::Failed { message: format!("cannot create the work directory of app {app}: {e}") },
+            };
             let cancel = Arc::new(AtomicBool::new(false));
-            lock(&state.running).insert(task.task.0, cancel.clone());
-            match state.tasks.send((task, cancel)) {
+            lock(&state.running).insert((app, task.task.0), cancel.clone());
+            match state.tasks.send((app, executor, task, cancel)) {
                 Ok(()) => ExecutorReply::Ack,
                 Err(_) => ExecutorReply::Failed { message: "the executor is stopping".into() },
             }

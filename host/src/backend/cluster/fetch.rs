@@ -29,14 +29,16 @@ struct Fetched {
     _budget: Arc<OwnedSemaphorePermit>,
 }
 
-/// Connections to other executors' block servers, shared by all task threads of an executor.
+/// Fetches one application's remote shuffle blocks.
 pub(crate) struct QuicFetcher {
-    inner: Arc<Inner>,
+    app: u32,
+    inner: Arc<FetchPool>,
     rt: tokio::runtime::Handle,
     max_in_flight: u64,
 }
 
-struct Inner {
+/// Connections to other executors' block servers, shared by all task threads and applications of an executor.
+pub(crate) struct FetchPool {
     me: ExecutorId,
     secret: ClusterSecret,
     peers: Arc<PeerTable>,
@@ -44,17 +46,15 @@ struct Inner {
     conns: tokio::sync::Mutex<HashMap<u32, ClientConn>>,
 }
 
+impl FetchPool {
+    pub(crate) fn new(me: ExecutorId, secret: ClusterSecret, peers: Arc<PeerTable>, net: NetConfig) -> Arc<FetchPool> {
+        Arc::new(FetchPool { me, secret, peers, net, conns: tokio::sync::Mutex::new(HashMap::new()) })
+    }
+}
+
 impl QuicFetcher {
-    pub(crate) fn new(
-        me: ExecutorId,
-        secret: ClusterSecret,
-        peers: Arc<PeerTable>,
-        net: NetConfig,
-        rt: tokio::runtime::Handle,
-        max_in_flight: u64,
-    ) -> QuicFetcher {
-        let inner = Arc::new(Inner { me, secret, peers, net, conns: tokio::sync::Mutex::new(HashMap::new()) });
-        QuicFetcher { inner, rt, max_in_flight: max_in_flight.max(UNIT) }
+    pub(crate) fn new(app: u32, pool: Arc<FetchPool>, rt: tokio::runtime::Handle, max_in_flight: u64) -> QuicFetcher {
+        QuicFetcher { app, inner: pool, rt, max_in_flight: max_in_flight.max(UNIT) }
     }
 }
 
@@ -90,7 +90,7 @@ impl BlockFetcher for QuicFetcher {
         let budget_permits = (self.max_in_flight / UNIT).clamp(1, u32::MAX as u64 / 2) as u32;
         let budget = Arc::new(Semaphore::new(budget_permits as usize));
         let (tx, mut rx) = mpsc::unbounded_channel::<Result<Fetched, TaskFailure>>();
-        let inner = self.inner.clone();
+        let (inner, app) = (self.inner.clone(), self.app);
         let issuer = self.rt.spawn(async move {
             for request in requests {
                 let bytes: u64 = request.iter().map(|b| b.bytes).sum();
@@ -99,7 +99,7 @@ impl BlockFetcher for QuicFetcher {
                 if tx.is_closed() {
                     return;
                 }
-                tokio::spawn(fetch_request(inner.clone(), shuffle, reduce, request, Arc::new(permit), tx.clone()));
+                tokio::spawn(fetch_request(inner.clone(), app, shuffle, reduce, request, Arc::new(permit), tx.clone()));
             }
         });
         let mut remaining = maps.len();
@@ -131,7 +131,8 @@ impl BlockFetcher for QuicFetcher {
 }
 
 async fn fetch_request(
-    inner: Arc<Inner>,
+    inner: Arc<FetchPool>,
+    app: u32,
     shuffle: ShuffleId,
     reduce: u32,
     blocks: Vec<MapBlock>,
@@ -139,7 +140,7 @@ async fn fetch_request(
     tx: mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
 ) {
     let executor = blocks[0].executor;
-    if let Err((map, message)) = fetch_blocks(&inner, shuffle, reduce, &blocks, &budget, &tx).await {
+    if let Err((map, message)) = fetch_blocks(&inner, app, shuffle, reduce, &blocks, &budget, &tx).await {
         tracing::warn!(%shuffle, map, %executor, %message, "shuffle fetch failed");
         inner.conns.lock().await.remove(&executor.0);
         let _ = tx.send(Err(TaskFailure::FetchFailed { shuffle, map, executor, message }));
@@ -147,7 +148,8 @@ async fn fetch_request(
 }
 
 async fn fetch_blocks(
-    inner: &Inner,
+    inner: &FetchPool,
+    app: u32,
     shuffle: ShuffleId,
     reduce: u32,
     blocks: &[MapBlock],
@@ -158,7 +160,7 @@ async fn fetch_blocks(
     let conn = inner.connection(blocks[0].executor).await.map_err(|m| (first, m))?;
     let limits = inner.net.limits;
     let mut s = Stream::open(&conn, limits).await.map_err(|e| (first, chain(&e)))?;
-    let request = BlockRequest::FetchBlocks { shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
+    let request = BlockRequest::FetchBlocks { app, shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
     s.write(&request).await.map_err(|e| (first, chain(&e)))?;
     s.finish();
     for b in blocks {
@@ -179,7 +181,7 @@ async fn fetch_blocks(
     Ok(())
 }
 
-impl Inner {
+impl FetchPool {
     /// A connection to `peer`'s block server (reused while open).
     async fn connection(&self, peer: ExecutorId) -> Result<quinn::Connection, String> {
         let mut conns = self.conns.lock().await;

@@ -1,15 +1,26 @@
-//! One submitted job: validate the component, wait for executors, run its main on its own thread, stream its output back.
+//! One submitted application: validate the component, wait for executors, run its main with its own driver loop, stream its output back.
+//!
+//! Each submission is an application with its own `Scheduler` on its own
+//! driver loop thread (as each Spark application has its own driver):
+//! lineage ids (RDDs, shuffles, blocks) and task ids are per application, so
+//! a scheduler shared by several applications would confuse them. All loops
+//! share the registered executors through the `Registry`.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::super::driver_loop;
+use super::super::{BackendHandle, LoopMessage};
 use super::chain;
 use super::master::Shared;
+use super::port::ClusterPort;
+use crate::dag::Scheduler;
+use crate::event_log::EventLog;
 use crate::config::Conf;
 use crate::context::Context;
 use crate::net::framing;
@@ -121,7 +132,36 @@ fn run_main(
         }
         let _ = events.send(JobEvent::JobState { message: "executors registered; starting".into() });
     }
-    let handle = shared.handle.with_cancel(cancel.clone());
+    let app = shared.next_app.fetch_add(1, Ordering::Relaxed);
+    let event_log = match &shared.event_log {
+        Some(dir) => Some(EventLog::create(&dir.join(format!("app-{app}"))).map_err(|e| chain(&e))?),
+        None => None,
+    };
+    let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(4096);
+    let port = Box::new(ClusterPort { app, registry: shared.registry.clone() });
+    let scheduler = Scheduler::new(shared.scheduler.clone());
+    let driver = std::thread::Builder::new()
+        .name(format!("wisp-driver-loop-{app}"))
+        .spawn(move || driver_loop::run(scheduler, rx, port, event_log, Instant::now()))
+        .map_err(|e| format!("cannot start the driver loop: {e}"))?;
+    shared.registry.add_app(app, tx.clone());
+    let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: shared.registry.cores.clone(), cancel: Some(cancel.clone()) };
+    let result = run_app(shared, job, conf, handle, args, events);
+    shared.registry.remove_app(app);
+    let _ = tx.send(LoopMessage::Shutdown);
+    let _ = driver.join();
+    result
+}
+
+fn run_app(
+    shared: &Shared,
+    job: Arc<ComponentBytes>,
+    conf: Conf,
+    handle: BackendHandle,
+    args: &[String],
+    events: &mpsc::UnboundedSender<JobEvent>,
+) -> Result<(), String> {
+    let loaded = shared.runtime.load(&job).map_err(|e| e.to_string())?;
     let context = Context::new(job, conf, handle, shared.runtime.clone()).map_err(|e| chain(&e))?;
     let (mut reader, writer) = std::io::pipe().map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
     let stdout = std::fs::File::from(OwnedFd::from(writer));

@@ -1,4 +1,4 @@
-//! The `wisp master` service: authenticated QUIC endpoint, executor registry, liveness, and the shared driver loop.
+//! The `wisp master` service: authenticated QUIC endpoint, executor registry, liveness; each submission gets a driver loop (`jobs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,16 +6,12 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use tokio::sync::mpsc;
 
-use super::super::driver_loop;
-use super::super::{BackendHandle, LoopMessage};
-use super::port::{ClusterPort, Link, Registry, post, serve_queue};
+use super::port::{Link, Registry, serve_queue};
 use super::{ClusterError, chain, jobs, net_config};
 use crate::config::Conf;
-use crate::dag::{Scheduler, SchedulerConfig, SchedulerEvent};
-use crate::event_log::EventLog;
+use crate::dag::{SchedulerConfig, SchedulerEvent};
 use crate::ids::ExecutorId;
 use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, WireTaskReport};
 use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
@@ -32,8 +28,8 @@ pub struct MasterArgs {
     pub state_dir: PathBuf,
     /// Master configuration (scheduler keys, `wisp.network.timeout`).
     pub conf: Conf,
-    /// The open event log, if any.
-    pub event_log: Option<EventLog>,
+    /// Write each application's event log under `DIR/app-N/`.
+    pub event_log: Option<PathBuf>,
     /// Where compiled components are cached.
     pub compile_cache: Option<PathBuf>,
 }
@@ -41,10 +37,11 @@ pub struct MasterArgs {
 /// What every connection handler of the master shares.
 pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
-    pub(crate) handle: BackendHandle,
-    pub(crate) loop_tx: Sender<LoopMessage>,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) limits: Limits,
+    pub(crate) scheduler: SchedulerConfig,
+    pub(crate) event_log: Option<PathBuf>,
+    pub(crate) next_app: AtomicU32,
 }
 
 /// Runs the master until its process ends; `ready` is told the bound address and the fingerprint to pin.
@@ -63,21 +60,14 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         .map_err(|source| ClusterError::Start { what: "tokio runtime", source })?;
 
     let registry = Arc::new(Registry::default());
-    let (loop_tx, loop_rx) = crossbeam_channel::bounded::<LoopMessage>(4096);
-    let port = Box::new(ClusterPort { registry: registry.clone() });
-    let event_log = args.event_log;
-    let start = Instant::now();
-    std::thread::Builder::new()
-        .name("wisp-driver-loop".into())
-        .spawn(move || driver_loop::run(Scheduler::new(sched_config), loop_rx, port, event_log, start))
-        .map_err(|source| ClusterError::Start { what: "driver loop", source })?;
-    let handle = BackendHandle {
-        tx: loop_tx.clone(),
-        next_job: Arc::new(AtomicU32::new(0)),
-        cores: registry.cores.clone(),
-        cancel: None,
-    };
-    let shared = Arc::new(Shared { registry, handle, loop_tx: loop_tx.clone(), runtime, limits: net.limits });
+    let shared = Arc::new(Shared {
+        registry,
+        runtime,
+        limits: net.limits,
+        scheduler: sched_config,
+        event_log: args.event_log,
+        next_app: AtomicU32::new(1),
+    });
 
     let result = rt.block_on(async move {
         let mut server = Server::bind_with(args.listen, &identity, args.secret, net)
@@ -93,7 +83,6 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         }
         Ok(())
     });
-    let _ = loop_tx.send(LoopMessage::Shutdown);
     result
 }
 
@@ -104,9 +93,8 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
             let (queue, rx) = mpsc::unbounded_channel();
             let info = PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
             let link = Link { queue, info, cores: *cores, conn: c.conn.clone(), last_seen: Arc::new(Mutex::new(Instant::now())) };
-            tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.loop_tx.clone(), shared.limits));
+            tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.registry.clone(), shared.limits));
             shared.registry.add(id, link);
-            post(&shared.loop_tx, SchedulerEvent::ExecutorAdded { executor: id, host: host.clone(), cores: *cores });
             tokio::spawn(serve_executor(id, c.conn, shared.clone()));
         }
         (Role::Submitter, _) => {
@@ -140,9 +128,8 @@ async fn serve_executor(id: ExecutorId, conn: quinn::Connection, shared: Arc<Sha
 }
 
 fn lose(shared: &Shared, id: ExecutorId, reason: &str) {
-    if shared.registry.remove(id) {
+    if shared.registry.remove(id, reason) {
         tracing::warn!(executor = %id, %reason, "executor lost");
-        post(&shared.loop_tx, SchedulerEvent::ExecutorLost { executor: id, reason: reason.to_string() });
     }
 }
 
@@ -152,9 +139,9 @@ async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Re
     let reply = match req {
         ExecutorRequest::Heartbeat { .. } if !known => MasterReply::Reregister,
         ExecutorRequest::Heartbeat { .. } => MasterReply::Ack,
-        ExecutorRequest::TaskStatus { report } => {
+        ExecutorRequest::TaskStatus { app, report } => {
             if known {
-                task_status(id, report, shared);
+                task_status(id, app, report, shared);
             }
             MasterReply::Ack
         }
@@ -164,12 +151,12 @@ async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Re
     Ok(())
 }
 
-fn task_status(id: ExecutorId, report: WireTaskReport, shared: &Shared) {
+fn task_status(id: ExecutorId, app: u32, report: WireTaskReport, shared: &Shared) {
     match TaskReport::try_from(report) {
         Ok(mut report) => {
             // The connection says who ran it, whatever the report claims.
             report.executor = id;
-            post(&shared.loop_tx, SchedulerEvent::TaskFinished(report));
+            shared.registry.post_app(app, SchedulerEvent::TaskFinished(report));
         }
         Err(e) => tracing::warn!(executor = %id, error = %chain(&e), "unreadable task status"),
     }

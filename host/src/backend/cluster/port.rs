@@ -1,4 +1,9 @@
-//! The cluster `ExecutorPort`: the driver loop's commands become requests on executors' connections.
+//! The cluster `ExecutorPort`: a driver loop's commands become requests on executors' connections.
+//!
+//! Every submitted application has its own driver loop (task, shuffle, RDD
+//! and block ids are per application); the `Registry` routes executor
+//! changes and task statuses to the loops, and the application id travels in
+//! every request so that executors keep applications' files apart.
 //!
 //! Each registered executor has one ordered queue served by one tokio task,
 //! so an executor sees `Peers`, `LaunchTask`, `KillTask` and `DropBlocks` in
@@ -25,8 +30,8 @@ use crate::task::{BlockId, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 
 /// What the master sends one executor.
 pub(crate) enum Outbound {
-    /// Launch a task (components are attached as needed).
-    Launch(TaskDesc),
+    /// Launch a task of an application (components are attached as needed).
+    Launch(u32, TaskDesc),
     /// Any other request; the reply is only logged.
     Request(MasterRequest),
 }
@@ -44,14 +49,62 @@ pub(crate) struct Link {
 /// scheduler hears of changes through `ExecutorAdded`/`ExecutorLost`).
 #[derive(Default)]
 pub(crate) struct Registry {
-    links: Mutex<HashMap<ExecutorId, Link>>,
+    inner: Mutex<Inner>,
     /// Total cores of registered executors (the default parallelism of new jobs).
     pub(crate) cores: Arc<AtomicU32>,
 }
 
+#[derive(Default)]
+struct Inner {
+    links: HashMap<ExecutorId, Link>,
+    /// The driver loop of each running application.
+    apps: HashMap<u32, Sender<LoopMessage>>,
+}
+
+impl std::ops::Deref for Inner {
+    type Target = HashMap<ExecutorId, Link>;
+    fn deref(&self) -> &Self::Target {
+        &self.links
+    }
+}
+
+impl std::ops::DerefMut for Inner {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.links
+    }
+}
+
 impl Registry {
-    fn links(&self) -> std::sync::MutexGuard<'_, HashMap<ExecutorId, Link>> {
-        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    fn links(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers an application's driver loop and tells it the executors registered now.
+    pub(crate) fn add_app(&self, app: u32, tx: Sender<LoopMessage>) {
+        let mut inner = self.links();
+        for (id, l) in inner.links.iter() {
+            let _ = tx.send(LoopMessage::Event(SchedulerEvent::ExecutorAdded { executor: *id, host: l.info.host.clone(), cores: l.cores }));
+        }
+        inner.apps.insert(app, tx);
+    }
+
+    /// Forgets an application's driver loop.
+    pub(crate) fn remove_app(&self, app: u32) {
+        self.links().apps.remove(&app);
+    }
+
+    /// Sends an event to one application's loop (dropped if the application ended).
+    pub(crate) fn post_app(&self, app: u32, event: SchedulerEvent) {
+        let tx = self.links().apps.get(&app).cloned();
+        if let Some(tx) = tx {
+            post(&tx, event);
+        }
+    }
+
+    fn broadcast(inner: &Inner, event: &SchedulerEvent) {
+        for tx in inner.apps.values() {
+            post(tx, event.clone());
+        }
     }
 
     /// Number of registered executors.
@@ -68,11 +121,14 @@ impl Registry {
         }
         let _ = link.queue.send(Outbound::Request(MasterRequest::Peers { added: others, removed: vec![] }));
         self.cores.fetch_add(link.cores, Ordering::Relaxed);
+        let added = SchedulerEvent::ExecutorAdded { executor: id, host: link.info.host.clone(), cores: link.cores };
         links.insert(id, link);
+        Self::broadcast(&links, &added);
     }
 
-    /// Removes an executor (if still registered) and tells the others; returns whether it was registered.
-    pub(crate) fn remove(&self, id: ExecutorId) -> bool {
+    /// Removes an executor (if still registered), tells the other executors and
+    /// every application; returns whether it was registered.
+    pub(crate) fn remove(&self, id: ExecutorId, reason: &str) -> bool {
         let mut links = self.links();
         let Some(link) = links.remove(&id) else { return false };
         self.cores.fetch_sub(link.cores, Ordering::Relaxed);
@@ -80,6 +136,7 @@ impl Registry {
         for l in links.values() {
             let _ = l.queue.send(Outbound::Request(MasterRequest::Peers { added: vec![], removed: vec![id.0] }));
         }
+        Self::broadcast(&links, &SchedulerEvent::ExecutorLost { executor: id, reason: reason.to_string() });
         true
     }
 
@@ -108,8 +165,9 @@ impl Registry {
     }
 }
 
-/// The port the master's driver loop drives executors through.
+/// The port one application's driver loop drives executors through.
 pub(crate) struct ClusterPort {
+    pub(crate) app: u32,
     pub(crate) registry: Arc<Registry>,
 }
 
@@ -117,18 +175,18 @@ impl ExecutorPort for ClusterPort {
     fn launch(&mut self, executor: ExecutorId, task: TaskDesc, _cancel: Arc<AtomicBool>) {
         // An executor missing here was lost: the scheduler gets (or got) `ExecutorLost`
         // and resubmits the tasks it launched there, this one included.
-        if !self.registry.send(executor, Outbound::Launch(task)) {
+        if !self.registry.send(executor, Outbound::Launch(self.app, task)) {
             tracing::debug!(%executor, "launch on an executor that is gone");
         }
     }
 
     fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]) {
         let blocks = blocks.iter().map(|b| (*b).into()).collect();
-        self.registry.send(executor, Outbound::Request(MasterRequest::DropBlocks { blocks }));
+        self.registry.send(executor, Outbound::Request(MasterRequest::DropBlocks { app: self.app, blocks }));
     }
 
     fn kill(&mut self, executor: ExecutorId, task: TaskId) {
-        self.registry.send(executor, Outbound::Request(MasterRequest::KillTask { task: task.0 }));
+        self.registry.send(executor, Outbound::Request(MasterRequest::KillTask { app: self.app, task: task.0 }));
     }
 }
 
@@ -137,18 +195,18 @@ pub(crate) async fn serve_queue(
     id: ExecutorId,
     conn: quinn::Connection,
     mut queue: mpsc::UnboundedReceiver<Outbound>,
-    loop_tx: Sender<LoopMessage>,
+    registry: Arc<Registry>,
     limits: Limits,
 ) {
     let mut sent: HashSet<String> = HashSet::new();
     while let Some(msg) = queue.recv().await {
         match msg {
-            Outbound::Launch(task) => {
-                if let Err(message) = launch(&conn, &task, &mut sent, limits).await {
+            Outbound::Launch(app, task) => {
+                if let Err(message) = launch(&conn, app, &task, &mut sent, limits).await {
                     tracing::warn!(executor = %id, task = %task.task, %message, "launch failed");
                     let failure = if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Guest { message } };
                     let report = TaskReport { task: task.task, executor: id, result: Err(failure), cached: vec![], metrics: TaskMetrics::default() };
-                    post(&loop_tx, SchedulerEvent::TaskFinished(report));
+                    registry.post_app(app, SchedulerEvent::TaskFinished(report));
                 }
             }
             Outbound::Request(req) => match call::<_, ExecutorReply>(&conn, &req, limits).await {
@@ -160,7 +218,7 @@ pub(crate) async fn serve_queue(
     }
 }
 
-async fn launch(conn: &quinn::Connection, task: &TaskDesc, sent: &mut HashSet<String>, limits: Limits) -> Result<(), String> {
+async fn launch(conn: &quinn::Connection, app: u32, task: &TaskDesc, sent: &mut HashSet<String>, limits: Limits) -> Result<(), String> {
     let wire = WireTask::from(task);
     let components = components_of(task);
     let upload = |all: bool, sent: &HashSet<String>| -> Vec<ComponentUpload> {
@@ -171,7 +229,7 @@ async fn launch(conn: &quinn::Connection, task: &TaskDesc, sent: &mut HashSet<St
             .map(|c| ComponentUpload { hash: c.hash.clone(), bytes: c.bytes.clone() })
             .collect()
     };
-    let mut request = MasterRequest::LaunchTask { task: wire.clone(), components: upload(false, sent) };
+    let mut request = MasterRequest::LaunchTask { app, task: wire.clone(), components: upload(false, sent) };
     for _ in 0..2 {
         match call::<_, ExecutorReply>(conn, &request, limits).await.map_err(|e| chain(&e))? {
             ExecutorReply::Ack => {
@@ -180,7 +238,7 @@ async fn launch(conn: &quinn::Connection, task: &TaskDesc, sent: &mut HashSet<St
             }
             ExecutorReply::UnknownComponent { hash } => {
                 tracing::debug!(%hash, "executor lacks a component; resending with bytes");
-                request = MasterRequest::LaunchTask { task: wire.clone(), components: upload(true, sent) };
+                request = MasterRequest::LaunchTask { app, task: wire.clone(), components: upload(true, sent) };
             }
             ExecutorReply::Failed { message } => return Err(message),
         }

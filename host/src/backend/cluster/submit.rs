@@ -33,7 +33,8 @@ pub fn submit(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&s
 
 async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
     let addr = resolve(&args.master).await?;
-    let net = NetConfig::default();
+    // Keep-alives well inside any `wisp.network.timeout` the master may use: a job can print nothing for long.
+    let net = NetConfig { keep_alive: std::time::Duration::from_millis(500), ..NetConfig::default() };
     let client = connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net)
         .await
         .map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?;

@@ -85,13 +85,14 @@ async fn every_message_type_roundtrips() {
         roundtrip(Chunk { bytes: vec![1; 1000] }, &l).await;
         for req in [
             MasterRequest::LaunchTask {
+                app: 1,
                 task: sample_task(),
                 components: vec![ComponentUpload { hash: "ab".repeat(32), bytes: vec![0, 97, 115, 109] }],
             },
-            MasterRequest::LaunchTask { task: sample_task(), components: vec![] },
-            MasterRequest::KillTask { task: 7 },
-            MasterRequest::DropBlocks { blocks: vec![WireBlockId { rdd: 1, partition: 0 }] },
-            MasterRequest::RemoveShuffle { shuffle: 4 },
+            MasterRequest::LaunchTask { app: 1, task: sample_task(), components: vec![] },
+            MasterRequest::KillTask { app: 1, task: 7 },
+            MasterRequest::DropBlocks { app: 1, blocks: vec![WireBlockId { rdd: 1, partition: 0 }] },
+            MasterRequest::RemoveShuffle { app: 1, shuffle: 4 },
             MasterRequest::Peers {
                 added: vec![PeerInfo { executor: 2, host: "h2".into(), shuffle_port: 1, fingerprint: "f".into() }],
                 removed: vec![1],
@@ -105,10 +106,10 @@ async fn every_message_type_roundtrips() {
             roundtrip(reply, &l).await;
         }
         roundtrip(ExecutorRequest::Heartbeat { running: vec![(7, WireTaskMetrics::default())] }, &l).await;
-        roundtrip(ExecutorRequest::TaskStatus { report: sample_report() }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
         let mut failed = sample_report();
         failed.result = Err(WireTaskFailure::FetchFailed { shuffle: 1, map: 2, executor: 3, message: "gone".into() });
-        roundtrip(ExecutorRequest::TaskStatus { report: failed }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: failed }, &l).await;
         roundtrip(MasterReply::Ack, &l).await;
         roundtrip(MasterReply::Reregister, &l).await;
         roundtrip(
@@ -125,7 +126,7 @@ async fn every_message_type_roundtrips() {
         roundtrip(JobEvent::JobOutput { chunk: b"hello\n".to_vec() }, &l).await;
         roundtrip(JobEvent::JobDone { result: Ok(()) }, &l).await;
         roundtrip(JobEvent::JobDone { result: Err("guest trapped".into()) }, &l).await;
-        roundtrip(BlockRequest::FetchBlocks { shuffle: 1, reduce: 2, maps: vec![0, 1, 2] }, &l).await;
+        roundtrip(BlockRequest::FetchBlocks { app: 1, shuffle: 1, reduce: 2, maps: vec![0, 1, 2] }, &l).await;
         roundtrip(BlockReply::Block { map: 0, len: 123 }, &l).await;
         roundtrip(BlockReply::Missing { map: 1, message: "deleted".into() }, &l).await;
     })

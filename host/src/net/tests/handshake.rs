@@ -328,7 +328,7 @@ async fn large_component_upload_over_quic() {
             plan: WirePlan { nodes: vec![WirePlanNode::Read(WireSource::Slice(Default::default()))] },
             sink: WireSink::Result(WireResultKind::Count),
         };
-        let req = MasterRequest::LaunchTask { task, components: vec![upload.clone()] };
+        let req = MasterRequest::LaunchTask { app: 1, task, components: vec![upload.clone()] };
         let serve = async {
             // The executor side (here the client) receives.
             let mut stream = Stream::accept(&c.conn, Limits::default()).await.unwrap().unwrap();
