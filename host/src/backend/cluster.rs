@@ -1,7 +1,8 @@
 //! Cluster mode: the master service, executor processes and the submit client, talking QUIC (`crate::net`).
 //!
-//! - `master`: accepts executors and submitters, runs the one driver loop
-//!   shared by every submitted job, detects lost executors.
+//! - `master`: accepts executors and submitters, keeps the executor
+//!   registry every application shares, detects lost executors; each
+//!   submission is an application with its own driver loop (`jobs`).
 //! - `port`: the cluster `ExecutorPort`: one ordered request queue per
 //!   executor connection (`LaunchTask` with component bytes the first time,
 //!   `KillTask`, `DropBlocks`, `Peers`).
