@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use wisp_tests::{JOIN, ProcessGuard, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for, wisp_bin};
+use wisp_tests::{API_JOB, JOIN, ProcessGuard, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for, wisp_bin};
 
 use crate::RUN_TIMEOUT;
 
@@ -91,6 +91,14 @@ impl Cluster {
         }
         cmd.arg("--").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         run_bounded(cmd, RUN_TIMEOUT)
+    }
+
+    /// `wisp submit` started in the background, stderr to `DIR/NAME.log` and stdout to `DIR/NAME.out`.
+    fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
+        let mut cmd = Command::new(wisp_bin());
+        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
+        cmd.arg(&self.secret).arg(job).arg("--").args(args);
+        ProcessGuard::spawn(name, cmd, &self.dir.path().join(format!("{name}.log")))
     }
 
     /// Executor ids that ran at least one task, from the master's event logs (`events/app-N/`, written at job ends).
@@ -270,4 +278,32 @@ fn executor_killed_during_a_shuffle_job_the_job_still_succeeds() {
         log.contains("executor lost").then_some(log)
     });
     assert!(log.contains("executor-2"), "the lost executor should be executor 2: {log}");
+}
+
+#[test]
+fn ctrl_c_on_submit_cancels_the_job_and_the_master_keeps_serving() {
+    // One executor with one core: the word count afterwards can only run if the spinning task was killed.
+    let cluster = Cluster::start(1, &[], &[]);
+    let dir = cluster.dir.path();
+    let mut submit = cluster.spawn_submit("submit-spin", API_JOB, &["spin"]);
+    wait_for("the spinning job to start", START_TIMEOUT, || {
+        assert!(submit.running(), "the submit client exited early: {}", std::fs::read_to_string(dir.join("submit-spin.log")).unwrap_or_default());
+        cluster.master_log().contains("job-0").then_some(())
+    });
+    let pid = submit.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().expect("run kill");
+    assert!(status.success(), "kill -INT {pid} failed");
+    let status = submit.wait_timeout(Duration::from_secs(30)).expect("the submit client should exit within 30 s of Ctrl-C");
+    let stderr = std::fs::read_to_string(dir.join("submit-spin.log")).unwrap();
+    assert_eq!(status.code(), Some(1), "exit status {status:?}; stderr: {stderr}");
+    assert_eq!(stderr.lines().last(), Some("wisp: error: job cancelled"), "stderr: {stderr}");
+    let log = wait_for("the master to cancel the job", START_TIMEOUT, || {
+        let log = cluster.master_log();
+        log.contains("was cancelled").then_some(log)
+    });
+    assert!(log.contains("the submitter cancelled its job"), "master log: {log}");
+
+    let (input, expected) = corpus(dir, "c.txt", 200_000, 4);
+    let out = dir.join("out");
+    check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
 }

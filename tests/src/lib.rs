@@ -233,6 +233,18 @@ impl ProcessGuard {
         }
     }
 
+    /// Waits up to `timeout` for it to exit; its status, or `None` if it is still running (it is then left running).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            let status = self.child.as_mut()?.try_wait().ok()?;
+            if status.is_some() || start.elapsed() > timeout {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Its name, for messages.
     pub fn name(&self) -> &str {
         &self.name

@@ -85,6 +85,9 @@ pub enum ClusterError {
     /// The submitted job failed (its error text).
     #[error("{message}")]
     JobFailed { message: String },
+    /// The user cancelled the job (Ctrl-C on `wisp submit`).
+    #[error("job cancelled")]
+    Cancelled,
     /// Writing the job's output failed.
     #[error("cannot write the job's output: {source}")]
     Output { source: std::io::Error },

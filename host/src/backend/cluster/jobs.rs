@@ -69,7 +69,12 @@ async fn serve_job(mut s: Stream, shared: Arc<Shared>) {
     // The client cancels with `CancelJob`, by finishing its side, or by going away.
     let watch_cancel = cancel.clone();
     let watcher = tokio::spawn(async move {
-        let _ = framing::read_message::<SubmitRequest, _>(&mut recv, &limits).await;
+        match framing::read_message::<SubmitRequest, _>(&mut recv, &limits).await {
+            Ok(Some(SubmitRequest::CancelJob)) => tracing::info!("the submitter cancelled its job"),
+            Ok(Some(SubmitRequest::SubmitJob { .. })) => tracing::warn!("second SubmitJob on a job's stream; cancelling the job"),
+            Ok(None) => tracing::info!("the submitter closed its job stream; cancelling its job"),
+            Err(e) => tracing::info!(error = %chain(&e), "the submitter's job stream broke; cancelling its job"),
+        }
         watch_cancel.store(true, Ordering::Relaxed);
     });
     while let Some(event) = rx.recv().await {

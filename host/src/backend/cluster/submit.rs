@@ -1,10 +1,18 @@
-//! The `wisp submit` client: uploads a job, prints its output as it streams back, returns its outcome.
+//! The `wisp submit` client: uploads a job, prints its output as it streams back, returns its outcome; Ctrl-C cancels the job.
 
 use std::io::Write;
+use std::time::Duration;
 
-use super::{ClusterError, resolve};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use super::{ClusterError, chain, resolve};
+use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
 use crate::net::{ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
+
+/// How long the client waits, after sending `CancelJob`, for the master to confirm the job ended.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 /// What `wisp submit` sends.
 pub struct SubmitArgs {
@@ -23,6 +31,11 @@ pub struct SubmitArgs {
 }
 
 /// Submits a job and waits for its end; its stdout goes to `out`, progress lines to `progress`.
+///
+/// SIGINT (Ctrl-C) sends `CancelJob`: the master cancels the job's running
+/// job and kills its tasks, and this returns `ClusterError::Cancelled` once
+/// the master confirms the end (or after a bounded wait, or at a second
+/// Ctrl-C).
 pub fn submit(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -32,28 +45,72 @@ pub fn submit(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&s
 }
 
 async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
+    // Installed before anything else, so that a Ctrl-C at any point cancels instead of killing the process.
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|source| ClusterError::Start { what: "SIGINT handler", source })?;
     let addr = resolve(&args.master).await?;
     // Keep-alives well inside any `wisp.network.timeout` the master may use: a job can print nothing for long.
-    let net = NetConfig { keep_alive: std::time::Duration::from_millis(500), ..NetConfig::default() };
-    let client = connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net)
-        .await
-        .map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?;
+    let net = NetConfig { keep_alive: Duration::from_millis(500), ..NetConfig::default() };
+    let connecting = connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net);
+    let client = tokio::select! {
+        c = connecting => c.map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?,
+        _ = interrupt.recv() => return Err(ClusterError::Cancelled),
+    };
     let rpc = |source| ClusterError::Rpc { source };
     let mut s = Stream::open(&client.conn, net.limits).await.map_err(rpc)?;
     s.write(&SubmitRequest::SubmitJob { component: args.component, args: args.args, conf: args.conf }).await.map_err(rpc)?;
-    // The send side stays open: finishing it would cancel the job.
+    // The send side stays open: finishing it would cancel the job. Events are read on
+    // their own task, so that waiting for a signal never interrupts a frame half-read.
+    let Stream { mut send, mut recv, limits } = s;
+    let (tx, mut events) = mpsc::channel(16);
+    let reader = tokio::spawn(async move {
+        loop {
+            let event = framing::read_message::<JobEvent, _>(&mut recv, &limits).await;
+            let last = !matches!(event, Ok(Some(JobEvent::JobOutput { .. } | JobEvent::JobState { .. })));
+            if tx.send(event).await.is_err() || last {
+                break;
+            }
+        }
+    });
+    let mut cancel_deadline: Option<tokio::time::Instant> = None;
     let result = loop {
-        match s.read::<JobEvent>().await {
-            Ok(Some(JobEvent::JobOutput { chunk })) => {
+        let deadline = cancel_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
+        let event = tokio::select! {
+            e = events.recv() => e,
+            _ = interrupt.recv() => {
+                if cancel_deadline.is_some() {
+                    break Err(ClusterError::Cancelled);
+                }
+                progress("cancelling the job (Ctrl-C again to stop waiting)");
+                if let Err(e) = framing::write_message(&mut send, &SubmitRequest::CancelJob, &limits).await {
+                    tracing::debug!(error = %chain(&e), "cannot send CancelJob; closing the connection cancels the job");
+                    break Err(ClusterError::Cancelled);
+                }
+                cancel_deadline = Some(tokio::time::Instant::now() + CANCEL_WAIT);
+                continue;
+            }
+            _ = tokio::time::sleep_until(deadline), if cancel_deadline.is_some() => break Err(ClusterError::Cancelled),
+        };
+        match event {
+            Some(Ok(Some(JobEvent::JobOutput { chunk }))) => {
                 out.write_all(&chunk).and_then(|()| out.flush()).map_err(|source| ClusterError::Output { source })?;
             }
-            Ok(Some(JobEvent::JobState { message })) => progress(&message),
-            Ok(Some(JobEvent::JobDone { result })) => break result.map_err(|message| ClusterError::JobFailed { message }),
-            Ok(None) => break Err(ClusterError::MasterLost { message: "the master ended the job stream before the job ended".into() }),
-            Err(e) => break Err(ClusterError::MasterLost { message: super::chain(&e) }),
+            Some(Ok(Some(JobEvent::JobState { message }))) => progress(&message),
+            Some(Ok(Some(JobEvent::JobDone { result }))) => {
+                break match result {
+                    Ok(()) => Ok(()),
+                    Err(_) if cancel_deadline.is_some() => Err(ClusterError::Cancelled),
+                    Err(message) => Err(ClusterError::JobFailed { message }),
+                };
+            }
+            _ if cancel_deadline.is_some() => break Err(ClusterError::Cancelled),
+            Some(Ok(None)) | None => {
+                break Err(ClusterError::MasterLost { message: "the master ended the job stream before the job ended".into() });
+            }
+            Some(Err(e)) => break Err(ClusterError::MasterLost { message: chain(&e) }),
         }
     };
-    s.finish();
+    reader.abort();
+    let _ = send.finish();
     client.close().await;
     result
 }
