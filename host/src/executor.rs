@@ -11,7 +11,7 @@ mod sinks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::block::BlockManager;
@@ -90,6 +90,49 @@ pub(crate) struct TaskState<'a> {
     pub(crate) cancel: Arc<AtomicBool>,
     pub(crate) metrics: TaskMetrics,
     pub(crate) cached: Vec<crate::task::BlockId>,
+    /// Where the metrics so far are published for heartbeats (cluster mode).
+    pub(crate) live: Option<&'a LiveMetrics>,
+}
+
+impl TaskState<'_> {
+    /// Publishes the metrics so far (cheap: six relaxed stores).
+    pub(crate) fn publish(&self) {
+        if let Some(live) = self.live {
+            live.store(&self.metrics);
+        }
+    }
+}
+
+/// A running task's metrics so far, readable from another thread (the executor's heartbeats).
+///
+/// The task thread publishes at batch boundaries of its inputs and when its
+/// sink finishes; a reader sees a recent, not necessarily the latest, value.
+#[derive(Debug, Default)]
+pub struct LiveMetrics {
+    counters: [AtomicU64; 6],
+}
+
+impl LiveMetrics {
+    fn store(&self, m: &TaskMetrics) {
+        let values = [m.records_read, m.bytes_read, m.records_written, m.bytes_written, m.shuffle_read_bytes, m.shuffle_write_bytes];
+        for (c, v) in self.counters.iter().zip(values) {
+            c.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The metrics last published.
+    pub fn snapshot(&self) -> TaskMetrics {
+        let [a, b, c, d, e, f] = &self.counters;
+        let get = |x: &AtomicU64| x.load(Ordering::Relaxed);
+        TaskMetrics {
+            records_read: get(a),
+            bytes_read: get(b),
+            records_written: get(c),
+            bytes_written: get(d),
+            shuffle_read_bytes: get(e),
+            shuffle_write_bytes: get(f),
+        }
+    }
 }
 
 impl Executor {
@@ -129,11 +172,17 @@ impl Executor {
 
     /// Runs one task attempt to completion (or failure) on this thread.
     pub fn run_task(&self, task: &TaskDesc, cancel: Arc<AtomicBool>) -> TaskReport {
+        self.run_task_live(task, cancel, None)
+    }
+
+    /// `run_task`, publishing the metrics so far to `live` as the task runs.
+    pub fn run_task_live(&self, task: &TaskDesc, cancel: Arc<AtomicBool>, live: Option<&LiveMetrics>) -> TaskReport {
         let started = Instant::now();
         let span = tracing::debug_span!("task", task = %task.task, stage = %task.stage, partition = task.partition, attempt = task.attempt);
         let _enter = span.enter();
-        let mut state = TaskState { executor: self, task, cancel, metrics: TaskMetrics::default(), cached: Vec::new() };
+        let mut state = TaskState { executor: self, task, cancel, metrics: TaskMetrics::default(), cached: Vec::new(), live };
         let result = sinks::run(&mut state);
+        state.publish();
         if let Err(f) = &result {
             tracing::debug!(failure = %f.message(), "task failed");
         }

@@ -71,8 +71,14 @@ fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink)
         Source::File(split) => {
             let batch_bytes = st.executor.config().batch_bytes;
             let mut records = 0u64;
+            let (live, mut so_far) = (st.live, st.metrics.clone());
             let stats = read_split_lines(split, batch_bytes, |b: &Batch| {
                 records += b.len() as u64;
+                if let Some(live) = live {
+                    so_far.records_read += b.len() as u64;
+                    so_far.bytes_read += b.byte_len() as u64;
+                    live.store(&so_far);
+                }
                 out.push(b)
             })
             .map_err(|e| match e {
@@ -81,6 +87,7 @@ fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink)
             })?;
             st.metrics.records_read += records;
             st.metrics.bytes_read += stats.bytes;
+            st.publish();
             Ok(())
         }
         Source::Slice(batch) => {
@@ -141,6 +148,7 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
             }
             st.metrics.records_read += batch.len() as u64;
             st.metrics.bytes_read += batch.byte_len() as u64;
+            st.publish();
             push_nonempty(out, &batch)?;
         }
     }
@@ -149,7 +157,7 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
     }
     let remote: Vec<MapBlock> = remote.into_iter().cloned().collect();
     let fetcher = st.executor.fetcher().clone();
-    let metrics = &mut st.metrics;
+    let (metrics, live) = (&mut st.metrics, st.live);
     fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
         let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
         metrics.shuffle_read_bytes += bytes.len() as u64;
@@ -161,6 +169,9 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
             }
             metrics.records_read += batch.len() as u64;
             metrics.bytes_read += batch.byte_len() as u64;
+            if let Some(live) = live {
+                live.store(metrics);
+            }
             push_nonempty(out, &batch)?;
         }
         Ok(())

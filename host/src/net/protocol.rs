@@ -247,8 +247,8 @@ pub enum ExecutorReply {
 pub enum ExecutorRequest {
     /// Liveness, with the metrics of every running attempt.
     Heartbeat {
-        /// (task attempt id, metrics so far).
-        running: Vec<(u32, WireTaskMetrics)>,
+        /// The attempts running now.
+        running: Vec<RunningTask>,
     },
     /// A task attempt finished.
     TaskStatus {
@@ -257,6 +257,19 @@ pub enum ExecutorRequest {
         /// Its report.
         report: WireTaskReport,
     },
+}
+
+/// A task attempt still running on an executor, as its heartbeat reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RunningTask {
+    /// The application (submission) the task belongs to.
+    pub app: u32,
+    /// The task attempt id.
+    pub task: u32,
+    /// Milliseconds since the executor accepted it.
+    pub elapsed_ms: u64,
+    /// Its metrics so far (published by the task thread at batch boundaries).
+    pub metrics: WireTaskMetrics,
 }
 
 /// Master → executor: the answer to an `ExecutorRequest`.

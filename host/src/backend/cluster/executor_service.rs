@@ -5,17 +5,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use super::fetch::{FetchPool, QuicFetcher};
 use super::{ClusterError, PeerTable, block_server, chain, net_config, resolve};
 use crate::config::{self, Conf};
-use crate::executor::{Executor, ExecutorConfig};
+use crate::executor::{Executor, ExecutorConfig, LiveMetrics};
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::net::protocol::{
-    ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, WireTaskMetrics, WireTaskReport,
+    ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, RunningTask, WireTaskMetrics,
+    WireTaskReport,
 };
 use crate::net::{ClusterSecret, Fingerprint, Identity, Role, Server, Stream, call, connect_with};
 use crate::task::{BlockId, ComponentBytes, TaskDesc};
@@ -45,8 +46,15 @@ pub struct ExecutorArgs {
 
 type ComponentCache = Mutex<HashMap<String, Arc<ComponentBytes>>>;
 
-/// A task for the task threads: (application, its executor, the task, its cancel flag).
-type Queued = (u32, Arc<Executor>, TaskDesc, Arc<AtomicBool>);
+/// A task for the task threads: (application, its executor, the task, its cancel flag, its live metrics).
+type Queued = (u32, Arc<Executor>, TaskDesc, Arc<AtomicBool>, Arc<LiveMetrics>);
+
+/// A task attempt accepted and not yet reported.
+struct Running {
+    cancel: Arc<AtomicBool>,
+    accepted: Instant,
+    live: Arc<LiveMetrics>,
+}
 
 struct State {
     id: ExecutorId,
@@ -60,7 +68,8 @@ struct State {
     /// One `Executor` (shuffle files, blocks) per application.
     apps: Mutex<HashMap<u32, Arc<Executor>>>,
     components: ComponentCache,
-    running: Mutex<HashMap<(u32, u32), Arc<AtomicBool>>>,
+    /// Accepted attempts by (application, task id).
+    running: Mutex<HashMap<(u32, u32), Running>>,
     tasks: crossbeam_channel::Sender<Queued>,
     peers: Arc<PeerTable>,
 }
@@ -163,8 +172,8 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         std::thread::Builder::new()
             .name(format!("wisp-task-{i}"))
             .spawn(move || {
-                for (app, executor, task, cancel) in rx {
-                    let report = executor.run_task(&task, cancel);
+                for (app, executor, task, cancel, live) in rx {
+                    let report = executor.run_task_live(&task, cancel, Some(&live));
                     lock(&state.running).remove(&(app, task.task.0));
                     if tx.send((app, WireTaskReport::from(&report))).is_err() {
                         break;
@@ -193,7 +202,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            let running: Vec<(u32, WireTaskMetrics)> = lock(&hb_state.running).keys().map(|(_, t)| (*t, WireTaskMetrics::default())).collect();
+            let running = running_tasks(&hb_state);
             match call::<_, MasterReply>(&hb_conn, &ExecutorRequest::Heartbeat { running }, limits).await {
                 Ok(MasterReply::Ack) => {}
                 Ok(MasterReply::Reregister) => return "the master declared this executor lost".to_string(),
@@ -228,6 +237,20 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     Err(ClusterError::MasterLost { message })
 }
 
+/// What a heartbeat reports of the attempts running now.
+fn running_tasks(state: &State) -> Vec<RunningTask> {
+    let running = lock(&state.running);
+    running
+        .iter()
+        .map(|(&(app, task), r)| RunningTask {
+            app,
+            task,
+            elapsed_ms: r.accepted.elapsed().as_millis() as u64,
+            metrics: WireTaskMetrics::from(&r.live.snapshot()),
+        })
+        .collect()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -248,8 +271,8 @@ async fn handle_request(mut s: Stream, state: &State) -> Result<(), crate::net::
     let reply = match req {
         MasterRequest::LaunchTask { app, task, components } => launch(state, app, task, components),
         MasterRequest::KillTask { app, task } => {
-            if let Some(flag) = lock(&state.running).get(&(app, task)) {
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(r) = lock(&state.running).get(&(app, task)) {
+                r.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             ExecutorReply::Ack
         }
@@ -290,9 +313,10 @@ fn launch(state: &State, app: u32, task: crate::net::protocol::WireTask, uploads
                 Ok(e) => e,
                 Err(e) => return ExecutorReply::Failed { message: format!("cannot create the work directory of app {app}: {e}") },
             };
-            let cancel = Arc::new(AtomicBool::new(false));
-            lock(&state.running).insert((app, task.task.0), cancel.clone());
-            match state.tasks.send((app, executor, task, cancel)) {
+            let (cancel, live) = (Arc::new(AtomicBool::new(false)), Arc::new(LiveMetrics::default()));
+            let running = Running { cancel: cancel.clone(), accepted: Instant::now(), live: live.clone() };
+            lock(&state.running).insert((app, task.task.0), running);
+            match state.tasks.send((app, executor, task, cancel, live)) {
                 Ok(()) => ExecutorReply::Ack,
                 Err(_) => ExecutorReply::Failed { message: "the executor is stopping".into() },
             }

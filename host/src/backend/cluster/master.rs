@@ -13,7 +13,7 @@ use super::{ClusterError, chain, jobs, net_config};
 use crate::config::Conf;
 use crate::dag::{SchedulerConfig, SchedulerEvent};
 use crate::ids::ExecutorId;
-use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, WireTaskReport};
+use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, RunningTask, WireTaskReport};
 use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
 use crate::task::TaskReport;
 use crate::wasm::Runtime;
@@ -138,7 +138,10 @@ async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Re
     let known = shared.registry.seen(id);
     let reply = match req {
         ExecutorRequest::Heartbeat { .. } if !known => MasterReply::Reregister,
-        ExecutorRequest::Heartbeat { .. } => MasterReply::Ack,
+        ExecutorRequest::Heartbeat { running } => {
+            heartbeat(id, &running);
+            MasterReply::Ack
+        }
         ExecutorRequest::TaskStatus { app, report } => {
             if known {
                 task_status(id, app, report, shared);
@@ -149,6 +152,25 @@ async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Re
     s.write(&reply).await?;
     s.finish();
     Ok(())
+}
+
+/// Logs the running attempts a heartbeat reports (progress of long tasks at `debug`).
+fn heartbeat(id: ExecutorId, running: &[RunningTask]) {
+    tracing::debug!(executor = %id, running = running.len(), "heartbeat");
+    for r in running {
+        let m = &r.metrics;
+        tracing::debug!(
+            executor = %id,
+            app = r.app,
+            task = r.task,
+            elapsed_ms = r.elapsed_ms,
+            records_read = m.records_read,
+            bytes_read = m.bytes_read,
+            shuffle_read_bytes = m.shuffle_read_bytes,
+            records_written = m.records_written,
+            "task running"
+        );
+    }
 }
 
 fn task_status(id: ExecutorId, app: u32, report: WireTaskReport, shared: &Shared) {

@@ -105,7 +105,7 @@ async fn every_message_type_roundtrips() {
         {
             roundtrip(reply, &l).await;
         }
-        roundtrip(ExecutorRequest::Heartbeat { running: vec![(7, WireTaskMetrics::default())] }, &l).await;
+        roundtrip(ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 7, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] }, &l).await;
         roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
         let mut failed = sample_report();
         failed.result = Err(WireTaskFailure::FetchFailed { shuffle: 1, map: 2, executor: 3, message: "gone".into() });

@@ -8,7 +8,7 @@ use crate::ids::ExecutorId;
 use crate::net::auth::ClusterSecret;
 use crate::net::endpoint::{self, HandshakeError, NetConfig, Server};
 use crate::net::framing::{self, Limits};
-use crate::net::protocol::{Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, WireTaskMetrics};
+use crate::net::protocol::{Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, RunningTask, WireTaskMetrics};
 use crate::net::rpc::{self, Stream};
 use crate::net::tls::{Fingerprint, Identity, IdentityError};
 
@@ -54,7 +54,7 @@ async fn right_secret_is_welcomed_and_can_call() {
             stream.finish();
             let _ = stream.send.stopped().await;
         };
-        let req = ExecutorRequest::Heartbeat { running: vec![(3, WireTaskMetrics::default())] };
+        let req = ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 3, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] };
         let (_, reply) = tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
         assert_eq!(reply.unwrap(), MasterReply::Ack);
 
@@ -283,7 +283,7 @@ async fn measure_handshake_and_round_trip() {
             handshakes.push(t.elapsed());
             c.conn.close(0u32.into(), b"");
         }
-        let req = ExecutorRequest::Heartbeat { running: vec![(1, WireTaskMetrics::default())] };
+        let req = ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 1, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] };
         for _ in 0..200 {
             rpc::call::<_, MasterReply>(&client.conn, &req, Limits::default()).await.unwrap();
         }
