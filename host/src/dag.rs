@@ -24,6 +24,7 @@
 //! locations), `outputs` (map outputs and cache registry), `events` (the
 //! event-log records).
 
+mod config;
 mod events;
 mod jobs;
 mod outputs;
@@ -39,58 +40,22 @@ use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+pub use config::{
+    EXCLUDE_ON_FAILURE_ENABLED, EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR, EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR, ExclusionConfig,
+    LOCALITY_WAIT, LOCALITY_WAIT_NODE, LOCALITY_WAIT_PROCESS, LOCALITY_WAIT_RACK, LocalityWaits, SPECULATION, SPECULATION_INTERVAL,
+    SPECULATION_MIN_TASK_RUNTIME, SPECULATION_MULTIPLIER, SPECULATION_QUANTILE, STAGE_MAX_CONSECUTIVE_ATTEMPTS, SchedulerConfig,
+    SpeculationConfig,
+};
 pub use events::{EventRecord, StageKind};
 pub use outputs::{CacheRegistry, MapOutputs, MapStatus};
 pub use plan::PlanError;
 
-use crate::config::{Conf, ConfigError, TASK_CPUS, TASK_MAX_FAILURES};
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::Lineage;
 use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc, TaskReport};
 use crate::task_scheduler::{Assignment, TaskScheduler};
 use jobs::Job;
 use stages::{Stage, StageRole};
-
-/// `wisp.stage.maxConsecutiveAttempts`: consecutive failed attempts (fetch failures) of a stage before its jobs fail.
-pub const STAGE_MAX_CONSECUTIVE_ATTEMPTS: &str = "wisp.stage.maxConsecutiveAttempts";
-
-/// Scheduler settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SchedulerConfig {
-    /// Attempts of one task (counted failures) before its job fails (`wisp.task.maxFailures`, default 4).
-    pub max_task_failures: u32,
-    /// Cores each task occupies (`wisp.task.cpus`, default 1).
-    pub cpus_per_task: u32,
-    /// Consecutive fetch-failed attempts of one stage before its jobs fail
-    /// (`wisp.stage.maxConsecutiveAttempts`, default 4).
-    pub max_stage_attempts: u32,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        SchedulerConfig { max_task_failures: 4, cpus_per_task: 1, max_stage_attempts: 4 }
-    }
-}
-
-impl SchedulerConfig {
-    /// Reads the scheduler keys of a configuration (defaults for absent keys).
-    pub fn from_conf(conf: &Conf) -> Result<SchedulerConfig, ConfigError> {
-        let d = SchedulerConfig::default();
-        let get = |key: &str, default: u32| -> Result<u32, ConfigError> {
-            let v = conf.get_u64(key, default as u64)?;
-            u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| ConfigError::BadValue {
-                key: key.to_string(),
-                value: v.to_string(),
-                reason: "expected a positive 32-bit integer".to_string(),
-            })
-        };
-        Ok(SchedulerConfig {
-            max_task_failures: get(TASK_MAX_FAILURES, d.max_task_failures)?,
-            cpus_per_task: get(TASK_CPUS, d.cpus_per_task)?,
-            max_stage_attempts: get(STAGE_MAX_CONSECUTIVE_ATTEMPTS, d.max_stage_attempts)?,
-        })
-    }
-}
 
 /// Something that happened, told to the scheduler (past tense).
 #[derive(Clone, Debug)]
@@ -120,7 +85,8 @@ pub enum SchedulerEvent {
     TaskFinished(TaskReport),
     /// An RDD is no longer persisted: its blocks are dropped.
     RddUnpersisted { rdd: RddId },
-    /// Periodic wake-up (delay scheduling and speculation will hang off it).
+    /// Periodic wake-up: time passed, so delay scheduling may relax a task
+    /// set's locality level and speculation may find slow tasks.
     Tick,
 }
 
@@ -205,6 +171,7 @@ impl Scheduler {
             SchedulerEvent::RddUnpersisted { rdd } => self.rdd_unpersisted(rdd),
             SchedulerEvent::Tick => {}
         }
+        self.tasks.check_speculation(now);
         self.launch_tasks();
     }
 
@@ -270,6 +237,7 @@ impl Scheduler {
                             attempt: a.attempt,
                             executor: a.executor,
                             time: self.now,
+                            locality: a.locality,
                             speculative: a.speculative,
                         });
                         self.emit(SchedulerCommand::LaunchTask { executor: a.executor, task });
@@ -310,6 +278,12 @@ impl Scheduler {
     }
 
     fn plan_context<'a>(&'a self, stage: &'a Stage) -> plan::PlanContext<'a> {
-        plan::PlanContext { lineage: &stage.lineage, components: &stage.components, outputs: &self.outputs, cache: &self.cache }
+        plan::PlanContext {
+            lineage: &stage.lineage,
+            components: &stage.components,
+            outputs: &self.outputs,
+            cache: &self.cache,
+            cluster: &self.tasks,
+        }
     }
 }

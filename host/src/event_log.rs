@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::dag::{EventRecord, StageKind};
 use crate::task::TaskMetrics;
+use crate::task_scheduler::TaskLocality;
 
 /// The event log could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,7 @@ enum Line<'a> {
         partition: u32,
         attempt: u32,
         executor: u32,
+        locality: &'static str,
         speculative: bool,
     },
     #[serde(rename = "task_end")]
@@ -99,6 +101,16 @@ fn ok(succeeded: bool) -> &'static str {
     if succeeded { "succeeded" } else { "failed" }
 }
 
+fn locality_name(l: TaskLocality) -> &'static str {
+    match l {
+        TaskLocality::ProcessLocal => "process-local",
+        TaskLocality::NodeLocal => "node-local",
+        TaskLocality::NoPref => "no-pref",
+        TaskLocality::RackLocal => "rack-local",
+        TaskLocality::Any => "any",
+    }
+}
+
 impl EventLog {
     /// Creates `DIR/wisp-<unix-millis>-<pid>.jsonl` (the directory is created if needed).
     pub fn create(dir: &Path) -> Result<EventLog, EventLogError> {
@@ -143,7 +155,7 @@ impl EventLog {
                 result: ok(failure.is_none()),
                 failure: failure.as_deref(),
             },
-            EventRecord::TaskStarted { task, job, stage, stage_attempt, partition, attempt, executor, time, speculative } => {
+            EventRecord::TaskStarted { task, job, stage, stage_attempt, partition, attempt, executor, time, locality, speculative } => {
                 Line::TaskStart {
                     time_ms: ms(*time),
                     task: task.0,
@@ -153,6 +165,7 @@ impl EventLog {
                     partition: *partition,
                     attempt: *attempt,
                     executor: executor.0,
+                    locality: locality_name(*locality),
                     speculative: *speculative,
                 }
             }

@@ -1,4 +1,4 @@
-//! Task scheduler (physical level): executors and their free cores, one task set per stage attempt, locality, retries.
+//! Task scheduler (physical level): executors and their free cores, one task set per stage attempt, locality, retries, speculation.
 //!
 //! Pure state, no IO and no clock: the DAG scheduler (`crate::dag`) submits
 //! task sets, asks for `resource_offers` after every event, and feeds task
@@ -7,14 +7,18 @@
 //! here: the DAG scheduler builds it when the task is assigned, so that it
 //! always names the current map-output and cached-block locations.
 //!
-//! Placement: free slots are offered executor by executor (lowest id first,
-//! one task per executor per round, so load spreads), and each slot takes the
-//! highest-priority task set's best task for it: process-local (a preferred
-//! executor), node-local (a preferred host), no preference, then any. The
-//! allowed level is a parameter of `TaskSetManager::dequeue`, ready for delay
-//! scheduling. A task whose attempt failed avoids the executors it failed on
-//! while another usable executor exists.
+//! Placement (`offers`): free slots are offered level by level with delay
+//! scheduling (`task_set`): process-local (a preferred executor), node-local
+//! (a preferred host, or the host of a preferred executor), no preference,
+//! rack-local (executors declare no rack yet), then any. Speculative copies
+//! of slow tasks (`speculation`) go last. A task whose attempt failed avoids
+//! the executors it failed on while another usable executor exists; with
+//! exclusion enabled, executors are excluded per task and per stage as
+//! Spark's `excludeOnFailure` does.
 
+mod cluster;
+mod offers;
+mod speculation;
 mod task_set;
 #[cfg(test)]
 mod tests;
@@ -24,29 +28,33 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::dag::SchedulerConfig;
+use crate::dag::{SchedulerConfig, SpeculationConfig};
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
 use crate::task::{TaskFailure, TaskReport};
-use task_set::{Failure, TaskSetManager};
+use cluster::Cluster;
+use task_set::{Failure, SetSettings, TaskSetManager};
 
 /// Where a task would like to run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TaskLocation {
-    /// On this executor (its input is cached there, or it holds most shuffle bytes).
+    /// On this executor (its input is cached in its memory); failing that, on its host.
     Executor(ExecutorId),
-    /// On any executor of this host (its input is on the host's disk).
+    /// On any executor of this host (its input is on the host's disk, or most of its shuffle input).
     Host(String),
 }
 
-/// How far from its preferred locations a task was launched (best first).
+/// How far from its preferred locations a task was launched (best first,
+/// Spark's order: a task without preference ranks between node and rack).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TaskLocality {
     /// On a preferred executor.
     ProcessLocal,
     /// On a preferred host.
     NodeLocal,
-    /// The task has no preference.
+    /// The task has no preference (it never waits for a better level).
     NoPref,
+    /// On a preferred host's rack (executors declare no rack yet: never used).
+    RackLocal,
     /// Anywhere.
     Any,
 }
@@ -92,7 +100,7 @@ pub struct Assignment {
     pub attempt: u32,
     /// How close to its preferences it landed.
     pub locality: TaskLocality,
-    /// Whether it is a speculative copy of a running attempt (never, for now).
+    /// Whether it is a speculative copy of a running attempt.
     pub speculative: bool,
 }
 
@@ -120,7 +128,8 @@ pub enum TaskOutcome {
     Succeeded { kill: Vec<(ExecutorId, TaskId)> },
     /// A counted failure; the partition is queued again.
     Retrying,
-    /// A counted failure that reached `max_task_failures`: the stage attempt must be aborted.
+    /// A counted failure that reached `max_task_failures`, or (exclusion
+    /// enabled) left the task no executor to run on: the stage attempt must be aborted.
     TooManyFailures { message: String },
     /// A fetch failure: the stage attempt must be abandoned (the partition is not queued again).
     FetchFailed,
@@ -136,13 +145,6 @@ pub enum ReportVerdict {
     Unknown,
     /// A running attempt ended; its cores are free again.
     Ended { task: EndedTask, outcome: TaskOutcome },
-}
-
-#[derive(Debug)]
-struct ExecutorSlot {
-    host: String,
-    cores: u32,
-    free: u32,
 }
 
 /// Task sets run in order of job id, then stage id, then attempt.
@@ -174,8 +176,10 @@ enum Screened {
 #[derive(Debug)]
 pub struct TaskScheduler {
     max_task_failures: u32,
-    cpus_per_task: u32,
-    executors: BTreeMap<ExecutorId, ExecutorSlot>,
+    settings: SetSettings,
+    speculation: SpeculationConfig,
+    next_speculation_check: Duration,
+    cluster: Cluster,
     sets: BTreeMap<SetKey, TaskSetManager>,
     keys: FxHashMap<(StageId, u32), SetKey>,
     running: FxHashMap<TaskId, RunningTask>,
@@ -187,8 +191,10 @@ impl TaskScheduler {
     pub fn new(config: &SchedulerConfig) -> TaskScheduler {
         TaskScheduler {
             max_task_failures: config.max_task_failures.max(1),
-            cpus_per_task: config.cpus_per_task.max(1),
-            executors: BTreeMap::new(),
+            settings: SetSettings { waits: config.locality_waits, exclusion: config.exclusion },
+            speculation: config.speculation,
+            next_speculation_check: Duration::ZERO,
+            cluster: Cluster::new(config.cpus_per_task.max(1)),
             sets: BTreeMap::new(),
             keys: FxHashMap::default(),
             running: FxHashMap::default(),
@@ -198,50 +204,62 @@ impl TaskScheduler {
 
     /// Registers an executor (again: updates its host and cores).
     pub fn add_executor(&mut self, executor: ExecutorId, host: String, cores: u32) {
-        let busy = self.running.values().filter(|r| r.executor == executor).count() as u32 * self.cpus_per_task;
-        let free = cores.saturating_sub(busy);
-        self.executors.insert(executor, ExecutorSlot { host, cores, free });
+        let busy = self.running.values().filter(|r| r.executor == executor).count() as u32 * self.cluster.cpus;
+        let old = self.cluster.add(executor, host.clone(), cores, busy);
+        self.relocate(executor, &host, old.as_deref());
+    }
+
+    /// Rebuilds the queues of task sets that prefer an executor that came or went.
+    fn relocate(&mut self, executor: ExecutorId, host: &str, old_host: Option<&str>) {
+        for set in self.sets.values_mut() {
+            if set.references(executor, host) || old_host.is_some_and(|h| set.references(executor, h)) {
+                set.relocate(&self.cluster);
+            }
+        }
     }
 
     /// Whether an executor is registered.
     pub fn has_executor(&self, executor: ExecutorId) -> bool {
-        self.executors.contains_key(&executor)
+        self.cluster.executors.contains_key(&executor)
+    }
+
+    /// The host of a registered executor.
+    pub fn executor_host(&self, executor: ExecutorId) -> Option<&str> {
+        self.cluster.host_of(executor)
     }
 
     /// Free cores of an executor.
     pub fn free_cores(&self, executor: ExecutorId) -> Option<u32> {
-        self.executors.get(&executor).map(|e| e.free)
+        self.cluster.executors.get(&executor).map(|e| e.free)
     }
 
     /// Forgets an executor; its running attempts end (returned, by task id)
     /// and their partitions are queued again without counting a failure.
     pub fn remove_executor(&mut self, executor: ExecutorId) -> Vec<EndedTask> {
-        if self.executors.remove(&executor).is_none() {
+        let Some(slot) = self.cluster.remove(executor) else {
             return Vec::new();
-        }
+        };
         let mut lost: Vec<TaskId> = self.running.iter().filter(|(_, r)| r.executor == executor).map(|(t, _)| *t).collect();
         lost.sort();
         let mut ended = Vec::with_capacity(lost.len());
         for task in lost {
             let run = self.running.remove(&task).expect("listed above");
             if let Some(set) = self.sets.get_mut(&run.key) {
-                set.failed(run.index, task, executor, Failure::Uncounted);
+                set.failed(run.index, task, executor, Failure::Uncounted, &self.cluster);
             }
             ended.push(ended_task(task, &run));
         }
-        for set in self.sets.values_mut() {
-            set.executor_lost(executor);
-        }
+        self.relocate(executor, &slot.host, None);
         ended
     }
 
-    /// Adds the task set of a stage attempt.
-    pub fn submit_task_set(&mut self, set: TaskSet) {
+    /// Adds the task set of a stage attempt, submitted at `now` (its locality wait starts).
+    pub fn submit_task_set(&mut self, now: Duration, set: TaskSet) {
         let key = SetKey { job: set.job, stage: set.stage, attempt: set.stage_attempt };
         if set.tasks.is_empty() {
             return;
         }
-        let manager = TaskSetManager::new(set.stage, set.tasks);
+        let manager = TaskSetManager::new(set.stage, set.tasks, now, self.settings, &self.cluster);
         self.keys.insert((key.stage, key.attempt), key);
         self.sets.insert(key, manager);
     }
@@ -249,6 +267,11 @@ impl TaskScheduler {
     /// Whether the task set of a stage attempt is active (not finished, not removed).
     pub fn has_task_set(&self, stage: StageId, stage_attempt: u32) -> bool {
         self.keys.contains_key(&(stage, stage_attempt))
+    }
+
+    /// The delay-scheduling level of an active task set (for tests and diagnostics).
+    pub fn locality_level(&self, stage: StageId, stage_attempt: u32) -> Option<TaskLocality> {
+        Some(self.sets.get(self.keys.get(&(stage, stage_attempt))?)?.delay_level())
     }
 
     /// Removes the task set of a stage attempt; returns its running attempts
@@ -264,79 +287,6 @@ impl TaskScheduler {
         kill
     }
 
-    /// Places queued tasks on free cores.
-    pub fn resource_offers(&mut self, now: Duration) -> Vec<Assignment> {
-        let mut out = Vec::new();
-        if !self.sets.values().any(TaskSetManager::has_queued) {
-            return out;
-        }
-        let cpus = self.cpus_per_task;
-        let usable: Vec<ExecutorId> = self.executors.iter().filter(|(_, e)| e.cores >= cpus).map(|(id, _)| *id).collect();
-        loop {
-            let mut launched = false;
-            for &executor in &usable {
-                let slot = self.executors.get(&executor).expect("usable executors are registered");
-                if slot.free < cpus {
-                    continue;
-                }
-                let mut picked = None;
-                for (key, set) in self.sets.iter_mut() {
-                    if let Some((index, locality)) = set.dequeue(executor, &slot.host, TaskLocality::Any, &usable) {
-                        picked = Some((*key, index, locality));
-                        break;
-                    }
-                }
-                let Some((key, index, locality)) = picked else {
-                    continue;
-                };
-                out.push(self.launch(now, executor, key, index, locality));
-                launched = true;
-            }
-            if !launched {
-                return out;
-            }
-        }
-    }
-
-    fn launch(&mut self, now: Duration, executor: ExecutorId, key: SetKey, index: usize, locality: TaskLocality) -> Assignment {
-        let task = TaskId(self.next_task);
-        self.next_task += 1;
-        let set = self.sets.get_mut(&key).expect("picked from the sets");
-        let attempt = set.launched(index, task);
-        let partition = set.partition(index);
-        self.executors.get_mut(&executor).expect("usable").free -= self.cpus_per_task;
-        self.running.insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
-        Assignment {
-            task,
-            executor,
-            job: key.job,
-            stage: key.stage,
-            stage_attempt: key.attempt,
-            partition,
-            attempt,
-            locality,
-            speculative: false,
-        }
-    }
-
-    /// Takes back an assignment that was never sent to its executor (its
-    /// partition is queued again, its cores are free).
-    pub fn cancel_launch(&mut self, task: TaskId) {
-        let Some(run) = self.running.remove(&task) else {
-            return;
-        };
-        self.free(run.executor);
-        if let Some(set) = self.sets.get_mut(&run.key) {
-            set.unlaunched(run.index, task);
-        }
-    }
-
-    fn free(&mut self, executor: ExecutorId) {
-        if let Some(slot) = self.executors.get_mut(&executor) {
-            slot.free = (slot.free + self.cpus_per_task).min(slot.cores);
-        }
-    }
-
     /// The one function that drops stale reports: an attempt that is not
     /// running on the reporting executor is unknown; an attempt whose stage
     /// attempt has no active task set (finished, abandoned, aborted) or whose
@@ -347,7 +297,7 @@ impl TaskScheduler {
             _ => return Screened::Unknown,
         }
         let run = self.running.remove(&report.task).expect("checked above");
-        self.free(run.executor);
+        self.cluster.give(run.executor);
         let ended = ended_task(report.task, &run);
         match self.sets.get(&run.key) {
             Some(set) if !set.is_succeeded(run.index) => Screened::Live(ended, run.key, run.index),
@@ -355,8 +305,8 @@ impl TaskScheduler {
         }
     }
 
-    /// Applies a task report.
-    pub fn status_update(&mut self, report: &TaskReport) -> ReportVerdict {
+    /// Applies a task report received at `now`.
+    pub fn status_update(&mut self, now: Duration, report: &TaskReport) -> ReportVerdict {
         let (task, key, index) = match self.screen(report) {
             Screened::Unknown => return ReportVerdict::Unknown,
             Screened::Stale(task) => {
@@ -367,23 +317,23 @@ impl TaskScheduler {
         let set = self.sets.get_mut(&key).expect("screened live");
         let outcome = match &report.result {
             Ok(_) => {
-                let others = set.succeeded(index, report.task);
-                let kill = others.into_iter().filter_map(|t| self.running.get(&t).map(|r| (r.executor, t))).collect();
-                TaskOutcome::Succeeded { kill }
+                let mut kill = set.succeeded(index, report.task, now.saturating_sub(task.start));
+                kill.retain(|(t, _)| self.running.contains_key(t));
+                TaskOutcome::Succeeded { kill: kill.into_iter().map(|(t, e)| (e, t)).collect() }
             }
             Err(TaskFailure::Guest { message }) => {
                 let failure = Failure::Counted { message, max_failures: self.max_task_failures };
-                match set.failed(index, report.task, report.executor, failure) {
+                match set.failed(index, report.task, report.executor, failure, &self.cluster) {
                     Some(message) => TaskOutcome::TooManyFailures { message },
                     None => TaskOutcome::Retrying,
                 }
             }
             Err(TaskFailure::FetchFailed { .. }) => {
-                set.failed(index, report.task, report.executor, Failure::Abandoned);
+                set.failed(index, report.task, report.executor, Failure::Abandoned, &self.cluster);
                 TaskOutcome::FetchFailed
             }
             Err(TaskFailure::ExecutorLost | TaskFailure::Killed) => {
-                set.failed(index, report.task, report.executor, Failure::Uncounted);
+                set.failed(index, report.task, report.executor, Failure::Uncounted, &self.cluster);
                 TaskOutcome::Requeued
             }
         };

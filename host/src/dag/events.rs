@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::ids::{ExecutorId, JobId, RddId, StageId, TaskId};
 use crate::task::TaskMetrics;
+use crate::task_scheduler::TaskLocality;
 
 /// Whether a stage's tasks write shuffle output or produce the job's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -51,6 +52,9 @@ pub enum EventRecord {
         attempt: u32,
         executor: ExecutorId,
         time: Duration,
+        /// How close to the task's preferred locations it was placed.
+        locality: TaskLocality,
+        /// A speculative copy of a running attempt of the same partition.
         speculative: bool,
     },
     /// A launched task attempt ended (reported, or its executor was lost).

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::outputs::{CacheRegistry, MapOutputs};
-use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
-use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep};
+use crate::ids::{ComponentId, RddId, ShuffleId};
+use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep, StorageLevel};
 use crate::task::{BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink};
-use crate::task_scheduler::TaskLocation;
+use crate::task_scheduler::{TaskLocation, TaskScheduler};
 
 /// Above this many map partitions, reduce tasks get no location preference (Spark's threshold).
 const SHUFFLE_PREF_MAP_THRESHOLD: usize = 1000;
-/// An executor is preferred by a reduce task if it holds at least this fraction of its bytes.
+/// A host is preferred by a reduce task if its executors hold at least this fraction of its bytes.
 const SHUFFLE_PREF_FRACTION: f64 = 0.2;
 
 /// Why a task's plan could not be built.
@@ -38,12 +38,14 @@ pub enum PlanError {
 }
 
 /// What plan building reads: the lineage and components of the stage's job,
-/// and the current map outputs and cached blocks.
+/// the current map outputs and cached blocks, and (for preferred locations)
+/// the hosts of executors.
 pub(crate) struct PlanContext<'a> {
     pub(crate) lineage: &'a Lineage,
     pub(crate) components: &'a [Arc<ComponentBytes>],
     pub(crate) outputs: &'a MapOutputs,
     pub(crate) cache: &'a CacheRegistry,
+    pub(crate) cluster: &'a TaskScheduler,
 }
 
 impl PlanContext<'_> {
@@ -168,19 +170,32 @@ impl PlanContext<'_> {
     }
 
     /// Where a partition of an RDD would best be computed: the executors
-    /// caching it or, walking narrow dependencies, the first non-empty
-    /// preference of an ancestor (a cached block, or the executors holding
-    /// most of a shuffle read's bytes).
+    /// caching it in memory (their hosts, when cached on disk only) or,
+    /// walking narrow dependencies, the first non-empty preference of an
+    /// ancestor (a cached block, or the hosts holding most of a shuffle
+    /// read's bytes). Input splits have no preference yet: executors do not
+    /// declare which files their hosts hold.
     pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
         let mut stack = vec![(rdd, partition)];
         while let Some((rdd, p)) = stack.pop() {
             let Some(node) = self.lineage.get(rdd) else {
                 continue;
             };
-            if node.persist.is_some() {
+            if let Some(level) = node.persist {
                 let locs = self.cache.locations(BlockId { rdd, partition: p });
                 if !locs.is_empty() {
-                    return locs.iter().map(|e| TaskLocation::Executor(*e)).collect();
+                    return match level {
+                        StorageLevel::MemoryOnly | StorageLevel::MemoryAndDisk => locs.iter().map(|e| TaskLocation::Executor(*e)).collect(),
+                        StorageLevel::DiskOnly => {
+                            let mut hosts: Vec<TaskLocation> = Vec::new();
+                            for host in locs.iter().filter_map(|e| self.cluster.executor_host(*e)) {
+                                if !hosts.iter().any(|h| matches!(h, TaskLocation::Host(x) if x == host)) {
+                                    hosts.push(TaskLocation::Host(host.to_string()));
+                                }
+                            }
+                            hosts
+                        }
+                    };
                 }
             }
             match &node.kind {
@@ -219,9 +234,10 @@ impl PlanContext<'_> {
         Vec::new()
     }
 
-    /// Executors holding at least a fifth of a reduce partition's shuffle bytes, most bytes first.
+    /// Hosts whose executors hold at least a fifth of a reduce partition's
+    /// shuffle bytes, most bytes first (node-local: shuffle files are on disk).
     fn shuffle_locations(&self, deps: &[ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
-        let mut bytes: FxHashMap<ExecutorId, u64> = FxHashMap::default();
+        let mut bytes: FxHashMap<&str, u64> = FxHashMap::default();
         let mut total = 0u64;
         for dep in deps {
             let statuses = self.outputs.statuses(dep.shuffle);
@@ -230,17 +246,18 @@ impl PlanContext<'_> {
             }
             for s in statuses.iter().flatten() {
                 let b = s.sizes.get(reduce as usize).copied().unwrap_or(0);
-                *bytes.entry(s.executor).or_default() += b;
                 total += b;
+                if let Some(host) = self.cluster.executor_host(s.executor) {
+                    *bytes.entry(host).or_default() += b;
+                }
             }
         }
         if total == 0 {
             return Vec::new();
         }
-        let mut best: Vec<(ExecutorId, u64)> =
-            bytes.into_iter().filter(|(_, b)| *b as f64 >= total as f64 * SHUFFLE_PREF_FRACTION).collect();
-        best.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        best.into_iter().map(|(e, _)| TaskLocation::Executor(e)).collect()
+        let mut best: Vec<(&str, u64)> = bytes.into_iter().filter(|(_, b)| *b as f64 >= total as f64 * SHUFFLE_PREF_FRACTION).collect();
+        best.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        best.into_iter().map(|(h, _)| TaskLocation::Host(h.to_string())).collect()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::task_scheduler::{EndedTask, ReportVerdict, TaskOutcome};
 impl Scheduler {
     pub(super) fn task_finished(&mut self, report: TaskReport) {
         // Staleness is decided by the task scheduler, in one place.
-        let (ended, outcome) = match self.tasks.status_update(&report) {
+        let (ended, outcome) = match self.tasks.status_update(self.now, &report) {
             ReportVerdict::Unknown => {
                 tracing::debug!(task = %report.task, executor = %report.executor, "report of unknown task attempt ignored");
                 return;
@@ -19,11 +19,18 @@ impl Scheduler {
         };
         let failure = report.result.as_ref().err().map(TaskFailure::message);
         self.record_task_end(&ended, report.metrics.clone(), failure);
-        self.blocks_cached(report.executor, &report.cached);
         match outcome {
             TaskOutcome::Stale => {
+                // Its partition is done (or its stage attempt gone): nothing it
+                // produced counts; blocks it cached that are not registered are dropped.
                 tracing::debug!(task = %ended.task, stage = %ended.stage, "stale report ignored");
+                self.drop_unregistered(report.executor, &report.cached);
+                return;
             }
+            _ => self.blocks_cached(report.executor, &report.cached),
+        }
+        match outcome {
+            TaskOutcome::Stale => {}
             TaskOutcome::Succeeded { kill } => {
                 self.kill(kill);
                 let Ok(output) = report.result else { unreachable!("succeeded outcome of a failed report") };
@@ -63,6 +70,15 @@ impl Scheduler {
             self.cache.add(block, executor);
         }
         if !unwanted.is_empty() {
+            self.emit(SchedulerCommand::DropBlocks { executor, blocks: unwanted });
+        }
+    }
+
+    /// Tells an executor to drop blocks a stale attempt cached, unless the
+    /// registry has them there (another attempt cached the same block on it).
+    fn drop_unregistered(&mut self, executor: ExecutorId, blocks: &[BlockId]) {
+        let unwanted: Vec<BlockId> = blocks.iter().filter(|b| !self.cache.locations(**b).contains(&executor)).copied().collect();
+        if !unwanted.is_empty() && self.tasks.has_executor(executor) {
             self.emit(SchedulerCommand::DropBlocks { executor, blocks: unwanted });
         }
     }

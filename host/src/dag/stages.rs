@@ -299,7 +299,7 @@ impl Scheduler {
         if tasks.is_empty() {
             self.stage_succeeded(id);
         } else {
-            self.tasks.submit_task_set(TaskSet { job, stage: id, stage_attempt: attempt, tasks });
+            self.tasks.submit_task_set(self.now, TaskSet { job, stage: id, stage_attempt: attempt, tasks });
         }
     }
 

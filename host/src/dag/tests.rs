@@ -3,5 +3,7 @@
 mod faults;
 mod harness;
 mod jobs;
+mod locality;
 mod scale;
+mod speculation;
 mod stages;

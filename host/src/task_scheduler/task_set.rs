@@ -1,13 +1,26 @@
-//! One stage attempt's tasks (a task set): pending queues by locality, attempts, failures.
+//! One stage attempt's tasks (a task set): pending queues by locality, delay scheduling, attempts, failures, exclusion, speculative copies.
 //!
-//! Pending queues are stacks of task indexes, one per preferred executor, one
-//! per preferred host, one for tasks without preference and one for all tasks.
+//! Pending queues are stacks of task indexes: one per preferred executor, one
+//! per preferred host (a task preferring an executor is also queued for that
+//! executor's host), one for tasks without preference and one for all tasks.
 //! Entries are removed lazily: an index whose task is no longer queued (it
 //! was launched from another queue, or succeeded) is discarded when met.
+//!
+//! Delay scheduling follows Spark's `TaskSetManager.getAllowedLocalityLevel`:
+//! the set's level starts at process-local; it relaxes to the next level
+//! (node-local, rack-local, any) once no task has launched at the current
+//! level for that level's wait, or at once when no queued task can run at
+//! it; a launch at a better level brings the level back down to it. Tasks
+//! without preference never wait.
 
-use rustc_hash::FxHashMap;
+use std::time::Duration;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::cluster::Cluster;
+use super::speculation::MedianHeap;
 use super::{PendingTask, TaskLocality, TaskLocation};
+use crate::dag::{ExclusionConfig, LocalityWaits, SpeculationConfig};
 use crate::ids::{ExecutorId, StageId, TaskId};
 
 /// The state of one task (one partition) of a task set.
@@ -19,20 +32,26 @@ struct TaskEntry {
     launched: u32,
     /// Counted failures (guest errors).
     failures: u32,
-    /// Executors a counted failure happened on.
-    failed_on: Vec<ExecutorId>,
-    /// Running attempts.
-    running: Vec<TaskId>,
+    /// Executors a counted failure happened on, with the number of failures there.
+    failed_on: Vec<(ExecutorId, u32)>,
+    /// Running attempts and their executors.
+    running: Vec<(TaskId, ExecutorId)>,
     /// Waiting in the pending queues for a launch.
     queued: bool,
     succeeded: bool,
+    /// While queued: a preferred executor is registered (the task counts at process-local).
+    exec_live: bool,
+    /// While queued: a preferred host has an executor (the task counts at node-local).
+    host_live: bool,
+    /// A speculative copy was asked for (at most one per task).
+    speculated: bool,
+    /// Waiting in the speculation queue.
+    spec_queued: bool,
 }
 
 impl TaskEntry {
-    /// Whether the task should avoid `executor`: it failed there and some other
-    /// usable executor has not seen it fail.
-    fn avoids(&self, executor: ExecutorId, usable: &[ExecutorId]) -> bool {
-        self.failed_on.contains(&executor) && usable.iter().any(|e| !self.failed_on.contains(e))
+    fn failures_on(&self, executor: ExecutorId) -> u32 {
+        self.failed_on.iter().find(|(e, _)| *e == executor).map_or(0, |(_, n)| *n)
     }
 }
 
@@ -46,23 +65,50 @@ pub(crate) enum Failure<'a> {
     Abandoned,
 }
 
+/// The delay-scheduling state of a task set.
+#[derive(Debug)]
+struct Delay {
+    /// The worst level tasks may launch at now (never `NoPref`).
+    level: TaskLocality,
+    /// When the wait at `level` started.
+    last_reset: Duration,
+}
+
+/// What a task set is told at creation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SetSettings {
+    pub(crate) waits: LocalityWaits,
+    pub(crate) exclusion: ExclusionConfig,
+}
+
 /// The tasks of one stage attempt.
 #[derive(Debug)]
 pub(crate) struct TaskSetManager {
     stage: StageId,
+    settings: SetSettings,
     tasks: Vec<TaskEntry>,
     for_executor: FxHashMap<ExecutorId, Vec<usize>>,
     for_host: FxHashMap<String, Vec<usize>>,
     no_prefs: Vec<usize>,
     all: Vec<usize>,
-    /// Number of queued tasks.
+    /// Queued tasks; of them, those with a live preferred executor, and with a live preferred host.
     queued: usize,
-    /// Number of succeeded tasks.
+    queued_process: usize,
+    queued_node: usize,
     succeeded: usize,
+    delay: Delay,
+    /// Runtimes of succeeded attempts.
+    durations: MedianHeap,
+    /// Tasks waiting for a speculative copy (lazily cleaned) and how many are really waiting.
+    speculatable: Vec<usize>,
+    spec_queued: usize,
+    /// Distinct tasks that failed on each executor; executors excluded for this stage attempt.
+    failed_tasks: FxHashMap<ExecutorId, u32>,
+    excluded: FxHashSet<ExecutorId>,
 }
 
 impl TaskSetManager {
-    pub(crate) fn new(stage: StageId, tasks: Vec<PendingTask>) -> Self {
+    pub(crate) fn new(stage: StageId, tasks: Vec<PendingTask>, now: Duration, settings: SetSettings, cluster: &Cluster) -> Self {
         let tasks: Vec<TaskEntry> = tasks
             .into_iter()
             .map(|t| TaskEntry {
@@ -74,21 +120,34 @@ impl TaskSetManager {
                 running: Vec::new(),
                 queued: false,
                 succeeded: false,
+                exec_live: false,
+                host_live: false,
+                speculated: false,
+                spec_queued: false,
             })
             .collect();
         let mut set = TaskSetManager {
             stage,
+            settings,
             tasks,
             for_executor: FxHashMap::default(),
             for_host: FxHashMap::default(),
             no_prefs: Vec::new(),
             all: Vec::new(),
             queued: 0,
+            queued_process: 0,
+            queued_node: 0,
             succeeded: 0,
+            delay: Delay { level: TaskLocality::ProcessLocal, last_reset: now },
+            durations: MedianHeap::default(),
+            speculatable: Vec::new(),
+            spec_queued: 0,
+            failed_tasks: FxHashMap::default(),
+            excluded: FxHashSet::default(),
         };
         // Stacks pop from the end: push in reverse so that low partitions go first.
         for index in (0..set.tasks.len()).rev() {
-            set.enqueue(index);
+            set.enqueue(index, cluster);
         }
         set
     }
@@ -103,9 +162,9 @@ impl TaskSetManager {
         self.succeeded == self.tasks.len()
     }
 
-    /// Whether tasks wait for a launch.
-    pub(crate) fn has_queued(&self) -> bool {
-        self.queued > 0
+    /// Whether tasks (or speculative copies) wait for a launch.
+    pub(crate) fn has_work(&self) -> bool {
+        self.queued > 0 || self.spec_queued > 0
     }
 
     pub(crate) fn partition(&self, index: usize) -> u32 {
@@ -121,109 +180,265 @@ impl TaskSetManager {
         &self.tasks[index].preferred
     }
 
-    fn enqueue(&mut self, index: usize) {
-        let t = &mut self.tasks[index];
+    /// The set's current delay-scheduling level (for tests and diagnostics).
+    pub(crate) fn delay_level(&self) -> TaskLocality {
+        self.delay.level
+    }
+
+    fn enqueue(&mut self, index: usize, cluster: &Cluster) {
+        let Self { tasks, for_executor, for_host, no_prefs, all, .. } = self;
+        let t = &mut tasks[index];
         debug_assert!(!t.queued && !t.succeeded);
+        if t.spec_queued {
+            t.spec_queued = false;
+            self.spec_queued -= 1;
+        }
         t.queued = true;
-        self.queued += 1;
+        let (mut exec_live, mut host_live) = (false, false);
         if t.preferred.is_empty() {
-            self.no_prefs.push(index);
+            no_prefs.push(index);
         }
         for loc in &t.preferred {
-            match loc {
-                TaskLocation::Executor(e) => self.for_executor.entry(*e).or_default().push(index),
-                TaskLocation::Host(h) => self.for_host.entry(h.clone()).or_default().push(index),
+            let host = match loc {
+                TaskLocation::Executor(e) => {
+                    for_executor.entry(*e).or_default().push(index);
+                    let Some(host) = cluster.host_of(*e) else { continue };
+                    exec_live = true;
+                    host
+                }
+                TaskLocation::Host(h) => h.as_str(),
+            };
+            host_live |= cluster.host_alive(host);
+            match for_host.get_mut(host) {
+                Some(list) => list.push(index),
+                None => {
+                    for_host.insert(host.to_string(), vec![index]);
+                }
             }
         }
-        self.all.push(index);
+        all.push(index);
+        t.exec_live = exec_live;
+        t.host_live = host_live;
+        self.queued += 1;
+        self.queued_process += exec_live as usize;
+        self.queued_node += host_live as usize;
     }
 
-    /// Picks the best queued task for a free slot on `executor`, at most
-    /// `max_locality` away from its preferences (delay scheduling lowers it).
-    pub(crate) fn dequeue(
-        &mut self,
-        executor: ExecutorId,
-        host: &str,
-        max_locality: TaskLocality,
-        usable: &[ExecutorId],
-    ) -> Option<(usize, TaskLocality)> {
-        if self.queued == 0 {
-            return None;
-        }
-        let tasks = &self.tasks;
-        if let Some(list) = self.for_executor.get_mut(&executor)
-            && let Some(i) = take_from(list, tasks, executor, usable)
-        {
-            return Some((i, TaskLocality::ProcessLocal));
-        }
-        if max_locality >= TaskLocality::NodeLocal
-            && let Some(list) = self.for_host.get_mut(host)
-            && let Some(i) = take_from(list, tasks, executor, usable)
-        {
-            return Some((i, TaskLocality::NodeLocal));
-        }
-        if max_locality >= TaskLocality::NoPref
-            && let Some(i) = take_from(&mut self.no_prefs, tasks, executor, usable)
-        {
-            return Some((i, TaskLocality::NoPref));
-        }
-        if max_locality >= TaskLocality::Any
-            && let Some(i) = take_from(&mut self.all, tasks, executor, usable)
-        {
-            return Some((i, TaskLocality::Any));
-        }
-        None
-    }
-
-    /// Records the launch of a dequeued task; returns the attempt number.
-    pub(crate) fn launched(&mut self, index: usize, task: TaskId) -> u32 {
+    fn unqueue(&mut self, index: usize) {
         let t = &mut self.tasks[index];
         debug_assert!(t.queued);
         t.queued = false;
         self.queued -= 1;
-        t.running.push(task);
+        self.queued_process -= t.exec_live as usize;
+        self.queued_node -= t.host_live as usize;
+    }
+
+    /// Whether some task prefers `executor` or `host` (its queues must be
+    /// rebuilt when that executor comes or goes).
+    pub(crate) fn references(&self, executor: ExecutorId, host: &str) -> bool {
+        self.for_executor.contains_key(&executor) || self.for_host.contains_key(host)
+    }
+
+    /// Rebuilds the queues after executors came or went (Spark's `recomputeLocality`).
+    pub(crate) fn relocate(&mut self, cluster: &Cluster) {
+        self.for_executor.clear();
+        self.for_host.clear();
+        self.no_prefs.clear();
+        self.all.clear();
+        for index in (0..self.tasks.len()).rev() {
+            if self.tasks[index].queued {
+                self.unqueue(index);
+                self.enqueue(index, cluster);
+            }
+        }
+    }
+
+    /// Whether queued tasks could run at `level` on some executor.
+    fn more_tasks_at(&self, level: TaskLocality) -> bool {
+        match level {
+            TaskLocality::ProcessLocal => self.queued_process > 0,
+            TaskLocality::NodeLocal => self.queued_node > 0,
+            // Executors declare no rack yet: no task is ever rack-local.
+            TaskLocality::RackLocal => false,
+            TaskLocality::NoPref | TaskLocality::Any => self.queued > 0,
+        }
+    }
+
+    /// The worst level a task may launch at, at time `now` (Spark's `getAllowedLocalityLevel`).
+    pub(crate) fn allowed_locality(&mut self, now: Duration) -> TaskLocality {
+        let waits = self.settings.waits;
+        loop {
+            let level = self.delay.level;
+            let (next, wait) = match level {
+                TaskLocality::ProcessLocal => (TaskLocality::NodeLocal, waits.process),
+                TaskLocality::NodeLocal => (TaskLocality::RackLocal, waits.node),
+                TaskLocality::RackLocal => (TaskLocality::Any, waits.rack),
+                TaskLocality::NoPref | TaskLocality::Any => return TaskLocality::Any,
+            };
+            if !self.more_tasks_at(level) {
+                self.delay = Delay { level: next, last_reset: now };
+            } else if now.saturating_sub(self.delay.last_reset) >= wait {
+                self.delay = Delay { level: next, last_reset: self.delay.last_reset + wait };
+            } else {
+                return level;
+            }
+        }
+    }
+
+    /// Offers a free slot on `executor` during the offer pass of level `max`:
+    /// the best queued task for it no worse than both `max` and the allowed
+    /// level, or (in the last pass) a speculative copy. Returns the task's
+    /// index, its locality, and whether it is a speculative copy.
+    pub(crate) fn resource_offer(
+        &mut self,
+        now: Duration,
+        executor: ExecutorId,
+        host: &str,
+        max: TaskLocality,
+        cluster: &Cluster,
+    ) -> Option<(usize, TaskLocality, bool)> {
+        if self.excluded.contains(&executor) {
+            return None;
+        }
+        if self.queued > 0 {
+            let allowed = self.allowed_locality(now).min(max);
+            if let Some((index, locality)) = self.dequeue(executor, host, allowed, max >= TaskLocality::NoPref, cluster) {
+                if locality != TaskLocality::NoPref {
+                    self.delay = Delay { level: locality, last_reset: now };
+                }
+                return Some((index, locality, false));
+            }
+        }
+        if max == TaskLocality::Any
+            && self.spec_queued > 0
+            && let Some(index) = self.dequeue_speculative(executor, host, cluster)
+        {
+            return Some((index, self.locality_on(index, executor, host, cluster), true));
+        }
+        None
+    }
+
+    /// Picks the best queued task for a free slot on `executor`, at most
+    /// `allowed` away from its preferences (tasks without preference when `no_pref`).
+    fn dequeue(
+        &mut self,
+        executor: ExecutorId,
+        host: &str,
+        allowed: TaskLocality,
+        no_pref: bool,
+        cluster: &Cluster,
+    ) -> Option<(usize, TaskLocality)> {
+        let Self { tasks, for_executor, for_host, no_prefs, all, settings, .. } = self;
+        let ok = |t: &TaskEntry| may_run(t, executor, &settings.exclusion, cluster);
+        let found = if let Some(list) = for_executor.get_mut(&executor)
+            && let Some(i) = take_from(list, tasks, ok)
+        {
+            Some((i, TaskLocality::ProcessLocal))
+        } else if allowed >= TaskLocality::NodeLocal
+            && let Some(list) = for_host.get_mut(host)
+            && let Some(i) = take_from(list, tasks, ok)
+        {
+            Some((i, TaskLocality::NodeLocal))
+        } else if no_pref && let Some(i) = take_from(no_prefs, tasks, ok) {
+            Some((i, TaskLocality::NoPref))
+        } else if allowed >= TaskLocality::Any
+            && let Some(i) = take_from(all, tasks, ok)
+        {
+            // Executors declare no rack yet, so rack-local is skipped.
+            Some((i, TaskLocality::Any))
+        } else {
+            None
+        };
+        if let Some((i, _)) = found {
+            self.unqueue(i);
+        }
+        found
+    }
+
+    /// How close `executor` is to a task's preferences.
+    fn locality_on(&self, index: usize, executor: ExecutorId, host: &str, cluster: &Cluster) -> TaskLocality {
+        let prefs = &self.tasks[index].preferred;
+        if prefs.is_empty() {
+            TaskLocality::NoPref
+        } else if prefs.contains(&TaskLocation::Executor(executor)) {
+            TaskLocality::ProcessLocal
+        } else if prefs.iter().any(|l| match l {
+            TaskLocation::Executor(e) => cluster.host_of(*e) == Some(host),
+            TaskLocation::Host(h) => h == host,
+        }) {
+            TaskLocality::NodeLocal
+        } else {
+            TaskLocality::Any
+        }
+    }
+
+    /// Records the launch of a dequeued task; returns the attempt number.
+    pub(crate) fn launched(&mut self, index: usize, task: TaskId, executor: ExecutorId) -> u32 {
+        let t = &mut self.tasks[index];
+        t.running.push((task, executor));
         t.launched += 1;
         t.launched - 1
     }
 
     /// Undoes `launched` for an attempt that never reached an executor.
-    pub(crate) fn unlaunched(&mut self, index: usize, task: TaskId) {
+    pub(crate) fn unlaunched(&mut self, index: usize, task: TaskId, cluster: &Cluster) {
         let t = &mut self.tasks[index];
-        t.running.retain(|r| *r != task);
+        t.running.retain(|r| r.0 != task);
         t.launched -= 1;
         if !t.succeeded && !t.queued && t.running.is_empty() {
-            self.enqueue(index);
+            self.enqueue(index, cluster);
         }
     }
 
-    /// Records a success; returns the task's other running attempts (to kill).
-    pub(crate) fn succeeded(&mut self, index: usize, task: TaskId) -> Vec<TaskId> {
+    /// Records a success that took `runtime`; returns the task's other running attempts (to kill).
+    pub(crate) fn succeeded(&mut self, index: usize, task: TaskId, runtime: Duration) -> Vec<(TaskId, ExecutorId)> {
+        if self.tasks[index].queued {
+            self.unqueue(index);
+        }
         let t = &mut self.tasks[index];
         debug_assert!(!t.succeeded);
-        t.running.retain(|r| *r != task);
+        t.running.retain(|r| r.0 != task);
         t.succeeded = true;
-        if t.queued {
-            t.queued = false;
-            self.queued -= 1;
+        if t.spec_queued {
+            t.spec_queued = false;
+            self.spec_queued -= 1;
         }
         self.succeeded += 1;
+        self.durations.push(runtime);
         std::mem::take(&mut t.running)
     }
 
     /// Records a failed attempt. Returns the abort message when the task has
-    /// now failed `max_failures` times.
-    pub(crate) fn failed(&mut self, index: usize, task: TaskId, executor: ExecutorId, failure: Failure<'_>) -> Option<String> {
+    /// now failed `max_failures` times, or (exclusion enabled) can run nowhere.
+    pub(crate) fn failed(
+        &mut self,
+        index: usize,
+        task: TaskId,
+        executor: ExecutorId,
+        failure: Failure<'_>,
+        cluster: &Cluster,
+    ) -> Option<String> {
         let t = &mut self.tasks[index];
-        t.running.retain(|r| *r != task);
+        t.running.retain(|r| r.0 != task);
         if t.succeeded {
             return None;
         }
         match failure {
             Failure::Counted { message, max_failures } => {
                 t.failures += 1;
-                if !t.failed_on.contains(&executor) {
-                    t.failed_on.push(executor);
+                match t.failed_on.iter_mut().find(|(e, _)| *e == executor) {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        t.failed_on.push((executor, 1));
+                        let n = self.failed_tasks.entry(executor).or_default();
+                        *n += 1;
+                        let exclusion = self.settings.exclusion;
+                        if exclusion.enabled && *n >= exclusion.max_failed_tasks_per_executor && self.excluded.insert(executor) {
+                            tracing::info!(stage = %self.stage, %executor, failed_tasks = *n, "executor excluded for the stage");
+                        }
+                    }
                 }
+                let t = &self.tasks[index];
                 if t.failures >= max_failures {
                     return Some(format!(
                         "task {} of stage {} failed {} times; last failure: {}",
@@ -233,25 +448,125 @@ impl TaskSetManager {
                         one_line(message)
                     ));
                 }
+                if let Some(reason) = self.unschedulable(index, cluster) {
+                    return Some(format!("{reason}; last failure: {}", one_line(message)));
+                }
             }
             Failure::Uncounted => {}
             Failure::Abandoned => return None,
         }
+        let t = &self.tasks[index];
         if !t.queued && t.running.is_empty() {
-            self.enqueue(index);
+            self.enqueue(index, cluster);
         }
         None
     }
 
-    /// Forgets the queue of a lost executor (its tasks stay in the other queues).
-    pub(crate) fn executor_lost(&mut self, executor: ExecutorId) {
-        self.for_executor.remove(&executor);
+    /// With exclusion enabled: why a task can no longer run on any registered executor.
+    fn unschedulable(&self, index: usize, cluster: &Cluster) -> Option<String> {
+        let exclusion = &self.settings.exclusion;
+        if !exclusion.enabled {
+            return None;
+        }
+        let t = &self.tasks[index];
+        let mut usable = cluster.usable().peekable();
+        usable.peek()?;
+        let mut usable = usable.filter(|e| !self.excluded.contains(e)).peekable();
+        if usable.peek().is_none() {
+            return Some(format!(
+                "stage {} cannot run on any executor: each is excluded after {} of its tasks failed there",
+                self.stage.0, exclusion.max_failed_tasks_per_executor
+            ));
+        }
+        if usable.all(|e| t.failures_on(e) >= exclusion.max_task_attempts_per_executor) {
+            let mut on: Vec<String> = t.failed_on.iter().map(|(e, _)| e.0.to_string()).collect();
+            on.sort();
+            return Some(format!(
+                "task {} of stage {} cannot run on any executor: excluded after failing on executors {}",
+                t.partition,
+                self.stage.0,
+                on.join(", ")
+            ));
+        }
+        None
+    }
+
+    /// The runtime above which a running task gets a speculative copy, once
+    /// enough of the set has succeeded (Spark's `checkSpeculatableTasks`).
+    pub(crate) fn speculation_threshold(&self, config: &SpeculationConfig) -> Option<Duration> {
+        let n = self.tasks.len();
+        // A lone task has no peers to be slow against.
+        if n == 1 || self.is_done() {
+            return None;
+        }
+        let min_finished = ((config.quantile * n as f64).floor() as usize).max(1);
+        if self.succeeded < min_finished {
+            return None;
+        }
+        let median = self.durations.median()?;
+        Some(median.mul_f64(config.multiplier).max(config.min_task_runtime))
+    }
+
+    /// Asks for a speculative copy of a running task; returns whether one was queued.
+    pub(crate) fn speculate(&mut self, index: usize) -> bool {
+        let t = &mut self.tasks[index];
+        if t.succeeded || t.queued || t.speculated || t.running.len() != 1 {
+            return false;
+        }
+        t.speculated = true;
+        t.spec_queued = true;
+        self.spec_queued += 1;
+        self.speculatable.push(index);
+        true
+    }
+
+    /// A speculative copy for `executor`: never where an attempt of the task
+    /// runs, nor on such an attempt's host while other hosts exist.
+    fn dequeue_speculative(&mut self, executor: ExecutorId, host: &str, cluster: &Cluster) -> Option<usize> {
+        let other_hosts = cluster.host_count() > 1;
+        let mut pos = 0;
+        while pos < self.speculatable.len() {
+            let index = self.speculatable[pos];
+            let t = &self.tasks[index];
+            if !t.spec_queued {
+                self.speculatable.remove(pos);
+                continue;
+            }
+            pos += 1;
+            let here = t.running.iter().any(|(_, e)| *e == executor || (other_hosts && cluster.host_of(*e) == Some(host)));
+            if here || !may_run(t, executor, &self.settings.exclusion, cluster) {
+                continue;
+            }
+            self.speculatable.remove(pos - 1);
+            let t = &mut self.tasks[index];
+            t.spec_queued = false;
+            self.spec_queued -= 1;
+            return Some(index);
+        }
+        None
     }
 }
 
-/// Pops the last queued task of `list` that may run on `executor`, dropping
-/// stale entries met on the way (amortised: each entry is dropped once).
-fn take_from(list: &mut Vec<usize>, tasks: &[TaskEntry], executor: ExecutorId, usable: &[ExecutorId]) -> Option<usize> {
+/// Whether a task may run on `executor` after its failures: never where it
+/// failed `max_task_attempts_per_executor` times (exclusion enabled), and
+/// not where it failed at all while another usable executor has not seen it fail.
+fn may_run(t: &TaskEntry, executor: ExecutorId, exclusion: &ExclusionConfig, cluster: &Cluster) -> bool {
+    if t.failed_on.is_empty() {
+        return true;
+    }
+    let n = t.failures_on(executor);
+    if n == 0 {
+        return true;
+    }
+    if exclusion.enabled && n >= exclusion.max_task_attempts_per_executor {
+        return false;
+    }
+    !cluster.usable().any(|e| t.failures_on(e) == 0)
+}
+
+/// Pops the last queued task of `list` that may run here, dropping stale
+/// entries met on the way (amortised: each entry is dropped once).
+fn take_from(list: &mut Vec<usize>, tasks: &[TaskEntry], ok: impl Fn(&TaskEntry) -> bool) -> Option<usize> {
     let mut i = list.len();
     while i > 0 {
         i -= 1;
@@ -261,7 +576,7 @@ fn take_from(list: &mut Vec<usize>, tasks: &[TaskEntry], executor: ExecutorId, u
             list.remove(i);
             continue;
         }
-        if t.avoids(executor, usable) {
+        if !ok(t) {
             continue;
         }
         list.remove(i);

@@ -45,7 +45,7 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     ts.add_executor(ExecutorId(0), "h0".into(), 4);
     ts.add_executor(ExecutorId(1), "h1".into(), 3);
     ts.add_executor(ExecutorId(2), "h2".into(), 1); // too small for a 2-core task
-    ts.submit_task_set(set(0, &[0, 1, 2, 3, 4, 5]));
+    ts.submit_task_set(T0, set(0, &[0, 1, 2, 3, 4, 5]));
     let a = ts.resource_offers(T0);
     assert_eq!(a.len(), 3, "two tasks on executor 0, one on executor 1");
     assert_eq!(a.iter().filter(|x| x.executor == ExecutorId(0)).count(), 2);
@@ -56,7 +56,7 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(0));
     assert_eq!(ts.free_cores(ExecutorId(1)), Some(1));
     assert!(ts.resource_offers(T0).is_empty());
-    assert!(matches!(outcome(ts.status_update(&report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
     let b = ts.resource_offers(T0);
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].executor, b[0].partition), (ExecutorId(1), 3));
@@ -68,16 +68,19 @@ fn prefers_process_local_then_node_local() {
     ts.add_executor(ExecutorId(0), "h0".into(), 1);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.add_executor(ExecutorId(2), "h1".into(), 1);
-    ts.submit_task_set(TaskSet {
-        job: JobId(0),
-        stage: StageId(0),
-        stage_attempt: 0,
-        tasks: vec![
-            PendingTask { partition: 0, preferred: vec![TaskLocation::Host("h1".into())] },
-            PendingTask { partition: 1, preferred: vec![] },
-            PendingTask { partition: 2, preferred: vec![TaskLocation::Executor(ExecutorId(0))] },
-        ],
-    });
+    ts.submit_task_set(
+        T0,
+        TaskSet {
+            job: JobId(0),
+            stage: StageId(0),
+            stage_attempt: 0,
+            tasks: vec![
+                PendingTask { partition: 0, preferred: vec![TaskLocation::Host("h1".into())] },
+                PendingTask { partition: 1, preferred: vec![] },
+                PendingTask { partition: 2, preferred: vec![TaskLocation::Executor(ExecutorId(0))] },
+            ],
+        },
+    );
     let a = ts.resource_offers(T0);
     let placed: Vec<_> = a.iter().map(|x| (x.executor, x.partition, x.locality)).collect();
     assert_eq!(
@@ -95,17 +98,17 @@ fn failed_task_retries_elsewhere_then_aborts_with_guest_message() {
     let mut ts = scheduler(3, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
-    ts.submit_task_set(set(7, &[5]));
+    ts.submit_task_set(T0, set(7, &[5]));
     let a = ts.resource_offers(T0);
     assert_eq!((a.len(), a[0].executor, a[0].attempt), (1, ExecutorId(0), 0));
-    assert_eq!(outcome(ts.status_update(&report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
+    assert_eq!(outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
     let b = ts.resource_offers(T0);
     assert_eq!((b.len(), b[0].executor, b[0].attempt), (1, ExecutorId(1), 1), "retried on the other executor");
-    assert_eq!(outcome(ts.status_update(&report(&b[0], guest_err("boom")))), TaskOutcome::Retrying);
+    assert_eq!(outcome(ts.status_update(T0, &report(&b[0], guest_err("boom")))), TaskOutcome::Retrying);
     // Failed everywhere: any executor will do.
     let c = ts.resource_offers(T0);
     assert_eq!((c.len(), c[0].attempt), (1, 2));
-    match outcome(ts.status_update(&report(&c[0], guest_err("bad record 42")))) {
+    match outcome(ts.status_update(T0, &report(&c[0], guest_err("bad record 42")))) {
         TaskOutcome::TooManyFailures { message } => {
             assert_eq!(message, "task 5 of stage 7 failed 3 times; last failure: bad record 42")
         }
@@ -118,15 +121,15 @@ fn excluded_task_waits_for_the_other_executor() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
-    ts.submit_task_set(set(0, &[0, 1, 2]));
+    ts.submit_task_set(T0, set(0, &[0, 1, 2]));
     let a = ts.resource_offers(T0);
     assert_eq!(a.len(), 2);
     assert_eq!((a[0].executor, a[0].partition), (ExecutorId(0), 0));
-    ts.status_update(&report(&a[0], guest_err("x")));
+    ts.status_update(T0, &report(&a[0], guest_err("x")));
     // Executor 0 is free again but partition 0 avoids it: it takes partition 2.
     let b = ts.resource_offers(T0);
     assert_eq!(b.iter().map(|x| (x.executor, x.partition)).collect::<Vec<_>>(), vec![(ExecutorId(0), 2)]);
-    ts.status_update(&report(&a[1], ok()));
+    ts.status_update(T0, &report(&a[1], ok()));
     let c = ts.resource_offers(T0);
     assert_eq!(c.iter().map(|x| (x.executor, x.partition)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0)]);
 }
@@ -135,22 +138,22 @@ fn excluded_task_waits_for_the_other_executor() {
 fn stale_and_unknown_reports_only_free_cores() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 2);
-    ts.submit_task_set(set(0, &[0, 1]));
+    ts.submit_task_set(T0, set(0, &[0, 1]));
     let a = ts.resource_offers(T0);
     // Wrong executor, never-launched task: unknown.
     let mut wrong = report(&a[0], ok());
     wrong.executor = ExecutorId(9);
-    assert_eq!(ts.status_update(&wrong), ReportVerdict::Unknown);
+    assert_eq!(ts.status_update(T0, &wrong), ReportVerdict::Unknown);
     let mut never = report(&a[0], ok());
     never.task = TaskId(999);
-    assert_eq!(ts.status_update(&never), ReportVerdict::Unknown);
-    assert!(matches!(outcome(ts.status_update(&report(&a[0], ok()))), TaskOutcome::Succeeded { .. }));
+    assert_eq!(ts.status_update(T0, &never), ReportVerdict::Unknown);
+    assert!(matches!(outcome(ts.status_update(T0, &report(&a[0], ok()))), TaskOutcome::Succeeded { .. }));
     // A duplicate report is unknown: the attempt is no longer running.
-    assert_eq!(ts.status_update(&report(&a[0], ok())), ReportVerdict::Unknown);
+    assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     // Removing the set: its running attempt is to be killed and reports as stale.
     assert_eq!(ts.remove_task_set(StageId(0), 0), vec![(ExecutorId(0), a[1].task)]);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(1), "a killed attempt keeps its core until reported");
-    assert_eq!(outcome(ts.status_update(&report(&a[1], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
+    assert_eq!(outcome(ts.status_update(T0, &report(&a[1], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(2));
     assert_eq!(ts.running_count(), 0);
 }
@@ -160,21 +163,21 @@ fn lost_executor_requeues_without_counting() {
     let mut ts = scheduler(1, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
-    ts.submit_task_set(set(0, &[0, 1]));
+    ts.submit_task_set(T0, set(0, &[0, 1]));
     let a = ts.resource_offers(T0);
     let lost = ts.remove_executor(ExecutorId(0));
     assert_eq!(lost.len(), 1);
     assert_eq!((lost[0].task, lost[0].partition), (a[0].task, 0));
     // A late report from the lost executor is unknown.
-    assert_eq!(ts.status_update(&report(&a[0], ok())), ReportVerdict::Unknown);
-    ts.status_update(&report(&a[1], ok()));
+    assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
+    ts.status_update(T0, &report(&a[1], ok()));
     let b = ts.resource_offers(T0);
     assert_eq!(b.iter().map(|x| (x.executor, x.partition, x.attempt)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0, 1)]);
     // Killed reports are not counted either (max failures is 1 here).
-    assert_eq!(outcome(ts.status_update(&report(&b[0], Err(TaskFailure::Killed)))), TaskOutcome::Requeued);
+    assert_eq!(outcome(ts.status_update(T0, &report(&b[0], Err(TaskFailure::Killed)))), TaskOutcome::Requeued);
     let c = ts.resource_offers(T0);
     assert_eq!(c.len(), 1);
-    assert!(matches!(outcome(ts.status_update(&report(&c[0], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(outcome(ts.status_update(T0, &report(&c[0], ok()))), TaskOutcome::Succeeded { .. }));
     assert!(!ts.has_task_set(StageId(0), 0), "finished sets are removed");
 }
 
@@ -182,7 +185,7 @@ fn lost_executor_requeues_without_counting() {
 fn cancelled_launch_is_requeued() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
-    ts.submit_task_set(set(0, &[3]));
+    ts.submit_task_set(T0, set(0, &[3]));
     let a = ts.resource_offers(T0);
     ts.cancel_launch(a[0].task);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(1));
@@ -198,8 +201,8 @@ fn lower_job_ids_go_first() {
     late.job = JobId(2);
     let mut early = set(9, &[0]);
     early.job = JobId(1);
-    ts.submit_task_set(late);
-    ts.submit_task_set(early);
+    ts.submit_task_set(T0, late);
+    ts.submit_task_set(T0, early);
     let a = ts.resource_offers(T0);
     assert_eq!((a[0].job, a[0].stage), (JobId(1), StageId(9)));
 }
@@ -208,9 +211,9 @@ fn lower_job_ids_go_first() {
 fn abort_message_is_one_line() {
     let mut ts = scheduler(1, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
-    ts.submit_task_set(set(2, &[0]));
+    ts.submit_task_set(T0, set(2, &[0]));
     let a = ts.resource_offers(T0);
-    match outcome(ts.status_update(&report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")))) {
+    match outcome(ts.status_update(T0, &report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")))) {
         TaskOutcome::TooManyFailures { message } => {
             assert_eq!(message, "task 0 of stage 2 failed 1 times; last failure: panicked at src/lib.rs:3:5: | index out of bounds")
         }

@@ -20,6 +20,19 @@ use crate::task::{
     BlockId, ComponentBytes, Plan, ReduceStep, ResultKind, ResultValue, Source, TaskDesc, TaskFailure, TaskMetrics, TaskOutput, TaskReport,
     TaskSink,
 };
+use crate::task_scheduler::TaskLocality;
+
+/// A `TaskStarted` record's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Start {
+    pub(crate) task: TaskId,
+    pub(crate) job: JobId,
+    pub(crate) partition: u32,
+    pub(crate) attempt: u32,
+    pub(crate) executor: ExecutorId,
+    pub(crate) locality: TaskLocality,
+    pub(crate) speculative: bool,
+}
 
 /// What the simulated executor does with a task.
 pub(crate) enum Step {
@@ -84,9 +97,20 @@ impl Sim {
         sim
     }
 
-    /// Handles an event, then every report it provoked (killed tasks answer at once).
+    /// Handles an event 1 ms after the previous one, then every report it
+    /// provoked (killed tasks answer at once).
     pub(crate) fn send(&mut self, event: SchedulerEvent) {
         self.now += Duration::from_millis(1);
+        self.handle_now(event);
+    }
+
+    /// Lets `d` pass, then sends a `Tick`.
+    pub(crate) fn tick(&mut self, d: Duration) {
+        self.now += d;
+        self.handle_now(SchedulerEvent::Tick);
+    }
+
+    fn handle_now(&mut self, event: SchedulerEvent) {
         self.sched.handle(self.now, event);
         self.apply();
         while let Some(r) = self.outbox.pop_front() {
@@ -135,7 +159,11 @@ impl Sim {
     }
 
     pub(crate) fn add_executor(&mut self, id: u32, cores: u32) {
-        self.send(SchedulerEvent::ExecutorAdded { executor: ExecutorId(id), host: format!("h{id}"), cores });
+        self.add_executor_on(id, &format!("h{id}"), cores);
+    }
+
+    pub(crate) fn add_executor_on(&mut self, id: u32, host: &str, cores: u32) {
+        self.send(SchedulerEvent::ExecutorAdded { executor: ExecutorId(id), host: host.to_string(), cores });
     }
 
     /// Kills an executor: its files, blocks and running tasks vanish.
@@ -240,6 +268,32 @@ impl Sim {
     /// Launched tasks of a stage: (stage attempt, partition, executor), in launch order.
     pub(crate) fn launches_of(&self, stage: StageId) -> Vec<(u32, u32, ExecutorId)> {
         self.launched.iter().filter(|(_, t)| t.stage == stage).map(|(e, t)| (t.stage_attempt, t.partition, *e)).collect()
+    }
+
+    /// Every task start: (task, job, partition, attempt, executor, locality, speculative), in order.
+    pub(crate) fn starts(&self) -> Vec<Start> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                EventRecord::TaskStarted { task, job, partition, attempt, executor, locality, speculative, .. } => Some(Start {
+                    task: *task,
+                    job: *job,
+                    partition: *partition,
+                    attempt: *attempt,
+                    executor: *executor,
+                    locality: *locality,
+                    speculative: *speculative,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The running attempt of a partition of a job, if exactly one runs.
+    pub(crate) fn running_attempt(&self, job: JobId, partition: u32) -> Option<TaskId> {
+        let mut it = self.running.iter().filter(|(_, (_, t))| t.job == job && t.partition == partition).map(|(id, _)| *id);
+        let first = it.next();
+        if it.next().is_some() { None } else { first }
     }
 
     /// Stage ids of launched tasks, in launch order.

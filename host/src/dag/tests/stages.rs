@@ -248,7 +248,7 @@ fn union_and_coalesce_map_partitions_to_their_parents() {
 }
 
 #[test]
-fn reduce_tasks_prefer_executors_holding_most_bytes_and_cached_blocks() {
+fn reduce_tasks_prefer_hosts_holding_most_bytes_and_executors_caching_blocks() {
     let mut l = Lineage::default();
     // Partition 0 is big; everything lands on whichever executor runs map 0.
     let big: Vec<String> = (0..50).map(|i| format!("w{i}")).collect();
@@ -266,14 +266,13 @@ fn reduce_tasks_prefer_executors_holding_most_bytes_and_cached_blocks() {
     let big_holder = sim.launched.iter().find(|(_, t)| t.partition == 0).unwrap().0;
     for p in 0..2 {
         let prefs = sim.sched.task_scheduler().preferred_locations(StageId(1), 0, p).unwrap();
-        assert_eq!(prefs, vec![TaskLocation::Executor(big_holder)], "reduce {p}");
+        assert_eq!(prefs, vec![TaskLocation::Host(format!("h{}", big_holder.0))], "reduce {p}");
     }
-    // Without delay scheduling the other executor still takes a task; the
-    // holder's own slot goes to a task that prefers it.
-    let reduces = sim.launches_of(StageId(1));
-    assert_eq!(reduces.len(), 2);
-    assert!(reduces.iter().any(|r| r.2 == big_holder));
+    // Delay scheduling: the other executor does not take a reduce task within
+    // the locality wait; both run node-local on the holder, one after the other.
+    assert_eq!(sim.launches_of(StageId(1)), vec![(0, 0, big_holder)]);
     sim.run();
+    assert_eq!(sim.launches_of(StageId(1)), vec![(0, 0, big_holder), (0, 1, big_holder)]);
     // A second job over the cached RDD prefers the executors caching each block.
     let job = sim.submit(&l, d, vec![0, 1], ResultKind::Count);
     for (e, t) in sim.launched.iter().filter(|(_, t)| t.job == job) {

@@ -1,0 +1,91 @@
+//! Resource offers: placing queued tasks on free cores, level by level, with delay scheduling.
+//!
+//! As Spark's `TaskSchedulerImpl.resourceOffers`: task sets in priority
+//! order; for each, offer passes at process-local, node-local, no-preference,
+//! rack-local and any, each pass going round the executors with a free slot
+//! (ascending, one task per executor per round, so load spreads) until a
+//! round launches nothing. A pass of level L launches a task at L or better,
+//! and never worse than the set's delay-scheduling level; speculative copies
+//! go in the last pass. Only executors with a free slot are visited, so an
+//! event that frees one core costs one offer, not one per executor.
+
+use std::time::Duration;
+
+use super::{Assignment, RunningTask, SetKey, TaskLocality, TaskScheduler};
+use crate::ids::{ExecutorId, TaskId};
+
+/// The offer passes, best level first.
+const PASSES: [TaskLocality; 5] =
+    [TaskLocality::ProcessLocal, TaskLocality::NodeLocal, TaskLocality::NoPref, TaskLocality::RackLocal, TaskLocality::Any];
+
+impl TaskScheduler {
+    /// Places queued tasks on free cores.
+    pub fn resource_offers(&mut self, now: Duration) -> Vec<Assignment> {
+        let mut out = Vec::new();
+        if !self.cluster.has_free() {
+            return out;
+        }
+        let keys: Vec<SetKey> = self.sets.iter().filter(|(_, s)| s.has_work()).map(|(k, _)| *k).collect();
+        for key in keys {
+            for max in PASSES {
+                loop {
+                    let free = self.cluster.free_executors();
+                    if free.is_empty() {
+                        return out;
+                    }
+                    let mut launched = false;
+                    for executor in free {
+                        if !self.cluster.is_free(executor) {
+                            continue;
+                        }
+                        let Some(set) = self.sets.get_mut(&key) else { break };
+                        if !set.has_work() {
+                            break;
+                        }
+                        let host = self.cluster.host_of(executor).expect("free executors are registered");
+                        let Some((index, locality, speculative)) = set.resource_offer(now, executor, host, max, &self.cluster) else {
+                            continue;
+                        };
+                        out.push(self.launch(now, executor, key, index, locality, speculative));
+                        launched = true;
+                    }
+                    if !launched {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn launch(
+        &mut self,
+        now: Duration,
+        executor: ExecutorId,
+        key: SetKey,
+        index: usize,
+        locality: TaskLocality,
+        speculative: bool,
+    ) -> Assignment {
+        let task = TaskId(self.next_task);
+        self.next_task += 1;
+        let set = self.sets.get_mut(&key).expect("picked from the sets");
+        let attempt = set.launched(index, task, executor);
+        let partition = set.partition(index);
+        self.cluster.take(executor);
+        self.running.insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
+        Assignment { task, executor, job: key.job, stage: key.stage, stage_attempt: key.attempt, partition, attempt, locality, speculative }
+    }
+
+    /// Takes back an assignment that was never sent to its executor (its
+    /// partition is queued again, its cores are free).
+    pub fn cancel_launch(&mut self, task: TaskId) {
+        let Some(run) = self.running.remove(&task) else {
+            return;
+        };
+        self.cluster.give(run.executor);
+        if let Some(set) = self.sets.get_mut(&run.key) {
+            set.unlaunched(run.index, task, &self.cluster);
+        }
+    }
+}
