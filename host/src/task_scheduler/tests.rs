@@ -220,3 +220,184 @@ fn abort_message_is_one_line() {
         other => panic!("{other:?}"),
     }
 }
+
+fn prefer(stage: u32, partitions: &[u32], executor: u32) -> TaskSet {
+    let mut s = set(stage, partitions);
+    for t in &mut s.tasks {
+        t.preferred = vec![TaskLocation::Executor(ExecutorId(executor))];
+    }
+    s
+}
+
+fn placed(a: &[Assignment]) -> Vec<(ExecutorId, u32, TaskLocality)> {
+    a.iter().map(|x| (x.executor, x.partition, x.locality)).collect()
+}
+
+fn at(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+#[test]
+fn delay_scheduling_relaxes_level_by_level_and_resets_on_a_better_launch() {
+    let mut ts = scheduler(4, 1);
+    ts.add_executor(ExecutorId(0), "h0".into(), 1);
+    ts.add_executor(ExecutorId(1), "h0".into(), 1);
+    ts.add_executor(ExecutorId(2), "h1".into(), 1);
+    ts.submit_task_set(T0, prefer(0, &[0, 1, 2, 3, 4, 5], 0));
+    let a = ts.resource_offers(T0);
+    assert_eq!(placed(&a), vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]);
+    assert!(ts.resource_offers(at(2999)).is_empty(), "process-local wait (3s) not over");
+    let b = ts.resource_offers(at(3000));
+    assert_eq!(placed(&b), vec![(ExecutorId(1), 1, TaskLocality::NodeLocal)], "same host as the preferred executor");
+    assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::NodeLocal));
+    assert!(ts.resource_offers(at(5999)).is_empty(), "node-local wait restarted by the node-local launch");
+    let c = ts.resource_offers(at(6000));
+    assert_eq!(placed(&c), vec![(ExecutorId(2), 2, TaskLocality::Any)], "rack-local skipped: no racks");
+    assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::Any));
+    // Executor 0 frees: a process-local launch brings the level back down.
+    ts.status_update(at(6100), &report(&a[0], ok()));
+    let d = ts.resource_offers(at(6100));
+    assert_eq!(placed(&d), vec![(ExecutorId(0), 3, TaskLocality::ProcessLocal)]);
+    assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::ProcessLocal));
+    // Executor 2 frees within the new wait: it gets nothing.
+    ts.status_update(at(6200), &report(&c[0], ok()));
+    assert!(ts.resource_offers(at(6200)).is_empty());
+    assert_eq!(ts.free_cores(ExecutorId(2)), Some(1));
+    // Until the waits pass again (process 3s, node 3s).
+    assert!(ts.resource_offers(at(9099)).is_empty());
+    assert_eq!(placed(&ts.resource_offers(at(12100))), vec![(ExecutorId(2), 4, TaskLocality::Any)]);
+}
+
+#[test]
+fn preferences_on_a_lost_or_absent_executor_do_not_wait() {
+    let mut ts = scheduler(4, 1);
+    ts.add_executor(ExecutorId(1), "h1".into(), 1);
+    ts.submit_task_set(T0, prefer(0, &[0], 7));
+    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(1), 0, TaskLocality::Any)], "executor 7 is not registered");
+    // The preferred executor registers: the queues are rebuilt and its tasks wait for it.
+    ts.submit_task_set(T0, prefer(1, &[0, 1], 7));
+    ts.add_executor(ExecutorId(7), "h7".into(), 1);
+    let a = ts.resource_offers(at(1));
+    assert_eq!(placed(&a), vec![(ExecutorId(7), 0, TaskLocality::ProcessLocal)]);
+}
+
+fn excluding(max_failures: u32, per_task: u32, per_stage: u32) -> TaskScheduler {
+    let exclusion =
+        crate::dag::ExclusionConfig { enabled: true, max_task_attempts_per_executor: per_task, max_failed_tasks_per_executor: per_stage };
+    TaskScheduler::new(&SchedulerConfig { max_task_failures: max_failures, exclusion, ..Default::default() })
+}
+
+#[test]
+fn excluded_everywhere_a_task_fails_its_stage_with_the_guest_message() {
+    let mut ts = excluding(4, 1, 2);
+    ts.add_executor(ExecutorId(0), "h".into(), 1);
+    ts.add_executor(ExecutorId(1), "h".into(), 1);
+    ts.submit_task_set(T0, set(3, &[0]));
+    let a = ts.resource_offers(T0);
+    assert_eq!(outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
+    let b = ts.resource_offers(T0);
+    assert_eq!(b[0].executor, ExecutorId(1));
+    match outcome(ts.status_update(T0, &report(&b[0], guest_err("boom again")))) {
+        TaskOutcome::TooManyFailures { message } => assert_eq!(
+            message,
+            "task 0 of stage 3 cannot run on any executor: excluded after failing on executors 0, 1; last failure: boom again"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn task_exclusion_threshold_counts_failures_per_executor() {
+    let mut ts = excluding(4, 2, 10);
+    ts.add_executor(ExecutorId(0), "h".into(), 1);
+    ts.add_executor(ExecutorId(1), "h".into(), 1);
+    ts.submit_task_set(T0, set(0, &[0]));
+    let mut executors = Vec::new();
+    for _ in 0..4 {
+        let a = ts.resource_offers(T0);
+        assert_eq!(a.len(), 1);
+        executors.push(a[0].executor.0);
+        let o = outcome(ts.status_update(T0, &report(&a[0], guest_err("bad"))));
+        if executors.len() < 4 {
+            assert_eq!(o, TaskOutcome::Retrying);
+        } else {
+            assert_eq!(o, TaskOutcome::TooManyFailures { message: "task 0 of stage 0 failed 4 times; last failure: bad".into() });
+        }
+    }
+    // Twice on each executor: never a third time on the same one.
+    let mut sorted = executors.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 0, 1, 1], "{executors:?}");
+}
+
+#[test]
+fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
+    let mut ts = excluding(4, 1, 2);
+    for e in 0..3 {
+        ts.add_executor(ExecutorId(e), format!("h{e}"), 1);
+    }
+    ts.submit_task_set(T0, set(0, &[0, 1, 2, 3, 4, 5]));
+    let a = ts.resource_offers(T0);
+    assert_eq!(placed(&a).iter().map(|p| (p.0.0, p.1)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (2, 2)]);
+    ts.status_update(T0, &report(&a[0], guest_err("disk full")));
+    let b = ts.resource_offers(T0);
+    assert_eq!((b[0].executor, b[0].partition), (ExecutorId(0), 3), "task 0 avoids executor 0; task 3 runs there");
+    ts.status_update(T0, &report(&b[0], guest_err("disk full")));
+    assert!(ts.resource_offers(T0).is_empty(), "executor 0 failed two tasks of stage 0: excluded for it");
+    // Another stage's tasks still run there.
+    let mut other = set(1, &[0]);
+    other.job = JobId(1);
+    ts.submit_task_set(T0, other);
+    let c = ts.resource_offers(T0);
+    assert_eq!((c[0].executor, c[0].stage), (ExecutorId(0), StageId(1)));
+    // Stage 0 continues on the other executors.
+    ts.status_update(T0, &report(&a[1], ok()));
+    let d = ts.resource_offers(T0);
+    assert_eq!(d[0].executor, ExecutorId(1));
+    assert_eq!(d[0].stage, StageId(0));
+}
+
+#[test]
+fn without_exclusion_an_executor_failing_many_tasks_keeps_running_others() {
+    let mut ts = scheduler(4, 1);
+    ts.add_executor(ExecutorId(0), "h0".into(), 1);
+    ts.add_executor(ExecutorId(1), "h1".into(), 1);
+    ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
+    let a = ts.resource_offers(T0);
+    ts.status_update(T0, &report(&a[0], guest_err("x")));
+    let b = ts.resource_offers(T0);
+    assert_eq!((b[0].executor, b[0].partition), (ExecutorId(0), 2));
+    ts.status_update(T0, &report(&b[0], guest_err("x")));
+    let c = ts.resource_offers(T0);
+    assert_eq!((c[0].executor, c[0].partition), (ExecutorId(0), 3), "not excluded for the stage");
+}
+
+#[test]
+fn speculative_copy_goes_to_another_host_and_only_once() {
+    let spec = crate::dag::SpeculationConfig { enabled: true, ..Default::default() };
+    let mut ts = TaskScheduler::new(&SchedulerConfig { speculation: spec, ..Default::default() });
+    ts.add_executor(ExecutorId(0), "h0".into(), 2);
+    ts.add_executor(ExecutorId(1), "h1".into(), 1);
+    ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
+    let a = ts.resource_offers(T0);
+    assert_eq!(a.iter().map(|x| (x.executor.0, x.partition)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (0, 2)]);
+    // Partition 0 on executor 0 is slow; 1 and 2 finish in 10ms, then 3 too.
+    ts.status_update(at(10), &report(&a[1], ok()));
+    ts.status_update(at(10), &report(&a[2], ok()));
+    let b = ts.resource_offers(at(10));
+    assert_eq!((b[0].executor.0, b[0].partition), (0, 3));
+    ts.status_update(at(20), &report(&b[0], ok()));
+    assert!(ts.resource_offers(at(20)).is_empty());
+    assert!(!ts.check_speculation(at(100)), "running 100ms: not above minTaskRuntime");
+    assert!(ts.check_speculation(at(200)));
+    // Executor 0 has a free core but runs the original: the copy goes to executor 1 (host h1).
+    let c = ts.resource_offers(at(200));
+    assert_eq!(c.iter().map(|x| (x.executor.0, x.partition, x.attempt, x.speculative)).collect::<Vec<_>>(), vec![(1, 0, 1, true)]);
+    assert!(!ts.check_speculation(at(400)), "one copy per task");
+    match outcome(ts.status_update(at(401), &report(&c[0], ok()))) {
+        TaskOutcome::Succeeded { kill } => assert_eq!(kill, vec![(ExecutorId(0), a[0].task)]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(outcome(ts.status_update(at(402), &report(&a[0], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
+    assert_eq!(ts.running_count(), 0);
+}

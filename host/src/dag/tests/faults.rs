@@ -2,8 +2,8 @@
 
 use super::harness::*;
 use crate::dag::{EventRecord, SchedulerConfig, SchedulerEvent, StageKind};
-use crate::ids::{ExecutorId, ShuffleId, StageId, TaskId};
-use crate::lineage::Lineage;
+use crate::ids::{ComponentId, ExecutorId, ShuffleId, StageId, TaskId};
+use crate::lineage::{GuestOps, Lineage, NarrowStep, Op, OpKind, RddKind};
 use crate::task::{ResultKind, ResultValue, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
 
 fn guest_failure(message: &str) -> Step {
@@ -242,4 +242,40 @@ fn killed_report_of_a_live_task_requeues_it() {
     sim.send(SchedulerEvent::ExecutorLost { executor: ExecutorId(77), reason: "never registered".into() });
     sim.run();
     assert_eq!(sim.ok(job), &vec![ResultValue::Count(1), ResultValue::Count(1)]);
+}
+
+#[test]
+fn always_failing_task_fails_the_job_after_four_attempts_on_at_least_two_executors() {
+    let mut l = Lineage::default();
+    let x = parallel(&mut l, &[&["a"], &["b"]]);
+    // The simulation's `fail` op fails with its args as the guest's message.
+    let fail = Op { kind: OpKind::Map, name: "fail".into(), args: b"ValueError: cannot parse 'x' at line 3".to_vec() };
+    let step = NarrowStep::Guest(GuestOps { component: ComponentId(0), ops: vec![op("upper"), fail] });
+    let bad = l.add(RddKind::Narrow { parent: x, step }, 2, None);
+    let mut sim = Sim::new(3, 1);
+    let job = sim.submit(&l, bad, vec![0, 1], ResultKind::Count);
+    sim.run();
+    let err = sim.err(job);
+    assert!(err.ends_with("failed 4 times; last failure: ValueError: cannot parse 'x' at line 3"), "{err}");
+    let failed = sim.launched.iter().map(|(_, t)| t.partition).find(|p| err.starts_with(&format!("task {p} "))).unwrap();
+    let executors: std::collections::BTreeSet<ExecutorId> =
+        sim.launched.iter().filter(|(_, t)| t.partition == failed).map(|(e, _)| *e).collect();
+    assert_eq!(sim.launched.iter().filter(|(_, t)| t.partition == failed).count(), 4);
+    assert!(executors.len() >= 2, "{executors:?}");
+}
+
+#[test]
+fn with_exclusion_a_task_failing_on_every_executor_fails_the_job_early() {
+    let exclusion = crate::dag::ExclusionConfig { enabled: true, ..Default::default() };
+    let config = SchedulerConfig { exclusion, ..Default::default() };
+    let mut l = Lineage::default();
+    let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
+    let mut sim = Sim::with_config(2, 1, config);
+    let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
+    sim.run_with(|_, t| if t.partition == 1 { guest_failure("out of range") } else { Step::Run });
+    assert_eq!(
+        sim.err(job),
+        "task 1 of stage 0 cannot run on any executor: excluded after failing on executors 0, 1; last failure: out of range"
+    );
+    assert_eq!(sim.launched.iter().filter(|(_, t)| t.partition == 1).count(), 2, "one attempt per executor");
 }
