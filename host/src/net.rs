@@ -14,6 +14,10 @@
 //!   versioned challenge–response handshake; only authenticated connections
 //!   come out.
 //! - `rpc`: one bidirectional stream per request on those connections.
+//! - `socket`: the servers' UDP socket, which logs datagrams that are not QUIC.
+//! - `probe`: blocking clients that poke a running server with unusual
+//!   input (another protocol version, raw bytes, a half-open connection),
+//!   for integration tests and diagnostics.
 //!
 //! This module does IO (tokio, quinn); the scheduler core never uses it
 //! directly. `docs/protocol.md` describes the protocol in prose.
@@ -22,7 +26,9 @@ pub mod auth;
 pub mod endpoint;
 pub mod framing;
 pub mod protocol;
+pub mod probe;
 pub mod rpc;
+mod socket;
 pub mod tls;
 
 #[cfg(test)]

@@ -5,7 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use wisp_tests::{API_JOB, JOIN, ProcessGuard, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for, wisp_bin};
+use wisp::net::endpoint::NetConfig;
+use wisp::net::probe::{Probe, ProbeError, hold_half_open};
+use wisp::net::{ClusterSecret, Fingerprint, HandshakeError, Role};
+use wisp_tests::{
+    API_JOB, JOIN, PAGERANK, ProcessGuard, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for,
+    wisp, wisp_bin,
+};
 
 use crate::RUN_TIMEOUT;
 
@@ -99,6 +105,18 @@ impl Cluster {
         cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
         cmd.arg(&self.secret).arg(job).arg("--").args(args);
         ProcessGuard::spawn(name, cmd, &self.dir.path().join(format!("{name}.log")))
+    }
+
+    /// The master's address, pinned fingerprint and secret, for `wisp::net` probes.
+    fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
+        let addr = self.addr.parse().expect("the master's address");
+        let fingerprint = self.fingerprint.parse().expect("the master's fingerprint");
+        (addr, fingerprint, ClusterSecret::from_file(&self.secret).expect("the cluster secret"))
+    }
+
+    /// Waits for a master log line containing every one of `needles`; returns it.
+    fn master_log_line(&self, what: &str, needles: &[&str]) -> String {
+        wait_for(what, START_TIMEOUT, || self.master_log().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
     }
 
     /// Executor ids that ran at least one task, from the master's event logs (`events/app-N/`, written at job ends).
@@ -304,6 +322,105 @@ fn ctrl_c_on_submit_cancels_the_job_and_the_master_keeps_serving() {
     assert!(log.contains("the submitter cancelled its job"), "master log: {log}");
 
     let (input, expected) = corpus(dir, "c.txt", 200_000, 4);
+    let out = dir.join("out");
+    check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
+}
+
+/// `page<TAB>rank` lines of a pagerank output directory.
+fn parse_ranks(dir: &Path) -> HashMap<String, f64> {
+    let mut ranks = HashMap::new();
+    for line in read_output_lines(dir) {
+        let (page, rank) = line.split_once('\t').unwrap_or_else(|| panic!("line without a tab: {line:?}"));
+        let prev = ranks.insert(page.to_string(), rank.parse::<f64>().unwrap_or_else(|_| panic!("bad rank in {line:?}")));
+        assert!(prev.is_none(), "page {page:?} appears twice");
+    }
+    ranks
+}
+
+#[test]
+fn pagerank_on_three_executors_matches_local_mode() {
+    let cluster = Cluster::start(3, &[], &[]);
+    let dir = cluster.dir.path();
+    let mut rng = Rng::new(31);
+    let mut edges = String::new();
+    for _ in 0..20_000 {
+        edges.push_str(&format!("p{} p{}\n", rng.below(1500), rng.below(2000)));
+    }
+    let input = dir.join("edges.txt");
+    std::fs::write(&input, &edges).unwrap();
+    let (local_out, cluster_out) = (dir.join("ranks-local"), dir.join("ranks-cluster"));
+    let local = wisp(&["run", PAGERANK, "--cores", "2", "--", input.to_str().unwrap(), "6", local_out.to_str().unwrap()], RUN_TIMEOUT);
+    assert!(local.ok(), "local pagerank failed: {}", local.stderr);
+    let run = cluster.submit(PAGERANK, &["wisp.files.maxPartitionBytes=32k"], &[&input, Path::new("6"), &cluster_out], None);
+    assert!(run.ok(), "cluster pagerank failed: {}", run.stderr);
+    let (want, got) = (parse_ranks(&local_out), parse_ranks(&cluster_out));
+    assert!(want.len() > 1000, "the graph should have many ranked pages");
+    let mut pages: Vec<&String> = got.keys().collect();
+    pages.sort();
+    let mut expected_pages: Vec<&String> = want.keys().collect();
+    expected_pages.sort();
+    assert_eq!(pages, expected_pages, "the same pages are ranked");
+    for (page, w) in &want {
+        // The partitioning differs (2 local cores, 3 executors), so sums may add the same terms in another order.
+        let g = got[page];
+        assert!((g - w).abs() <= 1e-9 * w.abs(), "rank of {page}: cluster {g}, local {w}");
+    }
+    assert_eq!(cluster.executors_with_tasks(), BTreeSet::from([1, 2, 3]), "every executor should have run tasks");
+}
+
+#[test]
+fn a_client_of_another_protocol_version_is_refused_with_a_clear_error() {
+    let cluster = Cluster::start(0, &[], &[]);
+    let (addr, fingerprint, secret) = cluster.probe_target();
+    let config = NetConfig { protocol_version: wisp::net::PROTOCOL_VERSION + 1, ..NetConfig::default() };
+    let refused = Probe::connect(addr, fingerprint, &secret, Role::Submitter, &config).err().expect("another protocol version must be refused");
+    let theirs = wisp::net::PROTOCOL_VERSION + 1;
+    match &refused {
+        ProbeError::Handshake { source: HandshakeError::RefusedByServer { server, reason } } => {
+            assert_eq!(*server, "master");
+            assert!(reason.contains(&format!("protocol version {theirs} is not supported")), "reason: {reason}");
+        }
+        other => panic!("expected a refusal by the master, got {other:?}"),
+    }
+    let line = cluster.master_log_line("the master's refusal", &["refused connection", "protocol version"]);
+    assert!(line.contains(&format!("protocol version {theirs} is not supported")), "master log line: {line}");
+}
+
+#[test]
+fn garbage_half_open_truncated_and_huge_frames_do_not_crash_the_master() {
+    // A 2 s network timeout bounds the master's handshake wait, so the half-open connection is dropped quickly.
+    let fast = ["wisp.network.timeout=2s", "wisp.executor.heartbeatInterval=200ms"];
+    let mut cluster = Cluster::start(1, &fast, &fast);
+    let (addr, fingerprint, secret) = cluster.probe_target();
+
+    // Datagrams that cannot be QUIC.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut junk = vec![0u8; 1200];
+    let mut rng = Rng::new(3);
+    junk.iter_mut().for_each(|b| *b = rng.below(256) as u8);
+    junk[0] = 0x00;
+    udp.send_to(&junk, addr).unwrap();
+    udp.send_to(b"hello?", addr).unwrap();
+    cluster.master_log_line("the master to log the garbage datagrams", &["dropped datagrams that are not QUIC"]);
+
+    // QUIC and TLS, then silence: the master gives up on the handshake.
+    let ended = hold_half_open(addr, fingerprint, &NetConfig::default(), Duration::from_secs(20)).unwrap();
+    assert!(ended.is_some(), "the master should drop a connection that never says hello");
+    cluster.master_log_line("the master to log the half-open connection", &["handshake failed", "timed out"]);
+
+    // An authenticated submitter whose job stream holds a truncated frame, then a frame claiming 4 GiB.
+    let probe = Probe::connect(addr, fingerprint, &secret, Role::Submitter, &NetConfig::default()).unwrap();
+    let reply = probe.raw_request(&[100, 0, 0, 0, 1, 2, 3], true, Duration::from_secs(10)).unwrap();
+    assert!(String::from_utf8_lossy(&reply).contains("bad submission"), "reply to a truncated frame: {reply:?}");
+    cluster.master_log_line("the master to log the truncated frame", &["bad submission", "stream ended in the middle"]);
+    let reply = probe.raw_request(&u32::MAX.to_le_bytes(), false, Duration::from_secs(10)).unwrap();
+    assert!(String::from_utf8_lossy(&reply).contains("exceeds the limit"), "reply to a huge frame: {reply:?}");
+    cluster.master_log_line("the master to log the huge frame", &["bad submission", "exceeds the limit"]);
+    probe.close();
+
+    assert!(cluster.master.running(), "the master must survive bad input");
+    let dir = cluster.dir.path();
+    let (input, expected) = corpus(dir, "c.txt", 100_000, 8);
     let out = dir.join("out");
     check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
 }

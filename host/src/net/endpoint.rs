@@ -20,6 +20,7 @@ use crate::ids::ExecutorId;
 use crate::net::auth::{ClusterSecret, random_bytes};
 use crate::net::framing::{self, FrameError, Limits};
 use crate::net::protocol::{Challenge, HandshakeReply, Hello, PROTOCOL_VERSION, Role};
+use crate::net::socket::WatchedSocket;
 use crate::net::tls::{self, Fingerprint, Identity, TlsConfigError};
 
 /// Largest handshake frame: an unauthenticated peer gets no bigger buffer than this.
@@ -45,6 +46,9 @@ pub struct NetConfig {
     pub max_pending_handshakes: usize,
     /// What the server is called in messages ("master", "executor").
     pub server_name: &'static str,
+    /// Client: the protocol version claimed in the handshake (`PROTOCOL_VERSION`;
+    /// tests of the version check claim another). Servers always speak `PROTOCOL_VERSION`.
+    pub protocol_version: u32,
 }
 
 impl Default for NetConfig {
@@ -56,6 +60,7 @@ impl Default for NetConfig {
             keep_alive: Duration::from_secs(5),
             max_pending_handshakes: 64,
             server_name: "master",
+            protocol_version: PROTOCOL_VERSION,
         }
     }
 }
@@ -204,7 +209,7 @@ impl Server {
     /// Listens on `addr` with `config`.
     pub fn bind_with(addr: SocketAddr, identity: &Identity, secret: ClusterSecret, config: NetConfig) -> Result<Server, BindError> {
         let server_config = tls::server_config(identity, config.idle_timeout).map_err(|source| BindError::Tls { source })?;
-        let endpoint = quinn::Endpoint::server(server_config, addr).map_err(|source| BindError::Io { addr, source })?;
+        let endpoint = watched_endpoint(server_config, addr).map_err(|source| BindError::Io { addr, source })?;
         let (tx, results) = mpsc::channel(config.max_pending_handshakes.max(1));
         let shared = Arc::new(Shared { secret, config, next_executor: AtomicU32::new(1) });
         let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx));
@@ -239,6 +244,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.accept_loop.abort();
     }
+}
+
+/// `quinn::Endpoint::server` on a socket that logs datagrams that are not QUIC (`net::socket`).
+fn watched_endpoint(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let runtime = quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
+    let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
+    quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), Some(config), watched, runtime)
 }
 
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>, tx: mpsc::Sender<Result<AuthenticatedConn, HandshakeError>>) {
@@ -355,7 +368,7 @@ pub async fn connect_with(
     role: Role,
     config: &NetConfig,
 ) -> Result<ClientConn, HandshakeError> {
-    connect_version(addr, fingerprint, secret, role, config, PROTOCOL_VERSION).await
+    connect_version(addr, fingerprint, secret, role, config, config.protocol_version).await
 }
 
 /// `connect_with`, claiming protocol `version` (tests of the version check).
