@@ -19,24 +19,22 @@ impl Scheduler {
         };
         let failure = report.result.as_ref().err().map(TaskFailure::message);
         self.record_task_end(&ended, report.metrics.clone(), failure);
-        match outcome {
-            TaskOutcome::Stale => {
-                // Its partition is done (or its stage attempt gone): nothing it
-                // produced counts; blocks it cached that are not registered are dropped.
-                tracing::debug!(task = %ended.task, stage = %ended.stage, "stale report ignored");
-                self.drop_unregistered(report.executor, &report.cached);
-                return;
-            }
-            _ => self.blocks_cached(report.executor, &report.cached),
+        if outcome == TaskOutcome::Stale {
+            // Its partition is done (a speculative copy won, say) or its stage
+            // attempt is gone: nothing it produced counts, and blocks it cached
+            // that the registry does not hold there are dropped.
+            tracing::debug!(task = %ended.task, stage = %ended.stage, "stale report ignored");
+            self.drop_unregistered(report.executor, &report.cached);
+            return;
         }
+        self.blocks_cached(report.executor, &report.cached);
         match outcome {
-            TaskOutcome::Stale => {}
+            TaskOutcome::Stale | TaskOutcome::Retrying | TaskOutcome::Requeued => {}
             TaskOutcome::Succeeded { kill } => {
                 self.kill(kill);
                 let Ok(output) = report.result else { unreachable!("succeeded outcome of a failed report") };
                 self.task_succeeded(&ended, output);
             }
-            TaskOutcome::Retrying | TaskOutcome::Requeued => {}
             TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.stage, message),
             TaskOutcome::FetchFailed => {
                 let Err(TaskFailure::FetchFailed { shuffle, map, executor, message }) = &report.result else {

@@ -168,3 +168,25 @@ fn killed_reports_never_count_as_failures() {
     sim.answer(slow, Step::Run);
     assert_eq!(sim.ok(job), &vec![ResultValue::Count(1); 8]);
 }
+
+#[test]
+fn the_losing_attempts_cached_block_is_dropped_not_registered() {
+    let mut l = Lineage::default();
+    let x = parallel(&mut l, &[&["a"], &["b"], &["c"], &["d"]]);
+    let up = guest(&mut l, x, 0, &["upper"]);
+    persist(&mut l, up);
+    let mut sim = Sim::with_config(4, 1, speculating());
+    sim.answer_kills = false;
+    let job = sim.collect(&l, up);
+    let slow = sim.running_attempt(job, 3).unwrap();
+    let slow_exec = sim.running[&slow].0;
+    sim.run_with(|_, t| if t.task == slow { Step::Hold } else { Step::Run });
+    sim.tick(Duration::from_millis(200));
+    let copy = speculative_starts(&sim)[0];
+    sim.answer(copy.task, Step::Run);
+    sim.answer(slow, Step::Run);
+    let block = crate::task::BlockId { rdd: up, partition: 3 };
+    assert_eq!(sim.sched.cache().locations(block), &[copy.executor]);
+    assert_eq!(sim.drops, vec![(slow_exec, vec![block])]);
+    assert_eq!(sim.collected(job), vec!["A", "B", "C", "D"]);
+}
