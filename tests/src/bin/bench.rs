@@ -1,6 +1,12 @@
-//! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, and per-task overhead.
+//! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster]`
+//!
+//! The cluster section starts a master and two executors of one core each
+//! on 127.0.0.1 and measures, in the same run: word count on the corpus
+//! against local mode with 2 cores, the QUIC shuffle fetch throughput
+//! between the two executors (from their `fetched shuffle blocks` debug
+//! lines), and the launch → status round trip of empty tasks.
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -12,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use wisp::cli::{RunArgs, error_line, run};
-use wisp_tests::{API_JOB, REPO_ROOT, WORDCOUNT, run_bounded, write_corpus};
+use wisp_tests::{API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin, write_corpus};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -70,9 +76,15 @@ fn run_child(job: &str, flags: &[&str], job_args: &[&str]) -> anyhow::Result<Chi
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024u64;
     let mut task_counts = vec![1000u32, 10_000];
+    let (mut local, mut cluster) = (true, true);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--only" => match it.next().map(String::as_str) {
+                Some("local") => cluster = false,
+                Some("cluster") => local = false,
+                _ => anyhow::bail!("--only local|cluster"),
+            },
             "--size-mib" => size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?,
             "--tasks" => {
                 task_counts =
@@ -88,6 +100,19 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         eprintln!("generating {size_mib} MiB corpus at {}", corpus.display());
         write_corpus(&corpus, size_mib << 20, 42)?;
     }
+    if local {
+        bench_local(&data_dir, &corpus, &task_counts)?;
+    }
+    if cluster {
+        bench_cluster(&data_dir, &corpus)?;
+    }
+    Ok(())
+}
+
+fn bench_local(data_dir: &Path, corpus: &Path, task_counts: &[u32]) -> anyhow::Result<()> {
+    let corpus = corpus.to_path_buf();
+    let data_dir = data_dir.to_path_buf();
+    let task_counts = task_counts.to_vec();
     let bytes = std::fs::metadata(&corpus)?.len();
     let mb = bytes as f64 / 1e6;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
@@ -143,6 +168,155 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             per_task * 1e6,
             r.wall.as_secs_f64(),
             base.wall.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// A master and two executors of one core each, logging to files in a temp dir; killed on drop.
+struct BenchCluster {
+    dir: tempfile::TempDir,
+    _master: ProcessGuard,
+    _executors: Vec<ProcessGuard>,
+    addr: String,
+    fingerprint: String,
+    secret: PathBuf,
+}
+
+impl BenchCluster {
+    fn start(data_dir: &Path, executors: usize) -> anyhow::Result<BenchCluster> {
+        let dir = tempfile::tempdir_in(data_dir)?;
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "wisp-bench-cluster-secret-0123456789\n")?;
+        let mut cmd = Command::new(wisp_bin());
+        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
+        cmd.arg("--state-dir").arg(dir.path().join("master-state"));
+        let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
+        let out = dir.path().join("master.out");
+        let line = wait_for("the master's listening line", Duration::from_secs(60), || {
+            std::fs::read_to_string(&out).ok()?.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
+        });
+        let words: Vec<&str> = line.split_whitespace().collect();
+        anyhow::ensure!(words.len() == 7, "unexpected listening line {line:?}");
+        let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
+        let mut started = Vec::new();
+        for i in 1..=executors {
+            let mut cmd = Command::new(wisp_bin());
+            // Fetch timings are logged at debug by the fetcher.
+            cmd.env("WISP_LOG", "info,wisp::backend::cluster::fetch=debug");
+            cmd.args(["executor", "--master", &addr, "--master-fingerprint", &fingerprint, "--secret-file"]).arg(&secret);
+            cmd.args(["--cores", "1", "--work-dir"]).arg(dir.path().join(format!("ex{i}")));
+            started.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &dir.path().join(format!("executor-{i}.log"))));
+        }
+        let log = dir.path().join("master.log");
+        wait_for("the executors to register", Duration::from_secs(60), || {
+            let text = std::fs::read_to_string(&log).ok()?;
+            (text.matches("executor registered").count() >= executors).then_some(())
+        });
+        Ok(BenchCluster { dir, _master: master, _executors: started, addr, fingerprint, secret })
+    }
+
+    /// Submits a job and returns its wall time and stdout.
+    fn submit(&self, job: &str, conf: &[&str], args: &[&str]) -> anyhow::Result<(Duration, String)> {
+        let mut cmd = Command::new(wisp_bin());
+        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]).arg(&self.secret);
+        cmd.arg(job);
+        for c in conf {
+            cmd.args(["--conf", c]);
+        }
+        cmd.arg("--").args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let start = Instant::now();
+        let r = run_bounded(cmd, Duration::from_secs(1800));
+        let wall = start.elapsed();
+        anyhow::ensure!(r.ok(), "wisp submit failed: {}", r.stderr.trim());
+        Ok((wall, r.stdout))
+    }
+
+    /// (bytes, microseconds) of every shuffle fetch request the executors logged.
+    fn fetches(&self) -> Vec<(u64, u64)> {
+        let field = |line: &str, name: &str| -> Option<u64> {
+            line.split_whitespace().find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        };
+        let mut fetches = Vec::new();
+        for i in 1.. {
+            let Ok(text) = std::fs::read_to_string(self.dir.path().join(format!("executor-{i}.log"))) else { break };
+            for line in text.lines().filter(|l| l.contains("fetched shuffle blocks")) {
+                if let (Some(b), Some(us)) = (field(line, "bytes"), field(line, "elapsed_us")) {
+                    fetches.push((b, us));
+                }
+            }
+        }
+        fetches
+    }
+}
+
+fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
+    let mb = std::fs::metadata(corpus)?.len() as f64 / 1e6;
+    let cluster = BenchCluster::start(data_dir, 2)?;
+    let scratch = tempfile::tempdir_in(data_dir)?;
+    let path = |p: &Path| p.display().to_string();
+    read_all(corpus)?;
+
+    // Word count: master + 2 executors × 1 core against local mode with 2 cores, same input, same run.
+    let small = corpus_of_small(data_dir)?;
+    cluster.submit(WORDCOUNT, &[], &[&small, &path(&scratch.path().join("warm-cluster"))])?;
+    run_child(WORDCOUNT, &["--cores", "2"], &[&small, &path(&scratch.path().join("warm-local"))])?;
+    let (cluster_out, local_out) = (scratch.path().join("wc-cluster"), scratch.path().join("wc-local"));
+    let (cluster_wall, _) = cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&cluster_out)])?;
+    let local = run_child(WORDCOUNT, &["--cores", "2"], &[&path(corpus), &path(&local_out)])?;
+    anyhow::ensure!(count_output(&cluster_out)? == count_output(&local_out)?, "cluster and local word counts differ");
+    println!("cluster mode, master + 2 executors x 1 core, on 127.0.0.1");
+    println!("  word count over {mb:.0} MB, cluster:       {:>7.2} s  {:>7.1} MB/s", cluster_wall.as_secs_f64(), mb / cluster_wall.as_secs_f64());
+    println!("  word count over {mb:.0} MB, local 2 cores: {:>7.2} s  {:>7.1} MB/s", local.wall.as_secs_f64(), mb / local.wall.as_secs_f64());
+    println!("  ratio cluster/local wall time: {:.2} (target <= 1.3)", cluster_wall.as_secs_f64() / local.wall.as_secs_f64());
+
+    // Shuffle throughput: a join whose left side (~256 MB, no matches) is shuffled in full across the two executors;
+    // half of every map output is fetched by the other executor, in blocks of tens of MB.
+    let left = scratch.path().join("left.tsv");
+    {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&left)?);
+        let mut rng = Rng::new(77);
+        let mut written = 0u64;
+        while written < 256 << 20 {
+            let line = format!("k{}\t{:016x}{:016x}{:016x}\n", rng.below(1 << 40), rng.next_u64(), rng.next_u64(), rng.next_u64());
+            w.write_all(line.as_bytes())?;
+            written += line.len() as u64;
+        }
+        w.flush()?;
+    }
+    let right = scratch.path().join("right.tsv");
+    std::fs::write(&right, "nomatch\tx\n")?;
+    let before = cluster.fetches().len();
+    let conf = ["wisp.files.maxPartitionBytes=64m"];
+    let (join_wall, _) = cluster.submit(JOIN, &conf, &[&path(&left), &path(&right), &path(&scratch.path().join("join-out"))])?;
+    let fetches: Vec<(u64, u64)> = cluster.fetches().into_iter().skip(before).collect();
+    let (bytes, us): (u64, u64) = fetches.iter().fold((0, 0), |(b, t), (fb, ft)| (b + fb, t + ft));
+    let largest = fetches.iter().max_by_key(|f| f.0).copied().unwrap_or((0, 0));
+    anyhow::ensure!(bytes > 0, "the join fetched no remote shuffle blocks");
+    println!(
+        "  QUIC shuffle fetch between the executors: {} requests, {:.1} MB in {:.2} s of fetching: {:.0} MB/s; largest request {:.1} MB at {:.0} MB/s (join {:.2} s)",
+        fetches.len(),
+        bytes as f64 / 1e6,
+        us as f64 / 1e6,
+        bytes as f64 / us.max(1) as f64,
+        largest.0 as f64 / 1e6,
+        largest.0 as f64 / largest.1.max(1) as f64,
+        join_wall.as_secs_f64()
+    );
+
+    // Task round trip (launch → status) of empty tasks: (t(N) − t(1)) / N with N one-record partitions.
+    cluster.submit(API_JOB, &[], &["tiny-tasks", "1"])?;
+    let (base, _) = cluster.submit(API_JOB, &[], &["tiny-tasks", "1"])?;
+    for n in [1000u32, 5000] {
+        let (wall, out) = cluster.submit(API_JOB, &[], &["tiny-tasks", &n.to_string()])?;
+        anyhow::ensure!(out.contains(&format!("count={n}")), "tiny-tasks {n} printed {out:?}");
+        let per_task = wall.saturating_sub(base).as_secs_f64() / (n as f64 - 1.0);
+        println!(
+            "  empty-task round trip, {n} tasks on 2 executors: {:.1} us/task (job {:.3} s, 1-task baseline {:.3} s)",
+            per_task * 1e6,
+            wall.as_secs_f64(),
+            base.as_secs_f64()
         );
     }
     Ok(())

@@ -157,6 +157,8 @@ async fn fetch_blocks(
     tx: &mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
 ) -> Result<(), (u32, String)> {
     let first = blocks[0].map;
+    let started = std::time::Instant::now();
+    let mut fetched = 0u64;
     let conn = inner.connection(blocks[0].executor).await.map_err(|m| (first, m))?;
     let limits = inner.net.limits;
     let mut s = Stream::open(&conn, limits).await.map_err(|e| (first, chain(&e)))?;
@@ -170,6 +172,7 @@ async fn fetch_blocks(
                     return Err((b.map, format!("block of {len} bytes exceeds the limit of {} bytes", limits.max_message)));
                 }
                 let bytes = s.read_payload(len).await.map_err(|e| (b.map, chain(&e)))?;
+                fetched += len;
                 if tx.send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() })).is_err() {
                     return Ok(()); // the task stopped reading
                 }
@@ -178,6 +181,8 @@ async fn fetch_blocks(
             BlockReply::Missing { map, message } => return Err((map, message)),
         }
     }
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    tracing::debug!(executor = %blocks[0].executor, %shuffle, reduce, blocks = blocks.len(), bytes = fetched, elapsed_us, "fetched shuffle blocks");
     Ok(())
 }
 
