@@ -424,3 +424,39 @@ fn garbage_half_open_truncated_and_huge_frames_do_not_crash_the_master() {
     let out = dir.join("out");
     check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
 }
+
+#[test]
+fn a_job_submitted_before_any_executor_waits_then_runs_when_one_registers() {
+    let mut cluster = Cluster::start(0, &[], &[]);
+    let dir = cluster.dir.path().to_path_buf();
+    let (input, expected) = corpus(&dir, "c.txt", 50_000, 21);
+    let out = dir.join("out");
+    let mut submit = cluster.spawn_submit("early", WORDCOUNT, &[input.to_str().unwrap(), out.to_str().unwrap()]);
+    let log = dir.join("early.log");
+    wait_for("the client to show the waiting state", START_TIMEOUT, || {
+        std::fs::read_to_string(&log).ok()?.contains("waiting for executors").then_some(())
+    });
+    assert!(submit.running(), "the job must wait, not fail");
+    assert!(!out.exists(), "nothing runs without executors");
+    cluster.add_executor(&[]);
+    cluster.wait_registered(1);
+    let status = submit.wait_timeout(RUN_TIMEOUT).expect("the job ends once an executor registered");
+    assert!(status.success(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(parse_counts(&read_output_lines(&out)), expected);
+}
+
+#[test]
+fn a_message_of_unknown_type_is_refused_and_the_master_keeps_serving() {
+    let cluster = Cluster::start(1, &[], &[]);
+    let (addr, fingerprint, secret) = cluster.probe_target();
+    let probe = Probe::connect(addr, fingerprint, &secret, Role::Submitter, &NetConfig::default()).unwrap();
+    // A whole, well-framed message: envelope `Inline` (0) around a request variant no version defines (99).
+    let reply = probe.raw_request(&[2, 0, 0, 0, 0, 99], true, Duration::from_secs(10)).unwrap();
+    assert!(String::from_utf8_lossy(&reply).contains("bad submission"), "reply to an unknown message: {reply:?}");
+    cluster.master_log_line("the master to log the unknown message", &["bad submission"]);
+    probe.close();
+    let dir = cluster.dir.path();
+    let (input, expected) = corpus(dir, "c.txt", 50_000, 22);
+    let out = dir.join("out");
+    check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
+}
