@@ -13,6 +13,7 @@ use crate::backend::cluster::{self, ExecutorArgs, MasterArgs, SubmitArgs};
 use crate::backend::{LocalBackend, LocalConfig};
 use crate::net::{ClusterSecret, Fingerprint};
 use crate::config::Conf;
+use crate::executor::faults::TestFaults;
 use crate::context::Context;
 use crate::event_log::EventLog;
 use crate::task::ComponentBytes;
@@ -85,6 +86,9 @@ struct ExecutorCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// Test-only fault injection rules (see `wisp::executor::faults`); for the integration tests.
+    #[arg(long, value_name = "FILE", hide = true)]
+    test_faults: Option<PathBuf>,
 }
 
 /// Arguments of `wisp submit`.
@@ -242,6 +246,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         bail!("--cores must be at least 1");
     }
     let work_dir = args.work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("wisp-executor-{}-{}", std::process::id(), unique())));
+    let test_faults = args.test_faults.as_deref().map(TestFaults::load).transpose()?;
     cluster::run_executor(ExecutorArgs {
         master: args.master,
         master_fingerprint: fingerprint(&args.master_fingerprint)?,
@@ -252,6 +257,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         work_dir,
         conf: Conf::from_args(&args.conf)?,
         compile_cache: compile_cache_dir(),
+        test_faults: test_faults.map(Arc::new),
     })?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! component in a fresh `Store` per task from the runtime's cache; no
 //! process is forked.
 
+pub mod faults;
 mod plan_run;
 mod sinks;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use self::faults::TestFaults;
 use crate::block::BlockManager;
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::records::Batch;
@@ -81,6 +83,8 @@ pub struct Executor {
     runtime: Arc<Runtime>,
     blocks: BlockManager,
     fetcher: Arc<dyn BlockFetcher>,
+    /// Test-only fault rules (`wisp executor --test-faults`).
+    faults: Option<Arc<TestFaults>>,
 }
 
 /// Everything a running task accumulates besides its records.
@@ -140,7 +144,13 @@ impl Executor {
     pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, fetcher: Arc<dyn BlockFetcher>) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
         let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
-        Ok(Executor { config, runtime, blocks, fetcher })
+        Ok(Executor { config, runtime, blocks, fetcher, faults: None })
+    }
+
+    /// Applies test-only fault rules to every task attempt it runs (`wisp executor --test-faults`).
+    pub fn with_test_faults(mut self, faults: Option<Arc<TestFaults>>) -> Executor {
+        self.faults = faults;
+        self
     }
 
     /// Its id.
@@ -180,9 +190,21 @@ impl Executor {
         let started = Instant::now();
         let span = tracing::debug_span!("task", task = %task.task, stage = %task.stage, partition = task.partition, attempt = task.attempt);
         let _enter = span.enter();
+        let before = match &self.faults {
+            Some(f) => f.before(task, &cancel, &self.shuffle_dir()),
+            None => Ok(()),
+        };
         let mut state = TaskState { executor: self, task, cancel, metrics: TaskMetrics::default(), cached: Vec::new(), live };
-        let result = sinks::run(&mut state);
+        let result = match before {
+            // Killed before it started (queued behind other tasks): nothing to run.
+            Ok(()) if state.cancel.load(Ordering::Relaxed) => Err(TaskFailure::Killed),
+            Ok(()) => sinks::run(&mut state),
+            Err(f) => Err(f),
+        };
         state.publish();
+        if let Some(f) = &self.faults {
+            f.after(task, result.is_ok(), &self.shuffle_dir());
+        }
         if let Err(f) = &result {
             tracing::debug!(failure = %f.message(), "task failed");
         }

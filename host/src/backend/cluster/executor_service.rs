@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::fetch::{FetchPool, QuicFetcher};
 use super::{ClusterError, PeerTable, block_server, chain, net_config, resolve};
 use crate::config::{self, Conf};
+use crate::executor::faults::TestFaults;
 use crate::executor::{Executor, ExecutorConfig, LiveMetrics};
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::net::protocol::{
@@ -42,6 +43,8 @@ pub struct ExecutorArgs {
     pub conf: Conf,
     /// Where compiled components are cached.
     pub compile_cache: Option<PathBuf>,
+    /// Test-only fault rules applied to every task attempt (`--test-faults`); `None` outside tests.
+    pub test_faults: Option<Arc<TestFaults>>,
 }
 
 type ComponentCache = Mutex<HashMap<String, Arc<ComponentBytes>>>;
@@ -72,6 +75,7 @@ struct State {
     running: Mutex<HashMap<(u32, u32), Running>>,
     tasks: crossbeam_channel::Sender<Queued>,
     peers: Arc<PeerTable>,
+    test_faults: Option<Arc<TestFaults>>,
 }
 
 /// Where an executor keeps application `app`'s files, below its base directory.
@@ -88,7 +92,7 @@ impl State {
         }
         let config = ExecutorConfig { id: self.id, work_dir: app_dir(&self.base, app), shuffle_spill_memory: self.spill, batch_bytes: 1 << 20 };
         let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), self.max_in_flight);
-        let e = Arc::new(Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?);
+        let e = Arc::new(Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?.with_test_faults(self.test_faults.clone()));
         apps.insert(app, e.clone());
         Ok(e)
     }
@@ -110,6 +114,9 @@ pub fn run_executor(args: ExecutorArgs) -> Result<(), ClusterError> {
 
 async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), ClusterError> {
     let cores = args.cores.max(1);
+    if args.test_faults.is_some() {
+        tracing::warn!("test fault injection is on (--test-faults): tasks will fail, stall or lose output on purpose");
+    }
     let net = net_config(&args.conf, "master")?;
     let peer_net = super::net_config(&args.conf, "executor")?;
     let heartbeat = args.conf.get_duration(config::EXECUTOR_HEARTBEAT_INTERVAL, Duration::from_secs(10))?.max(Duration::from_millis(50));
@@ -166,6 +173,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         running: Mutex::default(),
         tasks: task_tx,
         peers,
+        test_faults: args.test_faults.clone(),
     });
     for i in 0..cores {
         let (rx, tx, state) = (task_rx.clone(), status_tx.clone(), state.clone());
