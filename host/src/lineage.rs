@@ -232,6 +232,11 @@ impl Lineage {
         id
     }
 
+    /// Number of shuffles created so far (their ids are `0..count`).
+    pub fn shuffle_count(&self) -> u32 {
+        self.next_shuffle
+    }
+
     /// The node with this id, if any.
     pub fn get(&self, id: RddId) -> Option<&RddNode> {
         self.rdds.get(id.0 as usize)

@@ -460,3 +460,16 @@ fn a_message_of_unknown_type_is_refused_and_the_master_keeps_serving() {
     let out = dir.join("out");
     check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
 }
+
+#[test]
+fn executors_delete_an_applications_shuffle_files_when_it_ends() {
+    let cluster = Cluster::start(2, &[], &[]);
+    let dir = cluster.dir.path();
+    let (input, expected) = corpus(dir, "c.txt", 200_000, 23);
+    let out = dir.join("out");
+    check_wordcount(&cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=32k"], &[&input, &out], None), &out, &expected);
+    wait_for("the executors to delete the shuffle files", START_TIMEOUT, || {
+        let left = (1..=2).any(|i| has_file_with_extension(&cluster.executor_dir(i), "data", 4) || has_file_with_extension(&cluster.executor_dir(i), "index", 4));
+        (!left).then_some(())
+    });
+}

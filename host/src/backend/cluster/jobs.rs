@@ -151,8 +151,8 @@ fn run_main(
         .map_err(|e| format!("cannot start the driver loop: {e}"))?;
     shared.registry.add_app(app, tx.clone());
     let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: shared.registry.cores.clone(), cancel: Some(cancel.clone()) };
-    let result = run_app(shared, job, conf, handle, args, events);
-    shared.registry.remove_app(app);
+    let (result, shuffles) = run_app(shared, job, conf, handle, args, events);
+    shared.registry.remove_app(app, shuffles);
     let _ = tx.send(LoopMessage::Shutdown);
     let _ = driver.join();
     result
@@ -165,7 +165,22 @@ fn run_app(
     handle: BackendHandle,
     args: &[String],
     events: &mpsc::UnboundedSender<JobEvent>,
-) -> Result<(), String> {
+) -> (Result<(), String>, u32) {
+    match start_app(shared, job, conf, handle, args, events) {
+        Ok(done) => done,
+        Err(e) => (Err(e), 0),
+    }
+}
+
+/// Runs the main; returns its outcome and how many shuffles its lineage created.
+fn start_app(
+    shared: &Shared,
+    job: Arc<ComponentBytes>,
+    conf: Conf,
+    handle: BackendHandle,
+    args: &[String],
+    events: &mpsc::UnboundedSender<JobEvent>,
+) -> Result<(Result<(), String>, u32), String> {
     let loaded = shared.runtime.load(&job).map_err(|e| e.to_string())?;
     let context = Context::new(job, conf, handle, shared.runtime.clone()).map_err(|e| chain(&e))?;
     let (mut reader, writer) = std::io::pipe().map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
@@ -188,7 +203,8 @@ fn run_app(
         })
         .map_err(|e| format!("cannot start the job's output thread: {e}"))?;
     let (result, context) = run_job_main_with_stdout(&shared.runtime, &loaded, Box::new(context), args, Some(stdout));
+    let shuffles = context.as_ref().map_or(0, |c| c.lineage().shuffle_count());
     drop(context);
     let _ = pump.join();
-    result.map_err(|e| e.to_string())
+    Ok((result.map_err(|e| e.to_string()), shuffles))
 }

@@ -88,9 +88,15 @@ impl Registry {
         inner.apps.insert(app, tx);
     }
 
-    /// Forgets an application's driver loop.
-    pub(crate) fn remove_app(&self, app: u32) {
-        self.links().apps.remove(&app);
+    /// Forgets an application's driver loop and asks every executor to delete its `shuffles` shuffles' files.
+    pub(crate) fn remove_app(&self, app: u32, shuffles: u32) {
+        let mut inner = self.links();
+        inner.apps.remove(&app);
+        for link in inner.links.values() {
+            for shuffle in 0..shuffles {
+                let _ = link.queue.send(Outbound::Request(MasterRequest::RemoveShuffle { app, shuffle }));
+            }
+        }
     }
 
     /// Sends an event to one application's loop (dropped if the application ended).
