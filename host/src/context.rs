@@ -20,7 +20,7 @@ use crate::lineage::{
 };
 use crate::records::Batch;
 use crate::task::ComponentBytes;
-use crate::wasm::{Runtime, content_hash};
+use crate::wasm::{GuestTask, Runtime, content_hash};
 
 /// Why a driver call failed; its message is what the job's main sees.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,9 @@ pub enum ContextError {
     /// Reading a functions component or preparing output failed.
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    /// An op its component cannot run (unknown function, wrong kind, bad args), found before any task runs.
+    #[error("{message}")]
+    InvalidOp { message: String },
     /// A functions component is unusable.
     #[error("cannot load functions component {path}: {message}")]
     Component { path: PathBuf, message: String },
@@ -105,6 +108,16 @@ impl Context {
         if (id.0 as usize) < self.components.len() { Ok(()) } else { Err(ContextError::UnknownComponent { id: id.0 }) }
     }
 
+    /// Checks that the component exports the ops' functions with these kinds and args, by building
+    /// the guest chain once on the driver (microseconds), so a bad op fails here rather than in every task.
+    fn check_ops(&self, component: ComponentId, ops: &[Op]) -> Result<(), ContextError> {
+        self.check_component(component)?;
+        let bytes = &self.components[component.0 as usize];
+        let loaded = self.runtime.load(bytes).map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
+        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel).map(drop).map_err(|e| ContextError::InvalidOp { message: e.to_string() })
+    }
+
     fn partitions_arg(call: &'static str, n: u32) -> Result<u32, ContextError> {
         if n == 0 {
             return Err(ContextError::InvalidArgument { call, reason: "the number of partitions must be positive".into() });
@@ -154,6 +167,7 @@ impl Context {
                 reason: format!("{:?} ops run only inside aggregations and actions", op.kind),
             });
         }
+        self.check_ops(component, std::slice::from_ref(&op))?;
         let p = self.node(parent)?;
         let (n, partitioner) = (p.partitions, if op.kind.preserves_keys() { p.partitioner.clone() } else { None });
         let step = NarrowStep::Guest(GuestOps { component, ops: vec![op] });
@@ -200,10 +214,10 @@ impl Context {
         partitions: u32,
         map_side_combine: bool,
     ) -> Result<RddId, ContextError> {
-        self.check_component(component)?;
         let partitions = Self::partitions_arg("combine-by-key", partitions)?;
         let target = Partitioner::Hash { partitions };
         let op = |kind| GuestOps { component, ops: vec![Op { kind, ..aggregator.clone() }] };
+        self.check_ops(component, &op(OpKind::Combine).ops)?;
         let p = self.node(parent)?;
         if p.partitioner.as_ref() == Some(&target) {
             // Already partitioned by key as asked: aggregate in place, no shuffle (as Spark does).

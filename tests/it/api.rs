@@ -224,6 +224,8 @@ fn op_naming_an_unknown_function_is_reported() {
     let run = api(&["bad-function"]);
     assert_job_error(&run, "no-such-function");
     assert_job_error(&run, "does not name a function exported by this component");
+    // Found when the transformation is defined, before any task ran.
+    assert!(!run.stderr.contains("failed 4 times"), "{}", run.stderr);
 }
 
 #[test]

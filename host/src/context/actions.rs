@@ -73,7 +73,7 @@ impl Context {
 
     /// Runs extra guest ops over every partition and returns each partition's output.
     pub fn run_partitions(&mut self, rdd: RddId, ops: Vec<Op>, component: ComponentId) -> Result<Vec<Batch>, ContextError> {
-        self.check_component(component)?;
+        self.check_ops(component, &ops)?;
         let n = self.node(rdd)?.partitions;
         let step = NarrowStep::Guest(GuestOps { component, ops });
         let tail = self.lineage.add(RddKind::Narrow { parent: rdd, step }, n, None);
