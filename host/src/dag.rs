@@ -262,8 +262,8 @@ impl Scheduler {
         let stage = &self.stages[&a.stage];
         let ctx = self.plan_context(stage);
         let (plan, sink) = match &stage.role {
-            StageRole::Map { dep } => ctx.map_task(dep, a.partition)?,
-            StageRole::Result { job } => ctx.result_task(stage.rdd, a.partition, &self.jobs[job].kind)?,
+            StageRole::Map { dep } => ctx.map_task(dep, a.partition, a.executor)?,
+            StageRole::Result { job } => ctx.result_task(stage.rdd, a.partition, &self.jobs[job].kind, a.executor)?,
         };
         Ok(TaskDesc {
             task: a.task,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::outputs::{CacheRegistry, MapOutputs};
-use crate::ids::{ComponentId, RddId, ShuffleId};
+use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
 use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep, StorageLevel};
 use crate::task::{BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink};
 use crate::task_scheduler::{TaskLocation, TaskScheduler};
@@ -59,8 +59,8 @@ impl PlanContext<'_> {
 
     /// The plan and sink of a shuffle-map task: the parent's partition, then
     /// the map-side combine, written as shuffle output.
-    pub(crate) fn map_task(&self, dep: &ShuffleDep, partition: u32) -> Result<(Plan, TaskSink), PlanError> {
-        let input = self.rdd_plan(dep.parent, partition)?;
+    pub(crate) fn map_task(&self, dep: &ShuffleDep, partition: u32, on: ExecutorId) -> Result<(Plan, TaskSink), PlanError> {
+        let input = self.rdd_plan(dep.parent, partition, on)?;
         let plan = match &dep.map_side {
             MapSideCombine::None => input,
             MapSideCombine::Guest(ops) => self.guest(input, ops)?,
@@ -70,35 +70,48 @@ impl PlanContext<'_> {
     }
 
     /// The plan and sink of a result task.
-    pub(crate) fn result_task(&self, rdd: RddId, partition: u32, kind: &ResultKind) -> Result<(Plan, TaskSink), PlanError> {
-        Ok((self.rdd_plan(rdd, partition)?, TaskSink::Result(kind.clone())))
+    pub(crate) fn result_task(&self, rdd: RddId, partition: u32, kind: &ResultKind, on: ExecutorId) -> Result<(Plan, TaskSink), PlanError> {
+        Ok((self.rdd_plan(rdd, partition, on)?, TaskSink::Result(kind.clone())))
     }
 
-    /// The records of one partition of an RDD: read from cache when a
-    /// persisted RDD's block exists, otherwise computed (and cached if persisted).
-    pub(crate) fn rdd_plan(&self, rdd: RddId, partition: u32) -> Result<Plan, PlanError> {
+    /// The records of one partition of an RDD, for a task running on
+    /// executor `on`: read from cache when `on` holds the persisted RDD's
+    /// block, otherwise computed (and cached if no executor holds it yet).
+    ///
+    /// Executors do not fetch cached blocks from each other, so a task placed
+    /// away from the block (delay scheduling gave up waiting, a speculative
+    /// copy) recomputes the partition from its lineage, without caching a
+    /// second copy. Only when that is impossible (a shuffle output below it is
+    /// gone) does it name a holder, and then fails on `on` and is retried.
+    pub(crate) fn rdd_plan(&self, rdd: RddId, partition: u32, on: ExecutorId) -> Result<Plan, PlanError> {
         let node = self.node(rdd)?;
         if partition >= node.partitions {
             return Err(PlanError::NoPartition { rdd, partition });
         }
         let Some(level) = node.persist else {
-            return self.compute(node, partition);
+            return self.compute(node, partition, on);
         };
         let block = BlockId { rdd, partition };
-        match self.cache.locations(block).first() {
-            Some(&executor) => Ok(Plan::Read(Source::Cached { block, executor })),
-            None => Ok(Plan::Cache { input: Box::new(self.compute(node, partition)?), block, level }),
+        let holders = self.cache.locations(block);
+        if holders.contains(&on) {
+            return Ok(Plan::Read(Source::Cached { block, executor: on }));
+        }
+        match (holders.first(), self.compute(node, partition, on)) {
+            (None, computed) => Ok(Plan::Cache { input: Box::new(computed?), block, level }),
+            (Some(_), Ok(computed)) => Ok(computed),
+            (Some(&executor), Err(PlanError::MissingMapOutput { .. })) => Ok(Plan::Read(Source::Cached { block, executor })),
+            (Some(_), Err(e)) => Err(e),
         }
     }
 
-    fn compute(&self, node: &RddNode, partition: u32) -> Result<Plan, PlanError> {
+    fn compute(&self, node: &RddNode, partition: u32, on: ExecutorId) -> Result<Plan, PlanError> {
         let missing = || PlanError::NoPartition { rdd: node.id, partition };
         let p = partition as usize;
         Ok(match &node.kind {
             RddKind::TextFile { splits } => Plan::Read(Source::File(splits.get(p).ok_or_else(missing)?.clone())),
             RddKind::Parallel { slices } => Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone())),
             RddKind::Narrow { parent, step } => {
-                let input = self.rdd_plan(*parent, partition)?;
+                let input = self.rdd_plan(*parent, partition, on)?;
                 match step {
                     NarrowStep::Guest(ops) => self.guest(input, ops)?,
                     NarrowStep::Host(step) => Plan::Host { input: Box::new(input), step: step.clone() },
@@ -116,11 +129,11 @@ impl PlanContext<'_> {
                     offset += n;
                 }
                 let (parent, p) = found.ok_or_else(missing)?;
-                self.rdd_plan(parent, p)?
+                self.rdd_plan(parent, p, on)?
             }
             RddKind::Coalesce { parent, groups } => {
                 let group = groups.get(p).ok_or_else(missing)?;
-                Plan::Concat(group.iter().map(|q| self.rdd_plan(*parent, *q)).collect::<Result<_, _>>()?)
+                Plan::Concat(group.iter().map(|q| self.rdd_plan(*parent, *q, on)).collect::<Result<_, _>>()?)
             }
             RddKind::Shuffled { dep, reduce } => {
                 let read = self.shuffle_read(dep.shuffle, partition)?;

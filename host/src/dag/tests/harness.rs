@@ -332,6 +332,10 @@ impl Sim {
         Ok(match plan {
             Plan::Read(Source::Slice(b)) => (**b).clone(),
             Plan::Read(Source::File(_)) => panic!("the simulation has no files"),
+            // As the real executor: it reads only its own blocks.
+            Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {
+                return Err(TaskFailure::Guest { message: format!("cached block {block:?} is on {holder}, not reachable from {executor}") });
+            }
             Plan::Read(Source::Cached { block, executor: holder }) => match self.blocks.get(&(*block, *holder)) {
                 Some(b) => b.clone(),
                 None => {

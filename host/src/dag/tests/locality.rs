@@ -6,7 +6,7 @@ use super::harness::*;
 use crate::dag::{EventRecord, LocalityWaits, SchedulerConfig};
 use crate::ids::{ExecutorId, RddId};
 use crate::lineage::Lineage;
-use crate::task::{Plan, ResultKind, ResultValue, Source};
+use crate::task::{Plan, ResultKind, ResultValue, Source, TaskDesc};
 use crate::task_scheduler::TaskLocality;
 
 const MS: Duration = Duration::from_millis(1);
@@ -151,4 +151,21 @@ fn every_started_attempt_records_its_locality() {
     sim.ok(job);
     let n = sim.records.iter().filter(|r| matches!(r, EventRecord::TaskStarted { .. })).count();
     assert_eq!(n, sim.launched.len());
+}
+
+#[test]
+fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_failing() {
+    // Executors read only their own cached blocks: a task that delay scheduling
+    // moves to executor 1 must compute its partition, not name executor 0's block.
+    let (mut sim, job) = all_blocks_on_executor_0(SchedulerConfig::default(), "h0");
+    sim.tick(3100 * MS);
+    sim.run();
+    assert_eq!(sim.collected(job), expected_upper());
+    let moved: Vec<&TaskDesc> = sim.launched.iter().filter(|(e, t)| t.job == job && *e == ExecutorId(1)).map(|(_, t)| t).collect();
+    assert!(!moved.is_empty(), "executor 1 ran some of the second job's tasks");
+    for t in moved {
+        assert!(matches!(&t.plan, Plan::Guest { input, .. } if matches!(**input, Plan::Read(Source::Slice(_)))), "recomputed, not cached again: {:?}", t.plan);
+    }
+    let failed = sim.records.iter().filter(|r| matches!(r, EventRecord::TaskEnded { succeeded: false, .. })).count();
+    assert_eq!(failed, 0, "no attempt failed");
 }
