@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("pagerank", "WISP_GUEST_PAGERANK"),
     ("raw-guest", "WISP_GUEST_RAW"),
     ("api-job", "WISP_GUEST_API_JOB"),
+    ("hostile", "WISP_GUEST_HOSTILE"),
 ];
 
 fn main() {

@@ -89,3 +89,55 @@ fn missing_job_file_is_named() {
     let run = wisp(&["run", "/nonexistent/job.wasm"], RUN_TIMEOUT);
     assert_clean_failure(&run, "/nonexistent/job.wasm");
 }
+
+mod hostile_guests {
+    //! Guests that probe the sandbox or misbehave: each probe is denied, each misbehaviour fails only its task, with the cause named.
+
+    use wisp_tests::{HOSTILE, Run, wisp};
+
+    use crate::RUN_TIMEOUT;
+
+    fn hostile(args: &[&str]) -> Run {
+        let mut all = vec!["run", HOSTILE, "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--"];
+        all.extend_from_slice(args);
+        wisp(&all, RUN_TIMEOUT)
+    }
+
+    fn probe(args: &[&str], key: &str) -> String {
+        let run = hostile(args);
+        assert!(run.ok(), "{}", run.stderr);
+        let line = run.stdout.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{}", run.stdout));
+        assert!(line.starts_with("denied"), "{key}: the guest got through: {line}");
+        line.to_string()
+    }
+
+    fn failure(args: &[&str]) -> String {
+        let run = hostile(args);
+        assert_eq!(run.code, Some(1), "{}", run.stdout);
+        let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+        assert_eq!(lines.len(), 1, "{}", run.stderr);
+        lines[0].to_string()
+    }
+
+    #[test]
+    fn files_outside_the_sandbox_cannot_be_read() {
+        probe(&["read-file", "/etc/passwd"], "read-file");
+        probe(&["read-file", "../../../../etc/hostname"], "read-file");
+        probe(&["read-file", env!("CARGO_MANIFEST_DIR")], "read-file");
+    }
+
+    #[test]
+    fn sockets_and_environment_are_denied() {
+        probe(&["connect", "127.0.0.1:9"], "connect");
+        let env = probe(&["env", "PATH"], "env");
+        assert!(env.contains("not found"), "{env}");
+    }
+
+    #[test]
+    fn misbehaving_guests_fail_with_the_cause_named() {
+        assert!(failure(&["recurse"]).contains("call stack exhausted"));
+        assert!(failure(&["hoard"]).contains("task exceeded its memory limit"));
+        assert!(failure(&["flood"]).contains("failed printing to stdout"));
+        assert!(failure(&["panic-midway"]).contains("hostile guest panicked at record 500"));
+    }
+}

@@ -16,6 +16,8 @@ pub const PAGERANK: &str = env!("WISP_GUEST_PAGERANK");
 pub const RAW_GUEST: &str = env!("WISP_GUEST_RAW");
 /// The API-coverage job.
 pub const API_JOB: &str = env!("WISP_GUEST_API_JOB");
+/// Misbehaving and probing guests for the sandbox tests.
+pub const HOSTILE: &str = env!("WISP_GUEST_HOSTILE");
 /// The repository root.
 pub const REPO_ROOT: &str = env!("WISP_REPO_ROOT");
 

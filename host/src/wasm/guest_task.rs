@@ -175,7 +175,8 @@ pub(crate) fn trap_message(e: &wasmtime::Error, stderr: &[u8]) -> String {
 
 /// Extracts `at FILE:LINE:COL: MESSAGE` from Rust's default panic output.
 fn panic_message(text: &str) -> Option<String> {
-    let start = text.rfind("panicked at ")?;
+    // The first occurrence: the message itself may contain "panicked at".
+    let start = text.find(" panicked at ").map(|i| i + 1).or_else(|| text.starts_with("panicked at ").then_some(0))?;
     let rest = &text[start + "panicked at ".len()..];
     let rest = rest.split("\nnote: ").next().unwrap_or(rest);
     let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
@@ -202,5 +203,7 @@ mod tests {
         let text = "thread '<unnamed>' (1) panicked at src/lib.rs:12:5:\nboom: record 3\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(panic_message(text).unwrap(), "boom: record 3 at src/lib.rs:12:5");
         assert!(panic_message("nothing here").is_none());
+        let nested = "thread '<unnamed>' (1) panicked at src/lib.rs:7:5:\nguest panicked at record 500\nnote: run with\n";
+        assert_eq!(panic_message(nested).unwrap(), "guest panicked at record 500 at src/lib.rs:7:5");
     }
 }
