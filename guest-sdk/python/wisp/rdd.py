@@ -1,0 +1,204 @@
+"""The driver-side API: `Context` and `Rdd`, lazy handles over the host's lineage (the `driver` interface of `wit/task.wit`).
+
+Transformations record a node and return a new `Rdd`; actions run a job.
+Every `Rdd` knows the codec of its records (from the annotations of the
+function that made it) so that `collect` and `take` give Python values back.
+"""
+
+from wit_world.imports import driver
+from wit_world.imports import types as _types
+from componentize_py_types import Err
+
+from . import codec as _codec
+from . import functions as _functions
+
+
+class WispError(Exception):
+    """A failed driver call (the host's message), or a job-level error raised by the job's main."""
+
+
+def _call(f, *args):
+    try:
+        return f(*args)
+    except Err as e:
+        raise WispError(e.value) from None
+
+
+def _op(kind, f, args: bytes = b"") -> _types.Op:
+    return _types.Op(kind=kind, name=_functions.name_of(f), args=args)
+
+
+def _batch(records) -> _types.Batch:
+    ends, size = [], 0
+    for r in records:
+        size += len(r)
+        ends.append(size)
+    return _types.Batch(data=b"".join(records), ends=ends)
+
+
+def _records(batch: _types.Batch):
+    data, start, out = batch.data, 0, []
+    for end in batch.ends:
+        out.append(data[start:end])
+        start = end
+    return out
+
+
+def _default_partitions() -> int:
+    return max(1, driver.default_parallelism())
+
+
+class Context:
+    """The job's entry into the engine (Spark's SparkContext)."""
+
+    def conf(self, key: str):
+        """Value of a configuration key (`--conf key=value`), or None."""
+        return driver.conf(key)
+
+    def default_parallelism(self) -> int:
+        """Default number of partitions for shuffles."""
+        return driver.default_parallelism()
+
+    def text_file(self, path: str, min_partitions: int = 2) -> "Rdd":
+        """The lines of a file or directory, as `str` records."""
+        return Rdd(_call(driver.text_file, path, max(1, min_partitions)), _codec.STR)
+
+    def parallelize(self, values, num_slices: int = 0, codec=None) -> "Rdd":
+        """The given values (encoded with `codec`, a type annotation or a Codec; by runtime type if omitted)."""
+        values = list(values)
+        c = _codec.codec_for(codec) if codec is not None else (_codec._infer(values[0]) if values else _codec.DYNAMIC)
+        batch = _batch([c.encode(v) for v in values])
+        return Rdd(_call(driver.parallelize, batch, num_slices or _default_partitions()), c)
+
+    def union(self, rdds) -> "Rdd":
+        """The partitions of all the given RDDs, in order."""
+        rdds = list(rdds)
+        return Rdd(_call(driver.union, [r.id for r in rdds]), rdds[0].codec if rdds else _codec.DYNAMIC)
+
+
+class Rdd:
+    """A lazily computed, partitioned collection of records."""
+
+    def __init__(self, rdd_id: int, codec: "_codec.Codec"):
+        self.id = rdd_id
+        self.codec = codec
+
+    def _transform(self, kind, f, codec) -> "Rdd":
+        return Rdd(_call(driver.transform, self.id, _op(kind, f), 0), codec)
+
+    def _pair_parts(self):
+        c = self.codec
+        if isinstance(c, _codec.Tuple) and len(c.elems) == 2:
+            return c.elems
+        return _codec.DYNAMIC, _codec.DYNAMIC
+
+    # Transformations.
+    def map(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.MAP, f, _functions.return_codec(f))
+
+    def filter(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.FILTER, f, self.codec)
+
+    def flat_map(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.FLAT_MAP, f, _functions.return_codec(f, elements=True))
+
+    def map_partitions(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.MAP_PARTITIONS, f, _functions.return_codec(f, elements=True))
+
+    def map_values(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.MAP_VALUES, f, _codec.Tuple(self._pair_parts()[0], _functions.return_codec(f)))
+
+    def flat_map_values(self, f) -> "Rdd":
+        k = self._pair_parts()[0]
+        return self._transform(_types.OpKind.FLAT_MAP_VALUES, f, _codec.Tuple(k, _functions.return_codec(f, elements=True)))
+
+    def key_by(self, f) -> "Rdd":
+        return self._transform(_types.OpKind.KEY_BY, f, _codec.Tuple(_functions.return_codec(f), self.codec))
+
+    def reduce_by_key(self, f, num_partitions: int = 0) -> "Rdd":
+        """The values of each key merged with `f(v, v) -> v`, combining on the map side first."""
+        return self._combine(f, num_partitions, self.codec)
+
+    def combine_by_key(self, create, merge_value, merge_combiners, num_partitions: int = 0) -> "Rdd":
+        """Spark's combineByKey; the three must be module-level functions."""
+        agg = _functions.Aggregator(create, merge_value, merge_combiners)
+        k = self._pair_parts()[0]
+        return self._combine(agg, num_partitions, _codec.Tuple(k, _functions.return_codec(merge_combiners)))
+
+    def _combine(self, f, num_partitions, codec) -> "Rdd":
+        parts = num_partitions or _default_partitions()
+        return Rdd(_call(driver.combine_by_key, self.id, _op(_types.OpKind.COMBINE, f), 0, parts, True), codec)
+
+    def group_by_key(self, num_partitions: int = 0) -> "Rdd":
+        k, v = self._pair_parts()
+        return Rdd(_call(driver.group_by_key, self.id, num_partitions or _default_partitions()), _codec.Tuple(k, _codec.List(v)))
+
+    def join(self, other: "Rdd", num_partitions: int = 0) -> "Rdd":
+        k, v = self._pair_parts()
+        w = other._pair_parts()[1]
+        rid = _call(driver.join, self.id, other.id, driver.JoinKind.INNER, num_partitions or _default_partitions())
+        return Rdd(rid, _codec.Tuple(k, _codec.Tuple(v, w)))
+
+    def sort_by_key(self, ascending: bool = True, num_partitions: int = 0) -> "Rdd":
+        return Rdd(_call(driver.sort_by_key, self.id, ascending, num_partitions or _default_partitions()), self.codec)
+
+    def distinct(self, num_partitions: int = 0) -> "Rdd":
+        return Rdd(_call(driver.distinct, self.id, num_partitions or _default_partitions()), self.codec)
+
+    def union(self, other: "Rdd") -> "Rdd":
+        return Rdd(_call(driver.union, [self.id, other.id]), self.codec)
+
+    def repartition(self, num_partitions: int) -> "Rdd":
+        return Rdd(_call(driver.repartition, self.id, num_partitions), self.codec)
+
+    def coalesce(self, num_partitions: int) -> "Rdd":
+        return Rdd(_call(driver.coalesce, self.id, num_partitions), self.codec)
+
+    def cache(self) -> "Rdd":
+        _call(driver.persist, self.id, driver.StorageLevel.MEMORY_ONLY)
+        return self
+
+    def num_partitions(self) -> int:
+        return _call(driver.num_partitions, self.id)
+
+    # Actions.
+    def count(self) -> int:
+        return _call(driver.count, self.id)
+
+    def collect(self) -> list:
+        return [self.codec.decode(r) for r in _records(_call(driver.collect, self.id))]
+
+    def take(self, n: int) -> list:
+        return [self.codec.decode(r) for r in _records(_call(driver.take, self.id, n))]
+
+    def first(self):
+        got = self.take(1)
+        if not got:
+            raise WispError("first() of an empty RDD")
+        return got[0]
+
+    def reduce(self, f):
+        """The records reduced pairwise with `f(t, t) -> t` (per partition on executors, then here)."""
+        c = _functions.param_codec(f, 0, "reduce")
+        batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.REDUCE, f)], 0)
+        values = [c.decode(r) for b in batches for r in _records(b)]
+        if not values:
+            raise WispError("reduce() of an empty RDD")
+        acc = values[0]
+        for v in values[1:]:
+            acc = f(acc, v)
+        return acc
+
+    def fold(self, zero, f):
+        """The records folded into `zero` with `f(acc, t) -> acc` in each partition, then the partitions' results."""
+        c = _functions.param_codec(f, 0, "fold")
+        batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.FOLD, f, c.encode(zero))], 0)
+        acc = zero
+        for b in batches:
+            for r in _records(b):
+                acc = f(acc, c.decode(r))
+        return acc
+
+    def save_as_text_file(self, path: str) -> None:
+        """Writes `str` records as lines of part files in the new directory `path`."""
+        _call(driver.save_as_text_file, self.id, path)
