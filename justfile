@@ -17,3 +17,7 @@ demo:
 bench size_mib="1024":
     cargo build --release -p wisp
     cargo run --release -p wisp-tests --bin wisp-bench -- --size-mib {{size_mib}}
+
+# Build the Python word count into target/python/wordcount.wasm (installs componentize-py into target/python-venv).
+python-wordcount:
+    guest-sdk/python/build.sh
