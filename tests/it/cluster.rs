@@ -2,140 +2,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use wisp::net::endpoint::NetConfig;
 use wisp::net::probe::{Probe, ProbeError, hold_half_open};
-use wisp::net::{ClusterSecret, Fingerprint, HandshakeError, Role};
-use wisp_tests::{
-    API_JOB, JOIN, PAGERANK, ProcessGuard, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for,
-    wisp, wisp_bin,
-};
+use wisp::net::{HandshakeError, Role};
+use wisp_tests::{API_JOB, JOIN, PAGERANK, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for, wisp};
 
 use crate::RUN_TIMEOUT;
 
-/// Bound on waiting for a process to start or register.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-const SECRET: &str = "cluster-test-secret-0123456789abcdef";
-
-/// A master and its executors, each logging to its own file in the test's temp dir.
-struct Cluster {
-    dir: tempfile::TempDir,
-    master: ProcessGuard,
-    executors: Vec<ProcessGuard>,
-    addr: String,
-    fingerprint: String,
-    secret: PathBuf,
-}
-
-impl Cluster {
-    /// Starts a master (with an event log) and `n` executors of one core each, and waits until all registered.
-    fn start(n: usize, master_conf: &[&str], executor_conf: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("secret");
-        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-        let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
-        cmd.arg("--state-dir").arg(dir.path().join("master-state")).arg("--event-log").arg(dir.path().join("events"));
-        for c in master_conf {
-            cmd.args(["--conf", c]);
-        }
-        let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
-        let out = dir.path().join("master.out");
-        let line = wait_for("the master's listening line", START_TIMEOUT, || {
-            let text = std::fs::read_to_string(&out).ok()?;
-            text.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
-        });
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.len(), 7, "unexpected listening line {line:?}");
-        let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
-        let mut cluster = Cluster { dir, master, executors: Vec::new(), addr, fingerprint, secret };
-        for _ in 0..n {
-            cluster.add_executor(executor_conf);
-        }
-        cluster.wait_registered(n);
-        cluster
-    }
-
-    fn add_executor(&mut self, conf: &[&str]) {
-        let i = self.executors.len() + 1;
-        let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["executor", "--master", &self.addr, "--master-fingerprint", &self.fingerprint]);
-        cmd.arg("--secret-file").arg(&self.secret).args(["--cores", "1", "--work-dir"]).arg(self.executor_dir(i));
-        for c in conf {
-            cmd.args(["--conf", c]);
-        }
-        let log = self.dir.path().join(format!("executor-{i}.log"));
-        self.executors.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &log));
-    }
-
-    fn executor_dir(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("ex{i}"))
-    }
-
-    fn master_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
-    }
-
-    fn wait_registered(&mut self, n: usize) {
-        wait_for(&format!("{n} executors to register"), START_TIMEOUT, || {
-            for e in &mut self.executors {
-                assert!(e.running(), "{} exited early", e.name());
-            }
-            (self.master_log().matches("executor registered").count() >= n).then_some(())
-        });
-    }
-
-    /// `wisp submit` with the cluster's secret (or another secret file).
-    fn submit(&self, job: &str, conf: &[&str], args: &[&Path], secret: Option<&Path>) -> Run {
-        let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
-        cmd.arg(secret.unwrap_or(&self.secret)).arg(job);
-        for c in conf {
-            cmd.args(["--conf", c]);
-        }
-        cmd.arg("--").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        run_bounded(cmd, RUN_TIMEOUT)
-    }
-
-    /// `wisp submit` started in the background, stderr to `DIR/NAME.log` and stdout to `DIR/NAME.out`.
-    fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
-        let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
-        cmd.arg(&self.secret).arg(job).arg("--").args(args);
-        ProcessGuard::spawn(name, cmd, &self.dir.path().join(format!("{name}.log")))
-    }
-
-    /// The master's address, pinned fingerprint and secret, for `wisp::net` probes.
-    fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
-        let addr = self.addr.parse().expect("the master's address");
-        let fingerprint = self.fingerprint.parse().expect("the master's fingerprint");
-        (addr, fingerprint, ClusterSecret::from_file(&self.secret).expect("the cluster secret"))
-    }
-
-    /// Waits for a master log line containing every one of `needles`; returns it.
-    fn master_log_line(&self, what: &str, needles: &[&str]) -> String {
-        wait_for(what, START_TIMEOUT, || self.master_log().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
-    }
-
-    /// Executor ids that ran at least one task, from the master's event logs (`events/app-N/`, written at job ends).
-    fn executors_with_tasks(&self) -> BTreeSet<u64> {
-        let mut seen = BTreeSet::new();
-        let apps = std::fs::read_dir(self.dir.path().join("events")).unwrap();
-        let files = apps.flat_map(|app| std::fs::read_dir(app.unwrap().path()).unwrap());
-        for entry in files {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for line in text.lines() {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                if v["event"] == "task_start" {
-                    seen.insert(v["executor"].as_u64().unwrap());
-                }
-            }
-        }
-        seen
-    }
-}
+use crate::harness::{Cluster, START_TIMEOUT};
 
 /// Whether `dir` holds, at most `depth` levels down, a file with this extension.
 fn has_file_with_extension(dir: &Path, ext: &str, depth: u32) -> bool {
@@ -305,7 +182,11 @@ fn ctrl_c_on_submit_cancels_the_job_and_the_master_keeps_serving() {
     let dir = cluster.dir.path();
     let mut submit = cluster.spawn_submit("submit-spin", API_JOB, &["spin"]);
     wait_for("the spinning job to start", START_TIMEOUT, || {
-        assert!(submit.running(), "the submit client exited early: {}", std::fs::read_to_string(dir.join("submit-spin.log")).unwrap_or_default());
+        assert!(
+            submit.running(),
+            "the submit client exited early: {}",
+            std::fs::read_to_string(dir.join("submit-spin.log")).unwrap_or_default()
+        );
         cluster.master_log().contains("job-0").then_some(())
     });
     let pid = submit.id().to_string();
@@ -373,7 +254,8 @@ fn a_client_of_another_protocol_version_is_refused_with_a_clear_error() {
     let cluster = Cluster::start(0, &[], &[]);
     let (addr, fingerprint, secret) = cluster.probe_target();
     let config = NetConfig { protocol_version: wisp::net::PROTOCOL_VERSION + 1, ..NetConfig::default() };
-    let refused = Probe::connect(addr, fingerprint, &secret, Role::Submitter, &config).err().expect("another protocol version must be refused");
+    let refused =
+        Probe::connect(addr, fingerprint, &secret, Role::Submitter, &config).err().expect("another protocol version must be refused");
     let theirs = wisp::net::PROTOCOL_VERSION + 1;
     match &refused {
         ProbeError::Handshake { source: HandshakeError::RefusedByServer { server, reason } } => {
@@ -469,7 +351,9 @@ fn executors_delete_an_applications_shuffle_files_when_it_ends() {
     let out = dir.join("out");
     check_wordcount(&cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=32k"], &[&input, &out], None), &out, &expected);
     wait_for("the executors to delete the shuffle files", START_TIMEOUT, || {
-        let left = (1..=2).any(|i| has_file_with_extension(&cluster.executor_dir(i), "data", 4) || has_file_with_extension(&cluster.executor_dir(i), "index", 4));
+        let left = (1..=2).any(|i| {
+            has_file_with_extension(&cluster.executor_dir(i), "data", 4) || has_file_with_extension(&cluster.executor_dir(i), "index", 4)
+        });
         (!left).then_some(())
     });
 }

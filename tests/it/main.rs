@@ -4,6 +4,7 @@ mod api;
 mod bad_input;
 mod cluster;
 mod examples;
+mod harness;
 mod python;
 mod scheduling;
 mod wordcount;

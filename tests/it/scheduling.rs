@@ -6,120 +6,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use wisp_tests::{API_JOB, ProcessGuard, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wait_for, wisp_bin};
+use wisp_tests::{API_JOB, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for};
 
-/// Bound on waiting for a process to start or register.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::harness::Cluster;
+
 /// Bound on one job of these tests.
 const JOB_TIMEOUT: Duration = Duration::from_secs(60);
-const SECRET: &str = "scheduling-test-secret-0123456789abcdef";
 /// Quick failure detection for tests that lose an executor.
 const FAST: [&str; 2] = ["wisp.network.timeout=2s", "wisp.executor.heartbeatInterval=200ms"];
-
-/// A master with an event log and executors of one core each, every process logging to its own file in the test's temp dir.
-struct Cluster {
-    dir: tempfile::TempDir,
-    _master: ProcessGuard,
-    executors: Vec<ProcessGuard>,
-    addr: String,
-    fingerprint: String,
-    secret: PathBuf,
-}
-
-impl Cluster {
-    /// Starts a master with `master_conf` and one executor per entry of `faults` (its fault rules; empty: none), and waits until all registered.
-    fn start(master_conf: &[&str], executor_conf: &[&str], faults: &[&str]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let secret = dir.path().join("secret");
-        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-        let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
-        cmd.arg("--state-dir").arg(dir.path().join("master-state")).arg("--event-log").arg(dir.path().join("events"));
-        for c in master_conf {
-            cmd.args(["--conf", c]);
-        }
-        let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
-        let out = dir.path().join("master.out");
-        let line = wait_for("the master's listening line", START_TIMEOUT, || {
-            let text = std::fs::read_to_string(&out).ok()?;
-            text.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
-        });
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.len(), 7, "unexpected listening line {line:?}");
-        let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
-        let mut cluster = Cluster { dir, _master: master, executors: Vec::new(), addr, fingerprint, secret };
-        for (i, rules) in faults.iter().enumerate() {
-            // Register one at a time, so executor i+1 gets id i+1.
-            cluster.add_executor(executor_conf, rules);
-            cluster.wait_registered(i + 1);
-        }
-        cluster
-    }
-
-    fn add_executor(&mut self, conf: &[&str], faults: &str) {
-        let i = self.executors.len() + 1;
-        let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["executor", "--master", &self.addr, "--master-fingerprint", &self.fingerprint]);
-        cmd.arg("--secret-file").arg(&self.secret).args(["--cores", "1", "--work-dir"]).arg(self.dir.path().join(format!("ex{i}")));
-        for c in conf {
-            cmd.args(["--conf", c]);
-        }
-        if !faults.is_empty() {
-            let file = self.dir.path().join(format!("faults-{i}.txt"));
-            std::fs::write(&file, faults).unwrap();
-            cmd.arg("--test-faults").arg(file);
-        }
-        let log = self.executor_log_path(i);
-        self.executors.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &log));
-    }
-
-    fn executor_log_path(&self, i: usize) -> PathBuf {
-        self.dir.path().join(format!("executor-{i}.log"))
-    }
-
-    fn master_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
-    }
-
-    fn wait_registered(&mut self, n: usize) {
-        wait_for(&format!("{n} executors to register"), START_TIMEOUT, || {
-            for e in &mut self.executors {
-                assert!(e.running(), "{} exited early", e.name());
-            }
-            (self.master_log().matches("executor registered").count() >= n).then_some(())
-        });
-    }
-
-    /// `wisp submit JOB --conf CONF... -- ARGS`.
-    fn submit(&self, job: &str, conf: &[&str], args: &[&Path]) -> Run {
-        let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
-        cmd.arg(&self.secret).arg(job);
-        for c in conf {
-            cmd.args(["--conf", c]);
-        }
-        cmd.arg("--").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        run_bounded(cmd, JOB_TIMEOUT)
-    }
-
-    /// Every event of every application, in file order (`events/app-N/*.jsonl`, written at job ends).
-    fn events(&self) -> Events {
-        let mut all = Vec::new();
-        let mut apps: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("events")).unwrap().map(|e| e.unwrap().path()).collect();
-        apps.sort();
-        for app in apps {
-            for entry in std::fs::read_dir(app).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-                all.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
-            }
-        }
-        Events(all)
-    }
-}
 
 /// Event log lines.
 struct Events(Vec<Value>);
@@ -171,7 +68,7 @@ fn submit_wordcount(cluster: &Cluster, seed: u64) -> (Run, PathBuf, HashMap<Stri
     let dir = cluster.dir.path();
     let (input, expected) = corpus(dir, 512 << 10, seed);
     let out = dir.join("out");
-    let run = cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=64k"], &[&input, &out]);
+    let run = cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=64k"], &[&input, &out], None);
     (run, out, expected)
 }
 
@@ -185,19 +82,24 @@ fn persist_expected() -> String {
 
 /// For each partition of `stage`, the executor of its succeeded attempt.
 fn winners(events: &Events, stage: u64) -> BTreeMap<u64, u64> {
-    events.tasks("task_end", stage).iter().filter(|v| v["result"] == "succeeded").map(|v| (num(&v["partition"]), num(&v["executor"]))).collect()
+    events
+        .tasks("task_end", stage)
+        .iter()
+        .filter(|v| v["result"] == "succeeded")
+        .map(|v| (num(&v["partition"]), num(&v["executor"])))
+        .collect()
 }
 
 #[test]
 fn cached_partitions_are_read_process_local_by_the_executors_holding_them() {
     // The first job (stage 0) caches 4 partitions; its tasks take 300 ms so both one-core executors get some.
     let slow_first_job = "sleep stage=0 ms=300";
-    let cluster = Cluster::start(&["wisp.locality.wait=3s"], &[], &[slow_first_job, slow_first_job]);
-    let run = cluster.submit(API_JOB, &[], &[Path::new("persist")]);
+    let cluster = Cluster::start_with_faults(&["wisp.locality.wait=3s"], &[], &[slow_first_job, slow_first_job]);
+    let run = cluster.submit(API_JOB, &[], &[Path::new("persist")], None);
     assert!(run.ok(), "submit failed: {}", run.stderr);
     assert_eq!(run.stdout, persist_expected());
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let holders = winners(&events, 0);
     assert_eq!(holders.len(), 4, "the first job computed and cached 4 partitions");
     assert_eq!(holders.values().collect::<BTreeSet<_>>().len(), 2, "both executors cached blocks: {holders:?}");
@@ -219,12 +121,12 @@ fn a_task_waits_for_its_busy_preferred_executor_up_to_the_locality_wait_then_run
     // Executor 2 is slow in the first job, so executor 1 caches 3 of the 4 partitions; executor 1 is then slow in the
     // second job (stage 1), so its other process-local tasks wait for it, up to the 500 ms locality wait, and then run
     // on executor 2 at the next level (both executors are on 127.0.0.1: node-local).
-    let cluster = Cluster::start(&["wisp.locality.wait=500ms"], &[], &["sleep stage=1 ms=4000", "sleep stage=0 ms=1500"]);
-    let run = cluster.submit(API_JOB, &[], &[Path::new("persist")]);
+    let cluster = Cluster::start_with_faults(&["wisp.locality.wait=500ms"], &[], &["sleep stage=1 ms=4000", "sleep stage=0 ms=1500"]);
+    let run = cluster.submit(API_JOB, &[], &[Path::new("persist")], None);
     assert!(run.ok(), "submit failed: {}", run.stderr);
     assert_eq!(run.stdout, persist_expected());
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let holders = winners(&events, 0);
     let on_1: Vec<u64> = holders.iter().filter(|(_, e)| **e == 1).map(|(p, _)| *p).collect();
     assert_eq!(on_1.len(), 3, "executor 1 cached 3 partitions: {holders:?}");
@@ -261,13 +163,13 @@ fn a_straggler_gets_a_speculative_copy_that_wins_and_the_slow_attempt_is_killed(
     ];
     // The first attempt of map partition 0 sleeps 30 s wherever it runs; the copy (attempt 1) does not.
     let straggler = "sleep kind=map partition=0 attempt=0 ms=30000";
-    let cluster = Cluster::start(&conf, &[], &[straggler, straggler, straggler]);
+    let cluster = Cluster::start_with_faults(&conf, &[], &[straggler, straggler, straggler]);
     let started = std::time::Instant::now();
     let (run, out, expected) = submit_wordcount(&cluster, 41);
     check_wordcount(&run, &out, &expected);
     assert!(started.elapsed() < Duration::from_secs(20), "the job waited for the straggler: {:?}", started.elapsed());
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
     let p0: Vec<&Value> = events.tasks("task_start", map).into_iter().filter(|t| t["partition"] == 0).collect();
     assert_eq!(p0.len(), 2, "the straggler and one copy: {p0:?}");
@@ -296,11 +198,11 @@ fn a_straggler_gets_a_speculative_copy_that_wins_and_the_slow_attempt_is_killed(
 #[test]
 fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
     // Executor 2 deletes its shuffle files when its first map task ends (before reporting it).
-    let cluster = Cluster::start(&[], &[], &["", "delete-shuffle after-map-tasks=1", ""]);
+    let cluster = Cluster::start_with_faults(&[], &[], &["", "delete-shuffle after-map-tasks=1", ""]);
     let (run, out, expected) = submit_wordcount(&cluster, 42);
     check_wordcount(&run, &out, &expected);
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
     let first_attempt: Vec<&Value> =
         events.tasks("task_end", map).into_iter().filter(|v| v["stage_attempt"] == 0 && v["result"] == "succeeded").collect();
@@ -308,7 +210,8 @@ fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
     let resubmitted: Vec<&Value> = events.of("stage_submitted").filter(|v| v["stage"] == map && v["attempt"] != 0).collect();
     assert_eq!(resubmitted.len(), 1, "one more attempt of the map stage: {resubmitted:?}");
     assert_eq!(num(&resubmitted[0]["tasks"]), 1, "with only the lost partition");
-    let rerun: Vec<u64> = events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
+    let rerun: Vec<u64> =
+        events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
     assert_eq!(rerun, vec![lost], "exactly the lost map partition reruns");
     let failed = events.of("task_end").find(|v| v["failure"].as_str().is_some_and(|f| f.contains(&format!("map {lost} from executor-2"))));
     assert!(failed.is_some(), "a reduce task reported the fetch failure of map {lost}");
@@ -318,7 +221,7 @@ fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
 fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
     // First attempts of result tasks sleep 1.5 s, so the reduce stage is surely running when executor 2 is killed.
     let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=1500";
-    let mut cluster = Cluster::start(&FAST, &FAST, &[slow_reduce, slow_reduce, slow_reduce]);
+    let mut cluster = Cluster::start_with_faults(&FAST, &FAST, &[slow_reduce, slow_reduce, slow_reduce]);
     let victim_log = cluster.executor_log_path(2);
     let mut victim = cluster.executors.remove(1);
     let cluster = &cluster;
@@ -333,11 +236,16 @@ fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
     });
     check_wordcount(&run, &out, &expected);
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let on_victim: BTreeSet<u64> =
-        events.tasks("task_end", map).iter().filter(|v| v["executor"] == 2 && v["result"] == "succeeded").map(|v| num(&v["partition"])).collect();
-    let rerun: BTreeSet<u64> = events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
+    let on_victim: BTreeSet<u64> = events
+        .tasks("task_end", map)
+        .iter()
+        .filter(|v| v["executor"] == 2 && v["result"] == "succeeded")
+        .map(|v| num(&v["partition"]))
+        .collect();
+    let rerun: BTreeSet<u64> =
+        events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
     assert!(!on_victim.is_empty(), "executor 2 ran map tasks");
     assert_eq!(rerun, on_victim, "exactly executor 2's map outputs are recomputed");
     assert!(
@@ -348,12 +256,12 @@ fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
 
 #[test]
 fn a_task_that_always_fails_fails_the_job_after_four_attempts_on_two_executors() {
-    let cluster = Cluster::start(&[], &[], &["", "", ""]);
-    let run = cluster.submit(API_JOB, &[], &[Path::new("panic")]);
+    let cluster = Cluster::start_with_faults(&[], &[], &["", "", ""]);
+    let run = cluster.submit(API_JOB, &[], &[Path::new("panic")], None);
     assert!(!run.ok(), "the job must fail");
     assert!(run.stderr.contains("boom: record 3"), "the guest's message: {}", run.stderr);
 
-    let events = cluster.events();
+    let events = Events(cluster.events());
     let ends: Vec<&Value> = events.of("task_end").collect();
     assert_eq!(ends.len(), 4, "4 attempts: {ends:?}");
     for e in &ends {

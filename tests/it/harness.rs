@@ -1,0 +1,160 @@
+//! A real cluster for the integration tests: a master with an event log and one-core executors on 127.0.0.1, each process logging to its own file in the test's temp dir, all killed when the `Cluster` drops.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use wisp::net::{ClusterSecret, Fingerprint};
+use wisp_tests::{ProcessGuard, Run, run_bounded, wait_for, wisp_bin};
+
+use crate::RUN_TIMEOUT;
+
+/// Bound on waiting for a process to start or register.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+const SECRET: &str = "cluster-test-secret-0123456789abcdef";
+
+/// A master and its executors.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub master: ProcessGuard,
+    pub executors: Vec<ProcessGuard>,
+    addr: String,
+    fingerprint: String,
+    secret: PathBuf,
+}
+
+impl Cluster {
+    /// A master and `n` executors without fault rules, all registered.
+    pub fn start(n: usize, master_conf: &[&str], executor_conf: &[&str]) -> Cluster {
+        Cluster::start_with_faults(master_conf, executor_conf, &vec![""; n])
+    }
+
+    /// A master and one executor per entry of `faults` (its `--test-faults` rules; empty: none),
+    /// registered one at a time so that executor `i` (from 1) gets id `i`.
+    pub fn start_with_faults(master_conf: &[&str], executor_conf: &[&str], faults: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+        let mut cmd = Command::new(wisp_bin());
+        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
+        cmd.arg("--state-dir").arg(dir.path().join("master-state")).arg("--event-log").arg(dir.path().join("events"));
+        for c in master_conf {
+            cmd.args(["--conf", c]);
+        }
+        let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
+        let out = dir.path().join("master.out");
+        let line = wait_for("the master's listening line", START_TIMEOUT, || {
+            let text = std::fs::read_to_string(&out).ok()?;
+            text.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
+        });
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.len(), 7, "unexpected listening line {line:?}");
+        let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
+        let mut cluster = Cluster { dir, master, executors: Vec::new(), addr, fingerprint, secret };
+        for (i, rules) in faults.iter().enumerate() {
+            cluster.add_executor_with_faults(executor_conf, rules);
+            cluster.wait_registered(i + 1);
+        }
+        cluster
+    }
+
+    /// Starts one more executor.
+    pub fn add_executor(&mut self, conf: &[&str]) {
+        self.add_executor_with_faults(conf, "");
+    }
+
+    fn add_executor_with_faults(&mut self, conf: &[&str], faults: &str) {
+        let i = self.executors.len() + 1;
+        let mut cmd = Command::new(wisp_bin());
+        cmd.env("WISP_LOG", "info").args(["executor", "--master", &self.addr, "--master-fingerprint", &self.fingerprint]);
+        cmd.arg("--secret-file").arg(&self.secret).args(["--cores", "1", "--work-dir"]).arg(self.executor_dir(i));
+        for c in conf {
+            cmd.args(["--conf", c]);
+        }
+        if !faults.is_empty() {
+            let file = self.dir.path().join(format!("faults-{i}.txt"));
+            std::fs::write(&file, faults).unwrap();
+            cmd.arg("--test-faults").arg(file);
+        }
+        let log = self.executor_log_path(i);
+        self.executors.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &log));
+    }
+
+    /// Work directory of executor `i` (from 1).
+    pub fn executor_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("ex{i}"))
+    }
+
+    /// Log file of executor `i` (from 1).
+    pub fn executor_log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("executor-{i}.log"))
+    }
+
+    /// The master's log so far.
+    pub fn master_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
+    }
+
+    /// Waits until `n` executors registered (failing if one exited).
+    pub fn wait_registered(&mut self, n: usize) {
+        wait_for(&format!("{n} executors to register"), START_TIMEOUT, || {
+            for e in &mut self.executors {
+                assert!(e.running(), "{} exited early", e.name());
+            }
+            (self.master_log().matches("executor registered").count() >= n).then_some(())
+        });
+    }
+
+    /// `wisp submit JOB --conf CONF... -- ARGS` with the cluster's secret (or another secret file).
+    pub fn submit(&self, job: &str, conf: &[&str], args: &[&Path], secret: Option<&Path>) -> Run {
+        let mut cmd = Command::new(wisp_bin());
+        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
+        cmd.arg(secret.unwrap_or(&self.secret)).arg(job);
+        for c in conf {
+            cmd.args(["--conf", c]);
+        }
+        cmd.arg("--").args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        run_bounded(cmd, RUN_TIMEOUT)
+    }
+
+    /// `wisp submit` started in the background, stderr to `DIR/NAME.log` and stdout to `DIR/NAME.out`.
+    pub fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
+        let mut cmd = Command::new(wisp_bin());
+        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
+        cmd.arg(&self.secret).arg(job).arg("--").args(args);
+        ProcessGuard::spawn(name, cmd, &self.dir.path().join(format!("{name}.log")))
+    }
+
+    /// The master's address, pinned fingerprint and secret, for `wisp::net` probes.
+    pub fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
+        let addr = self.addr.parse().expect("the master's address");
+        let fingerprint = self.fingerprint.parse().expect("the master's fingerprint");
+        (addr, fingerprint, ClusterSecret::from_file(&self.secret).expect("the cluster secret"))
+    }
+
+    /// Waits for a master log line containing every one of `needles`; returns it.
+    pub fn master_log_line(&self, what: &str, needles: &[&str]) -> String {
+        wait_for(what, START_TIMEOUT, || self.master_log().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
+    }
+
+    /// Every event of every application, in file order (`events/app-N/*.jsonl`, written at job ends).
+    pub fn events(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut apps: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("events")).unwrap().map(|e| e.unwrap().path()).collect();
+        apps.sort();
+        for app in apps {
+            for entry in std::fs::read_dir(app).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                all.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+            }
+        }
+        all
+    }
+
+    /// Executor ids that ran at least one task, from the event logs.
+    pub fn executors_with_tasks(&self) -> BTreeSet<u64> {
+        self.events().iter().filter(|v| v["event"] == "task_start").map(|v| v["executor"].as_u64().unwrap()).collect()
+    }
+}
