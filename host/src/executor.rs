@@ -37,9 +37,12 @@ pub trait BlockFetcher: Send + Sync {
         shuffle: ShuffleId,
         reduce: u32,
         maps: &[MapBlock],
-        on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+        on_block: &mut OnBlock<'_>,
     ) -> Result<(), TaskFailure>;
 }
+
+/// What a fetcher calls with each block it got.
+pub type OnBlock<'a> = dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure> + 'a;
 
 /// The fetcher of a process with one executor: no other executor exists.
 pub struct NoRemoteBlocks;
@@ -50,7 +53,7 @@ impl BlockFetcher for NoRemoteBlocks {
         shuffle: ShuffleId,
         _reduce: u32,
         maps: &[MapBlock],
-        _on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+        _on_block: &mut OnBlock<'_>,
     ) -> Result<(), TaskFailure> {
         match maps.first() {
             None => Ok(()),

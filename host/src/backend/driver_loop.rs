@@ -70,11 +70,11 @@ pub(crate) fn run(
                 }
                 SchedulerCommand::DropBlocks { executor, blocks } => port.drop_blocks(executor, &blocks),
                 SchedulerCommand::Record(record) => {
-                    if let Some(log) = &mut event_log {
-                        if let Err(e) = log.write(&record) {
-                            tracing::error!("{e}; event logging stopped");
-                            event_log = None;
-                        }
+                    if let Some(log) = &mut event_log
+                        && let Err(e) = log.write(&record)
+                    {
+                        tracing::error!("{e}; event logging stopped");
+                        event_log = None;
                     }
                 }
             }

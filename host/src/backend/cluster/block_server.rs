@@ -23,18 +23,13 @@ pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
                 }
                 let dir = dir.clone();
                 tokio::spawn(async move {
-                    loop {
-                        match Stream::accept(&c.conn, limits).await {
-                            Ok(Some(s)) => {
-                                let dir = dir.clone();
-                                tokio::spawn(async move {
-                                    if let Err(e) = serve_stream(s, &dir).await {
-                                        tracing::debug!(error = %super::chain(&e), "block request failed");
-                                    }
-                                });
+                    while let Ok(Some(s)) = Stream::accept(&c.conn, limits).await {
+                        let dir = dir.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = serve_stream(s, &dir).await {
+                                tracing::debug!(error = %super::chain(&e), "block request failed");
                             }
-                            Ok(None) | Err(_) => break,
-                        }
+                        });
                     }
                 });
             }

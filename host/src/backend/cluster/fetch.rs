@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::{PeerTable, chain};
-use crate::executor::BlockFetcher;
+use crate::executor::{BlockFetcher, OnBlock};
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{ClientConn, ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
@@ -64,7 +64,7 @@ impl BlockFetcher for QuicFetcher {
         shuffle: ShuffleId,
         reduce: u32,
         maps: &[MapBlock],
-        on_block: &mut dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure>,
+        on_block: &mut OnBlock<'_>,
     ) -> Result<(), TaskFailure> {
         let Some(first) = maps.first() else { return Ok(()) };
         let target = (self.max_in_flight / 5).max(1);
@@ -190,10 +190,10 @@ impl FetchPool {
     /// A connection to `peer`'s block server (reused while open).
     async fn connection(&self, peer: ExecutorId) -> Result<quinn::Connection, String> {
         let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&peer.0) {
-            if c.conn.close_reason().is_none() {
-                return Ok(c.conn.clone());
-            }
+        if let Some(c) = conns.get(&peer.0)
+            && c.conn.close_reason().is_none()
+        {
+            return Ok(c.conn.clone());
         }
         // The master announces peers before it launches tasks that read from them;
         // allow a moment in case the announcement is still on its way.

@@ -31,13 +31,8 @@ use crate::wasm::{check_job, content_hash, run_job_main_with_stdout};
 
 /// Each stream a submitter opens is one job.
 pub(crate) async fn serve_submitter(conn: quinn::Connection, shared: Arc<Shared>) {
-    loop {
-        match Stream::accept(&conn, shared.limits).await {
-            Ok(Some(s)) => {
-                tokio::spawn(serve_job(s, shared.clone()));
-            }
-            Ok(None) | Err(_) => break,
-        }
+    while let Ok(Some(s)) = Stream::accept(&conn, shared.limits).await {
+        tokio::spawn(serve_job(s, shared.clone()));
     }
 }
 
