@@ -80,6 +80,9 @@ struct ExecutorCmd {
     /// Rack name.
     #[arg(long, value_name = "NAME")]
     rack: Option<String>,
+    /// A directory this host holds locally (repeatable): input splits below it prefer this executor's host.
+    #[arg(long = "data-root", value_name = "DIR")]
+    data_root: Vec<PathBuf>,
     /// Work directory: identity, shuffle files, blocks (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
@@ -254,6 +257,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         cores: args.cores,
         host: args.host,
         rack: args.rack,
+        data_roots: args.data_root.iter().map(std::path::absolute).collect::<Result<_, _>>().context("invalid --data-root")?,
         work_dir,
         conf: Conf::from_args(&args.conf)?,
         compile_cache: compile_cache_dir(),

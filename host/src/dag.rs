@@ -35,6 +35,7 @@ mod stages;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,15 +54,26 @@ pub use plan::PlanError;
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::Lineage;
 use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc, TaskReport};
-use crate::task_scheduler::{Assignment, TaskScheduler};
+use crate::task_scheduler::{Assignment, ExecutorPlace, TaskScheduler};
 use jobs::Job;
 use stages::{Stage, StageRole};
 
 /// Something that happened, told to the scheduler (past tense).
 #[derive(Clone, Debug)]
 pub enum SchedulerEvent {
-    /// An executor registered (again: its host and cores are updated).
-    ExecutorAdded { executor: ExecutorId, host: String, cores: u32 },
+    /// An executor registered (again: its host, rack, data roots and cores are updated).
+    ExecutorAdded {
+        executor: ExecutorId,
+        /// Its host name (node-local placement).
+        host: String,
+        /// Its rack (`wisp executor --rack`): rack-local placement; `None` when undeclared.
+        rack: Option<String>,
+        /// Directories its host reads locally (`wisp executor --data-root`): a
+        /// text-file split below one prefers this host.
+        data_roots: Vec<PathBuf>,
+        /// Task slots.
+        cores: u32,
+    },
     /// An executor went away: its running tasks, map outputs and cached blocks are gone.
     ExecutorLost { executor: ExecutorId, reason: String },
     /// An action asked for `partitions` of `rdd`.
@@ -154,9 +166,9 @@ impl Scheduler {
     pub fn handle(&mut self, now: Duration, event: SchedulerEvent) {
         self.now = now;
         match event {
-            SchedulerEvent::ExecutorAdded { executor, host, cores } => {
-                tracing::debug!(%executor, %host, cores, "executor added");
-                self.tasks.add_executor(executor, host, cores);
+            SchedulerEvent::ExecutorAdded { executor, host, rack, data_roots, cores } => {
+                tracing::debug!(%executor, %host, ?rack, ?data_roots, cores, "executor added");
+                self.tasks.register_executor(executor, ExecutorPlace { host, rack, data_roots }, cores);
             }
             SchedulerEvent::ExecutorLost { executor, reason } => self.executor_lost(executor, &reason),
             SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components } => {

@@ -10,7 +10,8 @@
 //! Placement (`offers`): free slots are offered level by level with delay
 //! scheduling (`task_set`): process-local (a preferred executor), node-local
 //! (a preferred host, or the host of a preferred executor), no preference,
-//! rack-local (executors declare no rack yet), then any. Speculative copies
+//! rack-local (another executor on the rack of a preferred host, racks being
+//! declared by executors), then any. Speculative copies
 //! of slow tasks (`speculation`) go last. A task whose attempt failed avoids
 //! the executors it failed on while another usable executor exists; with
 //! exclusion enabled, executors are excluded per task and per stage as
@@ -32,6 +33,7 @@ use crate::dag::{SchedulerConfig, SpeculationConfig};
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
 use crate::task::{TaskFailure, TaskReport};
 use cluster::Cluster;
+pub use cluster::ExecutorPlace;
 use task_set::{Failure, SetSettings, TaskSetManager};
 
 /// Where a task would like to run.
@@ -53,7 +55,7 @@ pub enum TaskLocality {
     NodeLocal,
     /// The task has no preference (it never waits for a better level).
     NoPref,
-    /// On a preferred host's rack (executors declare no rack yet: never used).
+    /// On another host of a preferred host's rack (as executors declare with `--rack`).
     RackLocal,
     /// Anywhere.
     Any,
@@ -202,10 +204,16 @@ impl TaskScheduler {
         }
     }
 
-    /// Registers an executor (again: updates its host and cores).
+    /// Registers an executor on `host`, without rack or data roots (again: updates its host and cores).
     pub fn add_executor(&mut self, executor: ExecutorId, host: String, cores: u32) {
+        self.register_executor(executor, ExecutorPlace { host, ..Default::default() }, cores);
+    }
+
+    /// Registers an executor (again: updates its place and cores).
+    pub fn register_executor(&mut self, executor: ExecutorId, place: ExecutorPlace, cores: u32) {
         let busy = self.running.values().filter(|r| r.executor == executor).count() as u32 * self.cluster.cpus;
-        let old = self.cluster.add(executor, host.clone(), cores, busy);
+        let host = place.host.clone();
+        let old = self.cluster.add(executor, place, cores, busy);
         self.relocate(executor, &host, old.as_deref());
     }
 
@@ -226,6 +234,17 @@ impl TaskScheduler {
     /// The host of a registered executor.
     pub fn executor_host(&self, executor: ExecutorId) -> Option<&str> {
         self.cluster.host_of(executor)
+    }
+
+    /// The rack of a registered executor, if it declared one.
+    pub fn executor_rack(&self, executor: ExecutorId) -> Option<&str> {
+        self.cluster.rack_of(executor)
+    }
+
+    /// The hosts whose executors announced a data root containing `path`
+    /// (an input split there is node-local to them), by executor id.
+    pub fn hosts_reading(&self, path: &std::path::Path) -> Vec<&str> {
+        self.cluster.hosts_reading(path)
     }
 
     /// Free cores of an executor.

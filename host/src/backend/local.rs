@@ -106,7 +106,13 @@ impl LocalBackend {
         }
         let mut scheduler = Scheduler::new(sched_config);
         let start = Instant::now();
-        scheduler.handle(start.elapsed(), SchedulerEvent::ExecutorAdded { executor: ExecutorId(0), host: "localhost".into(), cores });
+        scheduler.handle(start.elapsed(), SchedulerEvent::ExecutorAdded {
+                executor: ExecutorId(0),
+                host: "localhost".into(),
+                rack: None,
+                data_roots: Vec::new(),
+                cores,
+            });
         let port = Box::new(LocalPort { tasks: task_tx, executor: executor.clone() });
         let event_log = config.event_log;
         let driver = std::thread::Builder::new()

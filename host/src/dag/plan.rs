@@ -186,8 +186,8 @@ impl PlanContext<'_> {
     /// caching it in memory (their hosts, when cached on disk only) or,
     /// walking narrow dependencies, the first non-empty preference of an
     /// ancestor (a cached block, or the hosts holding most of a shuffle
-    /// read's bytes). Input splits have no preference yet: executors do not
-    /// declare which files their hosts hold.
+    /// read's bytes, or the hosts whose executors announced a data root
+    /// holding a text-file split).
     pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
         let mut stack = vec![(rdd, partition)];
         while let Some((rdd, p)) = stack.pop() {
@@ -212,7 +212,15 @@ impl PlanContext<'_> {
                 }
             }
             match &node.kind {
-                RddKind::TextFile { .. } | RddKind::Parallel { .. } => {}
+                RddKind::TextFile { splits } => {
+                    if let Some(split) = splits.get(p as usize) {
+                        let hosts = self.cluster.hosts_reading(&split.path);
+                        if !hosts.is_empty() {
+                            return hosts.into_iter().map(|h| TaskLocation::Host(h.to_string())).collect();
+                        }
+                    }
+                }
+                RddKind::Parallel { .. } => {}
                 RddKind::Narrow { parent, .. } => stack.push((*parent, p)),
                 RddKind::Union { parents } => {
                     let mut offset = 0u32;

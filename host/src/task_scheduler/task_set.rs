@@ -2,7 +2,9 @@
 //!
 //! Pending queues are stacks of task indexes: one per preferred executor, one
 //! per preferred host (a task preferring an executor is also queued for that
-//! executor's host), one for tasks without preference and one for all tasks.
+//! executor's host), one per rack of a preferred host (as Spark's
+//! `pendingTasksForRack`: racks are known from the executors that declared
+//! them), one for tasks without preference and one for all tasks.
 //! Entries are removed lazily: an index whose task is no longer queued (it
 //! was launched from another queue, or succeeded) is discarded when met.
 //!
@@ -43,6 +45,8 @@ struct TaskEntry {
     exec_live: bool,
     /// While queued: a preferred host has an executor (the task counts at node-local).
     host_live: bool,
+    /// While queued: a preferred host's rack is known, so has an executor (the task counts at rack-local).
+    rack_live: bool,
     /// A speculative copy was asked for (at most one per task).
     speculated: bool,
     /// Waiting in the speculation queue.
@@ -89,12 +93,15 @@ pub(crate) struct TaskSetManager {
     tasks: Vec<TaskEntry>,
     for_executor: FxHashMap<ExecutorId, Vec<usize>>,
     for_host: FxHashMap<String, Vec<usize>>,
+    for_rack: FxHashMap<String, Vec<usize>>,
     no_prefs: Vec<usize>,
     all: Vec<usize>,
-    /// Queued tasks; of them, those with a live preferred executor, and with a live preferred host.
+    /// Queued tasks; of them, those with a live preferred executor, with a
+    /// live preferred host, and with a preferred host on a live rack.
     queued: usize,
     queued_process: usize,
     queued_node: usize,
+    queued_rack: usize,
     succeeded: usize,
     delay: Delay,
     /// Runtimes of succeeded attempts.
@@ -122,6 +129,7 @@ impl TaskSetManager {
                 succeeded: false,
                 exec_live: false,
                 host_live: false,
+                rack_live: false,
                 speculated: false,
                 spec_queued: false,
             })
@@ -132,11 +140,13 @@ impl TaskSetManager {
             tasks,
             for_executor: FxHashMap::default(),
             for_host: FxHashMap::default(),
+            for_rack: FxHashMap::default(),
             no_prefs: Vec::new(),
             all: Vec::new(),
             queued: 0,
             queued_process: 0,
             queued_node: 0,
+            queued_rack: 0,
             succeeded: 0,
             delay: Delay { level: TaskLocality::ProcessLocal, last_reset: now },
             durations: MedianHeap::default(),
@@ -186,7 +196,7 @@ impl TaskSetManager {
     }
 
     fn enqueue(&mut self, index: usize, cluster: &Cluster) {
-        let Self { tasks, for_executor, for_host, no_prefs, all, .. } = self;
+        let Self { tasks, for_executor, for_host, for_rack, no_prefs, all, .. } = self;
         let t = &mut tasks[index];
         debug_assert!(!t.queued && !t.succeeded);
         if t.spec_queued {
@@ -194,7 +204,8 @@ impl TaskSetManager {
             self.spec_queued -= 1;
         }
         t.queued = true;
-        let (mut exec_live, mut host_live) = (false, false);
+        let (mut exec_live, mut host_live, mut rack_live) = (false, false, false);
+        let mut racks: Vec<&str> = Vec::new();
         if t.preferred.is_empty() {
             no_prefs.push(index);
         }
@@ -209,6 +220,18 @@ impl TaskSetManager {
                 TaskLocation::Host(h) => h.as_str(),
             };
             host_live |= cluster.host_alive(host);
+            if let Some(rack) = cluster.rack_of_host(host)
+                && !racks.contains(&rack)
+            {
+                racks.push(rack);
+                rack_live = true;
+                match for_rack.get_mut(rack) {
+                    Some(list) => list.push(index),
+                    None => {
+                        for_rack.insert(rack.to_string(), vec![index]);
+                    }
+                }
+            }
             match for_host.get_mut(host) {
                 Some(list) => list.push(index),
                 None => {
@@ -219,9 +242,11 @@ impl TaskSetManager {
         all.push(index);
         t.exec_live = exec_live;
         t.host_live = host_live;
+        t.rack_live = rack_live;
         self.queued += 1;
         self.queued_process += exec_live as usize;
         self.queued_node += host_live as usize;
+        self.queued_rack += rack_live as usize;
     }
 
     fn unqueue(&mut self, index: usize) {
@@ -231,6 +256,7 @@ impl TaskSetManager {
         self.queued -= 1;
         self.queued_process -= t.exec_live as usize;
         self.queued_node -= t.host_live as usize;
+        self.queued_rack -= t.rack_live as usize;
     }
 
     /// Whether some task prefers `executor` or `host` (its queues must be
@@ -243,6 +269,7 @@ impl TaskSetManager {
     pub(crate) fn relocate(&mut self, cluster: &Cluster) {
         self.for_executor.clear();
         self.for_host.clear();
+        self.for_rack.clear();
         self.no_prefs.clear();
         self.all.clear();
         for index in (0..self.tasks.len()).rev() {
@@ -258,8 +285,7 @@ impl TaskSetManager {
         match level {
             TaskLocality::ProcessLocal => self.queued_process > 0,
             TaskLocality::NodeLocal => self.queued_node > 0,
-            // Executors declare no rack yet: no task is ever rack-local.
-            TaskLocality::RackLocal => false,
+            TaskLocality::RackLocal => self.queued_rack > 0,
             TaskLocality::NoPref | TaskLocality::Any => self.queued > 0,
         }
     }
@@ -328,7 +354,7 @@ impl TaskSetManager {
         no_pref: bool,
         cluster: &Cluster,
     ) -> Option<(usize, TaskLocality)> {
-        let Self { tasks, for_executor, for_host, no_prefs, all, settings, .. } = self;
+        let Self { tasks, for_executor, for_host, for_rack, no_prefs, all, settings, .. } = self;
         let ok = |t: &TaskEntry| may_run(t, executor, &settings.exclusion, cluster);
         let found = if let Some(list) = for_executor.get_mut(&executor)
             && let Some(i) = take_from(list, tasks, ok)
@@ -341,10 +367,15 @@ impl TaskSetManager {
             Some((i, TaskLocality::NodeLocal))
         } else if no_pref && let Some(i) = take_from(no_prefs, tasks, ok) {
             Some((i, TaskLocality::NoPref))
+        } else if allowed >= TaskLocality::RackLocal
+            && let Some(rack) = cluster.rack_of(executor)
+            && let Some(list) = for_rack.get_mut(rack)
+            && let Some(i) = take_from(list, tasks, ok)
+        {
+            Some((i, TaskLocality::RackLocal))
         } else if allowed >= TaskLocality::Any
             && let Some(i) = take_from(all, tasks, ok)
         {
-            // Executors declare no rack yet, so rack-local is skipped.
             Some((i, TaskLocality::Any))
         } else {
             None
@@ -367,6 +398,16 @@ impl TaskSetManager {
             TaskLocation::Host(h) => h == host,
         }) {
             TaskLocality::NodeLocal
+        } else if let Some(rack) = cluster.rack_of(executor)
+            && prefs.iter().any(|l| {
+                let host = match l {
+                    TaskLocation::Executor(e) => cluster.host_of(*e),
+                    TaskLocation::Host(h) => Some(h.as_str()),
+                };
+                host.and_then(|h| cluster.rack_of_host(h)) == Some(rack)
+            })
+        {
+            TaskLocality::RackLocal
         } else {
             TaskLocality::Any
         }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::dag::LocalityWaits;
 use crate::task::{ResultValue, TaskMetrics, TaskOutput};
 
 const T0: Duration = Duration::ZERO;
@@ -400,4 +401,69 @@ fn speculative_copy_goes_to_another_host_and_only_once() {
     }
     assert_eq!(outcome(ts.status_update(at(402), &report(&a[0], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
     assert_eq!(ts.running_count(), 0);
+}
+
+fn add_in_rack(ts: &mut TaskScheduler, executor: u32, host: &str, rack: &str, cores: u32) {
+    let place = ExecutorPlace { host: host.into(), rack: Some(rack.into()), data_roots: Vec::new() };
+    ts.register_executor(ExecutorId(executor), place, cores);
+}
+
+fn prefer_host(stage: u32, partitions: &[u32], host: &str) -> TaskSet {
+    let mut s = set(stage, partitions);
+    for t in &mut s.tasks {
+        t.preferred = vec![TaskLocation::Host(host.into())];
+    }
+    s
+}
+
+#[test]
+fn busy_preferred_host_runs_rack_local_after_the_node_wait_before_any_other_rack() {
+    let mut ts = scheduler(4, 1);
+    add_in_rack(&mut ts, 0, "h0", "r0", 1);
+    add_in_rack(&mut ts, 1, "h1", "r1", 1); // offered first among the idle executors, but on another rack
+    add_in_rack(&mut ts, 2, "h2", "r0", 1);
+    ts.submit_task_set(T0, prefer_host(0, &[0, 1, 2, 3], "h0"));
+    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]);
+    assert!(ts.resource_offers(at(2999)).is_empty(), "node-local wait (3s) not over");
+    assert_eq!(
+        placed(&ts.resource_offers(at(3000))),
+        vec![(ExecutorId(2), 1, TaskLocality::RackLocal)],
+        "same rack as h0; executor 1 (rack r1) still waits"
+    );
+    assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::RackLocal));
+    assert!(ts.resource_offers(at(5999)).is_empty(), "rack wait restarted by the rack-local launch");
+    assert_eq!(placed(&ts.resource_offers(at(6000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
+}
+
+#[test]
+fn rack_wait_is_its_own_key_and_a_preferred_executor_brings_its_hosts_rack() {
+    let waits = LocalityWaits { process: at(1000), node: at(2000), rack: at(5000) };
+    let mut ts = TaskScheduler::new(&SchedulerConfig { locality_waits: waits, ..Default::default() });
+    add_in_rack(&mut ts, 0, "h0", "r0", 1);
+    add_in_rack(&mut ts, 1, "h1", "r1", 1);
+    add_in_rack(&mut ts, 2, "h2", "r0", 1);
+    ts.submit_task_set(T0, prefer(0, &[0, 1, 2, 3], 0));
+    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]);
+    assert!(ts.resource_offers(at(2999)).is_empty(), "process (1s) then node (2s) waits");
+    assert_eq!(placed(&ts.resource_offers(at(3000))), vec![(ExecutorId(2), 1, TaskLocality::RackLocal)]);
+    assert!(ts.resource_offers(at(7999)).is_empty(), "rack wait (5s)");
+    assert_eq!(placed(&ts.resource_offers(at(8000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
+}
+
+#[test]
+fn rack_level_waits_only_while_the_preferred_hosts_rack_has_executors() {
+    let mut ts = scheduler(4, 1);
+    add_in_rack(&mut ts, 0, "h0", "r0", 1);
+    add_in_rack(&mut ts, 1, "h1", "r1", 1);
+    ts.submit_task_set(T0, prefer_host(0, &[0, 1], "h0"));
+    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]);
+    // The rack level has a task (h0's rack is r0) but only the busy executor is on it:
+    // after the node wait the set still waits the rack wait, as Spark does; then anywhere.
+    assert!(ts.resource_offers(at(5999)).is_empty());
+    assert_eq!(placed(&ts.resource_offers(at(6000))), vec![(ExecutorId(1), 1, TaskLocality::Any)]);
+    // Once executor 0 leaves, h0 has no executor and no rack: nothing to wait for.
+    let mut ts = scheduler(4, 1);
+    add_in_rack(&mut ts, 1, "h1", "r1", 1);
+    ts.submit_task_set(T0, prefer_host(0, &[0], "h0"));
+    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(1), 0, TaskLocality::Any)]);
 }

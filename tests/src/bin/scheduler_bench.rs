@@ -125,7 +125,7 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let mut sim = SimCluster { sched: Scheduler::new(SchedulerConfig::default()), start, launches: VecDeque::new(), started: 0, local: 0 };
     for e in 0..executors {
         let host = format!("host-{}", e / EXECUTORS_PER_HOST);
-        sim.handle(SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host, cores });
+        sim.handle(SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host, rack: None, data_roots: Vec::new(), cores });
     }
     let mut lineage = Lineage::default();
     let slice = Arc::new(Batch::from_records(["record"]));

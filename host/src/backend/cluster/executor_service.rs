@@ -37,6 +37,9 @@ pub struct ExecutorArgs {
     pub host: Option<String>,
     /// Rack.
     pub rack: Option<String>,
+    /// Directories this host holds locally (`--data-root`), announced at
+    /// registration: text-file splits below them prefer this host.
+    pub data_roots: Vec<PathBuf>,
     /// Work directory (identity, shuffle files, blocks).
     pub work_dir: PathBuf,
     /// Executor configuration (timeouts, fetch limits, task limits).
@@ -142,7 +145,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         cores,
         shuffle_port,
         shuffle_fingerprint: identity.fingerprint().to_string(),
-        data_roots: Vec::new(),
+        data_roots: args.data_roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
     };
     let client = connect_with(master, args.master_fingerprint, &args.secret, role, &net)
         .await

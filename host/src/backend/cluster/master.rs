@@ -88,11 +88,19 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
 
 fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
     match (&c.role, c.executor) {
-        (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, .. }, Some(id)) => {
-            tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, cores, "executor registered");
+        (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, data_roots }, Some(id)) => {
+            tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, ?data_roots, cores, "executor registered");
             let (queue, rx) = mpsc::unbounded_channel();
             let info = PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
-            let link = Link { queue, info, cores: *cores, conn: c.conn.clone(), last_seen: Arc::new(Mutex::new(Instant::now())) };
+            let link = Link {
+                queue,
+                info,
+                rack: rack.clone(),
+                data_roots: data_roots.clone(),
+                cores: *cores,
+                conn: c.conn.clone(),
+                last_seen: Arc::new(Mutex::new(Instant::now())),
+            };
             tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.registry.clone(), shared.limits));
             shared.registry.add(id, link);
             tokio::spawn(serve_executor(id, c.conn, shared.clone()));

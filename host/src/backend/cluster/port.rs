@@ -40,9 +40,26 @@ pub(crate) enum Outbound {
 pub(crate) struct Link {
     pub(crate) queue: mpsc::UnboundedSender<Outbound>,
     pub(crate) info: PeerInfo,
+    /// The rack it declared (`--rack`).
+    pub(crate) rack: Option<String>,
+    /// The data roots it announced (`--data-root`).
+    pub(crate) data_roots: Vec<String>,
     pub(crate) cores: u32,
     pub(crate) conn: quinn::Connection,
     pub(crate) last_seen: Arc<Mutex<std::time::Instant>>,
+}
+
+impl Link {
+    /// The scheduler event announcing this executor.
+    fn added(&self, executor: ExecutorId) -> SchedulerEvent {
+        SchedulerEvent::ExecutorAdded {
+            executor,
+            host: self.info.host.clone(),
+            rack: self.rack.clone(),
+            data_roots: self.data_roots.iter().map(std::path::PathBuf::from).collect(),
+            cores: self.cores,
+        }
+    }
 }
 
 /// The executors connected now (network state, not scheduler state: the
@@ -83,7 +100,7 @@ impl Registry {
     pub(crate) fn add_app(&self, app: u32, tx: Sender<LoopMessage>) {
         let mut inner = self.links();
         for (id, l) in inner.links.iter() {
-            let _ = tx.send(LoopMessage::Event(SchedulerEvent::ExecutorAdded { executor: *id, host: l.info.host.clone(), cores: l.cores }));
+            let _ = tx.send(LoopMessage::Event(l.added(*id)));
         }
         inner.apps.insert(app, tx);
     }
@@ -127,7 +144,7 @@ impl Registry {
         }
         let _ = link.queue.send(Outbound::Request(MasterRequest::Peers { added: others, removed: vec![] }));
         self.cores.fetch_add(link.cores, Ordering::Relaxed);
-        let added = SchedulerEvent::ExecutorAdded { executor: id, host: link.info.host.clone(), cores: link.cores };
+        let added = link.added(id);
         links.insert(id, link);
         Self::broadcast(&links, &added);
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::dag::{EventRecord, JobFailure, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent, StageKind};
 use crate::ids::{ComponentId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{
-    GuestOps, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
+    FileSplit, GuestOps, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::{
@@ -163,7 +163,18 @@ impl Sim {
     }
 
     pub(crate) fn add_executor_on(&mut self, id: u32, host: &str, cores: u32) {
-        self.send(SchedulerEvent::ExecutorAdded { executor: ExecutorId(id), host: host.to_string(), cores });
+        self.add_executor_at(id, host, None, &[], cores);
+    }
+
+    /// Adds an executor on `host` in `rack` announcing `data_roots`.
+    pub(crate) fn add_executor_at(&mut self, id: u32, host: &str, rack: Option<&str>, data_roots: &[&str], cores: u32) {
+        self.send(SchedulerEvent::ExecutorAdded {
+            executor: ExecutorId(id),
+            host: host.to_string(),
+            rack: rack.map(str::to_string),
+            data_roots: data_roots.iter().map(std::path::PathBuf::from).collect(),
+            cores,
+        });
     }
 
     /// Kills an executor: its files, blocks and running tasks vanish.
@@ -331,7 +342,8 @@ impl Sim {
     fn eval(&mut self, plan: &Plan, executor: ExecutorId, cached: &mut Vec<BlockId>) -> Result<Batch, TaskFailure> {
         Ok(match plan {
             Plan::Read(Source::Slice(b)) => (**b).clone(),
-            Plan::Read(Source::File(_)) => panic!("the simulation has no files"),
+            // The simulation has no files: a split reads one record, its file's name.
+            Plan::Read(Source::File(f)) => Batch::from_records([f.path.to_string_lossy().into_owned()]),
             // As the real executor: it reads only its own blocks.
             Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {
                 return Err(TaskFailure::Guest { message: format!("cached block {block:?} is on {holder}, not reachable from {executor}") });
@@ -435,6 +447,13 @@ pub(crate) fn ops(component: u32, names: &[&str]) -> GuestOps {
 pub(crate) fn parallel(l: &mut Lineage, parts: &[&[&str]]) -> RddId {
     let slices = parts.iter().map(|p| Arc::new(Batch::from_records(p.iter()))).collect();
     l.add(RddKind::Parallel { slices }, parts.len() as u32, None)
+}
+
+/// A text file RDD, one split (one partition) per path; the simulation reads a split as one record, its path.
+pub(crate) fn text_files(l: &mut Lineage, paths: &[&str]) -> RddId {
+    let splits: Vec<FileSplit> = paths.iter().map(|p| FileSplit { path: p.into(), start: 0, end: 1 }).collect();
+    let n = splits.len() as u32;
+    l.add(RddKind::TextFile { splits }, n, None)
 }
 
 /// A narrow guest step of `component` running the named ops.

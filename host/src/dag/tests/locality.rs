@@ -7,7 +7,7 @@ use crate::dag::{EventRecord, LocalityWaits, SchedulerConfig};
 use crate::ids::{ExecutorId, RddId};
 use crate::lineage::Lineage;
 use crate::task::{Plan, ResultKind, ResultValue, Source, TaskDesc};
-use crate::task_scheduler::TaskLocality;
+use crate::task_scheduler::{TaskLocality, TaskLocation};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -168,4 +168,74 @@ fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_
     }
     let failed = sim.records.iter().filter(|r| matches!(r, EventRecord::TaskEnded { succeeded: false, .. })).count();
     assert_eq!(failed, 0, "no attempt failed");
+}
+
+#[test]
+fn splits_under_a_hosts_data_root_run_node_local_on_its_executors() {
+    let mut sim = Sim::new(0, 1);
+    sim.add_executor_at(0, "hA", None, &["/data/a"], 1);
+    sim.add_executor_at(1, "hA", None, &["/data/a"], 1);
+    sim.add_executor_at(2, "hB", None, &["/data/b/"], 1);
+    sim.add_executor_at(3, "hC", None, &[], 1);
+    let mut l = Lineage::default();
+    // `/data/ab/...` is not below `/data/a`: roots match whole path components.
+    let paths = ["/data/a/x0", "/data/a/sub/x1", "/data/b/y0", "/data/ab/z", "/data/a/x2"];
+    let files = text_files(&mut l, &paths);
+    let job = sim.collect(&l, files);
+    let stage = sim.launched[0].1.stage;
+    let prefs = |p| sim.sched.task_scheduler().preferred_locations(stage, 0, p).unwrap();
+    assert_eq!(prefs(0), vec![TaskLocation::Host("hA".into())]);
+    assert_eq!(prefs(2), vec![TaskLocation::Host("hB".into())]);
+    assert_eq!(prefs(3), vec![]);
+    let placed: Vec<(u32, ExecutorId, TaskLocality)> = sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect();
+    assert_eq!(
+        placed,
+        vec![
+            (0, ExecutorId(0), TaskLocality::NodeLocal),
+            (1, ExecutorId(1), TaskLocality::NodeLocal),
+            (2, ExecutorId(2), TaskLocality::NodeLocal),
+            (3, ExecutorId(3), TaskLocality::NoPref),
+        ]
+    );
+    sim.run();
+    let mut expected: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+    expected.sort();
+    assert_eq!(sim.collected(job), expected);
+    for s in sim.starts() {
+        if paths[s.partition as usize].starts_with("/data/a/") {
+            assert!(s.executor.0 <= 1 && s.locality == TaskLocality::NodeLocal, "{s:?}");
+        }
+    }
+}
+
+#[test]
+fn a_split_whose_host_is_busy_runs_rack_local_after_the_node_wait_and_the_log_says_so() {
+    let mut sim = Sim::new(0, 1);
+    sim.add_executor_at(0, "hA", Some("r0"), &["/data/a"], 1);
+    sim.add_executor_at(1, "hC", Some("r1"), &[], 1);
+    sim.add_executor_at(2, "hB", Some("r0"), &[], 1);
+    let mut l = Lineage::default();
+    let files = text_files(&mut l, &["/data/a/0", "/data/a/1", "/data/a/2"]);
+    let job = sim.collect(&l, files);
+    let placed = |sim: &Sim| sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect::<Vec<_>>();
+    assert_eq!(placed(&sim), vec![(0, ExecutorId(0), TaskLocality::NodeLocal)]);
+    sim.tick(2900 * MS);
+    assert_eq!(placed(&sim).len(), 1, "node-local wait (3s) not over");
+    sim.tick(200 * MS);
+    assert_eq!(placed(&sim)[1..], [(1, ExecutorId(2), TaskLocality::RackLocal)], "hB shares hA's rack; hC waits");
+    sim.tick(2900 * MS);
+    assert_eq!(placed(&sim).len(), 2, "rack wait not over");
+    sim.tick(200 * MS);
+    assert_eq!(placed(&sim)[2..], [(2, ExecutorId(1), TaskLocality::Any)]);
+    sim.run();
+    assert_eq!(sim.collected(job), vec!["/data/a/0", "/data/a/1", "/data/a/2"]);
+    let logged: Vec<TaskLocality> = sim
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            EventRecord::TaskStarted { locality, .. } => Some(*locality),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(logged, vec![TaskLocality::NodeLocal, TaskLocality::RackLocal, TaskLocality::Any], "written `rack-local` etc. by the event log");
 }
