@@ -69,7 +69,7 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         next_app: AtomicU32::new(1),
     });
 
-    let result = rt.block_on(async move {
+    rt.block_on(async move {
         let mut server = Server::bind_with(args.listen, &identity, args.secret, net)
             .map_err(|e| ClusterError::Bind { addr: args.listen.to_string(), message: chain(&e) })?;
         ready(server.local_addr(), server.fingerprint());
@@ -82,8 +82,7 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
             }
         }
         Ok(())
-    });
-    result
+    })
 }
 
 fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
