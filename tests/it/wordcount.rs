@@ -44,6 +44,12 @@ fn check_against_reference(job: &str, files: &[(&str, Vec<u8>)], extra: &[&str])
     assert!(run.ok(), "wisp failed: {}", run.stderr);
     assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
     assert_eq!(parse_counts(&read_output_lines(&out)), reference_word_count(&all));
+    // Combine/merge output comes in ascending key-byte order (the contract in wit/task.wit).
+    for part in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("part-")) {
+        let text = std::fs::read(&part).unwrap();
+        let words: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b'\t').next().unwrap()).collect();
+        assert!(words.windows(2).all(|w| w[0] < w[1]), "{} is not in key order", part.display());
+    }
 }
 
 #[test]

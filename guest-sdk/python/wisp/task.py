@@ -178,7 +178,8 @@ class AggregateStage(Stage):
 
     def finish(self):
         table, self.table = self.table, {}
-        for key, c in table.items():
+        # Ascending key bytes: the order wit/task.wit fixes for combine/merge output.
+        for key, c in sorted(table.items(), key=lambda kv: bytes(kv[0])):
             self.emit(_codec.join_pair(key, self.encode(self.cout, c)))
 
 

@@ -57,15 +57,41 @@ impl<C> KeyTable<C> {
     }
 
     /// Empties the table, calling `f` with every key and its combiner.
+    /// Empties the table, calling `f` on each key and combiner in ascending order of the key bytes
+    /// (the order `wit/task.wit` fixes for `combine`/`merge` output, so every SDK writes the same bytes).
     pub(crate) fn drain<E>(&mut self, mut f: impl FnMut(&[u8], C) -> Result<(), E>) -> Result<(), E> {
-        for (packed, c) in std::mem::take(&mut self.short) {
-            let (bytes, len) = unpack(packed);
-            f(&bytes[..len], c)?;
+        // Each short key as its bytes zero-padded to 16 (the packed form holds other bytes past the
+        // end of very short keys): big-endian, these order like the bytes, with the shorter key first
+        // on a tie (a proper prefix) — one integer comparison instead of a byte loop.
+        let mut short: Vec<(([u8; 16], usize), C)> = std::mem::take(&mut self.short)
+            .into_iter()
+            .map(|(p, c)| {
+                let (bytes, len) = unpack(p);
+                let mut padded = [0u8; 16];
+                padded[..len].copy_from_slice(&bytes[..len]);
+                ((padded, len), c)
+            })
+            .collect();
+        short.sort_unstable_by_key(|((bytes, len), _)| (u128::from_be_bytes(*bytes), *len));
+        let mut long: Vec<(Box<[u8]>, C)> = std::mem::take(&mut self.long).into_iter().collect();
+        long.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Merge the two sorted runs.
+        let (mut short, mut long) = (short.into_iter().peekable(), long.into_iter().peekable());
+        loop {
+            let take_short = match (short.peek(), long.peek()) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(((bytes, len), _)), Some((key, _))) => bytes[..*len] <= key[..],
+            };
+            if take_short {
+                let ((bytes, len), c) = short.next().expect("peeked");
+                f(&bytes[..len], c)?;
+            } else {
+                let (key, c) = long.next().expect("peeked");
+                f(&key, c)?;
+            }
         }
-        for (key, c) in std::mem::take(&mut self.long) {
-            f(&key, c)?;
-        }
-        Ok(())
     }
 }
 
@@ -189,6 +215,27 @@ pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn drain_yields_keys_in_ascending_byte_order() {
+        let keys: Vec<&[u8]> = vec![
+            b"b", b"a", b"ab", b"a\0", b"", b"a\0\0", b"\xff", b"abcdefghijklmno", b"abcdefghijklmnop", b"abcdefghijklmn",
+            b"zzzzzzzzzzzzzzzzzzzz", b"aaaaaaaaaaaaaaaaaaaaaa", b"abcdefgh", b"abcdefg", b"abcdefghi",
+        ];
+        let mut t = KeyTable::default();
+        for k in &keys {
+            t.add(k, 1u64, |v| v, |c, v| c + v);
+        }
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        t.drain(|k, _| {
+            seen.push(k.to_vec());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        let mut want: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        want.sort();
+        assert_eq!(seen, want);
+    }
     use super::*;
 
     #[test]

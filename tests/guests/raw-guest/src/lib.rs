@@ -157,7 +157,10 @@ impl GuestTask for Task {
             let (head, rest) = steps[i..].split_first_mut().expect("i < len");
             if let Step::Sum(table) = head {
                 let mut pair = Vec::new();
-                for (key, total) in std::mem::take(table) {
+                // The contract: combine/merge output in ascending order of the key bytes.
+                let mut sorted: Vec<(Vec<u8>, i64)> = std::mem::take(table).into_iter().collect();
+                sorted.sort_unstable();
+                for (key, total) in sorted {
                     pair.clear();
                     write_pair(&mut pair, &key, &encode_s64(total));
                     feed(rest, &pair, &mut out)?;
