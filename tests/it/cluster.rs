@@ -8,7 +8,9 @@ use std::time::Duration;
 use wisp::net::endpoint::NetConfig;
 use wisp::net::probe::{Probe, ProbeError, hold_half_open};
 use wisp::net::{HandshakeError, Role};
-use wisp_tests::{API_JOB, JOIN, PAGERANK, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for, wisp};
+use wisp_tests::{
+    API_JOB, JOIN, PAGERANK, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_join, reference_word_count, wait_for, wisp,
+};
 
 use crate::RUN_TIMEOUT;
 
@@ -34,30 +36,6 @@ fn check_wordcount(run: &Run, out: &Path, expected: &HashMap<String, i64>) {
     assert!(run.ok(), "submit failed: {}", run.stderr);
     assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
     assert_eq!(&parse_counts(&read_output_lines(out)), expected);
-}
-
-/// Inner join of `key<TAB>value` lines (a line without a tab is a key with an empty value), computed directly.
-fn reference_join(left: &str, right: &str) -> Vec<String> {
-    let split = |text: &str| -> Vec<(String, String)> {
-        text.lines()
-            .map(|line| match line.split_once('\t') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (line.to_string(), String::new()),
-            })
-            .collect()
-    };
-    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
-    for (k, v) in split(right) {
-        by_key.entry(k).or_default().push(v);
-    }
-    let mut expected = Vec::new();
-    for (k, v) in split(left) {
-        for w in by_key.get(&k).into_iter().flatten() {
-            expected.push(format!("{k}\t{v}\t{w}"));
-        }
-    }
-    expected.sort();
-    expected
 }
 
 #[test]

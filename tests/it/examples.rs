@@ -1,8 +1,8 @@
 //! The join and pagerank examples, checked against answers computed by the test itself.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
-use wisp_tests::{JOIN, PAGERANK, Rng, read_output_lines, wisp};
+use wisp_tests::{JOIN, PAGERANK, Rng, read_output_lines, reference_join, wisp};
 
 use crate::RUN_TIMEOUT;
 
@@ -26,25 +26,7 @@ fn join_example_matches_reference_inner_join() {
     let run = wisp(&["run", JOIN, "--cores", "2", "--", l.to_str().unwrap(), r.to_str().unwrap(), out.to_str().unwrap()], RUN_TIMEOUT);
     assert!(run.ok(), "{}", run.stderr);
 
-    let split = |text: &str| -> Vec<(String, String)> {
-        text.lines()
-            .map(|line| match line.split_once('\t') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (line.to_string(), String::new()),
-            })
-            .collect()
-    };
-    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
-    for (k, v) in split(&right) {
-        by_key.entry(k).or_default().push(v);
-    }
-    let mut expected = Vec::new();
-    for (k, v) in split(&left) {
-        for w in by_key.get(&k).into_iter().flatten() {
-            expected.push(format!("{k}\t{v}\t{w}"));
-        }
-    }
-    expected.sort();
+    let expected = reference_join(&left, &right);
     let mut got = read_output_lines(&out);
     got.sort();
     assert!(expected.len() > 1000, "the data should produce many matches");

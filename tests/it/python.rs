@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wisp_tests::{REPO_ROOT, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+use wisp_tests::{REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
 
 use crate::RUN_TIMEOUT;
 
@@ -46,17 +46,6 @@ fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     parts
-}
-
-fn awkward_bytes() -> Vec<u8> {
-    let mut data = Vec::new();
-    data.extend_from_slice(b"the quick brown fox\n\n\njumps over the lazy dog\r\n");
-    data.extend_from_slice(b"  leading and trailing spaces  \r\n\tTabs\tand\x0bvertical\x0cfeeds\n");
-    data.extend_from_slice(b"invalid \xff\xfe utf8 \xc3\x28 here and a lone \xe2\x82 end\n");
-    data.extend_from_slice("unicode caf\u{e9} na\u{ef}ve \u{65e5}\u{672c} non\u{a0}breaking em\u{2003}space words\n".as_bytes());
-    data.extend_from_slice(&b"verylongline ".repeat(400));
-    data.extend_from_slice(b"\nlast line without newline the end");
-    data
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use wisp_tests::{RAW_GUEST, Rng, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wisp};
+use wisp_tests::{RAW_GUEST, Rng, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, wisp};
 
 use crate::RUN_TIMEOUT;
 
@@ -13,17 +13,6 @@ fn run_wordcount(job: &str, input: &Path, out: &Path, extra: &[&str]) -> wisp_te
     let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
     args.extend_from_slice(&[i, o]);
     wisp(&args, RUN_TIMEOUT)
-}
-
-fn awkward_bytes() -> Vec<u8> {
-    let mut data = Vec::new();
-    data.extend_from_slice(b"the quick brown fox\n\n\njumps over the lazy dog\r\n");
-    data.extend_from_slice(b"  leading and trailing spaces  \r\n\tTabs\tand\x0bvertical\x0cfeeds\n");
-    data.extend_from_slice(b"invalid \xff\xfe utf8 \xc3\x28 here and a lone \xe2\x82 end\n");
-    data.extend_from_slice("unicode caf\u{e9} na\u{ef}ve \u{65e5}\u{672c} words\n".as_bytes());
-    data.extend_from_slice(&b"verylongline ".repeat(400));
-    data.extend_from_slice(b"\nlast line without newline the end");
-    data
 }
 
 fn check_against_reference(job: &str, files: &[(&str, Vec<u8>)], extra: &[&str]) {
@@ -47,7 +36,8 @@ fn check_against_reference(job: &str, files: &[(&str, Vec<u8>)], extra: &[&str])
     // Combine/merge output comes in ascending key-byte order (the contract in wit/task.wit).
     for part in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("part-")) {
         let text = std::fs::read(&part).unwrap();
-        let words: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b'\t').next().unwrap()).collect();
+        let words: Vec<&[u8]> =
+            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b'\t').next().unwrap()).collect();
         assert!(words.windows(2).all(|w| w[0] < w[1]), "{} is not in key order", part.display());
     }
 }

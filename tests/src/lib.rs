@@ -270,3 +270,40 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Inner join of `key<TAB>value` lines (a line without a tab is a key with an empty value), computed directly.
+pub fn reference_join(left: &str, right: &str) -> Vec<String> {
+    let split = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .map(|line| match line.split_once('\t') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (line.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in split(right) {
+        by_key.entry(k).or_default().push(v);
+    }
+    let mut expected = Vec::new();
+    for (k, v) in split(left) {
+        for w in by_key.get(&k).into_iter().flatten() {
+            expected.push(format!("{k}\t{v}\t{w}"));
+        }
+    }
+    expected.sort();
+    expected
+}
+
+/// Text that stresses line and word splitting: blank lines, CRLF, tabs and other ASCII whitespace, invalid UTF-8,
+/// non-ASCII whitespace (not a separator), a long line, no final newline.
+pub fn awkward_bytes() -> Vec<u8> {
+    let mut data = Vec::new();
+    data.extend_from_slice(b"the quick brown fox\n\n\njumps over the lazy dog\r\n");
+    data.extend_from_slice(b"  leading and trailing spaces  \r\n\tTabs\tand\x0bvertical\x0cfeeds\n");
+    data.extend_from_slice(b"invalid \xff\xfe utf8 \xc3\x28 here and a lone \xe2\x82 end\n");
+    data.extend_from_slice("unicode caf\u{e9} na\u{ef}ve \u{65e5}\u{672c} non\u{a0}breaking em\u{2003}space words\n".as_bytes());
+    data.extend_from_slice(&b"verylongline ".repeat(400));
+    data.extend_from_slice(b"\nlast line without newline the end");
+    data
+}
