@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod dag;
+pub mod errors;
 pub mod event_log;
 pub mod executor;
 pub mod host_ops;

@@ -99,26 +99,14 @@ pub(crate) fn net_config(conf: &Conf, server_name: &'static str) -> Result<NetCo
     Ok(NetConfig {
         idle_timeout: timeout,
         keep_alive: (timeout / 3).min(Duration::from_secs(5)),
-        handshake_timeout: timeout.min(Duration::from_secs(10)),
+        // Shorter than the idle timeout, so a silent peer is dropped by the handshake deadline (one clear log line).
+        handshake_timeout: (timeout * 3 / 4).min(Duration::from_secs(10)),
         server_name,
         ..NetConfig::default()
     })
 }
 
-/// The error and its sources on one line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = s.source();
-    }
-    line
-}
+pub(crate) use crate::errors::chain;
 
 /// Resolves `host:port` (first address).
 pub(crate) async fn resolve(addr: &str) -> Result<std::net::SocketAddr, ClusterError> {
