@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("raw-guest", "WISP_GUEST_RAW"),
     ("api-job", "WISP_GUEST_API_JOB"),
     ("hostile", "WISP_GUEST_HOSTILE"),
+    ("tokenizer", "WISP_GUEST_TOKENIZER"),
 ];
 
 fn main() {

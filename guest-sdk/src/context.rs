@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use crate::bindings::types::Batch;
 use crate::bindings::wisp::task::driver;
-use crate::bindings::wisp::task::types::Batch;
 use crate::error::{Error, Result};
 use crate::rdd::Rdd;
 use crate::{Data, codec};

@@ -60,6 +60,8 @@ pub mod bindings;
 pub mod codec;
 mod context;
 mod error;
+#[doc(hidden)]
+pub mod named;
 mod ops;
 mod pipeline;
 mod rdd;
@@ -83,8 +85,8 @@ pub mod prelude {
 /// not cover (for example naming a function of another component). Combine
 /// with [`Rdd::raw_id`] and [`Rdd::from_raw_id`].
 pub mod raw {
+    pub use crate::bindings::types::{Batch, Op, OpKind};
     pub use crate::bindings::wisp::task::driver;
-    pub use crate::bindings::wisp::task::types::{Batch, Op, OpKind};
 }
 
 /// Items the macros expand to; not a public API.
@@ -94,7 +96,10 @@ pub mod __private {
     pub use crate::bindings::Guest;
     pub use crate::bindings::exports::wisp::task::pipeline::Guest as PipelineGuest;
     pub use crate::context::run_main;
+    pub use crate::named::{NamedFactory, Names, Unnamed, check_names};
     pub use crate::pipeline::Task;
+    pub use wisp_guest_functions as functions_bindings;
+    pub use wisp_guest_functions::exports::wisp::task::pipeline::Guest as FunctionsPipelineGuest;
     pub use wit_bindgen;
 }
 
@@ -111,9 +116,77 @@ pub mod __private {
 /// }
 /// wisp_guest::main!(run);
 /// ```
+///
+/// A job can also give some of its functions stable names, for jobs in other
+/// languages that load it with `load-functions`, in the syntax of
+/// [`export_functions!`]:
+///
+/// ```no_run
+/// # fn run(_: &wisp_guest::Context, _: Vec<String>) -> wisp_guest::Result<()> { Ok(()) }
+/// fn shout(s: String) -> String {
+///     s.to_uppercase()
+/// }
+/// wisp_guest::main!(run, functions { "shout" => map(shout) });
+/// ```
 #[macro_export]
 macro_rules! main {
-    ($run:expr) => {
+    ($run:expr $(,)?) => {
+        $crate::__wisp_job!($run, $crate::__private::Unnamed);
+    };
+    ($run:expr, functions { $($functions:tt)* } $(,)?) => {
+        $crate::__wisp_names!(__WispNames { $($functions)* });
+        $crate::__wisp_job!($run, __WispNames);
+    };
+}
+
+/// Exports a `functions` component (the WIT `functions` world: `pipeline`
+/// only, no main): a library of transformations that jobs in any language
+/// load with `load-functions` and name by the strings given here.
+///
+/// Each entry is `"name" => shape(function)`, where the shape is one of the
+/// op kinds: `map`, `map_with`, `filter`, `filter_with`, `flat_map`,
+/// `flat_map_with`, `map_partitions`, `map_values`, `flat_map_values`,
+/// `key_by`, `reduce_by_key`, `fold_by_key`, `fold`, `reduce`. Shapes over
+/// pairs take the key type (and the others, as `_`) by turbofish:
+/// `map_values::<String, _, _>(f)`, `reduce_by_key::<String, _>(add)`.
+/// Records are encoded as for the typed API (`wit/task.wit`). Names must be
+/// distinct, non-empty and not start with `rust:` (checked at compile time).
+///
+/// ```no_run
+/// fn tokenize(line: String) -> Vec<String> {
+///     line.split_ascii_whitespace().map(str::to_owned).collect()
+/// }
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+/// wisp_guest::export_functions! {
+///     "tokenize" => flat_map(tokenize),
+///     "sum" => reduce_by_key::<String, _>(add),
+/// }
+/// ```
+#[macro_export]
+macro_rules! export_functions {
+    ($($functions:tt)*) => {
+        $crate::__wisp_names!(__WispNames { $($functions)* });
+
+        #[doc(hidden)]
+        struct __WispFunctions;
+
+        impl $crate::__private::FunctionsPipelineGuest for __WispFunctions {
+            type Task = $crate::__private::Task<__WispNames>;
+        }
+
+        $crate::__private::functions_bindings::__export_wisp_functions!(
+            __WispFunctions with_types_in $crate::__private::functions_bindings
+        );
+    };
+}
+
+/// The job-world exports of [`main!`], with the stable names of `$names`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wisp_job {
+    ($run:expr, $names:ty) => {
         #[doc(hidden)]
         struct __WispJob;
 
@@ -124,9 +197,32 @@ macro_rules! main {
         }
 
         impl $crate::__private::PipelineGuest for __WispJob {
-            type Task = $crate::__private::Task;
+            type Task = $crate::__private::Task<$names>;
         }
 
         $crate::__private::bindings::__export_wisp_job!(__WispJob with_types_in $crate::__private::bindings);
+    };
+}
+
+/// The type `$ty` implementing `Names` for the given `"name" => shape(f)` entries.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wisp_names {
+    ($ty:ident { $($name:literal => $shape:ident $(::<$($arg:ty),+ $(,)?>)? ($f:expr)),* $(,)? }) => {
+        #[doc(hidden)]
+        struct $ty;
+
+        const _: () = $crate::__private::check_names(&[$($name),*]);
+
+        impl $crate::__private::Names for $ty {
+            const NAMES: &'static [&'static str] = &[$($name),*];
+
+            fn lookup(name: &str) -> ::core::option::Option<$crate::__private::NamedFactory> {
+                match name {
+                    $($name => ::core::option::Option::Some($crate::named::$shape $(::<$($arg),+>)? ($f)),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
     };
 }

@@ -8,7 +8,8 @@
 //! segments fix, so it is the same in every instance of the same component.
 //! The executor parses `N` back into the factory and calls it.
 
-use crate::bindings::wisp::task::types::{Op, OpKind};
+use crate::bindings::types::{Op, OpKind};
+use crate::named::NamedFactory;
 use crate::pipeline::OpSpec;
 use crate::pipeline::factories::Built;
 
@@ -41,10 +42,20 @@ pub(crate) fn name_of(factory: Factory) -> String {
     format!("{PREFIX}{}", factory as usize)
 }
 
-/// The factory an op name refers to.
-pub(crate) fn resolve(name: &str) -> Result<Factory, String> {
-    let unknown = || format!("op name {name:?} does not name a function exported by this component");
-    let digits = name.strip_prefix(PREFIX).ok_or_else(unknown)?;
+/// The factory an op name refers to: a `rust:<N>` name made by `name_of`,
+/// else one of the component's stable names (`named`), looked up by `lookup`
+/// among `names`.
+pub(crate) fn resolve(name: &str, lookup: Lookup, names: &[&str]) -> Result<Factory, String> {
+    let unknown = || {
+        let mut message = format!("op name {name:?} does not name a function exported by this component");
+        if !names.is_empty() {
+            message.push_str(&format!(" (its named functions: {})", names.join(", ")));
+        }
+        message
+    };
+    let Some(digits) = name.strip_prefix(PREFIX) else {
+        return lookup(name).map(|named| named.0).ok_or_else(unknown);
+    };
     if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(unknown());
     }
@@ -57,6 +68,9 @@ pub(crate) fn resolve(name: &str) -> Result<Factory, String> {
     Ok(unsafe { std::mem::transmute::<usize, Factory>(address) })
 }
 
+/// How a chain finds the component's stable names (`Names::lookup`).
+pub(crate) type Lookup = fn(&str) -> Option<NamedFactory>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,7 +78,7 @@ mod tests {
     #[test]
     fn malformed_names_are_rejected() {
         for name in ["", "rust:", "rust:0", "rust:012", "rust:+5", "rust:x1", "map", "python:5", "rust:99999999999999999999999"] {
-            let error = resolve(name).err().unwrap_or_else(|| panic!("{name:?} resolved"));
+            let error = resolve(name, |_| None, &[]).err().unwrap_or_else(|| panic!("{name:?} resolved"));
             assert!(error.contains("does not name a function exported by this component"), "{error}");
         }
     }

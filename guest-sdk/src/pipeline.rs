@@ -23,9 +23,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bindings::exports::wisp::task::pipeline::{self as wit, GuestTask};
-use crate::bindings::wisp::task::types::{Batch, Op, OpKind};
+use crate::bindings::types::{Batch, Op, OpKind};
 use crate::codec;
+use crate::named::{Names, Unnamed};
 use crate::ops;
+use wisp_guest_functions::exports::wisp::task::pipeline as functions_wit;
 
 /// One step of a fused chain, built from an op by its factory.
 pub(crate) trait Stage {
@@ -313,11 +315,7 @@ impl Next<'_> {
 
     /// Passes on one record written by `write`: straight into the output
     /// batch at the end of the chain, else through `scratch`.
-    pub(crate) fn write(
-        &mut self,
-        scratch: &mut Vec<u8>,
-        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-    ) -> Result<(), String> {
+    pub(crate) fn write(&mut self, scratch: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<(), String> {
         match self.rest.split_first_mut() {
             None => self.out.push_with(write),
             Some((head, tail)) => {
@@ -331,9 +329,7 @@ impl Next<'_> {
     /// Hands typed records to the next stage, which takes `U`s.
     fn values<U: 'static>(&mut self, values: &mut Vec<U>) -> Result<(), String> {
         match self.rest.split_first_mut() {
-            Some((head, tail)) => {
-                head.push_values(Values::new(values), &mut Next { rest: tail, types: &self.types[1..], out: self.out })
-            }
+            Some((head, tail)) => head.push_values(Values::new(values), &mut Next { rest: tail, types: &self.types[1..], out: self.out }),
             None => Err(format!("internal error: typed {} records past the end of the chain", type_name::<U>())),
         }
     }
@@ -358,12 +354,20 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
-    /// Builds the chain of `ops` for partition `partition`.
+    /// Builds the chain of `ops` for partition `partition`, in a component
+    /// without stable names.
+    #[cfg(test)]
     pub(crate) fn new(ops: &[Op], partition: u32) -> Result<Self, String> {
+        Self::named::<Unnamed>(ops, partition)
+    }
+
+    /// Builds the chain of `ops` for partition `partition`; ops name
+    /// functions by `rust:<N>` or by the stable names of `N`.
+    pub(crate) fn named<N: Names>(ops: &[Op], partition: u32) -> Result<Self, String> {
         let stages = ops
             .iter()
             .map(|op| {
-                let factory = ops::resolve(&op.name)?;
+                let factory = ops::resolve(&op.name, N::lookup, N::NAMES)?;
                 factory(&OpSpec { kind: op.kind, name: &op.name, args: &op.args, partition })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -439,23 +443,42 @@ pub(crate) fn check_batch(data: &[u8], ends: &[u32]) -> Result<(), String> {
         previous = end;
     }
     if previous as usize != data.len() {
-        return Err(format!(
-            "malformed batch: {} data bytes but the records end at {previous}",
-            data.len()
-        ));
+        return Err(format!("malformed batch: {} data bytes but the records end at {previous}", data.len()));
     }
     Ok(())
 }
 
-/// The `task` resource the component exports.
-pub struct Task {
+/// The `task` resource the component exports; `N` holds the component's
+/// stable function names ([`Unnamed`] for none).
+pub struct Task<N: Names = Unnamed> {
     chain: RefCell<Chain>,
+    names: PhantomData<N>,
 }
 
-impl GuestTask for Task {
+impl<N: Names> Task<N> {
+    fn create(ops: &[Op], partition: u32) -> Result<Self, String> {
+        Ok(Self { chain: RefCell::new(Chain::named::<N>(ops, partition)?), names: PhantomData })
+    }
+}
+
+impl<N: Names> GuestTask for Task<N> {
     fn create(ops: Vec<Op>, partition: u32) -> Result<wit::Task, String> {
-        let chain = Chain::new(&ops, partition)?;
-        Ok(wit::Task::new(Self { chain: RefCell::new(chain) }))
+        Ok(wit::Task::new(Self::create(&ops, partition)?))
+    }
+
+    fn push(&self, input: Batch) -> Result<Batch, String> {
+        self.chain.borrow_mut().push(&input.data, &input.ends)
+    }
+
+    fn finish(&self) -> Result<Batch, String> {
+        self.chain.borrow_mut().finish()
+    }
+}
+
+/// The same resource, exported by a `functions` component.
+impl<N: Names> functions_wit::GuestTask for Task<N> {
+    fn create(ops: Vec<Op>, partition: u32) -> Result<functions_wit::Task, String> {
+        Ok(functions_wit::Task::new(Self::create(&ops, partition)?))
     }
 
     fn push(&self, input: Batch) -> Result<Batch, String> {

@@ -11,8 +11,8 @@ mod pair;
 
 use std::marker::PhantomData;
 
+use crate::bindings::types::{Op, OpKind};
 use crate::bindings::wisp::task::driver::{self, StorageLevel as WitStorageLevel};
-use crate::bindings::wisp::task::types::{Op, OpKind};
 use crate::context::decode_batch;
 use crate::error::{Error, Result};
 use crate::ops::{self, Factory, stateless};

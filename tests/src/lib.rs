@@ -18,6 +18,8 @@ pub const RAW_GUEST: &str = env!("WISP_GUEST_RAW");
 pub const API_JOB: &str = env!("WISP_GUEST_API_JOB");
 /// Misbehaving and probing guests for the sandbox tests.
 pub const HOSTILE: &str = env!("WISP_GUEST_HOSTILE");
+/// The tokenizer example: a `functions` component (no main) with stable names.
+pub const TOKENIZER: &str = env!("WISP_GUEST_TOKENIZER");
 /// The repository root.
 pub const REPO_ROOT: &str = env!("WISP_REPO_ROOT");
 

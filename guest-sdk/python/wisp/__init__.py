@@ -22,10 +22,10 @@ import traceback as _traceback
 from componentize_py_types import Err as _Err
 
 from .codec import Codec, CodecError, U64Type as U64
-from .functions import Aggregator, fn
+from .functions import Aggregator, Function, Functions, fn
 from .rdd import Context, Rdd, WispError
 
-__all__ = ["Aggregator", "Codec", "CodecError", "Context", "Rdd", "U64", "WispError", "fn", "main"]
+__all__ = ["Aggregator", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
 
 
 def main(run):

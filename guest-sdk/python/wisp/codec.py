@@ -251,11 +251,14 @@ class Dynamic(Codec):
 
     name = "dynamic"
 
+    def __init__(self, why: str = "the record type is unknown: annotate the function's return type"):
+        self.why = why
+
     def encode(self, value) -> bytes:
         return _infer(value).encode(value)
 
     def decode(self, data: bytes):
-        raise CodecError("the record type is unknown: annotate the function's return type")
+        raise CodecError(self.why)
 
 
 STR = _Str()

@@ -30,12 +30,70 @@ class Aggregator:
         _REGISTRY[self.__qualname__] = self
 
 
+class Function:
+    """A function of another component (loaded with `Context.load_functions`), usable wherever a Python function is.
+
+    The host runs it in that component's guest; consecutive ops of one
+    component run in one guest task. `returns` is the type annotation of what
+    it returns (for a flat-map, the iterable: ``list[str]``), which gives the
+    codec that `collect`/`take` and `reduce_by_key` use on its records; ops of
+    this job's own functions decode records by their own annotations anyway.
+    `args` are its parameters, already encoded (see `Functions.fn`).
+    """
+
+    def __init__(self, component: int, name: str, returns=None, args: bytes = b"", source: str = "?"):
+        self.component = component
+        self.name = name
+        self.returns = returns
+        self.args = bytes(args)
+        self.source = source
+
+    def __call__(self, *a, **kw):
+        raise TypeError(
+            f"{self!r} runs in another component's guest on executors; it cannot be called from Python "
+            "(use it as the function of a transformation: map, filter, flat_map, map_values, reduce_by_key, ...)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<function {self.name!r} of {self.source}>"
+
+
+class Functions:
+    """The named functions of a component loaded with `Context.load_functions` (a Rust `export_functions!` library, say)."""
+
+    def __init__(self, component: int, path: str):
+        self.component = component
+        self.path = path
+
+    def fn(self, name: str, returns=None, args=None, args_type=None) -> Function:
+        """The function exported as `name`; `returns` annotates its result; `args` are its parameters (`*_with` functions), encoded with `args_type` or by runtime type."""
+        encoded = b""
+        if args is not None:
+            c = _codec.codec_for(args_type) if args_type is not None else _codec._infer(args)
+            encoded = c.encode(args)
+        return Function(self.component, name, returns, encoded, source=self.path)
+
+    def __getitem__(self, name: str) -> Function:
+        """``lib["tokenize"]``: the function exported as `name`, its result type unknown (see `fn`)."""
+        return self.fn(name)
+
+    def __repr__(self) -> str:
+        return f"<functions component {self.component} from {self.path}>"
+
+
+def component_of(f) -> int:
+    """The component an op naming `f` runs in: 0 (this job's) unless `f` is a `Function` of a loaded component."""
+    return f.component if isinstance(f, Function) else 0
+
+
 def _plain_name(f) -> str:
     return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', '?')}"
 
 
 def name_of(f) -> str:
     """The name an op uses for `f`: its module-qualified name. Lambdas and nested functions cannot be shipped."""
+    if isinstance(f, Function):
+        return f.name
     if isinstance(f, Aggregator):
         _REGISTRY[f.__qualname__] = f
         return f.__qualname__
@@ -108,6 +166,10 @@ def param_codec(f, index: int, what: str) -> "_codec.Codec":
 
 def return_codec(f, elements: bool = False) -> "_codec.Codec":
     """The codec of what `f` returns (of each element when `elements`), from its annotation, else by runtime type."""
+    if isinstance(f, Function):
+        if f.returns is None:
+            return _codec.Dynamic(f"the records of {f!r} have no known type: give it with fn({f.name!r}, returns=...)")
+        return _codec.element_codec(f.returns) if elements else _codec.codec_for(f.returns)
     hint = _hints(f).get("return", inspect.Parameter.empty)
     if hint is inspect.Parameter.empty:
         return _codec.DYNAMIC

@@ -25,7 +25,14 @@ def _call(f, *args):
 
 
 def _op(kind, f, args: bytes = b"") -> _types.Op:
+    if isinstance(f, _functions.Function):
+        args = f.args
     return _types.Op(kind=kind, name=_functions.name_of(f), args=args)
+
+
+def _local(f, what: str):
+    if isinstance(f, _functions.Function):
+        raise TypeError(f"{what} combines the partitions' results in the job's main, so it needs a Python function, not {f!r}")
 
 
 def _batch(records) -> _types.Batch:
@@ -70,6 +77,17 @@ class Context:
         batch = _batch([c.encode(v) for v in values])
         return Rdd(_call(driver.parallelize, batch, num_slices or _default_partitions()), c)
 
+    def load_functions(self, path: str) -> "_functions.Functions":
+        """Loads a `functions` component (a library of another language's transformations, e.g. Rust) from `path`.
+
+        Its functions, ``lib.fn("tokenize", returns=list[str])`` or
+        ``lib["tokenize"]``, are used like Python ones:
+        ``rdd.flat_map(lib.fn("tokenize", returns=list[str]))``. The path is
+        read where the job's main runs (in cluster mode, on the master); the
+        host ships the component to executors with the tasks.
+        """
+        return _functions.Functions(_call(driver.load_functions, path), path)
+
     def union(self, rdds) -> "Rdd":
         """The partitions of all the given RDDs, in order."""
         rdds = list(rdds)
@@ -84,7 +102,7 @@ class Rdd:
         self.codec = codec
 
     def _transform(self, kind, f, codec) -> "Rdd":
-        return Rdd(_call(driver.transform, self.id, _op(kind, f), 0), codec)
+        return Rdd(_call(driver.transform, self.id, _op(kind, f), _functions.component_of(f)), codec)
 
     def _pair_parts(self):
         c = self.codec
@@ -127,7 +145,8 @@ class Rdd:
 
     def _combine(self, f, num_partitions, codec) -> "Rdd":
         parts = num_partitions or _default_partitions()
-        return Rdd(_call(driver.combine_by_key, self.id, _op(_types.OpKind.COMBINE, f), 0, parts, True), codec)
+        component = _functions.component_of(f)
+        return Rdd(_call(driver.combine_by_key, self.id, _op(_types.OpKind.COMBINE, f), component, parts, True), codec)
 
     def group_by_key(self, num_partitions: int = 0) -> "Rdd":
         k, v = self._pair_parts()
@@ -179,6 +198,7 @@ class Rdd:
 
     def reduce(self, f):
         """The records reduced pairwise with `f(t, t) -> t` (per partition on executors, then here)."""
+        _local(f, "reduce")
         c = _functions.param_codec(f, 0, "reduce")
         batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.REDUCE, f)], 0)
         values = [c.decode(r) for b in batches for r in _records(b)]
@@ -191,6 +211,7 @@ class Rdd:
 
     def fold(self, zero, f):
         """The records folded into `zero` with `f(acc, t) -> acc` in each partition, then the partitions' results."""
+        _local(f, "fold")
         c = _functions.param_codec(f, 0, "fold")
         batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.FOLD, f, c.encode(zero))], 0)
         acc = zero

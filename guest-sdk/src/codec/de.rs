@@ -44,7 +44,8 @@ impl<'de> Decoder<'de> {
     }
 
     fn read_str(&self) -> Result<&'de str, CodecError> {
-        std::str::from_utf8(self.input).map_err(|e| CodecError::new(format!("{} of {} bytes is not a UTF-8 string: {e}", self.what(), self.input.len())))
+        std::str::from_utf8(self.input)
+            .map_err(|e| CodecError::new(format!("{} of {} bytes is not a UTF-8 string: {e}", self.what(), self.input.len())))
     }
 }
 
@@ -150,12 +151,9 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
         // One allocation: copy the bytes, validate them in place.
         match String::from_utf8(self.input.to_vec()) {
             Ok(s) => visitor.visit_string(s),
-            Err(e) => Err(CodecError::new(format!(
-                "{} of {} bytes is not a UTF-8 string: {}",
-                self.what(),
-                self.input.len(),
-                e.utf8_error()
-            ))),
+            Err(e) => {
+                Err(CodecError::new(format!("{} of {} bytes is not a UTF-8 string: {}", self.what(), self.input.len(), e.utf8_error())))
+            }
         }
     }
 

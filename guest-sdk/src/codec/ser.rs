@@ -182,13 +182,7 @@ impl<'a> ser::Serializer for Encoder<'a> {
         self.serialize_tuple(len)
     }
 
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        index: u32,
-        _variant: &'static str,
-        len: usize,
-    ) -> Result<Tuple<'a>, CodecError> {
+    fn serialize_tuple_variant(self, _name: &'static str, index: u32, _variant: &'static str, len: usize) -> Result<Tuple<'a>, CodecError> {
         variant_index(self.out, index);
         self.serialize_tuple(len)
     }

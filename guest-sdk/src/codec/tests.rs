@@ -121,10 +121,7 @@ fn pairs_prefix_only_the_key() {
     // A three-tuple prefixes the first two elements.
     check(("a".to_owned(), "bc".to_owned(), "d".to_owned()), &cat(&[&le(1), b"a", &le(2), b"bc", b"d"]));
     // Nested: (k, (v, w)) as a join produces it.
-    check(
-        ("k".to_owned(), ("v".to_owned(), "ww".to_owned())),
-        &cat(&[&le(1), b"k", &le(1), b"v", b"ww"]),
-    );
+    check(("k".to_owned(), ("v".to_owned(), "ww".to_owned())), &cat(&[&le(1), b"k", &le(1), b"v", b"ww"]));
     // Left outer join value: (v, Option<w>).
     check(("k".to_owned(), (1u64, None::<String>)), &cat(&[&le(1), b"k", &le(8), &[0, 0, 0, 0, 0, 0, 0, 1], &[0]]));
     // A one-tuple is its element.
@@ -140,10 +137,7 @@ fn lists_prefix_every_element() {
     // A group-by-key record: (k, list<v>).
     check(("k".to_owned(), vec!["x".to_owned(), "yz".to_owned()]), &cat(&[&le(1), b"k", &le(1), b"x", &le(2), b"yz"]));
     // A cogroup record: (k, (list<v>, list<w>)).
-    check(
-        ("k".to_owned(), (vec!["x".to_owned()], vec!["y".to_owned()])),
-        &cat(&[&le(1), b"k", &le(5), &le(1), b"x", &le(1), b"y"]),
-    );
+    check(("k".to_owned(), (vec!["x".to_owned()], vec!["y".to_owned()])), &cat(&[&le(1), b"k", &le(5), &le(1), b"x", &le(1), b"y"]));
 }
 
 #[test]
@@ -151,10 +145,7 @@ fn maps_are_lists_of_pairs() {
     let mut m = BTreeMap::new();
     m.insert("a".to_owned(), 1u64);
     m.insert("bc".to_owned(), 2u64);
-    check(
-        m,
-        &cat(&[&le(13), &le(1), b"a", &[0, 0, 0, 0, 0, 0, 0, 1], &le(14), &le(2), b"bc", &[0, 0, 0, 0, 0, 0, 0, 2]]),
-    );
+    check(m, &cat(&[&le(13), &le(1), b"a", &[0, 0, 0, 0, 0, 0, 0, 1], &le(14), &le(2), b"bc", &[0, 0, 0, 0, 0, 0, 0, 2]]));
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -207,7 +198,8 @@ fn bytes_are_raw() {
 #[test]
 fn byte_order_is_value_order() {
     let ints = [i64::MIN, -1_000_000, -256, -255, -2, -1, 0, 1, 2, 255, 256, 1 << 40, i64::MAX];
-    let floats = [f64::NEG_INFINITY, -1e300, -2.5, -1.0, -f64::MIN_POSITIVE, -0.0, 0.0, f64::MIN_POSITIVE, 0.5, 1.0, 3.0, 1e300, f64::INFINITY];
+    let floats =
+        [f64::NEG_INFINITY, -1e300, -2.5, -1.0, -f64::MIN_POSITIVE, -0.0, 0.0, f64::MIN_POSITIVE, 0.5, 1.0, 3.0, 1e300, f64::INFINITY];
     let strings = ["", "a", "ab", "abc", "b", "ba", "z", "\u{e9}", "\u{10000}"];
     for w in ints.windows(2) {
         assert!(to_vec(&w[0]).unwrap() < to_vec(&w[1]).unwrap(), "{} < {}", w[0], w[1]);

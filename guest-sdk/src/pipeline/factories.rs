@@ -6,12 +6,12 @@
 use std::any::type_name;
 
 use super::stages::{
-    AggregateMode, AggregateStage, Aggregator, FilterStage, FlatMapStage, FlatMapValuesStage, FoldStage, KeyByStage,
-    MapPartitionsStage, MapStage, MapValuesStage, PartitionIter, ReduceStage,
+    AggregateMode, AggregateStage, Aggregator, FilterStage, FlatMapStage, FlatMapValuesStage, FoldStage, KeyByStage, MapPartitionsStage,
+    MapStage, MapValuesStage, PartitionIter, ReduceStage,
 };
 use super::{OpSpec, Stage, kind_name};
 use crate::Data;
-use crate::bindings::wisp::task::types::OpKind;
+use crate::bindings::types::OpKind;
 
 /// What every factory returns.
 pub(crate) type Built = Result<Box<dyn Stage>, String>;

@@ -219,8 +219,21 @@ mod tests {
     #[test]
     fn drain_yields_keys_in_ascending_byte_order() {
         let keys: Vec<&[u8]> = vec![
-            b"b", b"a", b"ab", b"a\0", b"", b"a\0\0", b"\xff", b"abcdefghijklmno", b"abcdefghijklmnop", b"abcdefghijklmn",
-            b"zzzzzzzzzzzzzzzzzzzz", b"aaaaaaaaaaaaaaaaaaaaaa", b"abcdefgh", b"abcdefg", b"abcdefghi",
+            b"b",
+            b"a",
+            b"ab",
+            b"a\0",
+            b"",
+            b"a\0\0",
+            b"\xff",
+            b"abcdefghijklmno",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmn",
+            b"zzzzzzzzzzzzzzzzzzzz",
+            b"aaaaaaaaaaaaaaaaaaaaaa",
+            b"abcdefgh",
+            b"abcdefg",
+            b"abcdefghi",
         ];
         let mut t = KeyTable::default();
         for k in &keys {

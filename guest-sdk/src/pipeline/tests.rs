@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::factories;
 use super::Chain;
-use crate::PartitionIter;
+use super::factories;
 use crate::Data;
-use crate::bindings::wisp::task::types::{Op, OpKind};
+use crate::PartitionIter;
+use crate::bindings::types::{Op, OpKind};
 use crate::codec::{decode, to_vec};
 use crate::ops::{self, Factory};
 
@@ -44,7 +44,7 @@ fn run(ops: &[Op], batches: &[Vec<Vec<u8>>]) -> Result<Vec<Vec<u8>>, String> {
 fn run_partition(ops: &[Op], partition: u32, batches: &[Vec<Vec<u8>>]) -> Result<Vec<Vec<u8>>, String> {
     let mut chain = Chain::new(ops, partition)?;
     let mut out = Vec::new();
-    let mut collect = |batch: crate::bindings::wisp::task::types::Batch| {
+    let mut collect = |batch: crate::bindings::types::Batch| {
         let mut start = 0;
         for end in batch.ends {
             out.push(batch.data[start..end as usize].to_vec());
@@ -128,12 +128,8 @@ fn filter_reemits_the_original_bytes() {
 
 #[test]
 fn filter_then_map_fused() {
-    let ops = [
-        map_op(|s: String| s.len() as u64),
-        filter_op(|n: &u64| n % 2 == 1),
-        map_op(|n: u64| n * 10),
-        flat_map_op(|n: u64| vec![n; 2]),
-    ];
+    let ops =
+        [map_op(|s: String| s.len() as u64), filter_op(|n: &u64| n % 2 == 1), map_op(|n: u64| n * 10), flat_map_op(|n: u64| vec![n; 2])];
     let out: Vec<u64> = decode_all(&run(&ops, &[strings(&["a", "bb", "ccc", ""])]).unwrap());
     assert_eq!(out, vec![10, 10, 30, 30]);
 }
@@ -190,7 +186,8 @@ fn key_by_pairs_key_with_original_record() {
     let out = run(&[key_op(|s: &String| s.len() as u64)], &[strings(&["hey"])]).unwrap();
     assert_eq!(out, vec![[&8u32.to_le_bytes()[..], &[0, 0, 0, 0, 0, 0, 0, 3], b"hey"].concat()]);
     // Fused with a following map that takes the typed pair.
-    let out = run(&[key_op(|s: &String| s.len() as u64), map_op(|(k, s): (u64, String)| format!("{k}:{s}"))], &[strings(&["hey", ""])]).unwrap();
+    let out =
+        run(&[key_op(|s: &String| s.len() as u64), map_op(|(k, s): (u64, String)| format!("{k}:{s}"))], &[strings(&["hey", ""])]).unwrap();
     assert_eq!(decode_all::<String>(&out), vec!["3:hey".to_owned(), "0:".to_owned()]);
 }
 
@@ -242,7 +239,14 @@ fn aggregators_combine_and_merge() {
     assert_eq!(got, vec![("a".to_owned(), (-1, 3)), ("b".to_owned(), (11, 2))]);
 
     // combine_by_key into a list, and fold_by_key with a zero.
-    fn combine_op<K: Data, V: Data, C: Data, A: Fn(V) -> C + Copy + 'static, B: Fn(C, V) -> C + Copy + 'static, M: Fn(C, C) -> C + Copy + 'static>(
+    fn combine_op<
+        K: Data,
+        V: Data,
+        C: Data,
+        A: Fn(V) -> C + Copy + 'static,
+        B: Fn(C, V) -> C + Copy + 'static,
+        M: Fn(C, C) -> C + Copy + 'static,
+    >(
         _: A,
         _: B,
         _: M,

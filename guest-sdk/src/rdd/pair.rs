@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use super::{Rdd, default_partitions};
+use crate::bindings::types::{Op, OpKind};
 use crate::bindings::wisp::task::driver::{self, JoinKind};
-use crate::bindings::wisp::task::types::{Op, OpKind};
 use crate::error::Result;
 use crate::ops::{self, Factory, stateless};
 use crate::pipeline::factories;
