@@ -1,0 +1,325 @@
+/* Wisp C SDK: write Wisp jobs (the `job` world of wit/task.wit) in C.
+ *
+ * A job is a C file that defines plain functions over encoded records,
+ * lists them once with WISP_FUNCTIONS(...) so executors can find them by
+ * name, and defines `int wisp_main(int argc, char **argv)`, the job's main,
+ * which builds RDDs through the driver and runs actions.
+ *
+ *   static int words(wisp_bytes line, wisp_emitter *out) { ... wisp_emit(out, p, n); ... }
+ *   static int64_t add(int64_t a, int64_t b) { return a + b; }
+ *   WISP_FUNCTIONS(WISP_FLAT_MAP(words), WISP_REDUCER_S64(add));
+ *   int wisp_main(int argc, char **argv) { ... wisp_flat_map(lines, words) ... }
+ *
+ * Records are byte strings in the encodings of wit/task.wit; the codec half
+ * of this header (wisp_put_* appends an encoding to a wisp_buf, wisp_get_*
+ * and wisp_split_pair/wisp_next_field decode one) does not depend on the
+ * generated bindings, so it also compiles natively (its vector test does).
+ *
+ * Errors: SDK and user functions return 0 on success and non-zero on
+ * failure; wisp_fail(fmt, ...) records the message and returns -1. A failing
+ * function fails its task with "c function NAME failed: MESSAGE"; a failing
+ * wisp_main fails the job with its message. Driver calls that build RDDs
+ * return WISP_NO_RDD on failure and pass WISP_NO_RDD through untouched, so
+ * the first error comes out of the next action (as the Rust SDK's Rdd does).
+ */
+#ifndef WISP_H
+#define WISP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- records */
+
+/* A borrowed byte string: a record or part of one. */
+typedef struct wisp_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} wisp_bytes;
+
+/* A growable, owned byte buffer (zero-initialise it: `wisp_buf b = {0};`). */
+typedef struct wisp_buf {
+    uint8_t *ptr;
+    size_t len;
+    size_t cap;
+} wisp_buf;
+
+/* The bytes of a NUL-terminated string. */
+wisp_bytes wisp_cstr(const char *s);
+/* The bytes of a buffer (valid until it is next written). */
+static inline wisp_bytes wisp_buf_bytes(const wisp_buf *b) {
+    wisp_bytes r = {b->ptr, b->len};
+    return r;
+}
+/* Makes room for `extra` more bytes (aborts when memory is exhausted). */
+void wisp_buf_reserve(wisp_buf *b, size_t extra);
+static inline void wisp_buf_clear(wisp_buf *b) { b->len = 0; }
+void wisp_buf_free(wisp_buf *b);
+
+/* Encoders: each appends one encoding to `b`. */
+/* string or bytes: the bytes themselves. */
+void wisp_put_raw(wisp_buf *b, const void *data, size_t len);
+/* string from a NUL-terminated C string. */
+void wisp_put_str(wisp_buf *b, const char *s);
+/* s64: big-endian with the sign bit flipped (byte order = numeric order). */
+void wisp_put_s64(wisp_buf *b, int64_t v);
+/* u64: big-endian. */
+void wisp_put_u64(wisp_buf *b, uint64_t v);
+/* f64: order-preserving big-endian bits. */
+void wisp_put_f64(wisp_buf *b, double v);
+/* bool: one byte 0 or 1. */
+void wisp_put_bool(wisp_buf *b, bool v);
+/* option: wisp_put_none, or wisp_put_some followed by the value's encoding. */
+void wisp_put_none(wisp_buf *b);
+void wisp_put_some(wisp_buf *b);
+/* A tuple element other than the last, or a list element: a u32le length
+ * prefix. `mark = wisp_put_field_begin(b)`, append the element's encoding,
+ * then `wisp_put_field_end(b, mark)` writes its length. */
+size_t wisp_put_field_begin(wisp_buf *b);
+void wisp_put_field_end(wisp_buf *b, size_t mark);
+/* The key of a pair whose key encoding is already at hand: u32le length
+ * then the bytes; the value's encoding follows. */
+void wisp_put_pair_key(wisp_buf *b, const void *key, size_t len);
+
+/* Decoders: each reads a whole encoding; on malformed input it returns -1
+ * and sets the error message (wisp_error()). */
+int wisp_get_s64(wisp_bytes in, int64_t *out);
+int wisp_get_u64(wisp_bytes in, uint64_t *out);
+int wisp_get_f64(wisp_bytes in, double *out);
+int wisp_get_bool(wisp_bytes in, bool *out);
+/* option: *some tells which; *inner is the value's encoding when some. */
+int wisp_get_option(wisp_bytes in, bool *some, wisp_bytes *inner);
+/* pair: the key and value encodings. */
+int wisp_split_pair(wisp_bytes in, wisp_bytes *key, wisp_bytes *value);
+/* Tuples and lists, read front to back: `cur` starts as the whole encoding.
+ * wisp_next_field reads one length-prefixed element (a tuple element other
+ * than the last, or a list element) and advances `cur`; the last tuple
+ * element is what remains in `cur`; a list ends when cur->len is 0. */
+int wisp_next_field(wisp_bytes *cur, wisp_bytes *field);
+
+/* Raw encodings without allocation, for hot paths. */
+static inline uint64_t wisp_s64_bits(int64_t v) { return (uint64_t)v ^ 0x8000000000000000ull; }
+uint64_t wisp_f64_bits(double v);
+double wisp_f64_from_bits(uint64_t bits);
+
+/* ----------------------------------------------------------------- errors */
+
+/* Records `fmt` (printf-style) as the current error message; returns -1. */
+int wisp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The current error message ("" when none). */
+const char *wisp_error(void);
+/* Forgets the current error message. */
+void wisp_clear_error(void);
+
+#ifndef WISP_CODEC_ONLY
+
+/* ---------------------------------------------------------------- batches */
+
+/* An owned list of records (as the driver's batch): data + end offsets. */
+typedef struct wisp_batch {
+    uint8_t *data;
+    size_t data_len;
+    uint32_t *ends;
+    size_t count;
+    size_t data_cap;
+    size_t ends_cap;
+} wisp_batch;
+
+static inline size_t wisp_batch_len(const wisp_batch *b) { return b->count; }
+/* Record `i` (0 <= i < count). */
+wisp_bytes wisp_batch_get(const wisp_batch *b, size_t i);
+/* Appends one record. */
+void wisp_batch_push(wisp_batch *b, const void *data, size_t len);
+void wisp_batch_free(wisp_batch *b);
+
+/* --------------------------------------------------------------- functions */
+
+/* Where a flat-map or map-partitions function sends its records. */
+typedef struct wisp_emitter wisp_emitter;
+/* Sends one record (copied). */
+int wisp_emit(wisp_emitter *e, const void *data, size_t len);
+/* Builds one record in place: append its encoding to the returned buffer
+ * (do not clear it), then call wisp_emit_end. */
+wisp_buf *wisp_emit_begin(wisp_emitter *e);
+int wisp_emit_end(wisp_emitter *e);
+
+/* map, map-values (on the value), key-by (returns the key): append the
+ * result's encoding to `out` (empty on entry). */
+typedef int (*wisp_map_fn)(wisp_bytes in, wisp_buf *out);
+/* filter: set *keep. */
+typedef int (*wisp_filter_fn)(wisp_bytes in, bool *keep);
+/* flat-map, flat-map-values (on the value): emit zero or more records. */
+typedef int (*wisp_flat_map_fn)(wisp_bytes in, wisp_emitter *out);
+/* map-partitions: the whole partition in, any records out. */
+typedef int (*wisp_map_partitions_fn)(const wisp_batch *in, wisp_emitter *out);
+/* reduce, fold, reduce-by-key, fold-by-key on encoded values: append the
+ * encoding of f(a, b) to `out` (empty on entry). */
+typedef int (*wisp_reducer_fn)(wisp_bytes a, wisp_bytes b, wisp_buf *out);
+/* The same on s64 values (no decoding in user code; fail with wisp_fail). */
+typedef int64_t (*wisp_reducer_s64_fn)(int64_t a, int64_t b);
+
+/* combine-by-key with a fixed-size combiner state (`state_size` bytes,
+ * zeroed before create/load). `create` makes the state from a key's first
+ * value, `merge_value` adds a value, `load` makes it from an encoded
+ * combiner, `merge_combiners` merges an encoded combiner in, `store` appends
+ * the combiner's encoding, `drop` (optional) frees what the state owns. */
+typedef struct wisp_aggregator {
+    size_t state_size;
+    int (*create)(void *state, wisp_bytes value);
+    int (*merge_value)(void *state, wisp_bytes value);
+    int (*load)(void *state, wisp_bytes combiner);
+    int (*merge_combiners)(void *state, wisp_bytes combiner);
+    int (*store)(const void *state, wisp_buf *out);
+    void (*drop)(void *state);
+} wisp_aggregator;
+
+typedef enum wisp_fn_kind {
+    WISP_FN_MAP,
+    WISP_FN_FILTER,
+    WISP_FN_FLAT_MAP,
+    WISP_FN_MAP_PARTITIONS,
+    WISP_FN_REDUCER,
+    WISP_FN_REDUCER_S64,
+    WISP_FN_AGGREGATOR,
+} wisp_fn_kind;
+
+/* One registered function: ops name it by `name`. */
+typedef struct wisp_function {
+    const char *name;
+    wisp_fn_kind kind;
+    union {
+        wisp_map_fn map;
+        wisp_filter_fn filter;
+        wisp_flat_map_fn flat_map;
+        wisp_map_partitions_fn map_partitions;
+        wisp_reducer_fn reducer;
+        wisp_reducer_s64_fn reducer_s64;
+        const wisp_aggregator *aggregator;
+    } fn;
+} wisp_function;
+
+#define WISP_MAP(f) {#f, WISP_FN_MAP, {.map = (f)}}
+#define WISP_FILTER(f) {#f, WISP_FN_FILTER, {.filter = (f)}}
+#define WISP_FLAT_MAP(f) {#f, WISP_FN_FLAT_MAP, {.flat_map = (f)}}
+#define WISP_MAP_PARTITIONS(f) {#f, WISP_FN_MAP_PARTITIONS, {.map_partitions = (f)}}
+#define WISP_REDUCER(f) {#f, WISP_FN_REDUCER, {.reducer = (f)}}
+#define WISP_REDUCER_S64(f) {#f, WISP_FN_REDUCER_S64, {.reducer_s64 = (f)}}
+/* `a` is a `wisp_aggregator` variable; its name names the op. */
+#define WISP_AGGREGATOR(a) {#a, WISP_FN_AGGREGATOR, {.aggregator = &(a)}}
+
+/* The job's function table: exactly one per component. */
+#define WISP_FUNCTIONS(...)                                                         \
+    const wisp_function wisp_functions[] = {__VA_ARGS__};                           \
+    const size_t wisp_functions_len = sizeof(wisp_functions) / sizeof(wisp_functions[0])
+
+extern const wisp_function wisp_functions[];
+extern const size_t wisp_functions_len;
+
+/* The job's main, defined by the job: argv holds the job's arguments
+ * (argv[argc] is NULL). Return 0, or non-zero to fail the job with
+ * wisp_error() (e.g. `return wisp_fail("...")`). */
+int wisp_main(int argc, char **argv);
+
+/* Inside a function: the running op's `args` bytes and the partition index. */
+wisp_bytes wisp_op_args(void);
+uint32_t wisp_partition(void);
+
+/* ------------------------------------------------------------------ driver */
+
+typedef uint32_t wisp_rdd;
+#define WISP_NO_RDD UINT32_MAX
+
+typedef enum wisp_op_kind {
+    WISP_OP_MAP = 0,
+    WISP_OP_FILTER = 1,
+    WISP_OP_FLAT_MAP = 2,
+    WISP_OP_MAP_PARTITIONS = 3,
+    WISP_OP_MAP_VALUES = 4,
+    WISP_OP_FLAT_MAP_VALUES = 5,
+    WISP_OP_KEY_BY = 6,
+    WISP_OP_COMBINE = 7,
+    WISP_OP_MERGE = 8,
+    WISP_OP_FOLD = 9,
+    WISP_OP_REDUCE = 10,
+} wisp_op_kind;
+
+typedef enum wisp_storage_level {
+    WISP_MEMORY_ONLY = 0,
+    WISP_MEMORY_AND_DISK = 1,
+    WISP_DISK_ONLY = 2,
+} wisp_storage_level;
+
+typedef enum wisp_join_kind {
+    WISP_JOIN_INNER = 0,
+    WISP_JOIN_LEFT_OUTER = 1,
+    WISP_JOIN_RIGHT_OUTER = 2,
+    WISP_JOIN_FULL_OUTER = 3,
+} wisp_join_kind;
+
+/* `--conf key=value`: a malloc'd copy of the value, or NULL when unset. */
+char *wisp_conf(const char *key);
+uint32_t wisp_default_parallelism(void);
+/* Loads a functions component; *component is its id for wisp_transform. */
+int wisp_load_functions(const char *path, uint32_t *component);
+
+/* Sources. */
+wisp_rdd wisp_text_file(const char *path, uint32_t min_partitions);
+wisp_rdd wisp_parallelize(const wisp_batch *records, uint32_t slices);
+
+/* Narrow transformations with this component's registered functions. */
+wisp_rdd wisp_map(wisp_rdd parent, wisp_map_fn f);
+wisp_rdd wisp_filter(wisp_rdd parent, wisp_filter_fn f);
+wisp_rdd wisp_flat_map(wisp_rdd parent, wisp_flat_map_fn f);
+wisp_rdd wisp_map_partitions(wisp_rdd parent, wisp_map_partitions_fn f);
+wisp_rdd wisp_map_values(wisp_rdd parent, wisp_map_fn f);
+wisp_rdd wisp_flat_map_values(wisp_rdd parent, wisp_flat_map_fn f);
+wisp_rdd wisp_key_by(wisp_rdd parent, wisp_map_fn f);
+/* Any op by name, with args, of any loaded component (0 = this one). */
+wisp_rdd wisp_transform(wisp_rdd parent, wisp_op_kind kind, const char *name, const void *args, size_t args_len,
+                        uint32_t component);
+
+/* Shuffles; `partitions` 0 means wisp_default_parallelism(). */
+wisp_rdd wisp_reduce_by_key(wisp_rdd parent, wisp_reducer_fn f, uint32_t partitions);
+wisp_rdd wisp_reduce_by_key_s64(wisp_rdd parent, wisp_reducer_s64_fn f, uint32_t partitions);
+wisp_rdd wisp_combine_by_key(wisp_rdd parent, const wisp_aggregator *a, uint32_t partitions);
+/* Any aggregator by name, of any loaded component. */
+wisp_rdd wisp_combine_by_key_named(wisp_rdd parent, const char *name, const void *args, size_t args_len,
+                                   uint32_t component, uint32_t partitions, bool map_side_combine);
+wisp_rdd wisp_group_by_key(wisp_rdd parent, uint32_t partitions);
+wisp_rdd wisp_join(wisp_rdd left, wisp_rdd right, wisp_join_kind kind, uint32_t partitions);
+wisp_rdd wisp_cogroup(const wisp_rdd *parents, size_t count, uint32_t partitions);
+wisp_rdd wisp_union(const wisp_rdd *rdds, size_t count);
+wisp_rdd wisp_distinct(wisp_rdd parent, uint32_t partitions);
+wisp_rdd wisp_sort_by_key(wisp_rdd parent, bool ascending, uint32_t partitions);
+wisp_rdd wisp_partition_by(wisp_rdd parent, uint32_t partitions);
+wisp_rdd wisp_repartition(wisp_rdd parent, uint32_t partitions);
+wisp_rdd wisp_coalesce(wisp_rdd parent, uint32_t partitions);
+wisp_rdd wisp_sample(wisp_rdd parent, bool with_replacement, double fraction, uint64_t seed);
+
+int wisp_persist(wisp_rdd rdd, wisp_storage_level level);
+int wisp_unpersist(wisp_rdd rdd);
+int wisp_num_partitions(wisp_rdd rdd, uint32_t *out);
+
+/* Actions (block until the job ends). */
+int wisp_count(wisp_rdd rdd, uint64_t *out);
+/* *out is overwritten (free it with wisp_batch_free). */
+int wisp_collect(wisp_rdd rdd, wisp_batch *out);
+int wisp_take(wisp_rdd rdd, uint32_t n, wisp_batch *out);
+int wisp_save_as_text_file(wisp_rdd rdd, const char *path);
+/* f over every record; *found is false for an empty RDD. `out` gets the
+ * result's encoding appended. */
+int wisp_reduce(wisp_rdd rdd, wisp_reducer_fn f, wisp_buf *out, bool *found);
+/* f folded from `zero` in each partition, then over the partial results. */
+int wisp_fold(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn f, wisp_buf *out);
+
+#endif /* WISP_CODEC_ONLY */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WISP_H */
