@@ -68,6 +68,16 @@ pub fn decode<T: DeserializeOwned>(record: &[u8]) -> Result<T, CodecError> {
     T::deserialize(de::Decoder::new(record))
 }
 
+/// Decodes one record with a serde `DeserializeSeed`: for values whose type
+/// is only known at run time (a schema, a type named in a test vector).
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(seed: S, record: &'de [u8]) -> Result<S::Value, CodecError> {
+    seed.deserialize(de::Decoder::new(record))
+}
+
 /// Encodes an `i64` (any signed integer) as in the record encoding.
 #[must_use]
 pub const fn encode_i64(value: i64) -> [u8; 8] {

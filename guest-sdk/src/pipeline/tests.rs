@@ -366,3 +366,93 @@ fn errors_name_what_was_wrong() {
     assert!(chain.push(b"", &[]).unwrap().ends.is_empty());
     assert!(chain.push(b"ab", &[0, 2, 2]).unwrap().ends == vec![0, 2, 2]);
 }
+
+mod named {
+    //! Functions named by stable strings (`export_functions!`, `main!(run, functions {...})`).
+
+    use super::*;
+
+    fn lowercase(word: String) -> String {
+        word.to_lowercase()
+    }
+
+    fn long(word: &String) -> bool {
+        word.len() > 3
+    }
+
+    crate::__wisp_names!(TestNames {
+        "tokenize" => flat_map(words),
+        "lowercase" => map(lowercase),
+        "long" => filter(long),
+        "pair" => map(|w: String| (w, 1i64)),
+        "sum" => reduce_by_key::<String, _>(add),
+    });
+
+    fn op(kind: OpKind, name: &str) -> Op {
+        Op { kind, name: name.to_owned(), args: Vec::new() }
+    }
+
+    fn run_named(ops: &[Op], records: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+        let mut chain = Chain::named::<TestNames>(ops, 0)?;
+        let (data, ends) = flatten(records);
+        let mut out = Vec::new();
+        for batch in [chain.push(&data, &ends)?, chain.finish()?] {
+            let mut start = 0;
+            for end in batch.ends {
+                out.push(batch.data[start..end as usize].to_vec());
+                start = end as usize;
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn named_functions_run_fused_like_rust_names() {
+        let ops = [
+            op(OpKind::FlatMap, "tokenize"),
+            op(OpKind::Map, "lowercase"),
+            op(OpKind::Filter, "long"),
+            op(OpKind::Map, "pair"),
+            op(OpKind::Combine, "sum"),
+        ];
+        let lines = ["The QUICK brown fox", "jumps over THE lazy dog", "quick quick"];
+        let got: Vec<(String, i64)> = decode_all(&run_named(&ops, &strings(&lines)).unwrap());
+        let mut want: HashMap<String, i64> = HashMap::new();
+        for w in lines.iter().flat_map(|l| l.split_ascii_whitespace()).map(str::to_lowercase).filter(|w| w.len() > 3) {
+            *want.entry(w).or_default() += 1;
+        }
+        let mut want: Vec<(String, i64)> = want.into_iter().collect();
+        want.sort();
+        assert_eq!(got, want, "combine emits in ascending key order");
+    }
+
+    #[test]
+    fn named_and_rust_names_mix_in_one_chain() {
+        let ops = [op(OpKind::FlatMap, "tokenize"), map_op(|w: String| w.len() as i64)];
+        let got: Vec<i64> = decode_all(&run_named(&ops, &strings(&["a bb  ccc"])).unwrap());
+        assert_eq!(got, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn unknown_or_misused_names_are_errors_naming_the_exports() {
+        let error = Chain::named::<TestNames>(&[op(OpKind::FlatMap, "split")], 0).err().unwrap();
+        assert_eq!(
+            error,
+            "op name \"split\" does not name a function exported by this component \
+             (its named functions: tokenize, lowercase, long, pair, sum)"
+        );
+        let error = Chain::named::<TestNames>(&[op(OpKind::Map, "tokenize")], 0).err().unwrap();
+        assert!(error.starts_with("op tokenize names a flat-map function") && error.ends_with("but was given kind map"), "{error}");
+        // Unnamed components know no names at all.
+        assert!(Chain::new(&[op(OpKind::FlatMap, "tokenize")], 0).is_err());
+    }
+
+    #[test]
+    fn name_checks_reject_reserved_and_repeated_names() {
+        crate::named::check_names(&["a", "b", "rust"]);
+        for names in [&["rust:1"][..], &["a", "a"], &[""]] {
+            let result = std::panic::catch_unwind(|| crate::named::check_names(names));
+            assert!(result.is_err(), "{names:?} accepted");
+        }
+    }
+}
