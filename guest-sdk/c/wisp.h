@@ -114,6 +114,9 @@ int wisp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *wisp_error(void);
 /* Forgets the current error message. */
 void wisp_clear_error(void);
+/* Writes the message to stderr and traps (for states a function cannot
+ * recover from; the host puts the guest's stderr into the task's error). */
+_Noreturn void wisp_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #ifndef WISP_CODEC_ONLY
 

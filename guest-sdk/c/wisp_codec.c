@@ -36,6 +36,17 @@ int wisp_fail(const char *fmt, ...) {
     return -1;
 }
 
+_Noreturn void wisp_panic(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("c guest panicked: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    va_end(ap);
+    __builtin_trap();
+}
+
 const char *wisp_error(void) { return error_message != NULL ? error_message : ""; }
 
 void wisp_clear_error(void) {
