@@ -27,7 +27,8 @@ function call(f, ...args) {
   try {
     return f(...args);
   } catch (e) {
-    throw new WispError(e instanceof Error ? e.message : String(e));
+    // componentize-js throws the `err` string of an import's result as the `payload` of an Error.
+    throw new WispError(typeof e?.payload === 'string' ? e.payload : e instanceof Error ? e.message : String(e));
   }
 }
 

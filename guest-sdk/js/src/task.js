@@ -207,6 +207,8 @@ function sortUtf8(keys) {
 class AggregateStage extends Stage {
   constructor(op, args, merge) {
     super(op, args);
+    // The host sends the aggregator op with the same args to both sides: a merge reads (k, c) pairs.
+    if (merge) this.in = this.out;
     const agg = resolveAggregator(op.name);
     this.create = merge ? (c) => c : agg.create;
     this.add = merge ? agg.mergeCombiners : agg.mergeValue;

@@ -1,0 +1,185 @@
+//! JavaScript jobs (`guest-sdk/js`, built with componentize-js by `guest-sdk/js/build.sh`): word count matching the Rust guest, the codec's encoding vectors under node, the RDD API, and a throwing function failing its job with the exception's message and stack.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wisp_tests::{REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+
+use crate::RUN_TIMEOUT;
+
+/// The first build runs `npm ci` (downloads componentize-js); later ones are offline no-ops.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The JS jobs the tests run: (module, component name under target/js).
+const JOBS: [(&str, &str); 3] = [
+    ("examples/js-wordcount/wordcount.js", "wordcount"),
+    ("guest-sdk/js/fixtures/raising_job.js", "raising_job"),
+    ("guest-sdk/js/fixtures/api_job.js", "api_job"),
+];
+
+/// Builds the JS jobs with the SDK's build script (once per test process) and returns the path of component `name`.
+fn js_job(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let root = Path::new(REPO_ROOT);
+        for (module, name) in JOBS {
+            let mut cmd = Command::new(root.join("guest-sdk/js/build.sh"));
+            cmd.current_dir(root).args([module, &format!("target/js/{name}.wasm")]);
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let run = run_bounded(cmd, BUILD_TIMEOUT);
+            if !run.ok() {
+                return Err(format!("building {module} failed: {}{}", run.stdout, run.stderr));
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+    Path::new(REPO_ROOT).join("target/js").join(format!("{name}.wasm"))
+}
+
+/// Every `part-*` file of an output directory: name → its bytes.
+fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut parts = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("output dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        if name.starts_with("part-") {
+            parts.insert(name, std::fs::read(&path).expect("part file"));
+        }
+    }
+    parts
+}
+
+#[test]
+fn js_wordcount_output_matches_the_rust_guest_part_for_part() {
+    let job = js_job("wordcount");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
+    std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
+    let run_job = |component: &str, out: &Path| {
+        let mut args = vec!["run", component];
+        args.extend_from_slice(&conf);
+        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
+        let run = wisp(&args, RUN_TIMEOUT);
+        assert!(run.ok(), "{component} failed: {}", run.stderr);
+        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
+    };
+    let (js_out, rust_out) = (dir.path().join("js"), dir.path().join("rust"));
+    run_job(job.to_str().unwrap(), &js_out);
+    run_job(WORDCOUNT, &rust_out);
+
+    // Byte-identical: the host partitions by key hash, and combine/merge emit in key-byte order in every SDK.
+    let (js, rust) = (parts(&js_out), parts(&rust_out));
+    assert_eq!(js.keys().collect::<Vec<_>>(), rust.keys().collect::<Vec<_>>(), "part files");
+    assert_eq!(js.len(), 3, "wisp.default.parallelism=3 reduce partitions");
+    for (name, bytes) in &rust {
+        assert!(js[name] == *bytes, "{name}: the JS and Rust word counts differ");
+    }
+    // And both against a count computed here.
+    let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
+    all.push(b'\n');
+    all.extend_from_slice(&std::fs::read(input.join("corpus.txt")).unwrap());
+    assert_eq!(parse_counts(&read_output_lines(&js_out)), reference_word_count(&all));
+}
+
+#[test]
+fn js_codec_matches_the_encoding_vectors() {
+    let root = Path::new(REPO_ROOT);
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root).args(["--test", "guest-sdk/js/test/codec.test.mjs"]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let run = run_bounded(cmd, Duration::from_secs(60));
+    assert!(run.ok(), "JS codec tests failed:\n{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("# fail 0") && !run.stdout.contains("# pass 0"), "{}", run.stdout);
+}
+
+#[test]
+fn js_function_throwing_fails_the_job_with_the_exception_message() {
+    let job = js_job("raising_job");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = wisp(
+        &["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", out.to_str().unwrap()],
+        RUN_TIMEOUT,
+    );
+    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    let line = errors[0];
+    assert!(line.contains("javascript function explode threw RangeError: record 7 is unlucky"), "{line}");
+    assert!(line.contains("raising_job.js:7"), "the stack should be kept: {line}");
+    assert!(!run.stderr.contains("wasm trap") && !run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!out.exists() && !out.join("_SUCCESS").exists(), "a failed job must leave no output");
+}
+
+#[test]
+fn js_api_job_results_match_computed_answers() {
+    let job = js_job("api_job");
+    let run = wisp(&["run", job.to_str().unwrap(), "--cores", "2"], RUN_TIMEOUT);
+    assert!(run.ok(), "{}", run.stderr);
+    let got: HashMap<&str, Value> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k, serde_json::from_str(v).unwrap_or_else(|e| panic!("{k}: {e}: {v}"))))
+        .collect();
+
+    let nums: Vec<i64> = (1..=100).collect();
+    let mut by_mod: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for &x in &nums {
+        by_mod.entry(format!("m{}", x % 3)).or_default().push(x);
+    }
+    let names = [("m0", "zero"), ("m1", "one"), ("m9", "nine")];
+    let small = |limit: i64| -> BTreeMap<&str, i64> {
+        by_mod.iter().flat_map(|(k, v)| v.iter().filter(move |&&x| x <= limit).map(move |&x| (k.as_str(), x))).collect()
+    };
+    let le3 = small(3);
+    let le2 = small(2);
+    let want: HashMap<&str, Value> = HashMap::from([
+        ("squares_sum", json!(nums.iter().map(|x| x * x).sum::<i64>())),
+        ("even_count", json!(nums.iter().filter(|x| *x % 2 == 0).count())),
+        ("fold", json!(nums.iter().sum::<i64>())),
+        ("take", json!([1, -1, 2, -2])),
+        ("reduce_by_key", Value::Array(by_mod.iter().map(|(k, v)| json!([k, v.iter().sum::<i64>()])).collect())),
+        ("group_sizes", Value::Array(by_mod.iter().map(|(k, v)| json!([k, v.len()])).collect())),
+        ("join", Value::Array(names.iter().filter_map(|(k, n)| le3.get(k).map(|x| json!([k, [x, n]]))).collect())),
+        ("left_outer", Value::Array(names.iter().map(|(k, n)| json!([k, [n, le2.get(k)]])).collect())),
+        ("bigint_max", json!(format!("{}n", [9007199254740993i64, -5, 1 << 62].into_iter().max().unwrap()))),
+        (
+            "float_sums",
+            json!([
+                ["even", nums.iter().filter(|x| *x % 2 == 0).map(|&x| x as f64 / 2.0).sum::<f64>()],
+                ["odd", nums.iter().filter(|x| *x % 2 == 1).map(|&x| x as f64 / 2.0).sum::<f64>()]
+            ]),
+        ),
+        ("combine_sizes", json!([["even", 50], ["odd", 50]])),
+        ("distinct", json!(["a", "b", "c"])),
+    ]);
+    for (name, value) in &want {
+        let got = got.get(name).unwrap_or_else(|| panic!("no {name} in the output: {}", run.stdout));
+        // Integral floats print as integers in JS: compare numbers by value.
+        let same = match (got, value) {
+            (Value::Array(_), _) | (_, Value::Array(_)) => normalize(got) == normalize(value),
+            _ => got == value || got.as_f64() == value.as_f64() && got.is_number(),
+        };
+        assert!(same, "{name}: got {got}, want {value}");
+    }
+}
+
+/// A JSON value with every number as f64, so `1275` and `1275.0` compare equal.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.as_f64()),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
