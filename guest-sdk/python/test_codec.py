@@ -1,15 +1,18 @@
-"""The Python codec against the record-encoding vectors of `guest-sdk/tests/vectors.rs` (the same bytes, by hand from `wit/task.wit`).
+"""The Python codec against the cross-language vectors of `wit/encoding-vectors.jsonl` (every vector both ways) and those of `guest-sdk/tests/vectors.rs`.
 
 Run: `target/python-venv/bin/python guest-sdk/python/test_codec.py` (any Python 3.9+; needs no componentize-py).
 """
 
+import json
 import math
 import os
 import sys
 import typing
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "wisp"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS_FILE = os.path.join(HERE, "..", "..", "wit", "encoding-vectors.jsonl")
+sys.path.insert(0, os.path.join(HERE, "wisp"))
 import codec as C  # noqa: E402 - the codec module alone, without the componentize-py bindings
 
 # (description, annotation, value, expected bytes): the vectors of guest-sdk/tests/vectors.rs.
@@ -39,6 +42,109 @@ VECTORS = [
     ("option none", typing.Optional[int], None, b"\x00"),
     ("3-tuple", tuple[int, str, bool], (1, "ab", False), bytes([8, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0]) + b"ab" + b"\x00"),
 ]
+
+
+_PRIMITIVES = {"string": C.STR, "s64": C.S64, "u64": C.U64, "f64": C.F64, "bool": C.BOOL, "unit": C.UNIT, "bytes": C.BYTES}
+
+
+def parse_type(text: str):
+    """The codec of a vector's `type`: a primitive, `option<T>`, `pair<K,V>`, `tuple<A,B,...>` or `list<T>`."""
+    codec, rest = _parse(text.replace(" ", ""))
+    if rest:
+        raise ValueError(f"trailing {rest!r} in type {text!r}")
+    return codec
+
+
+def _parse(text: str):
+    end = min([i for i in (text.find(c) for c in "<,>") if i >= 0], default=len(text))
+    name, rest = text[:end], text[end:]
+    if name in _PRIMITIVES:
+        return _PRIMITIVES[name], rest
+    if not rest.startswith("<"):
+        raise ValueError(f"unknown type {name!r}")
+    args, rest = [], rest[1:]
+    while True:
+        arg, rest = _parse(rest)
+        args.append(arg)
+        if rest.startswith(","):
+            rest = rest[1:]
+            continue
+        if not rest.startswith(">"):
+            raise ValueError(f"unclosed parameters of {name!r}")
+        rest = rest[1:]
+        break
+    if name == "option" and len(args) == 1:
+        return C.Option(args[0]), rest
+    if name == "list" and len(args) == 1:
+        return C.List(args[0]), rest
+    if (name == "pair" and len(args) == 2) or (name == "tuple" and len(args) >= 2):
+        return C.Tuple(*args), rest
+    raise ValueError(f"unknown type {name}<...> with {len(args)} parameters")
+
+
+def from_json(codec, value):
+    """A vector's JSON `value` as the Python value of `codec` (bytes from hex, tuples from arrays)."""
+    if codec is C.BYTES:
+        return bytes.fromhex(value)
+    if codec is C.F64:
+        return float(value)
+    if isinstance(codec, C.Option):
+        return None if value is None else from_json(codec.inner, value)
+    if isinstance(codec, C.Tuple):
+        if len(value) != len(codec.elems):
+            raise ValueError(f"{value!r} has the wrong arity for {codec.name}")
+        return tuple(from_json(c, v) for c, v in zip(codec.elems, value))
+    if isinstance(codec, C.List):
+        return [from_json(codec.elem, v) for v in value]
+    return value
+
+
+def same(a, b) -> bool:
+    """Equality that tells -0.0 from 0.0 (their encodings differ) and checks types (True is not 1)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return math.copysign(1, a) == math.copysign(1, b) and a == b
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def load_vectors():
+    """(line number, type text, codec, value, encoding) of every line of wit/encoding-vectors.jsonl."""
+    out = []
+    with open(VECTORS_FILE, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                v = json.loads(line)
+                codec = parse_type(v["type"])
+                out.append((n, v["type"], codec, from_json(codec, v["value"]), bytes.fromhex(v["hex"])))
+    return out
+
+
+class SharedVectors(unittest.TestCase):
+    """wit/encoding-vectors.jsonl: the bytes every SDK and the host agree on."""
+
+    def test_every_vector_value_encodes_to_its_hex(self):
+        vectors = load_vectors()
+        self.assertGreaterEqual(len(vectors), 60, "is the vector file complete?")
+        for n, type_text, codec, value, data in vectors:
+            with self.subTest(line=n, type=type_text, value=value):
+                self.assertEqual(codec.encode(value).hex(), data.hex())
+
+    def test_every_vector_hex_decodes_to_its_value(self):
+        for n, type_text, codec, value, data in load_vectors():
+            with self.subTest(line=n, type=type_text, hex=data.hex()):
+                got = codec.decode(data)
+                self.assertTrue(same(got, value), f"decoded {got!r}, expected {value!r}")
+
+    def test_every_kind_of_type_has_vectors(self):
+        types = [t for _, t, *_ in load_vectors()]
+        for kind in ["string", "s64", "u64", "f64", "bool", "unit", "bytes", "option<", "pair<", "tuple<", "list<"]:
+            self.assertTrue(any(t.startswith(kind) for t in types), f"no vector of {kind}")
+
+    def test_the_type_grammar_parses_nested_types(self):
+        self.assertEqual(parse_type("pair<string, list<option<f64>>>").name, "(string, list<option<f64>>)")
 
 
 class CodecVectors(unittest.TestCase):
