@@ -11,11 +11,11 @@ use clap::{Parser, Subcommand};
 
 use crate::backend::cluster::{self, ExecutorArgs, MasterArgs, SubmitArgs};
 use crate::backend::{LocalBackend, LocalConfig};
-use crate::net::{ClusterSecret, Fingerprint};
 use crate::config::Conf;
-use crate::executor::faults::TestFaults;
 use crate::context::Context;
 use crate::event_log::EventLog;
+use crate::executor::faults::TestFaults;
+use crate::net::{ClusterSecret, Fingerprint};
 use crate::task::ComponentBytes;
 use crate::wasm::{Runtime, TaskLimits, check_job, content_hash, run_job_main};
 
@@ -233,8 +233,14 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         Some(d) => d,
         None => std::env::var_os("HOME").map(|h| Path::new(&h).join(".wisp").join("master")).context("no --state-dir and no $HOME")?,
     };
-    let master_args =
-        MasterArgs { listen: args.listen, secret: secret(&args.secret_file)?, state_dir, conf, event_log: args.event_log, compile_cache: compile_cache_dir() };
+    let master_args = MasterArgs {
+        listen: args.listen,
+        secret: secret(&args.secret_file)?,
+        state_dir,
+        conf,
+        event_log: args.event_log,
+        compile_cache: compile_cache_dir(),
+    };
     cluster::run_master(master_args, |addr, fp| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");

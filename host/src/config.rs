@@ -81,6 +81,18 @@ impl Conf {
             }),
         }
     }
+
+    /// A key parsed as a boolean (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`), or the default.
+    pub fn get_bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(v) => {
+                Err(ConfigError::BadValue { key: key.to_string(), value: v.to_string(), reason: "expected true or false".to_string() })
+            }
+        }
+    }
 }
 
 fn parse_bytes(v: &str) -> Option<u64> {
@@ -122,6 +134,12 @@ pub const MAX_PARTITION_BYTES: &str = "wisp.files.maxPartitionBytes";
 pub const TASK_MEMORY: &str = "wisp.task.memory";
 /// `wisp.task.timeout`: wall-time limit of one guest task (unset: none).
 pub const TASK_TIMEOUT: &str = "wisp.task.timeout";
+/// `wisp.task.fuel`: instructions-ish budget of one guest task (wasmtime fuel; unset: unmetered).
+pub const TASK_FUEL: &str = "wisp.task.fuel";
+/// `wisp.task.scratch`: give every task a private scratch directory, `/scratch` in the guest (default false).
+pub const TASK_SCRATCH: &str = "wisp.task.scratch";
+/// `wisp.task.retryGuestFailures`: retry a task whose guest failed deterministically (trap, panic, limit; default true, as Spark).
+pub const TASK_RETRY_GUEST_FAILURES: &str = "wisp.task.retryGuestFailures";
 /// `wisp.shuffle.spill.memory`: bytes a shuffle writer buffers before spilling.
 pub const SHUFFLE_SPILL_MEMORY: &str = "wisp.shuffle.spill.memory";
 /// `wisp.reducer.maxBytesInFlight`: shuffle bytes a reduce task fetches from other executors at once (default 48m).

@@ -115,7 +115,8 @@ impl Context {
         let bytes = &self.components[component.0 as usize];
         let loaded = self.runtime.load(bytes).map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
         let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel).map(drop).map_err(|e| ContextError::InvalidOp { message: e.to_string() })
+        let sandbox = self.runtime.sandbox(&crate::task::TaskLimits::default(), None).map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
+        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel, &sandbox).map(drop).map_err(|e| ContextError::InvalidOp { message: e.to_string() })
     }
 
     fn partitions_arg(call: &'static str, n: u32) -> Result<u32, ContextError> {

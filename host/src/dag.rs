@@ -286,6 +286,7 @@ impl Scheduler {
             attempt: a.attempt,
             plan,
             sink,
+            limits: self.config.task_limits.clone(),
         })
     }
 

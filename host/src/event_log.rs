@@ -67,6 +67,8 @@ enum Line<'a> {
         result: &'static str,
         failure: Option<&'a str>,
         metrics: Metrics,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        log: &'a str,
     },
 }
 
@@ -182,6 +184,7 @@ impl EventLog {
                 metrics,
                 failure,
                 succeeded,
+                log,
             } => Line::TaskEnd {
                 time_ms: ms(*end),
                 task: task.0,
@@ -195,6 +198,7 @@ impl EventLog {
                 result: ok(*succeeded),
                 failure: failure.as_deref(),
                 metrics: metrics.into(),
+                log,
             },
         };
         let err = |source| EventLogError { path: self.path.clone(), source };

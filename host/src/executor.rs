@@ -20,7 +20,10 @@ use crate::block::BlockManager;
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::records::Batch;
 use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
-use crate::wasm::Runtime;
+use crate::wasm::{GuestOutput, Runtime, Sandbox};
+
+/// Bytes of guest output a task report carries: the end of what its guests wrote.
+pub const TASK_LOG_BYTES: usize = 64 << 10;
 
 /// Fetches the shuffle blocks that other executors hold (the executor reads its own from disk).
 ///
@@ -32,13 +35,7 @@ pub trait BlockFetcher: Send + Sync {
     /// calling thread, in any order. A block that cannot be fetched is
     /// `TaskFailure::FetchFailed`; an error from `on_block` stops the fetch
     /// and is returned.
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        reduce: u32,
-        maps: &[MapBlock],
-        on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure>;
+    fn fetch(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock], on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure>;
 }
 
 /// What a fetcher calls with each block it got.
@@ -48,13 +45,7 @@ pub type OnBlock<'a> = dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure> + 
 pub struct NoRemoteBlocks;
 
 impl BlockFetcher for NoRemoteBlocks {
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        _reduce: u32,
-        maps: &[MapBlock],
-        _on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure> {
+    fn fetch(&self, shuffle: ShuffleId, _reduce: u32, maps: &[MapBlock], _on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure> {
         match maps.first() {
             None => Ok(()),
             Some(m) => Err(TaskFailure::FetchFailed {
@@ -99,9 +90,51 @@ pub(crate) struct TaskState<'a> {
     pub(crate) cached: Vec<crate::task::BlockId>,
     /// Where the metrics so far are published for heartbeats (cluster mode).
     pub(crate) live: Option<&'a LiveMetrics>,
+    /// The task's sandbox, resolved when its first guest starts.
+    sandbox: Option<Sandbox>,
+    /// The end of what its guests wrote (at most `TASK_LOG_BYTES`).
+    pub(crate) log: String,
 }
 
 impl TaskState<'_> {
+    /// The sandbox of the task's guests; creates its scratch directory the first time, if the job grants one.
+    pub(crate) fn sandbox(&mut self) -> Result<&Sandbox, TaskFailure> {
+        if self.sandbox.is_none() {
+            let dir = self.executor.scratch_dir(self.task);
+            let sandbox = self.executor.runtime.sandbox(&self.task.limits, Some(dir)).map_err(|e| guest_failure(e.to_string()))?;
+            if let Some(dir) = &sandbox.scratch {
+                std::fs::create_dir_all(dir).map_err(|e| io_failure("cannot create the scratch directory", dir, e))?;
+            }
+            self.sandbox = Some(sandbox);
+        }
+        Ok(self.sandbox.as_ref().expect("just set"))
+    }
+
+    /// Keeps what a guest wrote in the task's log (its end, bounded).
+    pub(crate) fn keep_output(&mut self, output: &GuestOutput) {
+        for bytes in [&output.stdout, &output.stderr] {
+            if !bytes.is_empty() {
+                self.log.push_str(&String::from_utf8_lossy(bytes));
+            }
+        }
+        if self.log.len() > TASK_LOG_BYTES {
+            let mut cut = self.log.len() - TASK_LOG_BYTES;
+            while !self.log.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.log.replace_range(..cut, "");
+        }
+    }
+
+    /// Removes the scratch directory, if one was made.
+    fn clean_up(&mut self) {
+        if let Some(dir) = self.sandbox.as_ref().and_then(|s| s.scratch.as_ref()) {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                tracing::warn!(dir = %dir.display(), "cannot remove a task's scratch directory: {e}");
+            }
+        }
+    }
+
     /// Publishes the metrics so far (cheap: six relaxed stores).
     pub(crate) fn publish(&self) {
         if let Some(live) = self.live {
@@ -197,7 +230,16 @@ impl Executor {
             Some(f) => f.before(task, &cancel, &self.shuffle_dir()),
             None => Ok(()),
         };
-        let mut state = TaskState { executor: self, task, cancel, metrics: TaskMetrics::default(), cached: Vec::new(), live };
+        let mut state = TaskState {
+            executor: self,
+            task,
+            cancel,
+            metrics: TaskMetrics::default(),
+            cached: Vec::new(),
+            live,
+            sandbox: None,
+            log: String::new(),
+        };
         let result = match before {
             // Killed before it started (queued behind other tasks): nothing to run.
             Ok(()) if state.cancel.load(Ordering::Relaxed) => Err(TaskFailure::Killed),
@@ -205,6 +247,8 @@ impl Executor {
             Err(f) => Err(f),
         };
         state.publish();
+        state.clean_up();
+        let result = result.map_err(|f| with_output(f, &state.log));
         if let Some(f) = &self.faults {
             f.after(task, result.is_ok(), &self.shuffle_dir());
         }
@@ -212,7 +256,12 @@ impl Executor {
             tracing::debug!(failure = %f.message(), "task failed");
         }
         tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "task done");
-        TaskReport { task: task.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics }
+        TaskReport { task: task.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics, log: state.log }
+    }
+
+    /// Where a task's scratch directory goes (created only if its job grants one).
+    fn scratch_dir(&self, task: &TaskDesc) -> PathBuf {
+        self.config.work_dir.join("scratch").join(format!("task-{}", task.task.0))
     }
 
     /// Removes this executor's work directory (shuffle files, disk blocks).
@@ -226,10 +275,29 @@ pub(crate) trait BatchSink {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure>;
 }
 
+/// A guest failure shows the last line the task's guests wrote, unless the message already has it.
+fn with_output(failure: TaskFailure, log: &str) -> TaskFailure {
+    let TaskFailure::Guest { message } = failure else { return failure };
+    // Rust's panic hint is noise here: backtraces are not captured.
+    let Some(last) = log.lines().rev().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE")) else {
+        return TaskFailure::Guest { message };
+    };
+    let last: String = last.chars().take(200).collect();
+    if message.contains(&last) {
+        return TaskFailure::Guest { message };
+    }
+    TaskFailure::Guest { message: format!("{message}; last output: {last}") }
+}
+
 pub(crate) fn guest_failure(message: impl Into<String>) -> TaskFailure {
     TaskFailure::Guest { message: message.into() }
 }
 
+/// A failure of the executor rather than of the task's code or data (disk, IO): retried elsewhere.
+pub(crate) fn host_failure(message: impl Into<String>) -> TaskFailure {
+    TaskFailure::Host { message: message.into() }
+}
+
 pub(crate) fn io_failure(what: &str, path: &Path, e: std::io::Error) -> TaskFailure {
-    guest_failure(format!("{what} {}: {e}", path.display()))
+    host_failure(format!("{what} {}: {e}", path.display()))
 }

@@ -25,8 +25,8 @@
 pub mod auth;
 pub mod endpoint;
 pub mod framing;
-pub mod protocol;
 pub mod probe;
+pub mod protocol;
 pub mod rpc;
 mod socket;
 pub mod tls;

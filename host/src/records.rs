@@ -20,7 +20,7 @@ impl fmt::Debug for Batch {
 
 /// A batch whose offsets are not valid for its data.
 #[derive(Debug, thiserror::Error)]
-#[error("malformed batch: record {index} ends at {end}, outside {start}..={len}")]
+#[error("malformed batch: record {index} ends at offset {end}, {}", self.reason())]
 pub struct MalformedBatch {
     /// Index of the first bad record.
     pub index: usize,
@@ -30,6 +30,18 @@ pub struct MalformedBatch {
     pub end: u32,
     /// Length of the data.
     pub len: usize,
+}
+
+impl MalformedBatch {
+    fn reason(&self) -> String {
+        if self.end < self.start {
+            format!("before the previous record's end {} (offsets not increasing)", self.start)
+        } else if self.end as usize > self.len {
+            format!("past the end of the {} data bytes", self.len)
+        } else {
+            format!("but the data has {} bytes (offsets do not cover it)", self.len)
+        }
+    }
 }
 
 impl Batch {

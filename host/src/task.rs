@@ -7,6 +7,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{self, Conf, ConfigError};
 
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
@@ -139,6 +142,59 @@ pub struct TaskDesc {
     pub plan: Plan,
     /// Where they go.
     pub sink: TaskSink,
+    /// The job's sandbox settings for its guests.
+    pub limits: TaskLimits,
+}
+
+/// A job's sandbox settings for each of its tasks (`wisp.task.*`), as the job
+/// gave them. Unset values take the executor's own (its configuration, else the
+/// defaults); an executor never grants more memory than its own limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// Largest linear memory of one guest, in bytes (`wisp.task.memory`, default 1g).
+    pub memory: Option<u64>,
+    /// Wall-time limit of one guest task (`wisp.task.timeout`; `0` means none, the default).
+    pub timeout: Option<Duration>,
+    /// Fuel (roughly, wasm instructions) one guest task may burn (`wisp.task.fuel`; default unmetered).
+    pub fuel: Option<u64>,
+    /// Whether each task gets a private scratch directory, `/scratch` in the guest (`wisp.task.scratch`).
+    pub scratch: bool,
+}
+
+/// The default (and for cluster jobs the executor's) memory limit of one guest: 1 GiB.
+pub const DEFAULT_TASK_MEMORY: u64 = 1 << 30;
+
+impl TaskLimits {
+    /// The `wisp.task.*` sandbox keys of a configuration.
+    pub fn from_conf(conf: &Conf) -> Result<TaskLimits, ConfigError> {
+        let bad = |key: &str, reason: &str| ConfigError::BadValue {
+            key: key.to_string(),
+            value: conf.get(key).unwrap_or("").to_string(),
+            reason: reason.to_string(),
+        };
+        let memory = match conf.get(config::TASK_MEMORY) {
+            None => None,
+            Some(_) => {
+                let m = conf.get_bytes(config::TASK_MEMORY, DEFAULT_TASK_MEMORY)?;
+                if !(1 << 20..=4 << 30).contains(&m) {
+                    return Err(bad(config::TASK_MEMORY, "expected a size between 1m and 4g"));
+                }
+                Some(m)
+            }
+        };
+        let timeout = match conf.get(config::TASK_TIMEOUT) {
+            None => None,
+            Some(_) => Some(conf.get_duration(config::TASK_TIMEOUT, Duration::ZERO)?),
+        };
+        let fuel = match conf.get(config::TASK_FUEL) {
+            None => None,
+            Some(_) => match conf.get_u64(config::TASK_FUEL, 0)? {
+                0 => return Err(bad(config::TASK_FUEL, "expected a positive number")),
+                f => Some(f),
+            },
+        };
+        Ok(TaskLimits { memory, timeout, fuel, scratch: conf.get_bool(config::TASK_SCRATCH, false)? })
+    }
 }
 
 /// A result task's value.
@@ -181,9 +237,12 @@ pub struct TaskMetrics {
 /// Why a task attempt failed; decides retries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TaskFailure {
-    /// Guest code failed (trap, panic, error result, bad record) or the task's
-    /// own input was bad; the message is the guest's.
+    /// Guest code failed deterministically (trap, panic, limit breach, error
+    /// result, bad record) or the task's own input was bad; the message is the guest's.
     Guest { message: String },
+    /// The executor failed to run the task (disk or IO error, lost connection
+    /// to a source): another attempt elsewhere may well succeed.
+    Host { message: String },
     /// A shuffle block could not be read: that map output is lost.
     FetchFailed { shuffle: ShuffleId, map: u32, executor: ExecutorId, message: String },
     /// The executor went away.
@@ -196,7 +255,7 @@ impl TaskFailure {
     /// A one-line description for logs and errors.
     pub fn message(&self) -> String {
         match self {
-            TaskFailure::Guest { message } => message.clone(),
+            TaskFailure::Guest { message } | TaskFailure::Host { message } => message.clone(),
             TaskFailure::FetchFailed { shuffle, map, executor, message } => {
                 format!("fetch of {shuffle} map {map} from {executor} failed: {message}")
             }
@@ -219,4 +278,6 @@ pub struct TaskReport {
     pub cached: Vec<BlockId>,
     /// Counters.
     pub metrics: TaskMetrics,
+    /// The end of what the task's guests wrote to stdout and stderr (bounded; empty if nothing).
+    pub log: String,
 }

@@ -178,6 +178,8 @@ enum Screened {
 #[derive(Debug)]
 pub struct TaskScheduler {
     max_task_failures: u32,
+    /// Whether deterministic guest failures are retried (`wisp.task.retryGuestFailures`).
+    retry_guest_failures: bool,
     settings: SetSettings,
     speculation: SpeculationConfig,
     next_speculation_check: Duration,
@@ -193,6 +195,7 @@ impl TaskScheduler {
     pub fn new(config: &SchedulerConfig) -> TaskScheduler {
         TaskScheduler {
             max_task_failures: config.max_task_failures.max(1),
+            retry_guest_failures: config.retry_guest_failures,
             settings: SetSettings { waits: config.locality_waits, exclusion: config.exclusion },
             speculation: config.speculation,
             next_speculation_check: Duration::ZERO,
@@ -340,8 +343,16 @@ impl TaskScheduler {
                 kill.retain(|(t, _)| self.running.contains_key(t));
                 TaskOutcome::Succeeded { kill: kill.into_iter().map(|(t, e)| (e, t)).collect() }
             }
-            Err(TaskFailure::Guest { message }) => {
-                let failure = Failure::Counted { message, max_failures: self.max_task_failures };
+            Err(failure @ (TaskFailure::Guest { .. } | TaskFailure::Host { .. })) => {
+                let message = failure.message();
+                let failure = match failure {
+                    // A deterministic failure would fail again: with retries off, the first one fails the job.
+                    TaskFailure::Guest { .. } if !self.retry_guest_failures => Failure::Counted {
+                        message: &format!("{message} (not retried: {} is false)", crate::config::TASK_RETRY_GUEST_FAILURES),
+                        max_failures: 1,
+                    },
+                    _ => Failure::Counted { message: &message, max_failures: self.max_task_failures },
+                };
                 match set.failed(index, report.task, report.executor, failure, &self.cluster) {
                     Some(message) => TaskOutcome::TooManyFailures { message },
                     None => TaskOutcome::Retrying,

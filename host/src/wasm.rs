@@ -23,49 +23,36 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use guest_task::GuestTask;
+pub use guest_task::{GuestError, GuestOutput, GuestTask};
 pub use host_state::{DriverHandle, HostState};
 pub use job_main::{JobMainError, check_job, run_job_main, run_job_main_with_stdout};
 pub use validate::{ComponentError, check_header};
 
+pub use crate::task::TaskLimits;
+
 use bindings::PipelineExports;
 pub(crate) use bindings::job as job_bindings;
 
-use crate::config::{self, Conf, ConfigError};
-use crate::task::ComponentBytes;
+use crate::config;
+use crate::task::{ComponentBytes, DEFAULT_TASK_MEMORY};
 
 /// How long one epoch tick lasts; task deadlines are counted in ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Limits applied to every guest task's store.
+/// What one guest task may use: its job's `wisp.task.*` settings resolved against this process's.
 #[derive(Clone, Debug)]
-pub struct TaskLimits {
-    /// Largest linear memory of one guest task, in bytes (`wisp.task.memory`).
+pub struct Sandbox {
+    /// Largest linear memory, in bytes.
     pub memory: usize,
-    /// Wall-time limit of one guest task (`wisp.task.timeout`), if any.
+    /// Wall-time limit, if any.
     pub timeout: Option<Duration>,
-    /// Bytes of guest stdout/stderr kept per task.
-    pub output_capture: usize,
+    /// Fuel budget, if metered.
+    pub fuel: Option<u64>,
+    /// Host directory preopened as `/scratch`, if the job asked for one.
+    pub scratch: Option<PathBuf>,
 }
 
-impl Default for TaskLimits {
-    fn default() -> Self {
-        TaskLimits { memory: 1 << 30, timeout: None, output_capture: 1 << 20 }
-    }
-}
-
-impl TaskLimits {
-    /// Limits from `wisp.task.memory` and `wisp.task.timeout`, with the defaults above.
-    pub fn from_conf(conf: &Conf) -> Result<TaskLimits, ConfigError> {
-        let d = TaskLimits::default();
-        let memory = conf.get_bytes(config::TASK_MEMORY, d.memory as u64)?.clamp(1 << 20, 4 << 30) as usize;
-        let timeout = match conf.get(config::TASK_TIMEOUT) {
-            None => None,
-            Some(_) => Some(conf.get_duration(config::TASK_TIMEOUT, Duration::ZERO)?).filter(|t| !t.is_zero()),
-        };
-        Ok(TaskLimits { memory, timeout, ..d })
-    }
-
+impl Sandbox {
     /// The time limit in epoch ticks (effectively unlimited without a timeout).
     pub(crate) fn deadline_ticks(&self) -> u64 {
         self.timeout.map_or(u64::MAX / 2, |t| (t.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64)
@@ -93,16 +80,24 @@ pub struct Runtime {
     linker: Linker<HostState>,
     cache: Mutex<HashMap<String, CacheSlot>>,
     disk_cache: Option<PathBuf>,
-    limits: TaskLimits,
+    /// This process's own `wisp.task.*` settings: the defaults of its tasks.
+    defaults: TaskLimits,
+    /// The largest memory any guest may get here (the pool's slot size).
+    max_memory: usize,
     ticker_stop: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Runtime {
-    /// Creates the engine, the linker and the epoch ticker.
-    pub fn new(limits: TaskLimits, disk_cache: Option<PathBuf>) -> Result<Arc<Runtime>, ComponentError> {
+    /// Creates the engine, the linker and the epoch ticker. `defaults` are
+    /// this process's `wisp.task.*` settings: its memory limit is also the most
+    /// any job's guest gets here, and fuel is metered only when it sets `wisp.task.fuel`
+    /// (metering costs every guest some speed).
+    pub fn new(defaults: TaskLimits, disk_cache: Option<PathBuf>) -> Result<Arc<Runtime>, ComponentError> {
+        let max_memory = defaults.memory.unwrap_or(DEFAULT_TASK_MEMORY) as usize;
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
+        cfg.consume_fuel(defaults.fuel.is_some());
         cfg.wasm_component_model(true);
         let mut pool = PoolingAllocationConfig::default();
         // Slots for every guest store alive at once: task threads x guest steps per task, plus the job main.
@@ -111,7 +106,7 @@ impl Runtime {
             .total_memories(512)
             .total_tables(1024)
             .total_stacks(256)
-            .max_memory_size(limits.memory.max(64 << 20))
+            .max_memory_size(max_memory.max(64 << 20))
             .linear_memory_keep_resident(4 << 20)
             .table_keep_resident(64 << 10)
             .pagemap_scan(wasmtime::Enabled::Auto);
@@ -139,7 +134,8 @@ impl Runtime {
             linker,
             cache: Mutex::new(HashMap::new()),
             disk_cache,
-            limits,
+            defaults,
+            max_memory,
             ticker_stop,
             ticker: Mutex::new(Some(ticker)),
         }))
@@ -150,9 +146,34 @@ impl Runtime {
         &self.engine
     }
 
-    /// The per-task limits.
-    pub fn limits(&self) -> &TaskLimits {
-        &self.limits
+    /// The largest linear memory of any guest in this process (a job main's limit).
+    pub fn max_memory(&self) -> usize {
+        self.max_memory
+    }
+
+    /// The sandbox of a task of a job with these settings: unset values take
+    /// this process's, memory never exceeds this process's limit.
+    pub fn sandbox(&self, job: &TaskLimits, scratch: Option<PathBuf>) -> Result<Sandbox, GuestError> {
+        let d = &self.defaults;
+        let memory = job.memory.or(d.memory).map_or(self.max_memory, |m| (m as usize).min(self.max_memory));
+        let timeout = job.timeout.or(d.timeout).filter(|t| !t.is_zero());
+        let fuel = job.fuel.or(d.fuel);
+        if fuel.is_some() && d.fuel.is_none() {
+            return Err(GuestError::Failed {
+                message: format!(
+                    "{} is set but this executor does not meter fuel: start executors with --conf {}=N",
+                    config::TASK_FUEL,
+                    config::TASK_FUEL
+                ),
+            });
+        }
+        let scratch = if job.scratch || d.scratch { scratch } else { None };
+        Ok(Sandbox { memory, timeout, fuel, scratch })
+    }
+
+    /// Whether stores of this engine burn fuel.
+    pub(crate) fn meters_fuel(&self) -> bool {
+        self.defaults.fuel.is_some()
     }
 
     /// The compiled form of a component, compiling it at most once per process.

@@ -93,30 +93,47 @@ fn missing_job_file_is_named() {
 mod hostile_guests {
     //! Guests that probe the sandbox or misbehave: each probe is denied, each misbehaviour fails only its task, with the cause named.
 
-    use wisp_tests::{HOSTILE, Run, wisp};
+    use wisp_tests::{HOSTILE, RAW_GUEST, Run, wisp};
 
     use crate::RUN_TIMEOUT;
 
-    fn hostile(args: &[&str]) -> Run {
-        let mut all = vec!["run", HOSTILE, "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--"];
+    fn hostile_with(conf: &[&str], args: &[&str]) -> Run {
+        let mut all = vec!["run", HOSTILE, "--cores", "2", "--conf", "wisp.task.maxFailures=1"];
+        for c in conf {
+            all.extend_from_slice(&["--conf", c]);
+        }
+        all.push("--");
         all.extend_from_slice(args);
         wisp(&all, RUN_TIMEOUT)
     }
 
-    fn probe(args: &[&str], key: &str) -> String {
-        let run = hostile(args);
+    fn hostile(args: &[&str]) -> Run {
+        hostile_with(&[], args)
+    }
+
+    fn probe_with(conf: &[&str], args: &[&str], key: &str) -> String {
+        let run = hostile_with(conf, args);
         assert!(run.ok(), "{}", run.stderr);
         let line = run.stdout.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{}", run.stdout));
-        assert!(line.starts_with("denied"), "{key}: the guest got through: {line}");
         line.to_string()
     }
 
-    fn failure(args: &[&str]) -> String {
-        let run = hostile(args);
+    fn probe(args: &[&str], key: &str) -> String {
+        let line = probe_with(&[], args, key);
+        assert!(line.starts_with("denied"), "{key}: the guest got through: {line}");
+        line
+    }
+
+    fn failure_of(run: Run) -> String {
         assert_eq!(run.code, Some(1), "{}", run.stdout);
         let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
         assert_eq!(lines.len(), 1, "{}", run.stderr);
+        assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
         lines[0].to_string()
+    }
+
+    fn failure(args: &[&str]) -> String {
+        failure_of(hostile(args))
     }
 
     #[test]
@@ -134,10 +151,49 @@ mod hostile_guests {
     }
 
     #[test]
+    fn a_scratch_directory_exists_only_when_the_job_grants_it_and_cannot_be_escaped() {
+        let denied = probe_with(&[], &["scratch", "a.txt"], "scratch");
+        assert!(denied.starts_with("inside:denied"), "no grant, yet the guest wrote to /scratch: {denied}");
+        let granted = probe_with(&["wisp.task.scratch=true"], &["scratch", "a.txt"], "scratch");
+        let (inside, outside) = granted.split_once('|').unwrap();
+        assert_eq!(inside, "inside:ok", "{granted}");
+        assert!(outside.starts_with("outside:denied"), "the guest left its scratch directory: {granted}");
+    }
+
+    #[test]
     fn misbehaving_guests_fail_with_the_cause_named() {
         assert!(failure(&["recurse"]).contains("call stack exhausted"));
-        assert!(failure(&["hoard"]).contains("task exceeded its memory limit"));
-        assert!(failure(&["flood"]).contains("failed printing to stdout"));
+        assert!(failure(&["hoard"]).contains("task exceeded its memory limit (wisp.task.memory = 1073741824 bytes)"));
+        assert!(failure(&["flood"]).contains("task wrote more than 1 MiB to stdout, the capture limit per task"));
         assert!(failure(&["panic-midway"]).contains("hostile guest panicked at record 500"));
+    }
+
+    #[test]
+    fn infinite_loops_are_stopped_by_the_time_or_fuel_limit() {
+        let timed = failure_of(hostile_with(&["wisp.task.timeout=1s"], &["spin"]));
+        assert!(timed.contains("task exceeded its time limit (wisp.task.timeout = 1s)"), "{timed}");
+        let fueled = failure_of(hostile_with(&["wisp.task.fuel=50000000"], &["spin"]));
+        assert!(fueled.contains("task ran out of fuel (wisp.task.fuel = 50000000)"), "{fueled}");
+        let memory = failure_of(hostile_with(&["wisp.task.memory=64m"], &["hoard"]));
+        assert!(memory.contains("task exceeded its memory limit (wisp.task.memory = 67108864 bytes)"), "{memory}");
+    }
+
+    #[test]
+    fn malformed_batches_from_a_guest_fail_its_task() {
+        for (kind, cause) in [("out-of-range", "record 1 ends at offset 4096, past the end of the 3 data bytes"), ("decreasing", "record 1 ends at offset 1, before the previous record's end 2 (offsets not increasing)")] {
+            let run = wisp(&["run", RAW_GUEST, "--conf", "wisp.task.maxFailures=1", "--", "malformed", kind], RUN_TIMEOUT);
+            let line = failure_of(run);
+            assert!(line.contains("guest returned a malformed batch"), "{kind}: {line}");
+            assert!(line.contains(cause), "{kind}: {line}");
+        }
+    }
+
+    #[test]
+    fn deterministic_failures_are_retried_unless_configured_not_to_be() {
+        let retried = failure_of(hostile_with(&["wisp.task.maxFailures=3"], &["panic-midway"]));
+        assert!(retried.contains("failed 3 times; last failure: guest panicked: hostile guest panicked at record 500"), "{retried}");
+        let once = failure_of(hostile_with(&["wisp.task.maxFailures=3", "wisp.task.retryGuestFailures=false"], &["panic-midway"]));
+        assert!(once.contains("failed once; last failure: guest panicked: hostile guest panicked at record 500"), "{once}");
+        assert!(once.contains("not retried: wisp.task.retryGuestFailures is false"), "{once}");
     }
 }

@@ -106,20 +106,18 @@ impl LocalBackend {
         }
         let mut scheduler = Scheduler::new(sched_config);
         let start = Instant::now();
-        scheduler.handle(start.elapsed(), SchedulerEvent::ExecutorAdded {
-                executor: ExecutorId(0),
-                host: "localhost".into(),
-                rack: None,
-                data_roots: Vec::new(),
-                cores,
-            });
+        scheduler.handle(
+            start.elapsed(),
+            SchedulerEvent::ExecutorAdded { executor: ExecutorId(0), host: "localhost".into(), rack: None, data_roots: Vec::new(), cores },
+        );
         let port = Box::new(LocalPort { tasks: task_tx, executor: executor.clone() });
         let event_log = config.event_log;
         let driver = std::thread::Builder::new()
             .name("wisp-driver-loop".into())
             .spawn(move || driver_loop::run(scheduler, rx, port, event_log, start))
             .map_err(StartError::Thread)?;
-        let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: Arc::new(AtomicU32::new(cores)), cancel: None };
+        let handle =
+            BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: Arc::new(AtomicU32::new(cores)), cancel: None };
         Ok(LocalBackend { handle, tx, driver: Some(driver), workers, executor, work_root: config.work_root })
     }
 

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use crate::config::{Conf, ConfigError, TASK_CPUS, TASK_MAX_FAILURES};
+use crate::config::{Conf, ConfigError, TASK_CPUS, TASK_MAX_FAILURES, TASK_RETRY_GUEST_FAILURES};
+use crate::task::TaskLimits;
 
 /// `wisp.stage.maxConsecutiveAttempts`: consecutive failed attempts (fetch failures) of a stage before its jobs fail.
 pub const STAGE_MAX_CONSECUTIVE_ATTEMPTS: &str = "wisp.stage.maxConsecutiveAttempts";
@@ -126,6 +127,12 @@ pub struct SchedulerConfig {
     pub speculation: SpeculationConfig,
     /// Exclusion on failure (`wisp.excludeOnFailure.*`, off by default).
     pub exclusion: ExclusionConfig,
+    /// Whether a deterministic guest failure (trap, panic, limit breach, error
+    /// result) is retried (`wisp.task.retryGuestFailures`, default true as in
+    /// Spark); infrastructure failures always are.
+    pub retry_guest_failures: bool,
+    /// The job's sandbox settings, carried by every task description (`wisp.task.memory|timeout|fuel|scratch`).
+    pub task_limits: TaskLimits,
 }
 
 impl Default for SchedulerConfig {
@@ -137,6 +144,8 @@ impl Default for SchedulerConfig {
             locality_waits: LocalityWaits::default(),
             speculation: SpeculationConfig::default(),
             exclusion: ExclusionConfig::default(),
+            retry_guest_failures: true,
+            task_limits: TaskLimits::default(),
         }
     }
 }
@@ -151,12 +160,7 @@ fn positive_u32(conf: &Conf, key: &str, default: u32) -> Result<u32, ConfigError
 }
 
 fn boolean(conf: &Conf, key: &str, default: bool) -> Result<bool, ConfigError> {
-    match conf.get(key).map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(v) => Err(bad(key, v, "expected true or false")),
-    }
+    conf.get_bool(key, default)
 }
 
 /// A finite float accepted by `ok`, or the default.
@@ -202,6 +206,8 @@ impl SchedulerConfig {
             locality_waits,
             speculation,
             exclusion,
+            retry_guest_failures: boolean(conf, TASK_RETRY_GUEST_FAILURES, d.retry_guest_failures)?,
+            task_limits: TaskLimits::from_conf(conf)?,
         })
     }
 }

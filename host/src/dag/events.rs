@@ -71,5 +71,7 @@ pub enum EventRecord {
         metrics: TaskMetrics,
         failure: Option<String>,
         succeeded: bool,
+        /// The end of what the task's guests wrote to stdout and stderr.
+        log: String,
     },
 }

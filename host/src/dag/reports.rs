@@ -18,7 +18,7 @@ impl Scheduler {
             ReportVerdict::Ended { task, outcome } => (task, outcome),
         };
         let failure = report.result.as_ref().err().map(TaskFailure::message);
-        self.record_task_end(&ended, report.metrics.clone(), failure);
+        self.record_task_end(&ended, report.metrics.clone(), failure, report.log.clone());
         if outcome == TaskOutcome::Stale {
             // Its partition is done (a speculative copy won, say) or its stage
             // attempt is gone: nothing it produced counts, and blocks it cached
@@ -81,7 +81,7 @@ impl Scheduler {
         }
     }
 
-    fn record_task_end(&mut self, t: &EndedTask, metrics: TaskMetrics, failure: Option<String>) {
+    fn record_task_end(&mut self, t: &EndedTask, metrics: TaskMetrics, failure: Option<String>, log: String) {
         self.record(EventRecord::TaskEnded {
             task: t.task,
             job: t.job,
@@ -95,6 +95,7 @@ impl Scheduler {
             metrics,
             succeeded: failure.is_none(),
             failure,
+            log,
         });
     }
 
@@ -119,7 +120,7 @@ impl Scheduler {
         tracing::info!(%executor, %reason, "executor lost");
         let failure = format!("executor lost: {reason}");
         for t in self.tasks.remove_executor(executor) {
-            self.record_task_end(&t, TaskMetrics::default(), Some(failure.clone()));
+            self.record_task_end(&t, TaskMetrics::default(), Some(failure.clone()), String::new());
         }
         let lost_outputs = !self.outputs.remove_executor(executor).is_empty();
         let lost_blocks = self.cache.remove_executor(executor);

@@ -318,6 +318,7 @@ mod tests {
             attempt,
             plan: Plan::Read(Source::Slice(Default::default())),
             sink,
+            limits: Default::default(),
         }
     }
 
@@ -342,7 +343,16 @@ mod tests {
         assert_eq!(f.rules[1], Rule::Sleep { select: Selector { partition: Some(0), map: Some(false), ..Selector::default() }, ms: 250 });
         assert_eq!(f.rules[2], Rule::DeleteShuffle { trigger: Trigger::AfterMapTasks(2) });
         assert_eq!(f.rules[3], Rule::Exit { trigger: Trigger::Start(Selector { stage: Some(3), ..Selector::default() }), code: 9 });
-        for bad in ["explode", "fail stage=1", "sleep", "sleep ms=x", "fail message=", "exit at=middle", "delete-shuffle stage=1 after-map-tasks=1", "sleep ms=1 color=red"] {
+        for bad in [
+            "explode",
+            "fail stage=1",
+            "sleep",
+            "sleep ms=x",
+            "fail message=",
+            "exit at=middle",
+            "delete-shuffle stage=1 after-map-tasks=1",
+            "sleep ms=1 color=red",
+        ] {
             let err = TestFaults::parse(bad).err().unwrap_or_else(|| panic!("{bad:?} should be refused"));
             assert!(err.to_string().starts_with("fault file line 1: "), "{err}");
         }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{BatchSink, TaskState, guest_failure};
+use super::{BatchSink, TaskState, guest_failure, host_failure};
 use crate::block::input::read_split_lines;
 use crate::host_ops::{Cogroup, Distinct, GroupByKey, HostOp, Sampler, SortByKey};
 use crate::lineage::{HostStep, Op};
@@ -83,7 +83,7 @@ fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink)
             })
             .map_err(|e| match e {
                 crate::block::input::ReadError::Sink(f) => f,
-                other => guest_failure(other.to_string()),
+                other => host_failure(other.to_string()),
             })?;
             st.metrics.records_read += records;
             st.metrics.bytes_read += stats.bytes;
@@ -97,14 +97,14 @@ fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink)
         }
         Source::Cached { block, executor } => {
             if *executor != st.executor.id() {
-                return Err(guest_failure(format!("cached block {block:?} is on {executor}, not reachable from {}", st.executor.id())));
+                return Err(host_failure(format!("cached block {block:?} is on {executor}, not reachable from {}", st.executor.id())));
             }
             let batches = st
                 .executor
                 .blocks()
                 .get(*block)
-                .map_err(|e| guest_failure(format!("cached block {block:?} unreadable: {e}")))?
-                .ok_or_else(|| guest_failure(format!("cached block {block:?} is missing on {executor}")))?;
+                .map_err(|e| host_failure(format!("cached block {block:?} unreadable: {e}")))?
+                .ok_or_else(|| host_failure(format!("cached block {block:?} is missing on {executor}")))?;
             for b in batches.iter() {
                 st.metrics.records_read += b.len() as u64;
                 st.metrics.bytes_read += b.byte_len() as u64;
@@ -186,11 +186,16 @@ fn run_guest(
     out: &mut dyn BatchSink,
 ) -> Result<(), TaskFailure> {
     let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
-    let guest = GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.partition, st.cancel.clone()).map_err(guest_error)?;
+    let sandbox = st.sandbox()?.clone();
+    let guest =
+        GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.partition, st.cancel.clone(), &sandbox).map_err(guest_error)?;
     let mut sink = GuestSink { guest, out };
-    run_plan(st, input, &mut sink)?;
-    let rest = sink.guest.finish().map_err(guest_error)?;
-    push_nonempty(sink.out, &rest)
+    let result = run_plan(st, input, &mut sink).and_then(|()| {
+        let rest = sink.guest.finish().map_err(guest_error)?;
+        push_nonempty(sink.out, &rest)
+    });
+    st.keep_output(&sink.guest.output());
+    result
 }
 
 pub(crate) fn guest_error(e: GuestError) -> TaskFailure {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::plan_run::run_plan;
-use super::{BatchSink, TaskState, guest_failure, io_failure};
+use super::{BatchSink, TaskState, guest_failure, host_failure, io_failure};
 use crate::config::SHUFFLE_SPILL_MEMORY;
 use crate::records::{Batch, split_pair};
 use crate::shuffle::ShuffleWriter;
@@ -22,7 +22,7 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
             let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
             run_plan(st, &task.plan, &mut sink)?;
             let (records, bytes) = (sink.records, sink.bytes);
-            let sizes = sink.writer.commit().map_err(|e| guest_failure(e.to_string()))?;
+            let sizes = sink.writer.commit().map_err(shuffle_write_failure)?;
             st.metrics.records_written += records;
             st.metrics.bytes_written += bytes;
             st.metrics.shuffle_write_bytes += sizes.iter().sum::<u64>();
@@ -70,7 +70,7 @@ impl BatchSink for ShuffleSink {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         self.records += batch.len() as u64;
         self.bytes += batch.byte_len() as u64;
-        self.writer.write(batch).map_err(|e| guest_failure(e.to_string()))
+        self.writer.write(batch).map_err(shuffle_write_failure)
     }
 }
 
@@ -145,7 +145,7 @@ struct TextWriter<W: Write> {
 impl<W: Write> BatchSink for TextWriter<W> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         for r in batch.iter() {
-            self.file.write_all(r).and_then(|()| self.file.write_all(b"\n")).map_err(|e| guest_failure(format!("writing output: {e}")))?;
+            self.file.write_all(r).and_then(|()| self.file.write_all(b"\n")).map_err(|e| host_failure(format!("writing output: {e}")))?;
         }
         self.records += batch.len() as u64;
         self.bytes += batch.byte_len() as u64 + batch.len() as u64;
@@ -170,4 +170,12 @@ fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
     st.metrics.records_written += sink.records;
     st.metrics.bytes_written += sink.bytes;
     written
+}
+
+/// A shuffle write's IO error is the executor's; a record that cannot be partitioned is the task's own.
+fn shuffle_write_failure(e: crate::shuffle::ShuffleWriteError) -> TaskFailure {
+    match e {
+        crate::shuffle::ShuffleWriteError::Io { .. } => host_failure(e.to_string()),
+        other => guest_failure(other.to_string()),
+    }
 }

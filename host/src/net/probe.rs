@@ -52,7 +52,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, ProbeError> {
 
 impl Probe {
     /// Connects and runs the handshake, claiming `config.protocol_version`.
-    pub fn connect(addr: SocketAddr, fingerprint: Fingerprint, secret: &ClusterSecret, role: Role, config: &NetConfig) -> Result<Probe, ProbeError> {
+    pub fn connect(
+        addr: SocketAddr,
+        fingerprint: Fingerprint,
+        secret: &ClusterSecret,
+        role: Role,
+        config: &NetConfig,
+    ) -> Result<Probe, ProbeError> {
         let rt = runtime()?;
         let client = rt.block_on(endpoint::connect_with(addr, fingerprint, secret, role, config))?;
         Ok(Probe { rt, client: Some(client) })
@@ -102,7 +108,12 @@ impl Probe {
 /// Completes QUIC and TLS with a pinned server, then sends nothing: the
 /// connection stays half-open until the server drops it or `hold` passes.
 /// Returns how it ended: the server's close reason, or `None` if it was still open after `hold`.
-pub fn hold_half_open(addr: SocketAddr, fingerprint: Fingerprint, config: &NetConfig, hold: Duration) -> Result<Option<String>, ProbeError> {
+pub fn hold_half_open(
+    addr: SocketAddr,
+    fingerprint: Fingerprint,
+    config: &NetConfig,
+    hold: Duration,
+) -> Result<Option<String>, ProbeError> {
     let rt = runtime()?;
     rt.block_on(async {
         let (endpoint, conn) = endpoint::raw_connect(addr, fingerprint, config).await?;

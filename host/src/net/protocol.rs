@@ -32,7 +32,7 @@ pub use task::{
 };
 
 /// The protocol version this build speaks; peers must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The TLS application protocol (ALPN) of every Wisp connection.
 ///

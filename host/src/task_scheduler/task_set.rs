@@ -481,11 +481,11 @@ impl TaskSetManager {
                 }
                 let t = &self.tasks[index];
                 if t.failures >= max_failures {
+                    let times = if t.failures == 1 { "once".to_string() } else { format!("{} times", t.failures) };
                     return Some(format!(
-                        "task {} of stage {} failed {} times; last failure: {}",
+                        "task {} of stage {} failed {times}; last failure: {}",
                         t.partition,
                         self.stage.0,
-                        t.failures,
                         one_line(message)
                     ));
                 }

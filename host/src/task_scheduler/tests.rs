@@ -22,7 +22,7 @@ fn set(stage: u32, partitions: &[u32]) -> TaskSet {
 }
 
 fn report(a: &Assignment, result: Result<TaskOutput, TaskFailure>) -> TaskReport {
-    TaskReport { task: a.task, executor: a.executor, result, cached: Vec::new(), metrics: TaskMetrics::default() }
+    TaskReport { task: a.task, executor: a.executor, result, cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() }
 }
 
 fn ok() -> Result<TaskOutput, TaskFailure> {
@@ -37,6 +37,31 @@ fn outcome(v: ReportVerdict) -> TaskOutcome {
     match v {
         ReportVerdict::Ended { outcome, .. } => outcome,
         ReportVerdict::Unknown => panic!("unknown report"),
+    }
+}
+
+#[test]
+fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() {
+    let config = SchedulerConfig { max_task_failures: 4, retry_guest_failures: false, ..Default::default() };
+    let mut ts = TaskScheduler::new(&config);
+    ts.add_executor(ExecutorId(0), "h".into(), 1);
+    ts.add_executor(ExecutorId(1), "h".into(), 1);
+    ts.submit_task_set(T0, set(3, &[0, 1]));
+    let a = ts.resource_offers(T0);
+    assert_eq!(a.len(), 2);
+    // A disk error is the executor's: retried (elsewhere) whatever the setting.
+    let host = Err(TaskFailure::Host { message: "cannot write shuffle file: No space left on device".into() });
+    assert_eq!(outcome(ts.status_update(T0, &report(&a[0], host))), TaskOutcome::Retrying);
+    assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
+    let b = ts.resource_offers(T0);
+    assert_eq!((b.len(), b[0].partition, b[0].executor, b[0].attempt), (1, 0, ExecutorId(1), 1));
+    // A panic would happen again: the first one ends the stage.
+    match outcome(ts.status_update(T0, &report(&b[0], guest_err("panicked at record 7")))) {
+        TaskOutcome::TooManyFailures { message } => assert_eq!(
+            message,
+            "task 0 of stage 3 failed 2 times; last failure: panicked at record 7 (not retried: wisp.task.retryGuestFailures is false)"
+        ),
+        other => panic!("{other:?}"),
     }
 }
 
@@ -216,7 +241,7 @@ fn abort_message_is_one_line() {
     let a = ts.resource_offers(T0);
     match outcome(ts.status_update(T0, &report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")))) {
         TaskOutcome::TooManyFailures { message } => {
-            assert_eq!(message, "task 0 of stage 2 failed 1 times; last failure: panicked at src/lib.rs:3:5: | index out of bounds")
+            assert_eq!(message, "task 0 of stage 2 failed once; last failure: panicked at src/lib.rs:3:5: | index out of bounds")
         }
         other => panic!("{other:?}"),
     }

@@ -5,15 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::{Func, TypedFunc};
 
 use super::bindings::job::wisp::task::types as wit;
 use super::host_state::HostState;
 use super::validate::one_line;
-use super::{LoadedComponent, Runtime, TaskLimits};
+use super::{LoadedComponent, Runtime, Sandbox};
 use crate::lineage::{Op, OpKind};
 use crate::records::Batch;
 
@@ -27,11 +27,50 @@ pub enum GuestError {
     #[error("{message}")]
     Trapped { message: String },
     /// The guest returned a batch whose offsets are wrong.
-    #[error("guest returned a malformed batch: {source}")]
+    #[error("guest returned a malformed batch: {}", source.to_string().trim_start_matches("malformed batch: "))]
     Malformed { source: crate::records::MalformedBatch },
     /// The task was cancelled by the scheduler.
     #[error("task killed")]
     Killed,
+}
+
+/// Bytes of stdout and of stderr kept per guest task; a guest writing more fails.
+pub const OUTPUT_CAPTURE: usize = 1 << 20;
+
+/// Where the scratch directory appears inside the guest.
+pub const SCRATCH_GUEST_PATH: &str = "/scratch";
+
+/// What a guest task wrote to its stdout and stderr (at most `OUTPUT_CAPTURE` bytes each).
+#[derive(Clone, Debug, Default)]
+pub struct GuestOutput {
+    /// Its stdout.
+    pub stdout: Vec<u8>,
+    /// Its stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// The captured stdout and stderr pipes of one store.
+#[derive(Clone)]
+struct Capture {
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl Capture {
+    fn new() -> Capture {
+        Capture { stdout: MemoryOutputPipe::new(OUTPUT_CAPTURE), stderr: MemoryOutputPipe::new(OUTPUT_CAPTURE) }
+    }
+
+    /// Which stream, if any, reached its capture limit (further writes failed).
+    fn overflowed(&self) -> Option<&'static str> {
+        if self.stdout.contents().len() >= OUTPUT_CAPTURE {
+            Some("stdout")
+        } else if self.stderr.contents().len() >= OUTPUT_CAPTURE {
+            Some("stderr")
+        } else {
+            None
+        }
+    }
 }
 
 /// A running guest task.
@@ -40,35 +79,42 @@ pub struct GuestTask {
     push: Func,
     finish: TypedFunc<(ResourceAny,), (Result<Batch, String>,)>,
     task: ResourceAny,
-    stderr: MemoryOutputPipe,
+    capture: Capture,
     cancel: Arc<AtomicBool>,
-    limits: TaskLimits,
+    sandbox: Sandbox,
 }
 
 impl GuestTask {
-    /// Instantiates the component in a fresh store and creates its pipeline task.
+    /// Instantiates the component in a fresh store, sandboxed as `sandbox` says, and creates its pipeline task.
     pub fn start(
         runtime: &Runtime,
         component: &LoadedComponent,
         ops: &[Op],
         partition: u32,
         cancel: Arc<AtomicBool>,
+        sandbox: &Sandbox,
     ) -> Result<GuestTask, GuestError> {
-        let limits = runtime.limits();
-        let stderr = MemoryOutputPipe::new(limits.output_capture);
-        let stdout = MemoryOutputPipe::new(limits.output_capture);
+        let capture = Capture::new();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(stdout).stderr(stderr.clone()).allow_blocking_current_thread(true);
+        wasi.stdout(capture.stdout.clone()).stderr(capture.stderr.clone()).allow_blocking_current_thread(true);
+        if let Some(dir) = &sandbox.scratch {
+            wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite).map_err(|e| GuestError::Failed {
+                message: format!("cannot grant the scratch directory {}: {e}", dir.display()),
+            })?;
+        }
         let state = HostState {
             wasi: wasi.build(),
             table: Default::default(),
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory).instances(64).tables(256).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new().memory_size(sandbox.memory).instances(64).tables(256).trap_on_grow_failure(true).build(),
             driver: None,
         };
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
+        if runtime.meters_fuel() {
+            store.set_fuel(sandbox.fuel.unwrap_or(u64::MAX)).map_err(|e| GuestError::Failed { message: e.to_string() })?;
+        }
         store.set_epoch_deadline(1);
-        let mut remaining = limits.deadline_ticks();
+        let mut remaining = sandbox.deadline_ticks();
         let flag = cancel.clone();
         store.epoch_deadline_callback(move |_| {
             if flag.load(Ordering::Relaxed) || remaining == 0 {
@@ -88,8 +134,13 @@ impl GuestTask {
         let finish = instance.get_typed_func(&mut store, exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
-        let task = check(created, &stderr, &cancel, limits)?;
-        Ok(GuestTask { store, push, finish, task, stderr, cancel, limits: limits.clone() })
+        let task = check(created, &capture, &cancel, sandbox)?;
+        Ok(GuestTask { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
+    }
+
+    /// What the guest wrote to stdout and stderr so far.
+    pub fn output(&self) -> GuestOutput {
+        GuestOutput { stdout: self.capture.stdout.contents().to_vec(), stderr: self.capture.stderr.contents().to_vec() }
     }
 
     /// Pushes one batch through the guest chain; returns what it produced.
@@ -100,7 +151,7 @@ impl GuestTask {
             .typed::<(ResourceAny, &Batch), (Result<Batch, String>,)>(&self.store)
             .and_then(|f| f.call(&mut self.store, (self.task, input)))
             .map(|(r,)| r);
-        let out = check(r, &self.stderr, &self.cancel, &self.limits)?;
+        let out = check(r, &self.capture, &self.cancel, &self.sandbox)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
@@ -108,19 +159,14 @@ impl GuestTask {
     /// Ends the input; returns the chain's remaining output.
     pub fn finish(&mut self) -> Result<Batch, GuestError> {
         let r = self.finish.call(&mut self.store, (self.task,)).map(|(r,)| r);
-        let out = check(r, &self.stderr, &self.cancel, &self.limits)?;
+        let out = check(r, &self.capture, &self.cancel, &self.sandbox)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
 }
 
 /// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).
-fn check<T>(
-    r: wasmtime::Result<Result<T, String>>,
-    stderr: &MemoryOutputPipe,
-    cancel: &AtomicBool,
-    limits: &TaskLimits,
-) -> Result<T, GuestError> {
+fn check<T>(r: wasmtime::Result<Result<T, String>>, capture: &Capture, cancel: &AtomicBool, sandbox: &Sandbox) -> Result<T, GuestError> {
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(message)) => Err(GuestError::Failed { message: one_line(&message) }),
@@ -128,20 +174,32 @@ fn check<T>(
             tracing::debug!("guest interrupted after cancel: {}", e.root_cause());
             Err(GuestError::Killed)
         }
-        Err(e) => Err(GuestError::Trapped { message: limit_message(&e, limits).unwrap_or_else(|| trap_message(&e, &stderr.contents())) }),
+        Err(e) => Err(GuestError::Trapped {
+            message: limit_message(&e, capture, sandbox).unwrap_or_else(|| trap_message(&e, &capture.stderr.contents())),
+        }),
     }
 }
 
 /// Names the limit a trap comes from, if it comes from one.
-fn limit_message(e: &wasmtime::Error, limits: &TaskLimits) -> Option<String> {
-    if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-        let t = limits.timeout?;
-        return Some(format!("task exceeded its time limit ({} = {t:?})", crate::config::TASK_TIMEOUT));
+fn limit_message(e: &wasmtime::Error, capture: &Capture, sandbox: &Sandbox) -> Option<String> {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            let t = sandbox.timeout?;
+            return Some(format!("task exceeded its time limit ({} = {t:?})", crate::config::TASK_TIMEOUT));
+        }
+        Some(wasmtime::Trap::OutOfFuel) => {
+            let fuel = sandbox.fuel?;
+            return Some(format!("task ran out of fuel ({} = {fuel})", crate::config::TASK_FUEL));
+        }
+        _ => {}
+    }
+    if let Some(stream) = capture.overflowed() {
+        return Some(format!("task wrote more than {} MiB to {stream}, the capture limit per task", OUTPUT_CAPTURE >> 20));
     }
     let cause = e.root_cause().to_string();
-    cause.contains("forcing trap when growing memory").then(|| {
-        format!("task exceeded its memory limit ({} = {} bytes)", crate::config::TASK_MEMORY, limits.memory)
-    })
+    cause
+        .contains("forcing trap when growing memory")
+        .then(|| format!("task exceeded its memory limit ({} = {} bytes)", crate::config::TASK_MEMORY, sandbox.memory))
 }
 
 fn to_wit_op(op: &Op) -> wit::Op {

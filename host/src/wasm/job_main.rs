@@ -64,11 +64,17 @@ pub fn run_job_main_with_stdout(
     let state = HostState {
         wasi: wasi.build(),
         table: Default::default(),
-        limits: StoreLimitsBuilder::new().memory_size(runtime.limits().memory).instances(64).tables(256).build(),
+        limits: StoreLimitsBuilder::new().memory_size(runtime.max_memory()).instances(64).tables(256).build(),
         driver: Some(driver),
     };
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|s| &mut s.limits);
+    if runtime.meters_fuel() {
+        // The main is not metered; only tasks are.
+        if let Err(e) = store.set_fuel(u64::MAX) {
+            return (Err(JobMainError::Trapped { message: format!("cannot set up the job: {e}") }), store.into_data().driver);
+        }
+    }
     // The main is not time-limited: actions block inside host calls, not in wasm.
     store.set_epoch_deadline(u64::MAX / 2);
     let result = match pre.instantiate(&mut store) {

@@ -169,6 +169,7 @@ impl SimCluster {
                         result: Ok(TaskOutput::Result(ResultValue::Count(1))),
                         cached,
                         metrics: TaskMetrics::default(),
+                        log: String::new(),
                     });
                 }
                 SchedulerCommand::Record(EventRecord::TaskStarted { locality, .. }) => {

@@ -16,8 +16,7 @@ use crate::executor::faults::TestFaults;
 use crate::executor::{Executor, ExecutorConfig, LiveMetrics};
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::net::protocol::{
-    ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, RunningTask, WireTaskMetrics,
-    WireTaskReport,
+    ComponentUpload, ConvertError, ExecutorReply, ExecutorRequest, MasterReply, MasterRequest, RunningTask, WireTaskMetrics, WireTaskReport,
 };
 use crate::net::{ClusterSecret, Fingerprint, Identity, Role, Server, Stream, call, connect_with};
 use crate::task::{BlockId, ComponentBytes, TaskDesc};
@@ -93,7 +92,8 @@ impl State {
         if let Some(e) = apps.get(&app) {
             return Ok(e.clone());
         }
-        let config = ExecutorConfig { id: self.id, work_dir: app_dir(&self.base, app), shuffle_spill_memory: self.spill, batch_bytes: 1 << 20 };
+        let config =
+            ExecutorConfig { id: self.id, work_dir: app_dir(&self.base, app), shuffle_spill_memory: self.spill, batch_bytes: 1 << 20 };
         let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), self.max_in_flight);
         let e = Arc::new(Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?.with_test_faults(self.test_faults.clone()));
         apps.insert(app, e.clone());

@@ -59,13 +59,7 @@ impl QuicFetcher {
 }
 
 impl BlockFetcher for QuicFetcher {
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        reduce: u32,
-        maps: &[MapBlock],
-        on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure> {
+    fn fetch(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock], on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure> {
         let Some(first) = maps.first() else { return Ok(()) };
         let target = (self.max_in_flight / 5).max(1);
         let mut by_executor: BTreeMap<ExecutorId, Vec<MapBlock>> = BTreeMap::new();

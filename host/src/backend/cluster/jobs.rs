@@ -19,10 +19,10 @@ use super::super::{BackendHandle, LoopMessage};
 use super::chain;
 use super::master::Shared;
 use super::port::ClusterPort;
-use crate::dag::Scheduler;
-use crate::event_log::EventLog;
 use crate::config::Conf;
 use crate::context::Context;
+use crate::dag::Scheduler;
+use crate::event_log::EventLog;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
 use crate::net::{Limits, Stream};
@@ -145,7 +145,12 @@ fn run_main(
         .spawn(move || driver_loop::run(scheduler, rx, port, event_log, Instant::now()))
         .map_err(|e| format!("cannot start the driver loop: {e}"))?;
     shared.registry.add_app(app, tx.clone());
-    let handle = BackendHandle { tx: tx.clone(), next_job: Arc::new(AtomicU32::new(0)), cores: shared.registry.cores.clone(), cancel: Some(cancel.clone()) };
+    let handle = BackendHandle {
+        tx: tx.clone(),
+        next_job: Arc::new(AtomicU32::new(0)),
+        cores: shared.registry.cores.clone(),
+        cancel: Some(cancel.clone()),
+    };
     let (result, shuffles) = run_app(shared, job, conf, handle, args, events);
     shared.registry.remove_app(app, shuffles);
     let _ = tx.send(LoopMessage::Shutdown);

@@ -90,7 +90,8 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
         (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, data_roots }, Some(id)) => {
             tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, ?data_roots, cores, "executor registered");
             let (queue, rx) = mpsc::unbounded_channel();
-            let info = PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
+            let info =
+                PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
             let link = Link {
                 queue,
                 info,

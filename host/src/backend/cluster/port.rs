@@ -228,7 +228,8 @@ pub(crate) async fn serve_queue(
                 if let Err(message) = launch(&conn, app, &task, &mut sent, limits).await {
                     tracing::warn!(executor = %id, task = %task.task, %message, "launch failed");
                     let failure = if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Guest { message } };
-                    let report = TaskReport { task: task.task, executor: id, result: Err(failure), cached: vec![], metrics: TaskMetrics::default() };
+                    let report =
+                        TaskReport { task: task.task, executor: id, result: Err(failure), cached: vec![], metrics: TaskMetrics::default(), log: String::new() };
                     registry.post_app(app, SchedulerEvent::TaskFinished(report));
                 }
             }

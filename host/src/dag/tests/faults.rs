@@ -222,7 +222,7 @@ fn stale_reports_are_ignored() {
     let ok = || Ok(TaskOutput::MapStatus { sizes: vec![1, 1, 1] });
     for (task, executor) in [(TaskId(9999), executor), (desc.task, ExecutorId(42)), (reduces[1], sim.launched[0].0)] {
         let before = sim.records.len();
-        sim.report(TaskReport { task, executor, result: ok(), cached: Vec::new(), metrics: TaskMetrics::default() });
+        sim.report(TaskReport { task, executor, result: ok(), cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() });
         assert_eq!(sim.records.len(), before, "report of {task} on {executor} not ignored");
     }
     sim.answer_kills = true;

@@ -142,6 +142,7 @@ impl Sim {
                         result: Err(TaskFailure::Killed),
                         cached: Vec::new(),
                         metrics: TaskMetrics::default(),
+                        log: String::new(),
                     });
                 }
                 SchedulerCommand::JobFinished { job, result } => {
@@ -215,7 +216,7 @@ impl Sim {
             Step::Run => self.execute(executor, &desc),
         };
         self.running.remove(&task);
-        self.report(TaskReport { task, executor, result, cached, metrics: TaskMetrics::default() });
+        self.report(TaskReport { task, executor, result, cached, metrics: TaskMetrics::default(), log: String::new() });
     }
 
     pub(crate) fn report(&mut self, report: TaskReport) {
@@ -346,7 +347,9 @@ impl Sim {
             Plan::Read(Source::File(f)) => Batch::from_records([f.path.to_string_lossy().into_owned()]),
             // As the real executor: it reads only its own blocks.
             Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {
-                return Err(TaskFailure::Guest { message: format!("cached block {block:?} is on {holder}, not reachable from {executor}") });
+                return Err(TaskFailure::Guest {
+                    message: format!("cached block {block:?} is on {holder}, not reachable from {executor}"),
+                });
             }
             Plan::Read(Source::Cached { block, executor: holder }) => match self.blocks.get(&(*block, *holder)) {
                 Some(b) => b.clone(),

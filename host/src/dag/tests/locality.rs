@@ -164,7 +164,11 @@ fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_
     let moved: Vec<&TaskDesc> = sim.launched.iter().filter(|(e, t)| t.job == job && *e == ExecutorId(1)).map(|(_, t)| t).collect();
     assert!(!moved.is_empty(), "executor 1 ran some of the second job's tasks");
     for t in moved {
-        assert!(matches!(&t.plan, Plan::Guest { input, .. } if matches!(**input, Plan::Read(Source::Slice(_)))), "recomputed, not cached again: {:?}", t.plan);
+        assert!(
+            matches!(&t.plan, Plan::Guest { input, .. } if matches!(**input, Plan::Read(Source::Slice(_)))),
+            "recomputed, not cached again: {:?}",
+            t.plan
+        );
     }
     let failed = sim.records.iter().filter(|r| matches!(r, EventRecord::TaskEnded { succeeded: false, .. })).count();
     assert_eq!(failed, 0, "no attempt failed");
@@ -237,5 +241,9 @@ fn a_split_whose_host_is_busy_runs_rack_local_after_the_node_wait_and_the_log_sa
             _ => None,
         })
         .collect();
-    assert_eq!(logged, vec![TaskLocality::NodeLocal, TaskLocality::RackLocal, TaskLocality::Any], "written `rack-local` etc. by the event log");
+    assert_eq!(
+        logged,
+        vec![TaskLocality::NodeLocal, TaskLocality::RackLocal, TaskLocality::Any],
+        "written `rack-local` etc. by the event log"
+    );
 }

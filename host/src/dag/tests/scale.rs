@@ -44,7 +44,10 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
     let mut sched = crate::dag::Scheduler::new(Default::default());
     let mut now = std::time::Duration::ZERO;
     for e in 0..8 {
-        sched.handle(now, SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host: "h".into(), rack: None, data_roots: Vec::new(), cores: 4 });
+        sched.handle(
+            now,
+            SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host: "h".into(), rack: None, data_roots: Vec::new(), cores: 4 },
+        );
     }
     let sim = Sim::new(0, 0);
     sched.handle(
@@ -88,6 +91,7 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
                 result: Ok(output),
                 cached: Vec::new(),
                 metrics: Default::default(),
+                log: String::new(),
             }),
         );
     }

@@ -161,6 +161,7 @@ fn killed_reports_never_count_as_failures() {
         result: Err(crate::task::TaskFailure::Killed),
         cached: Vec::new(),
         metrics: TaskMetrics::default(),
+        log: String::new(),
     });
     assert!(sim.finished.is_empty());
     assert!(sim.kills.is_empty());

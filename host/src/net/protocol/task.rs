@@ -117,6 +117,16 @@ pub struct WireTask {
     pub attempt: u32,
     pub plan: WirePlan,
     pub sink: WireSink,
+    pub limits: WireTaskLimits,
+}
+
+/// Mirror of `TaskLimits` (timeout in milliseconds).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct WireTaskLimits {
+    pub memory: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub fuel: Option<u64>,
+    pub scratch: bool,
 }
 
 /// Mirror of `Plan`, flattened: `nodes[root]` is the plan, inputs are
@@ -287,6 +297,7 @@ pub struct WireTaskReport {
     pub result: Result<WireTaskOutput, WireTaskFailure>,
     pub cached: Vec<WireBlockId>,
     pub metrics: WireTaskMetrics,
+    pub log: String,
 }
 
 /// Mirror of `TaskOutput`.
@@ -308,6 +319,7 @@ pub enum WireResultValue {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum WireTaskFailure {
     Guest { message: String },
+    Host { message: String },
     FetchFailed { shuffle: u32, map: u32, executor: u32, message: String },
     ExecutorLost,
     Killed,

@@ -25,6 +25,7 @@ fn sample_task() -> WireTask {
             ],
         },
         sink: WireSink::ShuffleWrite { shuffle: 4, partitioner: WirePartitioner::Hash { partitions: 8 } },
+        limits: Default::default(),
     }
 }
 
@@ -35,6 +36,7 @@ fn sample_report() -> WireTaskReport {
         result: Ok(WireTaskOutput::Result(WireResultValue::Records(WireBatch { data: b"xy".to_vec(), ends: vec![2] }))),
         cached: vec![WireBlockId { rdd: 1, partition: 3 }],
         metrics: WireTaskMetrics { records_read: 5, bytes_read: 50, ..Default::default() },
+        log: String::new(),
     }
 }
 
@@ -105,7 +107,18 @@ async fn every_message_type_roundtrips() {
         {
             roundtrip(reply, &l).await;
         }
-        roundtrip(ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 7, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] }, &l).await;
+        roundtrip(
+            ExecutorRequest::Heartbeat {
+                running: vec![RunningTask {
+                    app: 1,
+                    task: 7,
+                    elapsed_ms: 5,
+                    metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
+                }],
+            },
+            &l,
+        )
+        .await;
         roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
         let mut failed = sample_report();
         failed.result = Err(WireTaskFailure::FetchFailed { shuffle: 1, map: 2, executor: 3, message: "gone".into() });

@@ -54,7 +54,14 @@ async fn right_secret_is_welcomed_and_can_call() {
             stream.finish();
             let _ = stream.send.stopped().await;
         };
-        let req = ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 3, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] };
+        let req = ExecutorRequest::Heartbeat {
+            running: vec![RunningTask {
+                app: 1,
+                task: 3,
+                elapsed_ms: 5,
+                metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
+            }],
+        };
         let (_, reply) = tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
         assert_eq!(reply.unwrap(), MasterReply::Ack);
 
@@ -95,11 +102,12 @@ async fn wrong_protocol_version_is_refused() {
         let (addr, fp) = (server.local_addr(), server.fingerprint());
         let config = NetConfig::default();
         let secret = secret();
-        let connect = endpoint::connect_version(addr, fp, &secret, Role::Submitter, &config, 2);
+        let connect = endpoint::connect_version(addr, fp, &secret, Role::Submitter, &config, PROTOCOL_VERSION + 7);
         let (s, c) = tokio::join!(server.accept(), connect);
+        let theirs = PROTOCOL_VERSION + 7;
         assert_eq!(
             c.unwrap_err().to_string(),
-            format!("refused by master: protocol version 2 is not supported (master speaks {PROTOCOL_VERSION})")
+            format!("refused by master: protocol version {theirs} is not supported (master speaks {PROTOCOL_VERSION})")
         );
         assert!(matches!(s.unwrap_err(), HandshakeError::Refused { .. }));
     })
@@ -154,7 +162,7 @@ async fn hostile_input_is_refused_and_the_server_keeps_accepting() {
             ),
             ("4 GiB claim", u32::MAX.to_le_bytes().to_vec(), "malformed hello: frame of 4294967295 bytes exceeds the limit of 65536 bytes"),
             ("truncated", truncated, "malformed hello: stream ended in the middle of a frame"),
-            ("garbage body", vec![3, 0, 0, 0, 1, 0xFF, 0xFF], "malformed hello"),
+            ("garbage body", vec![3, 0, 0, 0, PROTOCOL_VERSION as u8, 0xFF, 0xFF], "malformed hello"),
         ];
         for (name, bytes, expected) in cases {
             let (s, conn) = tokio::join!(server.accept(), misbehave(addr, fp, &bytes, true));
@@ -283,7 +291,14 @@ async fn measure_handshake_and_round_trip() {
             handshakes.push(t.elapsed());
             c.conn.close(0u32.into(), b"");
         }
-        let req = ExecutorRequest::Heartbeat { running: vec![RunningTask { app: 1, task: 1, elapsed_ms: 5, metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() } }] };
+        let req = ExecutorRequest::Heartbeat {
+            running: vec![RunningTask {
+                app: 1,
+                task: 1,
+                elapsed_ms: 5,
+                metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
+            }],
+        };
         for _ in 0..200 {
             rpc::call::<_, MasterReply>(&client.conn, &req, Limits::default()).await.unwrap();
         }
@@ -327,6 +342,7 @@ async fn large_component_upload_over_quic() {
             attempt: 0,
             plan: WirePlan { nodes: vec![WirePlanNode::Read(WireSource::Slice(Default::default()))] },
             sink: WireSink::Result(WireResultKind::Count),
+            limits: Default::default(),
         };
         let req = MasterRequest::LaunchTask { app: 1, task, components: vec![upload.clone()] };
         let serve = async {

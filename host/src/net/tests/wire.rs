@@ -51,7 +51,8 @@ fn every_variant_plan(c1: &Arc<ComponentBytes>, c2: &Arc<ComponentBytes>) -> Pla
 }
 
 fn task(plan: Plan, sink: TaskSink) -> TaskDesc {
-    TaskDesc { task: TaskId(77), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 2, plan, sink }
+    let limits = crate::task::TaskLimits { memory: Some(64 << 20), timeout: Some(std::time::Duration::from_millis(1500)), fuel: Some(9), scratch: true };
+    TaskDesc { task: TaskId(77), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 2, plan, sink, limits }
 }
 
 /// host → wire → postcard bytes → wire → host.
@@ -138,6 +139,7 @@ fn task_reports_roundtrip() {
         Ok(TaskOutput::Result(ResultValue::Records(Batch::from_records(["x", "yy"])))),
         Ok(TaskOutput::Result(ResultValue::Saved)),
         Err(TaskFailure::Guest { message: "trap: unreachable".into() }),
+        Err(TaskFailure::Host { message: "disk full".into() }),
         Err(TaskFailure::FetchFailed { shuffle: ShuffleId(1), map: 2, executor: ExecutorId(3), message: "reset".into() }),
         Err(TaskFailure::ExecutorLost),
         Err(TaskFailure::Killed),
@@ -156,6 +158,7 @@ fn task_reports_roundtrip() {
                 shuffle_read_bytes: 5,
                 shuffle_write_bytes: 6,
             },
+            log: "hello from the guest\n".into(),
         };
         let wire = WireTaskReport::from(&r);
         let back: WireTaskReport = postcard::from_bytes(&postcard::to_stdvec(&wire).unwrap()).unwrap();
@@ -168,6 +171,7 @@ fn task_reports_roundtrip() {
         result: Ok(WireTaskOutput::Result(WireResultValue::Records(WireBatch { data: vec![1], ends: vec![2] }))),
         cached: vec![],
         metrics: WireTaskMetrics::default(),
+        log: String::new(),
     };
     assert!(TaskReport::try_from(bad).is_err());
 }

@@ -30,6 +30,33 @@ fn env_var(name: String) -> String {
     }
 }
 
+/// Uses the task's scratch directory (`/scratch`, granted by `wisp.task.scratch`), then tries to leave it.
+fn scratch(name: String) -> String {
+    let path = format!("/scratch/{name}");
+    let wrote = std::fs::write(&path, b"kept for the task").and_then(|()| std::fs::read(&path));
+    let inside = match wrote {
+        Ok(bytes) if bytes == b"kept for the task" => "ok".to_owned(),
+        Ok(bytes) => format!("read back {} other bytes", bytes.len()),
+        Err(e) => format!("denied: {e}"),
+    };
+    let outside = match std::fs::read("/scratch/../../../../etc/passwd") {
+        Ok(bytes) => format!("ALLOWED ({} bytes)", bytes.len()),
+        Err(e) => format!("denied: {e}"),
+    };
+    format!("inside:{inside}|outside:{outside}")
+}
+
+/// Loops without end (until its time or fuel limit stops it).
+fn spin(n: u64) -> u64 {
+    let mut x = n;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        if x == u64::MAX - n {
+            return x;
+        }
+    }
+}
+
 /// Recurses without end (a stack overflow).
 fn recurse(depth: u64) -> u64 {
     if depth == u64::MAX { 0 } else { std::hint::black_box(recurse(depth + 1)) + 1 }
@@ -76,6 +103,11 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "read-file" => report("read-file", &ctx.parallelize(vec![arg], 1).map(read_file).collect()?),
         "connect" => report("connect", &ctx.parallelize(vec![arg], 1).map(connect).collect()?),
         "env" => report("env", &ctx.parallelize(vec![arg], 1).map(env_var).collect()?),
+        "scratch" => report("scratch", &ctx.parallelize(vec![arg], 1).map(scratch).collect()?),
+        "spin" => {
+            println!("spun={}", ctx.parallelize(vec![1u64], 1).map(spin).count()?);
+            Ok(())
+        }
         "recurse" => {
             println!("depth={}", ctx.parallelize(vec![0u64], 1).map(recurse).count()?);
             Ok(())

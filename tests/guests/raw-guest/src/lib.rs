@@ -54,6 +54,16 @@ struct Job;
 
 impl Guest for Job {
     fn run(args: Vec<String>) -> Result<(), String> {
+        // `malformed out-of-range|decreasing`: a map whose output batch lies about its offsets.
+        if let [mode, kind] = args.as_slice()
+            && mode == "malformed"
+        {
+            let records = Batch { data: b"abc".to_vec(), ends: vec![1, 2, 3] };
+            let rdd = driver::parallelize(&records, 1)?;
+            let bad = driver::transform(rdd, &op(OpKind::Map, &format!("malformed-{kind}")), 0)?;
+            let got = driver::collect(bad)?;
+            return Err(format!("the host accepted a malformed batch: {} records", got.ends.len()));
+        }
         let [input, output]: [String; 2] =
             args.try_into().map_err(|a: Vec<String>| format!("expected INPUT OUTPUT_DIR, got {} arguments", a.len()))?;
         let partitions = driver::default_parallelism().max(1);
@@ -73,6 +83,9 @@ enum Step {
     Format,
     /// `sum` as `combine` or `merge`: both add s64 values per key.
     Sum(HashMap<Vec<u8>, i64>),
+    /// `malformed-out-of-range` / `malformed-decreasing`: returns a batch whose
+    /// offsets point past its data / go backwards (for the host's checks).
+    Malformed { decreasing: bool },
 }
 
 struct Task {
@@ -104,6 +117,7 @@ fn feed(steps: &mut [Step], record: &[u8], out: &mut Batch) -> Result<(), String
             let line = format!("{word}\t{}", decode_s64(count)?);
             feed(rest, line.as_bytes(), out)
         }
+        Step::Malformed { .. } => Err("malformed ops only run first in a chain".to_owned()),
         Step::Sum(table) => {
             let (key, value) = split_pair(record)?;
             let value = decode_s64(value)?;
@@ -126,6 +140,8 @@ impl GuestTask for Task {
                 (OpKind::FlatMap, "split-words") => Ok(Step::SplitWords),
                 (OpKind::Map, "format") => Ok(Step::Format),
                 (OpKind::Combine | OpKind::Merge, "sum") => Ok(Step::Sum(HashMap::new())),
+                (OpKind::Map, "malformed-out-of-range") => Ok(Step::Malformed { decreasing: false }),
+                (OpKind::Map, "malformed-decreasing") => Ok(Step::Malformed { decreasing: true }),
                 (_, name) => Err(format!("op name {name:?} does not name a function exported by this component (or not with this kind)")),
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -135,6 +151,10 @@ impl GuestTask for Task {
     fn push(&self, input: Batch) -> Result<Batch, String> {
         let mut out = Batch { data: Vec::new(), ends: Vec::new() };
         let mut steps = self.steps.borrow_mut();
+        if let Some(Step::Malformed { decreasing }) = steps.first() {
+            let ends = if *decreasing { vec![2, 1, 3] } else { vec![1, 4096] };
+            return Ok(Batch { data: input.data, ends });
+        }
         let mut start = 0usize;
         for &end in &input.ends {
             let end = end as usize;

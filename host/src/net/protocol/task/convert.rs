@@ -9,7 +9,7 @@ use crate::lineage::{CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, P
 use crate::records::Batch;
 use crate::task::{
     BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskDesc, TaskFailure, TaskMetrics, TaskOutput,
-    TaskReport, TaskSink,
+    TaskLimits, TaskReport, TaskSink,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -432,6 +432,12 @@ impl From<&TaskDesc> for WireTask {
             attempt: t.attempt,
             plan: (&t.plan).into(),
             sink: (&t.sink).into(),
+            limits: WireTaskLimits {
+                memory: t.limits.memory,
+                timeout_ms: t.limits.timeout.map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+                fuel: t.limits.fuel,
+                scratch: t.limits.scratch,
+            },
         }
     }
 }
@@ -448,6 +454,12 @@ impl WireTask {
             attempt: self.attempt,
             plan: self.plan.into_plan(components)?,
             sink: self.sink.into(),
+            limits: TaskLimits {
+                memory: self.limits.memory,
+                timeout: self.limits.timeout_ms.map(std::time::Duration::from_millis),
+                fuel: self.limits.fuel,
+                scratch: self.limits.scratch,
+            },
         })
     }
 }
@@ -482,6 +494,7 @@ impl From<&TaskFailure> for WireTaskFailure {
     fn from(f: &TaskFailure) -> Self {
         match f {
             TaskFailure::Guest { message } => WireTaskFailure::Guest { message: message.clone() },
+            TaskFailure::Host { message } => WireTaskFailure::Host { message: message.clone() },
             TaskFailure::FetchFailed { shuffle, map, executor, message } => {
                 WireTaskFailure::FetchFailed { shuffle: shuffle.0, map: *map, executor: executor.0, message: message.clone() }
             }
@@ -495,6 +508,7 @@ impl From<WireTaskFailure> for TaskFailure {
     fn from(f: WireTaskFailure) -> Self {
         match f {
             WireTaskFailure::Guest { message } => TaskFailure::Guest { message },
+            WireTaskFailure::Host { message } => TaskFailure::Host { message },
             WireTaskFailure::FetchFailed { shuffle, map, executor, message } => {
                 TaskFailure::FetchFailed { shuffle: ShuffleId(shuffle), map, executor: ExecutorId(executor), message }
             }
@@ -538,6 +552,7 @@ impl From<&TaskReport> for WireTaskReport {
             },
             cached: r.cached.iter().map(|b| (*b).into()).collect(),
             metrics: (&r.metrics).into(),
+            log: r.log.clone(),
         }
     }
 }
@@ -554,6 +569,7 @@ impl TryFrom<WireTaskReport> for TaskReport {
             },
             cached: r.cached.into_iter().map(BlockId::from).collect(),
             metrics: r.metrics.into(),
+            log: r.log,
         })
     }
 }
