@@ -2,6 +2,7 @@
 
 mod api;
 mod bad_input;
+mod c_guest;
 mod cluster;
 mod examples;
 mod harness;

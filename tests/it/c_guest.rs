@@ -1,0 +1,131 @@
+//! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, and failing C functions failing their job with one clear line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wisp_tests::{REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+
+use crate::RUN_TIMEOUT;
+
+/// The first build downloads the `ziglang` wheel, builds `wisp-c-tool` and zig's wasi-libc; later ones are no-ops.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Builds the C jobs with the SDK's build script (once per test process) and returns the component's path.
+fn c_job(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let root = Path::new(REPO_ROOT);
+        for (dir, name) in [("examples/c-wordcount", "wordcount"), ("guest-sdk/c/tests/failing-job", "failing")] {
+            let mut cmd = Command::new(root.join("guest-sdk/c/build.sh"));
+            cmd.current_dir(root).args([dir, &format!("target/c/{name}.wasm")]);
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            let run = run_bounded(cmd, BUILD_TIMEOUT);
+            if !run.ok() {
+                return Err(format!("building {name} failed: {}{}", run.stdout, run.stderr));
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+    Path::new(REPO_ROOT).join("target/c").join(format!("{name}.wasm"))
+}
+
+/// Every `part-*` file of an output directory: name → its bytes.
+fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut parts = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("output dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        if name.starts_with("part-") {
+            parts.insert(name, std::fs::read(&path).expect("part file"));
+        }
+    }
+    parts
+}
+
+#[test]
+fn c_wordcount_output_matches_the_rust_guest_part_for_part() {
+    let job = c_job("wordcount");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
+    std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
+    let run_job = |component: &str, out: &Path| {
+        let mut args = vec!["run", component];
+        args.extend_from_slice(&conf);
+        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
+        let run = wisp(&args, RUN_TIMEOUT);
+        assert!(run.ok(), "{component} failed: {}", run.stderr);
+        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
+    };
+    let (c_out, rust_out) = (dir.path().join("c"), dir.path().join("rust"));
+    run_job(job.to_str().unwrap(), &c_out);
+    run_job(WORDCOUNT, &rust_out);
+
+    // Byte-identical: the host partitions by key hash, and combine/merge emit in key-byte order in every SDK.
+    let (c, rust) = (parts(&c_out), parts(&rust_out));
+    assert_eq!(c.keys().collect::<Vec<_>>(), rust.keys().collect::<Vec<_>>(), "part files");
+    assert_eq!(c.len(), 3, "wisp.default.parallelism=3 reduce partitions");
+    for (name, bytes) in &rust {
+        assert!(c[name] == *bytes, "{name}: the C and Rust word counts differ");
+    }
+    // And both against a count computed here.
+    let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
+    all.push(b'\n');
+    all.extend_from_slice(&std::fs::read(input.join("corpus.txt")).unwrap());
+    assert_eq!(parse_counts(&read_output_lines(&c_out)), reference_word_count(&all));
+}
+
+#[test]
+fn c_codec_matches_the_encoding_vectors() {
+    let root = Path::new(REPO_ROOT);
+    let vectors = std::fs::read_to_string(root.join("wit/encoding-vectors.jsonl")).unwrap();
+    let count = vectors.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(count > 50, "expected the checked-in vectors, found {count}");
+    let mut cmd = Command::new("bash");
+    cmd.current_dir(root).arg("guest-sdk/c/test/codec_test.sh").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let run = run_bounded(cmd, Duration::from_secs(120));
+    assert!(run.ok(), "C codec tests failed:\n{}{}", run.stdout, run.stderr);
+    // Every vector is checked (encode and decode), none skipped.
+    assert!(run.stdout.lines().any(|l| l == format!("{count} passed, 0 failed")), "{}", run.stdout);
+}
+
+/// Runs the failing job in `mode` and returns its single `wisp: error:` line, checking it left no output.
+fn failing_job_error(mode: &str) -> String {
+    let job = c_job("failing");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = ["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", mode, out.to_str().unwrap()];
+    let run = wisp(&args, RUN_TIMEOUT);
+    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    assert!(!out.join("_SUCCESS").exists() && !out.exists(), "a failed job must leave no output");
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    errors[0].to_string()
+}
+
+#[test]
+fn c_function_reporting_an_error_fails_the_job_with_its_message() {
+    let line = failing_job_error("error");
+    assert!(line.contains("c function explode (map) failed: record 7 is unlucky"), "{line}");
+    assert!(!line.contains("wasm trap"), "{line}");
+}
+
+#[test]
+fn c_function_trapping_fails_the_job_with_its_panic_message() {
+    let line = failing_job_error("trap");
+    assert!(line.contains("c guest panicked: record 7 trapped"), "{line}");
+}
+
+#[test]
+fn c_main_failing_fails_the_job_with_its_message() {
+    let line = failing_job_error("main");
+    assert_eq!(line, "wisp: error: the main gave up on purpose");
+}
