@@ -6,6 +6,7 @@ mod c_guest;
 mod cluster;
 mod examples;
 mod harness;
+mod js;
 mod python;
 mod scheduling;
 mod wordcount;
