@@ -17,13 +17,12 @@ type annotations (the annotations choose the record encodings), a main
 Build: ``componentize-py -d wit -w job componentize MODULE -p guest-sdk/python -p DIR -o MODULE.wasm``.
 """
 
-import traceback as _traceback
-
 from componentize_py_types import Err as _Err
 
 from .codec import Codec, CodecError, U64Type as U64
 from .functions import Aggregator, Function, Functions, fn
 from .rdd import Context, Rdd, WispError
+from .task import format_traceback as _format_traceback
 
 __all__ = ["Aggregator", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
 
@@ -40,7 +39,6 @@ def main(run):
             except _Err:
                 raise
             except Exception as e:  # noqa: BLE001 - the job fails with the exception and its traceback
-                tb = "".join(_traceback.format_exception(type(e), e, e.__traceback__)).rstrip()
-                raise _Err(f"python main raised {type(e).__name__}: {e}\n{tb}") from None
+                raise _Err(f"python main raised {type(e).__name__}: {e}\n{_format_traceback(e)}") from None
 
     return WitWorld

@@ -8,6 +8,7 @@ encoding) becomes the task's error: the exception message first, then the
 Python traceback.
 """
 
+import re
 import traceback
 
 from . import codec as _codec
@@ -18,11 +19,28 @@ class TaskError(Exception):
     """A failure of one op, already formatted as the task's error message."""
 
 
+def format_traceback(exc: BaseException, skip: int = 0) -> str:
+    """The traceback of `exc` without its first `skip` frames, with the sources' paths as the build gave them.
+
+    componentize-py mounts the build's `-p` directories as `/0`, `/1`...: those
+    prefixes are left out so a frame reads ``File "job.py", line 9, in f``.
+    """
+    frames = exc.__traceback__
+    for _ in range(skip):
+        if frames is not None:
+            frames = frames.tb_next
+    tb = "".join(traceback.format_exception(type(exc), exc, frames)).rstrip()
+    return re.sub(r'File "/\d+/', 'File "', tb)
+
+
 def _user_error(name: str, exc: BaseException) -> TaskError:
     # The first frame is the SDK's call into the user function: leave it out.
-    frames = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
-    tb = "".join(traceback.format_exception(type(exc), exc, frames)).rstrip()
-    return TaskError(f"python function {name} raised {type(exc).__name__}: {exc}\n{tb}")
+    return TaskError(f"python function {name} raised {type(exc).__name__}: {exc}\n{format_traceback(exc, skip=1)}")
+
+
+def _preview(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Stage:
@@ -44,13 +62,16 @@ class Stage:
         try:
             return codec.decode(record)
         except _codec.CodecError as e:
-            raise TaskError(f"op {self.name}: input record is not a {codec.name}: {e}") from None
+            raise TaskError(
+                f"op {self.name}: an input record ({len(record)} bytes: {_preview(bytes(record))}) is not the {codec.name} "
+                f"its parameter annotation declares: {e}"
+            ) from None
 
     def encode(self, codec, value):
         try:
             return codec.encode(value)
         except _codec.CodecError as e:
-            raise TaskError(f"op {self.name}: cannot encode its result as {codec.name}: {e}") from None
+            raise _bad_result(self.name, codec, value, e) from None
 
     def finish(self):
         pass
@@ -87,9 +108,9 @@ class FlatMapStage(Stage):
         try:
             for v in self.f(self.decode(self.cin, record)):
                 emit(enc(v))
-        except (TaskError, _codec.CodecError) as e:
-            if isinstance(e, _codec.CodecError):
-                raise TaskError(f"op {self.name}: cannot encode its result as {self.cout.name}: {e}") from None
+        except _codec.CodecError as e:
+            raise _bad_result(self.name, self.cout, v, e) from None
+        except TaskError:
             raise
         except Exception as e:  # noqa: BLE001
             raise _user_error(self.name, e) from None
@@ -214,6 +235,15 @@ class ReduceStage(Stage):
 
 
 _NONE = object()
+
+
+def _bad_result(name: str, codec, value, e) -> TaskError:
+    if isinstance(codec, _codec.Dynamic):
+        return TaskError(f"op {name}: the python function returned {type(value).__name__} {_preview(value)}: {e}")
+    return TaskError(
+        f"op {name}: the python function returned {type(value).__name__} {_preview(value)}, "
+        f"not the {codec.name} its return annotation declares ({e})"
+    )
 
 
 def _identity(v):
