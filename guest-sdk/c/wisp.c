@@ -66,19 +66,29 @@ struct wisp_emitter {
     wisp_buf buf;
 };
 
-/* The hash table of combine/merge: entries keyed by key bytes. */
+/* The hash table of combine/merge: entries keyed by key bytes. Slots hold
+ * the hash's high half and the entry index, so a probe touches the entry only
+ * on a likely match; keys of up to 16 bytes live in the entry, zero-padded
+ * (compared as two words), longer ones in `keys`. */
+typedef struct slot {
+    uint32_t tag;
+    uint32_t index; /* entry index + 1; 0 is empty */
+} slot;
+
 typedef struct table {
-    uint32_t *slots; /* entry index + 1; 0 is empty */
+    slot *slots;
     size_t mask;
     uint8_t *entries; /* `stride`-byte entries: entry_head, then the state */
     size_t count, cap, stride, state_size;
     wisp_buf keys;
 } table;
 
+#define INLINE_KEY 16
+
 typedef struct entry_head {
-    uint64_t hash;
-    uint32_t key_off;
     uint32_t key_len;
+    uint32_t key_off; /* into `keys` when key_len > INLINE_KEY */
+    uint64_t key[INLINE_KEY / 8];
 } entry_head;
 
 struct stage {
@@ -205,27 +215,71 @@ int wisp_emit_end(wisp_emitter *e) { return emit_next(e->owner, wisp_buf_bytes(&
 
 /* ----------------------------------------------------------------- table */
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
+static inline uint64_t load8(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* Keys of up to 16 bytes as two zero-padded little-endian words, without a
+ * variable-length memcpy (a call out of the guest on wasm). */
+static inline void pack16(const uint8_t *p, size_t n, uint64_t w[2]) {
+    if (n >= 8) {
+        w[0] = load8(p);
+        w[1] = n == 8 ? 0 : load8(p + n - 8) >> (8 * (16 - n));
+    } else {
+        uint64_t v = 0;
+        if (n >= 4) {
+            uint32_t a, z;
+            memcpy(&a, p, 4);
+            memcpy(&z, p + n - 4, 4);
+            v = (uint64_t)a | (uint64_t)z << (8 * (n - 4));
+        } else {
+            for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+        }
+        w[0] = v;
+        w[1] = 0;
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0x94d049bb133111ebull;
+}
+
+static inline uint64_t mix(uint64_t h) {
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
     h ^= h >> 32;
     return h;
 }
 
+static inline uint64_t hash_short(const uint64_t w[2], size_t n) {
+    return mix((w[0] ^ (uint64_t)n * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull + w[1] * 0xc4ceb9fe1a85ec53ull);
+}
+
+static uint64_t hash_long(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    while (n >= 8) {
+        h = (h ^ load8(p)) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w[2];
+    pack16(p, n, w);
+    return mix((h ^ w[0]) * 0xc4ceb9fe1a85ec53ull);
+}
+
+static inline uint64_t hash_key(const uint8_t *p, size_t n, uint64_t packed[2]) {
+    if (n <= INLINE_KEY) {
+        pack16(p, n, packed);
+        return hash_short(packed, n);
+    }
+    packed[0] = packed[1] = 0;
+    return hash_long(p, n);
+}
+
 static inline entry_head *entry_at(table *t, size_t i) { return (entry_head *)(t->entries + i * t->stride); }
 static inline void *entry_state(entry_head *e) { return (uint8_t *)e + sizeof(entry_head); }
+static inline const uint8_t *entry_key(table *t, entry_head *e) {
+    return e->key_len <= INLINE_KEY ? (const uint8_t *)e->key : t->keys.ptr + e->key_off;
+}
 
 static void table_init(table *t, size_t state_size) {
     memset(t, 0, sizeof(*t));
@@ -235,13 +289,16 @@ static void table_init(table *t, size_t state_size) {
 
 static void table_rehash(table *t, size_t nslots) {
     free(t->slots);
-    t->slots = calloc(nslots, sizeof(uint32_t));
+    t->slots = calloc(nslots, sizeof(slot));
     if (t->slots == NULL) abort();
     t->mask = nslots - 1;
     for (size_t i = 0; i < t->count; i++) {
-        size_t j = entry_at(t, i)->hash & t->mask;
-        while (t->slots[j] != 0) j = (j + 1) & t->mask;
-        t->slots[j] = (uint32_t)(i + 1);
+        entry_head *e = entry_at(t, i);
+        uint64_t h = e->key_len <= INLINE_KEY ? hash_short(e->key, e->key_len) : hash_long(entry_key(t, e), e->key_len);
+        size_t j = (size_t)h & t->mask;
+        while (t->slots[j].index != 0) j = (j + 1) & t->mask;
+        t->slots[j].tag = (uint32_t)(h >> 32);
+        t->slots[j].index = (uint32_t)(i + 1);
     }
 }
 
@@ -249,15 +306,22 @@ static void table_rehash(table *t, size_t nslots) {
  * state zeroed). */
 static void *table_get(table *t, wisp_bytes key, bool *fresh) {
     if (t->slots == NULL) table_rehash(t, 1024);
-    uint64_t h = hash_bytes(key.ptr, key.len);
-    size_t j = h & t->mask;
+    uint64_t padded[INLINE_KEY / 8];
+    uint64_t h = hash_key(key.ptr, key.len, padded);
+    uint32_t tag = (uint32_t)(h >> 32);
+    bool short_key = key.len <= INLINE_KEY;
+    size_t j = (size_t)h & t->mask;
     for (;;) {
-        uint32_t s = t->slots[j];
-        if (s == 0) break;
-        entry_head *e = entry_at(t, s - 1);
-        if (e->hash == h && e->key_len == key.len && memcmp(t->keys.ptr + e->key_off, key.ptr, key.len) == 0) {
-            *fresh = false;
-            return entry_state(e);
+        slot sl = t->slots[j];
+        if (sl.index == 0) break;
+        if (sl.tag == tag) {
+            entry_head *e = entry_at(t, sl.index - 1);
+            if (e->key_len == key.len &&
+                (short_key ? (e->key[0] == padded[0] && e->key[1] == padded[1])
+                           : memcmp(t->keys.ptr + e->key_off, key.ptr, key.len) == 0)) {
+                *fresh = false;
+                return entry_state(e);
+            }
         }
         j = (j + 1) & t->mask;
     }
@@ -269,26 +333,85 @@ static void *table_get(table *t, wisp_bytes key, bool *fresh) {
         t->cap = cap;
     }
     entry_head *e = entry_at(t, t->count);
-    e->hash = h;
-    e->key_off = (uint32_t)t->keys.len;
     e->key_len = (uint32_t)key.len;
-    wisp_put_raw(&t->keys, key.ptr, key.len);
+    e->key_off = 0;
+    e->key[0] = padded[0];
+    e->key[1] = padded[1];
+    if (!short_key) {
+        e->key_off = (uint32_t)t->keys.len;
+        wisp_put_raw(&t->keys, key.ptr, key.len);
+    }
     memset(entry_state(e), 0, t->state_size);
-    t->slots[j] = (uint32_t)(++t->count);
+    t->slots[j].tag = tag;
+    t->slots[j].index = (uint32_t)(++t->count);
     if (t->count * 2 > t->mask + 1) table_rehash(t, (t->mask + 1) * 2);
     *fresh = true;
     return entry_state(entry_at(t, t->count - 1));
 }
 
-static table *sort_table; /* qsort has no context argument */
+/* Sorting a table's keys: each entry as its first 16 key bytes as two
+ * big-endian words (zero-padded, so they order like the bytes), its length
+ * and index. A tie on the words means one key is a prefix of the other (the
+ * shorter sorts first) unless both are longer than 16 bytes. An inline
+ * quicksort, not qsort: a callback and wasi-libc's byte-loop memcmp per
+ * comparison cost more than the rest of a word count's combine. */
+typedef struct sort_item {
+    uint64_t hi, lo;
+    uint32_t len, index;
+} sort_item;
 
-static int compare_keys(const void *a, const void *b) {
-    entry_head *x = entry_at(sort_table, *(const uint32_t *)a);
-    entry_head *y = entry_at(sort_table, *(const uint32_t *)b);
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(sort_table->keys.ptr + x->key_off, sort_table->keys.ptr + y->key_off, n);
-    if (c != 0) return c;
-    return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;
+static inline bool item_less(table *t, const sort_item *a, const sort_item *b) {
+    if (a->hi != b->hi) return a->hi < b->hi;
+    if (a->lo != b->lo) return a->lo < b->lo;
+    if (a->len > INLINE_KEY && b->len > INLINE_KEY) {
+        entry_head *x = entry_at(t, a->index), *y = entry_at(t, b->index);
+        size_t n = (a->len < b->len ? a->len : b->len) - INLINE_KEY;
+        int c = memcmp(entry_key(t, x) + INLINE_KEY, entry_key(t, y) + INLINE_KEY, n);
+        if (c != 0) return c < 0;
+    }
+    return a->len < b->len;
+}
+
+static void sort_items(table *t, sort_item *v, size_t n) {
+    while (n > 16) {
+        /* Median of three to the front, then Hoare partition around it. */
+        size_t mid = n / 2;
+        sort_item tmp;
+        if (item_less(t, &v[mid], &v[0])) tmp = v[mid], v[mid] = v[0], v[0] = tmp;
+        if (item_less(t, &v[n - 1], &v[mid])) {
+            tmp = v[n - 1], v[n - 1] = v[mid], v[mid] = tmp;
+            if (item_less(t, &v[mid], &v[0])) tmp = v[mid], v[mid] = v[0], v[0] = tmp;
+        }
+        sort_item pivot = v[mid];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (item_less(t, &v[i], &pivot)) i++;
+            while (item_less(t, &pivot, &v[j])) j--;
+            if (i >= j) break;
+            tmp = v[i], v[i] = v[j], v[j] = tmp;
+            i++;
+            j--;
+        }
+        /* v[0..=j] <= pivot <= v[j+1..]: recurse into the smaller side. */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_items(t, v, left);
+            v += left;
+            n -= left;
+        } else {
+            sort_items(t, v + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        sort_item x = v[i];
+        size_t j = i;
+        while (j > 0 && item_less(t, &x, &v[j - 1])) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
 static void table_free(table *t) {
@@ -384,15 +507,27 @@ static int agg_finish(stage *s) {
     table *t = &s->tbl;
     int rc = 0;
     if (t->count > 0) {
-        uint32_t *order = malloc(t->count * sizeof(uint32_t));
+        sort_item *order = malloc(t->count * sizeof(sort_item));
         if (order == NULL) abort();
-        for (size_t i = 0; i < t->count; i++) order[i] = (uint32_t)i;
-        sort_table = t;
-        qsort(order, t->count, sizeof(uint32_t), compare_keys);
+        for (size_t i = 0; i < t->count; i++) {
+            entry_head *e = entry_at(t, i);
+            uint64_t w[2];
+            if (e->key_len <= INLINE_KEY) {
+                w[0] = e->key[0];
+                w[1] = e->key[1];
+            } else {
+                pack16(entry_key(t, e), INLINE_KEY, w);
+            }
+            order[i].hi = __builtin_bswap64(w[0]);
+            order[i].lo = __builtin_bswap64(w[1]);
+            order[i].len = e->key_len;
+            order[i].index = (uint32_t)i;
+        }
+        sort_items(t, order, t->count);
         for (size_t i = 0; i < t->count && rc == 0; i++) {
-            entry_head *e = entry_at(t, order[i]);
+            entry_head *e = entry_at(t, order[i].index);
             wisp_buf_clear(&s->out);
-            wisp_put_pair_key(&s->out, t->keys.ptr + e->key_off, e->key_len);
+            wisp_put_pair_key(&s->out, entry_key(t, e), e->key_len);
             rc = agg_store(s, entry_state(e), &s->out);
             if (rc == 0) rc = emit_next(s, wisp_buf_bytes(&s->out));
         }

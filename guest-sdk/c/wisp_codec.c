@@ -96,10 +96,36 @@ static inline void put_u32le(uint8_t *p, uint32_t v) {
     p[3] = (uint8_t)(v >> 24);
 }
 
+/* Copies n bytes with fixed-size (overlapping) moves when n <= 16: on wasm a
+ * variable-length memcpy is a call out of the guest (memory.copy). */
+static inline void copy_small(uint8_t *dst, const uint8_t *src, size_t n) {
+    if (n >= 8) {
+        if (n <= 16) {
+            uint64_t a, z;
+            memcpy(&a, src, 8);
+            memcpy(&z, src + n - 8, 8);
+            memcpy(dst, &a, 8);
+            memcpy(dst + n - 8, &z, 8);
+        } else {
+            memcpy(dst, src, n);
+        }
+    } else if (n >= 4) {
+        uint32_t a, z;
+        memcpy(&a, src, 4);
+        memcpy(&z, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &z, 4);
+    } else if (n > 0) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
 void wisp_put_raw(wisp_buf *b, const void *data, size_t len) {
     if (len == 0) return;
     wisp_buf_reserve(b, len);
-    memcpy(b->ptr + b->len, data, len);
+    copy_small(b->ptr + b->len, data, len);
     b->len += len;
 }
 
@@ -145,8 +171,8 @@ void wisp_put_field_end(wisp_buf *b, size_t mark) { put_u32le(b->ptr + mark, (ui
 void wisp_put_pair_key(wisp_buf *b, const void *key, size_t len) {
     wisp_buf_reserve(b, 4 + len);
     put_u32le(b->ptr + b->len, (uint32_t)len);
-    b->len += 4;
-    wisp_put_raw(b, key, len);
+    copy_small(b->ptr + b->len + 4, key, len);
+    b->len += 4 + len;
 }
 
 /* ---------------------------------------------------------------- decoders */

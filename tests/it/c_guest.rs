@@ -56,6 +56,10 @@ fn c_wordcount_output_matches_the_rust_guest_part_for_part() {
     std::fs::create_dir(&input).unwrap();
     wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
     std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    // Keys around the C table's 16-byte inline limit, sharing prefixes, with NUL bytes: their order in the part files.
+    let long = "abcdefghijklmnop abcdefghijklmnopq abcdefghijklmnopa abcdefghijklmno abcdefghijklmnopqrstuvwxyz \
+                abcdefghijklmnopqrstuvwxyy abcdefghijklmnop\0 abcdefghijklmnop\0\0x abc\0 abc abcdefghijklmnopq\n";
+    std::fs::write(input.join("long-keys.txt"), long.repeat(3)).unwrap();
     let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
     let run_job = |component: &str, out: &Path| {
         let mut args = vec!["run", component];
@@ -79,6 +83,7 @@ fn c_wordcount_output_matches_the_rust_guest_part_for_part() {
     // And both against a count computed here.
     let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
     all.push(b'\n');
+    all.extend_from_slice(&std::fs::read(input.join("long-keys.txt")).unwrap());
     all.extend_from_slice(&std::fs::read(input.join("corpus.txt")).unwrap());
     assert_eq!(parse_counts(&read_output_lines(&c_out)), reference_word_count(&all));
 }
