@@ -52,7 +52,7 @@ class Stage {
     this.args = args;
     this.in = parseType(args.in ?? 'dynamic:?');
     this.out = parseType(args.out ?? 'dynamic:?');
-    this.emit = null;
+    this.next = null; // the next stage, or the chain's output: both have feed(value)
   }
 
   finish() {}
@@ -70,7 +70,7 @@ class MapStage extends Stage {
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.emit(r);
+    this.next.feed(r);
   }
 }
 
@@ -82,21 +82,21 @@ class FilterStage extends MapStage {
     } catch (e) {
       throw userError(this.name, e);
     }
-    if (keep) this.emit(v);
+    if (keep) this.next.feed(v);
   }
 }
 
-function each(stage, values, emit) {
+function each(stage, values, next) {
   if (values === null || values === undefined) return;
   if (Array.isArray(values)) {
-    for (let i = 0; i < values.length; i++) emit(values[i]);
+    for (let i = 0; i < values.length; i++) next.feed(values[i]);
     return;
   }
   if (typeof values[Symbol.iterator] !== 'function') {
     throw new TaskError(`op ${label(stage.name)}: expected an array or iterable of records, got ${typeof values}`);
   }
   try {
-    for (const v of values) emit(v);
+    for (const v of values) next.feed(v);
   } catch (e) {
     if (e instanceof TaskError) throw e;
     throw userError(stage.name, e);
@@ -111,7 +111,7 @@ class FlatMapStage extends MapStage {
     } catch (e) {
       throw userError(this.name, e);
     }
-    each(this, r, this.emit);
+    each(this, r, this.next);
   }
 }
 
@@ -132,7 +132,7 @@ class MapPartitionsStage extends MapStage {
     } catch (e) {
       throw userError(this.name, e);
     }
-    each(this, r, this.emit);
+    each(this, r, this.next);
   }
 }
 
@@ -143,27 +143,31 @@ function pairOf(stage, v) {
 
 class MapValuesStage extends MapStage {
   feed(v) {
-    const [k, x] = pairOf(this, v);
+    pairOf(this, v);
+    const k = v[0];
+    const x = v[1];
     let r;
     try {
       r = this.f(x);
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.emit([k, r]);
+    this.next.feed([k, r]);
   }
 }
 
 class FlatMapValuesStage extends MapStage {
   feed(v) {
-    const [k, x] = pairOf(this, v);
+    pairOf(this, v);
+    const k = v[0];
+    const x = v[1];
     let r;
     try {
       r = this.f(x);
     } catch (e) {
       throw userError(this.name, e);
     }
-    each(this, r, (y) => this.emit([k, y]));
+    each(this, r, { feed: (y) => this.next.feed([k, y]) });
   }
 }
 
@@ -175,7 +179,7 @@ class KeyByStage extends MapStage {
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.emit([k, v]);
+    this.next.feed([k, v]);
   }
 }
 
@@ -216,23 +220,38 @@ class AggregateStage extends Stage {
     this.stringKeys = this.key === string;
     this.table = new Map();
     this.keyWriter = new Writer(256);
+    if (this.stringKeys) this.feed = this.feedString;
+    this.dict = Object.create(null);
+  }
+
+  /** `feed` for string keys (the common case), keyed by the JS string itself. */
+  feedString(v) {
+    if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') this.notAStringPair(v);
+    const k = v[0];
+    const table = this.dict;
+    const old = table[k];
+    try {
+      table[k] = old === undefined ? this.create(v[1]) : this.add(old, v[1]);
+    } catch (e) {
+      throw userError(this.name, e);
+    }
+  }
+
+  notAStringPair(v) {
+    pairOf(this, v);
+    throw new TaskError(`op ${label(this.name)}: expected a string key, got ${typeof v[0]}`);
   }
 
   feed(v) {
-    const [k, x] = pairOf(this, v);
+    if (!Array.isArray(v) || v.length !== 2) pairOf(this, v);
+    const k = v[0];
+    const x = v[1];
     const table = this.table;
-    let id = k;
-    if (!this.stringKeys) {
-      id = this.keyId(k);
-    } else if (typeof k !== 'string') {
-      throw new TaskError(`op ${label(this.name)}: expected a string key, got ${typeof k}`);
-    }
+    const id = this.keyId(k);
     const entry = table.get(id);
     try {
       if (entry === undefined) {
-        table.set(id, this.stringKeys ? this.create(x) : [k, this.create(x)]);
-      } else if (this.stringKeys) {
-        table.set(id, this.add(entry, x));
+        table.set(id, [k, this.create(x)]);
       } else {
         entry[1] = this.add(entry[1], x);
       }
@@ -260,9 +279,11 @@ class AggregateStage extends Stage {
     const table = this.table;
     this.table = new Map();
     if (this.stringKeys) {
-      for (const k of sortUtf8([...table.keys()])) this.emit([k, table.get(k)]);
+      const dict = this.dict;
+      this.dict = Object.create(null);
+      for (const k of sortUtf8(Object.keys(dict))) this.next.feed([k, dict[k]]);
     } else {
-      for (const id of [...table.keys()].sort()) this.emit(table.get(id));
+      for (const id of [...table.keys()].sort()) this.next.feed(table.get(id));
     }
   }
 }
@@ -287,7 +308,7 @@ class FoldStage extends MapStage {
     }
   }
   finish() {
-    this.emit(this.acc);
+    this.next.feed(this.acc);
   }
 }
 
@@ -313,7 +334,7 @@ class ReduceStage extends MapStage {
     if (this.acc !== NONE) {
       const acc = this.acc;
       this.acc = NONE;
-      this.emit(acc);
+      this.next.feed(acc);
     }
   }
 }
@@ -381,10 +402,8 @@ export class Chain {
       }
       ends.push(out.pos);
     };
-    for (let i = 0; i < this.stages.length; i++) {
-      const next = this.stages[i + 1];
-      this.stages[i].emit = next ? (v) => next.feed(v) : emitOut;
-    }
+    const sink = { feed: emitOut };
+    for (let i = 0; i < this.stages.length; i++) this.stages[i].next = this.stages[i + 1] ?? sink;
   }
 
   take() {
