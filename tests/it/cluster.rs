@@ -9,7 +9,8 @@ use wisp::net::endpoint::NetConfig;
 use wisp::net::probe::{Probe, ProbeError, hold_half_open};
 use wisp::net::{HandshakeError, Role};
 use wisp_tests::{
-    API_JOB, JOIN, PAGERANK, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_join, reference_word_count, wait_for, wisp,
+    API_JOB, HOSTILE, JOIN, PAGERANK, RAW_GUEST, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_join,
+    reference_word_count, wait_for, wisp,
 };
 
 use crate::RUN_TIMEOUT;
@@ -334,4 +335,87 @@ fn executors_delete_an_applications_shuffle_files_when_it_ends() {
         });
         (!left).then_some(())
     });
+}
+
+#[test]
+fn hostile_jobs_beside_a_well_behaved_one_fail_alone_and_executor_memory_returns_to_baseline() {
+    let mut cluster = Cluster::start(2, &[], &[]);
+    let dir = cluster.dir.path().to_path_buf();
+    // Warm up: both executors compile the word count and touch their first slots.
+    let (small, small_expected) = corpus(&dir, "small.txt", 1 << 20, 3);
+    check_wordcount(
+        &cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=128k"], &[&small, &dir.join("warm")], None),
+        &dir.join("warm"),
+        &small_expected,
+    );
+    let baseline: Vec<u64> = (1..=2).map(|i| cluster.executor_rss(i)).collect();
+
+    // The well-behaved job and every hostile one, submitted at once: their tasks share the two executors.
+    let (input, expected) = corpus(&dir, "big.txt", 96 << 20, 8);
+    let out = dir.join("good-out");
+    let limits = ["wisp.task.maxFailures=1", "wisp.task.timeout=2s", "wisp.task.memory=256m"];
+    let scenarios: &[(&str, &[&str], &str)] = &[
+        (HOSTILE, &["spin"], "task exceeded its time limit (wisp.task.timeout = 2s)"),
+        (HOSTILE, &["hoard"], "task exceeded its memory limit (wisp.task.memory = 268435456 bytes)"),
+        (HOSTILE, &["recurse"], "call stack exhausted"),
+        (HOSTILE, &["flood"], "task wrote more than 1 MiB to stdout"),
+        (HOSTILE, &["panic-midway"], "hostile guest panicked at record 500"),
+        (RAW_GUEST, &["malformed", "out-of-range"], "guest returned a malformed batch"),
+        (HOSTILE, &["read-file", "/etc/passwd"], ""),
+        (HOSTILE, &["connect", "127.0.0.1:9"], ""),
+    ];
+    let t0 = std::time::Instant::now();
+    let (c, limits) = (&cluster, &limits);
+    let (input_ref, out_ref) = (&input, &out);
+    let (good, hostile) = std::thread::scope(|scope| {
+        let good = scope.spawn(move || {
+            let run = c.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=1m"], &[input_ref, out_ref], None);
+            (run, t0.elapsed())
+        });
+        let hostile: Vec<_> = scenarios
+            .iter()
+            .map(|(job, args, _)| {
+                scope.spawn(move || {
+                    let started = t0.elapsed();
+                    let args: Vec<&Path> = args.iter().map(Path::new).collect();
+                    (c.submit(job, limits, &args, None), started)
+                })
+            })
+            .collect();
+        (good.join().unwrap(), hostile.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>())
+    });
+    let (good_run, good_ended) = good;
+    check_wordcount(&good_run, &out, &expected);
+    assert!(hostile.iter().any(|(_, started)| *started < good_ended), "no hostile job started while the good one ran");
+    for ((job, args, cause), (run, _)) in scenarios.iter().zip(&hostile) {
+        if cause.is_empty() {
+            // A probe: the job succeeds and reports that its task was denied.
+            assert!(run.ok(), "{args:?}: {}", run.stderr);
+            assert!(run.stdout.contains(&format!("{}=denied", args[0])), "{args:?}: {}", run.stdout);
+            continue;
+        }
+        assert_eq!(run.code, Some(1), "{job} {args:?} should fail: {}", run.stdout);
+        let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {}", run.stderr);
+        assert!(errors[0].contains(cause), "{args:?}: {}", errors[0]);
+    }
+    for (i, e) in cluster.executors.iter_mut().enumerate() {
+        assert!(e.running(), "executor {} died", i + 1);
+    }
+
+    // Memory: the hoarder's 256 MiB and the flood's buffers are given back (pooled slots keep at most a few MiB resident).
+    for i in 1..=2 {
+        let limit = baseline[i - 1] + (64 << 20);
+        let rss = wait_for("executor memory back near its baseline", Duration::from_secs(10), || {
+            let rss = cluster.executor_rss(i);
+            (rss <= limit).then_some(rss)
+        });
+        assert!(rss <= limit, "executor {i}: {rss} bytes resident, baseline {}", baseline[i - 1]);
+        println!("executor {i}: resident {} MiB after, {} MiB baseline", rss >> 20, baseline[i - 1] >> 20);
+    }
+    // No scratch directories or task leftovers besides shuffle files.
+    for i in 1..=2 {
+        let scratch = cluster.executor_dir(i).join("scratch");
+        assert!(std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()), "scratch left behind on executor {i}");
+    }
 }

@@ -121,10 +121,30 @@ impl Cluster {
 
     /// `wisp submit` started in the background, stderr to `DIR/NAME.log` and stdout to `DIR/NAME.out`.
     pub fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
+        self.spawn_submit_with(name, job, &[], args)
+    }
+
+    /// `spawn_submit` with `--conf` settings.
+    pub fn spawn_submit_with(&self, name: &str, job: &str, conf: &[&str], args: &[&str]) -> ProcessGuard {
         let mut cmd = Command::new(wisp_bin());
         cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
-        cmd.arg(&self.secret).arg(job).arg("--").args(args);
+        cmd.arg(&self.secret).arg(job);
+        for c in conf {
+            cmd.args(["--conf", c]);
+        }
+        cmd.arg("--").args(args);
         ProcessGuard::spawn(name, cmd, &self.dir.path().join(format!("{name}.log")))
+    }
+
+    /// Resident memory of executor `i` (from 1), in bytes (Linux `/proc`).
+    pub fn executor_rss(&self, i: usize) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.executors[i - 1].id())).expect("executor status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib << 10
     }
 
     /// The master's address, pinned fingerprint and secret, for `wisp::net` probes.

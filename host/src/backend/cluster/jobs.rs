@@ -21,7 +21,7 @@ use super::master::Shared;
 use super::port::ClusterPort;
 use crate::config::Conf;
 use crate::context::Context;
-use crate::dag::Scheduler;
+use crate::dag::{Scheduler, SchedulerConfig};
 use crate::event_log::EventLog;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
@@ -114,10 +114,12 @@ fn run_main(
     cancel: &Arc<AtomicBool>,
     events: &mpsc::UnboundedSender<JobEvent>,
 ) -> Result<(), String> {
-    let mut conf = Conf::default();
+    // The job's settings override the master's (the cluster's defaults).
+    let mut conf = shared.conf.clone();
     for (k, v) in pairs {
         conf.set(k.trim(), v.trim());
     }
+    let scheduler_config = SchedulerConfig::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
     let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
     let not_job = |e: &dyn std::error::Error| format!("the submitted file is not a usable Wisp job: {}", chain(e));
     let loaded = shared.runtime.load(&job).map_err(|e| not_job(&e))?;
@@ -139,7 +141,7 @@ fn run_main(
     };
     let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(4096);
     let port = Box::new(ClusterPort { app, registry: shared.registry.clone() });
-    let scheduler = Scheduler::new(shared.scheduler.clone());
+    let scheduler = Scheduler::new(scheduler_config);
     let driver = std::thread::Builder::new()
         .name(format!("wisp-driver-loop-{app}"))
         .spawn(move || driver_loop::run(scheduler, rx, port, event_log, Instant::now()))

@@ -39,7 +39,8 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) limits: Limits,
-    pub(crate) scheduler: SchedulerConfig,
+    /// The master's own configuration: every application's defaults.
+    pub(crate) conf: Conf,
     pub(crate) event_log: Option<PathBuf>,
     pub(crate) next_app: AtomicU32,
 }
@@ -48,7 +49,8 @@ pub(crate) struct Shared {
 pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
     let net = net_config(&args.conf, "master")?;
     let timeout = net.idle_timeout;
-    let sched_config = SchedulerConfig::from_conf(&args.conf)?;
+    // Checked here so that a bad master configuration fails at start; applications re-read it under their own.
+    SchedulerConfig::from_conf(&args.conf)?;
     let identity = Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
     let runtime = Runtime::new(crate::wasm::TaskLimits::from_conf(&args.conf)?, args.compile_cache.clone())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
@@ -64,7 +66,7 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         registry,
         runtime,
         limits: net.limits,
-        scheduler: sched_config,
+        conf: args.conf.clone(),
         event_log: args.event_log,
         next_app: AtomicU32::new(1),
     });
