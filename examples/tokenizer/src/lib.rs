@@ -6,6 +6,7 @@
 //!   word being a maximal run of characters other than ASCII whitespace
 //!   (the rule of `examples/wordcount`).
 //! * `lowercase` (map, `string` → `string`): the Unicode lowercase.
+//! * `pair_with_one` (map, `string` → `(string, s64)`): `(word, 1)`.
 //! * `sum` (an aggregator for `combine-by-key` over `(string, s64)` pairs):
 //!   adds the counts of a word.
 
@@ -19,6 +20,11 @@ fn lowercase(word: String) -> String {
     word.to_lowercase()
 }
 
+/// A word paired with the count 1.
+fn pair_with_one(word: String) -> (String, i64) {
+    (word, 1)
+}
+
 /// Adds two counts.
 fn add(a: i64, b: i64) -> i64 {
     a + b
@@ -27,5 +33,6 @@ fn add(a: i64, b: i64) -> i64 {
 wisp_guest::export_functions! {
     "tokenize" => flat_map(tokenize),
     "lowercase" => map(lowercase),
+    "pair_with_one" => map(pair_with_one),
     "sum" => reduce_by_key::<String, _>(add),
 }
