@@ -64,6 +64,7 @@ fn js_wordcount_output_matches_the_rust_guest_part_for_part() {
     std::fs::create_dir(&input).unwrap();
     wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
     std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    std::fs::write(input.join("astral.txt"), astral_words()).unwrap();
     let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
     let run_job = |component: &str, out: &Path| {
         let mut args = vec!["run", component];
@@ -85,10 +86,23 @@ fn js_wordcount_output_matches_the_rust_guest_part_for_part() {
         assert!(js[name] == *bytes, "{name}: the JS and Rust word counts differ");
     }
     // And both against a count computed here.
-    let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
+    let mut all = std::fs::read(input.join("astral.txt")).unwrap();
+    all.extend_from_slice(&std::fs::read(input.join("awkward.txt")).unwrap());
     all.push(b'\n');
     all.extend_from_slice(&std::fs::read(input.join("corpus.txt")).unwrap());
     assert_eq!(parse_counts(&read_output_lines(&js_out)), reference_word_count(&all));
+}
+
+/// Words whose UTF-16 order differs from their UTF-8 byte order (astral characters against U+E000..U+FFFF), so key order is tested.
+fn astral_words() -> String {
+    let mut text = String::new();
+    for i in 0..40 {
+        for c in ['\u{1F600}', '\u{10000}', '\u{E000}', '\u{FF41}', '\u{FFFD}', '\u{D7FF}', 'z'] {
+            text.push_str(&format!("w{c}{i} {c}{i}x "));
+        }
+        text.push('\n');
+    }
+    text
 }
 
 #[test]
