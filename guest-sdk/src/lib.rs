@@ -84,6 +84,19 @@ pub mod prelude {
 /// Direct access to the WIT `driver` interface, for what the typed API does
 /// not cover (for example naming a function of another component). Combine
 /// with [`Rdd::raw_id`] and [`Rdd::from_raw_id`].
+///
+/// ```no_run
+/// use wisp_guest::prelude::*;
+/// use wisp_guest::raw::{Op, OpKind, driver};
+///
+/// /// The words of `lines`, split by the `tokenize` function of the functions component at `path`.
+/// fn words(lines: &Rdd<String>, path: &str) -> Result<Rdd<String>> {
+///     let lib = driver::load_functions(path).map_err(Error::msg)?;
+///     let op = Op { kind: OpKind::FlatMap, name: "tokenize".into(), args: Vec::new() };
+///     let id = driver::transform(lines.raw_id()?, &op, lib).map_err(Error::msg)?;
+///     Ok(Rdd::from_raw_id(id))
+/// }
+/// ```
 pub mod raw {
     pub use crate::bindings::types::{Batch, Op, OpKind};
     pub use crate::bindings::wisp::task::driver;
