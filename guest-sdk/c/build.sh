@@ -65,7 +65,7 @@ trap 'rm -f "$core" "$tmp"' EXIT
     -std=c11 -Wall -Wextra -Wno-unused-parameter \
     -Wl,-z,stack-size=1048576 -Wl,--initial-memory=4194304 \
     -I guest-sdk/c -I "$gen" \
-    guest-sdk/c/wisp.c guest-sdk/c/wisp_codec.c "$gen/job.c" "$app_dir"/*.c \
+    guest-sdk/c/wisp.c guest-sdk/c/wisp_codec.c guest-sdk/c/wisp_alloc.c "$gen/job.c" "$app_dir"/*.c \
     -o "$core"
 "$tool" component wit job "$core" "$tmp"
 mv "$tmp" "$output"
