@@ -32,7 +32,7 @@ def _op(kind, f, args: bytes = b"") -> _types.Op:
 
 def _local(f, what: str):
     if isinstance(f, _functions.Function):
-        raise TypeError(f"{what} combines the partitions' results in the job's main, so it needs a Python function, not {f!r}")
+        raise TypeError(f"{what} needs Python functions (they run in this component), not {f!r}")
 
 
 def _batch(records) -> _types.Batch:
@@ -139,6 +139,8 @@ class Rdd:
 
     def combine_by_key(self, create, merge_value, merge_combiners, num_partitions: int = 0) -> "Rdd":
         """Spark's combineByKey; the three must be module-level functions."""
+        for f in (create, merge_value, merge_combiners):
+            _local(f, "combine_by_key")
         agg = _functions.Aggregator(create, merge_value, merge_combiners)
         k = self._pair_parts()[0]
         return self._combine(agg, num_partitions, _codec.Tuple(k, _functions.return_codec(merge_combiners)))
