@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod endpoint;
 pub mod framing;
+pub mod fuzz;
 pub mod probe;
 pub mod protocol;
 pub mod rpc;

@@ -1,6 +1,7 @@
 //! Tests of the transport: framing, wire mirrors, TLS identity and the authenticated handshake on loopback.
 
 mod framing;
+mod fuzz_corpus;
 mod handshake;
 mod wire;
 

@@ -6,7 +6,7 @@ use super::bounded;
 use crate::net::framing::{self, FrameError, Limits};
 use crate::net::protocol::*;
 
-fn sample_task() -> WireTask {
+pub(super) fn sample_task() -> WireTask {
     WireTask {
         task: 7,
         job: 1,
@@ -29,7 +29,7 @@ fn sample_task() -> WireTask {
     }
 }
 
-fn sample_report() -> WireTaskReport {
+pub(super) fn sample_report() -> WireTaskReport {
     WireTaskReport {
         task: 7,
         executor: 2,
