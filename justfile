@@ -21,3 +21,14 @@ bench size_mib="1024":
 # Build the Python word count into target/python/wordcount.wasm (installs componentize-py into target/python-venv).
 python-wordcount:
     guest-sdk/python/build.sh
+
+# Fuzz the protocol decoder for SECONDS on stable Rust (installs cargo-fuzz into target/tools;
+# new finds go to target/fuzz-corpus; copy the ones worth keeping into host/fuzz/corpus/protocol).
+fuzz seconds="60":
+    test -x target/tools/bin/cargo-fuzz || cargo install cargo-fuzz --locked --root target/tools
+    mkdir -p target/fuzz-corpus
+    cd host && RUSTC_BOOTSTRAP=1 ../target/tools/bin/cargo-fuzz run protocol --sanitizer none ../target/fuzz-corpus fuzz/corpus/protocol -- -max_total_time={{seconds}} -rss_limit_mb=2048
+
+# Rewrite the protocol fuzz target's seed inputs (host/fuzz/corpus/protocol/seed-*).
+fuzz-seeds:
+    WISP_WRITE_FUZZ_SEEDS=1 cargo test --release -p wisp --lib fuzz_corpus
