@@ -56,7 +56,10 @@ static inline wisp_bytes wisp_buf_bytes(const wisp_buf *b) {
     return r;
 }
 /* Makes room for `extra` more bytes (aborts when memory is exhausted). */
-void wisp_buf_reserve(wisp_buf *b, size_t extra);
+void wisp__buf_grow(wisp_buf *b, size_t extra);
+static inline void wisp_buf_reserve(wisp_buf *b, size_t extra) {
+    if (b->cap - b->len < extra) wisp__buf_grow(b, extra);
+}
 static inline void wisp_buf_clear(wisp_buf *b) { b->len = 0; }
 void wisp_buf_free(wisp_buf *b);
 

@@ -60,7 +60,7 @@ wisp_bytes wisp_cstr(const char *s) {
     return r;
 }
 
-void wisp_buf_reserve(wisp_buf *b, size_t extra) {
+void wisp__buf_grow(wisp_buf *b, size_t extra) {
     if (b->cap - b->len >= extra) return;
     size_t want = b->len + extra;
     size_t cap = b->cap < 64 ? 64 : b->cap;
@@ -81,11 +81,10 @@ void wisp_buf_free(wisp_buf *b) {
 
 static inline void put_be64(wisp_buf *b, uint64_t v) {
     wisp_buf_reserve(b, 8);
-    uint8_t *p = b->ptr + b->len;
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(b->ptr + b->len, &v, 8);
     b->len += 8;
 }
 
@@ -178,8 +177,11 @@ void wisp_put_pair_key(wisp_buf *b, const void *key, size_t len) {
 /* ---------------------------------------------------------------- decoders */
 
 static inline uint64_t get_be64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
