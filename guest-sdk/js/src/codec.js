@@ -124,6 +124,15 @@ function integer(name, signed, big) {
   return {
     name,
     write(w, v) {
+      if (typeof v === 'number' && Number.isSafeInteger(v) && (signed || v >= 0)) {
+        // The common case without intParts' array: in an interpreter every allocation shows.
+        const high = Math.floor(v / TWO32);
+        w.reserve(8);
+        w.view.setUint32(w.pos, signed ? (high ^ 0x80000000) >>> 0 : high >>> 0);
+        w.view.setUint32(w.pos + 4, v >>> 0);
+        w.pos += 8;
+        return;
+      }
       const [hi, lo] = intParts(name, v, signed);
       w.reserve(8);
       w.view.setUint32(w.pos, hi);
@@ -277,7 +286,13 @@ export function tuple(...elems) {
       if (!Array.isArray(v) || v.length !== elems.length) {
         throw new CodecError(`expected a ${elems.length}-element array for ${name}, got ${describe(v)}`);
       }
-      for (let i = 0; i < last; i++) w.prefixed(elems[i], v[i]);
+      for (let i = 0; i < last; i++) {
+        w.reserve(4);
+        const at = w.pos;
+        w.pos += 4;
+        elems[i].write(w, v[i]);
+        w.view.setUint32(at, w.pos - at - 4, true);
+      }
       elems[last].write(w, v[last]);
     },
     read(buf, start, end) {
