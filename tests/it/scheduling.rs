@@ -276,3 +276,46 @@ fn a_task_that_always_fails_fails_the_job_after_four_attempts_on_two_executors()
     assert_eq!(job_end["result"], "failed");
     assert!(job_end["error"].as_str().is_some_and(|e| e.contains("boom: record 3")), "{job_end}");
 }
+
+/// Every entry of an output directory (hidden ones too), sorted.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn retried_result_attempts_leave_exactly_one_part_file_per_partition() {
+    // Executor 1 dies right after its first result attempt wrote its part file (before reporting it);
+    // the first attempt of result partition 1 fails wherever it runs. Both partitions are written again.
+    let exit_after_save = "exit kind=result at=end";
+    let fail_once = "fail kind=result partition=1 attempt=0 message=injected failure of the first attempt";
+    let cluster = Cluster::start_with_faults(&FAST, &FAST, &[&format!("{exit_after_save}\n{fail_once}"), fail_once, fail_once]);
+    let (run, out, expected) = submit_wordcount(&cluster, 51);
+    check_wordcount(&run, &out, &expected);
+    let events = Events(cluster.events());
+    let result = *events.stages("result").first().expect("a result stage");
+    let partitions = events.of("stage_submitted").find(|v| v["stage"] == result).map(|v| num(&v["tasks"])).unwrap();
+    let attempts = events.tasks("task_start", result).len() as u64;
+    assert!(attempts > partitions, "some result attempt was retried: {attempts} attempts of {partitions} partitions");
+    let mut want: Vec<String> = (0..partitions).map(|p| format!("part-{p:05}")).collect();
+    want.push("_SUCCESS".into());
+    want.sort();
+    assert_eq!(entries(&out), want, "exactly one part file per partition and nothing else");
+}
+
+#[test]
+fn a_job_failing_in_its_result_stage_leaves_no_output_behind() {
+    // Every attempt of result partition 1 fails, after other partitions wrote their part files.
+    let fail = "fail kind=result partition=1 message=injected failure of every attempt";
+    let cluster = Cluster::start_with_faults(&[], &[], &[fail, fail]);
+    let before = entries(cluster.dir.path());
+    let (run, out, _) = submit_wordcount(&cluster, 52);
+    assert!(!run.ok(), "the job must fail");
+    assert!(run.stderr.contains("injected failure of every attempt"), "{}", run.stderr);
+    assert!(!out.exists(), "a failed job must not leave its output directory");
+    let mut after = entries(cluster.dir.path());
+    // What the test itself added: the corpus, the events of the failed application.
+    after.retain(|n| !before.contains(n) && n != "corpus.txt" && n != "events");
+    assert!(after.is_empty(), "left behind next to the output: {after:?}");
+}
