@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wisp_tests::{REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+use wisp_tests::{
+    REPO_ROOT, TOKENIZER, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp,
+};
 
 use crate::RUN_TIMEOUT;
 
@@ -15,10 +17,11 @@ use crate::RUN_TIMEOUT;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The JS jobs the tests run: (module, component name under target/js).
-const JOBS: [(&str, &str); 3] = [
+const JOBS: [(&str, &str); 4] = [
     ("examples/js-wordcount/wordcount.js", "wordcount"),
     ("guest-sdk/js/fixtures/raising_job.js", "raising_job"),
     ("guest-sdk/js/fixtures/api_job.js", "api_job"),
+    ("guest-sdk/js/fixtures/mixed_job.js", "mixed_job"),
 ];
 
 /// Builds the JS jobs with the SDK's build script (once per test process) and returns the path of component `name`.
@@ -103,6 +106,29 @@ fn astral_words() -> String {
         text.push('\n');
     }
     text
+}
+
+#[test]
+fn js_job_with_rust_functions_matches_the_rust_guest_part_for_part() {
+    let job = js_job("mixed_job");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    wisp_tests::write_corpus(&input.join("corpus.txt"), 1 << 20, 29).unwrap();
+    std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    let (mixed_out, rust_out) = (dir.path().join("mixed"), dir.path().join("rust"));
+    let conf = ["--cores", "2", "--conf", "wisp.default.parallelism=3"];
+    for (component, out, extra) in [(job.to_str().unwrap(), &mixed_out, Some(TOKENIZER)), (WORDCOUNT, &rust_out, None)] {
+        let mut args = vec!["run", component];
+        args.extend_from_slice(&conf);
+        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
+        args.extend(extra);
+        let run = wisp(&args, RUN_TIMEOUT);
+        assert!(run.ok(), "{component} failed: {}", run.stderr);
+    }
+    let (mixed, rust) = (parts(&mixed_out), parts(&rust_out));
+    assert_eq!(mixed.len(), 3);
+    assert!(mixed == rust, "the JS job with Rust functions and the Rust word count differ");
 }
 
 #[test]
