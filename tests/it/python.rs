@@ -18,12 +18,13 @@ use crate::harness::Cluster;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// (app directory, module) of every Python job the tests run.
-const PYTHON_JOBS: [(&str, &str); 5] = [
+const PYTHON_JOBS: [(&str, &str); 6] = [
     ("examples/python-wordcount", "wordcount"),
     ("examples/python-mixed", "mixed_wordcount"),
     ("guest-sdk/python/tests", "raising_job"),
     ("guest-sdk/python/tests", "bad_record_job"),
     ("guest-sdk/python/tests", "api_job"),
+    ("guest-sdk/python/tests", "mixed_api_job"),
 ];
 
 /// Builds the Python jobs with the SDK's build script (once per test process) and returns one component's path.
@@ -282,14 +283,7 @@ fn python_rdd_api_matches_answers_computed_here() {
         RUN_TIMEOUT,
     );
     assert!(run.ok(), "the API job failed: {}", run.stderr);
-    let got: BTreeMap<String, Value> = run
-        .stdout
-        .lines()
-        .map(|line| {
-            let (name, value) = line.split_once('\t').unwrap_or_else(|| panic!("unexpected output line {line:?}"));
-            (name.to_owned(), serde_json::from_str(value).unwrap_or_else(|e| panic!("{line:?}: {e}")))
-        })
-        .collect();
+    let got = results(&run.stdout);
 
     // The answers, computed directly from the input.
     let mut groups: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
@@ -332,4 +326,74 @@ fn python_rdd_api_matches_answers_computed_here() {
         assert_eq!(got.get(name), Some(value), "{name}");
     }
     assert_eq!(got.len(), want.len(), "unexpected results: {:?}", got.keys().collect::<Vec<_>>());
+}
+
+/// The `name<TAB>json` lines a test job printed.
+fn results(stdout: &str) -> BTreeMap<String, Value> {
+    stdout
+        .lines()
+        .map(|line| {
+            let (name, value) = line.split_once('\t').unwrap_or_else(|| panic!("unexpected output line {line:?}"));
+            (name.to_owned(), serde_json::from_str(value).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        })
+        .collect()
+}
+
+#[test]
+fn python_api_takes_another_components_functions_with_types_parameters_and_aggregators() {
+    let job = python_job("mixed_api_job");
+    let dir = tempfile::tempdir().unwrap();
+    let vocab = ["The", "the", "QUICK", "quick", "fox", "naïve", "Naïve", "ÉCLAIRS", "éclairs", "a", "Zebra", "over", "Über", "dog"];
+    let mut rng = Rng::new(77);
+    let seps = [" ", "  ", "\t", " \x0c"];
+    let lines: Vec<String> = (0..2000)
+        .map(|_| {
+            let n = rng.below(9) as usize;
+            let words: Vec<&str> = (0..n).map(|_| vocab[rng.below(vocab.len() as u64) as usize]).collect();
+            let mut line = String::new();
+            for w in words {
+                line.push_str(w);
+                line.push_str(seps[rng.below(seps.len() as u64) as usize]);
+            }
+            line
+        })
+        .collect();
+    let input = dir.path().join("words.txt");
+    std::fs::write(&input, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let run = wisp(
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--cores",
+            "2",
+            "--conf",
+            "wisp.files.maxPartitionBytes=4k",
+            "--",
+            TOKENIZER,
+            input.to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "the job failed: {}", run.stderr);
+    let got = results(&run.stdout);
+
+    let words: Vec<&str> = lines.iter().flat_map(|l| l.split_ascii_whitespace()).collect();
+    let mut long: Vec<String> = words.iter().map(|w| w.to_lowercase()).filter(|w| w.chars().count() > 3).collect();
+    long.sort();
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for w in &long {
+        *counts.entry(w).or_default() += 1;
+    }
+    assert_eq!(got["words-count"], json!(words.len()));
+    assert_eq!(got["long-words"], json!(long));
+    assert_eq!(got["long-counts"], json!(counts.iter().collect::<Vec<_>>()));
+    assert_eq!(got["total-length"], json!(long.iter().map(|w| w.chars().count()).sum::<usize>()));
+    let untyped = got["untyped-collect"].as_str().unwrap();
+    assert!(
+        untyped.contains("'tokenize'") && untyped.contains("have no known type: give it with fn('tokenize', returns=...)"),
+        "{untyped}"
+    );
+    let foreign = got["foreign-reduce"].as_str().unwrap();
+    assert!(foreign.starts_with("reduce needs Python functions") && foreign.contains("'sum'"), "{foreign}");
+    assert_eq!(got.len(), 6, "{:?}", got.keys().collect::<Vec<_>>());
 }
