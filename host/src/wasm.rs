@@ -255,3 +255,34 @@ impl std::hash::Hasher for HashWriter<'_> {
         self.0.update(bytes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(memory: Option<u64>, timeout: Option<Duration>, fuel: Option<u64>, scratch: bool) -> TaskLimits {
+        TaskLimits { memory, timeout, fuel, scratch }
+    }
+
+    #[test]
+    fn a_jobs_settings_override_the_process_defaults_but_never_its_memory_ceiling() {
+        let rt = Runtime::new(limits(Some(256 << 20), Some(Duration::from_secs(60)), None, false), None).unwrap();
+        let dir = PathBuf::from("/tmp/scratch-x");
+        let s = rt.sandbox(&TaskLimits::default(), Some(dir.clone())).unwrap();
+        assert_eq!((s.memory, s.timeout, s.fuel, s.scratch), (256 << 20, Some(Duration::from_secs(60)), None, None));
+        let s = rt.sandbox(&limits(Some(64 << 20), Some(Duration::from_secs(2)), None, true), Some(dir.clone())).unwrap();
+        assert_eq!((s.memory, s.timeout, s.scratch), (64 << 20, Some(Duration::from_secs(2)), Some(dir.clone())));
+        // More than the executor allows: its own limit.
+        assert_eq!(rt.sandbox(&limits(Some(2 << 30), None, None, false), None).unwrap().memory, 256 << 20);
+        // A zero timeout means none.
+        assert_eq!(rt.sandbox(&limits(None, Some(Duration::ZERO), None, false), None).unwrap().timeout, None);
+        // Fuel needs an engine that meters it.
+        let err = rt.sandbox(&limits(None, None, Some(1000), false), None).unwrap_err().to_string();
+        assert!(err.contains("does not meter fuel") && err.contains("wisp.task.fuel"), "{err}");
+        let metering = Runtime::new(limits(None, None, Some(5_000), false), None).unwrap();
+        assert!(metering.meters_fuel() && !rt.meters_fuel());
+        assert_eq!(metering.sandbox(&TaskLimits::default(), None).unwrap().fuel, Some(5_000));
+        assert_eq!(metering.sandbox(&limits(None, None, Some(7), false), None).unwrap().fuel, Some(7));
+        assert_eq!(metering.max_memory(), DEFAULT_TASK_MEMORY as usize);
+    }
+}
