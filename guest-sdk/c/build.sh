@@ -61,7 +61,7 @@ tmp="$output.tmp.$$"
 trap 'rm -f "$core" "$tmp"' EXIT
 # A 1 MiB stack (as Rust's wasm targets; zig defaults to 16 MiB) and 4 MiB of initial memory, as the
 # Rust guests get: no memory.grow in the common case.
-"$venv/bin/python" -m ziglang cc -target wasm32-wasi -mexec-model=reactor -O2 -g0 -s \
+"$venv/bin/python" -m ziglang cc -target wasm32-wasi -mexec-model=reactor -O2 -flto -g0 -s \
     -std=c11 -Wall -Wextra -Wno-unused-parameter \
     -Wl,-z,stack-size=1048576 -Wl,--initial-memory=4194304 \
     -I guest-sdk/c -I "$gen" \

@@ -66,20 +66,15 @@ struct wisp_emitter {
     wisp_buf buf;
 };
 
-/* The hash table of combine/merge: entries keyed by key bytes. Slots hold
- * the hash's high half and the entry index, so a probe touches the entry only
- * on a likely match; keys of up to 16 bytes live in the entry, zero-padded
- * (compared as two words), longer ones in `keys`. */
-typedef struct slot {
-    uint32_t tag;
-    uint32_t index; /* entry index + 1; 0 is empty */
-} slot;
-
+/* The hash table of combine/merge: open addressing with the entries in
+ * the slots (one cache line per lookup) and a control byte per slot (0 for
+ * empty, else 0x80 and 7 bits of the hash) probed first, so a probe touches
+ * an entry only on a likely match. Keys of up to 16 bytes live in the entry,
+ * zero-padded (compared as two words); longer ones in `keys`. */
 typedef struct table {
-    slot *slots;
-    size_t mask;
-    uint8_t *entries; /* `stride`-byte entries: entry_head, then the state */
-    size_t count, cap, stride, state_size;
+    uint8_t *ctrl;
+    uint8_t *entries; /* one `stride`-byte entry per slot: entry_head, then the state */
+    size_t mask, count, stride, state_size;
     wisp_buf keys;
 } table;
 
@@ -280,6 +275,7 @@ static inline void *entry_state(entry_head *e) { return (uint8_t *)e + sizeof(en
 static inline const uint8_t *entry_key(table *t, entry_head *e) {
     return e->key_len <= INLINE_KEY ? (const uint8_t *)e->key : t->keys.ptr + e->key_off;
 }
+static inline uint8_t ctrl_of(uint64_t h) { return (uint8_t)(0x80 | (h >> 57)); }
 
 static void table_init(table *t, size_t state_size) {
     memset(t, 0, sizeof(*t));
@@ -288,34 +284,39 @@ static void table_init(table *t, size_t state_size) {
 }
 
 static void table_rehash(table *t, size_t nslots) {
-    free(t->slots);
-    t->slots = calloc(nslots, sizeof(slot));
-    if (t->slots == NULL) abort();
+    uint8_t *old_ctrl = t->ctrl, *old_entries = t->entries;
+    size_t old_slots = old_ctrl != NULL ? t->mask + 1 : 0;
+    t->ctrl = calloc(nslots, 1);
+    t->entries = malloc(nslots * t->stride);
+    if (t->ctrl == NULL || t->entries == NULL) abort();
     t->mask = nslots - 1;
-    for (size_t i = 0; i < t->count; i++) {
-        entry_head *e = entry_at(t, i);
+    for (size_t i = 0; i < old_slots; i++) {
+        if (old_ctrl[i] == 0) continue;
+        entry_head *e = (entry_head *)(old_entries + i * t->stride);
         uint64_t h = e->key_len <= INLINE_KEY ? hash_short(e->key, e->key_len) : hash_long(entry_key(t, e), e->key_len);
         size_t j = (size_t)h & t->mask;
-        while (t->slots[j].index != 0) j = (j + 1) & t->mask;
-        t->slots[j].tag = (uint32_t)(h >> 32);
-        t->slots[j].index = (uint32_t)(i + 1);
+        while (t->ctrl[j] != 0) j = (j + 1) & t->mask;
+        t->ctrl[j] = old_ctrl[i];
+        memcpy(entry_at(t, j), e, t->stride);
     }
+    free(old_ctrl);
+    free(old_entries);
 }
 
 /* The state for `key`; *fresh tells whether the entry was just made (its
- * state zeroed). */
+ * state zeroed). Valid until the next table_get. */
 static void *table_get(table *t, wisp_bytes key, bool *fresh) {
-    if (t->slots == NULL) table_rehash(t, 1024);
+    if (t->ctrl == NULL) table_rehash(t, 1024);
     uint64_t padded[INLINE_KEY / 8];
     uint64_t h = hash_key(key.ptr, key.len, padded);
-    uint32_t tag = (uint32_t)(h >> 32);
+    uint8_t tag = ctrl_of(h);
     bool short_key = key.len <= INLINE_KEY;
     size_t j = (size_t)h & t->mask;
     for (;;) {
-        slot sl = t->slots[j];
-        if (sl.index == 0) break;
-        if (sl.tag == tag) {
-            entry_head *e = entry_at(t, sl.index - 1);
+        uint8_t c = t->ctrl[j];
+        if (c == 0) break;
+        if (c == tag) {
+            entry_head *e = entry_at(t, j);
             if (e->key_len == key.len &&
                 (short_key ? (e->key[0] == padded[0] && e->key[1] == padded[1])
                            : memcmp(t->keys.ptr + e->key_off, key.ptr, key.len) == 0)) {
@@ -325,14 +326,12 @@ static void *table_get(table *t, wisp_bytes key, bool *fresh) {
         }
         j = (j + 1) & t->mask;
     }
-    if (t->count == t->cap) {
-        size_t cap = t->cap < 256 ? 256 : t->cap * 2;
-        uint8_t *p = realloc(t->entries, cap * t->stride);
-        if (p == NULL) abort();
-        t->entries = p;
-        t->cap = cap;
+    if ((t->count + 1) * 4 > (t->mask + 1) * 3) {
+        table_rehash(t, (t->mask + 1) * 2);
+        j = (size_t)h & t->mask;
+        while (t->ctrl[j] != 0) j = (j + 1) & t->mask;
     }
-    entry_head *e = entry_at(t, t->count);
+    entry_head *e = entry_at(t, j);
     e->key_len = (uint32_t)key.len;
     e->key_off = 0;
     e->key[0] = padded[0];
@@ -342,11 +341,10 @@ static void *table_get(table *t, wisp_bytes key, bool *fresh) {
         wisp_put_raw(&t->keys, key.ptr, key.len);
     }
     memset(entry_state(e), 0, t->state_size);
-    t->slots[j].tag = tag;
-    t->slots[j].index = (uint32_t)(++t->count);
-    if (t->count * 2 > t->mask + 1) table_rehash(t, (t->mask + 1) * 2);
+    t->ctrl[j] = tag;
+    t->count++;
     *fresh = true;
-    return entry_state(entry_at(t, t->count - 1));
+    return entry_state(e);
 }
 
 /* Sorting a table's keys: each entry as its first 16 key bytes as two
@@ -415,7 +413,7 @@ static void sort_items(table *t, sort_item *v, size_t n) {
 }
 
 static void table_free(table *t) {
-    free(t->slots);
+    free(t->ctrl);
     free(t->entries);
     wisp_buf_free(&t->keys);
     size_t state_size = t->state_size;
@@ -509,7 +507,9 @@ static int agg_finish(stage *s) {
     if (t->count > 0) {
         sort_item *order = malloc(t->count * sizeof(sort_item));
         if (order == NULL) abort();
-        for (size_t i = 0; i < t->count; i++) {
+        size_t n = 0;
+        for (size_t i = 0; i <= t->mask; i++) {
+            if (t->ctrl[i] == 0) continue;
             entry_head *e = entry_at(t, i);
             uint64_t w[2];
             if (e->key_len <= INLINE_KEY) {
@@ -518,10 +518,11 @@ static int agg_finish(stage *s) {
             } else {
                 pack16(entry_key(t, e), INLINE_KEY, w);
             }
-            order[i].hi = __builtin_bswap64(w[0]);
-            order[i].lo = __builtin_bswap64(w[1]);
-            order[i].len = e->key_len;
-            order[i].index = (uint32_t)i;
+            order[n].hi = __builtin_bswap64(w[0]);
+            order[n].lo = __builtin_bswap64(w[1]);
+            order[n].len = e->key_len;
+            order[n].index = (uint32_t)i;
+            n++;
         }
         sort_items(t, order, t->count);
         for (size_t i = 0; i < t->count && rc == 0; i++) {
@@ -532,7 +533,8 @@ static int agg_finish(stage *s) {
             if (rc == 0) rc = emit_next(s, wisp_buf_bytes(&s->out));
         }
         free(order);
-        for (size_t i = 0; i < t->count; i++) agg_drop(s, entry_state(entry_at(t, i)));
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->ctrl[i] != 0) agg_drop(s, entry_state(entry_at(t, i)));
     }
     table_free(t);
     return rc;
@@ -704,7 +706,8 @@ static void chain_free(chain *c) {
     for (size_t i = 0; i < c->len; i++) {
         stage *s = &c->stages[i];
         if (s->kind == WISP_OP_COMBINE || s->kind == WISP_OP_MERGE) {
-            for (size_t j = 0; j < s->tbl.count; j++) agg_drop(s, entry_state(entry_at(&s->tbl, j)));
+            for (size_t j = 0; s->tbl.ctrl != NULL && j <= s->tbl.mask; j++)
+                if (s->tbl.ctrl[j] != 0) agg_drop(s, entry_state(entry_at(&s->tbl, j)));
             table_free(&s->tbl);
         }
         wisp_buf_free(&s->out);
