@@ -202,6 +202,27 @@ fn js_api_job_results_match_computed_answers() {
             ]),
         ),
         ("combine_sizes", json!([["even", 50], ["odd", 50]])),
+        ("partition_sums", Value::Array(nums.chunks(25).map(|c| json!(c.iter().sum::<i64>())).collect())),
+        ("flat_map_values", json!([["m1", "o"], ["m1", "n"], ["m1", "e"]])),
+        (
+            "full_outer",
+            Value::Array(names.iter().map(|(k, n)| json!([k, [n, by_mod.get(*k).and_then(|v| v.iter().find(|&&x| x >= 99))]])).collect()),
+        ),
+        ("cogroup", {
+            let mut keys: Vec<&str> = names.iter().map(|(k, _)| *k).chain(by_mod.keys().map(String::as_str)).collect();
+            keys.sort();
+            keys.dedup();
+            let named = |k: &str| -> Vec<&str> { names.iter().filter(|(n, _)| *n == k).map(|(_, v)| *v).collect() };
+            let small =
+                |k: &str| -> Vec<i64> { by_mod.get(k).map(|v| v.iter().copied().filter(|&x| x <= 4).collect()).unwrap_or_default() };
+            Value::Array(keys.iter().map(|k| json!([k, [named(k), small(k)]])).collect())
+        }),
+        ("union_count", json!([200, 200, 8])),
+        ("coalesce", json!(2)),
+        ("first", json!(42)),
+        ("aggregate", json!([nums.iter().sum::<i64>(), nums.len()])),
+        ("u64", json!([2u64, 2u64 << 40])),
+        ("sample", json!([true, true])),
         ("distinct", json!(["a", "b", "c"])),
     ]);
     for (name, value) in &want {
