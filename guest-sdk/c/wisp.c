@@ -1186,6 +1186,12 @@ int wisp_fold(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn f, wisp_buf *out) {
 
 /* ================================================================ the main */
 
+/* wasi-libc's exit-time cleanup without the exit: flushes stdio's buffers
+ * when the job wrote to stdio, and does not link stdio (nor need the WASI
+ * adapter) when it did not. A reactor never runs exit, so without it a job's
+ * buffered printf output would be lost. */
+void __wasm_call_dtors(void);
+
 bool exports_job_run(job_list_string_t *args, job_string_t *err) {
     int argc = (int)args->len;
     char **argv = calloc((size_t)argc + 1, sizeof(char *));
@@ -1199,6 +1205,7 @@ bool exports_job_run(job_list_string_t *args, job_string_t *err) {
     job_list_string_free(args);
     wisp_clear_error();
     int rc = wisp_main(argc, argv);
+    __wasm_call_dtors();
     for (int i = 0; i < argc; i++) free(argv[i]);
     free(argv);
     if (rc == 0) return true;

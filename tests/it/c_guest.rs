@@ -18,7 +18,9 @@ fn c_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let root = Path::new(REPO_ROOT);
-        for (dir, name) in [("examples/c-wordcount", "wordcount"), ("guest-sdk/c/tests/failing-job", "failing")] {
+        let jobs =
+            [("examples/c-wordcount", "wordcount"), ("guest-sdk/c/tests/failing-job", "failing"), ("guest-sdk/c/tests/api-job", "api_job")];
+        for (dir, name) in jobs {
             let mut cmd = Command::new(root.join("guest-sdk/c/build.sh"));
             cmd.current_dir(root).args([dir, &format!("target/c/{name}.wasm")]);
             cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -100,6 +102,38 @@ fn c_codec_matches_the_encoding_vectors() {
     assert!(run.ok(), "C codec tests failed:\n{}{}", run.stdout, run.stderr);
     // Every vector is checked (encode and decode), none skipped.
     assert!(run.stdout.lines().any(|l| l == format!("{count} passed, 0 failed")), "{}", run.stdout);
+}
+
+#[test]
+fn c_api_job_matches_answers_computed_here() {
+    let job = c_job("api_job");
+    let run = wisp(&["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.test.greeting=hello"], RUN_TIMEOUT);
+    assert!(run.ok(), "{}", run.stderr);
+    let xs: Vec<i64> = (1..=100).collect();
+    let by7 = |f: fn(i64) -> i64| -> String {
+        (0..7).map(|k| format!("{k}:{}", xs.iter().filter(|x| *x % 7 == k).map(|x| f(*x)).sum::<i64>())).collect::<Vec<_>>().join(",")
+    };
+    let join: usize =
+        (0..7).map(|k| xs.iter().filter(|x| *x % 7 == k).count() * xs.iter().filter(|x| *x % 7 == k && *x % 2 == 0).count()).sum();
+    let expected = [
+        format!("even_count={}", xs.iter().filter(|x| *x % 2 == 0).count()),
+        format!("sum_of_squares={} found=1", xs.iter().map(|x| x * x).sum::<i64>()),
+        // fold: the zero in each of the 4 partitions and once more when the driver combines them.
+        format!("fold_1000={}", xs.iter().sum::<i64>() + 1000 * 5),
+        format!("twice_by_mod7={}", by7(|x| 2 * x)),
+        format!("plus_minus_by_mod7={}", by7(|_| 0)),
+        format!("count_and_sum_keys=7 count={} sum={}", xs.len(), xs.iter().sum::<i64>()),
+        "partition_sizes=25,25,25,25".to_string(),
+        format!("groups=7 values={}", xs.len()),
+        format!("join_count={join}"),
+        "distinct_mod10=10".to_string(),
+        format!("union_count={}", 2 * xs.len()),
+        "take3_desc_keys=9,9,9".to_string(),
+        "conf=hello".to_string(),
+        "unregistered=wisp_map: the function is not listed in WISP_FUNCTIONS with the matching WISP_* kind".to_string(),
+    ];
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines, expected.iter().map(String::as_str).collect::<Vec<_>>(), "stderr: {}", run.stderr);
 }
 
 /// Runs the failing job in `mode` and returns its single `wisp: error:` line, checking it left no output.
