@@ -188,6 +188,9 @@ impl Runtime {
     fn compile(&self, bytes: &ComponentBytes) -> Result<LoadedComponent, ComponentError> {
         check_header(&bytes.bytes)?;
         let component = self.compile_cached(bytes)?;
+        if let Some(theirs) = validate::other_wit_version(&component, &self.engine) {
+            return Err(ComponentError::OtherVersion { theirs, ours: validate::WIT_VERSION });
+        }
         let pre = self.linker.instantiate_pre(&component).map_err(|e| validate::link_error(&e))?;
         // Every component Wisp runs exports the pipeline.
         let pipeline = PipelineExports::find(&component)?;

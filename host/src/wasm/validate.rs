@@ -12,7 +12,17 @@ pub enum ComponentError {
     /// Truncated or otherwise unparsable.
     #[error("invalid component: {message}")]
     Invalid { message: String },
-    /// Imports something Wisp does not provide (another WIT version, a denied capability).
+    /// Built against another version of the `wisp:task` contract.
+    #[error(
+        "component was built against wisp:task@{theirs}; this host implements wisp:task@{ours} (rebuild it with this Wisp's wit/ and SDK)"
+    )]
+    OtherVersion {
+        /// The version the component imports or exports.
+        theirs: String,
+        /// This host's.
+        ours: &'static str,
+    },
+    /// Imports something Wisp does not provide (a denied capability, an unknown interface).
     #[error("component cannot be linked: {message}")]
     Link { message: String },
     /// Does not export `wisp:task/pipeline`.
@@ -36,6 +46,19 @@ pub fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
         [_, _, 1, 0] => Ok(()),
         _ => Err(ComponentError::Invalid { message: "unknown binary version".to_string() }),
     }
+}
+
+/// The `wisp:task` version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// A `wisp:task` version other than ours among a component's imports and exports, if any.
+pub fn other_wit_version(component: &wasmtime::component::Component, engine: &wasmtime::Engine) -> Option<String> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
+    names.iter().find_map(|name| {
+        let version = name.strip_prefix("wisp:task/")?.split_once('@')?.1;
+        (version != WIT_VERSION).then(|| version.to_string())
+    })
 }
 
 /// The innermost cause of a wasmtime error, on one line.
