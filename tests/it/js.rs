@@ -142,23 +142,39 @@ fn js_codec_matches_the_encoding_vectors() {
     assert!(run.stdout.contains("# fail 0") && !run.stdout.contains("# pass 0"), "{}", run.stdout);
 }
 
-#[test]
-fn js_function_throwing_fails_the_job_with_the_exception_message() {
+/// Runs the failing job in `mode` and returns its one `wisp: error:` line, checking the exit code and that no output was left.
+fn failing_run(mode: &str) -> String {
     let job = js_job("raising_job");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = wisp(
-        &["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", out.to_str().unwrap()],
-        RUN_TIMEOUT,
-    );
-    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    let args = ["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", out.to_str().unwrap(), mode];
+    let run = wisp(&args, RUN_TIMEOUT);
+    assert_eq!(run.code, Some(1), "{mode}: stdout: {} stderr: {}", run.stdout, run.stderr);
     let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
-    assert_eq!(errors.len(), 1, "{}", run.stderr);
-    let line = errors[0];
+    assert_eq!(errors.len(), 1, "{mode}: {}", run.stderr);
+    assert!(!run.stderr.contains("wasm trap") && !run.stderr.contains("panicked"), "{mode}: {}", run.stderr);
+    assert!(!out.exists() && !out.join("_SUCCESS").exists(), "{mode}: a failed job must leave no output");
+    errors[0].to_owned()
+}
+
+#[test]
+fn js_function_throwing_fails_the_job_with_the_exception_message() {
+    let line = failing_run("throw");
     assert!(line.contains("javascript function explode threw RangeError: record 7 is unlucky"), "{line}");
-    assert!(line.contains("raising_job.js:7"), "the stack should be kept: {line}");
-    assert!(!run.stderr.contains("wasm trap") && !run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(!out.exists() && !out.join("_SUCCESS").exists(), "a failed job must leave no output");
+    assert!(line.contains("raising_job.js:10"), "the stack should be kept: {line}");
+}
+
+#[test]
+fn js_bad_results_and_missing_types_fail_naming_the_cause() {
+    let line = failing_run("badret");
+    assert!(line.contains("op (x) => ({ x }): cannot encode its result as string: expected a string, got object"), "{line}");
+    let line = failing_run("capture");
+    assert!(line.contains("ReferenceError: SUFFIX is not defined") && line.contains("register it with fn()"), "{line}");
+    let line = failing_run("untyped");
+    assert!(
+        line.contains("reduceByKey: the record type of this RDD is not known") && line.contains("has no declared output type"),
+        "{line}"
+    );
 }
 
 #[test]
