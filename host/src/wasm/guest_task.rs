@@ -98,9 +98,8 @@ impl GuestTask {
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(capture.stdout.clone()).stderr(capture.stderr.clone()).allow_blocking_current_thread(true);
         if let Some(dir) = &sandbox.scratch {
-            wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite).map_err(|e| GuestError::Failed {
-                message: format!("cannot grant the scratch directory {}: {e}", dir.display()),
-            })?;
+            wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
+                .map_err(|e| GuestError::Failed { message: format!("cannot grant the scratch directory {}: {e}", dir.display()) })?;
         }
         let state = HostState {
             wasi: wasi.build(),
