@@ -3,7 +3,7 @@
 # Build the host and every guest component.
 build:
     cargo build --release -p wisp
-    cargo build --release --target wasm32-wasip2 -p wordcount -p join -p pagerank
+    cargo build --release --target wasm32-wasip2 -p wordcount -p join -p pagerank -p tokenizer
 
 # The whole test suite (what CI runs).
 test:
@@ -21,6 +21,30 @@ bench size_mib="1024":
 # Build the Python word count into target/python/wordcount.wasm (installs componentize-py into target/python-venv).
 python-wordcount:
     guest-sdk/python/build.sh
+
+# Build the Rust tokenizer (a functions component) and the mixed Python/Rust word count.
+python-mixed:
+    cargo build --release --target wasm32-wasip2 -p tokenizer
+    guest-sdk/python/build.sh examples/python-mixed mixed_wordcount target/python/mixed_wordcount.wasm
+
+# Build the JavaScript word count into target/js/wordcount.wasm (npm ci of the pinned componentize-js on first use).
+js-wordcount:
+    guest-sdk/js/build.sh
+
+# Build the C word count into target/c/wordcount.wasm (installs zig from PyPI into target/c-venv, builds wisp-c-tool).
+c-wordcount:
+    guest-sdk/c/build.sh
+
+# The cross-language encoding vectors (wit/encoding-vectors.jsonl) in every SDK.
+vectors:
+    cargo test --release -p wisp-guest --test encoding_vectors
+    python3 guest-sdk/python/test_codec.py -v
+    node --test guest-sdk/js/test/codec.test.mjs
+    guest-sdk/c/test/codec_test.sh
+
+# The tests of one guest language (python, js, c_guest).
+test-lang lang:
+    cargo test --release -p wisp-tests --test it {{lang}}::
 
 # Fuzz the protocol decoder for SECONDS on stable Rust (installs cargo-fuzz into target/tools;
 # new finds go to target/fuzz-corpus; copy the ones worth keeping into host/fuzz/corpus/protocol).
