@@ -1,6 +1,10 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages] [--languages c,javascript,python]`
+//!
+//! The languages section (`--only languages`; not part of the default run, as
+//! interpreted guests take minutes on a large corpus) runs the word count of
+//! each guest language on the corpus against the Rust guest (`bench/languages.rs`).
 //!
 //! The cluster section starts a master and two executors of one core each
 //! on 127.0.0.1 and measures, in the same run: word count on the corpus
@@ -19,6 +23,9 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use wisp::cli::{RunArgs, error_line, run};
 use wisp_tests::{API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin, write_corpus};
+
+#[path = "bench/languages.rs"]
+mod languages;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -62,8 +69,20 @@ struct ChildRun {
 }
 
 fn run_child(job: &str, flags: &[&str], job_args: &[&str]) -> anyhow::Result<ChildRun> {
+    run_child_with(job, flags, job_args, None)
+}
+
+/// `run_child` with its own compile cache (`$XDG_CACHE_HOME/wisp/compiled`) under `cache`.
+fn run_child_in(job: &str, flags: &[&str], job_args: &[&str], cache: &Path) -> anyhow::Result<ChildRun> {
+    run_child_with(job, flags, job_args, Some(cache))
+}
+
+fn run_child_with(job: &str, flags: &[&str], job_args: &[&str], cache: Option<&Path>) -> anyhow::Result<ChildRun> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("--child").arg(job).args(flags).arg("--").args(job_args);
+    if let Some(cache) = cache {
+        cmd.env("XDG_CACHE_HOME", cache);
+    }
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let start = Instant::now();
     let r = run_bounded(cmd, Duration::from_secs(1800));
@@ -76,15 +95,21 @@ fn run_child(job: &str, flags: &[&str], job_args: &[&str]) -> anyhow::Result<Chi
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024u64;
     let mut task_counts = vec![1000u32, 10_000];
-    let (mut local, mut cluster) = (true, true);
+    let (mut local, mut cluster, mut langs) = (true, true, false);
+    let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--only" => match it.next().map(String::as_str) {
                 Some("local") => cluster = false,
                 Some("cluster") => local = false,
-                _ => anyhow::bail!("--only local|cluster"),
+                Some("languages") => (local, cluster, langs) = (false, false, true),
+                _ => anyhow::bail!("--only local|cluster|languages"),
             },
+            "--languages" => {
+                only_languages =
+                    it.next().ok_or_else(|| anyhow::anyhow!("--languages c,javascript,python"))?.split(',').map(String::from).collect()
+            }
             "--size-mib" => size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?,
             "--tasks" => {
                 task_counts =
@@ -105,6 +130,12 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     if cluster {
         bench_cluster(&data_dir, &corpus)?;
+    }
+    if langs {
+        read_all(&corpus)?;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let expected = native_word_count(&corpus, threads)?;
+        languages::bench_languages(&data_dir, &corpus, &expected, &only_languages)?;
     }
     Ok(())
 }
@@ -266,8 +297,16 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     let local = run_child(WORDCOUNT, &["--cores", "2"], &[&path(corpus), &path(&local_out)])?;
     anyhow::ensure!(count_output(&cluster_out)? == count_output(&local_out)?, "cluster and local word counts differ");
     println!("cluster mode, master + 2 executors x 1 core, on 127.0.0.1");
-    println!("  word count over {mb:.0} MB, cluster:       {:>7.2} s  {:>7.1} MB/s", cluster_wall.as_secs_f64(), mb / cluster_wall.as_secs_f64());
-    println!("  word count over {mb:.0} MB, local 2 cores: {:>7.2} s  {:>7.1} MB/s", local.wall.as_secs_f64(), mb / local.wall.as_secs_f64());
+    println!(
+        "  word count over {mb:.0} MB, cluster:       {:>7.2} s  {:>7.1} MB/s",
+        cluster_wall.as_secs_f64(),
+        mb / cluster_wall.as_secs_f64()
+    );
+    println!(
+        "  word count over {mb:.0} MB, local 2 cores: {:>7.2} s  {:>7.1} MB/s",
+        local.wall.as_secs_f64(),
+        mb / local.wall.as_secs_f64()
+    );
     println!("  ratio cluster/local wall time: {:.2} (target <= 1.3)", cluster_wall.as_secs_f64() / local.wall.as_secs_f64());
 
     // Shuffle throughput: a join whose left side (~256 MB, no matches) is shuffled in full across the two executors;
