@@ -277,6 +277,11 @@ fn garbage_half_open_truncated_and_huge_frames_do_not_crash_the_master() {
     let reply = probe.raw_request(&u32::MAX.to_le_bytes(), false, Duration::from_secs(10)).unwrap();
     assert!(String::from_utf8_lossy(&reply).contains("exceeds the limit"), "reply to a huge frame: {reply:?}");
     cluster.master_log_line("the master to log the huge frame", &["bad submission", "exceeds the limit"]);
+    // Out of order: a cancel on a stream that never submitted a job.
+    let cancel = wisp::net::fuzz::encode_seed(7, &[wisp::net::protocol::SubmitRequest::CancelJob], &wisp::net::Limits::default());
+    let reply = probe.raw_request(&cancel[1..], true, Duration::from_secs(10)).unwrap();
+    assert!(String::from_utf8_lossy(&reply).contains("must start with SubmitJob"), "reply to an out-of-order message: {reply:?}");
+    cluster.master_log_line("the master to log the out-of-order message", &["bad submission", "must start with SubmitJob"]);
     probe.close();
 
     assert!(cluster.master.running(), "the master must survive bad input");

@@ -39,9 +39,13 @@ pub(crate) async fn serve_submitter(conn: quinn::Connection, shared: Arc<Shared>
 async fn serve_job(mut s: Stream, shared: Arc<Shared>) {
     let (component, args, conf) = match s.read::<SubmitRequest>().await {
         Ok(Some(SubmitRequest::SubmitJob { component, args, conf })) => (component, args, conf),
-        Ok(Some(SubmitRequest::CancelJob)) | Ok(None) => return,
-        Err(e) => {
-            let message = format!("bad submission: {}", chain(&e));
+        Ok(None) => return,
+        first => {
+            let cause = match first {
+                Err(e) => chain(&e),
+                _ => "a job stream must start with SubmitJob (got CancelJob)".to_string(),
+            };
+            let message = format!("bad submission: {cause}");
             tracing::warn!(%message);
             let _ = s.write(&JobEvent::JobDone { result: Err(message) }).await;
             s.finish();
