@@ -79,6 +79,8 @@ pub struct Executor {
     fetcher: Arc<dyn BlockFetcher>,
     /// Test-only fault rules (`wisp executor --test-faults`).
     faults: Option<Arc<TestFaults>>,
+    /// Numbers scratch directories: task ids repeat across the applications sharing a cluster executor.
+    scratch_seq: AtomicU64,
 }
 
 /// Everything a running task accumulates besides its records.
@@ -180,7 +182,7 @@ impl Executor {
     pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, fetcher: Arc<dyn BlockFetcher>) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
         let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
-        Ok(Executor { config, runtime, blocks, fetcher, faults: None })
+        Ok(Executor { config, runtime, blocks, fetcher, faults: None, scratch_seq: AtomicU64::new(0) })
     }
 
     /// Applies test-only fault rules to every task attempt it runs (`wisp executor --test-faults`).
@@ -259,9 +261,10 @@ impl Executor {
         TaskReport { task: task.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics, log: state.log }
     }
 
-    /// Where a task's scratch directory goes (created only if its job grants one).
+    /// A new scratch directory's path for a task attempt (created only if its job grants one).
     fn scratch_dir(&self, task: &TaskDesc) -> PathBuf {
-        self.config.work_dir.join("scratch").join(format!("task-{}", task.task.0))
+        let n = self.scratch_seq.fetch_add(1, Ordering::Relaxed);
+        self.config.work_dir.join("scratch").join(format!("{n}-task-{}", task.task.0))
     }
 
     /// Removes this executor's work directory (shuffle files, disk blocks).

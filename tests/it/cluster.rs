@@ -418,6 +418,10 @@ fn hostile_jobs_beside_a_well_behaved_one_fail_alone_and_executor_memory_returns
         assert!(rss <= limit, "executor {i}: {rss} bytes resident, baseline {}", baseline[i - 1]);
         println!("executor {i}: resident {} MiB after, {} MiB baseline", rss >> 20, baseline[i - 1] >> 20);
     }
+    // A granted scratch directory works on an executor and is gone after the task.
+    let run = cluster.submit(HOSTILE, &["wisp.task.scratch=true"], &[Path::new("scratch"), Path::new("a.txt")], None);
+    assert!(run.ok(), "{}", run.stderr);
+    assert!(run.stdout.contains("scratch=inside:ok|outside:denied"), "{}", run.stdout);
     // No scratch directories or task leftovers besides shuffle files.
     for i in 1..=2 {
         let scratch = cluster.executor_dir(i).join("scratch");
