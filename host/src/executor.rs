@@ -130,10 +130,10 @@ impl TaskState<'_> {
 
     /// Removes the scratch directory, if one was made.
     fn clean_up(&mut self) {
-        if let Some(dir) = self.sandbox.as_ref().and_then(|s| s.scratch.as_ref()) {
-            if let Err(e) = std::fs::remove_dir_all(dir) {
-                tracing::warn!(dir = %dir.display(), "cannot remove a task's scratch directory: {e}");
-            }
+        if let Some(dir) = self.sandbox.as_ref().and_then(|s| s.scratch.as_ref())
+            && let Err(e) = std::fs::remove_dir_all(dir)
+        {
+            tracing::warn!(dir = %dir.display(), "cannot remove a task's scratch directory: {e}");
         }
     }
 

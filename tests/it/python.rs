@@ -256,8 +256,11 @@ fn mixed_python_job_runs_in_cluster_mode_with_the_tokenizer_shipped_to_executors
     assert_eq!(cluster.executors_with_tasks().len(), 2, "both executors should have run tasks");
 }
 
+/// The API job's two input files and the records written to them.
+type ApiInput = (PathBuf, PathBuf, Vec<(String, i64)>, Vec<(String, String)>);
+
 /// PAIRS (`word<TAB>n`) and LABELS (`word<TAB>label`) for the API job, with non-ASCII words so byte order matters.
-fn api_input(dir: &Path) -> (PathBuf, PathBuf, Vec<(String, i64)>, Vec<(String, String)>) {
+fn api_input(dir: &Path) -> ApiInput {
     let words: Vec<String> = (0..40).map(|i| format!("w{i}")).chain(["naïve", "Zebra", "éclair", "a"].map(String::from)).collect();
     let mut rng = Rng::new(41);
     let pairs: Vec<(String, i64)> =

@@ -228,8 +228,14 @@ pub(crate) async fn serve_queue(
                 if let Err(message) = launch(&conn, app, &task, &mut sent, limits).await {
                     tracing::warn!(executor = %id, task = %task.task, %message, "launch failed");
                     let failure = if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Guest { message } };
-                    let report =
-                        TaskReport { task: task.task, executor: id, result: Err(failure), cached: vec![], metrics: TaskMetrics::default(), log: String::new() };
+                    let report = TaskReport {
+                        task: task.task,
+                        executor: id,
+                        result: Err(failure),
+                        cached: vec![],
+                        metrics: TaskMetrics::default(),
+                        log: String::new(),
+                    };
                     registry.post_app(app, SchedulerEvent::TaskFinished(report));
                 }
             }
@@ -274,6 +280,7 @@ async fn launch(conn: &quinn::Connection, app: u32, task: &TaskDesc, sent: &mut 
 pub(crate) fn post(loop_tx: &Sender<LoopMessage>, event: SchedulerEvent) {
     let msg = LoopMessage::Event(event);
     if let Err(crossbeam_channel::TrySendError::Full(msg)) = loop_tx.try_send(msg) {
-        let _ = tokio::task::block_in_place(|| loop_tx.send(msg));
+        // A closed loop means the application ended: the report is of no use.
+        let _sent = tokio::task::block_in_place(|| loop_tx.send(msg).is_ok());
     }
 }
