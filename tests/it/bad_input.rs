@@ -180,7 +180,10 @@ mod hostile_guests {
 
     #[test]
     fn malformed_batches_from_a_guest_fail_its_task() {
-        for (kind, cause) in [("out-of-range", "record 1 ends at offset 4096, past the end of the 3 data bytes"), ("decreasing", "record 1 ends at offset 1, before the previous record's end 2 (offsets not increasing)")] {
+        for (kind, cause) in [
+            ("out-of-range", "record 1 ends at offset 4096, past the end of the 3 data bytes"),
+            ("decreasing", "record 1 ends at offset 1, before the previous record's end 2 (offsets not increasing)"),
+        ] {
             let run = wisp(&["run", RAW_GUEST, "--conf", "wisp.task.maxFailures=1", "--", "malformed", kind], RUN_TIMEOUT);
             let line = failure_of(run);
             assert!(line.contains("guest returned a malformed batch"), "{kind}: {line}");

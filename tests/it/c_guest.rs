@@ -1,53 +1,25 @@
 //! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, and failing C functions failing their job with one clear line.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wisp_tests::{REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+use wisp_tests::{REPO_ROOT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
 
 use crate::RUN_TIMEOUT;
-
-/// The first build downloads the `ziglang` wheel, builds `wisp-c-tool` and zig's wasi-libc; later ones are no-ops.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+use crate::guest_lang::{build_once, wordcount_matches_rust};
 
 /// Builds the C jobs with the SDK's build script (once per test process) and returns the component's path.
 fn c_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = Path::new(REPO_ROOT);
-        let jobs =
-            [("examples/c-wordcount", "wordcount"), ("guest-sdk/c/tests/failing-job", "failing"), ("guest-sdk/c/tests/api-job", "api_job")];
-        for (dir, name) in jobs {
-            let mut cmd = Command::new(root.join("guest-sdk/c/build.sh"));
-            cmd.current_dir(root).args([dir, &format!("target/c/{name}.wasm")]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-            let run = run_bounded(cmd, BUILD_TIMEOUT);
-            if !run.ok() {
-                return Err(format!("building {name} failed: {}{}", run.stdout, run.stderr));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = built {
-        panic!("{e}");
-    }
+    let builds: [&[&str]; 3] = [
+        &["examples/c-wordcount", "target/c/wordcount.wasm"],
+        &["guest-sdk/c/tests/failing-job", "target/c/failing.wasm"],
+        &["guest-sdk/c/tests/api-job", "target/c/api_job.wasm"],
+    ];
+    build_once(&BUILT, "guest-sdk/c/build.sh", &builds);
     Path::new(REPO_ROOT).join("target/c").join(format!("{name}.wasm"))
-}
-
-/// Every `part-*` file of an output directory: name → its bytes.
-fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut parts = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).expect("output dir") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
-        if name.starts_with("part-") {
-            parts.insert(name, std::fs::read(&path).expect("part file"));
-        }
-    }
-    parts
 }
 
 #[test]
@@ -62,26 +34,7 @@ fn c_wordcount_output_matches_the_rust_guest_part_for_part() {
     let long = "abcdefghijklmnop abcdefghijklmnopq abcdefghijklmnopa abcdefghijklmno abcdefghijklmnopqrstuvwxyz \
                 abcdefghijklmnopqrstuvwxyy abcdefghijklmnop\0 abcdefghijklmnop\0\0x abc\0 abc abcdefghijklmnopq\n";
     std::fs::write(input.join("long-keys.txt"), long.repeat(3)).unwrap();
-    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
-    let run_job = |component: &str, out: &Path| {
-        let mut args = vec!["run", component];
-        args.extend_from_slice(&conf);
-        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
-        let run = wisp(&args, RUN_TIMEOUT);
-        assert!(run.ok(), "{component} failed: {}", run.stderr);
-        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
-    };
-    let (c_out, rust_out) = (dir.path().join("c"), dir.path().join("rust"));
-    run_job(job.to_str().unwrap(), &c_out);
-    run_job(WORDCOUNT, &rust_out);
-
-    // Byte-identical: the host partitions by key hash, and combine/merge emit in key-byte order in every SDK.
-    let (c, rust) = (parts(&c_out), parts(&rust_out));
-    assert_eq!(c.keys().collect::<Vec<_>>(), rust.keys().collect::<Vec<_>>(), "part files");
-    assert_eq!(c.len(), 3, "wisp.default.parallelism=3 reduce partitions");
-    for (name, bytes) in &rust {
-        assert!(c[name] == *bytes, "{name}: the C and Rust word counts differ");
-    }
+    let c_out = wordcount_matches_rust(&job, &input, dir.path(), "c");
     // And both against a count computed here.
     let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
     all.push(b'\n');

@@ -12,9 +12,7 @@ use wisp_tests::{
 };
 
 use crate::RUN_TIMEOUT;
-
-/// The first build runs `npm ci` (downloads componentize-js); later ones are offline no-ops.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+use crate::guest_lang::{assert_same_parts, build_once, parts, wordcount_matches_rust};
 
 /// The JS jobs the tests run: (module, component name under target/js).
 const JOBS: [(&str, &str); 4] = [
@@ -27,36 +25,10 @@ const JOBS: [(&str, &str); 4] = [
 /// Builds the JS jobs with the SDK's build script (once per test process) and returns the path of component `name`.
 fn js_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = Path::new(REPO_ROOT);
-        for (module, name) in JOBS {
-            let mut cmd = Command::new(root.join("guest-sdk/js/build.sh"));
-            cmd.current_dir(root).args([module, &format!("target/js/{name}.wasm")]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-            let run = run_bounded(cmd, BUILD_TIMEOUT);
-            if !run.ok() {
-                return Err(format!("building {module} failed: {}{}", run.stdout, run.stderr));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = built {
-        panic!("{e}");
-    }
+    let outputs: Vec<String> = JOBS.iter().map(|(_, n)| format!("target/js/{n}.wasm")).collect();
+    let builds: Vec<[&str; 2]> = JOBS.iter().zip(&outputs).map(|((module, _), out)| [*module, out.as_str()]).collect();
+    build_once(&BUILT, "guest-sdk/js/build.sh", &builds.iter().map(|b| &b[..]).collect::<Vec<_>>());
     Path::new(REPO_ROOT).join("target/js").join(format!("{name}.wasm"))
-}
-
-/// Every `part-*` file of an output directory: name → its bytes.
-fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut parts = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).expect("output dir") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
-        if name.starts_with("part-") {
-            parts.insert(name, std::fs::read(&path).expect("part file"));
-        }
-    }
-    parts
 }
 
 #[test]
@@ -68,26 +40,7 @@ fn js_wordcount_output_matches_the_rust_guest_part_for_part() {
     wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
     std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
     std::fs::write(input.join("astral.txt"), astral_words()).unwrap();
-    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
-    let run_job = |component: &str, out: &Path| {
-        let mut args = vec!["run", component];
-        args.extend_from_slice(&conf);
-        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
-        let run = wisp(&args, RUN_TIMEOUT);
-        assert!(run.ok(), "{component} failed: {}", run.stderr);
-        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
-    };
-    let (js_out, rust_out) = (dir.path().join("js"), dir.path().join("rust"));
-    run_job(job.to_str().unwrap(), &js_out);
-    run_job(WORDCOUNT, &rust_out);
-
-    // Byte-identical: the host partitions by key hash, and combine/merge emit in key-byte order in every SDK.
-    let (js, rust) = (parts(&js_out), parts(&rust_out));
-    assert_eq!(js.keys().collect::<Vec<_>>(), rust.keys().collect::<Vec<_>>(), "part files");
-    assert_eq!(js.len(), 3, "wisp.default.parallelism=3 reduce partitions");
-    for (name, bytes) in &rust {
-        assert!(js[name] == *bytes, "{name}: the JS and Rust word counts differ");
-    }
+    let js_out = wordcount_matches_rust(&job, &input, dir.path(), "js");
     // And both against a count computed here.
     let mut all = std::fs::read(input.join("astral.txt")).unwrap();
     all.extend_from_slice(&std::fs::read(input.join("awkward.txt")).unwrap());
@@ -126,9 +79,8 @@ fn js_job_with_rust_functions_matches_the_rust_guest_part_for_part() {
         let run = wisp(&args, RUN_TIMEOUT);
         assert!(run.ok(), "{component} failed: {}", run.stderr);
     }
-    let (mixed, rust) = (parts(&mixed_out), parts(&rust_out));
-    assert_eq!(mixed.len(), 3);
-    assert!(mixed == rust, "the JS job with Rust functions and the Rust word count differ");
+    assert_eq!(parts(&mixed_out).len(), 3);
+    assert_same_parts(&mixed_out, &rust_out, "the JS job with Rust functions");
 }
 
 #[test]

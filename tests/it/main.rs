@@ -5,6 +5,7 @@ mod bad_input;
 mod c_guest;
 mod cluster;
 mod examples;
+mod guest_lang;
 mod harness;
 mod js;
 mod python;

@@ -12,6 +12,7 @@ use wisp_tests::{
 };
 
 use crate::RUN_TIMEOUT;
+use crate::guest_lang::{assert_same_parts, build_once, parts, wordcount_matches_rust};
 use crate::harness::Cluster;
 
 /// The first build creates the virtualenv and downloads componentize-py; later ones are offline no-ops.
@@ -30,36 +31,10 @@ const PYTHON_JOBS: [(&str, &str); 6] = [
 /// Builds the Python jobs with the SDK's build script (once per test process) and returns one component's path.
 fn python_job(module: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let root = Path::new(REPO_ROOT);
-        for (dir, module) in PYTHON_JOBS {
-            let mut cmd = Command::new(root.join("guest-sdk/python/build.sh"));
-            cmd.current_dir(root).args([dir, module, &format!("target/python/{module}.wasm")]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-            let run = run_bounded(cmd, BUILD_TIMEOUT);
-            if !run.ok() {
-                return Err(format!("building {module} failed: {}{}", run.stdout, run.stderr));
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = built {
-        panic!("{e}");
-    }
+    let outputs: Vec<String> = PYTHON_JOBS.iter().map(|(_, m)| format!("target/python/{m}.wasm")).collect();
+    let builds: Vec<[&str; 3]> = PYTHON_JOBS.iter().zip(&outputs).map(|((dir, m), out)| [*dir, *m, out.as_str()]).collect();
+    build_once(&BUILT, "guest-sdk/python/build.sh", &builds.iter().map(|b| &b[..]).collect::<Vec<_>>());
     Path::new(REPO_ROOT).join("target/python").join(format!("{module}.wasm"))
-}
-
-/// Every `part-*` file of an output directory: name → its bytes.
-fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut parts = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).expect("output dir") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
-        if name.starts_with("part-") {
-            parts.insert(name, std::fs::read(&path).expect("part file"));
-        }
-    }
-    parts
 }
 
 #[test]
@@ -70,26 +45,7 @@ fn python_wordcount_output_matches_the_rust_guest_part_for_part() {
     std::fs::create_dir(&input).unwrap();
     wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 17).unwrap();
     std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
-    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
-    let run_job = |component: &str, out: &Path| {
-        let mut args = vec!["run", component];
-        args.extend_from_slice(&conf);
-        args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
-        let run = wisp(&args, RUN_TIMEOUT);
-        assert!(run.ok(), "{component} failed: {}", run.stderr);
-        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
-    };
-    let (py_out, rust_out) = (dir.path().join("py"), dir.path().join("rust"));
-    run_job(job.to_str().unwrap(), &py_out);
-    run_job(WORDCOUNT, &rust_out);
-
-    // Byte-identical: the host partitions by key hash, and combine/merge emit in key-byte order in every SDK.
-    let (py, rust) = (parts(&py_out), parts(&rust_out));
-    assert_eq!(py.keys().collect::<Vec<_>>(), rust.keys().collect::<Vec<_>>(), "part files");
-    assert_eq!(py.len(), 3, "wisp.default.parallelism=3 reduce partitions");
-    for (name, bytes) in &rust {
-        assert!(py[name] == *bytes, "{name}: the Python and Rust word counts differ");
-    }
+    let py_out = wordcount_matches_rust(&job, &input, dir.path(), "python");
     // And both against a count computed here.
     let mut all = std::fs::read(input.join("awkward.txt")).unwrap();
     all.push(b'\n');
@@ -199,15 +155,6 @@ fn word_count_input(dir: &Path) -> (PathBuf, HashMap<String, i64>) {
     all.push(b'\n');
     all.extend_from_slice(&std::fs::read(input.join("corpus.txt")).unwrap());
     (input, reference_word_count(&all))
-}
-
-/// Asserts that two output directories hold the same part files, byte for byte.
-fn assert_same_parts(got: &Path, want: &Path, what: &str) {
-    let (got, want) = (parts(got), parts(want));
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: part files");
-    for (name, bytes) in &want {
-        assert!(got[name] == *bytes, "{what}: {name} differs from the Rust word count's");
-    }
 }
 
 #[test]
