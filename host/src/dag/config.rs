@@ -159,10 +159,6 @@ fn positive_u32(conf: &Conf, key: &str, default: u32) -> Result<u32, ConfigError
     u32::try_from(v).ok().filter(|v| *v > 0).ok_or_else(|| bad(key, v, "expected a positive 32-bit integer"))
 }
 
-fn boolean(conf: &Conf, key: &str, default: bool) -> Result<bool, ConfigError> {
-    conf.get_bool(key, default)
-}
-
 /// A finite float accepted by `ok`, or the default.
 fn float(conf: &Conf, key: &str, default: f64, ok: impl Fn(f64) -> bool, reason: &str) -> Result<f64, ConfigError> {
     match conf.get(key) {
@@ -183,7 +179,7 @@ impl SchedulerConfig {
         };
         let s = d.speculation;
         let speculation = SpeculationConfig {
-            enabled: boolean(conf, SPECULATION, s.enabled)?,
+            enabled: conf.get_bool(SPECULATION, s.enabled)?,
             interval: conf.get_duration(SPECULATION_INTERVAL, s.interval)?,
             multiplier: float(conf, SPECULATION_MULTIPLIER, s.multiplier, |f| f >= 1.0, "expected a number of at least 1")?,
             quantile: float(conf, SPECULATION_QUANTILE, s.quantile, |f| (0.0..=1.0).contains(&f), "expected a number between 0 and 1")?,
@@ -191,7 +187,7 @@ impl SchedulerConfig {
         };
         let e = d.exclusion;
         let exclusion = ExclusionConfig {
-            enabled: boolean(conf, EXCLUDE_ON_FAILURE_ENABLED, e.enabled)?,
+            enabled: conf.get_bool(EXCLUDE_ON_FAILURE_ENABLED, e.enabled)?,
             max_task_attempts_per_executor: positive_u32(conf, EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR, e.max_task_attempts_per_executor)?,
             max_failed_tasks_per_executor: positive_u32(
                 conf,
@@ -206,7 +202,7 @@ impl SchedulerConfig {
             locality_waits,
             speculation,
             exclusion,
-            retry_guest_failures: boolean(conf, TASK_RETRY_GUEST_FAILURES, d.retry_guest_failures)?,
+            retry_guest_failures: conf.get_bool(TASK_RETRY_GUEST_FAILURES, d.retry_guest_failures)?,
             task_limits: TaskLimits::from_conf(conf)?,
         })
     }
