@@ -1,6 +1,7 @@
 //! Configuration keys (`--conf key=value`), their defaults and parsing.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A configuration value that could not be parsed.
@@ -93,6 +94,17 @@ impl Conf {
             }
         }
     }
+}
+
+/// Directory for compiled components (`$WISP_CACHE_DIR`, else `$XDG_CACHE_HOME/wisp`, else `~/.cache/wisp`).
+pub(crate) fn compile_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("WISP_CACHE_DIR") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    Some(base.join("wisp").join("compiled"))
 }
 
 fn parse_bytes(v: &str) -> Option<u64> {

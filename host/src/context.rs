@@ -10,7 +10,7 @@ mod wit_driver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::backend::BackendHandle;
+use crate::driver_loop::LoopHandle;
 use crate::block::input::list_splits;
 use crate::config::{self, Conf, ConfigError};
 use crate::ids::{ComponentId, RddId};
@@ -62,7 +62,7 @@ pub struct Context {
     lineage: Lineage,
     components: Arc<Vec<Arc<ComponentBytes>>>,
     conf: Conf,
-    backend: BackendHandle,
+    backend: LoopHandle,
     runtime: Arc<Runtime>,
     default_parallelism: u32,
     max_split_bytes: u64,
@@ -70,7 +70,7 @@ pub struct Context {
 
 impl Context {
     /// A context for a job whose own component is `job` (component 0).
-    pub fn new(job: Arc<ComponentBytes>, conf: Conf, backend: BackendHandle, runtime: Arc<Runtime>) -> Result<Context, ContextError> {
+    pub fn new(job: Arc<ComponentBytes>, conf: Conf, backend: LoopHandle, runtime: Arc<Runtime>) -> Result<Context, ContextError> {
         let cores = backend.total_cores().max(1) as u64;
         let default_parallelism = conf.get_u64(config::DEFAULT_PARALLELISM, cores)?.clamp(1, u32::MAX as u64) as u32;
         let max_split_bytes = conf.get_bytes(config::MAX_PARTITION_BYTES, 32 << 20)?.max(1);

@@ -6,7 +6,6 @@
 //! component in a fresh `Store` per task from the runtime's cache; no
 //! process is forked.
 
-pub mod faults;
 mod plan_run;
 mod sinks;
 
@@ -15,12 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use self::faults::TestFaults;
+#[cfg(any(test, feature = "testing"))]
+use crate::testing::TestFaults;
 use crate::block::BlockManager;
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::records::Batch;
 use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 use crate::wasm::{GuestOutput, Runtime, Sandbox};
+
+/// Target bytes of a batch pushed into guests.
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
 
 /// Bytes of guest output a task report carries: the end of what its guests wrote.
 pub const TASK_LOG_BYTES: usize = 64 << 10;
@@ -77,7 +80,8 @@ pub struct Executor {
     runtime: Arc<Runtime>,
     blocks: BlockManager,
     fetcher: Arc<dyn BlockFetcher>,
-    /// Test-only fault rules (`wisp executor --test-faults`).
+    /// Test-only fault rules (`WISP_TEST_FAULTS`).
+    #[cfg(any(test, feature = "testing"))]
     faults: Option<Arc<TestFaults>>,
     /// Numbers scratch directories: task ids repeat across the applications sharing a cluster executor.
     scratch_seq: AtomicU64,
@@ -182,11 +186,20 @@ impl Executor {
     pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, fetcher: Arc<dyn BlockFetcher>) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
         let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
-        Ok(Executor { config, runtime, blocks, fetcher, faults: None, scratch_seq: AtomicU64::new(0) })
+        Ok(Executor {
+            config,
+            runtime,
+            blocks,
+            fetcher,
+            #[cfg(any(test, feature = "testing"))]
+            faults: None,
+            scratch_seq: AtomicU64::new(0),
+        })
     }
 
-    /// Applies test-only fault rules to every task attempt it runs (`wisp executor --test-faults`).
-    pub fn with_test_faults(mut self, faults: Option<Arc<TestFaults>>) -> Executor {
+    /// Applies test-only fault rules to every task attempt it runs (`WISP_TEST_FAULTS`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn with_test_faults(mut self, faults: Option<Arc<TestFaults>>) -> Executor {
         self.faults = faults;
         self
     }
@@ -228,10 +241,13 @@ impl Executor {
         let started = Instant::now();
         let span = tracing::debug_span!("task", task = %task.task, stage = %task.stage, partition = task.partition, attempt = task.attempt);
         let _enter = span.enter();
+        #[cfg(any(test, feature = "testing"))]
         let before = match &self.faults {
             Some(f) => f.before(task, &cancel, &self.shuffle_dir()),
             None => Ok(()),
         };
+        #[cfg(not(any(test, feature = "testing")))]
+        let before: Result<(), TaskFailure> = Ok(());
         let mut state = TaskState {
             executor: self,
             task,
@@ -251,6 +267,7 @@ impl Executor {
         state.publish();
         state.clean_up();
         let result = result.map_err(|f| with_output(f, &state.log));
+        #[cfg(any(test, feature = "testing"))]
         if let Some(f) = &self.faults {
             f.after(task, result.is_ok(), &self.shuffle_dir());
         }

@@ -37,3 +37,7 @@ id_type!(
 id_type!(
     /// A component loaded by a job (0 is the job's own component).
     ComponentId, "component-");
+id_type!(
+    /// An application: one job component's run (`wisp run`, or one `wisp submit` on a master).
+    /// Task, RDD and shuffle ids are per application.
+    AppId, "app-");

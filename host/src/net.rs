@@ -15,9 +15,6 @@
 //!   come out.
 //! - `rpc`: one bidirectional stream per request on those connections.
 //! - `socket`: the servers' UDP socket, which logs datagrams that are not QUIC.
-//! - `probe`: blocking clients that poke a running server with unusual
-//!   input (another protocol version, raw bytes, a half-open connection),
-//!   for integration tests and diagnostics.
 //!
 //! This module does IO (tokio, quinn); the scheduler core never uses it
 //! directly. `docs/protocol.md` describes the protocol in prose.
@@ -25,8 +22,6 @@
 pub mod auth;
 pub mod endpoint;
 pub mod framing;
-pub mod fuzz;
-pub mod probe;
 pub mod protocol;
 pub mod rpc;
 mod socket;

@@ -3,13 +3,14 @@
 //! `Runtime` owns the engine (pooling allocator, epoch interruption), the
 //! linker (WASI p2, sandboxed, plus the `driver` interface that only a job's
 //! main may use) and the component cache. Executors create a fresh `Store`
-//! per guest task from a cached `InstancePre` (`guest_task`); the driver
-//! instantiates a job's main once (`job_main`).
+//! per guest task from a cached `InstancePre` (`guest_task`). A job main's
+//! store gets its application's driver through the `Driver` trait object
+//! (`host_state`); the runtime knows nothing of applications.
 
 mod bindings;
 pub(crate) mod guest_task;
 mod host_state;
-mod job_main;
+mod no_driver;
 mod validate;
 
 use std::collections::HashMap;
@@ -24,9 +25,10 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use guest_task::{GuestError, GuestOutput, GuestTask};
-pub use host_state::{DriverHandle, HostState};
-pub use job_main::{JobMainError, check_job, run_job_main, run_job_main_with_stdout};
+pub(crate) use guest_task::trap_message;
+pub(crate) use host_state::HostState;
 pub use validate::{ComponentError, check_header};
+pub(crate) use validate::{one_line, root_message};
 
 pub use crate::task::TaskLimits;
 

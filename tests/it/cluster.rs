@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use wisp::net::endpoint::NetConfig;
-use wisp::net::probe::{Probe, ProbeError, hold_half_open};
-use wisp::net::{HandshakeError, Role};
+use wisp::testing::{Probe, ProbeError, hold_half_open};
+use wisp::{HandshakeError, NetConfig, Role};
 use wisp_tests::{
     API_JOB, HOSTILE, JOIN, PAGERANK, RAW_GUEST, Rng, Run, WORDCOUNT, parse_counts, read_output_lines, reference_join,
     reference_word_count, wait_for, wisp,
@@ -232,10 +231,10 @@ fn pagerank_on_three_executors_matches_local_mode() {
 fn a_client_of_another_protocol_version_is_refused_with_a_clear_error() {
     let cluster = Cluster::start(0, &[], &[]);
     let (addr, fingerprint, secret) = cluster.probe_target();
-    let config = NetConfig { protocol_version: wisp::net::PROTOCOL_VERSION + 1, ..NetConfig::default() };
+    let config = NetConfig { protocol_version: wisp::PROTOCOL_VERSION + 1, ..NetConfig::default() };
     let refused =
         Probe::connect(addr, fingerprint, &secret, Role::Submitter, &config).err().expect("another protocol version must be refused");
-    let theirs = wisp::net::PROTOCOL_VERSION + 1;
+    let theirs = wisp::PROTOCOL_VERSION + 1;
     match &refused {
         ProbeError::Handshake { source: HandshakeError::RefusedByServer { server, reason } } => {
             assert_eq!(*server, "master");
@@ -278,7 +277,7 @@ fn garbage_half_open_truncated_and_huge_frames_do_not_crash_the_master() {
     assert!(String::from_utf8_lossy(&reply).contains("exceeds the limit"), "reply to a huge frame: {reply:?}");
     cluster.master_log_line("the master to log the huge frame", &["bad submission", "exceeds the limit"]);
     // Out of order: a cancel on a stream that never submitted a job.
-    let cancel = wisp::net::fuzz::encode_seed(7, &[wisp::net::protocol::SubmitRequest::CancelJob], &wisp::net::Limits::default());
+    let cancel = wisp::testing::encode_seed(7, &[wisp::SubmitRequest::CancelJob], &wisp::Limits::default());
     let reply = probe.raw_request(&cancel[1..], true, Duration::from_secs(10)).unwrap();
     assert!(String::from_utf8_lossy(&reply).contains("must start with SubmitJob"), "reply to an out-of-order message: {reply:?}");
     cluster.master_log_line("the master to log the out-of-order message", &["bad submission", "must start with SubmitJob"]);

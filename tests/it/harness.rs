@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use wisp::net::{ClusterSecret, Fingerprint};
+use wisp::{ClusterSecret, Fingerprint};
 use wisp_tests::{ProcessGuard, Run, run_bounded, wait_for, wisp_bin};
 
 use crate::RUN_TIMEOUT;
@@ -31,7 +31,7 @@ impl Cluster {
         Cluster::start_with_faults(master_conf, executor_conf, &vec![""; n])
     }
 
-    /// A master and one executor per entry of `faults` (its `--test-faults` rules; empty: none),
+    /// A master and one executor per entry of `faults` (its `WISP_TEST_FAULTS` rules; empty: none),
     /// registered one at a time so that executor `i` (from 1) gets id `i`.
     pub fn start_with_faults(master_conf: &[&str], executor_conf: &[&str], faults: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
@@ -76,7 +76,7 @@ impl Cluster {
         if !faults.is_empty() {
             let file = self.dir.path().join(format!("faults-{i}.txt"));
             std::fs::write(&file, faults).unwrap();
-            cmd.arg("--test-faults").arg(file);
+            cmd.env(wisp::testing::FAULTS_ENV, file);
         }
         let log = self.executor_log_path(i);
         self.executors.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &log));
@@ -147,7 +147,7 @@ impl Cluster {
         kib << 10
     }
 
-    /// The master's address, pinned fingerprint and secret, for `wisp::net` probes.
+    /// The master's address, pinned fingerprint and secret, for `wisp::testing` probes.
     pub fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
         let addr = self.addr.parse().expect("the master's address");
         let fingerprint = self.fingerprint.parse().expect("the master's fingerprint");

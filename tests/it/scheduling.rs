@@ -1,8 +1,8 @@
 //! Physical scheduling on a real master and executors: locality and delay scheduling, speculation, lost shuffle output, a killed executor, an always-failing task — each checked against an answer computed by the test and against the event log.
 //!
-//! Faults come from the executors' hidden `--test-faults FILE` flag
-//! (`wisp::executor::faults`): a task attempt that sleeps (a straggler), an
-//! executor that deletes its shuffle files.
+//! Faults come from the executors' `WISP_TEST_FAULTS` file (`wisp::testing`,
+//! compiled only with the `testing` feature): a task attempt that sleeps (a
+//! straggler), an executor that deletes its shuffle files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,25 +1,16 @@
-//! The WIT `driver` interface, implemented by delegating to the `Context` held in the job main's store.
+//! The WIT `driver` interface implemented by the `Context`: a job main's store calls these.
 
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{JoinKind, Op, OpKind, StorageLevel};
 use crate::records::Batch;
-use crate::wasm::HostState;
 use crate::wasm::job_bindings::wisp::task::driver::{self as wit, Host};
 use crate::wasm::job_bindings::wisp::task::types as witt;
 
 use super::{Context, ContextError};
 
-impl HostState {
-    /// The driver, or the error a task gets for calling it.
-    fn driver(&mut self) -> Result<&mut Context, String> {
-        self.driver
-            .as_deref_mut()
-            .ok_or_else(|| "driver functions can only be called from a job's main, not from inside a task".to_string())
-    }
-
+impl Context {
     fn with<T>(&mut self, f: impl FnOnce(&mut Context) -> Result<T, ContextError>) -> Result<T, String> {
-        let cx = self.driver()?;
-        f(cx).map_err(|e| e.to_string())
+        f(self).map_err(|e| e.to_string())
     }
 }
 
@@ -48,13 +39,13 @@ fn ids(v: &[u32]) -> Vec<RddId> {
     v.iter().copied().map(RddId).collect()
 }
 
-impl Host for HostState {
+impl Host for Context {
     fn conf(&mut self, key: String) -> Option<String> {
-        self.driver.as_deref().and_then(|c| c.conf(&key))
+        Context::conf(self, &key)
     }
 
     fn default_parallelism(&mut self) -> u32 {
-        self.driver.as_deref().map_or(1, Context::default_parallelism)
+        Context::default_parallelism(self)
     }
 
     fn load_functions(&mut self, path: String) -> Result<u32, String> {
@@ -145,7 +136,7 @@ impl Host for HostState {
     }
 
     fn num_partitions(&mut self, rdd: u32) -> Result<u32, String> {
-        self.with(|c| c.num_partitions(RddId(rdd)))
+        self.with(|c| Context::num_partitions(c, RddId(rdd)))
     }
 
     fn count(&mut self, rdd: u32) -> Result<u64, String> {

@@ -274,7 +274,7 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>, tx: mpsc::S
             match &result {
                 Ok(c) => tracing::debug!(%peer, role = c.role.name(), executor = ?c.executor, "peer authenticated"),
                 Err(HandshakeError::Refused { .. }) => {} // logged where refused
-                Err(e) => tracing::warn!(%peer, error = %crate::errors::chain(e), "handshake failed"),
+                Err(e) => tracing::warn!(%peer, error = %crate::error_chain::chain(e), "handshake failed"),
             }
             drop(permit);
             let _ = tx.send(result).await;

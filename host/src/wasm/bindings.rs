@@ -6,11 +6,11 @@
 
 use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
 
-use super::host_state::HostState;
+use super::host_state::{HostState, StoreDriver};
 use super::validate::ComponentError;
 
 /// Bindings of the `job` world: the driver interface a job's main imports, and its `run` export.
-pub mod job {
+pub(crate) mod job {
     wasmtime::component::bindgen!({
         world: "job",
         path: "../wit",
@@ -41,7 +41,7 @@ impl PipelineExports {
 /// Adds the `driver` interface (and its `types`) to the linker.
 pub(crate) fn add_driver_to_linker(linker: &mut Linker<HostState>) -> Result<(), ComponentError> {
     job::wisp::task::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
-        .and_then(|()| job::wisp::task::driver::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s))
+        .and_then(|()| job::wisp::task::driver::add_to_linker::<HostState, StoreDriver>(linker, |s| &mut *s.driver))
         .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })
 }
 

@@ -101,12 +101,8 @@ impl GuestTask {
             wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
                 .map_err(|e| GuestError::Failed { message: format!("cannot grant the scratch directory {}: {e}", dir.display()) })?;
         }
-        let state = HostState {
-            wasi: wasi.build(),
-            table: Default::default(),
-            limits: StoreLimitsBuilder::new().memory_size(sandbox.memory).instances(64).tables(256).trap_on_grow_failure(true).build(),
-            driver: None,
-        };
+        let limits = StoreLimitsBuilder::new().memory_size(sandbox.memory).instances(64).tables(256).trap_on_grow_failure(true).build();
+        let state = HostState::for_task(wasi.build(), limits);
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         if runtime.meters_fuel() {

@@ -1,23 +1,59 @@
-//! The per-store host state: a sandboxed WASI context, resource limits, and the driver (job main only).
+//! The per-store host state: a sandboxed WASI context, resource limits, and the store's `driver` (a refusing one inside tasks).
+
+use std::any::Any;
 
 use wasmtime::StoreLimits;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The driver a job's main talks to; absent in task stores.
-pub type DriverHandle = Box<crate::context::Context>;
+use super::bindings::job::wisp::task::driver::Host as DriverHost;
+
+/// What answers a store's calls to the WIT `driver` interface.
+///
+/// A job's main gets the application's driver (its context); a task's store
+/// gets one that refuses every call, since the driver lives on the driver
+/// only. The runtime never knows what implements it.
+pub(crate) trait Driver: DriverHost + Send {
+    /// The implementation itself, for its owner to take back after the main ended.
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<T: DriverHost + Send + 'static> Driver for T {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
 
 /// State of one `Store`.
-pub struct HostState {
+pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
-    /// The job's driver context; `None` inside tasks, where driver calls fail.
-    pub(crate) driver: Option<DriverHandle>,
+    /// The store's driver (`NotOnTheDriver` inside tasks).
+    pub(crate) driver: Box<dyn Driver>,
+}
+
+impl HostState {
+    /// The state of a task's store: no driver.
+    pub(crate) fn for_task(wasi: WasiCtx, limits: StoreLimits) -> HostState {
+        HostState { wasi, table: ResourceTable::new(), limits, driver: Box::new(super::no_driver::NotOnTheDriver) }
+    }
+
+    /// The state of a job main's store, talking to `driver`.
+    pub(crate) fn for_job_main(wasi: WasiCtx, limits: StoreLimits, driver: Box<dyn Driver>) -> HostState {
+        HostState { wasi, table: ResourceTable::new(), limits, driver }
+    }
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
+}
+
+/// Projects a store's state onto its driver for the generated `add_to_linker`.
+pub(crate) struct StoreDriver;
+
+impl HasData for StoreDriver {
+    type Data<'a> = &'a mut dyn Driver;
 }

@@ -21,8 +21,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
-use wisp::cli::{RunArgs, error_line, run};
-use wisp_tests::{API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin, write_corpus};
+use wisp::{LocalOptions, run_local};
+use wisp_tests::{error_line, API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin, write_corpus};
 
 #[path = "bench/languages.rs"]
 mod languages;
@@ -55,7 +55,7 @@ fn child(args: &[String]) -> anyhow::Result<()> {
         i += 2;
     }
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
-    run(&RunArgs { job, cores, event_log: None, conf, args: job_args })?;
+    run_local(&LocalOptions { job, cores, event_log: None, conf, args: job_args })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("0");
     println!("peak_rss_kib={hwm}");
@@ -234,7 +234,7 @@ impl BenchCluster {
         for i in 1..=executors {
             let mut cmd = Command::new(wisp_bin());
             // Fetch timings are logged at debug by the fetcher.
-            cmd.env("WISP_LOG", "info,wisp::backend::cluster::fetch=debug");
+            cmd.env("WISP_LOG", "info,wisp::cluster::blocks::fetch=debug");
             cmd.args(["executor", "--master", &addr, "--master-fingerprint", &fingerprint, "--secret-file"]).arg(&secret);
             cmd.args(["--cores", "1", "--work-dir"]).arg(dir.path().join(format!("ex{i}")));
             started.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &dir.path().join(format!("executor-{i}.log"))));

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use wisp::cli::{RunArgs, error_line, run};
-use wisp_tests::{REPO_ROOT, WORDCOUNT, parse_counts, read_output_lines};
+use wisp::{LocalOptions, run_local};
+use wisp_tests::{REPO_ROOT, WORDCOUNT, error_line, parse_counts, read_output_lines};
 
 fn main() -> ExitCode {
     match quickstart() {
@@ -21,12 +21,10 @@ fn quickstart() -> anyhow::Result<()> {
     let scratch = tempfile::tempdir()?;
     let output = scratch.path().join("counts");
     println!("wisp run {WORDCOUNT} -- {} {}", input.display(), output.display());
-    run(&RunArgs {
+    run_local(&LocalOptions {
         job: WORDCOUNT.into(),
-        cores: None,
-        event_log: None,
-        conf: Vec::new(),
         args: vec![input.display().to_string(), output.display().to_string()],
+        ..LocalOptions::default()
     })?;
     let counts = parse_counts(&read_output_lines(&output));
     let mut top: Vec<(&String, &i64)> = counts.iter().collect();

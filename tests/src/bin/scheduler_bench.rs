@@ -18,12 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use wisp::dag::{EventRecord, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent};
-use wisp::ids::{ExecutorId, JobId, RddId};
-use wisp::lineage::{Lineage, RddKind, StorageLevel};
-use wisp::records::Batch;
-use wisp::task::{ComponentBytes, Plan, ResultKind, ResultValue, TaskMetrics, TaskOutput, TaskReport};
-use wisp::task_scheduler::TaskLocality;
+use wisp::{
+    Batch, ComponentBytes, EventRecord, ExecutorId, JobId, Lineage, Plan, RddId, RddKind, ResultKind, ResultValue, Scheduler,
+    SchedulerCommand, SchedulerConfig, SchedulerEvent, StorageLevel, TaskLocality, TaskMetrics, TaskOutput, TaskReport,
+};
 
 const EXECUTORS_PER_HOST: u32 = 8;
 

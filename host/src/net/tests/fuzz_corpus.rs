@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::framing::{sample_report, sample_task};
 use crate::net::framing::Limits;
-use crate::net::fuzz::{Decoded, decode_untrusted, encode_seed};
+use crate::testing::{Decoded, decode_untrusted, encode_seed};
 use crate::net::protocol::task::WireBlockId;
 use crate::net::protocol::*;
 

@@ -15,10 +15,10 @@ use std::task::{Context, Poll, Waker};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::endpoint::HANDSHAKE_MAX_FRAME;
-use super::framing::{self, Limits};
-use super::protocol::task::{WireTask, WireTaskReport};
-use super::protocol::{
+use crate::net::endpoint::HANDSHAKE_MAX_FRAME;
+use crate::net::framing::{self, Limits};
+use crate::net::protocol::task::{WireTask, WireTaskReport};
+use crate::net::protocol::{
     BlockReply, BlockRequest, Challenge, ExecutorReply, ExecutorRequest, HandshakeReply, Hello, JobEvent, MasterReply, MasterRequest, SubmitRequest,
 };
 use crate::task::{ComponentBytes, TaskReport};

@@ -1,28 +1,18 @@
-//! The `wisp` command line: `wisp run` (local mode), and `wisp master`, `wisp executor`, `wisp submit` (cluster mode).
+//! The `wisp` subcommands and their arguments: `wisp run` (local mode), and `wisp master`, `wisp executor`, `wisp submit` (cluster mode).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
-use crate::backend::cluster::{self, ExecutorArgs, MasterArgs, SubmitArgs};
-use crate::backend::{LocalBackend, LocalConfig};
-use crate::config::Conf;
-use crate::context::Context;
-use crate::event_log::EventLog;
-use crate::executor::faults::TestFaults;
-use crate::net::{ClusterSecret, Fingerprint};
-use crate::task::ComponentBytes;
-use crate::wasm::{Runtime, TaskLimits, check_job, content_hash, run_job_main};
+use wisp::{ClusterSecret, Conf, ExecutorArgs, Fingerprint, LocalOptions, MasterArgs, SubmitArgs};
 
 /// Wisp: a Spark-style batch engine whose user code is WebAssembly.
 #[derive(Parser, Debug)]
 #[command(name = "wisp", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -89,9 +79,6 @@ struct ExecutorCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
-    /// Test-only fault injection rules (see `wisp::executor::faults`); for the integration tests.
-    #[arg(long, value_name = "FILE", hide = true)]
-    test_faults: Option<PathBuf>,
 }
 
 /// Arguments of `wisp submit`.
@@ -118,100 +105,38 @@ struct SubmitCmd {
 
 /// Arguments of `wisp run`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct RunArgs {
+struct RunArgs {
     /// The job: a WebAssembly component implementing the wisp:task job world.
-    pub job: PathBuf,
+    job: PathBuf,
     /// Executor task slots (default: the number of cores).
     #[arg(long)]
-    pub cores: Option<u32>,
+    cores: Option<u32>,
     /// Write the event log (one JSON object per line) into this directory.
     #[arg(long, value_name = "DIR")]
-    pub event_log: Option<PathBuf>,
+    event_log: Option<PathBuf>,
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
-    pub conf: Vec<String>,
+    conf: Vec<String>,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
-    pub args: Vec<String>,
+    args: Vec<String>,
 }
 
-/// Entry point of the `wisp` binary.
-pub fn main() -> ExitCode {
-    init_tracing();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run(args) => run(&args),
+/// Runs a parsed command line.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => run_local(args),
         Command::Master(args) => master(args),
         Command::Executor(args) => executor(args),
         Command::Submit(args) => submit(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wisp: error: {}", error_line(&e));
-            ExitCode::FAILURE
-        }
     }
 }
 
-/// The error chain on one line.
-pub fn error_line(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    let mut line = String::new();
-    for p in parts {
-        if !line.contains(&p) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&p);
-        }
-    }
-    line.replace('\n', "; ")
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WISP_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    // Colours only on a terminal: log files (cluster processes log to files) stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(ansi).try_init();
-}
-
-fn default_cores() -> u32 {
-    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
-}
-
-/// Directory for compiled components (`$WISP_CACHE_DIR`, else `$XDG_CACHE_HOME/wisp`, else `~/.cache/wisp`).
-fn compile_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("WISP_CACHE_DIR") {
-        return (!d.is_empty()).then(|| PathBuf::from(d));
-    }
-    let base =
-        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
-    Some(base.join("wisp").join("compiled"))
-}
-
-/// Runs a job in local mode; what its main prints goes to stdout.
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let conf = Conf::from_args(&args.conf)?;
-    let cores = args.cores.unwrap_or_else(default_cores);
-    if cores == 0 {
-        bail!("--cores must be at least 1");
-    }
-    let bytes = std::fs::read(&args.job).with_context(|| format!("cannot read job {}", args.job.display()))?;
-    let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-    let limits = TaskLimits::from_conf(&conf)?;
-    let runtime = Runtime::new(limits, compile_cache_dir())?;
-    let loaded = runtime.load(&job).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;
-    check_job(&loaded).with_context(|| format!("{} is not a usable Wisp job", args.job.display()))?;
-    let event_log = args.event_log.as_deref().map(EventLog::create).transpose()?;
-    let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
-    let backend = LocalBackend::start(LocalConfig { cores, conf: conf.clone(), work_root, event_log }, runtime.clone())?;
-    let context = Context::new(job, conf, backend.handle(), runtime.clone())?;
-    let (result, context) = run_job_main(&runtime, &loaded, Box::new(context), &args.args);
-    drop(context);
-    backend.shutdown();
-    result.map_err(anyhow::Error::from)
+/// `wisp run`: the job's main prints to stdout.
+fn run_local(args: RunArgs) -> anyhow::Result<()> {
+    let options = LocalOptions { job: args.job, cores: args.cores, event_log: args.event_log, conf: args.conf, args: args.args };
+    wisp::run_local(&options)?;
+    Ok(())
 }
 
 fn unique() -> u64 {
@@ -239,9 +164,8 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         state_dir,
         conf,
         event_log: args.event_log,
-        compile_cache: compile_cache_dir(),
     };
-    cluster::run_master(master_args, |addr, fp| {
+    wisp::run_master(master_args, |addr, fp| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");
         let _ = out.flush();
@@ -255,8 +179,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         bail!("--cores must be at least 1");
     }
     let work_dir = args.work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("wisp-executor-{}-{}", std::process::id(), unique())));
-    let test_faults = args.test_faults.as_deref().map(TestFaults::load).transpose()?;
-    cluster::run_executor(ExecutorArgs {
+    wisp::run_executor(ExecutorArgs {
         master: args.master,
         master_fingerprint: fingerprint(&args.master_fingerprint)?,
         secret: secret(&args.secret_file)?,
@@ -266,8 +189,6 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         data_roots: args.data_root.iter().map(std::path::absolute).collect::<Result<_, _>>().context("invalid --data-root")?,
         work_dir,
         conf: Conf::from_args(&args.conf)?,
-        compile_cache: compile_cache_dir(),
-        test_faults: test_faults.map(Arc::new),
     })?;
     Ok(())
 }
@@ -289,6 +210,6 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
         conf,
     };
     let mut out = std::io::stdout();
-    cluster::submit(submit_args, &mut out, &mut |state| eprintln!("wisp: {state}"))?;
+    wisp::submit(submit_args, &mut out, &mut |state| eprintln!("wisp: {state}"))?;
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use super::{ClusterError, chain, resolve};
+use super::{ClusterError, resolve};
+use crate::error_chain::chain;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
 use crate::net::{ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};

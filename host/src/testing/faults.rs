@@ -1,8 +1,9 @@
-//! Test-only fault injection: rules read from the file named by the hidden `wisp executor --test-faults FILE` flag.
+//! Test-only fault injection: rules an executor process reads from the file named by `WISP_TEST_FAULTS`.
 //!
-//! Nothing else reads such a file and no configuration key enables it, so a
-//! user cannot trigger a fault by accident. The integration tests use it to
-//! make one executor misbehave in a precise way.
+//! Only a `wisp` built with the `testing` feature (as `cargo test` builds it
+//! for the integration tests) reads the variable; a shipped `wisp` has no
+//! such code, so a user cannot trigger a fault. The integration tests use it
+//! to make one executor misbehave in a precise way.
 //!
 //! One rule a line; `#` starts a comment. A rule is an action, then
 //! `key=value` words:
@@ -12,6 +13,7 @@
 //! sleep  [SELECTOR] ms=N
 //! delete-shuffle (after-map-tasks=N | [SELECTOR] [at=start|end])
 //! exit   (after-map-tasks=N | [SELECTOR] [at=start|end]) [code=N]
+//! drop-launch [SELECTOR]
 //! ```
 //!
 //! A selector matches task attempts by any of `stage=N`, `stage-attempt=N`,
@@ -25,8 +27,11 @@
 //! (`code`, default 3); each fires once, at the start or the end (default) of
 //! the first matching attempt, or when this executor's N-th successful map
 //! task ends (before it is reported, so that map output is lost too).
+//! `drop-launch` resets the request stream of the first matching launch
+//! instead of accepting it: to the master, a launch that failed in transport.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -92,7 +97,11 @@ enum Rule {
     Sleep { select: Selector, ms: u64 },
     DeleteShuffle { trigger: Trigger },
     Exit { trigger: Trigger, code: i32 },
+    DropLaunch { select: Selector },
 }
+
+/// The environment variable naming an executor process's fault file.
+pub const FAULTS_ENV: &str = "WISP_TEST_FAULTS";
 
 /// The rules of one executor process and what they have done so far.
 #[derive(Debug)]
@@ -116,6 +125,31 @@ enum Shot {
 }
 
 impl TestFaults {
+    /// The rules of the file named by `WISP_TEST_FAULTS`, if set.
+    pub fn from_env() -> Result<Option<Arc<TestFaults>>, FaultsError> {
+        let Some(path) = std::env::var_os(FAULTS_ENV).filter(|p| !p.is_empty()) else { return Ok(None) };
+        let faults = TestFaults::load(Path::new(&path))?;
+        tracing::warn!("test fault injection is on ({FAULTS_ENV}): tasks will fail, stall or lose output on purpose");
+        Ok(Some(Arc::new(faults)))
+    }
+
+    /// Whether the launch of `task` must be dropped (the first matching launch of each `drop-launch` rule).
+    pub(crate) fn drop_launch(&self, task: &TaskDesc) -> bool {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Rule::DropLaunch { select } = rule
+                && select.matches(task)
+            {
+                let mut st = lock(&self.state);
+                if !st.fired.contains(&i) {
+                    st.fired.push(i);
+                    tracing::warn!(task = %task.task, "test fault: dropping the launch");
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Reads and parses a fault file.
     pub fn load(path: &Path) -> Result<TestFaults, FaultsError> {
         let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Read { path: path.display().to_string(), source })?;
@@ -293,7 +327,11 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
             only_for("message or ms", message.is_none() && ms.is_none())?;
             Ok(Rule::Exit { trigger: trigger(select)?, code: code.unwrap_or(3) })
         }
-        _ => Err(format!("unknown action {action:?} (fail, sleep, delete-shuffle or exit)")),
+        "drop-launch" => {
+            only_for("message, ms, at, after-map-tasks or code", message.is_none() && ms.is_none() && at.is_none() && after_maps.is_none() && code.is_none())?;
+            Ok(Rule::DropLaunch { select })
+        }
+        _ => Err(format!("unknown action {action:?} (fail, sleep, delete-shuffle, exit or drop-launch)")),
     }
 }
 
@@ -356,6 +394,15 @@ mod tests {
             let err = TestFaults::parse(bad).err().unwrap_or_else(|| panic!("{bad:?} should be refused"));
             assert!(err.to_string().starts_with("fault file line 1: "), "{err}");
         }
+    }
+
+    #[test]
+    fn drop_launch_fires_once_for_its_selector() {
+        let f = TestFaults::parse("drop-launch stage=1 partition=0").unwrap();
+        assert!(!f.drop_launch(&task(0, 0, 0, true)), "another stage");
+        assert!(f.drop_launch(&task(1, 0, 0, true)), "the first matching launch");
+        assert!(!f.drop_launch(&task(1, 0, 1, true)), "only once");
+        assert!(TestFaults::parse("drop-launch ms=3").is_err());
     }
 
     #[test]

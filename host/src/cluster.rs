@@ -1,42 +1,28 @@
-//! Cluster mode: the master service, executor processes and the submit client, talking QUIC (`crate::net`).
+//! Cluster mode: the master service, the executor process and the submit client, talking QUIC (`crate::net`).
 //!
 //! - `master`: accepts executors and submitters, keeps the executor
-//!   registry every application shares, detects lost executors; each
-//!   submission is an application with its own driver loop (`jobs`).
-//! - `port`: the cluster `ExecutorPort`: one ordered request queue per
-//!   executor connection (`LaunchTask` with component bytes the first time,
-//!   `KillTask`, `DropBlocks`, `Peers`).
-//! - `jobs`: one submission: validates the component, runs the job's main on
-//!   its own thread with its stdout piped back as `JobOutput`.
-//! - `executor_service`: the `wisp executor` process: task threads, component
-//!   cache, heartbeats, task statuses.
-//! - `block_server` / `fetch`: shuffle blocks served to, and fetched from,
-//!   other executors, with a bounded number of bytes in flight.
+//!   registry every application shares, detects lost executors, and hands
+//!   each submission to a `SubmissionHandler` (the application layer) on its
+//!   own thread; it knows nothing of applications.
+//! - `executor_process`: the `wisp executor` process: task threads,
+//!   component cache, heartbeats, task statuses.
+//! - `blocks`: shuffle blocks served to (`server`), and fetched from
+//!   (`fetch`), other executors, with a bounded number of bytes in flight.
 //! - `submit`: the `wisp submit` client.
 //!
 //! Network code runs on tokio; guests run on dedicated task threads; the
-//! scheduler state stays owned by the driver loop, which hears about
-//! executors and task ends as `SchedulerEvent`s.
+//! scheduler state stays owned by each application's driver loop, which hears
+//! about executors and task ends as `SchedulerEvent`s.
 
-mod block_server;
-mod executor_service;
-mod fetch;
-mod jobs;
-mod master;
-mod port;
-mod submit;
+pub(crate) mod blocks;
+pub(crate) mod executor_process;
+pub(crate) mod master;
+pub(crate) mod submit;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
-pub use executor_service::{ExecutorArgs, run_executor};
-pub use master::{MasterArgs, run_master};
-pub use submit::{SubmitArgs, submit};
-
 use crate::config::{self, Conf, ConfigError};
-use crate::net::protocol::PeerInfo;
 use crate::net::{HandshakeError, IdentityError, NetConfig, RpcError};
 
 /// Why a cluster process (master, executor, submit client) stopped.
@@ -106,34 +92,8 @@ pub(crate) fn net_config(conf: &Conf, server_name: &'static str) -> Result<NetCo
     })
 }
 
-pub(crate) use crate::errors::chain;
-
 /// Resolves `host:port` (first address).
 pub(crate) async fn resolve(addr: &str) -> Result<std::net::SocketAddr, ClusterError> {
     let resolve_err = |message: String| ClusterError::Resolve { addr: addr.to_string(), message };
     tokio::net::lookup_host(addr).await.map_err(|e| resolve_err(e.to_string()))?.next().ok_or_else(|| resolve_err("no address".into()))
-}
-
-/// Other executors' block servers, as announced by the master (`Peers`).
-#[derive(Default)]
-pub(crate) struct PeerTable {
-    peers: Mutex<HashMap<u32, PeerInfo>>,
-}
-
-impl PeerTable {
-    /// Applies a `Peers` update.
-    pub(crate) fn update(&self, added: Vec<PeerInfo>, removed: &[u32]) {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        for r in removed {
-            peers.remove(r);
-        }
-        for a in added {
-            peers.insert(a.executor, a);
-        }
-    }
-
-    /// The block server of an executor, if announced.
-    pub(crate) fn get(&self, executor: u32) -> Option<PeerInfo> {
-        self.peers.lock().unwrap_or_else(|p| p.into_inner()).get(&executor).cloned()
-    }
 }

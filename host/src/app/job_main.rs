@@ -1,14 +1,12 @@
-//! Runs a job's main (`run` export of the `job` world) on the driver, with the driver interface linked.
+//! Runs a job's main (`run` export of the `job` world) on the driver, with the application's `Context` as its driver.
 
 use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use super::bindings::job::JobPre;
-use super::guest_task::trap_message;
-use super::host_state::{DriverHandle, HostState};
-use super::validate::{ComponentError, one_line, root_message};
-use super::{LoadedComponent, Runtime};
+use crate::context::Context;
+use crate::wasm::job_bindings::JobPre;
+use crate::wasm::{ComponentError, HostState, LoadedComponent, Runtime, one_line, root_message, trap_message};
 
 /// Why a job's main did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -25,34 +23,24 @@ pub enum JobMainError {
 }
 
 /// Checks that a loaded component implements the `job` world.
-pub fn check_job(component: &LoadedComponent) -> Result<JobPre<HostState>, ComponentError> {
+pub(crate) fn check_job(component: &LoadedComponent) -> Result<JobPre<HostState>, ComponentError> {
     JobPre::new(component.pre.clone()).map_err(|e| ComponentError::NotJob { message: root_message(&e) })
 }
 
-/// Instantiates the job and calls `run(args)`; gives the driver back afterwards.
+/// Instantiates the job with `context` as its driver and calls `run(args)`; gives the context back afterwards.
 ///
-/// The main's stdout is this process's stdout.
-pub fn run_job_main(
+/// The main's stdout is `stdout` (for example a pipe's write end, closed when
+/// the main ends), or this process's stdout.
+pub(super) fn run(
     runtime: &Runtime,
     component: &LoadedComponent,
-    driver: DriverHandle,
-    args: &[String],
-) -> (Result<(), JobMainError>, Option<DriverHandle>) {
-    run_job_main_with_stdout(runtime, component, driver, args, None)
-}
-
-/// `run_job_main`, with the main's stdout written to `stdout` (e.g. a pipe's
-/// write end, closed when the main ends) instead of this process's stdout.
-pub fn run_job_main_with_stdout(
-    runtime: &Runtime,
-    component: &LoadedComponent,
-    driver: DriverHandle,
+    context: Context,
     args: &[String],
     stdout: Option<std::fs::File>,
-) -> (Result<(), JobMainError>, Option<DriverHandle>) {
+) -> (Result<(), JobMainError>, Option<Context>) {
     let pre = match check_job(component) {
         Ok(p) => p,
-        Err(e) => return (Err(e.into()), Some(driver)),
+        Err(e) => return (Err(e.into()), Some(context)),
     };
     let stderr = MemoryOutputPipe::new(4 << 20);
     let mut wasi = WasiCtxBuilder::new();
@@ -61,18 +49,14 @@ pub fn run_job_main_with_stdout(
         None => wasi.inherit_stdout(),
     };
     wasi.stderr(stderr.clone()).arg("wisp-job").args(args);
-    let state = HostState {
-        wasi: wasi.build(),
-        table: Default::default(),
-        limits: StoreLimitsBuilder::new().memory_size(runtime.max_memory()).instances(64).tables(256).build(),
-        driver: Some(driver),
-    };
+    let limits = StoreLimitsBuilder::new().memory_size(runtime.max_memory()).instances(64).tables(256).build();
+    let state = HostState::for_job_main(wasi.build(), limits, Box::new(context));
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|s| &mut s.limits);
     if runtime.meters_fuel() {
         // The main is not metered; only tasks are.
         if let Err(e) = store.set_fuel(u64::MAX) {
-            return (Err(JobMainError::Trapped { message: format!("cannot set up the job: {e}") }), store.into_data().driver);
+            return (Err(JobMainError::Trapped { message: format!("cannot set up the job: {e}") }), take_context(store));
         }
     }
     // The main is not time-limited: actions block inside host calls, not in wasm.
@@ -90,6 +74,10 @@ pub fn run_job_main_with_stdout(
         use std::io::Write;
         let _ = std::io::stderr().write_all(&text);
     }
-    let driver = store.into_data().driver;
-    (result, driver)
+    (result, take_context(store))
+}
+
+/// The context back out of the main's store.
+fn take_context(store: Store<HostState>) -> Option<Context> {
+    store.into_data().driver.into_any().downcast::<Context>().ok().map(|c| *c)
 }

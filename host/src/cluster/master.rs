@@ -1,22 +1,36 @@
-//! The `wisp master` service: authenticated QUIC endpoint, executor registry, liveness; each submission gets a driver loop (`jobs`).
+//! The `wisp master` service: authenticated QUIC endpoint, executor registry, liveness, and job submissions handed to a `SubmissionHandler`.
+//!
+//! - `registry`: the executors connected now and each application's driver loop.
+//! - `launcher`: each executor's ordered request queue (launches with component bytes, kills, drops, peers).
+//! - `app_executors`: the executors as one application sees them (its `ExecutorBackend`).
+//! - `submissions`: submitter streams; each job runs on its own thread in the handler.
+
+mod app_executors;
+mod launcher;
+mod registry;
+mod submissions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::port::{Link, Registry, serve_queue};
-use super::{ClusterError, chain, jobs, net_config};
+pub(crate) use app_executors::MasterExecutors;
+pub(crate) use submissions::{JobEvents, Submission, SubmissionHandler};
+
+use self::launcher::serve_queue;
+use self::registry::{Link, Registry};
+use self::submissions::Submissions;
+use super::{ClusterError, net_config};
 use crate::config::Conf;
 use crate::dag::{SchedulerConfig, SchedulerEvent};
-use crate::ids::ExecutorId;
+use crate::error_chain::chain;
+use crate::ids::{AppId, ExecutorId};
 use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, RunningTask, WireTaskReport};
 use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
 use crate::task::TaskReport;
-use crate::wasm::Runtime;
 
 /// Settings of `wisp master`.
 pub struct MasterArgs {
@@ -26,34 +40,30 @@ pub struct MasterArgs {
     pub secret: ClusterSecret,
     /// Where the TLS identity is kept.
     pub state_dir: PathBuf,
-    /// Master configuration (scheduler keys, `wisp.network.timeout`).
+    /// Master configuration (scheduler keys, `wisp.network.timeout`): every application's defaults.
     pub conf: Conf,
     /// Write each application's event log under `DIR/app-N/`.
     pub event_log: Option<PathBuf>,
-    /// Where compiled components are cached.
-    pub compile_cache: Option<PathBuf>,
 }
 
-/// What every connection handler of the master shares.
-pub(crate) struct Shared {
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) runtime: Arc<Runtime>,
-    pub(crate) limits: Limits,
-    /// The master's own configuration: every application's defaults.
-    pub(crate) conf: Conf,
-    pub(crate) event_log: Option<PathBuf>,
-    pub(crate) next_app: AtomicU32,
+/// What the executor-facing handlers of the master share.
+struct Shared {
+    registry: Arc<Registry>,
+    limits: Limits,
 }
 
 /// Runs the master until its process ends; `ready` is told the bound address and the fingerprint to pin.
-pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
+pub(crate) fn run(
+    args: MasterArgs,
+    handler: Arc<dyn SubmissionHandler>,
+    ready: impl FnOnce(SocketAddr, Fingerprint),
+) -> Result<(), ClusterError> {
     let net = net_config(&args.conf, "master")?;
     let timeout = net.idle_timeout;
     // Checked here so that a bad master configuration fails at start; applications re-read it under their own.
     SchedulerConfig::from_conf(&args.conf)?;
-    let identity = Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
-    let runtime = Runtime::new(crate::wasm::TaskLimits::from_conf(&args.conf)?, args.compile_cache.clone())
-        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let identity =
+        Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("wisp-master-net")
@@ -62,13 +72,12 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         .map_err(|source| ClusterError::Start { what: "tokio runtime", source })?;
 
     let registry = Arc::new(Registry::default());
-    let shared = Arc::new(Shared {
-        registry,
-        runtime,
+    let shared = Arc::new(Shared { registry: registry.clone(), limits: net.limits });
+    let submissions = Arc::new(Submissions {
+        handler,
+        executors: MasterExecutors::new(registry),
         limits: net.limits,
         conf: args.conf.clone(),
-        event_log: args.event_log,
-        next_app: AtomicU32::new(1),
     });
 
     rt.block_on(async move {
@@ -78,7 +87,7 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
         tokio::spawn(watch_heartbeats(shared.clone(), timeout));
         loop {
             match server.accept().await {
-                Ok(c) => accepted(c, &shared),
+                Ok(c) => accepted(c, &shared, &submissions),
                 Err(HandshakeError::EndpointClosed) => break,
                 Err(_) => {} // logged by the endpoint
             }
@@ -87,13 +96,17 @@ pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint))
     })
 }
 
-fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
+fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>, submissions: &Arc<Submissions>) {
     match (&c.role, c.executor) {
         (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, data_roots }, Some(id)) => {
             tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, ?data_roots, cores, "executor registered");
             let (queue, rx) = mpsc::unbounded_channel();
-            let info =
-                PeerInfo { executor: id.0, host: host.clone(), shuffle_port: *shuffle_port, fingerprint: shuffle_fingerprint.clone() };
+            let info = PeerInfo {
+                executor: id.0,
+                host: host.clone(),
+                shuffle_port: *shuffle_port,
+                fingerprint: shuffle_fingerprint.clone(),
+            };
             let link = Link {
                 queue,
                 info,
@@ -101,7 +114,7 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
                 data_roots: data_roots.clone(),
                 cores: *cores,
                 conn: c.conn.clone(),
-                last_seen: Arc::new(Mutex::new(Instant::now())),
+                last_seen: Mutex::new(Instant::now()),
             };
             tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.registry.clone(), shared.limits));
             shared.registry.add(id, link);
@@ -109,7 +122,7 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>) {
         }
         (Role::Submitter, _) => {
             tracing::info!(peer = %c.peer, "submitter connected");
-            tokio::spawn(jobs::serve_submitter(c.conn, shared.clone()));
+            tokio::spawn(submissions::serve_submitter(c.conn, submissions.clone()));
         }
         (role, _) => {
             tracing::warn!(peer = %c.peer, role = role.name(), "refused: the master serves executors and submitters only");
@@ -154,7 +167,7 @@ async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Re
         }
         ExecutorRequest::TaskStatus { app, report } => {
             if known {
-                task_status(id, app, report, shared);
+                task_status(id, AppId(app), report, shared);
             }
             MasterReply::Ack
         }
@@ -183,7 +196,7 @@ fn heartbeat(id: ExecutorId, running: &[RunningTask]) {
     }
 }
 
-fn task_status(id: ExecutorId, app: u32, report: WireTaskReport, shared: &Shared) {
+fn task_status(id: ExecutorId, app: AppId, report: WireTaskReport, shared: &Shared) {
     match TaskReport::try_from(report) {
         Ok(mut report) => {
             // The connection says who ran it, whatever the report claims.

@@ -4,13 +4,15 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::ids::ShuffleId;
+use super::shuffle_dir;
+use crate::error_chain::chain;
+use crate::ids::{AppId, ShuffleId};
 use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{HandshakeError, Limits, Role, RpcError, Server, Stream};
 use crate::shuffle::block_range;
 
-/// Accepts `Role::Peer` connections until the endpoint closes; application `N`'s
-/// shuffle files are in `base/app-N/shuffle`.
+/// Accepts `Role::Peer` connections until the endpoint closes; application
+/// shuffle files are where `shuffle_dir(base, app)` says.
 pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
     let dir = Arc::new(base);
     loop {
@@ -27,7 +29,7 @@ pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
                         let dir = dir.clone();
                         tokio::spawn(async move {
                             if let Err(e) = serve_stream(s, &dir).await {
-                                tracing::debug!(error = %super::chain(&e), "block request failed");
+                                tracing::debug!(error = %chain(&e), "block request failed");
                             }
                         });
                     }
@@ -43,7 +45,7 @@ async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
     let Some(BlockRequest::FetchBlocks { app, shuffle, reduce, maps }) = s.read::<BlockRequest>().await? else {
         return Ok(());
     };
-    let dir = super::executor_service::app_dir(base, app).join("shuffle");
+    let dir = shuffle_dir(base, AppId(app));
     let dir = dir.as_path();
     let chunk = s.limits.chunk.max(4096) as usize;
     let mut buf = vec![0u8; chunk];

@@ -12,9 +12,10 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::{PeerTable, chain};
+use super::PeerTable;
+use crate::error_chain::chain;
 use crate::executor::{BlockFetcher, OnBlock};
-use crate::ids::{ExecutorId, ShuffleId};
+use crate::ids::{AppId, ExecutorId, ShuffleId};
 use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{ClientConn, ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
 use crate::task::{MapBlock, TaskFailure};
@@ -31,7 +32,7 @@ struct Fetched {
 
 /// Fetches one application's remote shuffle blocks.
 pub(crate) struct QuicFetcher {
-    app: u32,
+    app: AppId,
     inner: Arc<FetchPool>,
     rt: tokio::runtime::Handle,
     max_in_flight: u64,
@@ -53,7 +54,7 @@ impl FetchPool {
 }
 
 impl QuicFetcher {
-    pub(crate) fn new(app: u32, pool: Arc<FetchPool>, rt: tokio::runtime::Handle, max_in_flight: u64) -> QuicFetcher {
+    pub(crate) fn new(app: AppId, pool: Arc<FetchPool>, rt: tokio::runtime::Handle, max_in_flight: u64) -> QuicFetcher {
         QuicFetcher { app, inner: pool, rt, max_in_flight: max_in_flight.max(UNIT) }
     }
 }
@@ -83,6 +84,8 @@ impl BlockFetcher for QuicFetcher {
         }
         let budget_permits = (self.max_in_flight / UNIT).clamp(1, u32::MAX as u64 / 2) as u32;
         let budget = Arc::new(Semaphore::new(budget_permits as usize));
+        // Unbounded, yet bounded by the budget: every block in it holds its share of
+        // `max_in_flight` until the task thread consumed it.
         let (tx, mut rx) = mpsc::unbounded_channel::<Result<Fetched, TaskFailure>>();
         let (inner, app) = (self.inner.clone(), self.app);
         let issuer = self.rt.spawn(async move {
@@ -126,7 +129,7 @@ impl BlockFetcher for QuicFetcher {
 
 async fn fetch_request(
     inner: Arc<FetchPool>,
-    app: u32,
+    app: AppId,
     shuffle: ShuffleId,
     reduce: u32,
     blocks: Vec<MapBlock>,
@@ -143,7 +146,7 @@ async fn fetch_request(
 
 async fn fetch_blocks(
     inner: &FetchPool,
-    app: u32,
+    app: AppId,
     shuffle: ShuffleId,
     reduce: u32,
     blocks: &[MapBlock],
@@ -156,7 +159,7 @@ async fn fetch_blocks(
     let conn = inner.connection(blocks[0].executor).await.map_err(|m| (first, m))?;
     let limits = inner.net.limits;
     let mut s = Stream::open(&conn, limits).await.map_err(|e| (first, chain(&e)))?;
-    let request = BlockRequest::FetchBlocks { app, shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
+    let request = BlockRequest::FetchBlocks { app: app.0, shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
     s.write(&request).await.map_err(|e| (first, chain(&e)))?;
     s.finish();
     for b in blocks {
@@ -201,7 +204,7 @@ impl FetchPool {
         }
         let info = info.ok_or_else(|| format!("{peer} is not a known executor (lost?)"))?;
         let fingerprint: Fingerprint = info.fingerprint.parse().map_err(|e| format!("bad fingerprint of {peer}: {e}"))?;
-        let addr = super::resolve(&format!("{}:{}", info.host, info.shuffle_port)).await.map_err(|e| e.to_string())?;
+        let addr = crate::cluster::resolve(&format!("{}:{}", info.host, info.shuffle_port)).await.map_err(|e| e.to_string())?;
         let c = connect_with(addr, fingerprint, &self.secret, Role::Peer { executor: self.me.0 }, &self.net)
             .await
             .map_err(|e| format!("cannot connect to the block server of {peer} at {addr}: {}", chain(&e)))?;

@@ -1,0 +1,90 @@
+//! One application: its context, driver loop, job-main thread and event log, run the same way by `wisp run` and by the master.
+//!
+//! `run` assembles an application on top of any `ExecutorBackend`: it starts
+//! the application's driver loop, builds its `Context`, instantiates the job
+//! main with the context as its driver (`job_main.rs`) and, when the main
+//! returns, stops the loop and tells the executors the application ended.
+//! `local.rs` is `wisp run` (executors are task threads of this process);
+//! `submitted.rs` is the master's submission handler (executors are
+//! processes registered with the master); `stdout.rs` pipes a submitted
+//! main's stdout back to its submitter.
+
+mod job_main;
+mod local;
+mod stdout;
+mod submitted;
+
+use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use job_main::JobMainError;
+pub(crate) use job_main::check_job;
+pub use local::{LocalOptions, RunError, run_local};
+pub use submitted::run_master;
+
+use crate::context::{Context, ContextError};
+use crate::dag::{Scheduler, SchedulerConfig};
+use crate::driver_loop::{ExecutorBackend, RunningLoop};
+use crate::event_log::EventLog;
+use crate::ids::AppId;
+use crate::config::Conf;
+use crate::task::ComponentBytes;
+use crate::wasm::{LoadedComponent, Runtime};
+
+/// Why an application did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The driver loop's thread could not start.
+    #[error("cannot start the driver loop: {source}")]
+    Start {
+        /// The spawn error.
+        source: std::io::Error,
+    },
+    /// The context could not be created (bad configuration).
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The job's main failed.
+    #[error(transparent)]
+    Main(#[from] JobMainError),
+}
+
+/// Everything one application needs besides its executors.
+pub(crate) struct AppSpec {
+    /// Its id (routing on a master, thread and span names).
+    pub(crate) app: AppId,
+    /// The job component's bytes (component 0 of the lineage).
+    pub(crate) job: Arc<ComponentBytes>,
+    /// The same, compiled and checked to be a job.
+    pub(crate) loaded: Arc<LoadedComponent>,
+    /// The application's configuration.
+    pub(crate) conf: Conf,
+    /// Its scheduler settings (read from `conf` by the caller, which may adjust them).
+    pub(crate) scheduler: SchedulerConfig,
+    /// Arguments of the main.
+    pub(crate) args: Vec<String>,
+    /// The open event log, if any.
+    pub(crate) event_log: Option<EventLog>,
+    /// Where the main's stdout goes (`None`: this process's stdout).
+    pub(crate) stdout: Option<File>,
+    /// Set when the application is cancelled from outside.
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Runs an application to its end on the calling thread (which becomes its job-main thread).
+pub(crate) fn run(runtime: &Arc<Runtime>, spec: AppSpec, backend: &dyn ExecutorBackend) -> Result<(), AppError> {
+    let _span = tracing::info_span!("app", app = %spec.app).entered();
+    let scheduler = Scheduler::new(spec.scheduler);
+    let driver_loop = RunningLoop::start(spec.app, scheduler, backend, spec.event_log, spec.cancel)
+        .map_err(|source| AppError::Start { source })?;
+    let outcome = Context::new(spec.job, spec.conf, driver_loop.handle(), runtime.clone())
+        .map_err(AppError::from)
+        .map(|context| job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout));
+    let (result, shuffles) = match outcome {
+        Ok((result, context)) => (result.map_err(AppError::from), context.map_or(0, |c| c.lineage().shuffle_count())),
+        Err(e) => (Err(e), 0),
+    };
+    driver_loop.stop();
+    backend.detach(shuffles);
+    result
+}

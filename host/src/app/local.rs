@@ -1,0 +1,116 @@
+//! `wisp run`: one application in local mode (driver loop and executor task threads in this process).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{AppError, AppSpec, check_job};
+use crate::config::{self, Conf, ConfigError};
+use crate::dag::SchedulerConfig;
+use crate::event_log::{EventLog, EventLogError};
+use crate::executor::ExecutorConfig;
+use crate::ids::{AppId, ExecutorId};
+use crate::local::{LocalExecutors, StartError};
+use crate::task::{ComponentBytes, TaskLimits};
+use crate::wasm::{ComponentError, Runtime, content_hash};
+
+/// What `wisp run` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct LocalOptions {
+    /// The job: a WebAssembly component implementing the wisp:task job world.
+    pub job: PathBuf,
+    /// Executor task slots (default: the number of cores).
+    pub cores: Option<u32>,
+    /// Write the event log (one JSON object per line) into this directory.
+    pub event_log: Option<PathBuf>,
+    /// Configuration, `key=value` pairs.
+    pub conf: Vec<String>,
+    /// Arguments passed to the job's main.
+    pub args: Vec<String>,
+}
+
+/// Why `wisp run` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `--cores 0`.
+    #[error("--cores must be at least 1")]
+    NoCores,
+    /// The job file could not be read.
+    #[error("cannot read job {path}")]
+    ReadJob {
+        /// The job's path.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The wasm runtime could not start.
+    #[error(transparent)]
+    Runtime(ComponentError),
+    /// The file is not a job component.
+    #[error("{path} is not a usable Wisp job")]
+    NotAJob {
+        /// The job's path.
+        path: PathBuf,
+        /// Why.
+        source: ComponentError,
+    },
+    /// The event log could not be created.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    /// The executor could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The application failed.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+fn default_cores() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+}
+
+/// Runs a job in local mode; what its main prints goes to this process's stdout.
+pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
+    let conf = Conf::from_args(&options.conf)?;
+    let cores = options.cores.unwrap_or_else(default_cores);
+    if cores == 0 {
+        return Err(RunError::NoCores);
+    }
+    let bytes = std::fs::read(&options.job).map_err(|source| RunError::ReadJob { path: options.job.clone(), source })?;
+    let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
+    let runtime = Runtime::new(TaskLimits::from_conf(&conf)?, config::compile_cache_dir()).map_err(RunError::Runtime)?;
+    let not_a_job = |source| RunError::NotAJob { path: options.job.clone(), source };
+    let loaded = runtime.load(&job).map_err(not_a_job)?;
+    check_job(&loaded).map_err(not_a_job)?;
+    let event_log = options.event_log.as_deref().map(EventLog::create).transpose()?;
+    let mut scheduler = SchedulerConfig::from_conf(&conf)?;
+    scheduler.cpus_per_task = scheduler.cpus_per_task.clamp(1, cores);
+    let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
+    let executor_config = ExecutorConfig {
+        id: ExecutorId(0),
+        work_dir: work_root.join("executor-0"),
+        shuffle_spill_memory: conf.get_bytes(config::SHUFFLE_SPILL_MEMORY, 64 << 20)? as usize,
+        batch_bytes: crate::executor::BATCH_BYTES,
+    };
+    let executors = LocalExecutors::start(cores, work_root, executor_config, runtime.clone())?;
+    let spec = AppSpec {
+        app: AppId(0),
+        job,
+        loaded,
+        conf,
+        scheduler,
+        args: options.args.clone(),
+        event_log,
+        stdout: None,
+        cancel: None,
+    };
+    let result = super::run(&runtime, spec, &executors);
+    executors.shutdown();
+    Ok(result?)
+}
+
+fn unique() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+}

@@ -1,0 +1,65 @@
+//! Applications submitted to a master: the master's `SubmissionHandler`, and `run_master` that wires it in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{AppSpec, check_job, stdout};
+use crate::cluster::master::{self, JobEvents, MasterArgs, MasterExecutors, Submission, SubmissionHandler};
+use crate::cluster::ClusterError;
+use crate::config;
+use crate::dag::SchedulerConfig;
+use crate::error_chain::chain;
+use crate::event_log::EventLog;
+use crate::net::Fingerprint;
+use crate::task::{ComponentBytes, TaskLimits};
+use crate::wasm::{Runtime, content_hash};
+
+/// Runs `wisp master` until its process ends; `ready` is told the bound address and the fingerprint to pin.
+pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
+    let runtime = Runtime::new(TaskLimits::from_conf(&args.conf)?, config::compile_cache_dir())
+        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let handler = Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone() });
+    master::run(args, handler, ready)
+}
+
+/// Runs each submission as an application whose job main runs in this (the master's) process.
+struct SubmittedApps {
+    runtime: Arc<Runtime>,
+    /// Each application's event log goes to `DIR/app-N/`.
+    event_log: Option<PathBuf>,
+}
+
+impl SubmissionHandler for SubmittedApps {
+    fn run(&self, submission: Submission, executors: &MasterExecutors, events: &JobEvents) -> Result<(), String> {
+        let Submission { component, args, conf, cancel } = submission;
+        let scheduler = SchedulerConfig::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
+        let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
+        let not_job = |e: &dyn std::error::Error| format!("the submitted file is not a usable Wisp job: {}", chain(e));
+        let loaded = self.runtime.load(&job).map_err(|e| not_job(&e))?;
+        check_job(&loaded).map_err(|e| not_job(&e))?;
+        let executors = executors.join(&cancel, |message| events.state(message)).map_err(|_| "job cancelled".to_string())?;
+        let app = executors.app();
+        let event_log = match &self.event_log {
+            Some(dir) => Some(EventLog::create(&dir.join(app.to_string())).map_err(|e| chain(&e))?),
+            None => None,
+        };
+        let output = events.clone();
+        let (stdout, pump) = stdout::piped(move |chunk| output.output(chunk))
+            .map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
+        let spec = AppSpec {
+            app,
+            job,
+            loaded,
+            conf,
+            scheduler,
+            args,
+            event_log,
+            stdout: Some(stdout),
+            cancel: Some(cancel),
+        };
+        let result = super::run(&self.runtime, spec, &executors);
+        let _ = pump.join();
+        result.map_err(|e| chain(&e))
+    }
+}

@@ -1,0 +1,161 @@
+//! What an executor process keeps: one `Executor` per application, the components it was sent, and the attempts it accepted.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::cluster::blocks::app_dir;
+use crate::cluster::blocks::fetch::{FetchPool, QuicFetcher};
+use crate::executor::{Executor, ExecutorConfig, LiveMetrics};
+use crate::ids::{AppId, ExecutorId, TaskId};
+use crate::net::protocol::{RunningTask, WireTaskMetrics};
+use crate::task::{ComponentBytes, TaskDesc};
+use crate::task_threads::TaskQueue;
+use crate::wasm::Runtime;
+
+/// A task for the task threads.
+pub(super) struct QueuedTask {
+    pub(super) app: AppId,
+    pub(super) executor: Arc<Executor>,
+    pub(super) task: TaskDesc,
+    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) live: Arc<LiveMetrics>,
+}
+
+/// A task attempt accepted and not yet reported.
+pub(super) struct Running {
+    pub(super) cancel: Arc<AtomicBool>,
+    accepted: Instant,
+    live: Arc<LiveMetrics>,
+}
+
+impl Running {
+    pub(super) fn new(cancel: Arc<AtomicBool>, live: Arc<LiveMetrics>) -> Running {
+        Running { cancel, accepted: Instant::now(), live }
+    }
+}
+
+/// Settings every application's `Executor` on this process shares.
+pub(super) struct ExecutorSettings {
+    pub(super) id: ExecutorId,
+    /// `work_dir/executor-N`: one directory per application below.
+    pub(super) base: PathBuf,
+    pub(super) max_in_flight: u64,
+    pub(super) spill: usize,
+    pub(super) batch_bytes: usize,
+    /// Test-only fault rules applied to every task attempt (`WISP_TEST_FAULTS`).
+    #[cfg(any(test, feature = "testing"))]
+    pub(super) faults: Option<Arc<crate::testing::TestFaults>>,
+}
+
+/// The state of one executor process, shared by its request handlers and task threads.
+pub(super) struct ExecutorState {
+    pub(super) settings: ExecutorSettings,
+    pub(super) runtime: Arc<Runtime>,
+    fetch: Arc<FetchPool>,
+    rt: tokio::runtime::Handle,
+    /// One `Executor` (shuffle files, blocks) per application.
+    apps: Mutex<HashMap<AppId, Arc<Executor>>>,
+    /// Components received, by content hash.
+    components: Mutex<HashMap<String, Arc<ComponentBytes>>>,
+    /// Accepted attempts.
+    running: Mutex<HashMap<(AppId, TaskId), Running>>,
+    pub(super) tasks: TaskQueue<QueuedTask>,
+    pub(super) peers: Arc<crate::cluster::blocks::PeerTable>,
+}
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ExecutorState {
+    pub(super) fn new(
+        settings: ExecutorSettings,
+        runtime: Arc<Runtime>,
+        fetch: Arc<FetchPool>,
+        rt: tokio::runtime::Handle,
+        tasks: TaskQueue<QueuedTask>,
+        peers: Arc<crate::cluster::blocks::PeerTable>,
+    ) -> ExecutorState {
+        ExecutorState {
+            settings,
+            runtime,
+            fetch,
+            rt,
+            apps: Mutex::default(),
+            components: Mutex::default(),
+            running: Mutex::default(),
+            tasks,
+            peers,
+        }
+    }
+
+    /// The application's executor, created on its first task.
+    pub(super) fn executor(&self, app: AppId) -> std::io::Result<Arc<Executor>> {
+        let mut apps = lock(&self.apps);
+        if let Some(e) = apps.get(&app) {
+            return Ok(e.clone());
+        }
+        let s = &self.settings;
+        let config = ExecutorConfig {
+            id: s.id,
+            work_dir: app_dir(&s.base, app),
+            shuffle_spill_memory: s.spill,
+            batch_bytes: s.batch_bytes,
+        };
+        let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), s.max_in_flight);
+        let e = Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?;
+        #[cfg(any(test, feature = "testing"))]
+        let e = e.with_test_faults(s.faults.clone());
+        let e = Arc::new(e);
+        apps.insert(app, e.clone());
+        Ok(e)
+    }
+
+    /// The application's executor, if it ran a task here.
+    pub(super) fn existing_executor(&self, app: AppId) -> Option<Arc<Executor>> {
+        lock(&self.apps).get(&app).cloned()
+    }
+
+    /// Keeps a received component.
+    pub(super) fn add_component(&self, component: ComponentBytes) {
+        lock(&self.components).entry(component.hash.clone()).or_insert_with(|| Arc::new(component));
+    }
+
+    /// A received component, by hash.
+    pub(super) fn component(&self, hash: &str) -> Option<Arc<ComponentBytes>> {
+        lock(&self.components).get(hash).cloned()
+    }
+
+    /// Records an accepted attempt.
+    pub(super) fn accepted(&self, app: AppId, task: TaskId, running: Running) {
+        lock(&self.running).insert((app, task), running);
+    }
+
+    /// Forgets an attempt once reported.
+    pub(super) fn ended(&self, app: AppId, task: TaskId) {
+        lock(&self.running).remove(&(app, task));
+    }
+
+    /// Sets the cancel flag of an accepted attempt.
+    pub(super) fn cancel(&self, app: AppId, task: TaskId) {
+        if let Some(r) = lock(&self.running).get(&(app, task)) {
+            r.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// What a heartbeat reports of the attempts running now.
+    pub(super) fn running_tasks(&self) -> Vec<RunningTask> {
+        lock(&self.running)
+            .iter()
+            .map(|(&(app, task), r)| RunningTask {
+                app: app.0,
+                task: task.0,
+                elapsed_ms: r.accepted.elapsed().as_millis() as u64,
+                metrics: WireTaskMetrics::from(&r.live.snapshot()),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,248 @@
+//! The driver loop: the single owner of an application's `Scheduler`; turns messages into events and performs the commands it emits.
+//!
+//! Other threads hold a `LoopHandle` and send closed, past-tense events over
+//! a bounded channel; jobs get their result on a one-shot channel. The loop
+//! feeds events to `dag::Scheduler::handle` and performs the commands it
+//! drains (launch/kill tasks through an `ExecutorPort`, finish jobs, drop
+//! blocks, write the event log). Where the executors are (threads of this
+//! process, or processes behind a master) is behind `ExecutorBackend`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::dag::{Scheduler, SchedulerCommand, SchedulerEvent};
+use crate::event_log::EventLog;
+use crate::ids::{AppId, ExecutorId, JobId, RddId, TaskId};
+use crate::lineage::Lineage;
+use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc};
+
+/// How often the loop ticks when idle.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Messages the loop's channel holds at most; senders block (or, on tokio, wait) beyond it.
+pub(crate) const LOOP_CHANNEL_CAPACITY: usize = 4096;
+
+/// What the driver loop receives.
+pub(crate) enum LoopMessage {
+    /// A scheduler event.
+    Event(SchedulerEvent),
+    /// A job, with where to send its result.
+    Submit { job: JobId, event: SchedulerEvent, reply: Sender<Result<Vec<ResultValue>, String>> },
+    /// Stop the loop.
+    Shutdown,
+}
+
+/// What the loop needs from the executors it drives.
+pub(crate) trait ExecutorPort: Send {
+    /// Starts a task; its report comes back as a `TaskFinished` event.
+    fn launch(&mut self, executor: ExecutorId, task: TaskDesc, cancel: Arc<AtomicBool>);
+    /// Forgets cached blocks.
+    fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]);
+    /// Cancels a running attempt (after its cancel flag was set); it still reports, as `Killed`.
+    fn kill(&mut self, _executor: ExecutorId, _task: TaskId) {}
+}
+
+/// The executors one application runs on: in this process (local mode) or registered with a master.
+pub(crate) trait ExecutorBackend {
+    /// The port the application's loop launches tasks through.
+    fn port(&self) -> Box<dyn ExecutorPort>;
+    /// Total cores of the executors registered now (kept current).
+    fn cores(&self) -> Arc<AtomicU32>;
+    /// Announces the executors to the application's loop and routes their events to it from now on.
+    fn attach(&self, loop_tx: &Sender<LoopMessage>);
+    /// The application ended after creating `shuffles` shuffles: stop routing, drop its files.
+    fn detach(&self, shuffles: u32);
+}
+
+/// A cloneable handle to one application's driver loop, used by its context.
+#[derive(Clone)]
+pub(crate) struct LoopHandle {
+    app: AppId,
+    tx: Sender<LoopMessage>,
+    next_job: Arc<AtomicU32>,
+    cores: Arc<AtomicU32>,
+    /// Set when the application is cancelled (cluster mode: the submitter gave up).
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl LoopHandle {
+    /// Total executor cores registered now (the default parallelism).
+    pub(crate) fn total_cores(&self) -> u32 {
+        self.cores.load(Ordering::Relaxed)
+    }
+
+    /// Runs one job and blocks until it ends; the error is the job's one-line failure.
+    pub(crate) fn run_job(
+        &self,
+        lineage: Arc<Lineage>,
+        rdd: RddId,
+        partitions: Vec<u32>,
+        result: ResultKind,
+        components: Arc<Vec<Arc<ComponentBytes>>>,
+    ) -> Result<Vec<ResultValue>, String> {
+        let job = JobId(self.next_job.fetch_add(1, Ordering::Relaxed));
+        let _span = tracing::info_span!("job", app = %self.app, %job, %rdd).entered();
+        tracing::debug!(partitions = partitions.len(), "job submitted");
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        let event = SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components };
+        self.tx.send(LoopMessage::Submit { job, event, reply }).map_err(|_| "the scheduler has stopped".to_string())?;
+        let Some(cancel) = &self.cancel else {
+            return rx.recv().map_err(|_| "the scheduler stopped before the job ended".to_string())?;
+        };
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(result) => return result,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err("the scheduler stopped before the job ended".to_string());
+                }
+                Err(RecvTimeoutError::Timeout) if cancel.load(Ordering::Relaxed) => {
+                    let _ = self.tx.send(LoopMessage::Event(SchedulerEvent::JobCancelled { job }));
+                    return Err("job cancelled".to_string());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// Tells the scheduler an RDD is no longer persisted.
+    pub(crate) fn unpersist(&self, rdd: RddId) {
+        let _ = self.tx.send(LoopMessage::Event(SchedulerEvent::RddUnpersisted { rdd }));
+    }
+}
+
+/// A running driver loop: its handle for the context, and its thread.
+pub(crate) struct RunningLoop {
+    handle: LoopHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningLoop {
+    /// Starts the loop of application `app` on its own thread, driving `backend`'s executors.
+    pub(crate) fn start(
+        app: AppId,
+        scheduler: Scheduler,
+        backend: &dyn ExecutorBackend,
+        event_log: Option<EventLog>,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> std::io::Result<RunningLoop> {
+        let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(LOOP_CHANNEL_CAPACITY);
+        let port = backend.port();
+        let thread = std::thread::Builder::new()
+            .name(format!("wisp-driver-loop-{}", app.0))
+            .spawn(move || run(app, scheduler, rx, port, event_log, Instant::now()))?;
+        backend.attach(&tx);
+        let handle = LoopHandle { app, tx, next_job: Arc::new(AtomicU32::new(0)), cores: backend.cores(), cancel };
+        Ok(RunningLoop { handle, thread: Some(thread) })
+    }
+
+    /// The handle jobs are submitted through.
+    pub(crate) fn handle(&self) -> LoopHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the loop (running attempts are cancelled) and waits for its thread.
+    pub(crate) fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        let _ = self.handle.tx.send(LoopMessage::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningLoop {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// The span of one handled event: its kind and the ids it names.
+fn event_span(event: &SchedulerEvent) -> tracing::Span {
+    match event {
+        SchedulerEvent::ExecutorAdded { executor, .. } => tracing::debug_span!("event", kind = "executor_added", %executor),
+        SchedulerEvent::ExecutorLost { executor, .. } => tracing::debug_span!("event", kind = "executor_lost", %executor),
+        SchedulerEvent::JobSubmitted { job, .. } => tracing::debug_span!("event", kind = "job_submitted", %job),
+        SchedulerEvent::JobCancelled { job } => tracing::debug_span!("event", kind = "job_cancelled", %job),
+        SchedulerEvent::TaskFinished(r) => {
+            tracing::debug_span!("event", kind = "task_finished", task = %r.task, executor = %r.executor, ok = r.result.is_ok())
+        }
+        SchedulerEvent::RddUnpersisted { rdd } => tracing::debug_span!("event", kind = "rdd_unpersisted", %rdd),
+        SchedulerEvent::Tick => tracing::trace_span!("event", kind = "tick"),
+    }
+}
+
+/// Runs the loop until `Shutdown` or until every sender is gone.
+fn run(
+    app: AppId,
+    mut scheduler: Scheduler,
+    rx: Receiver<LoopMessage>,
+    mut port: Box<dyn ExecutorPort>,
+    mut event_log: Option<EventLog>,
+    start: Instant,
+) {
+    let _app_span = tracing::info_span!("app", %app).entered();
+    let mut replies: HashMap<JobId, Sender<Result<Vec<ResultValue>, String>>> = HashMap::new();
+    let mut running: HashMap<TaskId, Arc<AtomicBool>> = HashMap::new();
+    loop {
+        let event = match rx.recv_timeout(TICK) {
+            Ok(LoopMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(LoopMessage::Event(e)) => e,
+            Ok(LoopMessage::Submit { job, event, reply }) => {
+                replies.insert(job, reply);
+                event
+            }
+            Err(RecvTimeoutError::Timeout) => SchedulerEvent::Tick,
+        };
+        let _span = event_span(&event).entered();
+        if let SchedulerEvent::TaskFinished(report) = &event {
+            running.remove(&report.task);
+        }
+        scheduler.handle(start.elapsed(), event);
+        for command in scheduler.drain_commands() {
+            match command {
+                SchedulerCommand::LaunchTask { executor, task } => {
+                    tracing::debug!(task = %task.task, stage = %task.stage, partition = task.partition, %executor, "launch");
+                    let cancel = Arc::new(AtomicBool::new(false));
+                    running.insert(task.task, cancel.clone());
+                    port.launch(executor, task, cancel);
+                }
+                SchedulerCommand::KillTask { executor, task } => {
+                    tracing::debug!(%task, %executor, "kill");
+                    if let Some(flag) = running.get(&task) {
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                    port.kill(executor, task);
+                }
+                SchedulerCommand::JobFinished { job, result } => {
+                    tracing::debug!(%job, ok = result.is_ok(), "job finished");
+                    if let Some(reply) = replies.remove(&job) {
+                        let _ = reply.send(result.map_err(|f| f.to_string()));
+                    }
+                }
+                SchedulerCommand::DropBlocks { executor, blocks } => port.drop_blocks(executor, &blocks),
+                SchedulerCommand::Record(record) => {
+                    if let Some(log) = &mut event_log
+                        && let Err(e) = log.write(&record)
+                    {
+                        tracing::error!("{e}; event logging stopped");
+                        event_log = None;
+                    }
+                }
+            }
+        }
+    }
+    for flag in running.values() {
+        flag.store(true, Ordering::Relaxed);
+    }
+    if let Some(log) = &mut event_log {
+        let _ = log.flush();
+    }
+}
