@@ -54,7 +54,7 @@ pub(crate) fn run(
             match command {
                 SchedulerCommand::LaunchTask { executor, task } => {
                     let cancel = Arc::new(AtomicBool::new(false));
-                    running.insert(task.task, cancel.clone());
+                    running.insert(task.id.task, cancel.clone());
                     port.launch(executor, task, cancel);
                 }
                 SchedulerCommand::KillTask { executor, task } => {

@@ -185,7 +185,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
             .spawn(move || {
                 for (app, executor, task, cancel, live) in rx {
                     let report = executor.run_task_live(&task, cancel, Some(&live));
-                    lock(&state.running).remove(&(app, task.task.0));
+                    lock(&state.running).remove(&(app, task.id.task.0));
                     if tx.send((app, WireTaskReport::from(&report))).is_err() {
                         break;
                     }
@@ -326,7 +326,7 @@ fn launch(state: &State, app: u32, task: crate::net::protocol::WireTask, uploads
             };
             let (cancel, live) = (Arc::new(AtomicBool::new(false)), Arc::new(LiveMetrics::default()));
             let running = Running { cancel: cancel.clone(), accepted: Instant::now(), live: live.clone() };
-            lock(&state.running).insert((app, task.task.0), running);
+            lock(&state.running).insert((app, task.id.task.0), running);
             match state.tasks.send((app, executor, task, cancel, live)) {
                 Ok(()) => ExecutorReply::Ack,
                 Err(_) => ExecutorReply::Failed { message: "the executor is stopping".into() },

@@ -226,10 +226,10 @@ pub(crate) async fn serve_queue(
         match msg {
             Outbound::Launch(app, task) => {
                 if let Err(message) = launch(&conn, app, &task, &mut sent, limits).await {
-                    tracing::warn!(executor = %id, task = %task.task, %message, "launch failed");
+                    tracing::warn!(executor = %id, task = %task.id.task, %message, "launch failed");
                     let failure = if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Guest { message } };
                     let report = TaskReport {
-                        task: task.task,
+                        task: task.id.task,
                         executor: id,
                         result: Err(failure),
                         cached: vec![],
