@@ -241,12 +241,7 @@ impl Scheduler {
                 match self.task_desc(&a) {
                     Ok(task) => {
                         self.record(EventRecord::TaskStarted {
-                            task: a.task,
-                            job: a.job,
-                            stage: a.stage,
-                            stage_attempt: a.stage_attempt,
-                            partition: a.partition,
-                            attempt: a.attempt,
+                            id: a.id,
                             executor: a.executor,
                             time: self.now,
                             locality: a.locality,
@@ -255,15 +250,15 @@ impl Scheduler {
                         self.emit(SchedulerCommand::LaunchTask { executor: a.executor, task });
                     }
                     Err(e) => {
-                        self.tasks.cancel_launch(a.task);
-                        failed = Some((a.stage, e));
+                        self.tasks.cancel_launch(a.id.task);
+                        failed = Some((a.id.stage, e));
                         break;
                     }
                 }
             }
             let Some((stage, error)) = failed else { return };
             for a in assignments {
-                self.tasks.cancel_launch(a.task);
+                self.tasks.cancel_launch(a.id.task);
             }
             tracing::warn!(%stage, %error, "cannot build task");
             self.abort_stage(stage, format!("cannot build a task of stage {}: {error}", stage.0));
@@ -271,23 +266,13 @@ impl Scheduler {
     }
 
     fn task_desc(&self, a: &Assignment) -> Result<TaskDesc, PlanError> {
-        let stage = &self.stages[&a.stage];
+        let stage = &self.stages[&a.id.stage];
         let ctx = self.plan_context(stage);
         let (plan, sink) = match &stage.role {
-            StageRole::Map { dep } => ctx.map_task(dep, a.partition, a.executor)?,
-            StageRole::Result { job } => ctx.result_task(stage.rdd, a.partition, &self.jobs[job].kind, a.executor)?,
+            StageRole::Map { dep } => ctx.map_task(dep, a.id.partition, a.executor)?,
+            StageRole::Result { job } => ctx.result_task(stage.rdd, a.id.partition, &self.jobs[job].kind, a.executor)?,
         };
-        Ok(TaskDesc {
-            task: a.task,
-            job: a.job,
-            stage: a.stage,
-            stage_attempt: a.stage_attempt,
-            partition: a.partition,
-            attempt: a.attempt,
-            plan,
-            sink,
-            limits: self.config.task_limits.clone(),
-        })
+        Ok(TaskDesc { id: a.id, plan, sink, limits: self.config.task_limits.clone() })
     }
 
     fn plan_context<'a>(&'a self, stage: &'a Stage) -> plan::PlanContext<'a> {

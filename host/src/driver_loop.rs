@@ -209,9 +209,9 @@ fn run(
         for command in scheduler.drain_commands() {
             match command {
                 SchedulerCommand::LaunchTask { executor, task } => {
-                    tracing::debug!(task = %task.task, stage = %task.stage, partition = task.partition, %executor, "launch");
+                    tracing::debug!(task = %task.id.task, stage = %task.id.stage, partition = task.id.partition, %executor, "launch");
                     let cancel = Arc::new(AtomicBool::new(false));
-                    running.insert(task.task, cancel.clone());
+                    running.insert(task.id.task, cancel.clone());
                     port.launch(executor, task, cancel);
                 }
                 SchedulerCommand::KillTask { executor, task } => {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::dag::{EventRecord, StageKind};
-use crate::task::TaskMetrics;
+use crate::task::{TaskAttempt, TaskMetrics};
 use crate::task_scheduler::TaskLocality;
 
 /// The event log could not be written.
@@ -43,12 +43,8 @@ enum Line<'a> {
     #[serde(rename = "task_start")]
     TaskStart {
         time_ms: f64,
-        task: u32,
-        job: u32,
-        stage: u32,
-        stage_attempt: u32,
-        partition: u32,
-        attempt: u32,
+        #[serde(flatten)]
+        id: Attempt,
         executor: u32,
         locality: &'static str,
         speculative: bool,
@@ -56,12 +52,8 @@ enum Line<'a> {
     #[serde(rename = "task_end")]
     TaskEnd {
         time_ms: f64,
-        task: u32,
-        job: u32,
-        stage: u32,
-        stage_attempt: u32,
-        partition: u32,
-        attempt: u32,
+        #[serde(flatten)]
+        id: Attempt,
         executor: u32,
         duration_ms: f64,
         result: &'static str,
@@ -70,6 +62,30 @@ enum Line<'a> {
         #[serde(skip_serializing_if = "str::is_empty")]
         log: &'a str,
     },
+}
+
+/// A task attempt's identity, written as flat keys of its line (`#[serde(flatten)]`).
+#[derive(Serialize)]
+struct Attempt {
+    task: u32,
+    job: u32,
+    stage: u32,
+    stage_attempt: u32,
+    partition: u32,
+    attempt: u32,
+}
+
+impl From<&TaskAttempt> for Attempt {
+    fn from(a: &TaskAttempt) -> Self {
+        Attempt {
+            task: a.task.0,
+            job: a.job.0,
+            stage: a.stage.0,
+            stage_attempt: a.stage_attempt,
+            partition: a.partition,
+            attempt: a.attempt,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -157,42 +173,16 @@ impl EventLog {
                 result: ok(failure.is_none()),
                 failure: failure.as_deref(),
             },
-            EventRecord::TaskStarted { task, job, stage, stage_attempt, partition, attempt, executor, time, locality, speculative } => {
-                Line::TaskStart {
-                    time_ms: ms(*time),
-                    task: task.0,
-                    job: job.0,
-                    stage: stage.0,
-                    stage_attempt: *stage_attempt,
-                    partition: *partition,
-                    attempt: *attempt,
-                    executor: executor.0,
-                    locality: locality_name(*locality),
-                    speculative: *speculative,
-                }
-            }
-            EventRecord::TaskEnded {
-                task,
-                job,
-                stage,
-                stage_attempt,
-                partition,
-                attempt,
-                executor,
-                start,
-                end,
-                metrics,
-                failure,
-                succeeded,
-                log,
-            } => Line::TaskEnd {
+            EventRecord::TaskStarted { id, executor, time, locality, speculative } => Line::TaskStart {
+                time_ms: ms(*time),
+                id: id.into(),
+                executor: executor.0,
+                locality: locality_name(*locality),
+                speculative: *speculative,
+            },
+            EventRecord::TaskEnded { id, executor, start, end, metrics, failure, succeeded, log } => Line::TaskEnd {
                 time_ms: ms(*end),
-                task: task.0,
-                job: job.0,
-                stage: stage.0,
-                stage_attempt: *stage_attempt,
-                partition: *partition,
-                attempt: *attempt,
+                id: id.into(),
                 executor: executor.0,
                 duration_ms: ms(end.saturating_sub(*start)),
                 result: ok(*succeeded),
@@ -213,5 +203,73 @@ impl EventLog {
     /// Flushes buffered lines.
     pub fn flush(&mut self) -> Result<(), EventLogError> {
         self.out.flush().map_err(|source| EventLogError { path: self.path.clone(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::{ExecutorId, JobId, StageId, TaskId};
+
+    fn lines(records: &[EventRecord]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::create(dir.path()).unwrap();
+        for r in records {
+            log.write(r).unwrap();
+        }
+        log.flush().unwrap();
+        std::fs::read_to_string(log.path()).unwrap().lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn task_lines_keep_the_flat_attempt_keys_in_order() {
+        let id = TaskAttempt { task: TaskId(7), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 3 };
+        let metrics = TaskMetrics {
+            records_read: 2500,
+            bytes_read: 61440,
+            records_written: 812,
+            bytes_written: 9731,
+            shuffle_read_bytes: 0,
+            shuffle_write_bytes: 12979,
+        };
+        let records = [
+            EventRecord::TaskStarted {
+                id,
+                executor: ExecutorId(9),
+                time: Duration::from_micros(5600),
+                locality: TaskLocality::RackLocal,
+                speculative: true,
+            },
+            EventRecord::TaskEnded {
+                id,
+                executor: ExecutorId(9),
+                start: Duration::from_micros(5600),
+                end: Duration::from_micros(41700),
+                metrics: metrics.clone(),
+                failure: None,
+                succeeded: true,
+                log: String::new(),
+            },
+            EventRecord::TaskEnded {
+                id,
+                executor: ExecutorId(9),
+                start: Duration::from_micros(5600),
+                end: Duration::from_micros(41700),
+                metrics: TaskMetrics::default(),
+                failure: Some("boom".to_string()),
+                succeeded: false,
+                log: "out\n".to_string(),
+            },
+        ];
+        assert_eq!(
+            lines(&records),
+            [
+                r#"{"event":"task_start","time_ms":5.6,"task":7,"job":2,"stage":5,"stage_attempt":1,"partition":4,"attempt":3,"executor":9,"locality":"rack-local","speculative":true}"#,
+                r#"{"event":"task_end","time_ms":41.7,"task":7,"job":2,"stage":5,"stage_attempt":1,"partition":4,"attempt":3,"executor":9,"duration_ms":36.1,"result":"succeeded","failure":null,"metrics":{"records_read":2500,"bytes_read":61440,"records_written":812,"bytes_written":9731,"shuffle_read_bytes":0,"shuffle_write_bytes":12979}}"#,
+                r#"{"event":"task_end","time_ms":41.7,"task":7,"job":2,"stage":5,"stage_attempt":1,"partition":4,"attempt":3,"executor":9,"duration_ms":36.1,"result":"failed","failure":"boom","metrics":{"records_read":0,"bytes_read":0,"records_written":0,"bytes_written":0,"shuffle_read_bytes":0,"shuffle_write_bytes":0},"log":"out\n"}"#,
+            ]
+        );
     }
 }

@@ -239,7 +239,7 @@ impl Executor {
     /// `run_task`, publishing the metrics so far to `live` as the task runs.
     pub fn run_task_live(&self, task: &TaskDesc, cancel: Arc<AtomicBool>, live: Option<&LiveMetrics>) -> TaskReport {
         let started = Instant::now();
-        let span = tracing::debug_span!("task", task = %task.task, stage = %task.stage, partition = task.partition, attempt = task.attempt);
+        let span = tracing::debug_span!("task", task = %task.id.task, stage = %task.id.stage, partition = task.id.partition, attempt = task.id.attempt);
         let _enter = span.enter();
         #[cfg(any(test, feature = "testing"))]
         let before = match &self.faults {
@@ -275,13 +275,13 @@ impl Executor {
             tracing::debug!(failure = %f.message(), "task failed");
         }
         tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "task done");
-        TaskReport { task: task.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics, log: state.log }
+        TaskReport { task: task.id.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics, log: state.log }
     }
 
     /// A new scratch directory's path for a task attempt (created only if its job grants one).
     fn scratch_dir(&self, task: &TaskDesc) -> PathBuf {
         let n = self.scratch_seq.fetch_add(1, Ordering::Relaxed);
-        self.config.work_dir.join("scratch").join(format!("{n}-task-{}", task.task.0))
+        self.config.work_dir.join("scratch").join(format!("{n}-task-{}", task.id.task.0))
     }
 
     /// Removes this executor's work directory (shuffle files, disk blocks).

@@ -110,9 +110,9 @@ struct LocalPort {
 impl ExecutorPort for LocalPort {
     fn launch(&mut self, executor: ExecutorId, task: TaskDesc, cancel: Arc<AtomicBool>) {
         if let Err(QueueFull((task, _))) = self.tasks.try_run((task, cancel)) {
-            tracing::error!(task = %task.task, "no free task slot for a launched task");
+            tracing::error!(task = %task.id.task, "no free task slot for a launched task");
             let report = TaskReport {
-                task: task.task,
+                task: task.id.task,
                 executor,
                 result: Err(TaskFailure::Host { message: "the executor has no free task slot".into() }),
                 cached: vec![],

@@ -123,9 +123,14 @@ pub enum TaskSink {
     Result(ResultKind),
 }
 
-/// A task to run: one partition of one stage attempt.
-#[derive(Clone, Debug)]
-pub struct TaskDesc {
+/// Who an attempt is: its unique id and where it belongs (job, stage attempt,
+/// partition, attempt number). Plain data, shared by the task description,
+/// the task scheduler's assignments and ended attempts, and the event records.
+///
+/// Types that embed it name the field `id` (`desc.id.partition`), since
+/// `attempt` would read `desc.attempt.attempt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskAttempt {
     /// Unique id of this task attempt.
     pub task: TaskId,
     /// The job that submitted the stage (first job, for shared stages).
@@ -138,6 +143,13 @@ pub struct TaskDesc {
     pub partition: u32,
     /// Attempt number of this partition within the stage attempt (0 first).
     pub attempt: u32,
+}
+
+/// A task to run: one partition of one stage attempt.
+#[derive(Clone, Debug)]
+pub struct TaskDesc {
+    /// Which attempt this is.
+    pub id: TaskAttempt,
     /// How to compute the records.
     pub plan: Plan,
     /// Where they go.

@@ -31,7 +31,7 @@ use rustc_hash::FxHashMap;
 
 use crate::dag::{SchedulerConfig, SpeculationConfig};
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
-use crate::task::{TaskFailure, TaskReport};
+use crate::task::{TaskAttempt, TaskFailure, TaskReport};
 use cluster::Cluster;
 pub use cluster::ExecutorPlace;
 use task_set::{Failure, SetSettings, TaskSetManager};
@@ -86,20 +86,10 @@ pub struct TaskSet {
 /// A task attempt placed on an executor; the caller builds and sends its description.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
-    /// The new attempt's id.
-    pub task: TaskId,
+    /// The new attempt (its `job` is its task set's).
+    pub id: TaskAttempt,
     /// Where it runs.
     pub executor: ExecutorId,
-    /// The job of its task set.
-    pub job: JobId,
-    /// The stage.
-    pub stage: StageId,
-    /// The stage attempt.
-    pub stage_attempt: u32,
-    /// The partition.
-    pub partition: u32,
-    /// Attempt number of the partition within the stage attempt (0 first).
-    pub attempt: u32,
     /// How close to its preferences it landed.
     pub locality: TaskLocality,
     /// Whether it is a speculative copy of a running attempt.
@@ -109,13 +99,10 @@ pub struct Assignment {
 /// A launched attempt that ended (reported, or lost with its executor).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndedTask {
-    pub task: TaskId,
+    /// The attempt.
+    pub id: TaskAttempt,
+    /// The executor it ran on.
     pub executor: ExecutorId,
-    pub job: JobId,
-    pub stage: StageId,
-    pub stage_attempt: u32,
-    pub partition: u32,
-    pub attempt: u32,
     /// When it was launched.
     pub start: Duration,
 }
@@ -388,13 +375,15 @@ impl TaskScheduler {
 
 fn ended_task(task: TaskId, run: &RunningTask) -> EndedTask {
     EndedTask {
-        task,
+        id: TaskAttempt {
+            task,
+            job: run.key.job,
+            stage: run.key.stage,
+            stage_attempt: run.key.attempt,
+            partition: run.partition,
+            attempt: run.attempt,
+        },
         executor: run.executor,
-        job: run.key.job,
-        stage: run.key.stage,
-        stage_attempt: run.key.attempt,
-        partition: run.partition,
-        attempt: run.attempt,
         start: run.start,
     }
 }

@@ -132,7 +132,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let threads = TaskThreads::start(cores, "wisp-task", move |q: QueuedTask| {
         let _span = thread_span.enter();
         let report = q.executor.run_task_live(&q.task, q.cancel, Some(&q.live));
-        status_tx.blocking_send((q.app, q.task.task, WireTaskReport::from(&report))).is_ok()
+        status_tx.blocking_send((q.app, q.task.id.task, WireTaskReport::from(&report))).is_ok()
     })
     .map_err(|source| ClusterError::Start { what: "task thread", source })?;
     let settings = ExecutorSettings {

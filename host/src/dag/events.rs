@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::ids::{ExecutorId, JobId, RddId, StageId, TaskId};
-use crate::task::TaskMetrics;
+use crate::ids::{ExecutorId, JobId, RddId, StageId};
+use crate::task::{TaskAttempt, TaskMetrics};
 use crate::task_scheduler::TaskLocality;
 
 /// Whether a stage's tasks write shuffle output or produce the job's result.
@@ -44,12 +44,8 @@ pub enum EventRecord {
     StageCompleted { stage: StageId, attempt: u32, time: Duration, failure: Option<String> },
     /// A task attempt was launched.
     TaskStarted {
-        task: TaskId,
-        job: JobId,
-        stage: StageId,
-        stage_attempt: u32,
-        partition: u32,
-        attempt: u32,
+        /// The attempt.
+        id: TaskAttempt,
         executor: ExecutorId,
         time: Duration,
         /// How close to the task's preferred locations it was placed.
@@ -59,12 +55,8 @@ pub enum EventRecord {
     },
     /// A launched task attempt ended (reported, or its executor was lost).
     TaskEnded {
-        task: TaskId,
-        job: JobId,
-        stage: StageId,
-        stage_attempt: u32,
-        partition: u32,
-        attempt: u32,
+        /// The attempt.
+        id: TaskAttempt,
         executor: ExecutorId,
         start: Duration,
         end: Duration,

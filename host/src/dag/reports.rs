@@ -23,7 +23,7 @@ impl Scheduler {
             // Its partition is done (a speculative copy won, say) or its stage
             // attempt is gone: nothing it produced counts, and blocks it cached
             // that the registry does not hold there are dropped.
-            tracing::debug!(task = %ended.task, stage = %ended.stage, "stale report ignored");
+            tracing::debug!(task = %ended.id.task, stage = %ended.id.stage, "stale report ignored");
             self.drop_unregistered(report.executor, &report.cached);
             return;
         }
@@ -35,22 +35,22 @@ impl Scheduler {
                 let Ok(output) = report.result else { unreachable!("succeeded outcome of a failed report") };
                 self.task_succeeded(&ended, output);
             }
-            TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.stage, message),
+            TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.id.stage, message),
             TaskOutcome::FetchFailed => {
                 let Err(TaskFailure::FetchFailed { shuffle, map, executor, message }) = &report.result else {
                     unreachable!("fetch-failed outcome of another report")
                 };
                 self.outputs.unregister(*shuffle, *map, *executor);
-                let stage = self.stages.get_mut(&ended.stage).expect("live task sets have stages");
+                let stage = self.stages.get_mut(&ended.id.stage).expect("live task sets have stages");
                 stage.consecutive_failures += 1;
                 let failures = stage.consecutive_failures;
                 let reason = format!("fetch of {shuffle} map {map} from {executor} failed: {message}");
-                self.abandon_attempt(ended.stage, &reason);
+                self.abandon_attempt(ended.id.stage, &reason);
                 if failures >= self.config.max_stage_attempts {
-                    let message = format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.stage.0);
-                    self.abort_stage(ended.stage, message);
+                    let message = format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.id.stage.0);
+                    self.abort_stage(ended.id.stage, message);
                 } else {
-                    self.submit_stage(ended.stage);
+                    self.submit_stage(ended.id.stage);
                     self.revalidate_running();
                 }
             }
@@ -83,12 +83,7 @@ impl Scheduler {
 
     fn record_task_end(&mut self, t: &EndedTask, metrics: TaskMetrics, failure: Option<String>, log: String) {
         self.record(EventRecord::TaskEnded {
-            task: t.task,
-            job: t.job,
-            stage: t.stage,
-            stage_attempt: t.stage_attempt,
-            partition: t.partition,
-            attempt: t.attempt,
+            id: t.id,
             executor: t.executor,
             start: t.start,
             end: self.now,
@@ -100,18 +95,19 @@ impl Scheduler {
     }
 
     fn task_succeeded(&mut self, ended: &EndedTask, output: TaskOutput) {
-        let role = self.stages[&ended.stage].role.clone();
+        let role = self.stages[&ended.id.stage].role.clone();
         match (role, output) {
             (StageRole::Map { dep }, TaskOutput::MapStatus { sizes }) => {
-                self.outputs.register(dep.shuffle, ended.partition, MapStatus { executor: ended.executor, sizes });
-                if self.partition_done(ended.stage, ended.partition) {
-                    self.stage_succeeded(ended.stage);
+                self.outputs.register(dep.shuffle, ended.id.partition, MapStatus { executor: ended.executor, sizes });
+                if self.partition_done(ended.id.stage, ended.id.partition) {
+                    self.stage_succeeded(ended.id.stage);
                 }
             }
-            (StageRole::Result { job }, TaskOutput::Result(value)) => self.result_received(job, ended.partition, value),
+            (StageRole::Result { job }, TaskOutput::Result(value)) => self.result_received(job, ended.id.partition, value),
             (_, output) => {
-                let message = format!("task {} of stage {} returned the wrong kind of output: {output:?}", ended.partition, ended.stage.0);
-                self.abort_stage(ended.stage, message);
+                let message =
+                    format!("task {} of stage {} returned the wrong kind of output: {output:?}", ended.id.partition, ended.id.stage.0);
+                self.abort_stage(ended.id.stage, message);
             }
         }
     }

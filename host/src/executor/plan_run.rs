@@ -22,7 +22,7 @@ pub(crate) fn run_plan(st: &mut TaskState<'_>, plan: &Plan, out: &mut dyn BatchS
         Plan::Guest { input, component, ops } => run_guest(st, input, component, ops, out),
         Plan::Host { input, step } => {
             let HostStep::Sample { with_replacement, fraction, seed } = step;
-            let op = Sampler::new(*with_replacement, *fraction, *seed, st.task.partition);
+            let op = Sampler::new(*with_replacement, *fraction, *seed, st.task.id.partition);
             run_host_op(st, input, Box::new(op), out)
         }
         Plan::Reduce { input, step } => {
@@ -188,7 +188,7 @@ fn run_guest(
     let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
     let sandbox = st.sandbox()?.clone();
     let guest =
-        GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.partition, st.cancel.clone(), &sandbox).map_err(guest_error)?;
+        GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.id.partition, st.cancel.clone(), &sandbox).map_err(guest_error)?;
     let mut sink = GuestSink { guest, out };
     let result = run_plan(st, input, &mut sink).and_then(|()| {
         let rest = sink.guest.finish().map_err(guest_error)?;

@@ -17,7 +17,7 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
         TaskSink::ShuffleWrite { shuffle, partitioner } => {
             let dir = st.executor.shuffle_dir();
             let budget = st.executor.config().shuffle_spill_memory;
-            let writer = ShuffleWriter::new(&dir, *shuffle, task.partition, partitioner.clone(), budget)
+            let writer = ShuffleWriter::new(&dir, *shuffle, task.id.partition, partitioner.clone(), budget)
                 .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?;
             let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
             run_plan(st, &task.plan, &mut sink)?;
@@ -46,7 +46,7 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                 }
                 ResultKind::SampleKeys(n) => {
                     let mut sink =
-                        KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.partition as u64 };
+                        KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.id.partition as u64 };
                     run_plan(st, &task.plan, &mut sink)?;
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
@@ -156,8 +156,8 @@ impl<W: Write> BatchSink for TextWriter<W> {
 /// Writes the partition to a task-attempt file, then renames it to `part-NNNNN` (task commit).
 fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
     let task = st.task;
-    let final_path = dir.join(format!("part-{:05}", task.partition));
-    let temp = dir.join(format!(".part-{:05}.{}.attempt-{}", task.partition, task.task.0, task.attempt));
+    let final_path = dir.join(format!("part-{:05}", task.id.partition));
+    let temp = dir.join(format!(".part-{:05}.{}.attempt-{}", task.id.partition, task.id.task.0, task.id.attempt));
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
     let mut sink = TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0 };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 pub use task::{
     ComponentResolver, ConvertError, WireBatch, WireBlockId, WireCogroupOutput, WireFileSplit, WireHostStep, WireJoinKind, WireMapBlock,
     WireOp, WireOpKind, WirePartitioner, WirePlan, WirePlanNode, WireReduceStep, WireResultKind, WireResultValue, WireShuffleRead,
-    WireSink, WireSource, WireStorageLevel, WireTask, WireTaskFailure, WireTaskMetrics, WireTaskOutput, WireTaskReport, components_of,
+    WireSink, WireSource, WireStorageLevel, WireTask, WireTaskAttempt, WireTaskFailure, WireTaskMetrics, WireTaskOutput, WireTaskReport,
+    components_of,
 };
 
 /// The protocol version this build speaks; peers must speak the same one.

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::{Assignment, RunningTask, SetKey, TaskLocality, TaskScheduler};
 use crate::ids::{ExecutorId, TaskId};
+use crate::task::TaskAttempt;
 
 /// The offer passes, best level first.
 const PASSES: [TaskLocality; 5] =
@@ -74,7 +75,8 @@ impl TaskScheduler {
         let partition = set.partition(index);
         self.cluster.take(executor);
         self.running.insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
-        Assignment { task, executor, job: key.job, stage: key.stage, stage_attempt: key.attempt, partition, attempt, locality, speculative }
+        let id = TaskAttempt { task, job: key.job, stage: key.stage, stage_attempt: key.attempt, partition, attempt };
+        Assignment { id, executor, locality, speculative }
     }
 
     /// Takes back an assignment that was never sent to its executor (its

@@ -22,7 +22,7 @@ fn set(stage: u32, partitions: &[u32]) -> TaskSet {
 }
 
 fn report(a: &Assignment, result: Result<TaskOutput, TaskFailure>) -> TaskReport {
-    TaskReport { task: a.task, executor: a.executor, result, cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() }
+    TaskReport { task: a.id.task, executor: a.executor, result, cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() }
 }
 
 fn ok() -> Result<TaskOutput, TaskFailure> {
@@ -54,7 +54,7 @@ fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() 
     assert_eq!(outcome(ts.status_update(T0, &report(&a[0], host))), TaskOutcome::Retrying);
     assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
     let b = ts.resource_offers(T0);
-    assert_eq!((b.len(), b[0].partition, b[0].executor, b[0].attempt), (1, 0, ExecutorId(1), 1));
+    assert_eq!((b.len(), b[0].id.partition, b[0].executor, b[0].id.attempt), (1, 0, ExecutorId(1), 1));
     // A panic would happen again: the first one ends the stage.
     match outcome(ts.status_update(T0, &report(&b[0], guest_err("panicked at record 7")))) {
         TaskOutcome::TooManyFailures { message } => assert_eq!(
@@ -78,14 +78,14 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     assert_eq!(a.iter().filter(|x| x.executor == ExecutorId(1)).count(), 1);
     // Round-robin: the first round gives one task to each executor.
     assert_eq!((a[0].executor, a[1].executor), (ExecutorId(0), ExecutorId(1)));
-    assert_eq!(a.iter().map(|x| x.partition).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(a.iter().map(|x| x.id.partition).collect::<Vec<_>>(), vec![0, 1, 2]);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(0));
     assert_eq!(ts.free_cores(ExecutorId(1)), Some(1));
     assert!(ts.resource_offers(T0).is_empty());
     assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
     let b = ts.resource_offers(T0);
     assert_eq!(b.len(), 1);
-    assert_eq!((b[0].executor, b[0].partition), (ExecutorId(1), 3));
+    assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(1), 3));
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn prefers_process_local_then_node_local() {
         },
     );
     let a = ts.resource_offers(T0);
-    let placed: Vec<_> = a.iter().map(|x| (x.executor, x.partition, x.locality)).collect();
+    let placed: Vec<_> = a.iter().map(|x| (x.executor, x.id.partition, x.locality)).collect();
     assert_eq!(
         placed,
         vec![
@@ -126,14 +126,14 @@ fn failed_task_retries_elsewhere_then_aborts_with_guest_message() {
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(7, &[5]));
     let a = ts.resource_offers(T0);
-    assert_eq!((a.len(), a[0].executor, a[0].attempt), (1, ExecutorId(0), 0));
+    assert_eq!((a.len(), a[0].executor, a[0].id.attempt), (1, ExecutorId(0), 0));
     assert_eq!(outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
     let b = ts.resource_offers(T0);
-    assert_eq!((b.len(), b[0].executor, b[0].attempt), (1, ExecutorId(1), 1), "retried on the other executor");
+    assert_eq!((b.len(), b[0].executor, b[0].id.attempt), (1, ExecutorId(1), 1), "retried on the other executor");
     assert_eq!(outcome(ts.status_update(T0, &report(&b[0], guest_err("boom")))), TaskOutcome::Retrying);
     // Failed everywhere: any executor will do.
     let c = ts.resource_offers(T0);
-    assert_eq!((c.len(), c[0].attempt), (1, 2));
+    assert_eq!((c.len(), c[0].id.attempt), (1, 2));
     match outcome(ts.status_update(T0, &report(&c[0], guest_err("bad record 42")))) {
         TaskOutcome::TooManyFailures { message } => {
             assert_eq!(message, "task 5 of stage 7 failed 3 times; last failure: bad record 42")
@@ -150,14 +150,14 @@ fn excluded_task_waits_for_the_other_executor() {
     ts.submit_task_set(T0, set(0, &[0, 1, 2]));
     let a = ts.resource_offers(T0);
     assert_eq!(a.len(), 2);
-    assert_eq!((a[0].executor, a[0].partition), (ExecutorId(0), 0));
+    assert_eq!((a[0].executor, a[0].id.partition), (ExecutorId(0), 0));
     ts.status_update(T0, &report(&a[0], guest_err("x")));
     // Executor 0 is free again but partition 0 avoids it: it takes partition 2.
     let b = ts.resource_offers(T0);
-    assert_eq!(b.iter().map(|x| (x.executor, x.partition)).collect::<Vec<_>>(), vec![(ExecutorId(0), 2)]);
+    assert_eq!(b.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(), vec![(ExecutorId(0), 2)]);
     ts.status_update(T0, &report(&a[1], ok()));
     let c = ts.resource_offers(T0);
-    assert_eq!(c.iter().map(|x| (x.executor, x.partition)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0)]);
+    assert_eq!(c.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0)]);
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn stale_and_unknown_reports_only_free_cores() {
     // A duplicate report is unknown: the attempt is no longer running.
     assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     // Removing the set: its running attempt is to be killed and reports as stale.
-    assert_eq!(ts.remove_task_set(StageId(0), 0), vec![(ExecutorId(0), a[1].task)]);
+    assert_eq!(ts.remove_task_set(StageId(0), 0), vec![(ExecutorId(0), a[1].id.task)]);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(1), "a killed attempt keeps its core until reported");
     assert_eq!(outcome(ts.status_update(T0, &report(&a[1], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(2));
@@ -193,12 +193,12 @@ fn lost_executor_requeues_without_counting() {
     let a = ts.resource_offers(T0);
     let lost = ts.remove_executor(ExecutorId(0));
     assert_eq!(lost.len(), 1);
-    assert_eq!((lost[0].task, lost[0].partition), (a[0].task, 0));
+    assert_eq!((lost[0].id.task, lost[0].id.partition), (a[0].id.task, 0));
     // A late report from the lost executor is unknown.
     assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     ts.status_update(T0, &report(&a[1], ok()));
     let b = ts.resource_offers(T0);
-    assert_eq!(b.iter().map(|x| (x.executor, x.partition, x.attempt)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0, 1)]);
+    assert_eq!(b.iter().map(|x| (x.executor, x.id.partition, x.id.attempt)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0, 1)]);
     // Killed reports are not counted either (max failures is 1 here).
     assert_eq!(outcome(ts.status_update(T0, &report(&b[0], Err(TaskFailure::Killed)))), TaskOutcome::Requeued);
     let c = ts.resource_offers(T0);
@@ -213,10 +213,10 @@ fn cancelled_launch_is_requeued() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.submit_task_set(T0, set(0, &[3]));
     let a = ts.resource_offers(T0);
-    ts.cancel_launch(a[0].task);
+    ts.cancel_launch(a[0].id.task);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(1));
     let b = ts.resource_offers(T0);
-    assert_eq!((b[0].partition, b[0].attempt), (3, 0));
+    assert_eq!((b[0].id.partition, b[0].id.attempt), (3, 0));
 }
 
 #[test]
@@ -230,7 +230,7 @@ fn lower_job_ids_go_first() {
     ts.submit_task_set(T0, late);
     ts.submit_task_set(T0, early);
     let a = ts.resource_offers(T0);
-    assert_eq!((a[0].job, a[0].stage), (JobId(1), StageId(9)));
+    assert_eq!((a[0].id.job, a[0].id.stage), (JobId(1), StageId(9)));
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn prefer(stage: u32, partitions: &[u32], executor: u32) -> TaskSet {
 }
 
 fn placed(a: &[Assignment]) -> Vec<(ExecutorId, u32, TaskLocality)> {
-    a.iter().map(|x| (x.executor, x.partition, x.locality)).collect()
+    a.iter().map(|x| (x.executor, x.id.partition, x.locality)).collect()
 }
 
 fn at(ms: u64) -> Duration {
@@ -367,7 +367,7 @@ fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
     assert_eq!(placed(&a).iter().map(|p| (p.0.0, p.1)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (2, 2)]);
     ts.status_update(T0, &report(&a[0], guest_err("disk full")));
     let b = ts.resource_offers(T0);
-    assert_eq!((b[0].executor, b[0].partition), (ExecutorId(0), 3), "task 0 avoids executor 0; task 3 runs there");
+    assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(0), 3), "task 0 avoids executor 0; task 3 runs there");
     ts.status_update(T0, &report(&b[0], guest_err("disk full")));
     assert!(ts.resource_offers(T0).is_empty(), "executor 0 failed two tasks of stage 0: excluded for it");
     // Another stage's tasks still run there.
@@ -375,12 +375,12 @@ fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
     other.job = JobId(1);
     ts.submit_task_set(T0, other);
     let c = ts.resource_offers(T0);
-    assert_eq!((c[0].executor, c[0].stage), (ExecutorId(0), StageId(1)));
+    assert_eq!((c[0].executor, c[0].id.stage), (ExecutorId(0), StageId(1)));
     // Stage 0 continues on the other executors.
     ts.status_update(T0, &report(&a[1], ok()));
     let d = ts.resource_offers(T0);
     assert_eq!(d[0].executor, ExecutorId(1));
-    assert_eq!(d[0].stage, StageId(0));
+    assert_eq!(d[0].id.stage, StageId(0));
 }
 
 #[test]
@@ -392,10 +392,10 @@ fn without_exclusion_an_executor_failing_many_tasks_keeps_running_others() {
     let a = ts.resource_offers(T0);
     ts.status_update(T0, &report(&a[0], guest_err("x")));
     let b = ts.resource_offers(T0);
-    assert_eq!((b[0].executor, b[0].partition), (ExecutorId(0), 2));
+    assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(0), 2));
     ts.status_update(T0, &report(&b[0], guest_err("x")));
     let c = ts.resource_offers(T0);
-    assert_eq!((c[0].executor, c[0].partition), (ExecutorId(0), 3), "not excluded for the stage");
+    assert_eq!((c[0].executor, c[0].id.partition), (ExecutorId(0), 3), "not excluded for the stage");
 }
 
 #[test]
@@ -406,22 +406,22 @@ fn speculative_copy_goes_to_another_host_and_only_once() {
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
     let a = ts.resource_offers(T0);
-    assert_eq!(a.iter().map(|x| (x.executor.0, x.partition)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (0, 2)]);
+    assert_eq!(a.iter().map(|x| (x.executor.0, x.id.partition)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (0, 2)]);
     // Partition 0 on executor 0 is slow; 1 and 2 finish in 10ms, then 3 too.
     ts.status_update(at(10), &report(&a[1], ok()));
     ts.status_update(at(10), &report(&a[2], ok()));
     let b = ts.resource_offers(at(10));
-    assert_eq!((b[0].executor.0, b[0].partition), (0, 3));
+    assert_eq!((b[0].executor.0, b[0].id.partition), (0, 3));
     ts.status_update(at(20), &report(&b[0], ok()));
     assert!(ts.resource_offers(at(20)).is_empty());
     assert!(!ts.check_speculation(at(100)), "running 100ms: not above minTaskRuntime");
     assert!(ts.check_speculation(at(200)));
     // Executor 0 has a free core but runs the original: the copy goes to executor 1 (host h1).
     let c = ts.resource_offers(at(200));
-    assert_eq!(c.iter().map(|x| (x.executor.0, x.partition, x.attempt, x.speculative)).collect::<Vec<_>>(), vec![(1, 0, 1, true)]);
+    assert_eq!(c.iter().map(|x| (x.executor.0, x.id.partition, x.id.attempt, x.speculative)).collect::<Vec<_>>(), vec![(1, 0, 1, true)]);
     assert!(!ts.check_speculation(at(400)), "one copy per task");
     match outcome(ts.status_update(at(401), &report(&c[0], ok()))) {
-        TaskOutcome::Succeeded { kill } => assert_eq!(kill, vec![(ExecutorId(0), a[0].task)]),
+        TaskOutcome::Succeeded { kill } => assert_eq!(kill, vec![(ExecutorId(0), a[0].id.task)]),
         other => panic!("{other:?}"),
     }
     assert_eq!(outcome(ts.status_update(at(402), &report(&a[0], Err(TaskFailure::Killed)))), TaskOutcome::Stale);

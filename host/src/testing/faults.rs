@@ -72,10 +72,10 @@ struct Selector {
 impl Selector {
     fn matches(&self, t: &TaskDesc) -> bool {
         let is_map = matches!(t.sink, TaskSink::ShuffleWrite { .. });
-        self.stage.is_none_or(|s| s == t.stage.0)
-            && self.stage_attempt.is_none_or(|a| a == t.stage_attempt)
-            && self.partition.is_none_or(|p| p == t.partition)
-            && self.attempt.is_none_or(|a| a == t.attempt)
+        self.stage.is_none_or(|s| s == t.id.stage.0)
+            && self.stage_attempt.is_none_or(|a| a == t.id.stage_attempt)
+            && self.partition.is_none_or(|p| p == t.id.partition)
+            && self.attempt.is_none_or(|a| a == t.id.attempt)
             && self.map.is_none_or(|m| m == is_map)
     }
 }
@@ -142,7 +142,7 @@ impl TestFaults {
                 let mut st = lock(&self.state);
                 if !st.fired.contains(&i) {
                     st.fired.push(i);
-                    tracing::warn!(task = %task.task, "test fault: dropping the launch");
+                    tracing::warn!(task = %task.id.task, "test fault: dropping the launch");
                     return true;
                 }
             }
@@ -173,11 +173,11 @@ impl TestFaults {
         for (i, rule) in self.rules.iter().enumerate() {
             match rule {
                 Rule::Fail { select, message } if select.matches(task) => {
-                    tracing::warn!(task = %task.task, %message, "test fault: failing the task");
+                    tracing::warn!(task = %task.id.task, %message, "test fault: failing the task");
                     return Err(TaskFailure::Guest { message: message.clone() });
                 }
                 Rule::Sleep { select, ms } if select.matches(task) => {
-                    tracing::warn!(task = %task.task, ms, "test fault: delaying the task");
+                    tracing::warn!(task = %task.id.task, ms, "test fault: delaying the task");
                     let until = Instant::now() + Duration::from_millis(*ms);
                     while Instant::now() < until {
                         if cancel.load(Ordering::Relaxed) {
@@ -339,7 +339,7 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
 mod tests {
     use super::*;
     use crate::ids::{JobId, ShuffleId, StageId, TaskId};
-    use crate::task::{Plan, ResultKind, Source};
+    use crate::task::{Plan, ResultKind, Source, TaskAttempt};
 
     fn task(stage: u32, partition: u32, attempt: u32, map: bool) -> TaskDesc {
         let sink = if map {
@@ -348,12 +348,7 @@ mod tests {
             TaskSink::Result(ResultKind::Count)
         };
         TaskDesc {
-            task: TaskId(7),
-            job: JobId(0),
-            stage: StageId(stage),
-            stage_attempt: 0,
-            partition,
-            attempt,
+            id: TaskAttempt { task: TaskId(7), job: JobId(0), stage: StageId(stage), stage_attempt: 0, partition, attempt },
             plan: Plan::Read(Source::Slice(Default::default())),
             sink,
             limits: Default::default(),

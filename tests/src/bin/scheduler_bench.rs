@@ -162,7 +162,7 @@ impl SimCluster {
                         _ => Vec::new(),
                     };
                     self.launches.push_back(TaskReport {
-                        task: task.task,
+                        task: task.id.task,
                         executor,
                         result: Ok(TaskOutput::Result(ResultValue::Count(1))),
                         cached,

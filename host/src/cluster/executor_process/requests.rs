@@ -80,7 +80,7 @@ fn accept(state: &ExecutorState, app: AppId, task: crate::task::TaskDesc) -> Exe
         Err(e) => return ExecutorReply::Failed { message: format!("cannot create the work directory of {app}: {e}") },
     };
     let (cancel, live) = (Arc::new(AtomicBool::new(false)), Arc::new(LiveMetrics::default()));
-    let id = task.task;
+    let id = task.id.task;
     state.accepted(app, id, Running::new(cancel.clone(), live.clone()));
     match state.tasks.try_run(QueuedTask { app, executor, task, cancel, live }) {
         Ok(()) => ExecutorReply::Ack,

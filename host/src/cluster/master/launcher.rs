@@ -41,13 +41,13 @@ pub(crate) async fn serve_queue(
         match msg {
             Outbound::Launch(app, task) => {
                 if let Err(message) = launch(&conn, app, &task, &mut sent, limits).await {
-                    tracing::warn!(executor = %id, %app, task = %task.task, %message, "launch failed");
+                    tracing::warn!(executor = %id, %app, task = %task.id.task, %message, "launch failed");
                     // Never the guest's fault: the task did not start. A launch that did not
                     // arrive, or that the executor refused, is retried like any host failure.
                     let failure =
                         if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Host { message } };
                     let report = TaskReport {
-                        task: task.task,
+                        task: task.id.task,
                         executor: id,
                         result: Err(failure),
                         cached: vec![],

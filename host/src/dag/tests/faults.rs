@@ -4,7 +4,7 @@ use super::harness::*;
 use crate::dag::{EventRecord, SchedulerConfig, SchedulerEvent, StageKind};
 use crate::ids::{ComponentId, ExecutorId, ShuffleId, StageId, TaskId};
 use crate::lineage::{GuestOps, Lineage, NarrowStep, Op, OpKind, RddKind};
-use crate::task::{ResultKind, ResultValue, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
+use crate::task::{ResultKind, ResultValue, TaskAttempt, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
 
 fn guest_failure(message: &str) -> Step {
     Step::Fail(TaskFailure::Guest { message: message.to_string() })
@@ -23,9 +23,10 @@ fn failing_task_is_retried_elsewhere_then_fails_the_job_with_the_guest_message()
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::new(2, 1);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    sim.run_with(|_, t| if t.partition == 1 { guest_failure("bad record at line 7") } else { Step::Run });
+    sim.run_with(|_, t| if t.id.partition == 1 { guest_failure("bad record at line 7") } else { Step::Run });
     assert_eq!(sim.err(job), "task 1 of stage 0 failed 4 times; last failure: bad record at line 7");
-    let attempts: Vec<(u32, ExecutorId)> = sim.launched.iter().filter(|(_, t)| t.partition == 1).map(|(e, t)| (t.attempt, *e)).collect();
+    let attempts: Vec<(u32, ExecutorId)> =
+        sim.launched.iter().filter(|(_, t)| t.id.partition == 1).map(|(e, t)| (t.id.attempt, *e)).collect();
     assert_eq!(attempts.iter().map(|a| a.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert_ne!(attempts[0].1, attempts[1].1, "retried on the other executor");
     assert!(sim.records.iter().any(|r| matches!(r,
@@ -40,8 +41,8 @@ fn job_failure_kills_its_other_running_tasks() {
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(3, 1, config);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    let held = sim.launched.iter().find(|(_, t)| t.partition == 2).unwrap().1.task;
-    sim.run_with(|_, t| match t.partition {
+    let held = sim.launched.iter().find(|(_, t)| t.id.partition == 2).unwrap().1.id.task;
+    sim.run_with(|_, t| match t.id.partition {
         1 => guest_failure("division by zero"),
         2 => Step::Hold,
         _ => Step::Run,
@@ -59,14 +60,14 @@ fn fetch_failure_reruns_the_lost_map_partition_then_the_reduce_stage() {
     let mut sim = Sim::new(2, 2);
     let job = sim.collect(&l, d);
     // Run the map stage and the first reduce task.
-    while sim.running.values().any(|(_, t)| t.stage == StageId(0)) {
+    while sim.running.values().any(|(_, t)| t.id.stage == StageId(0)) {
         let t = *sim.running.keys().next().unwrap();
         sim.answer(t, Step::Run);
     }
     let first_reduce = *sim.running.keys().next().unwrap();
     sim.answer(first_reduce, Step::Run);
     // Map 1's output vanishes: the next reduce task cannot fetch it.
-    let holder = sim.launched.iter().find(|(_, t)| t.stage == StageId(0) && t.partition == 1).unwrap().0;
+    let holder = sim.launched.iter().find(|(_, t)| t.id.stage == StageId(0) && t.id.partition == 1).unwrap().0;
     sim.files.remove(&(ShuffleId(0), 1, holder));
     sim.run();
     assert_eq!(sim.collected(job), distinct_words(TEXT));
@@ -92,7 +93,7 @@ fn repeated_fetch_failures_fail_the_job_after_four_stage_attempts() {
     let mut sim = Sim::new(2, 2);
     let job = sim.collect(&l, d);
     sim.run_with(|sim, t| {
-        if t.stage == StageId(0) {
+        if t.id.stage == StageId(0) {
             return Step::Run;
         }
         let holder = sim.sched.map_outputs().statuses(ShuffleId(0))[0].as_ref().map(|s| s.executor).unwrap();
@@ -129,7 +130,7 @@ fn executor_lost_during_the_reduce_stage() {
     let d = distinct_job(&mut l);
     let mut sim = Sim::new(2, 2);
     let job = sim.collect(&l, d);
-    while sim.running.values().any(|(_, t)| t.stage == StageId(0)) {
+    while sim.running.values().any(|(_, t)| t.id.stage == StageId(0)) {
         let t = *sim.running.keys().next().unwrap();
         sim.answer(t, Step::Run);
     }
@@ -151,7 +152,7 @@ fn executor_lost_during_the_reduce_stage() {
     let subs = sim.submissions();
     assert_eq!(subs[2].0, StageId(0), "map stage resubmitted: {subs:?}");
     assert_eq!(subs[3].0, StageId(1));
-    assert!(sim.launched.iter().skip_while(|(_, t)| t.stage_attempt == 0).all(|(e, _)| *e == ExecutorId(0)));
+    assert!(sim.launched.iter().skip_while(|(_, t)| t.id.stage_attempt == 0).all(|(e, _)| *e == ExecutorId(0)));
 }
 
 #[test]
@@ -164,7 +165,7 @@ fn executor_lost_during_the_map_stage_is_not_a_task_failure() {
     let job = sim.collect(&l, d);
     // Finish maps 0 and 1 (one per executor); maps 2 and 3 keep running.
     for p in [0, 1] {
-        let t = sim.running.iter().find(|(_, (_, t))| t.partition == p).map(|(id, _)| *id).unwrap();
+        let t = sim.running.iter().find(|(_, (_, t))| t.id.partition == p).map(|(id, _)| *id).unwrap();
         sim.answer(t, Step::Run);
     }
     sim.lose(1);
@@ -199,7 +200,7 @@ fn stale_reports_are_ignored() {
     let mut sim = Sim::new(2, 2);
     sim.answer_kills = false;
     let job = sim.collect(&l, d);
-    while sim.running.values().any(|(_, t)| t.stage == StageId(0)) {
+    while sim.running.values().any(|(_, t)| t.id.stage == StageId(0)) {
         let t = *sim.running.keys().next().unwrap();
         sim.answer(t, Step::Run);
     }
@@ -216,11 +217,11 @@ fn stale_reports_are_ignored() {
     }
     // Old-attempt successes only close their attempts.
     let new: Vec<&EventRecord> = sim.records[before..].iter().collect();
-    assert!(new.iter().all(|r| matches!(r, EventRecord::TaskEnded { stage_attempt: 0, .. })), "{new:?}");
+    assert!(new.iter().all(|r| matches!(r, EventRecord::TaskEnded { id: TaskAttempt { stage_attempt: 0, .. }, .. })), "{new:?}");
     // Unknown task, wrong executor, duplicate: ignored entirely.
     let (executor, desc) = sim.running.values().next().cloned().unwrap();
     let ok = || Ok(TaskOutput::MapStatus { sizes: vec![1, 1, 1] });
-    for (task, executor) in [(TaskId(9999), executor), (desc.task, ExecutorId(42)), (reduces[1], sim.launched[0].0)] {
+    for (task, executor) in [(TaskId(9999), executor), (desc.id.task, ExecutorId(42)), (reduces[1], sim.launched[0].0)] {
         let before = sim.records.len();
         sim.report(TaskReport { task, executor, result: ok(), cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() });
         assert_eq!(sim.records.len(), before, "report of {task} on {executor} not ignored");
@@ -257,10 +258,10 @@ fn always_failing_task_fails_the_job_after_four_attempts_on_at_least_two_executo
     sim.run();
     let err = sim.err(job);
     assert!(err.ends_with("failed 4 times; last failure: ValueError: cannot parse 'x' at line 3"), "{err}");
-    let failed = sim.launched.iter().map(|(_, t)| t.partition).find(|p| err.starts_with(&format!("task {p} "))).unwrap();
+    let failed = sim.launched.iter().map(|(_, t)| t.id.partition).find(|p| err.starts_with(&format!("task {p} "))).unwrap();
     let executors: std::collections::BTreeSet<ExecutorId> =
-        sim.launched.iter().filter(|(_, t)| t.partition == failed).map(|(e, _)| *e).collect();
-    assert_eq!(sim.launched.iter().filter(|(_, t)| t.partition == failed).count(), 4);
+        sim.launched.iter().filter(|(_, t)| t.id.partition == failed).map(|(e, _)| *e).collect();
+    assert_eq!(sim.launched.iter().filter(|(_, t)| t.id.partition == failed).count(), 4);
     assert!(executors.len() >= 2, "{executors:?}");
 }
 
@@ -272,10 +273,10 @@ fn with_exclusion_a_task_failing_on_every_executor_fails_the_job_early() {
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(2, 1, config);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    sim.run_with(|_, t| if t.partition == 1 { guest_failure("out of range") } else { Step::Run });
+    sim.run_with(|_, t| if t.id.partition == 1 { guest_failure("out of range") } else { Step::Run });
     assert_eq!(
         sim.err(job),
         "task 1 of stage 0 cannot run on any executor: excluded after failing on executors 0, 1; last failure: out of range"
     );
-    assert_eq!(sim.launched.iter().filter(|(_, t)| t.partition == 1).count(), 2, "one attempt per executor");
+    assert_eq!(sim.launched.iter().filter(|(_, t)| t.id.partition == 1).count(), 2, "one attempt per executor");
 }

@@ -124,9 +124,9 @@ impl Sim {
         for c in self.sched.drain_commands() {
             match c {
                 SchedulerCommand::LaunchTask { executor, task } => {
-                    assert!(!self.running.contains_key(&task.task), "task id reused");
+                    assert!(!self.running.contains_key(&task.id.task), "task id reused");
                     self.launched.push((executor, task.clone()));
-                    self.running.insert(task.task, (executor, task));
+                    self.running.insert(task.id.task, (executor, task));
                 }
                 SchedulerCommand::KillTask { executor, task } => {
                     self.kills.push((executor, task));
@@ -279,7 +279,7 @@ impl Sim {
 
     /// Launched tasks of a stage: (stage attempt, partition, executor), in launch order.
     pub(crate) fn launches_of(&self, stage: StageId) -> Vec<(u32, u32, ExecutorId)> {
-        self.launched.iter().filter(|(_, t)| t.stage == stage).map(|(e, t)| (t.stage_attempt, t.partition, *e)).collect()
+        self.launched.iter().filter(|(_, t)| t.id.stage == stage).map(|(e, t)| (t.id.stage_attempt, t.id.partition, *e)).collect()
     }
 
     /// Every task start: (task, job, partition, attempt, executor, locality, speculative), in order.
@@ -287,11 +287,11 @@ impl Sim {
         self.records
             .iter()
             .filter_map(|r| match r {
-                EventRecord::TaskStarted { task, job, partition, attempt, executor, locality, speculative, .. } => Some(Start {
-                    task: *task,
-                    job: *job,
-                    partition: *partition,
-                    attempt: *attempt,
+                EventRecord::TaskStarted { id, executor, locality, speculative, .. } => Some(Start {
+                    task: id.task,
+                    job: id.job,
+                    partition: id.partition,
+                    attempt: id.attempt,
                     executor: *executor,
                     locality: *locality,
                     speculative: *speculative,
@@ -303,14 +303,14 @@ impl Sim {
 
     /// The running attempt of a partition of a job, if exactly one runs.
     pub(crate) fn running_attempt(&self, job: JobId, partition: u32) -> Option<TaskId> {
-        let mut it = self.running.iter().filter(|(_, (_, t))| t.job == job && t.partition == partition).map(|(id, _)| *id);
+        let mut it = self.running.iter().filter(|(_, (_, t))| t.id.job == job && t.id.partition == partition).map(|(id, _)| *id);
         let first = it.next();
         if it.next().is_some() { None } else { first }
     }
 
     /// Stage ids of launched tasks, in launch order.
     pub(crate) fn launched_stages(&self) -> Vec<StageId> {
-        self.launched.iter().map(|(_, t)| t.stage).collect()
+        self.launched.iter().map(|(_, t)| t.id.stage).collect()
     }
 
     fn execute(&mut self, executor: ExecutorId, desc: &TaskDesc) -> (Result<TaskOutput, TaskFailure>, Vec<BlockId>) {
@@ -327,7 +327,7 @@ impl Sim {
                     buckets[(fnv(r) % n as u64) as usize].push(r);
                 }
                 let sizes = buckets.iter().map(|b| (b.byte_len() + b.len()) as u64).collect();
-                self.files.insert((*shuffle, desc.partition, executor), buckets);
+                self.files.insert((*shuffle, desc.id.partition, executor), buckets);
                 TaskOutput::MapStatus { sizes }
             }
             TaskSink::Result(kind) => TaskOutput::Result(match kind {

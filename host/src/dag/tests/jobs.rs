@@ -7,7 +7,7 @@ use crate::dag::{EventRecord, SchedulerEvent};
 use crate::ids::{ExecutorId, JobId, RddId, TaskId};
 use crate::lineage::Lineage;
 use crate::records::Batch;
-use crate::task::{BlockId, Plan, ResultKind, ResultValue};
+use crate::task::{BlockId, Plan, ResultKind, ResultValue, TaskAttempt};
 
 fn records(v: &ResultValue) -> Vec<String> {
     match v {
@@ -106,7 +106,7 @@ fn unpersist_drops_blocks_on_each_executor() {
     sim.ok(job);
     let mut expected: BTreeMap<ExecutorId, Vec<BlockId>> = BTreeMap::new();
     for (e, t) in &sim.launched {
-        expected.entry(*e).or_default().push(BlockId { rdd: y, partition: t.partition });
+        expected.entry(*e).or_default().push(BlockId { rdd: y, partition: t.id.partition });
     }
     assert_eq!(sim.blocks.len(), 3);
     sim.send(SchedulerEvent::RddUnpersisted { rdd: y });
@@ -144,7 +144,7 @@ fn event_log_is_consistent() {
             | EventRecord::StageSubmitted { time, .. }
             | EventRecord::StageCompleted { time, .. }
             | EventRecord::TaskStarted { time, .. } => *time,
-            EventRecord::TaskEnded { start, end, task, succeeded, failure, .. } => {
+            EventRecord::TaskEnded { start, end, id: TaskAttempt { task, .. }, succeeded, failure, .. } => {
                 assert!(start <= end);
                 assert_eq!(*succeeded, failure.is_none());
                 assert_eq!(started.get(task), Some(start), "TaskEnded without TaskStarted");
@@ -152,7 +152,7 @@ fn event_log_is_consistent() {
                 *end
             }
         };
-        if let EventRecord::TaskStarted { task, time, speculative, .. } = r {
+        if let EventRecord::TaskStarted { id: TaskAttempt { task, .. }, time, speculative, .. } = r {
             assert!(!speculative);
             started.insert(*task, *time);
         }

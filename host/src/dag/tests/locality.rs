@@ -45,7 +45,7 @@ fn second_job_over_a_cached_rdd_runs_every_task_process_local_where_its_block_is
         let holder = sim.sched.cache().locations(crate::task::BlockId { rdd: up, partition: s.partition })[0];
         assert_eq!(s.executor, holder, "partition {} runs on the executor caching it", s.partition);
     }
-    for (e, t) in sim.launched.iter().filter(|(_, t)| t.job == second) {
+    for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.job == second) {
         assert!(matches!(&t.plan, Plan::Read(Source::Cached { executor, .. }) if executor == e), "{:?}", t.plan);
     }
 }
@@ -114,7 +114,7 @@ fn zero_wait_launches_at_once() {
 #[test]
 fn level_resets_after_a_launch_at_a_better_level() {
     let (mut sim, job) = all_blocks_on_executor_0(SchedulerConfig::default(), "h1");
-    let stage = sim.launched.last().unwrap().1.stage;
+    let stage = sim.launched.last().unwrap().1.id.stage;
     sim.tick(Duration::from_secs(7));
     let s: Vec<Start> = sim.starts().into_iter().filter(|s| s.job == job).collect();
     assert_eq!(s.iter().map(|s| s.locality).collect::<Vec<_>>(), vec![TaskLocality::ProcessLocal, TaskLocality::Any]);
@@ -161,7 +161,7 @@ fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_
     sim.tick(3100 * MS);
     sim.run();
     assert_eq!(sim.collected(job), expected_upper());
-    let moved: Vec<&TaskDesc> = sim.launched.iter().filter(|(e, t)| t.job == job && *e == ExecutorId(1)).map(|(_, t)| t).collect();
+    let moved: Vec<&TaskDesc> = sim.launched.iter().filter(|(e, t)| t.id.job == job && *e == ExecutorId(1)).map(|(_, t)| t).collect();
     assert!(!moved.is_empty(), "executor 1 ran some of the second job's tasks");
     for t in moved {
         assert!(
@@ -186,7 +186,7 @@ fn splits_under_a_hosts_data_root_run_node_local_on_its_executors() {
     let paths = ["/data/a/x0", "/data/a/sub/x1", "/data/b/y0", "/data/ab/z", "/data/a/x2"];
     let files = text_files(&mut l, &paths);
     let job = sim.collect(&l, files);
-    let stage = sim.launched[0].1.stage;
+    let stage = sim.launched[0].1.id.stage;
     let prefs = |p| sim.sched.task_scheduler().preferred_locations(stage, 0, p).unwrap();
     assert_eq!(prefs(0), vec![TaskLocation::Host("hA".into())]);
     assert_eq!(prefs(2), vec![TaskLocation::Host("hB".into())]);

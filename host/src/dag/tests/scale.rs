@@ -86,7 +86,7 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
         sched.handle(
             now,
             SchedulerEvent::TaskFinished(crate::task::TaskReport {
-                task: task.task,
+                task: task.id.task,
                 executor,
                 result: Ok(output),
                 cached: Vec::new(),

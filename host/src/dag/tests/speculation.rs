@@ -6,7 +6,7 @@ use super::harness::*;
 use crate::dag::{EventRecord, SchedulerConfig, SpeculationConfig};
 use crate::ids::{ExecutorId, JobId, ShuffleId, StageId, TaskId};
 use crate::lineage::{Lineage, MapSideCombine, ReduceSide};
-use crate::task::{ResultKind, ResultValue, TaskMetrics, TaskReport};
+use crate::task::{ResultKind, ResultValue, TaskAttempt, TaskMetrics, TaskReport};
 
 fn speculating() -> SchedulerConfig {
     SchedulerConfig { speculation: SpeculationConfig { enabled: true, ..Default::default() }, ..Default::default() }
@@ -19,8 +19,8 @@ fn straggler(config: SchedulerConfig) -> (Sim, JobId, TaskId, ExecutorId) {
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"], &["d"], &["e"], &["f"], &["g"], &["h"]]);
     let mut sim = Sim::with_config(4, 1, config);
     let job = sim.submit(&l, x, (0..8).collect(), ResultKind::Count);
-    let (slow_exec, slow) = sim.launched.iter().find(|(_, t)| t.partition == 3).map(|(e, t)| (*e, t.task)).unwrap();
-    sim.run_with(|_, t| if t.task == slow { Step::Hold } else { Step::Run });
+    let (slow_exec, slow) = sim.launched.iter().find(|(_, t)| t.id.partition == 3).map(|(e, t)| (*e, t.id.task)).unwrap();
+    sim.run_with(|_, t| if t.id.task == slow { Step::Hold } else { Step::Run });
     assert_eq!(sim.running.len(), 1, "only the straggler runs");
     (sim, job, slow, slow_exec)
 }
@@ -51,7 +51,7 @@ fn straggler_gets_a_copy_on_another_host_which_wins_and_the_original_is_killed()
         .records
         .iter()
         .filter_map(|r| match r {
-            EventRecord::TaskEnded { task, partition: 3, failure, .. } => Some((*task, failure.clone())),
+            EventRecord::TaskEnded { id: TaskAttempt { task, partition: 3, .. }, failure, .. } => Some((*task, failure.clone())),
             _ => None,
         })
         .collect();
@@ -71,7 +71,7 @@ fn a_late_success_of_the_losing_attempt_is_ignored() {
     let before = sim.records.len();
     sim.answer(slow, Step::Run);
     assert_eq!(sim.records.len(), before + 1);
-    assert!(matches!(&sim.records[before], EventRecord::TaskEnded { task, .. } if *task == slow));
+    assert!(matches!(&sim.records[before], EventRecord::TaskEnded { id, .. } if id.task == slow));
     assert_eq!(sim.ok(job), &result);
     assert_eq!(sim.sched.task_scheduler().running_count(), 0);
 }
@@ -130,7 +130,7 @@ fn speculated_map_task_registers_its_output_once_and_the_reduce_reads_it() {
     sim.answer_kills = false;
     let job = sim.collect(&l, d);
     let slow = sim.running_attempt(job, 2).unwrap();
-    sim.run_with(|_, t| if t.task == slow || t.stage != StageId(0) { Step::Hold } else { Step::Run });
+    sim.run_with(|_, t| if t.id.task == slow || t.id.stage != StageId(0) { Step::Hold } else { Step::Run });
     sim.tick(Duration::from_millis(200));
     let copy = speculative_starts(&sim)[0];
     assert_eq!(copy.partition, 2);
@@ -181,7 +181,7 @@ fn the_losing_attempts_cached_block_is_dropped_not_registered() {
     let job = sim.collect(&l, up);
     let slow = sim.running_attempt(job, 3).unwrap();
     let slow_exec = sim.running[&slow].0;
-    sim.run_with(|_, t| if t.task == slow { Step::Hold } else { Step::Run });
+    sim.run_with(|_, t| if t.id.task == slow { Step::Hold } else { Step::Run });
     sim.tick(Duration::from_millis(200));
     let copy = speculative_starts(&sim)[0];
     sim.answer(copy.task, Step::Run);

@@ -84,7 +84,7 @@ fn join_of_two_shuffled_lineages_is_one_job() {
     assert_eq!(kinds, vec![StageKind::ShuffleMap, StageKind::ShuffleMap, StageKind::Result]);
     assert_eq!(sim.finished.len(), 1);
     // The result tasks read both shuffles.
-    let (_, t) = sim.launched.iter().find(|(_, t)| t.stage == StageId(2)).unwrap();
+    let (_, t) = sim.launched.iter().find(|(_, t)| t.id.stage == StageId(2)).unwrap();
     let Plan::Cogroup { inputs, .. } = &t.plan else { panic!("{:?}", t.plan) };
     assert_eq!(inputs.len(), 2);
     assert!(inputs.iter().all(|p| matches!(p, Plan::Read(Source::Shuffle(r)) if r.maps.len() == 2 || r.maps.len() == 3)));
@@ -157,11 +157,11 @@ fn fully_cached_rdd_cuts_the_lineage() {
     assert!(new.iter().all(|s| s.0 != StageId(0)), "ancestor stage resubmitted: {new:?}");
     // Its map tasks read the cached blocks, nothing else.
     let map_stage = new.iter().find(|s| s.2 == StageKind::ShuffleMap).unwrap().0;
-    for (e, t) in sim.launched.iter().filter(|(_, t)| t.stage == map_stage) {
+    for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.stage == map_stage) {
         match &t.plan {
             Plan::Reduce { input, step: ReduceStep::Distinct } => match &**input {
                 Plan::Read(Source::Cached { block, executor }) => {
-                    assert_eq!((block.rdd, block.partition), (up, t.partition));
+                    assert_eq!((block.rdd, block.partition), (up, t.id.partition));
                     assert_eq!(executor, e, "launched where the block is");
                 }
                 other => panic!("{other:?}"),
@@ -200,7 +200,7 @@ fn guest_ops_of_one_component_are_fused() {
     assert!(matches!(&map.sink, TaskSink::ShuffleWrite { shuffle, .. } if shuffle.0 == 0));
     sim.run();
     // Result task: the reduce-side merge and the next op of the same component, fused.
-    let (_, res) = sim.launched.iter().find(|(_, t)| t.stage == StageId(1)).unwrap().clone();
+    let (_, res) = sim.launched.iter().find(|(_, t)| t.id.stage == StageId(1)).unwrap().clone();
     let Plan::Guest { input, component, ops } = &res.plan else { panic!("{:?}", res.plan) };
     assert_eq!(component.hash, "c2");
     assert_eq!(ops.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["merge", "finish"]);
@@ -263,7 +263,7 @@ fn reduce_tasks_prefer_hosts_holding_most_bytes_and_executors_caching_blocks() {
     for t in maps {
         sim.answer(t, Step::Run);
     }
-    let big_holder = sim.launched.iter().find(|(_, t)| t.partition == 0).unwrap().0;
+    let big_holder = sim.launched.iter().find(|(_, t)| t.id.partition == 0).unwrap().0;
     for p in 0..2 {
         let prefs = sim.sched.task_scheduler().preferred_locations(StageId(1), 0, p).unwrap();
         assert_eq!(prefs, vec![TaskLocation::Host(format!("h{}", big_holder.0))], "reduce {p}");
@@ -275,7 +275,7 @@ fn reduce_tasks_prefer_hosts_holding_most_bytes_and_executors_caching_blocks() {
     assert_eq!(sim.launches_of(StageId(1)), vec![(0, 0, big_holder), (0, 1, big_holder)]);
     // A second job over the cached RDD prefers the executors caching each block.
     let job = sim.submit(&l, d, vec![0, 1], ResultKind::Count);
-    for (e, t) in sim.launched.iter().filter(|(_, t)| t.job == job) {
+    for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.job == job) {
         let Plan::Read(Source::Cached { executor, .. }) = &t.plan else { panic!("{:?}", t.plan) };
         assert_eq!(e, executor, "launched where its block is cached");
     }

@@ -109,15 +109,22 @@ pub fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
 /// Mirror of `TaskDesc`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct WireTask {
+    pub id: WireTaskAttempt,
+    pub plan: WirePlan,
+    pub sink: WireSink,
+    pub limits: WireTaskLimits,
+}
+
+/// Mirror of `TaskAttempt`. Postcard writes a nested struct as its fields in
+/// order, so `WireTask`'s encoding is the same as when these were its own fields.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireTaskAttempt {
     pub task: u32,
     pub job: u32,
     pub stage: u32,
     pub stage_attempt: u32,
     pub partition: u32,
     pub attempt: u32,
-    pub plan: WirePlan,
-    pub sink: WireSink,
-    pub limits: WireTaskLimits,
 }
 
 /// Mirror of `TaskLimits` (timeout in milliseconds).

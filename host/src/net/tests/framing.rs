@@ -8,12 +8,7 @@ use crate::net::protocol::*;
 
 pub(super) fn sample_task() -> WireTask {
     WireTask {
-        task: 7,
-        job: 1,
-        stage: 2,
-        stage_attempt: 0,
-        partition: 3,
-        attempt: 1,
+        id: WireTaskAttempt { task: 7, job: 1, stage: 2, stage_attempt: 0, partition: 3, attempt: 1 },
         plan: WirePlan {
             nodes: vec![
                 WirePlanNode::Read(WireSource::Slice(WireBatch { data: b"abc".to_vec(), ends: vec![1, 3] })),

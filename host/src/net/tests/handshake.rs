@@ -327,6 +327,7 @@ async fn measure_handshake_and_round_trip() {
 async fn large_component_upload_over_quic() {
     use crate::net::protocol::{
         ComponentUpload, ExecutorReply, MasterRequest, WirePlan, WirePlanNode, WireResultKind, WireSink, WireSource, WireTask,
+        WireTaskAttempt,
     };
     bounded(async {
         let mut server = server(NetConfig::default());
@@ -334,12 +335,7 @@ async fn large_component_upload_over_quic() {
         let bytes: Vec<u8> = (0..40u32 << 20).map(|i| (i % 251) as u8).collect();
         let upload = ComponentUpload { hash: "x".into(), bytes };
         let task = WireTask {
-            task: 1,
-            job: 1,
-            stage: 1,
-            stage_attempt: 0,
-            partition: 0,
-            attempt: 0,
+            id: WireTaskAttempt { task: 1, job: 1, stage: 1, stage_attempt: 0, partition: 0, attempt: 0 },
             plan: WirePlan { nodes: vec![WirePlanNode::Read(WireSource::Slice(Default::default()))] },
             sink: WireSink::Result(WireResultKind::Count),
             limits: Default::default(),

@@ -51,8 +51,14 @@ fn every_variant_plan(c1: &Arc<ComponentBytes>, c2: &Arc<ComponentBytes>) -> Pla
 }
 
 fn task(plan: Plan, sink: TaskSink) -> TaskDesc {
-    let limits = crate::task::TaskLimits { memory: Some(64 << 20), timeout: Some(std::time::Duration::from_millis(1500)), fuel: Some(9), scratch: true };
-    TaskDesc { task: TaskId(77), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 2, plan, sink, limits }
+    let limits = crate::task::TaskLimits {
+        memory: Some(64 << 20),
+        timeout: Some(std::time::Duration::from_millis(1500)),
+        fuel: Some(9),
+        scratch: true,
+    };
+    let id = TaskAttempt { task: TaskId(77), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 2 };
+    TaskDesc { id, plan, sink, limits }
 }
 
 /// host → wire → postcard bytes → wire → host.

@@ -8,8 +8,8 @@ use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel};
 use crate::records::Batch;
 use crate::task::{
-    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskDesc, TaskFailure, TaskMetrics, TaskOutput,
-    TaskLimits, TaskReport, TaskSink,
+    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt, TaskDesc, TaskFailure, TaskLimits,
+    TaskMetrics, TaskOutput, TaskReport, TaskSink,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -421,15 +421,36 @@ fn take_all(
     Ok((plans, depth))
 }
 
+impl From<TaskAttempt> for WireTaskAttempt {
+    fn from(a: TaskAttempt) -> Self {
+        WireTaskAttempt {
+            task: a.task.0,
+            job: a.job.0,
+            stage: a.stage.0,
+            stage_attempt: a.stage_attempt,
+            partition: a.partition,
+            attempt: a.attempt,
+        }
+    }
+}
+
+impl From<WireTaskAttempt> for TaskAttempt {
+    fn from(a: WireTaskAttempt) -> Self {
+        TaskAttempt {
+            task: TaskId(a.task),
+            job: JobId(a.job),
+            stage: StageId(a.stage),
+            stage_attempt: a.stage_attempt,
+            partition: a.partition,
+            attempt: a.attempt,
+        }
+    }
+}
+
 impl From<&TaskDesc> for WireTask {
     fn from(t: &TaskDesc) -> Self {
         WireTask {
-            task: t.task.0,
-            job: t.job.0,
-            stage: t.stage.0,
-            stage_attempt: t.stage_attempt,
-            partition: t.partition,
-            attempt: t.attempt,
+            id: t.id.into(),
             plan: (&t.plan).into(),
             sink: (&t.sink).into(),
             limits: WireTaskLimits {
@@ -446,12 +467,7 @@ impl WireTask {
     /// The scheduler's task description, with component hashes resolved by `components`.
     pub fn into_task(self, components: &dyn ComponentResolver) -> Result<TaskDesc, ConvertError> {
         Ok(TaskDesc {
-            task: TaskId(self.task),
-            job: JobId(self.job),
-            stage: StageId(self.stage),
-            stage_attempt: self.stage_attempt,
-            partition: self.partition,
-            attempt: self.attempt,
+            id: self.id.into(),
             plan: self.plan.into_plan(components)?,
             sink: self.sink.into(),
             limits: TaskLimits {
