@@ -2,7 +2,7 @@
 
 # Build the host and every guest component.
 build:
-    cargo build --release -p wisp
+    cargo build --release -p wisp-cli
     cargo build --release --target wasm32-wasip2 -p wordcount -p join -p pagerank -p tokenizer
 
 # The whole test suite (what CI runs).
@@ -15,7 +15,7 @@ demo:
 
 # Benchmarks: word count vs native Rust on a 1 GiB corpus, per-task overhead.
 bench size_mib="1024":
-    cargo build --release -p wisp
+    cargo build --release -p wisp-cli
     cargo run --release -p wisp-tests --bin wisp-bench -- --size-mib {{size_mib}}
 
 # Build the Python word count into target/python/wordcount.wasm (installs componentize-py into target/python-venv).

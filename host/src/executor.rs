@@ -239,7 +239,16 @@ impl Executor {
     /// `run_task`, publishing the metrics so far to `live` as the task runs.
     pub fn run_task_live(&self, task: &TaskDesc, cancel: Arc<AtomicBool>, live: Option<&LiveMetrics>) -> TaskReport {
         let started = Instant::now();
-        let span = tracing::debug_span!("task", task = %task.id.task, stage = %task.id.stage, partition = task.id.partition, attempt = task.id.attempt);
+        let a = &task.id;
+        let span = tracing::debug_span!(
+            "task",
+            task = %a.task,
+            job = %a.job,
+            stage = %a.stage,
+            stage_attempt = a.stage_attempt,
+            partition = a.partition,
+            attempt = a.attempt
+        );
         let _enter = span.enter();
         #[cfg(any(test, feature = "testing"))]
         let before = match &self.faults {

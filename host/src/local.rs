@@ -60,7 +60,10 @@ impl LocalExecutors {
         );
         let loop_tx: Arc<OnceLock<Sender<LoopMessage>>> = Arc::default();
         let (exec, reports) = (executor.clone(), loop_tx.clone());
-        let threads = TaskThreads::start(cores, "wisp-task", move |(task, cancel): LocalTask| {
+        // One scheduler launches one task per free core: at most `cores` wait or run, plus killed
+        // attempts still stopping.
+        let capacity = cores as usize * 4;
+        let threads = TaskThreads::start(cores, capacity, "wisp-task", move |(task, cancel): LocalTask| {
             let report = exec.run_task(&task, cancel);
             reports.get().is_some_and(|tx| tx.send(LoopMessage::Event(SchedulerEvent::TaskFinished(report))).is_ok())
         })

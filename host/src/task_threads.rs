@@ -40,17 +40,15 @@ impl<J: Send + 'static> TaskThreads<J> {
     /// Starts `threads` threads named `{name}-{i}`, each running `run` on queued jobs until
     /// the pool is dropped or `run` returns false.
     ///
-    /// The queue is bounded: schedulers launch one task per free core, so at
-    /// most `threads` jobs wait or run at once, plus killed attempts that are
-    /// still stopping; the queue holds four times that, and a full queue (a
-    /// scheduler or peer launching without slots) is refused by `try_run`
-    /// rather than buffered without limit.
-    pub(crate) fn start<F>(threads: u32, name: &str, run: F) -> std::io::Result<TaskThreads<J>>
+    /// The queue holds at most `capacity` waiting jobs; beyond it `try_run`
+    /// refuses (the caller reports a host failure, retried elsewhere) rather
+    /// than buffering without limit.
+    pub(crate) fn start<F>(threads: u32, capacity: usize, name: &str, run: F) -> std::io::Result<TaskThreads<J>>
     where
         F: Fn(J) -> bool + Clone + Send + 'static,
     {
         let threads = threads.max(1);
-        let (queue, rx) = crossbeam_channel::bounded::<J>(threads as usize * 4);
+        let (queue, rx) = crossbeam_channel::bounded::<J>(capacity.max(1));
         let mut handles = Vec::with_capacity(threads as usize);
         for i in 0..threads {
             let (rx, run): (Receiver<J>, F) = (rx.clone(), run.clone());

@@ -116,7 +116,7 @@ impl Runtime {
         let engine = Engine::new(&cfg).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
-        bindings::add_driver_to_linker(&mut linker)?;
+        host_state::add_driver_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();

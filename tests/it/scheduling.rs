@@ -319,3 +319,29 @@ fn a_job_failing_in_its_result_stage_leaves_no_output_behind() {
     after.retain(|n| !before.contains(n) && n != "corpus.txt" && n != "events");
     assert!(after.is_empty(), "left behind next to the output: {after:?}");
 }
+
+#[test]
+fn a_launch_lost_in_transport_is_retried_even_when_guest_failures_are_not() {
+    // Each executor resets the request stream of the first launch of map partition 0 it gets:
+    // to the master a transport failure, never the guest's fault, so it is retried although
+    // the job does not retry guest failures.
+    let drop = "drop-launch kind=map partition=0";
+    let cluster = Cluster::start_with_faults(&[], &[], &[drop, drop]);
+    let dir = cluster.dir.path();
+    let (input, expected) = corpus(dir, 512 << 10, 53);
+    let out = dir.join("out");
+    let conf = ["wisp.files.maxPartitionBytes=64k", "wisp.task.retryGuestFailures=false"];
+    let run = cluster.submit(WORDCOUNT, &conf, &[&input, &out], None);
+    check_wordcount(&run, &out, &expected);
+
+    let dropped: usize =
+        (1..=2).map(|i| std::fs::read_to_string(cluster.executor_log_path(i)).unwrap().matches("test fault: dropping the launch").count()).sum();
+    assert!(dropped >= 1, "no launch was dropped: the test proves nothing");
+    let events = Events(cluster.events());
+    let map = *events.stages("shuffle-map").first().expect("a map stage");
+    let failed: Vec<&Value> =
+        events.tasks("task_end", map).into_iter().filter(|v| v["partition"] == 0 && v["result"] == "failed").collect();
+    assert_eq!(failed.len(), dropped, "one failed attempt per dropped launch: {failed:?}");
+    let succeeded = events.tasks("task_end", map).into_iter().filter(|v| v["partition"] == 0 && v["result"] == "succeeded").count();
+    assert_eq!(succeeded, 1, "partition 0 succeeded once, after its lost launches");
+}

@@ -32,6 +32,12 @@ use crate::task::TaskLimits;
 use crate::task_threads::TaskThreads;
 use crate::wasm::Runtime;
 
+/// Launched tasks an executor process holds waiting for a task thread. Every
+/// application's scheduler launches onto the cores it believes free, so
+/// several applications sharing the executor may queue more than its cores;
+/// beyond this bound a launch is refused (a host failure, retried elsewhere).
+const MAX_QUEUED_TASKS: usize = 4096;
+
 /// Settings of `wisp executor`.
 pub struct ExecutorArgs {
     /// The master's address (`host:port`).
@@ -126,10 +132,10 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     std::fs::create_dir_all(&base).map_err(|source| ClusterError::WorkDir { path: base.clone(), source })?;
     tokio::spawn(server::serve(block_server, base.clone(), peer_net.limits).instrument(span.clone()));
 
-    // Reports from the task threads; at most one per accepted attempt is waiting.
+    // Reports from the task threads, sent in completion order.
     let (status_tx, status_rx) = mpsc::channel::<(AppId, TaskId, WireTaskReport)>(cores as usize * 4);
     let thread_span = span.clone();
-    let threads = TaskThreads::start(cores, "wisp-task", move |q: QueuedTask| {
+    let threads = TaskThreads::start(cores, MAX_QUEUED_TASKS, "wisp-task", move |q: QueuedTask| {
         let _span = thread_span.enter();
         let report = q.executor.run_task_live(&q.task, q.cancel, Some(&q.live));
         status_tx.blocking_send((q.app, q.task.id.task, WireTaskReport::from(&report))).is_ok()

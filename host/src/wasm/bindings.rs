@@ -4,9 +4,8 @@
 //! own `records::Batch` (which derives the component traits), so batches
 //! cross the boundary without an extra host-side copy.
 
-use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
+use wasmtime::component::{Component, ComponentExportIndex};
 
-use super::host_state::{HostState, StoreDriver};
 use super::validate::ComponentError;
 
 /// Bindings of the `job` world: the driver interface a job's main imports, and its `run` export.
@@ -37,12 +36,3 @@ impl PipelineExports {
         Ok(PipelineExports { create: get("[static]task.create")?, push: get("[method]task.push")?, finish: get("[method]task.finish")? })
     }
 }
-
-/// Adds the `driver` interface (and its `types`) to the linker.
-pub(crate) fn add_driver_to_linker(linker: &mut Linker<HostState>) -> Result<(), ComponentError> {
-    job::wisp::task::types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
-        .and_then(|()| job::wisp::task::driver::add_to_linker::<HostState, StoreDriver>(linker, |s| &mut *s.driver))
-        .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })
-}
-
-impl job::wisp::task::types::Host for HostState {}

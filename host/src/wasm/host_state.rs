@@ -3,10 +3,12 @@
 use std::any::Any;
 
 use wasmtime::StoreLimits;
-use wasmtime::component::{HasData, ResourceTable};
+use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::job::wisp::task::driver::Host as DriverHost;
+use super::bindings::job::wisp::task::driver::{self, Host as DriverHost};
+use super::bindings::job::wisp::task::types;
+use super::validate::ComponentError;
 
 /// What answers a store's calls to the WIT `driver` interface.
 ///
@@ -52,8 +54,17 @@ impl WasiView for HostState {
 }
 
 /// Projects a store's state onto its driver for the generated `add_to_linker`.
-pub(crate) struct StoreDriver;
+struct StoreDriver;
 
 impl HasData for StoreDriver {
     type Data<'a> = &'a mut dyn Driver;
+}
+
+impl types::Host for HostState {}
+
+/// Adds the `driver` interface (and its `types`) to the linker: calls go to the store's driver.
+pub(crate) fn add_driver_to_linker(linker: &mut Linker<HostState>) -> Result<(), ComponentError> {
+    types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+        .and_then(|()| driver::add_to_linker::<HostState, StoreDriver>(linker, |s| &mut *s.driver))
+        .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })
 }

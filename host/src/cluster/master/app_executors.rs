@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use super::launcher::Outbound;
-use super::registry::Registry;
+use super::registry::{Outbound, Registry};
 use crate::driver_loop::{ExecutorBackend, ExecutorPort, LoopMessage};
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::protocol::MasterRequest;

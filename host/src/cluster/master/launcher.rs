@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::registry::Registry;
+use super::registry::{Outbound, Registry};
 use crate::dag::SchedulerEvent;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId};
@@ -19,14 +19,6 @@ use crate::net::Limits;
 use crate::net::protocol::{ComponentUpload, ExecutorReply, MasterRequest, WireTask, components_of};
 use crate::net::rpc::call;
 use crate::task::{TaskDesc, TaskFailure, TaskMetrics, TaskReport};
-
-/// What the master sends one executor.
-pub(crate) enum Outbound {
-    /// Launch a task of an application (components are attached as needed).
-    Launch(AppId, TaskDesc),
-    /// Any other request; the reply is only logged.
-    Request(MasterRequest),
-}
 
 /// Serves one executor's queue until the queue or the connection closes.
 pub(crate) async fn serve_queue(

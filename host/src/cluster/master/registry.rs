@@ -14,15 +14,23 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc;
 
-use super::launcher::Outbound;
 use crate::dag::SchedulerEvent;
 use crate::driver_loop::LoopMessage;
 use crate::ids::{AppId, ExecutorId};
 use crate::net::protocol::{MasterRequest, PeerInfo};
+use crate::task::TaskDesc;
+
+/// What the master sends one executor (through its `Link::queue`).
+pub(crate) enum Outbound {
+    /// Launch a task of an application (components are attached as needed).
+    Launch(AppId, TaskDesc),
+    /// Any other request; the reply is only logged.
+    Request(MasterRequest),
+}
 
 /// A registered executor's connection and announcement.
 pub(crate) struct Link {
-    /// Its ordered request queue (served by `launcher::serve_queue`).
+    /// Its ordered request queue (served by the master's launcher).
     ///
     /// Unbounded on purpose, and it cannot grow without limit: launches are
     /// bounded by the executor's free cores, and every other request is one
