@@ -48,7 +48,7 @@ pub use config::{
     SpeculationConfig,
 };
 pub use events::{EventRecord, StageKind};
-pub use outputs::{CacheRegistry, MapOutputs, MapStatus};
+pub use outputs::{CacheRegistry, MapOutputs};
 pub use plan::PlanError;
 
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};

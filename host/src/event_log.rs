@@ -141,7 +141,8 @@ impl EventLog {
     }
 
     /// The log file's path.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 

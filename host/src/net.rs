@@ -31,8 +31,8 @@ pub mod tls;
 mod tests;
 
 pub use auth::{ClusterSecret, SecretError};
-pub use endpoint::{AuthenticatedConn, BindError, ClientConn, HandshakeError, NetConfig, Server, connect, connect_with};
-pub use framing::{FrameError, Limits};
+pub use endpoint::{AuthenticatedConn, ClientConn, HandshakeError, NetConfig, Server, connect_with};
+pub use framing::Limits;
 pub use protocol::{PROTOCOL_VERSION, Role};
 pub use rpc::{RpcError, Stream, call};
 pub use tls::{Fingerprint, Identity, IdentityError};

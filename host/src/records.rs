@@ -164,16 +164,10 @@ pub fn put_prefixed(out: &mut Vec<u8>, element: &[u8]) {
 }
 
 /// Writes the pair `(key, value)`.
-pub fn put_pair(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+#[cfg(test)]
+pub(crate) fn put_pair(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     put_prefixed(out, key);
     out.extend_from_slice(value);
-}
-
-/// Writes a list of encoded elements.
-pub fn put_list<'a>(out: &mut Vec<u8>, elements: impl IntoIterator<Item = &'a [u8]>) {
-    for e in elements {
-        put_prefixed(out, e);
-    }
 }
 
 /// Writes `option<T>` given T's encoding.
@@ -188,12 +182,14 @@ pub fn put_option(out: &mut Vec<u8>, value: Option<&[u8]>) {
 }
 
 /// Encodes a signed integer (`s64`).
-pub fn encode_i64(x: i64) -> [u8; 8] {
+#[cfg(test)]
+pub(crate) fn encode_i64(x: i64) -> [u8; 8] {
     ((x as u64) ^ (1 << 63)).to_be_bytes()
 }
 
 /// Decodes a signed integer (`s64`).
-pub fn decode_i64(b: [u8; 8]) -> i64 {
+#[cfg(test)]
+pub(crate) fn decode_i64(b: [u8; 8]) -> i64 {
     (u64::from_be_bytes(b) ^ (1 << 63)) as i64
 }
 

@@ -31,8 +31,8 @@ use std::path::Path;
 
 use crate::ids::ShuffleId;
 
-pub use reader::{BlockDecoder, BlockReader, ShuffleReadError, block_range, decode_block, open_block, read_block, read_index};
-pub use writer::{ShuffleWriteError, ShuffleWriteMetrics, ShuffleWriter};
+pub use reader::{BlockDecoder, block_range, decode_block, open_block};
+pub use writer::{ShuffleWriteError, ShuffleWriter};
 
 /// Multiplier of the word-mixing step (the 64-bit golden-ratio-derived constant of splitmix64).
 const HASH_MUL: u64 = 0xBF58_476D_1CE4_E5B9;

@@ -63,10 +63,6 @@ impl Sandbox {
 
 /// A compiled component ready to instantiate.
 pub struct LoadedComponent {
-    /// The content hash (sha256 hex).
-    pub hash: String,
-    /// The compiled component.
-    pub component: Component,
     /// Imports resolved once; instantiation per task starts here.
     pub pre: InstancePre<HostState>,
     /// The pipeline's exported functions.
@@ -197,7 +193,7 @@ impl Runtime {
         // Every component Wisp runs exports the pipeline.
         let pipeline = PipelineExports::find(&component)?;
         tracing::debug!(hash = %bytes.hash, "component compiled");
-        Ok(LoadedComponent { hash: bytes.hash.clone(), component, pre, pipeline })
+        Ok(LoadedComponent { pre, pipeline })
     }
 
     fn compile_cached(&self, bytes: &ComponentBytes) -> Result<Component, ComponentError> {

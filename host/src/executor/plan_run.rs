@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use super::{BatchSink, TaskState, guest_failure, host_failure};
 use crate::block::input::read_split_lines;
-use crate::host_ops::{Cogroup, Distinct, GroupByKey, HostOp, Sampler, SortByKey};
-use crate::lineage::{HostStep, Op};
+use crate::host_ops::{Cogroup, HostOp, narrow_op, reduce_op};
+use crate::lineage::Op;
 use crate::records::Batch;
 use crate::shuffle::{BlockDecoder, open_block};
-use crate::task::{ComponentBytes, MapBlock, Plan, ReduceStep, ShuffleRead, Source, TaskFailure};
+use crate::task::{ComponentBytes, MapBlock, Plan, ShuffleRead, Source, TaskFailure};
 use crate::wasm::GuestTask;
 use crate::wasm::guest_task::GuestError;
 
@@ -21,18 +21,10 @@ pub(crate) fn run_plan(st: &mut TaskState<'_>, plan: &Plan, out: &mut dyn BatchS
         Plan::Read(source) => read_source(st, source, out),
         Plan::Guest { input, component, ops } => run_guest(st, input, component, ops, out),
         Plan::Host { input, step } => {
-            let HostStep::Sample { with_replacement, fraction, seed } = step;
-            let op = Sampler::new(*with_replacement, *fraction, *seed, st.task.id.partition);
-            run_host_op(st, input, Box::new(op), out)
-        }
-        Plan::Reduce { input, step } => {
-            let op: Box<dyn HostOp> = match step {
-                ReduceStep::Group => Box::new(GroupByKey::new()),
-                ReduceStep::Sort { ascending } => Box::new(SortByKey::new(*ascending)),
-                ReduceStep::Distinct => Box::new(Distinct::new()),
-            };
+            let op = narrow_op(step, st.task.id.partition);
             run_host_op(st, input, op, out)
         }
+        Plan::Reduce { input, step } => run_host_op(st, input, reduce_op(step), out),
         Plan::Concat(inputs) => {
             for p in inputs {
                 run_plan(st, p, out)?;

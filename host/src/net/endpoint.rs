@@ -201,12 +201,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Listens on `addr` (UDP) with default settings. Must be called inside a tokio runtime.
-    pub fn bind(addr: SocketAddr, identity: &Identity, secret: ClusterSecret) -> Result<Server, BindError> {
-        Server::bind_with(addr, identity, secret, NetConfig::default())
-    }
-
-    /// Listens on `addr` with `config`.
+    /// Listens on `addr` (UDP) with `config`. Must be called inside a tokio runtime.
     pub fn bind_with(addr: SocketAddr, identity: &Identity, secret: ClusterSecret, config: NetConfig) -> Result<Server, BindError> {
         let server_config = tls::server_config(identity, config.idle_timeout).map_err(|source| BindError::Tls { source })?;
         let endpoint = watched_endpoint(server_config, addr).map_err(|source| BindError::Io { addr, source })?;
@@ -233,11 +228,6 @@ impl Server {
         self.results.recv().await.unwrap_or(Err(HandshakeError::EndpointClosed))
     }
 
-    /// Closes every connection and stops listening.
-    pub fn close(&self) {
-        self.endpoint.close(CLOSE_DONE.into(), b"server closing");
-        self.accept_loop.abort();
-    }
 }
 
 impl Drop for Server {
@@ -340,8 +330,6 @@ async fn refuse(conn: &quinn::Connection, send: &mut quinn::SendStream, peer: So
 pub struct ClientConn {
     /// The id the master assigned (executors only).
     pub executor: Option<ExecutorId>,
-    /// The server's address.
-    pub peer: SocketAddr,
     /// The connection; open streams on it for RPCs.
     pub conn: quinn::Connection,
     endpoint: quinn::Endpoint,
@@ -356,7 +344,8 @@ impl ClientConn {
 }
 
 /// Connects to a server pinned by `fingerprint` and proves `secret`, with default settings.
-pub async fn connect(addr: SocketAddr, fingerprint: Fingerprint, secret: &ClusterSecret, role: Role) -> Result<ClientConn, HandshakeError> {
+#[cfg(test)]
+pub(crate) async fn connect(addr: SocketAddr, fingerprint: Fingerprint, secret: &ClusterSecret, role: Role) -> Result<ClientConn, HandshakeError> {
     connect_with(addr, fingerprint, secret, role, &NetConfig::default()).await
 }
 
@@ -446,7 +435,7 @@ async fn client_handshake(
     let reply = framing::read_frame::<HandshakeReply, _>(&mut recv, HANDSHAKE_MAX_FRAME).await;
     match reply {
         Ok(Some(HandshakeReply::Welcome { executor_id })) => {
-            Ok(ClientConn { executor: executor_id.map(ExecutorId), peer: addr, conn, endpoint })
+            Ok(ClientConn { executor: executor_id.map(ExecutorId), conn, endpoint })
         }
         Ok(Some(HandshakeReply::Refused { reason })) => {
             conn.close(CLOSE_REFUSED.into(), b"refused");

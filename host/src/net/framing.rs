@@ -240,11 +240,6 @@ pub async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, 
     }
 }
 
-/// Reads a message that must be there (end of stream is `Truncated`).
-pub async fn expect_message<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, limits: &Limits) -> Result<T, FrameError> {
-    read_message(r, limits).await?.ok_or(FrameError::Truncated { what: short_name::<T>() })
-}
-
 /// Streams `bytes` as `Chunk` frames (the receiver knows the total from a preceding message).
 pub async fn write_payload<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], limits: &Limits) -> Result<(), FrameError> {
     write_chunks(w, bytes, limits).await

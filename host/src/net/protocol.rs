@@ -25,12 +25,7 @@ pub mod task;
 
 use serde::{Deserialize, Serialize};
 
-pub use task::{
-    ComponentResolver, ConvertError, WireBatch, WireBlockId, WireCogroupOutput, WireFileSplit, WireHostStep, WireJoinKind, WireMapBlock,
-    WireOp, WireOpKind, WirePartitioner, WirePlan, WirePlanNode, WireReduceStep, WireResultKind, WireResultValue, WireShuffleRead,
-    WireSink, WireSource, WireStorageLevel, WireTask, WireTaskAttempt, WireTaskFailure, WireTaskMetrics, WireTaskOutput, WireTaskReport,
-    components_of,
-};
+pub(crate) use task::{ConvertError, WireBlockId, WireTask, WireTaskMetrics, WireTaskReport, components_of};
 
 /// The protocol version this build speaks; peers must speak the same one.
 pub const PROTOCOL_VERSION: u32 = 2;

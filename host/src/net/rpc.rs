@@ -90,11 +90,6 @@ impl Stream {
         Ok(framing::write_payload(&mut self.send, bytes, &self.limits).await?)
     }
 
-    /// Reads the next chunk of a payload of which `remaining` bytes are due.
-    pub async fn read_payload_chunk(&mut self, remaining: u64) -> Result<Vec<u8>, RpcError> {
-        Ok(framing::read_payload_chunk(&mut self.recv, remaining, &self.limits).await?)
-    }
-
     /// Reads a whole payload of `len` bytes (at most `limits.max_message`).
     pub async fn read_payload(&mut self, len: u64) -> Result<Vec<u8>, RpcError> {
         Ok(framing::read_payload(&mut self.recv, len, &self.limits).await?)

@@ -111,7 +111,8 @@ pub fn block_range(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Res
 }
 
 /// Reads the whole block of reduce partition `reduce` written by map task `map` (its framed bytes).
-pub fn read_block(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<Vec<u8>, ShuffleReadError> {
+#[cfg(test)]
+pub(crate) fn read_block(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<Vec<u8>, ShuffleReadError> {
     let (path, start, end) = block_range(dir, shuffle, map, reduce)?;
     let mut block = vec![0u8; (end - start) as usize];
     if block.is_empty() {
@@ -149,11 +150,6 @@ impl BlockReader {
     /// The block's size in bytes.
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether the block holds no records.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Appends records to `out` until it holds at least `max_bytes` of data or the block ends;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::reader::{ShuffleReadError, read_block, read_index};
 use super::*;
 use crate::lineage::Partitioner;
 use crate::records::{Batch, put_pair};

@@ -167,13 +167,9 @@ impl ShuffleWriter {
         })
     }
 
-    /// Number of reduce partitions.
-    pub fn partitions(&self) -> u32 {
-        self.buffers.len() as u32
-    }
-
     /// Counters so far.
-    pub fn metrics(&self) -> ShuffleWriteMetrics {
+    #[cfg(test)]
+    pub(crate) fn metrics(&self) -> ShuffleWriteMetrics {
         self.metrics
     }
 

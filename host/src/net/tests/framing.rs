@@ -4,6 +4,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::bounded;
 use crate::net::framing::{self, FrameError, Limits};
+use crate::net::protocol::task::*;
 use crate::net::protocol::*;
 
 pub(super) fn sample_task() -> WireTask {

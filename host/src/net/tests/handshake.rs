@@ -325,10 +325,8 @@ async fn measure_handshake_and_round_trip() {
 /// A message larger than a frame (a 40 MiB component) crosses a real QUIC stream in chunks; prints the throughput.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_component_upload_over_quic() {
-    use crate::net::protocol::{
-        ComponentUpload, ExecutorReply, MasterRequest, WirePlan, WirePlanNode, WireResultKind, WireSink, WireSource, WireTask,
-        WireTaskAttempt,
-    };
+    use crate::net::protocol::task::{WirePlan, WirePlanNode, WireResultKind, WireSink, WireSource, WireTask, WireTaskAttempt};
+    use crate::net::protocol::{ComponentUpload, ExecutorReply, MasterRequest};
     bounded(async {
         let mut server = server(NetConfig::default());
         let (s, c) = good_client(&mut server, executor_role()).await;

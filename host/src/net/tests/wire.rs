@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel};
 use crate::net::protocol::task::MAX_PLAN_DEPTH;
-use crate::net::protocol::*;
+use crate::net::protocol::task::*;
 use crate::records::Batch;
 use crate::task::*;
 
