@@ -247,8 +247,7 @@ impl Records {
     }
 
     fn end_record(&mut self) {
-        // Guest memory is at most 4 GiB, so an offset always fits.
-        #[allow(clippy::cast_possible_truncation)]
+        #[allow(clippy::cast_possible_truncation, reason = "guest memory is at most 4 GiB, so an offset always fits")]
         self.ends.push(self.data.len() as u32);
     }
 

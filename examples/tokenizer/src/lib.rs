@@ -28,7 +28,7 @@ fn pair_with_one(word: String) -> (String, i64) {
 }
 
 /// Whether a word has more than `min` characters.
-#[allow(clippy::ptr_arg)] // a filter function takes `&T` of its record type, here `String`
+#[allow(clippy::ptr_arg, reason = "a filter function takes `&T` of its record type, here `String`")]
 fn longer_than(word: &String, min: &i64) -> bool {
     i64::try_from(word.chars().count()).unwrap_or(i64::MAX) > *min
 }

@@ -126,7 +126,7 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
         let v = decode_f64(self.eight("an f32")?);
-        #[allow(clippy::cast_possible_truncation)]
+        #[allow(clippy::cast_possible_truncation, reason = "an f32 was encoded as the f64 of its value: the cast is exact")]
         visitor.visit_f32(v as f32)
     }
 

@@ -376,7 +376,7 @@ mod named {
         word.to_lowercase()
     }
 
-    #[allow(clippy::ptr_arg)] // a filter function takes `&T`, here `&String`
+    #[allow(clippy::ptr_arg, reason = "a filter function takes `&T`, here `&String`")]
     fn long(word: &String) -> bool {
         word.len() > 3
     }

@@ -24,8 +24,7 @@ fn one<V>(_: V) -> u64 {
     1
 }
 
-// The join and cogroup result types are spelled out: they are the API.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, reason = "the join and cogroup result types are spelled out: they are the API")]
 impl<K: Data, V: Data> Rdd<(K, V)> {
     fn combine<C>(&self, aggregator: &Op, partitions: u32) -> Rdd<(K, C)> {
         self.then(|id| driver::combine_by_key(id, aggregator, 0, partitions.max(1), true))
