@@ -175,6 +175,7 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
 
 /// `wisp executor`: serves until the master goes away.
 fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
+    let conf = Conf::from_args(&args.conf)?;
     if args.cores == 0 {
         bail!("--cores must be at least 1");
     }
@@ -188,7 +189,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         rack: args.rack,
         data_roots: args.data_root.iter().map(std::path::absolute).collect::<Result<_, _>>().context("invalid --data-root")?,
         work_dir,
-        conf: Conf::from_args(&args.conf)?,
+        conf,
     })?;
     Ok(())
 }

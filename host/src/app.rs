@@ -23,12 +23,13 @@ pub(crate) use job_main::check_job;
 pub use local::{LocalOptions, RunError, run_local};
 pub use submitted::run_master;
 
-use crate::context::{Context, ContextError};
-use crate::dag::{Scheduler, SchedulerConfig};
+use crate::context::Context;
+use crate::dag::Scheduler;
 use crate::driver_loop::{ExecutorBackend, RunningLoop};
 use crate::event_log::EventLog;
 use crate::ids::AppId;
-use crate::config::Conf;
+use crate::process_settings::AppSettings;
+use crate::settings::Conf;
 use crate::task::ComponentBytes;
 use crate::wasm::{LoadedComponent, Runtime};
 
@@ -41,9 +42,6 @@ pub enum AppError {
         /// The spawn error.
         source: std::io::Error,
     },
-    /// The context could not be created (bad configuration).
-    #[error(transparent)]
-    Context(#[from] ContextError),
     /// The job's main failed.
     #[error(transparent)]
     Main(#[from] JobMainError),
@@ -59,8 +57,8 @@ pub(crate) struct AppSpec {
     pub(crate) loaded: Arc<LoadedComponent>,
     /// The application's configuration.
     pub(crate) conf: Conf,
-    /// Its scheduler settings (read from `conf` by the caller, which may adjust them).
-    pub(crate) scheduler: SchedulerConfig,
+    /// Its settings (read from `conf` by the caller, which may adjust them).
+    pub(crate) settings: AppSettings,
     /// Arguments of the main.
     pub(crate) args: Vec<String>,
     /// The open event log, if any.
@@ -74,17 +72,14 @@ pub(crate) struct AppSpec {
 /// Runs an application to its end on the calling thread (which becomes its job-main thread).
 pub(crate) fn run(runtime: &Arc<Runtime>, spec: AppSpec, backend: &dyn ExecutorBackend) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
-    let scheduler = Scheduler::new(spec.scheduler);
+    let AppSettings { scheduler, default_parallelism, max_split_bytes } = spec.settings;
+    let scheduler = Scheduler::new(scheduler);
     let driver_loop = RunningLoop::start(spec.app, scheduler, backend, spec.event_log, spec.cancel)
         .map_err(|source| AppError::Start { source })?;
-    let outcome = Context::new(spec.job, spec.conf, driver_loop.handle(), runtime.clone())
-        .map_err(AppError::from)
-        .map(|context| job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout));
-    let (result, shuffles) = match outcome {
-        Ok((result, context)) => (result.map_err(AppError::from), context.map_or(0, |c| c.lineage().shuffle_count())),
-        Err(e) => (Err(e), 0),
-    };
+    let context = Context::new(spec.job, spec.conf, default_parallelism, max_split_bytes, driver_loop.handle(), runtime.clone());
+    let (result, context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
+    let shuffles = context.map_or(0, |c| c.lineage().shuffle_count());
     driver_loop.stop();
     backend.detach(shuffles);
-    result
+    result.map_err(AppError::from)
 }

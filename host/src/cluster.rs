@@ -22,7 +22,7 @@ pub(crate) mod submit;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{self, Conf, ConfigError};
+use crate::settings::ConfigError;
 use crate::net::{HandshakeError, IdentityError, NetConfig, RpcError};
 
 /// Why a cluster process (master, executor, submit client) stopped.
@@ -79,17 +79,16 @@ pub enum ClusterError {
     Output { source: std::io::Error },
 }
 
-/// Network settings of cluster connections: the idle timeout is `wisp.network.timeout`.
-pub(crate) fn net_config(conf: &Conf, server_name: &'static str) -> Result<NetConfig, ConfigError> {
-    let timeout = conf.get_duration(config::NETWORK_TIMEOUT, Duration::from_secs(30))?.max(Duration::from_millis(500));
-    Ok(NetConfig {
+/// Network settings of cluster connections whose idle timeout is `timeout` (`wisp.network.timeout`).
+pub(crate) fn net_config(timeout: Duration, server_name: &'static str) -> NetConfig {
+    NetConfig {
         idle_timeout: timeout,
         keep_alive: (timeout / 3).min(Duration::from_secs(5)),
         // Shorter than the idle timeout, so a silent peer is dropped by the handshake deadline (one clear log line).
         handshake_timeout: (timeout * 3 / 4).min(Duration::from_secs(10)),
         server_name,
         ..NetConfig::default()
-    })
+    }
 }
 
 /// Resolves `host:port` (first address).

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use crate::driver_loop::LoopHandle;
 use crate::block::input::list_splits;
-use crate::config::{self, Conf, ConfigError};
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
     CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide,
     ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
+use crate::settings::Conf;
 use crate::task::ComponentBytes;
 use crate::wasm::{GuestTask, Runtime, content_hash};
 
@@ -52,9 +52,6 @@ pub enum ContextError {
     /// A job failed.
     #[error("job failed: {message}")]
     JobFailed { message: String },
-    /// Bad configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
 }
 
 /// Driver state of one application.
@@ -69,12 +66,19 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context for a job whose own component is `job` (component 0).
-    pub fn new(job: Arc<ComponentBytes>, conf: Conf, backend: LoopHandle, runtime: Arc<Runtime>) -> Result<Context, ContextError> {
-        let cores = backend.total_cores().max(1) as u64;
-        let default_parallelism = conf.get_u64(config::DEFAULT_PARALLELISM, cores)?.clamp(1, u32::MAX as u64) as u32;
-        let max_split_bytes = conf.get_bytes(config::MAX_PARTITION_BYTES, 32 << 20)?.max(1);
-        Ok(Context {
+    /// A context for a job whose own component is `job` (component 0). Its
+    /// default parallelism is `default_parallelism`, else the backend's total
+    /// cores; input splits are at most `max_split_bytes` (the application's settings).
+    pub fn new(
+        job: Arc<ComponentBytes>,
+        conf: Conf,
+        default_parallelism: Option<u32>,
+        max_split_bytes: u64,
+        backend: LoopHandle,
+        runtime: Arc<Runtime>,
+    ) -> Context {
+        let default_parallelism = default_parallelism.unwrap_or_else(|| backend.total_cores().max(1));
+        Context {
             lineage: Lineage::default(),
             components: Arc::new(vec![job]),
             conf,
@@ -82,7 +86,7 @@ impl Context {
             runtime,
             default_parallelism,
             max_split_bytes,
-        })
+        }
     }
 
     /// The lineage built so far.

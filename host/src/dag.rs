@@ -41,12 +41,7 @@ use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-pub use config::{
-    EXCLUDE_ON_FAILURE_ENABLED, EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR, EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR, ExclusionConfig,
-    LOCALITY_WAIT, LOCALITY_WAIT_NODE, LOCALITY_WAIT_PROCESS, LOCALITY_WAIT_RACK, LocalityWaits, SPECULATION, SPECULATION_INTERVAL,
-    SPECULATION_MIN_TASK_RUNTIME, SPECULATION_MULTIPLIER, SPECULATION_QUANTILE, STAGE_MAX_CONSECUTIVE_ATTEMPTS, SchedulerConfig,
-    SpeculationConfig,
-};
+pub use config::SchedulerConfig;
 pub use events::{EventRecord, StageKind};
 pub use outputs::{CacheRegistry, MapOutputs};
 pub use plan::PlanError;
@@ -147,7 +142,7 @@ impl Scheduler {
     /// A scheduler with no executors and no jobs.
     pub fn new(config: SchedulerConfig) -> Scheduler {
         Scheduler {
-            tasks: TaskScheduler::new(&config),
+            tasks: TaskScheduler::new(&config.task_scheduler),
             config,
             stages: BTreeMap::new(),
             shuffle_stages: FxHashMap::default(),

@@ -9,7 +9,9 @@
 //! (`task_threads`), writing and reading shuffle files (`shuffle`) and
 //! caching blocks (`block`). Local mode (`local`) keeps the executor in the
 //! driver's process; cluster mode (`cluster`) runs a master, executor
-//! processes and a submit client over QUIC (`net`).
+//! processes and a submit client over QUIC (`net`). Every `--conf` key is
+//! declared once (`settings`); each process kind reads its typed settings in
+//! one place (`process_settings`).
 //!
 //! The public surface is what the `wisp` binary (crate `wisp-cli`), the
 //! integration tests and the benchmarks need; everything else is internal.
@@ -19,7 +21,6 @@
 mod app;
 mod block;
 mod cluster;
-mod config;
 mod context;
 mod dag;
 mod driver_loop;
@@ -31,7 +32,9 @@ mod ids;
 mod lineage;
 mod local;
 mod net;
+mod process_settings;
 mod records;
+mod settings;
 mod shuffle;
 mod task;
 mod task_scheduler;
@@ -47,7 +50,7 @@ pub use cluster::ClusterError;
 pub use cluster::executor_process::{ExecutorArgs, run_executor};
 pub use cluster::master::MasterArgs;
 pub use cluster::submit::{SubmitArgs, submit};
-pub use config::{Conf, ConfigError};
+pub use settings::{Conf, ConfigError};
 pub use error_chain::chain as error_chain;
 pub use net::{ClusterSecret, Fingerprint, SecretError};
 

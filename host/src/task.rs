@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Conf, ConfigError};
+use crate::settings::{Conf, ConfigError, keys};
 
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
@@ -173,39 +173,19 @@ pub struct TaskLimits {
     pub scratch: bool,
 }
 
-/// The default (and for cluster jobs the executor's) memory limit of one guest: 1 GiB.
+/// The default (and for cluster jobs the executor's) memory limit of one guest: 1 GiB, the declared default of `wisp.task.memory`.
 pub const DEFAULT_TASK_MEMORY: u64 = 1 << 30;
 
 impl TaskLimits {
-    /// The `wisp.task.*` sandbox keys of a configuration.
+    /// The `wisp.task.*` sandbox keys of a configuration, as given (unset
+    /// keys stay unset: a job's take the executor's own, a process's take the declared defaults).
     pub fn from_conf(conf: &Conf) -> Result<TaskLimits, ConfigError> {
-        let bad = |key: &str, reason: &str| ConfigError::BadValue {
-            key: key.to_string(),
-            value: conf.get(key).unwrap_or("").to_string(),
-            reason: reason.to_string(),
-        };
-        let memory = match conf.get(config::TASK_MEMORY) {
-            None => None,
-            Some(_) => {
-                let m = conf.get_bytes(config::TASK_MEMORY, DEFAULT_TASK_MEMORY)?;
-                if !(1 << 20..=4 << 30).contains(&m) {
-                    return Err(bad(config::TASK_MEMORY, "expected a size between 1m and 4g"));
-                }
-                Some(m)
-            }
-        };
-        let timeout = match conf.get(config::TASK_TIMEOUT) {
-            None => None,
-            Some(_) => Some(conf.get_duration(config::TASK_TIMEOUT, Duration::ZERO)?),
-        };
-        let fuel = match conf.get(config::TASK_FUEL) {
-            None => None,
-            Some(_) => match conf.get_u64(config::TASK_FUEL, 0)? {
-                0 => return Err(bad(config::TASK_FUEL, "expected a positive number")),
-                f => Some(f),
-            },
-        };
-        Ok(TaskLimits { memory, timeout, fuel, scratch: conf.get_bool(config::TASK_SCRATCH, false)? })
+        Ok(TaskLimits {
+            memory: conf.given(&keys::TASK_MEMORY)?,
+            timeout: conf.given(&keys::TASK_TIMEOUT)?,
+            fuel: conf.given(&keys::TASK_FUEL)?,
+            scratch: conf.read(&keys::TASK_SCRATCH)?,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Task scheduler (physical level): executors and their free cores, one task set per stage attempt, locality, retries, speculation.
 //!
-//! Pure state, no IO and no clock: the DAG scheduler (`crate::dag`) submits
+//! Pure state, no IO and no clock: the DAG scheduler submits
 //! task sets, asks for `resource_offers` after every event, and feeds task
 //! reports through `status_update`. Whether a report is stale is decided in
 //! exactly one place, `TaskScheduler::screen`. A task's plan is not kept
@@ -19,6 +19,7 @@
 
 mod cluster;
 mod offers;
+mod settings;
 mod speculation;
 mod task_set;
 #[cfg(test)]
@@ -29,11 +30,11 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::dag::{SchedulerConfig, SpeculationConfig};
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
 use crate::task::{TaskAttempt, TaskFailure, TaskReport};
 use cluster::Cluster;
 pub use cluster::ExecutorPlace;
+pub use settings::{ExclusionConfig, LocalityWaits, SpeculationConfig, TaskSchedulerConfig};
 use task_set::{Failure, SetSettings, TaskSetManager};
 
 /// Where a task would like to run.
@@ -179,7 +180,7 @@ pub struct TaskScheduler {
 
 impl TaskScheduler {
     /// An empty scheduler.
-    pub fn new(config: &SchedulerConfig) -> TaskScheduler {
+    pub fn new(config: &TaskSchedulerConfig) -> TaskScheduler {
         TaskScheduler {
             max_task_failures: config.max_task_failures.max(1),
             retry_guest_failures: config.retry_guest_failures,
@@ -335,7 +336,7 @@ impl TaskScheduler {
                 let failure = match failure {
                     // A deterministic failure would fail again: with retries off, the first one fails the job.
                     TaskFailure::Guest { .. } if !self.retry_guest_failures => Failure::Counted {
-                        message: &format!("{message} (not retried: {} is false)", crate::config::TASK_RETRY_GUEST_FAILURES),
+                        message: &format!("{message} (not retried: {} is false)", crate::settings::keys::TASK_RETRY_GUEST_FAILURES),
                         max_failures: 1,
                     },
                     _ => Failure::Counted { message: &message, max_failures: self.max_task_failures },

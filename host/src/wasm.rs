@@ -35,7 +35,7 @@ pub use crate::task::TaskLimits;
 use bindings::PipelineExports;
 pub(crate) use bindings::job as job_bindings;
 
-use crate::config;
+use crate::settings::keys;
 use crate::task::{ComponentBytes, DEFAULT_TASK_MEMORY};
 
 /// How long one epoch tick lasts; task deadlines are counted in ticks.
@@ -160,8 +160,8 @@ impl Runtime {
             return Err(GuestError::Failed {
                 message: format!(
                     "{} is set but this executor does not meter fuel: start executors with --conf {}=N",
-                    config::TASK_FUEL,
-                    config::TASK_FUEL
+                    keys::TASK_FUEL,
+                    keys::TASK_FUEL
                 ),
             });
         }

@@ -60,7 +60,7 @@ fn c_codec_matches_the_encoding_vectors() {
 #[test]
 fn c_api_job_matches_answers_computed_here() {
     let job = c_job("api_job");
-    let run = wisp(&["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.test.greeting=hello"], RUN_TIMEOUT);
+    let run = wisp(&["run", job.to_str().unwrap(), "--cores", "2", "--conf", "api_job.greeting=hello"], RUN_TIMEOUT);
     assert!(run.ok(), "{}", run.stderr);
     let xs: Vec<i64> = (1..=100).collect();
     let by7 = |f: fn(i64) -> i64| -> String {

@@ -247,6 +247,19 @@ fn a_client_of_another_protocol_version_is_refused_with_a_clear_error() {
 }
 
 #[test]
+fn a_job_with_an_unknown_wisp_key_is_refused_by_the_master_naming_the_nearest_key() {
+    // No executors: only the refusal (before the job waits for any) can end the run.
+    let cluster = Cluster::start(0, &[], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("input"), dir.path().join("out"));
+    let run = cluster.submit(WORDCOUNT, &["myjob.setting=1", "wisp.task.memmory=256m"], &[&input, &out], None);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let line = "wisp: error: unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)";
+    assert!(run.stderr.lines().any(|l| l == line), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
 fn garbage_half_open_truncated_and_huge_frames_do_not_crash_the_master() {
     // A 2 s network timeout bounds the master's handshake wait, so the half-open connection is dropped quickly.
     let fast = ["wisp.network.timeout=2s", "wisp.executor.heartbeatInterval=200ms"];

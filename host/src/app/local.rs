@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AppError, AppSpec, check_job};
-use crate::config::{self, Conf, ConfigError};
-use crate::dag::SchedulerConfig;
 use crate::event_log::{EventLog, EventLogError};
 use crate::executor::ExecutorConfig;
 use crate::ids::{AppId, ExecutorId};
 use crate::local::{LocalExecutors, StartError};
-use crate::task::{ComponentBytes, TaskLimits};
+use crate::process_settings::LocalSettings;
+use crate::settings::{Conf, ConfigError, compile_cache_dir};
+use crate::task::ComponentBytes;
 use crate::wasm::{ComponentError, Runtime, content_hash};
 
 /// What `wisp run` was asked to do.
@@ -78,20 +78,19 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
     if cores == 0 {
         return Err(RunError::NoCores);
     }
+    let settings = LocalSettings::from_conf(&conf, cores)?;
     let bytes = std::fs::read(&options.job).map_err(|source| RunError::ReadJob { path: options.job.clone(), source })?;
     let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-    let runtime = Runtime::new(TaskLimits::from_conf(&conf)?, config::compile_cache_dir()).map_err(RunError::Runtime)?;
+    let runtime = Runtime::new(settings.task_limits, compile_cache_dir()).map_err(RunError::Runtime)?;
     let not_a_job = |source| RunError::NotAJob { path: options.job.clone(), source };
     let loaded = runtime.load(&job).map_err(not_a_job)?;
     check_job(&loaded).map_err(not_a_job)?;
     let event_log = options.event_log.as_deref().map(EventLog::create).transpose()?;
-    let mut scheduler = SchedulerConfig::from_conf(&conf)?;
-    scheduler.cpus_per_task = scheduler.cpus_per_task.clamp(1, cores);
     let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
     let executor_config = ExecutorConfig {
         id: ExecutorId(0),
         work_dir: work_root.join("executor-0"),
-        shuffle_spill_memory: conf.get_bytes(config::SHUFFLE_SPILL_MEMORY, 64 << 20)? as usize,
+        shuffle_spill_memory: settings.shuffle_spill_memory,
         batch_bytes: crate::executor::BATCH_BYTES,
     };
     let executors = LocalExecutors::start(cores, work_root, executor_config, runtime.clone())?;
@@ -100,7 +99,7 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
         job,
         loaded,
         conf,
-        scheduler,
+        settings: settings.app,
         args: options.args.clone(),
         event_log,
         stdout: None,

@@ -7,20 +7,21 @@ use std::sync::Arc;
 use super::{AppSpec, check_job, stdout};
 use crate::cluster::master::{self, JobEvents, MasterArgs, MasterExecutors, Submission, SubmissionHandler};
 use crate::cluster::ClusterError;
-use crate::config;
-use crate::dag::SchedulerConfig;
 use crate::error_chain::chain;
 use crate::event_log::EventLog;
 use crate::net::Fingerprint;
-use crate::task::{ComponentBytes, TaskLimits};
+use crate::process_settings::{AppSettings, MasterSettings};
+use crate::settings::compile_cache_dir;
+use crate::task::ComponentBytes;
 use crate::wasm::{Runtime, content_hash};
 
 /// Runs `wisp master` until its process ends; `ready` is told the bound address and the fingerprint to pin.
 pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
-    let runtime = Runtime::new(TaskLimits::from_conf(&args.conf)?, config::compile_cache_dir())
-        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let settings = MasterSettings::from_conf(&args.conf)?;
+    let runtime =
+        Runtime::new(settings.task_limits.clone(), compile_cache_dir()).map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
     let handler = Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone() });
-    master::run(args, handler, ready)
+    master::run(args, &settings, handler, ready)
 }
 
 /// Runs each submission as an application whose job main runs in this (the master's) process.
@@ -33,7 +34,7 @@ struct SubmittedApps {
 impl SubmissionHandler for SubmittedApps {
     fn run(&self, submission: Submission, executors: &MasterExecutors, events: &JobEvents) -> Result<(), String> {
         let Submission { component, args, conf, cancel } = submission;
-        let scheduler = SchedulerConfig::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
+        let settings = AppSettings::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
         let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
         let not_job = |e: &dyn std::error::Error| format!("the submitted file is not a usable Wisp job: {}", chain(e));
         let loaded = self.runtime.load(&job).map_err(|e| not_job(&e))?;
@@ -52,7 +53,7 @@ impl SubmissionHandler for SubmittedApps {
             job,
             loaded,
             conf,
-            scheduler,
+            settings,
             args,
             event_log,
             stdout: Some(stdout),

@@ -23,12 +23,12 @@ use self::state::{ExecutorSettings, ExecutorState, QueuedTask};
 use super::blocks::fetch::FetchPool;
 use super::blocks::{PeerTable, server};
 use super::{ClusterError, net_config, resolve};
-use crate::config::{self, Conf};
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::protocol::{ExecutorRequest, MasterReply, WireTaskReport};
 use crate::net::{ClientConn, ClusterSecret, Fingerprint, Identity, Limits, NetConfig, Role, Server, Stream, call, connect_with};
-use crate::task::TaskLimits;
+use crate::process_settings::ExecutorProcessSettings;
+use crate::settings::{Conf, compile_cache_dir};
 use crate::task_threads::TaskThreads;
 use crate::wasm::Runtime;
 
@@ -116,14 +116,10 @@ async fn register(args: &ExecutorArgs, cores: u32, net: &NetConfig, peer_net: &N
 
 async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), ClusterError> {
     let cores = args.cores.max(1);
-    let net = net_config(&args.conf, "master")?;
-    let peer_net = net_config(&args.conf, "executor")?;
-    let heartbeat =
-        args.conf.get_duration(config::EXECUTOR_HEARTBEAT_INTERVAL, Duration::from_secs(10))?.max(Duration::from_millis(50));
-    let max_in_flight = args.conf.get_bytes(config::REDUCER_MAX_BYTES_IN_FLIGHT, 48 << 20)?;
-    let spill = args.conf.get_bytes(config::SHUFFLE_SPILL_MEMORY, 64 << 20)? as usize;
-    let runtime = Runtime::new(TaskLimits::from_conf(&args.conf)?, config::compile_cache_dir())
-        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let process = ExecutorProcessSettings::from_conf(&args.conf)?;
+    let net = net_config(process.network_timeout, "master");
+    let peer_net = net_config(process.network_timeout, "executor");
+    let runtime = Runtime::new(process.task_limits, compile_cache_dir()).map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
 
     let Registration { id, master, block_server } = register(&args, cores, &net, &peer_net).await?;
     let span = tracing::info_span!("executor", executor = %id);
@@ -144,8 +140,8 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let settings = ExecutorSettings {
         id,
         base: base.clone(),
-        max_in_flight,
-        spill,
+        max_in_flight: process.max_bytes_in_flight,
+        spill: process.shuffle_spill_memory,
         batch_bytes: crate::executor::BATCH_BYTES,
         #[cfg(any(test, feature = "testing"))]
         faults: crate::testing::TestFaults::from_env().map_err(|e| ClusterError::Runtime { message: e.to_string() })?,
@@ -156,7 +152,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let limits = net.limits;
     let statuses = tokio::spawn(send_statuses(master.conn.clone(), status_rx, state.clone(), limits).instrument(span.clone()));
     let heartbeats =
-        tokio::spawn(send_heartbeats(master.conn.clone(), heartbeat, state.clone(), limits).instrument(span.clone()));
+        tokio::spawn(send_heartbeats(master.conn.clone(), process.heartbeat_interval, state.clone(), limits).instrument(span.clone()));
     let requests = tokio::spawn(serve_requests(master.conn.clone(), state, limits).instrument(span.clone()));
     let message = tokio::select! {
         r = statuses => r.unwrap_or_else(|e| e.to_string()),

@@ -24,12 +24,13 @@ use self::launcher::serve_queue;
 use self::registry::{Link, Registry};
 use self::submissions::Submissions;
 use super::{ClusterError, net_config};
-use crate::config::Conf;
-use crate::dag::{SchedulerConfig, SchedulerEvent};
+use crate::dag::SchedulerEvent;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId};
 use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, RunningTask, WireTaskReport};
 use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
+use crate::process_settings::MasterSettings;
+use crate::settings::Conf;
 use crate::task::TaskReport;
 
 /// Settings of `wisp master`.
@@ -55,13 +56,12 @@ struct Shared {
 /// Runs the master until its process ends; `ready` is told the bound address and the fingerprint to pin.
 pub(crate) fn run(
     args: MasterArgs,
+    settings: &MasterSettings,
     handler: Arc<dyn SubmissionHandler>,
     ready: impl FnOnce(SocketAddr, Fingerprint),
 ) -> Result<(), ClusterError> {
-    let net = net_config(&args.conf, "master")?;
+    let net = net_config(settings.network_timeout, "master");
     let timeout = net.idle_timeout;
-    // Checked here so that a bad master configuration fails at start; applications re-read it under their own.
-    SchedulerConfig::from_conf(&args.conf)?;
     let identity =
         Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()

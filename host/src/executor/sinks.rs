@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::plan_run::run_plan;
 use super::{BatchSink, TaskState, guest_failure, host_failure, io_failure};
-use crate::config::SHUFFLE_SPILL_MEMORY;
 use crate::records::{Batch, split_pair};
+use crate::settings::keys::SHUFFLE_SPILL_MEMORY;
 use crate::shuffle::ShuffleWriter;
 use crate::task::{ResultKind, ResultValue, TaskFailure, TaskOutput, TaskSink};
 

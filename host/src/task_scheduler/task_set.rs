@@ -21,8 +21,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::cluster::Cluster;
 use super::speculation::MedianHeap;
+use super::{ExclusionConfig, LocalityWaits, SpeculationConfig};
 use super::{PendingTask, TaskLocality, TaskLocation};
-use crate::dag::{ExclusionConfig, LocalityWaits, SpeculationConfig};
 use crate::ids::{ExecutorId, StageId, TaskId};
 
 /// The state of one task (one partition) of a task set.

@@ -3,13 +3,12 @@
 use std::time::Duration;
 
 use super::*;
-use crate::dag::LocalityWaits;
 use crate::task::{ResultValue, TaskMetrics, TaskOutput};
 
 const T0: Duration = Duration::ZERO;
 
 fn scheduler(max_failures: u32, cpus: u32) -> TaskScheduler {
-    TaskScheduler::new(&SchedulerConfig { max_task_failures: max_failures, cpus_per_task: cpus, ..Default::default() })
+    TaskScheduler::new(&TaskSchedulerConfig { max_task_failures: max_failures, cpus_per_task: cpus, ..Default::default() })
 }
 
 fn set(stage: u32, partitions: &[u32]) -> TaskSet {
@@ -42,7 +41,7 @@ fn outcome(v: ReportVerdict) -> TaskOutcome {
 
 #[test]
 fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() {
-    let config = SchedulerConfig { max_task_failures: 4, retry_guest_failures: false, ..Default::default() };
+    let config = TaskSchedulerConfig { max_task_failures: 4, retry_guest_failures: false, ..Default::default() };
     let mut ts = TaskScheduler::new(&config);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
@@ -308,9 +307,8 @@ fn preferences_on_a_lost_or_absent_executor_do_not_wait() {
 }
 
 fn excluding(max_failures: u32, per_task: u32, per_stage: u32) -> TaskScheduler {
-    let exclusion =
-        crate::dag::ExclusionConfig { enabled: true, max_task_attempts_per_executor: per_task, max_failed_tasks_per_executor: per_stage };
-    TaskScheduler::new(&SchedulerConfig { max_task_failures: max_failures, exclusion, ..Default::default() })
+    let exclusion = ExclusionConfig { enabled: true, max_task_attempts_per_executor: per_task, max_failed_tasks_per_executor: per_stage };
+    TaskScheduler::new(&TaskSchedulerConfig { max_task_failures: max_failures, exclusion, ..Default::default() })
 }
 
 #[test]
@@ -400,8 +398,8 @@ fn without_exclusion_an_executor_failing_many_tasks_keeps_running_others() {
 
 #[test]
 fn speculative_copy_goes_to_another_host_and_only_once() {
-    let spec = crate::dag::SpeculationConfig { enabled: true, ..Default::default() };
-    let mut ts = TaskScheduler::new(&SchedulerConfig { speculation: spec, ..Default::default() });
+    let spec = SpeculationConfig { enabled: true, ..Default::default() };
+    let mut ts = TaskScheduler::new(&TaskSchedulerConfig { speculation: spec, ..Default::default() });
     ts.add_executor(ExecutorId(0), "h0".into(), 2);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
@@ -463,7 +461,7 @@ fn busy_preferred_host_runs_rack_local_after_the_node_wait_before_any_other_rack
 #[test]
 fn rack_wait_is_its_own_key_and_a_preferred_executor_brings_its_hosts_rack() {
     let waits = LocalityWaits { process: at(1000), node: at(2000), rack: at(5000) };
-    let mut ts = TaskScheduler::new(&SchedulerConfig { locality_waits: waits, ..Default::default() });
+    let mut ts = TaskScheduler::new(&TaskSchedulerConfig { locality_waits: waits, ..Default::default() });
     add_in_rack(&mut ts, 0, "h0", "r0", 1);
     add_in_rack(&mut ts, 1, "h1", "r1", 1);
     add_in_rack(&mut ts, 2, "h2", "r0", 1);

@@ -180,11 +180,11 @@ fn limit_message(e: &wasmtime::Error, capture: &Capture, sandbox: &Sandbox) -> O
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {
             let t = sandbox.timeout?;
-            return Some(format!("task exceeded its time limit ({} = {t:?})", crate::config::TASK_TIMEOUT));
+            return Some(format!("task exceeded its time limit ({} = {t:?})", crate::settings::keys::TASK_TIMEOUT));
         }
         Some(wasmtime::Trap::OutOfFuel) => {
             let fuel = sandbox.fuel?;
-            return Some(format!("task ran out of fuel ({} = {fuel})", crate::config::TASK_FUEL));
+            return Some(format!("task ran out of fuel ({} = {fuel})", crate::settings::keys::TASK_FUEL));
         }
         _ => {}
     }
@@ -194,7 +194,7 @@ fn limit_message(e: &wasmtime::Error, capture: &Capture, sandbox: &Sandbox) -> O
     let cause = e.root_cause().to_string();
     cause
         .contains("forcing trap when growing memory")
-        .then(|| format!("task exceeded its memory limit ({} = {} bytes)", crate::config::TASK_MEMORY, sandbox.memory))
+        .then(|| format!("task exceeded its memory limit ({} = {} bytes)", crate::settings::keys::TASK_MEMORY, sandbox.memory))
 }
 
 fn to_wit_op(op: &Op) -> wit::Op {

@@ -246,7 +246,7 @@ int wisp_main(int argc, char **argv) {
     printf("\n");
     wisp_batch_free(&first);
 
-    char *conf = wisp_conf("wisp.test.greeting");
+    char *conf = wisp_conf("api_job.greeting");
     printf("conf=%s\n", conf != NULL ? conf : "(unset)");
     free(conf);
 

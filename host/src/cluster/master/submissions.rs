@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 use super::app_executors::MasterExecutors;
-use crate::config::Conf;
 use crate::error_chain::chain;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
 use crate::net::{Limits, Stream};
+use crate::settings::Conf;
 
 /// Events buffered between an application's threads and its submitter's stream; senders wait beyond it.
 const JOB_EVENTS_CAPACITY: usize = 64;
@@ -92,11 +92,17 @@ async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
         }
     };
     tracing::info!(component_bytes = component.len(), ?args, "job submitted");
-    // The job's settings override the master's (the cluster's defaults).
-    let mut conf = submissions.conf.clone();
-    for (k, v) in &pairs {
-        conf.set(k.trim(), v.trim());
-    }
+    // The job's settings override the master's (the cluster's defaults); an unknown `wisp.*` key refuses the job.
+    let conf = match Conf::from_pairs(&pairs) {
+        Ok(job_conf) => submissions.conf.overlaid(&job_conf),
+        Err(e) => {
+            let message = e.to_string();
+            tracing::warn!(%message, "job refused");
+            let _ = s.write(&JobEvent::JobDone { result: Err(message) }).await;
+            s.finish();
+            return;
+        }
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     let submission = Submission { component, args, conf, cancel: cancel.clone() };
     let (tx, mut rx) = mpsc::channel::<JobEvent>(JOB_EVENTS_CAPACITY);

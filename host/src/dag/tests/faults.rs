@@ -5,6 +5,7 @@ use crate::dag::{EventRecord, SchedulerConfig, SchedulerEvent, StageKind};
 use crate::ids::{ComponentId, ExecutorId, ShuffleId, StageId, TaskId};
 use crate::lineage::{GuestOps, Lineage, NarrowStep, Op, OpKind, RddKind};
 use crate::task::{ResultKind, ResultValue, TaskAttempt, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
+use crate::task_scheduler::{ExclusionConfig, TaskSchedulerConfig};
 
 fn guest_failure(message: &str) -> Step {
     Step::Fail(TaskFailure::Guest { message: message.to_string() })
@@ -36,7 +37,8 @@ fn failing_task_is_retried_elsewhere_then_fails_the_job_with_the_guest_message()
 
 #[test]
 fn job_failure_kills_its_other_running_tasks() {
-    let config = SchedulerConfig { max_task_failures: 2, ..Default::default() };
+    let config =
+        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 2, ..Default::default() }, ..Default::default() };
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(3, 1, config);
@@ -158,7 +160,8 @@ fn executor_lost_during_the_reduce_stage() {
 #[test]
 fn executor_lost_during_the_map_stage_is_not_a_task_failure() {
     // With one allowed failure, any counted failure would fail the job.
-    let config = SchedulerConfig { max_task_failures: 1, ..Default::default() };
+    let config =
+        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() }, ..Default::default() };
     let mut l = Lineage::default();
     let d = distinct_job(&mut l);
     let mut sim = Sim::with_config(2, 2, config);
@@ -235,7 +238,8 @@ fn stale_reports_are_ignored() {
 fn killed_report_of_a_live_task_requeues_it() {
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"]]);
-    let config = SchedulerConfig { max_task_failures: 1, ..Default::default() };
+    let config =
+        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() }, ..Default::default() };
     let mut sim = Sim::with_config(1, 2, config);
     let job = sim.submit(&l, x, vec![0, 1], ResultKind::Count);
     let first = *sim.running.keys().next().unwrap();
@@ -267,8 +271,8 @@ fn always_failing_task_fails_the_job_after_four_attempts_on_at_least_two_executo
 
 #[test]
 fn with_exclusion_a_task_failing_on_every_executor_fails_the_job_early() {
-    let exclusion = crate::dag::ExclusionConfig { enabled: true, ..Default::default() };
-    let config = SchedulerConfig { exclusion, ..Default::default() };
+    let exclusion = ExclusionConfig { enabled: true, ..Default::default() };
+    let config = SchedulerConfig { task_scheduler: TaskSchedulerConfig { exclusion, ..Default::default() }, ..Default::default() };
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(2, 1, config);

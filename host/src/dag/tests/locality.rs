@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use super::harness::*;
-use crate::dag::{EventRecord, LocalityWaits, SchedulerConfig};
+use crate::dag::{EventRecord, SchedulerConfig};
 use crate::ids::{ExecutorId, RddId};
 use crate::lineage::Lineage;
 use crate::task::{Plan, ResultKind, ResultValue, Source, TaskDesc};
+use crate::task_scheduler::{LocalityWaits, TaskSchedulerConfig};
 use crate::task_scheduler::{TaskLocality, TaskLocation};
 
 const MS: Duration = Duration::from_millis(1);
@@ -83,7 +84,8 @@ fn busy_preferred_executor_same_host_waits_then_runs_node_local() {
 #[test]
 fn busy_preferred_executor_other_host_waits_for_each_level_then_runs_anywhere() {
     let waits = LocalityWaits { process: Duration::from_secs(1), node: Duration::from_secs(2), rack: Duration::from_secs(5) };
-    let config = SchedulerConfig { locality_waits: waits, ..Default::default() };
+    let config =
+        SchedulerConfig { task_scheduler: TaskSchedulerConfig { locality_waits: waits, ..Default::default() }, ..Default::default() };
     let (mut sim, job) = all_blocks_on_executor_0(config, "h1");
     let count = |sim: &Sim| sim.starts().iter().filter(|s| s.job == job).count();
     assert_eq!(count(&sim), 1);
@@ -102,7 +104,10 @@ fn busy_preferred_executor_other_host_waits_for_each_level_then_runs_anywhere() 
 
 #[test]
 fn zero_wait_launches_at_once() {
-    let config = SchedulerConfig { locality_waits: LocalityWaits::uniform(Duration::ZERO), ..Default::default() };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { locality_waits: LocalityWaits::uniform(Duration::ZERO), ..Default::default() },
+        ..Default::default()
+    };
     let (sim, job) = all_blocks_on_executor_0(config, "h1");
     let s: Vec<Start> = sim.starts().into_iter().filter(|s| s.job == job).collect();
     assert_eq!(

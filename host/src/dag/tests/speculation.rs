@@ -3,13 +3,15 @@
 use std::time::Duration;
 
 use super::harness::*;
-use crate::dag::{EventRecord, SchedulerConfig, SpeculationConfig};
+use crate::dag::{EventRecord, SchedulerConfig};
 use crate::ids::{ExecutorId, JobId, ShuffleId, StageId, TaskId};
 use crate::lineage::{Lineage, MapSideCombine, ReduceSide};
 use crate::task::{ResultKind, ResultValue, TaskAttempt, TaskMetrics, TaskReport};
+use crate::task_scheduler::{SpeculationConfig, TaskSchedulerConfig};
 
 fn speculating() -> SchedulerConfig {
-    SchedulerConfig { speculation: SpeculationConfig { enabled: true, ..Default::default() }, ..Default::default() }
+    let speculation = SpeculationConfig { enabled: true, ..Default::default() };
+    SchedulerConfig { task_scheduler: TaskSchedulerConfig { speculation, ..Default::default() }, ..Default::default() }
 }
 
 /// Eight one-record partitions counted on 4 single-core executors (hosts
@@ -149,7 +151,8 @@ fn speculated_map_task_registers_its_output_once_and_the_reduce_reads_it() {
 #[test]
 fn killed_reports_never_count_as_failures() {
     // One allowed failure: a counted kill would fail the job.
-    let config = SchedulerConfig { max_task_failures: 1, ..speculating() };
+    let mut config = speculating();
+    config.task_scheduler.max_task_failures = 1;
     let (mut sim, job, slow, slow_exec) = straggler(config);
     sim.tick(Duration::from_millis(200));
     let copy = speculative_starts(&sim)[0];

@@ -1,0 +1,695 @@
+//! Every `--conf` key, declared once: its name, kind, default, unit, where it has an effect and what it means.
+//!
+//! `KEYS` is the whole table: `Conf` refuses any other `wisp.*` key, the
+//! typed getters (`Conf::read`, `Conf::given`) take their defaults from it,
+//! and the key tables of `docs/configuration.md` are rendered from it
+//! (`settings/docs.rs` checks them). Keys and defaults follow Spark's where the
+//! meaning matches. To add a key: declare a `static` here, list it in `KEYS`,
+//! read it where its process's settings are built, then regenerate the docs.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One configuration key.
+#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+#[derive(Debug)]
+pub(crate) struct Key {
+    /// The name given to `--conf`, e.g. `wisp.task.maxFailures`.
+    pub(crate) name: &'static str,
+    /// How its value is written and checked.
+    pub(crate) kind: Kind,
+    /// The value when it is not given.
+    pub(crate) default: DefaultValue,
+    /// What a number counts (`attempts`, `cores`...), empty when the kind says it all.
+    pub(crate) unit: &'static str,
+    /// Which commands' `--conf` it has an effect in.
+    pub(crate) scope: Scope,
+    /// The docs section it is listed in.
+    pub(crate) section: Section,
+    /// What it means (one table cell of `docs/configuration.md`, Markdown).
+    pub(crate) doc: &'static str,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// How a key's value is written and which values are accepted.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Kind {
+    /// A whole number from 1 to 2³² − 1.
+    PositiveU32,
+    /// A whole number from 1 to 2⁶⁴ − 1.
+    PositiveU64,
+    /// A size in bytes (`4096`, `512k`, `64m`, `1g`, `1t`; a trailing `b` is allowed) within `min..=max`.
+    Bytes { min: u64, max: u64 },
+    /// A duration: `500ms`, `3s`, `1.5s`, `2m`, `2min`, or a bare number of seconds.
+    Duration,
+    /// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (any case).
+    Bool,
+    /// A finite number within `min..=max`.
+    Number { min: f64, max: f64 },
+}
+
+/// A key's value when it is not given.
+#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DefaultValue {
+    /// This value, written as a user would write it (parsed with the key's kind).
+    Value(&'static str),
+    /// The value of another key (itself given or defaulted).
+    SameAs(&'static Key),
+    /// No value: the text says what that means (`none`, `unmetered`).
+    Unset(&'static str),
+    /// Computed when the settings are built: the text says from what.
+    Derived(&'static str),
+}
+
+/// Which commands' `--conf` a key has an effect in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scope {
+    /// `wisp run` (local mode).
+    pub(crate) run: bool,
+    /// `wisp submit`: the job's own value, applied by the master to that job.
+    pub(crate) submit: bool,
+    /// `wisp master`: the master's own setting, or the default of every job it runs.
+    pub(crate) master: bool,
+    /// `wisp executor`.
+    pub(crate) executor: bool,
+}
+
+/// Read per application: local mode, a submitted job, or the master's default for its jobs.
+const APPLICATION: Scope = Scope { run: true, submit: true, master: true, executor: false };
+/// A task's sandbox: travels with each task; a process's own value is the default of its tasks.
+const SANDBOX: Scope = Scope { run: true, submit: true, master: true, executor: true };
+/// Read by whatever runs the tasks: local mode's executor threads and executor processes.
+const EXECUTOR: Scope = Scope { run: true, submit: false, master: false, executor: true };
+/// Read by executor processes only.
+const EXECUTOR_PROCESS: Scope = Scope { run: false, submit: false, master: false, executor: true };
+/// Read by the cluster processes about their connections.
+const NETWORK: Scope = Scope { run: false, submit: false, master: true, executor: true };
+
+/// The docs section a key is listed in (in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Section {
+    /// `## Tasks and jobs`.
+    Tasks,
+    /// `## Input and shuffle`.
+    InputAndShuffle,
+    /// `## Scheduling`.
+    Scheduling,
+    /// `## Cluster`.
+    Cluster,
+}
+
+#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+impl Section {
+    /// Every section, in docs order.
+    pub(crate) const ALL: [Section; 4] = [Section::Tasks, Section::InputAndShuffle, Section::Scheduling, Section::Cluster];
+
+    /// Its heading.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Section::Tasks => "Tasks and jobs",
+            Section::InputAndShuffle => "Input and shuffle",
+            Section::Scheduling => "Scheduling",
+            Section::Cluster => "Cluster",
+        }
+    }
+}
+
+// ---- Tasks and jobs ----
+
+/// Attempts of one task before its job fails.
+pub(crate) static TASK_MAX_FAILURES: Key = Key {
+    name: "wisp.task.maxFailures",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Value("4"),
+    unit: "attempts",
+    scope: APPLICATION,
+    section: Section::Tasks,
+    doc: "attempts of one task (counted failures) before its job fails; fetch failures, lost executors and kills do not count",
+};
+
+/// Cores each task occupies.
+pub(crate) static TASK_CPUS: Key = Key {
+    name: "wisp.task.cpus",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Value("1"),
+    unit: "cores",
+    scope: APPLICATION,
+    section: Section::Tasks,
+    doc: "cores each task occupies (local mode: at most `--cores`)",
+};
+
+/// Largest linear memory of one guest task.
+pub(crate) static TASK_MEMORY: Key = Key {
+    name: "wisp.task.memory",
+    kind: Kind::Bytes { min: 1 << 20, max: 4 << 30 },
+    default: DefaultValue::Value("1g"),
+    unit: "",
+    scope: SANDBOX,
+    section: Section::Tasks,
+    doc: "largest linear memory of one guest task; a task needing more fails naming this key. An executor never grants more than its own value",
+};
+
+/// Wall-time limit of one guest task.
+pub(crate) static TASK_TIMEOUT: Key = Key {
+    name: "wisp.task.timeout",
+    kind: Kind::Duration,
+    default: DefaultValue::Unset("none"),
+    unit: "",
+    scope: SANDBOX,
+    section: Section::Tasks,
+    doc: "wall-time limit of one guest task, enforced by epoch interruption; a breach fails the attempt naming this key (`0` = none)",
+};
+
+/// Fuel budget of one guest task.
+pub(crate) static TASK_FUEL: Key = Key {
+    name: "wisp.task.fuel",
+    kind: Kind::PositiveU64,
+    default: DefaultValue::Unset("unmetered"),
+    unit: "fuel units",
+    scope: SANDBOX,
+    section: Section::Tasks,
+    doc: "fuel (about one unit per wasm instruction) one guest task may burn; metering is on only in processes whose own configuration sets this key (`wisp run`, or executors started with `--conf wisp.task.fuel=N`), where it is the default for jobs that set none",
+};
+
+/// A private scratch directory per task attempt.
+pub(crate) static TASK_SCRATCH: Key = Key {
+    name: "wisp.task.scratch",
+    kind: Kind::Bool,
+    default: DefaultValue::Value("false"),
+    unit: "",
+    scope: SANDBOX,
+    section: Section::Tasks,
+    doc: "give each task attempt a private, empty read-write directory, `/scratch` in the guest, removed when the attempt ends",
+};
+
+/// Whether deterministic guest failures are retried.
+pub(crate) static TASK_RETRY_GUEST_FAILURES: Key = Key {
+    name: "wisp.task.retryGuestFailures",
+    kind: Kind::Bool,
+    default: DefaultValue::Value("true"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Tasks,
+    doc: "retry a task whose guest failed deterministically (trap, panic, limit breach, error); `false` fails the job on the first such failure. Executor-side IO failures are always retried",
+};
+
+/// Consecutive fetch-failed attempts of a stage before its jobs fail.
+pub(crate) static STAGE_MAX_CONSECUTIVE_ATTEMPTS: Key = Key {
+    name: "wisp.stage.maxConsecutiveAttempts",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Value("4"),
+    unit: "attempts",
+    scope: APPLICATION,
+    section: Section::Tasks,
+    doc: "attempts of a stage after fetch failures before its jobs fail",
+};
+
+/// Default partition count of shuffles.
+pub(crate) static DEFAULT_PARALLELISM: Key = Key {
+    name: "wisp.default.parallelism",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Derived("total executor cores"),
+    unit: "partitions",
+    scope: APPLICATION,
+    section: Section::Tasks,
+    doc: "partitions of shuffles when the job does not say",
+};
+
+// ---- Input and shuffle ----
+
+/// Largest input split.
+pub(crate) static MAX_PARTITION_BYTES: Key = Key {
+    name: "wisp.files.maxPartitionBytes",
+    kind: Kind::Bytes { min: 1, max: u64::MAX },
+    default: DefaultValue::Value("32m"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::InputAndShuffle,
+    doc: "largest input split of `text-file` (Hadoop's sizing: `min(total / minPartitions, this)`)",
+};
+
+/// Bytes a shuffle writer buffers before spilling.
+pub(crate) static SHUFFLE_SPILL_MEMORY: Key = Key {
+    name: "wisp.shuffle.spill.memory",
+    kind: Kind::Bytes { min: 0, max: u64::MAX },
+    default: DefaultValue::Value("64m"),
+    unit: "",
+    scope: EXECUTOR,
+    section: Section::InputAndShuffle,
+    doc: "bytes a shuffle writer buffers before spilling to disk",
+};
+
+/// Remote shuffle bytes a reduce task fetches at once.
+pub(crate) static REDUCER_MAX_BYTES_IN_FLIGHT: Key = Key {
+    name: "wisp.reducer.maxBytesInFlight",
+    kind: Kind::Bytes { min: 0, max: u64::MAX },
+    default: DefaultValue::Value("48m"),
+    unit: "",
+    scope: EXECUTOR_PROCESS,
+    section: Section::InputAndShuffle,
+    doc: "remote shuffle bytes a reduce task fetches at once (cluster mode)",
+};
+
+// ---- Scheduling ----
+
+/// How long a task set waits at each locality level.
+pub(crate) static LOCALITY_WAIT: Key = Key {
+    name: "wisp.locality.wait",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("3s"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "how long a task set waits at a locality level before accepting the next worse one",
+};
+
+/// The wait at process-local.
+pub(crate) static LOCALITY_WAIT_PROCESS: Key = Key {
+    name: "wisp.locality.wait.process",
+    kind: Kind::Duration,
+    default: DefaultValue::SameAs(&LOCALITY_WAIT),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "wait at process-local (cached block on the executor)",
+};
+
+/// The wait at node-local.
+pub(crate) static LOCALITY_WAIT_NODE: Key = Key {
+    name: "wisp.locality.wait.node",
+    kind: Kind::Duration,
+    default: DefaultValue::SameAs(&LOCALITY_WAIT),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "wait at node-local (data on the executor's host)",
+};
+
+/// The wait at rack-local.
+pub(crate) static LOCALITY_WAIT_RACK: Key = Key {
+    name: "wisp.locality.wait.rack",
+    kind: Kind::Duration,
+    default: DefaultValue::SameAs(&LOCALITY_WAIT),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "wait at rack-local",
+};
+
+/// Speculative copies of slow tasks.
+pub(crate) static SPECULATION: Key = Key {
+    name: "wisp.speculation",
+    kind: Kind::Bool,
+    default: DefaultValue::Value("false"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "launch speculative copies of slow tasks",
+};
+
+/// How often running tasks are checked for speculation.
+pub(crate) static SPECULATION_INTERVAL: Key = Key {
+    name: "wisp.speculation.interval",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("100ms"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "how often running tasks are checked",
+};
+
+/// How many times slower than the median a task must be to be speculated.
+pub(crate) static SPECULATION_MULTIPLIER: Key = Key {
+    name: "wisp.speculation.multiplier",
+    kind: Kind::Number { min: 1.0, max: f64::INFINITY },
+    default: DefaultValue::Value("1.5"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "a task slower than this × the median successful runtime is speculated",
+};
+
+/// Fraction of a stage's tasks that must finish before speculating.
+pub(crate) static SPECULATION_QUANTILE: Key = Key {
+    name: "wisp.speculation.quantile",
+    kind: Kind::Number { min: 0.0, max: 1.0 },
+    default: DefaultValue::Value("0.75"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "fraction of a stage's tasks that must have finished first",
+};
+
+/// The least runtime of a task before it may be speculated.
+pub(crate) static SPECULATION_MIN_TASK_RUNTIME: Key = Key {
+    name: "wisp.speculation.minTaskRuntime",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("100ms"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "tasks shorter than this are never speculated",
+};
+
+/// Exclude executors on which tasks failed.
+pub(crate) static EXCLUDE_ON_FAILURE_ENABLED: Key = Key {
+    name: "wisp.excludeOnFailure.enabled",
+    kind: Kind::Bool,
+    default: DefaultValue::Value("false"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "exclude executors after failures",
+};
+
+/// Failures of one task on one executor before the task never runs there again.
+pub(crate) static EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR: Key = Key {
+    name: "wisp.excludeOnFailure.task.maxTaskAttemptsPerExecutor",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Value("1"),
+    unit: "failures",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "failures of one task on one executor before that executor is excluded for the task",
+};
+
+/// Distinct failed tasks of a stage on one executor before it is excluded for the stage.
+pub(crate) static EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR: Key = Key {
+    name: "wisp.excludeOnFailure.stage.maxFailedTasksPerExecutor",
+    kind: Kind::PositiveU32,
+    default: DefaultValue::Value("2"),
+    unit: "tasks",
+    scope: APPLICATION,
+    section: Section::Scheduling,
+    doc: "distinct failed tasks of a stage on one executor before it is excluded for the stage",
+};
+
+// ---- Cluster ----
+
+/// An executor silent for this long is declared lost; also the connections' idle timeout.
+pub(crate) static NETWORK_TIMEOUT: Key = Key {
+    name: "wisp.network.timeout",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("30s"),
+    unit: "",
+    scope: NETWORK,
+    section: Section::Cluster,
+    doc: "an executor silent this long (no heartbeat, connection idle) is lost; also the idle timeout of cluster connections (at least 500ms)",
+};
+
+/// How often executors send heartbeats.
+pub(crate) static EXECUTOR_HEARTBEAT_INTERVAL: Key = Key {
+    name: "wisp.executor.heartbeatInterval",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("10s"),
+    unit: "",
+    scope: EXECUTOR_PROCESS,
+    section: Section::Cluster,
+    doc: "how often executors report their running tasks (at least 50ms)",
+};
+
+/// Every declared key, in docs order within each section.
+pub(crate) static KEYS: &[&Key] = &[
+    &TASK_MAX_FAILURES,
+    &TASK_CPUS,
+    &TASK_MEMORY,
+    &TASK_TIMEOUT,
+    &TASK_FUEL,
+    &TASK_SCRATCH,
+    &TASK_RETRY_GUEST_FAILURES,
+    &STAGE_MAX_CONSECUTIVE_ATTEMPTS,
+    &DEFAULT_PARALLELISM,
+    &MAX_PARTITION_BYTES,
+    &SHUFFLE_SPILL_MEMORY,
+    &REDUCER_MAX_BYTES_IN_FLIGHT,
+    &LOCALITY_WAIT,
+    &LOCALITY_WAIT_PROCESS,
+    &LOCALITY_WAIT_NODE,
+    &LOCALITY_WAIT_RACK,
+    &SPECULATION,
+    &SPECULATION_INTERVAL,
+    &SPECULATION_MULTIPLIER,
+    &SPECULATION_QUANTILE,
+    &SPECULATION_MIN_TASK_RUNTIME,
+    &EXCLUDE_ON_FAILURE_ENABLED,
+    &EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR,
+    &EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR,
+    &NETWORK_TIMEOUT,
+    &EXECUTOR_HEARTBEAT_INTERVAL,
+];
+
+/// The prefix of the keys Wisp owns: any other key under it is refused.
+pub(crate) const RESERVED_PREFIX: &str = "wisp.";
+
+/// The declared key of this name.
+pub(crate) fn lookup(name: &str) -> Option<&'static Key> {
+    KEYS.iter().copied().find(|k| k.name == name)
+}
+
+/// The declared key an unknown name most likely meant: the nearest by edit
+/// distance (ignoring case) if within `max(2, len / 4)` edits, else the
+/// nearest sharing its last segment (`wisp.executor.memory` → `wisp.task.memory`).
+pub(crate) fn nearest(unknown: &str) -> Option<&'static Key> {
+    let unknown = unknown.to_ascii_lowercase();
+    let scored = || KEYS.iter().map(|k| (edit_distance(&unknown, &k.name.to_ascii_lowercase()), *k));
+    let limit = (unknown.chars().count() / 4).max(2);
+    let close = scored().min_by_key(|(d, _)| *d).filter(|(d, _)| *d <= limit);
+    let last = |name: &str| name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let unknown_last = last(&unknown);
+    close
+        .or_else(|| scored().filter(|(_, k)| !unknown_last.is_empty() && last(k.name) == unknown_last).min_by_key(|(d, _)| *d))
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), by characters.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substituted = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// A parsed value of a key.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    /// `PositiveU32`, `PositiveU64`.
+    Int(u64),
+    /// `Bytes`.
+    Bytes(u64),
+    /// `Duration`.
+    Duration(Duration),
+    /// `Bool`.
+    Bool(bool),
+    /// `Number`.
+    Number(f64),
+}
+
+impl Kind {
+    /// Parses a value written for this kind; the error is the reason, as `ConfigError::BadValue` shows it.
+    pub(crate) fn parse(self, text: &str) -> Result<Value, String> {
+        let text = text.trim();
+        match self {
+            Kind::PositiveU32 => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|n| Value::Int(n.into()))
+                .ok_or_else(|| "expected a positive 32-bit integer".to_string()),
+            Kind::PositiveU64 => {
+                text.parse::<u64>().ok().filter(|n| *n > 0).map(Value::Int).ok_or_else(|| "expected a positive number".to_string())
+            }
+            Kind::Bytes { min, max } => {
+                let n = parse_bytes(text).ok_or_else(|| "expected a size such as 512k, 64m or 1g".to_string())?;
+                if (min..=max).contains(&n) {
+                    Ok(Value::Bytes(n))
+                } else {
+                    Err(format!("expected a size {}", range_text(min, max, format_bytes)))
+                }
+            }
+            Kind::Duration => {
+                parse_duration(text).map(Value::Duration).ok_or_else(|| "expected a duration such as 500ms, 3s or 2m".to_string())
+            }
+            Kind::Bool => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
+                "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
+                _ => Err("expected true or false".to_string()),
+            },
+            Kind::Number { min, max } => text
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && (min..=max).contains(f))
+                .map(Value::Number)
+                .ok_or_else(|| format!("expected a number {}", range_text(min, max, |f| f.to_string()))),
+        }
+    }
+
+    /// How its values look, for the docs (`integer ≥ 1`, `size between 1m and 4g`...).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the docs tables' renderer, a test"))]
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Kind::PositiveU32 | Kind::PositiveU64 => "integer ≥ 1".to_string(),
+            Kind::Bytes { min: 0, max: u64::MAX } => "size".to_string(),
+            Kind::Bytes { min, max } => format!("size {}", range_text(min, max, format_bytes)),
+            Kind::Duration => "duration".to_string(),
+            Kind::Bool => "boolean".to_string(),
+            Kind::Number { min, max } => format!("number {}", range_text(min, max, |f| f.to_string())),
+        }
+    }
+}
+
+/// `between A and B`, or `of at least A` when `max` is the type's top.
+fn range_text<T: PartialOrd + Copy + Bounded>(min: T, max: T, show: impl Fn(T) -> String) -> String {
+    if max.is_top() { format!("of at least {}", show(min)) } else { format!("between {} and {}", show(min), show(max)) }
+}
+
+/// The top of a range's type: an unbounded maximum.
+trait Bounded {
+    fn is_top(&self) -> bool;
+}
+
+impl Bounded for u64 {
+    fn is_top(&self) -> bool {
+        *self == u64::MAX
+    }
+}
+
+impl Bounded for f64 {
+    fn is_top(&self) -> bool {
+        *self == f64::INFINITY
+    }
+}
+
+/// A size as a user would write it (`1m`, `4g`; bytes if not a whole unit).
+pub(crate) fn format_bytes(n: u64) -> String {
+    for (shift, suffix) in [(40, 't'), (30, 'g'), (20, 'm'), (10, 'k')] {
+        if n >= 1 << shift && n % (1 << shift) == 0 {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
+/// `4096`, `512k`, `64m`, `1g`, `1t` (any case, optional trailing `b`).
+pub(crate) fn parse_bytes(v: &str) -> Option<u64> {
+    let v = v.trim().to_ascii_lowercase();
+    let v = v.strip_suffix('b').unwrap_or(&v);
+    let (num, mult) = match v.chars().last()? {
+        'k' => (&v[..v.len() - 1], 1u64 << 10),
+        'm' => (&v[..v.len() - 1], 1 << 20),
+        'g' => (&v[..v.len() - 1], 1 << 30),
+        't' => (&v[..v.len() - 1], 1 << 40),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// `500ms`, `3s`, `1.5s`, `2m`, `2min`, or a bare number of seconds.
+pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Some(n) = v.strip_suffix("ms") {
+        return n.trim().parse().ok().map(Duration::from_millis);
+    }
+    if let Some(n) = v.strip_suffix("min").or_else(|| v.strip_suffix('m')) {
+        return n.trim().parse::<u64>().ok().map(|m| Duration::from_secs(m * 60));
+    }
+    if let Some(n) = v.strip_suffix('s') {
+        return n.trim().parse::<f64>().ok().filter(|s| *s >= 0.0).and_then(|s| Duration::try_from_secs_f64(s).ok());
+    }
+    v.parse::<f64>().ok().filter(|s| *s >= 0.0).and_then(|s| Duration::try_from_secs_f64(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_reserved_and_grouped_by_section() {
+        for (i, k) in KEYS.iter().enumerate() {
+            assert!(k.name.starts_with(RESERVED_PREFIX), "{}", k.name);
+            assert!(KEYS[..i].iter().all(|o| o.name != k.name), "{} declared twice", k.name);
+            assert!(KEYS[..i].iter().all(|o| o.section <= k.section), "{} is out of its section's order", k.name);
+            assert!(!k.doc.is_empty() && !k.doc.contains('|') && !k.doc.contains('\n'), "{}: the doc must fit one table cell", k.name);
+            assert!(lookup(k.name).is_some_and(|found| std::ptr::eq(found, *k)));
+        }
+    }
+
+    #[test]
+    fn every_default_parses_with_its_own_kind() {
+        for k in KEYS {
+            match k.default {
+                DefaultValue::Value(text) => {
+                    k.kind.parse(text).unwrap_or_else(|e| panic!("default `{text}` of {}: {e}", k.name));
+                }
+                DefaultValue::SameAs(other) => {
+                    assert_eq!(other.kind, k.kind, "{} defaults to {} of another kind", k.name, other.name);
+                    assert!(matches!(other.default, DefaultValue::Value(_)), "{}: chains of defaults are not followed in docs", k.name);
+                    assert!(lookup(other.name).is_some(), "{} defaults to undeclared {}", k.name, other.name);
+                }
+                DefaultValue::Unset(text) | DefaultValue::Derived(text) => assert!(!text.is_empty(), "{}", k.name),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_sizes_and_durations() {
+        assert_eq!(parse_bytes("64m"), Some(64 << 20));
+        assert_eq!(parse_bytes("1g"), Some(1 << 30));
+        assert_eq!(parse_bytes("512KB"), Some(512 << 10));
+        assert_eq!(parse_bytes("4096"), Some(4096));
+        assert_eq!(parse_bytes("x"), None);
+        assert_eq!(parse_bytes("99999999999t"), None);
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3s"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2min"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("-1"), None);
+        assert_eq!(parse_duration("1e300"), None);
+        assert_eq!(format_bytes(1 << 20), "1m");
+        assert_eq!(format_bytes(4 << 30), "4g");
+        assert_eq!(format_bytes(1536), "1536");
+    }
+
+    #[test]
+    fn kinds_check_their_ranges_with_the_reasons_shown_to_users() {
+        assert_eq!(TASK_MEMORY.kind.parse("64k"), Err("expected a size between 1m and 4g".to_string()));
+        assert_eq!(TASK_MEMORY.kind.parse("256m"), Ok(Value::Bytes(256 << 20)));
+        assert_eq!(SPECULATION_QUANTILE.kind.parse("2"), Err("expected a number between 0 and 1".to_string()));
+        assert_eq!(SPECULATION_MULTIPLIER.kind.parse("0.5"), Err("expected a number of at least 1".to_string()));
+        assert_eq!(SPECULATION_MULTIPLIER.kind.parse("inf"), Err("expected a number of at least 1".to_string()));
+        assert_eq!(TASK_MAX_FAILURES.kind.parse("0"), Err("expected a positive 32-bit integer".to_string()));
+        assert_eq!(TASK_MAX_FAILURES.kind.parse("4294967296"), Err("expected a positive 32-bit integer".to_string()));
+        assert_eq!(TASK_FUEL.kind.parse("0"), Err("expected a positive number".to_string()));
+        assert_eq!(SPECULATION.kind.parse("ON"), Ok(Value::Bool(true)));
+        assert_eq!(SPECULATION.kind.parse("maybe"), Err("expected true or false".to_string()));
+    }
+
+    #[test]
+    fn nearest_key_is_suggested_only_when_close() {
+        let near = |name: &str| nearest(name).map(|k| k.name);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(near("wisp.task.memmory"), Some("wisp.task.memory"));
+        assert_eq!(near("wisp.task.maxfailures"), Some("wisp.task.maxFailures"));
+        assert_eq!(near("wisp.speculation.quantil"), Some("wisp.speculation.quantile"));
+        assert_eq!(near("wisp.locality.wait.host"), Some("wisp.locality.wait.node"));
+        // Spark's name of a setting Wisp has per task.
+        assert_eq!(near("wisp.executor.memory"), Some("wisp.task.memory"));
+        assert_eq!(near("wisp.completely.different"), None);
+        assert_eq!(near("wisp.x"), None);
+    }
+}
