@@ -28,17 +28,29 @@ fn main() {
     ensure_wasm_target();
     let target_dir = root.join("target").join("wasm-guests");
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root).args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target_dir);
+    cmd.current_dir(&root)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir);
     for (pkg, _) in GUESTS {
         cmd.args(["-p", pkg]);
     }
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"]
-    {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     // The outer build's profile settings must not leak into the guests.
     for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_PROFILE_") || k.starts_with("CARGO_CFG_") || k == "CARGO_PRIMARY_PACKAGE" {
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_CFG_")
+            || k == "CARGO_PRIMARY_PACKAGE"
+        {
             cmd.env_remove(k);
         }
     }
@@ -47,7 +59,10 @@ fn main() {
     let status = cmd.status().expect("failed to run cargo for the guest components");
     assert!(status.success(), "building the guest components for wasm32-wasip2 failed");
     for (pkg, var) in GUESTS {
-        let file = target_dir.join("wasm32-wasip2").join("release").join(format!("{}.wasm", pkg.replace('-', "_")));
+        let file = target_dir
+            .join("wasm32-wasip2")
+            .join("release")
+            .join(format!("{}.wasm", pkg.replace('-', "_")));
         assert!(file.exists(), "guest component {} was not produced", file.display());
         println!("cargo:rustc-env={var}={}", file.display());
     }
@@ -61,12 +76,24 @@ fn ensure_wasm_target() {
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "wasm32-wasip2"))
         .unwrap_or(false);
     if !installed {
-        let ok = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status().map(|s| s.success()).unwrap_or(false);
-        assert!(ok || sysroot_has_target(), "could not install the wasm32-wasip2 target with rustup");
+        let ok = Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok || sysroot_has_target(),
+            "could not install the wasm32-wasip2 target with rustup"
+        );
     }
 }
 
 fn sysroot_has_target() -> bool {
     let out = Command::new("rustc").args(["--print", "sysroot"]).output();
-    out.map(|o| Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/wasm32-wasip2").exists()).unwrap_or(false)
+    out.map(|o| {
+        Path::new(String::from_utf8_lossy(&o.stdout).trim())
+            .join("lib/rustlib/wasm32-wasip2")
+            .exists()
+    })
+    .unwrap_or(false)
 }

@@ -134,17 +134,27 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// `wisp run`: the job's main prints to stdout.
 fn run_local(args: RunArgs) -> anyhow::Result<()> {
-    let options = LocalOptions { job: args.job, cores: args.cores, event_log: args.event_log, conf: args.conf, args: args.args };
+    let options = LocalOptions {
+        job: args.job,
+        cores: args.cores,
+        event_log: args.event_log,
+        conf: args.conf,
+        args: args.args,
+    };
     wisp::run_local(&options)?;
     Ok(())
 }
 
 fn unique() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn secret(path: &Path) -> anyhow::Result<ClusterSecret> {
-    ClusterSecret::from_file(path).with_context(|| format!("cannot use secret file {}", path.display()))
+    ClusterSecret::from_file(path)
+        .with_context(|| format!("cannot use secret file {}", path.display()))
 }
 
 fn fingerprint(text: &str) -> anyhow::Result<Fingerprint> {
@@ -156,7 +166,9 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
     let conf = Conf::from_args(&args.conf)?;
     let state_dir = match args.state_dir {
         Some(d) => d,
-        None => std::env::var_os("HOME").map(|h| Path::new(&h).join(".wisp").join("master")).context("no --state-dir and no $HOME")?,
+        None => std::env::var_os("HOME")
+            .map(|h| Path::new(&h).join(".wisp").join("master"))
+            .context("no --state-dir and no $HOME")?,
     };
     let master_args = MasterArgs {
         listen: args.listen,
@@ -179,7 +191,9 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
     if args.cores == 0 {
         bail!("--cores must be at least 1");
     }
-    let work_dir = args.work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("wisp-executor-{}-{}", std::process::id(), unique())));
+    let work_dir = args.work_dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("wisp-executor-{}-{}", std::process::id(), unique()))
+    });
     wisp::run_executor(ExecutorArgs {
         master: args.master,
         master_fingerprint: fingerprint(&args.master_fingerprint)?,
@@ -187,7 +201,12 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
         cores: args.cores,
         host: args.host,
         rack: args.rack,
-        data_roots: args.data_root.iter().map(std::path::absolute).collect::<Result<_, _>>().context("invalid --data-root")?,
+        data_roots: args
+            .data_root
+            .iter()
+            .map(std::path::absolute)
+            .collect::<Result<_, _>>()
+            .context("invalid --data-root")?,
         work_dir,
         conf,
     })?;
@@ -198,10 +217,13 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
 fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     let mut conf = Vec::new();
     for c in &args.conf {
-        let (k, v) = c.split_once('=').with_context(|| format!("invalid --conf `{c}`: expected key=value"))?;
+        let (k, v) = c
+            .split_once('=')
+            .with_context(|| format!("invalid --conf `{c}`: expected key=value"))?;
         conf.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let component = std::fs::read(&args.job).with_context(|| format!("cannot read job {}", args.job.display()))?;
+    let component = std::fs::read(&args.job)
+        .with_context(|| format!("cannot read job {}", args.job.display()))?;
     let submit_args = SubmitArgs {
         master: args.master,
         master_fingerprint: fingerprint(&args.master_fingerprint)?,

@@ -36,17 +36,31 @@ fn unknown_wisp_key_is_refused_naming_the_nearest_known_key() {
     let out = wisp(&["run", "no-such-job.wasm", "--conf", "wisp.task.memmory=1g"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), "wisp: error: unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)");
+    assert_eq!(
+        err.trim(),
+        "wisp: error: unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)"
+    );
     // Spark's per-executor memory key: Wisp limits memory per task.
     let out = wisp(&["run", "no-such-job.wasm", "--conf", "wisp.executor.memory=256m"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), "wisp: error: unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)");
+    assert_eq!(
+        err.trim(),
+        "wisp: error: unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)"
+    );
 }
 
 #[test]
 fn cluster_processes_refuse_unknown_wisp_keys_before_starting() {
-    let master = ["master", "--listen", "127.0.0.1:0", "--secret-file", "no-such-secret", "--conf", "wisp.network.timout=5s"];
+    let master = [
+        "master",
+        "--listen",
+        "127.0.0.1:0",
+        "--secret-file",
+        "no-such-secret",
+        "--conf",
+        "wisp.network.timout=5s",
+    ];
     let executor = [
         "executor",
         "--master",
@@ -63,7 +77,10 @@ fn cluster_processes_refuse_unknown_wisp_keys_before_starting() {
         "wisp.reducer.maxBytesInFlite=1m",
     ];
     for (args, line) in [
-        (&master[..], "wisp: error: unknown configuration key wisp.network.timout (did you mean wisp.network.timeout?)"),
+        (
+            &master[..],
+            "wisp: error: unknown configuration key wisp.network.timout (did you mean wisp.network.timeout?)",
+        ),
         (
             &executor[..],
             "wisp: error: unknown configuration key wisp.reducer.maxBytesInFlite (did you mean wisp.reducer.maxBytesInFlight?)",

@@ -78,7 +78,7 @@ struct State {
 
 /// The allocator. Sound only where there is a single thread (wasm32 without
 /// the `atomics` target feature), which is the only place it is installed.
-pub struct FastAlloc {
+pub(crate) struct FastAlloc {
     state: UnsafeCell<State>,
 }
 
@@ -89,8 +89,14 @@ unsafe impl Sync for FastAlloc {}
 impl FastAlloc {
     /// A new, empty allocator.
     #[must_use]
-    pub const fn new() -> Self {
-        Self { state: UnsafeCell::new(State { free: [ptr::null_mut(); CLASSES], bump: ptr::null_mut(), end: ptr::null_mut() }) }
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: UnsafeCell::new(State {
+                free: [ptr::null_mut(); CLASSES],
+                bump: ptr::null_mut(),
+                end: ptr::null_mut(),
+            }),
+        }
     }
 
     #[inline(always)]
@@ -131,7 +137,8 @@ impl FastAlloc {
         if (state.end as usize) - (state.bump as usize) < size {
             let chunk = CHUNK.max(size);
             // SAFETY: non-zero size, valid power-of-two alignment.
-            let fresh = unsafe { System.alloc(Layout::from_size_align_unchecked(chunk, SMALL_ALIGN)) };
+            let fresh =
+                unsafe { System.alloc(Layout::from_size_align_unchecked(chunk, SMALL_ALIGN)) };
             if fresh.is_null() {
                 return fresh;
             }

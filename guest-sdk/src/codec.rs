@@ -74,7 +74,10 @@ pub fn decode<T: DeserializeOwned>(record: &[u8]) -> Result<T, CodecError> {
 /// # Errors
 ///
 /// As [`decode`].
-pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(seed: S, record: &'de [u8]) -> Result<S::Value, CodecError> {
+pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+    seed: S,
+    record: &'de [u8],
+) -> Result<S::Value, CodecError> {
     seed.deserialize(de::Decoder::new(record))
 }
 

@@ -29,7 +29,11 @@ impl Context {
     }
 
     /// An RDD of the given records, split into `num_slices` contiguous partitions.
-    pub fn parallelize<T: Data>(&self, records: impl IntoIterator<Item = T>, num_slices: u32) -> Rdd<T> {
+    pub fn parallelize<T: Data>(
+        &self,
+        records: impl IntoIterator<Item = T>,
+        num_slices: u32,
+    ) -> Rdd<T> {
         match encode_batch(records) {
             Ok(batch) => Rdd::from_driver(driver::parallelize(&batch, num_slices.max(1))),
             Err(e) => Rdd::failed(e),
@@ -63,7 +67,8 @@ pub(crate) fn encode_batch<T: Serialize>(records: impl IntoIterator<Item = T>) -
     let mut batch = Batch { data: Vec::new(), ends: Vec::new() };
     for record in records {
         codec::encode(&record, &mut batch.data)?;
-        let end = u32::try_from(batch.data.len()).map_err(|_| Error::msg("records are larger than 4 GiB"))?;
+        let end = u32::try_from(batch.data.len())
+            .map_err(|_| Error::msg("records are larger than 4 GiB"))?;
         batch.ends.push(end);
     }
     Ok(batch)
@@ -116,6 +121,9 @@ where
 
 /// Runs the job's `run` function; the body of the exported `run`.
 #[doc(hidden)]
-pub fn run_main(args: Vec<String>, run: impl FnOnce(&Context, Vec<String>) -> Result<()>) -> std::result::Result<(), String> {
+pub fn run_main(
+    args: Vec<String>,
+    run: impl FnOnce(&Context, Vec<String>) -> Result<()>,
+) -> std::result::Result<(), String> {
     run(&Context::new(), args).map_err(|e| e.to_string())
 }

@@ -47,13 +47,18 @@
 //! A panic in a user function fails the task; its message reaches the host
 //! through the guest's stderr.
 
+#![warn(missing_docs)]
+
 extern crate self as wisp_guest;
 
 #[cfg(all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: alloc::FastAlloc = alloc::FastAlloc::new();
 
-#[cfg(any(test, all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics"))))]
+#[cfg(any(
+    test,
+    all(feature = "fast-alloc", target_arch = "wasm32", not(target_feature = "atomics"))
+))]
 mod alloc;
 #[doc(hidden)]
 pub mod bindings;
@@ -78,7 +83,9 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
 
 /// Everything a job usually needs.
 pub mod prelude {
-    pub use crate::{Context, Data, Error, PartitionIter, Rdd, Result, StorageLevel, args_array, parse_arg};
+    pub use crate::{
+        Context, Data, Error, PartitionIter, Rdd, Result, StorageLevel, args_array, parse_arg,
+    };
 }
 
 /// Direct access to the WIT `driver` interface, for what the typed API does

@@ -46,7 +46,10 @@ pub const fn check_names(names: &[&str]) {
     while i < names.len() {
         let name = names[i].as_bytes();
         assert!(!name.is_empty(), "wisp: a function name must not be empty");
-        assert!(!starts_with(name, b"rust:"), "wisp: function names starting with \"rust:\" are reserved for the SDK");
+        assert!(
+            !starts_with(name, b"rust:"),
+            "wisp: function names starting with \"rust:\" are reserved for the SDK"
+        );
         let mut j = i + 1;
         while j < names.len() {
             assert!(!equal(name, names[j].as_bytes()), "wisp: a function name is given twice");
@@ -88,7 +91,9 @@ pub fn map<T: Data, U: Data>(f: impl Fn(T) -> U + Copy + 'static) -> NamedFactor
 }
 
 /// `map` with parameters: `f(record, &args) -> record`.
-pub fn map_with<T: Data, A: Data, U: Data>(f: impl Fn(T, &A) -> U + Copy + 'static) -> NamedFactory {
+pub fn map_with<T: Data, A: Data, U: Data>(
+    f: impl Fn(T, &A) -> U + Copy + 'static,
+) -> NamedFactory {
     fn of<T: Data, A: Data, U: Data, F: Fn(T, &A) -> U + Copy + 'static>(_: F) -> Factory {
         stateless::<F>();
         factories::map_with::<T, U, A, F>
@@ -115,8 +120,12 @@ pub fn filter_with<T: Data, A: Data>(f: impl Fn(&T, &A) -> bool + Copy + 'static
 }
 
 /// `flat-map`: `f(record) -> iterable of records`.
-pub fn flat_map<T: Data, I: IntoIterator<Item: Data> + 'static>(f: impl Fn(T) -> I + Copy + 'static) -> NamedFactory {
-    fn of<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(T) -> I + Copy + 'static>(_: F) -> Factory {
+pub fn flat_map<T: Data, I: IntoIterator<Item: Data> + 'static>(
+    f: impl Fn(T) -> I + Copy + 'static,
+) -> NamedFactory {
+    fn of<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(T) -> I + Copy + 'static>(
+        _: F,
+    ) -> Factory {
         stateless::<F>();
         factories::flat_map::<T, I, F>
     }
@@ -124,8 +133,17 @@ pub fn flat_map<T: Data, I: IntoIterator<Item: Data> + 'static>(f: impl Fn(T) ->
 }
 
 /// `flat-map` with parameters: `f(record, &args) -> iterable of records`.
-pub fn flat_map_with<T: Data, A: Data, I: IntoIterator<Item: Data> + 'static>(f: impl Fn(T, &A) -> I + Copy + 'static) -> NamedFactory {
-    fn of<T: Data, A: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(T, &A) -> I + Copy + 'static>(_: F) -> Factory {
+pub fn flat_map_with<T: Data, A: Data, I: IntoIterator<Item: Data> + 'static>(
+    f: impl Fn(T, &A) -> I + Copy + 'static,
+) -> NamedFactory {
+    fn of<
+        T: Data,
+        A: Data,
+        I: IntoIterator<Item: Data> + 'static,
+        F: Fn(T, &A) -> I + Copy + 'static,
+    >(
+        _: F,
+    ) -> Factory {
         stateless::<F>();
         factories::flat_map_with::<T, A, I, F>
     }
@@ -133,8 +151,16 @@ pub fn flat_map_with<T: Data, A: Data, I: IntoIterator<Item: Data> + 'static>(f:
 }
 
 /// `map-partitions`: `f(records of the partition) -> iterable of records`.
-pub fn map_partitions<T: Data, I: IntoIterator<Item: Data> + 'static>(f: impl Fn(PartitionIter<T>) -> I + Copy + 'static) -> NamedFactory {
-    fn of<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(PartitionIter<T>) -> I + Copy + 'static>(_: F) -> Factory {
+pub fn map_partitions<T: Data, I: IntoIterator<Item: Data> + 'static>(
+    f: impl Fn(PartitionIter<T>) -> I + Copy + 'static,
+) -> NamedFactory {
+    fn of<
+        T: Data,
+        I: IntoIterator<Item: Data> + 'static,
+        F: Fn(PartitionIter<T>) -> I + Copy + 'static,
+    >(
+        _: F,
+    ) -> Factory {
         stateless::<F>();
         factories::map_partitions::<T, I, F>
     }
@@ -151,8 +177,17 @@ pub fn map_values<K: Data, V: Data, W: Data>(f: impl Fn(V) -> W + Copy + 'static
 }
 
 /// `flat-map-values`: `f(value) -> iterable of values` of `(K, V)` pairs.
-pub fn flat_map_values<K: Data, V: Data, I: IntoIterator<Item: Data> + 'static>(f: impl Fn(V) -> I + Copy + 'static) -> NamedFactory {
-    fn of<K: Data, V: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(V) -> I + Copy + 'static>(_: F) -> Factory {
+pub fn flat_map_values<K: Data, V: Data, I: IntoIterator<Item: Data> + 'static>(
+    f: impl Fn(V) -> I + Copy + 'static,
+) -> NamedFactory {
+    fn of<
+        K: Data,
+        V: Data,
+        I: IntoIterator<Item: Data> + 'static,
+        F: Fn(V) -> I + Copy + 'static,
+    >(
+        _: F,
+    ) -> Factory {
         stateless::<F>();
         factories::flat_map_values::<K, V, I, F>
     }
@@ -179,7 +214,9 @@ pub fn reduce_by_key<K: Data, V: Data>(f: impl Fn(V, V) -> V + Copy + 'static) -
 }
 
 /// An aggregator folding values into the zero value given as the op's args.
-pub fn fold_by_key<K: Data, V: Data + Clone>(f: impl Fn(V, V) -> V + Copy + 'static) -> NamedFactory {
+pub fn fold_by_key<K: Data, V: Data + Clone>(
+    f: impl Fn(V, V) -> V + Copy + 'static,
+) -> NamedFactory {
     fn of<K: Data, V: Data + Clone, F: Fn(V, V) -> V + Copy + 'static>(_: F) -> Factory {
         stateless::<F>();
         factories::fold_by_key::<K, V, F>

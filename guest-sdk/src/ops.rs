@@ -47,7 +47,8 @@ pub(crate) fn name_of(factory: Factory) -> String {
 /// among `names`.
 pub(crate) fn resolve(name: &str, lookup: Lookup, names: &[&str]) -> Result<Factory, String> {
     let unknown = || {
-        let mut message = format!("op name {name:?} does not name a function exported by this component");
+        let mut message =
+            format!("op name {name:?} does not name a function exported by this component");
         if !names.is_empty() {
             message.push_str(&format!(" (its named functions: {})", names.join(", ")));
         }
@@ -77,9 +78,23 @@ mod tests {
 
     #[test]
     fn malformed_names_are_rejected() {
-        for name in ["", "rust:", "rust:0", "rust:012", "rust:+5", "rust:x1", "map", "python:5", "rust:99999999999999999999999"] {
-            let error = resolve(name, |_| None, &[]).err().unwrap_or_else(|| panic!("{name:?} resolved"));
-            assert!(error.contains("does not name a function exported by this component"), "{error}");
+        for name in [
+            "",
+            "rust:",
+            "rust:0",
+            "rust:012",
+            "rust:+5",
+            "rust:x1",
+            "map",
+            "python:5",
+            "rust:99999999999999999999999",
+        ] {
+            let error =
+                resolve(name, |_| None, &[]).err().unwrap_or_else(|| panic!("{name:?} resolved"));
+            assert!(
+                error.contains("does not name a function exported by this component"),
+                "{error}"
+            );
         }
     }
 }

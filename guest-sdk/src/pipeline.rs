@@ -72,7 +72,9 @@ impl OpSpec<'_> {
 
     /// Decodes the op's parameters as an `A`.
     pub(crate) fn args_as<A: DeserializeOwned>(&self) -> Result<A, String> {
-        codec::decode(self.args).map_err(|e| format!("cannot decode the args of op {} as {}: {e}", self.name, type_name::<A>()))
+        codec::decode(self.args).map_err(|e| {
+            format!("cannot decode the args of op {} as {}: {e}", self.name, type_name::<A>())
+        })
     }
 }
 
@@ -109,7 +111,11 @@ pub(crate) struct Values<'a> {
 
 impl<'a> Values<'a> {
     fn new<T: 'static>(vec: &'a mut Vec<T>) -> Self {
-        Self { vec: std::ptr::from_mut(vec).cast(), type_id: TypeId::of::<T>(), lifetime: PhantomData }
+        Self {
+            vec: std::ptr::from_mut(vec).cast(),
+            type_id: TypeId::of::<T>(),
+            lifetime: PhantomData,
+        }
     }
 
     /// The records, if they are `T`s.
@@ -126,7 +132,10 @@ impl<'a> Values<'a> {
     /// Runs `f` over every record, in order, emptying the vector (also when
     /// `f` fails: the records after the failing one are dropped).
     #[inline]
-    pub(crate) fn each<T: 'static>(self, mut f: impl FnMut(T) -> Result<(), String>) -> Result<(), String> {
+    pub(crate) fn each<T: 'static>(
+        self,
+        mut f: impl FnMut(T) -> Result<(), String>,
+    ) -> Result<(), String> {
         for t in self.take::<T>()?.drain(..) {
             f(t)?;
         }
@@ -166,7 +175,11 @@ impl<U: Serialize + 'static> Outbox<U> {
     /// length is known (the `Vec` a flat-map function usually returns) is
     /// appended to the buffer in one copy, even past [`CHUNK`].
     #[inline]
-    pub(crate) fn extend<I: IntoIterator<Item = U>>(&mut self, items: I, next: &mut Next<'_>) -> Result<(), String> {
+    pub(crate) fn extend<I: IntoIterator<Item = U>>(
+        &mut self,
+        items: I,
+        next: &mut Next<'_>,
+    ) -> Result<(), String> {
         let items = items.into_iter();
         if next.accepts::<U>()
             && let (len, Some(upper)) = items.size_hint()
@@ -247,7 +260,10 @@ impl Records {
     }
 
     fn end_record(&mut self) {
-        #[allow(clippy::cast_possible_truncation, reason = "guest memory is at most 4 GiB, so an offset always fits")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "guest memory is at most 4 GiB, so an offset always fits"
+        )]
         self.ends.push(self.data.len() as u32);
     }
 
@@ -257,7 +273,10 @@ impl Records {
     }
 
     /// Appends one record written by `write`; on error nothing is appended.
-    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<(), String> {
+    pub(crate) fn push_with(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
         let start = self.data.len();
         match write(&mut self.data) {
             Ok(()) => {
@@ -308,19 +327,29 @@ impl Next<'_> {
                 self.out.push(record);
                 Ok(())
             }
-            Some((head, tail)) => head.push_bytes(record, &mut Next { rest: tail, types: &self.types[1..], out: self.out }),
+            Some((head, tail)) => head.push_bytes(
+                record,
+                &mut Next { rest: tail, types: &self.types[1..], out: self.out },
+            ),
         }
     }
 
     /// Passes on one record written by `write`: straight into the output
     /// batch at the end of the chain, else through `scratch`.
-    pub(crate) fn write(&mut self, scratch: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<(), String> {
+    pub(crate) fn write(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
         match self.rest.split_first_mut() {
             None => self.out.push_with(write),
             Some((head, tail)) => {
                 scratch.clear();
                 write(scratch)?;
-                head.push_bytes(scratch, &mut Next { rest: tail, types: &self.types[1..], out: self.out })
+                head.push_bytes(
+                    scratch,
+                    &mut Next { rest: tail, types: &self.types[1..], out: self.out },
+                )
             }
         }
     }
@@ -328,15 +357,22 @@ impl Next<'_> {
     /// Hands typed records to the next stage, which takes `U`s.
     fn values<U: 'static>(&mut self, values: &mut Vec<U>) -> Result<(), String> {
         match self.rest.split_first_mut() {
-            Some((head, tail)) => head.push_values(Values::new(values), &mut Next { rest: tail, types: &self.types[1..], out: self.out }),
-            None => Err(format!("internal error: typed {} records past the end of the chain", type_name::<U>())),
+            Some((head, tail)) => head.push_values(
+                Values::new(values),
+                &mut Next { rest: tail, types: &self.types[1..], out: self.out },
+            ),
+            None => Err(format!(
+                "internal error: typed {} records past the end of the chain",
+                type_name::<U>()
+            )),
         }
     }
 }
 
 /// Writes the `u32le len ++ key` head of a pair record.
 pub(crate) fn write_key(buf: &mut Vec<u8>, key: &[u8]) -> Result<(), String> {
-    let len = u32::try_from(key.len()).map_err(|_| format!("key of {} bytes is longer than 4 GiB", key.len()))?;
+    let len = u32::try_from(key.len())
+        .map_err(|_| format!("key of {} bytes is longer than 4 GiB", key.len()))?;
     buf.extend_from_slice(&len.to_le_bytes());
     buf.extend_from_slice(key);
     Ok(())
@@ -405,7 +441,11 @@ impl Chain {
                 }
                 for i in 0..self.stages.len() {
                     let (head, tail) = self.stages[i..].split_first_mut().expect("i is in range");
-                    head.flush(&mut Next { rest: tail, types: &self.types[i + 1..], out: &mut out })?;
+                    head.flush(&mut Next {
+                        rest: tail,
+                        types: &self.types[i + 1..],
+                        out: &mut out,
+                    })?;
                 }
             }
         }
@@ -434,15 +474,23 @@ pub(crate) fn check_batch(data: &[u8], ends: &[u32]) -> Result<(), String> {
     let mut previous = 0;
     for (i, &end) in ends.iter().enumerate() {
         if end < previous {
-            return Err(format!("malformed batch: end offset {end} of record {i} is before the previous end {previous}"));
+            return Err(format!(
+                "malformed batch: end offset {end} of record {i} is before the previous end {previous}"
+            ));
         }
         if end as usize > data.len() {
-            return Err(format!("malformed batch: end offset {end} of record {i} is past the {} data bytes", data.len()));
+            return Err(format!(
+                "malformed batch: end offset {end} of record {i} is past the {} data bytes",
+                data.len()
+            ));
         }
         previous = end;
     }
     if previous as usize != data.len() {
-        return Err(format!("malformed batch: {} data bytes but the records end at {previous}", data.len()));
+        return Err(format!(
+            "malformed batch: {} data bytes but the records end at {previous}",
+            data.len()
+        ));
     }
     Ok(())
 }

@@ -74,7 +74,10 @@ impl<T> Rdd<T> {
     }
 
     /// A new RDD made by a driver call on this one's id.
-    pub(crate) fn then<U>(&self, call: impl FnOnce(u32) -> std::result::Result<u32, String>) -> Rdd<U> {
+    pub(crate) fn then<U>(
+        &self,
+        call: impl FnOnce(u32) -> std::result::Result<u32, String>,
+    ) -> Rdd<U> {
         match &self.id {
             Ok(id) => Rdd::from_driver(call(*id)),
             Err(e) => Rdd::failed(e.clone()),
@@ -116,11 +119,19 @@ impl<T: Data> Rdd<T> {
 
     /// Applies `f` to every record, with parameters `args` (serialized into
     /// the op and decoded once per task).
-    pub fn map_with<A: Data, U: Data, F: Fn(T, &A) -> U + Copy + 'static>(&self, f: F, args: A) -> Rdd<U> {
+    pub fn map_with<A: Data, U: Data, F: Fn(T, &A) -> U + Copy + 'static>(
+        &self,
+        f: F,
+        args: A,
+    ) -> Rdd<U> {
         let _ = f;
         stateless::<F>();
         match codec::to_vec(&args) {
-            Ok(args) => self.transform(&ops::op(OpKind::Map, factories::map_with::<T, U, A, F> as Factory, args)),
+            Ok(args) => self.transform(&ops::op(
+                OpKind::Map,
+                factories::map_with::<T, U, A, F> as Factory,
+                args,
+            )),
             Err(e) => Rdd::failed(e.into()),
         }
     }
@@ -133,11 +144,19 @@ impl<T: Data> Rdd<T> {
     }
 
     /// Keeps the records for which `f(record, &args)` is true.
-    pub fn filter_with<A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(&self, f: F, args: A) -> Rdd<T> {
+    pub fn filter_with<A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(
+        &self,
+        f: F,
+        args: A,
+    ) -> Rdd<T> {
         let _ = f;
         stateless::<F>();
         match codec::to_vec(&args) {
-            Ok(args) => self.transform(&ops::op(OpKind::Filter, factories::filter_with::<T, A, F> as Factory, args)),
+            Ok(args) => self.transform(&ops::op(
+                OpKind::Filter,
+                factories::filter_with::<T, A, F> as Factory,
+                args,
+            )),
             Err(e) => Rdd::failed(e.into()),
         }
     }
@@ -150,7 +169,11 @@ impl<T: Data> Rdd<T> {
     {
         let _ = f;
         stateless::<F>();
-        self.transform(&ops::op(OpKind::FlatMap, factories::flat_map::<T, I, F> as Factory, Vec::new()))
+        self.transform(&ops::op(
+            OpKind::FlatMap,
+            factories::flat_map::<T, I, F> as Factory,
+            Vec::new(),
+        ))
     }
 
     /// Replaces every record by all the items of `f(record, &args)`.
@@ -163,7 +186,11 @@ impl<T: Data> Rdd<T> {
         let _ = f;
         stateless::<F>();
         match codec::to_vec(&args) {
-            Ok(args) => self.transform(&ops::op(OpKind::FlatMap, factories::flat_map_with::<T, A, I, F> as Factory, args)),
+            Ok(args) => self.transform(&ops::op(
+                OpKind::FlatMap,
+                factories::flat_map_with::<T, A, I, F> as Factory,
+                args,
+            )),
             Err(e) => Rdd::failed(e.into()),
         }
     }
@@ -177,7 +204,11 @@ impl<T: Data> Rdd<T> {
     {
         let _ = f;
         stateless::<F>();
-        self.transform(&ops::op(OpKind::MapPartitions, factories::map_partitions::<T, I, F> as Factory, Vec::new()))
+        self.transform(&ops::op(
+            OpKind::MapPartitions,
+            factories::map_partitions::<T, I, F> as Factory,
+            Vec::new(),
+        ))
     }
 
     /// Like [`Rdd::map_partitions`], with the partition's index.
@@ -207,7 +238,11 @@ impl<T: Data> Rdd<T> {
 
     /// The records sorted by the key `f(&record)` (by its encoded bytes,
     /// which is numeric order for numbers and byte order for strings).
-    pub fn sort_by<K: Data, F: Fn(&T) -> K + Copy + 'static>(&self, f: F, ascending: bool) -> Rdd<T> {
+    pub fn sort_by<K: Data, F: Fn(&T) -> K + Copy + 'static>(
+        &self,
+        f: F,
+        ascending: bool,
+    ) -> Rdd<T> {
         self.key_by(f).sort_by_key(ascending).values()
     }
 
@@ -321,7 +356,8 @@ impl<T: Data> Rdd<T> {
     /// Runs `op` (a `fold` or `reduce`) over every partition and decodes each
     /// partition's output.
     fn run_partitions<U: Data>(&self, op: &Op) -> Result<Vec<U>> {
-        let batches = driver::run_partitions(self.raw_id()?, std::slice::from_ref(op), 0).map_err(Error::msg)?;
+        let batches = driver::run_partitions(self.raw_id()?, std::slice::from_ref(op), 0)
+            .map_err(Error::msg)?;
         let mut results = Vec::with_capacity(batches.len());
         for batch in &batches {
             results.extend(decode_batch::<U>(batch)?);
@@ -338,7 +374,11 @@ impl<T: Data> Rdd<T> {
     /// As [`Rdd::collect`], and when the RDD is empty.
     pub fn reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, f: F) -> Result<T> {
         stateless::<F>();
-        let results = self.run_partitions::<T>(&ops::op(OpKind::Reduce, factories::reduce::<T, F> as Factory, Vec::new()))?;
+        let results = self.run_partitions::<T>(&ops::op(
+            OpKind::Reduce,
+            factories::reduce::<T, F> as Factory,
+            Vec::new(),
+        ))?;
         results.into_iter().reduce(f).ok_or_else(|| Error::msg("reduce: the RDD is empty"))
     }
 
@@ -350,7 +390,8 @@ impl<T: Data> Rdd<T> {
     /// As [`Rdd::collect`].
     pub fn fold<F: Fn(T, T) -> T + Copy + 'static>(&self, zero: T, f: F) -> Result<T> {
         stateless::<F>();
-        let op = ops::op(OpKind::Fold, factories::fold::<T, T, F> as Factory, codec::to_vec(&zero)?);
+        let op =
+            ops::op(OpKind::Fold, factories::fold::<T, T, F> as Factory, codec::to_vec(&zero)?);
         Ok(self.run_partitions::<T>(&op)?.into_iter().fold(zero, f))
     }
 
@@ -369,7 +410,8 @@ impl<T: Data> Rdd<T> {
         let _ = seq;
         stateless::<S>();
         stateless::<C>();
-        let op = ops::op(OpKind::Fold, factories::fold::<T, U, S> as Factory, codec::to_vec(&zero)?);
+        let op =
+            ops::op(OpKind::Fold, factories::fold::<T, U, S> as Factory, codec::to_vec(&zero)?);
         Ok(self.run_partitions::<U>(&op)?.into_iter().fold(zero, comb))
     }
 }

@@ -93,7 +93,9 @@ fn parse_prefix(text: &str) -> (Type, &str) {
         if let Some(after) = after.strip_prefix(',') {
             rest = after;
         } else {
-            rest = after.strip_prefix('>').unwrap_or_else(|| panic!("unclosed type parameters of {name:?}"));
+            rest = after
+                .strip_prefix('>')
+                .unwrap_or_else(|| panic!("unclosed type parameters of {name:?}"));
             break;
         }
     }
@@ -109,7 +111,10 @@ fn parse_prefix(text: &str) -> (Type, &str) {
 
 fn hex_decode(hex: &str) -> Vec<u8> {
     assert!(hex.len().is_multiple_of(2), "odd hex {hex:?}");
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit")).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit"))
+        .collect()
 }
 
 fn hex_encode(bytes: &[u8]) -> String {
@@ -133,13 +138,21 @@ fn from_json(ty: &Type, json: &Json) -> Value {
             Value::Unit
         }
         Type::Bytes => Value::Bytes(hex_decode(json.as_str().unwrap_or_else(|| bad(ty, json)))),
-        Type::Option(inner) => Value::Option((!json.is_null()).then(|| Box::new(from_json(inner, json)))),
+        Type::Option(inner) => {
+            Value::Option((!json.is_null()).then(|| Box::new(from_json(inner, json))))
+        }
         Type::Tuple(types) => {
             let items = json.as_array().unwrap_or_else(|| bad(ty, json));
             assert_eq!(items.len(), types.len(), "{json} has the wrong arity for {ty:?}");
             Value::Tuple(types.iter().zip(items).map(|(t, j)| from_json(t, j)).collect())
         }
-        Type::List(inner) => Value::List(json.as_array().unwrap_or_else(|| bad(ty, json)).iter().map(|j| from_json(inner, j)).collect()),
+        Type::List(inner) => Value::List(
+            json.as_array()
+                .unwrap_or_else(|| bad(ty, json))
+                .iter()
+                .map(|j| from_json(inner, j))
+                .collect(),
+        ),
     }
 }
 
@@ -244,7 +257,9 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        let Type::Option(inner) = self.0 else { return Err(de::Error::custom("an option where none was expected")) };
+        let Type::Option(inner) = self.0 else {
+            return Err(de::Error::custom("an option where none was expected"));
+        };
         Ok(Value::Option(Some(Box::new(Seed(inner).deserialize(d)?))))
     }
 
@@ -253,7 +268,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
             Type::Tuple(types) => {
                 let mut items = Vec::with_capacity(types.len());
                 for (i, t) in types.iter().enumerate() {
-                    items.push(seq.next_element_seed(Seed(t))?.ok_or_else(|| de::Error::invalid_length(i, &self))?);
+                    items.push(
+                        seq.next_element_seed(Seed(t))?
+                            .ok_or_else(|| de::Error::invalid_length(i, &self))?,
+                    );
                 }
                 Ok(Value::Tuple(items))
             }
@@ -275,11 +293,14 @@ fn vectors() -> Vec<(usize, String, Type, Value, Vec<u8>)> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut vectors = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let json: Json = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
-        let type_text = json["type"].as_str().unwrap_or_else(|| panic!("line {}: no type", i + 1)).to_owned();
+        let json: Json =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        let type_text =
+            json["type"].as_str().unwrap_or_else(|| panic!("line {}: no type", i + 1)).to_owned();
         let ty = parse_type(&type_text);
         let value = from_json(&ty, &json["value"]);
-        let hex = hex_decode(json["hex"].as_str().unwrap_or_else(|| panic!("line {}: no hex", i + 1)));
+        let hex =
+            hex_decode(json["hex"].as_str().unwrap_or_else(|| panic!("line {}: no hex", i + 1)));
         vectors.push((i + 1, type_text, ty, value, hex));
     }
     vectors
@@ -290,7 +311,9 @@ fn every_vector_value_encodes_to_its_hex() {
     let vectors = vectors();
     assert!(vectors.len() >= 60, "only {} vectors: is the file complete?", vectors.len());
     for (line, type_text, _, value, hex) in &vectors {
-        let got = to_vec(value).unwrap_or_else(|e| panic!("line {line} ({type_text}): encoding {value:?} failed: {e}"));
+        let got = to_vec(value).unwrap_or_else(|e| {
+            panic!("line {line} ({type_text}): encoding {value:?} failed: {e}")
+        });
         assert_eq!(hex_encode(&got), hex_encode(hex), "line {line}: {type_text} {value:?}");
     }
 }
@@ -298,7 +321,8 @@ fn every_vector_value_encodes_to_its_hex() {
 #[test]
 fn every_vector_hex_decodes_to_its_value() {
     for (line, type_text, ty, value, hex) in vectors() {
-        let got = decode_seed(Seed(&ty), &hex).unwrap_or_else(|e| panic!("line {line} ({type_text}): decoding failed: {e}"));
+        let got = decode_seed(Seed(&ty), &hex)
+            .unwrap_or_else(|e| panic!("line {line} ({type_text}): decoding failed: {e}"));
         assert_eq!(got, value, "line {line}: {type_text} from {}", hex_encode(&hex));
     }
 }
@@ -306,7 +330,10 @@ fn every_vector_hex_decodes_to_its_value() {
 #[test]
 fn every_kind_of_type_has_vectors() {
     let vectors = vectors();
-    for kind in ["string", "s64", "u64", "f64", "bool", "unit", "bytes", "option<", "pair<", "tuple<", "list<"] {
+    for kind in [
+        "string", "s64", "u64", "f64", "bool", "unit", "bytes", "option<", "pair<", "tuple<",
+        "list<",
+    ] {
         assert!(vectors.iter().any(|(_, t, ..)| t.starts_with(kind)), "no vector of {kind}");
     }
 }

@@ -13,12 +13,20 @@ fn vectors() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
         ("s64 -2", to_vec(&-2i64).unwrap(), vec![0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]),
         ("s64 from i32 300", to_vec(&300i32).unwrap(), vec![0x80, 0, 0, 0, 0, 0, 0x01, 0x2c]),
         ("u64 from u16 300", to_vec(&300u16).unwrap(), vec![0, 0, 0, 0, 0, 0, 0x01, 0x2c]),
-        ("f64 -2.0", to_vec(&-2.0f64).unwrap(), vec![0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        (
+            "f64 -2.0",
+            to_vec(&-2.0f64).unwrap(),
+            vec![0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ),
         ("f64 0.1", to_vec(&0.1f64).unwrap(), vec![0xbf, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]),
         ("bool", to_vec(&true).unwrap(), vec![1]),
         ("unit", to_vec(&()).unwrap(), vec![]),
         ("option some string", to_vec(&Some("x")).unwrap(), vec![1, b'x']),
-        ("word-count pair", to_vec(&("fox", 2i64)).unwrap(), vec![3, 0, 0, 0, b'f', b'o', b'x', 0x80, 0, 0, 0, 0, 0, 0, 2]),
+        (
+            "word-count pair",
+            to_vec(&("fox", 2i64)).unwrap(),
+            vec![3, 0, 0, 0, b'f', b'o', b'x', 0x80, 0, 0, 0, 0, 0, 0, 2],
+        ),
         (
             "pagerank contribution (string, f64)",
             to_vec(&("p", 0.5f64)).unwrap(),
@@ -34,9 +42,17 @@ fn vectors() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
             to_vec(&("k", (None::<&str>, "w"))).unwrap(),
             vec![1, 0, 0, 0, b'k', 1, 0, 0, 0, 0, b'w'],
         ),
-        ("group (k, [a, bc])", to_vec(&("k", vec!["a", "bc"])).unwrap(), vec![1, 0, 0, 0, b'k', 1, 0, 0, 0, b'a', 2, 0, 0, 0, b'b', b'c']),
+        (
+            "group (k, [a, bc])",
+            to_vec(&("k", vec!["a", "bc"])).unwrap(),
+            vec![1, 0, 0, 0, b'k', 1, 0, 0, 0, b'a', 2, 0, 0, 0, b'b', b'c'],
+        ),
         ("empty list", to_vec(&Vec::<u64>::new()).unwrap(), vec![]),
-        ("map {a: true}", to_vec(&BTreeMap::from([("a", true)])).unwrap(), vec![6, 0, 0, 0, 1, 0, 0, 0, b'a', 1]),
+        (
+            "map {a: true}",
+            to_vec(&BTreeMap::from([("a", true)])).unwrap(),
+            vec![6, 0, 0, 0, 1, 0, 0, 0, b'a', 1],
+        ),
     ]
 }
 
@@ -68,11 +84,14 @@ fn helpers_agree_with_the_serializer() {
 
 #[test]
 fn decoding_the_vectors_gives_the_values_back() {
-    let pair: (String, i64) = decode(&[3, 0, 0, 0, b'f', b'o', b'x', 0x80, 0, 0, 0, 0, 0, 0, 2]).unwrap();
+    let pair: (String, i64) =
+        decode(&[3, 0, 0, 0, b'f', b'o', b'x', 0x80, 0, 0, 0, 0, 0, 0, 2]).unwrap();
     assert_eq!(pair, ("fox".to_owned(), 2));
-    let joined: (String, (Option<String>, String)) = decode(&[1, 0, 0, 0, b'k', 1, 0, 0, 0, 0, b'w']).unwrap();
+    let joined: (String, (Option<String>, String)) =
+        decode(&[1, 0, 0, 0, b'k', 1, 0, 0, 0, 0, b'w']).unwrap();
     assert_eq!(joined, ("k".to_owned(), (None, "w".to_owned())));
-    let group: (String, Vec<String>) = decode(&[1, 0, 0, 0, b'k', 1, 0, 0, 0, b'a', 2, 0, 0, 0, b'b', b'c']).unwrap();
+    let group: (String, Vec<String>) =
+        decode(&[1, 0, 0, 0, b'k', 1, 0, 0, 0, b'a', 2, 0, 0, 0, b'b', b'c']).unwrap();
     assert_eq!(group, ("k".to_owned(), vec!["a".to_owned(), "bc".to_owned()]));
     let error = decode::<(String, i64)>(&[3, 0, 0, 0, b'f', b'o', b'x', 1]).unwrap_err();
     assert_eq!(error.to_string(), "field of 1 bytes is not an i64");

@@ -9,19 +9,16 @@
 //! processes registered with the master); `stdout.rs` pipes a submitted
 //! main's stdout back to its submitter.
 
-mod job_main;
-mod local;
+pub(crate) mod job_main;
+pub(crate) mod local;
 mod stdout;
-mod submitted;
+pub(crate) mod submitted;
 
 use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use job_main::JobMainError;
-pub(crate) use job_main::check_job;
-pub use local::{LocalOptions, RunError, run_local};
-pub use submitted::run_master;
+pub(crate) use job_main::{JobMainError, check_job};
 
 use crate::context::Context;
 use crate::dag::Scheduler;
@@ -70,13 +67,24 @@ pub(crate) struct AppSpec {
 }
 
 /// Runs an application to its end on the calling thread (which becomes its job-main thread).
-pub(crate) fn run(runtime: &Arc<Runtime>, spec: AppSpec, backend: &dyn ExecutorBackend) -> Result<(), AppError> {
+pub(crate) fn run(
+    runtime: &Arc<Runtime>,
+    spec: AppSpec,
+    backend: &dyn ExecutorBackend,
+) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
     let AppSettings { scheduler, default_parallelism, max_split_bytes } = spec.settings;
     let scheduler = Scheduler::new(scheduler);
     let driver_loop = RunningLoop::start(spec.app, scheduler, backend, spec.event_log, spec.cancel)
         .map_err(|source| AppError::Start { source })?;
-    let context = Context::new(spec.job, spec.conf, default_parallelism, max_split_bytes, driver_loop.handle(), runtime.clone());
+    let context = Context::new(
+        spec.job,
+        spec.conf,
+        default_parallelism,
+        max_split_bytes,
+        driver_loop.handle(),
+        runtime.clone(),
+    );
     let (result, context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
     let shuffles = context.map_or(0, |c| c.lineage().shuffle_count());
     driver_loop.stop();

@@ -1,6 +1,6 @@
 //! The executor's block manager (cached partitions in memory or on local disk) and input splits (`input`).
 
-pub mod input;
+pub(crate) mod input;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,7 +13,7 @@ use crate::task::BlockId;
 
 /// A block could not be stored or read.
 #[derive(Debug, thiserror::Error)]
-pub enum BlockError {
+pub(crate) enum BlockError {
     /// Disk IO on a block file failed.
     #[error("block file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -23,14 +23,14 @@ pub enum BlockError {
 }
 
 /// Cached partitions of one executor. Executor-local state, shared by its task threads.
-pub struct BlockManager {
+pub(crate) struct BlockManager {
     memory: Mutex<HashMap<BlockId, Arc<Vec<Batch>>>>,
     disk_dir: PathBuf,
 }
 
 impl BlockManager {
     /// A block manager keeping disk blocks under `disk_dir`.
-    pub fn new(disk_dir: PathBuf) -> std::io::Result<BlockManager> {
+    pub(crate) fn new(disk_dir: PathBuf) -> std::io::Result<BlockManager> {
         std::fs::create_dir_all(&disk_dir)?;
         Ok(BlockManager { memory: Mutex::new(HashMap::new()), disk_dir })
     }
@@ -40,10 +40,18 @@ impl BlockManager {
     }
 
     /// Stores a computed partition.
-    pub fn put(&self, block: BlockId, batches: Vec<Batch>, level: StorageLevel) -> Result<(), BlockError> {
+    pub(crate) fn put(
+        &self,
+        block: BlockId,
+        batches: Vec<Batch>,
+        level: StorageLevel,
+    ) -> Result<(), BlockError> {
         match level {
             StorageLevel::MemoryOnly | StorageLevel::MemoryAndDisk => {
-                self.memory.lock().unwrap_or_else(|p| p.into_inner()).insert(block, Arc::new(batches));
+                self.memory
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(block, Arc::new(batches));
                 Ok(())
             }
             StorageLevel::DiskOnly => {
@@ -65,7 +73,7 @@ impl BlockManager {
     }
 
     /// A cached partition, if this executor holds it.
-    pub fn get(&self, block: BlockId) -> Result<Option<Arc<Vec<Batch>>>, BlockError> {
+    pub(crate) fn get(&self, block: BlockId) -> Result<Option<Arc<Vec<Batch>>>, BlockError> {
         if let Some(b) = self.memory.lock().unwrap_or_else(|p| p.into_inner()).get(&block) {
             return Ok(Some(b.clone()));
         }
@@ -76,12 +84,13 @@ impl BlockManager {
             Err(source) => return Err(BlockError::Io { path, source }),
         };
         let mut batch = Batch::default();
-        crate::shuffle::decode_block(&bytes, &mut batch).map_err(|_| BlockError::Corrupt { path })?;
+        crate::shuffle::decode_block(&bytes, &mut batch)
+            .map_err(|_| BlockError::Corrupt { path })?;
         Ok(Some(Arc::new(vec![batch])))
     }
 
     /// Forgets blocks (memory and disk).
-    pub fn remove(&self, blocks: &[BlockId]) {
+    pub(crate) fn remove(&self, blocks: &[BlockId]) {
         let mut mem = self.memory.lock().unwrap_or_else(|p| p.into_inner());
         for b in blocks {
             mem.remove(b);

@@ -22,8 +22,8 @@ pub(crate) mod submit;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::settings::ConfigError;
 use crate::net::{HandshakeError, IdentityError, NetConfig, RpcError};
+use crate::settings::ConfigError;
 
 /// Why a cluster process (master, executor, submit client) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -94,5 +94,9 @@ pub(crate) fn net_config(timeout: Duration, server_name: &'static str) -> NetCon
 /// Resolves `host:port` (first address).
 pub(crate) async fn resolve(addr: &str) -> Result<std::net::SocketAddr, ClusterError> {
     let resolve_err = |message: String| ClusterError::Resolve { addr: addr.to_string(), message };
-    tokio::net::lookup_host(addr).await.map_err(|e| resolve_err(e.to_string()))?.next().ok_or_else(|| resolve_err("no address".into()))
+    tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| resolve_err(e.to_string()))?
+        .next()
+        .ok_or_else(|| resolve_err("no address".into()))
 }

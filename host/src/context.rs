@@ -10,12 +10,12 @@ mod wit_driver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::driver_loop::LoopHandle;
 use crate::block::input::list_splits;
+use crate::driver_loop::LoopHandle;
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
-    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide,
-    ShuffleDep, StorageLevel,
+    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind,
+    Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::settings::Conf;
@@ -24,7 +24,7 @@ use crate::wasm::{GuestTask, Runtime, content_hash};
 
 /// Why a driver call failed; its message is what the job's main sees.
 #[derive(Debug, thiserror::Error)]
-pub enum ContextError {
+pub(crate) enum ContextError {
     /// An RDD id this lineage never made.
     #[error("unknown rdd id {id}")]
     UnknownRdd { id: u32 },
@@ -55,7 +55,7 @@ pub enum ContextError {
 }
 
 /// Driver state of one application.
-pub struct Context {
+pub(crate) struct Context {
     lineage: Lineage,
     components: Arc<Vec<Arc<ComponentBytes>>>,
     conf: Conf,
@@ -69,7 +69,7 @@ impl Context {
     /// A context for a job whose own component is `job` (component 0). Its
     /// default parallelism is `default_parallelism`, else the backend's total
     /// cores; input splits are at most `max_split_bytes` (the application's settings).
-    pub fn new(
+    pub(crate) fn new(
         job: Arc<ComponentBytes>,
         conf: Conf,
         default_parallelism: Option<u32>,
@@ -77,7 +77,8 @@ impl Context {
         backend: LoopHandle,
         runtime: Arc<Runtime>,
     ) -> Context {
-        let default_parallelism = default_parallelism.unwrap_or_else(|| backend.total_cores().max(1));
+        let default_parallelism =
+            default_parallelism.unwrap_or_else(|| backend.total_cores().max(1));
         Context {
             lineage: Lineage::default(),
             components: Arc::new(vec![job]),
@@ -90,17 +91,17 @@ impl Context {
     }
 
     /// The lineage built so far.
-    pub fn lineage(&self) -> &Lineage {
+    pub(crate) fn lineage(&self) -> &Lineage {
         &self.lineage
     }
 
     /// A configuration value.
-    pub fn conf(&self, key: &str) -> Option<String> {
+    pub(crate) fn conf(&self, key: &str) -> Option<String> {
         self.conf.get(key).map(str::to_string)
     }
 
     /// Default partition count of shuffles.
-    pub fn default_parallelism(&self) -> u32 {
+    pub(crate) fn default_parallelism(&self) -> u32 {
         self.default_parallelism
     }
 
@@ -109,7 +110,11 @@ impl Context {
     }
 
     fn check_component(&self, id: ComponentId) -> Result<(), ContextError> {
-        if (id.0 as usize) < self.components.len() { Ok(()) } else { Err(ContextError::UnknownComponent { id: id.0 }) }
+        if (id.0 as usize) < self.components.len() {
+            Ok(())
+        } else {
+            Err(ContextError::UnknownComponent { id: id.0 })
+        }
     }
 
     /// Checks that the component exports the ops' functions with these kinds and args, by building
@@ -117,32 +122,53 @@ impl Context {
     fn check_ops(&self, component: ComponentId, ops: &[Op]) -> Result<(), ContextError> {
         self.check_component(component)?;
         let bytes = &self.components[component.0 as usize];
-        let loaded = self.runtime.load(bytes).map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
-        let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sandbox = self.runtime.sandbox(&crate::task::TaskLimits::default(), None).map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
-        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel, &sandbox).map(drop).map_err(|e| ContextError::InvalidOp { message: e.to_string() })
+        let loaded = self
+            .runtime
+            .load(bytes)
+            .map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sandbox = self
+            .runtime
+            .sandbox(&crate::task::TaskLimits::default(), None)
+            .map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
+        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel, &sandbox)
+            .map(drop)
+            .map_err(|e| ContextError::InvalidOp { message: e.to_string() })
     }
 
     fn partitions_arg(call: &'static str, n: u32) -> Result<u32, ContextError> {
         if n == 0 {
-            return Err(ContextError::InvalidArgument { call, reason: "the number of partitions must be positive".into() });
+            return Err(ContextError::InvalidArgument {
+                call,
+                reason: "the number of partitions must be positive".into(),
+            });
         }
         Ok(n)
     }
 
     /// Loads a functions component so that ops can name its functions.
-    pub fn load_functions(&mut self, path: &str) -> Result<ComponentId, ContextError> {
+    pub(crate) fn load_functions(&mut self, path: &str) -> Result<ComponentId, ContextError> {
         let path = PathBuf::from(path);
-        let bytes = std::fs::read(&path).map_err(|source| ContextError::Io { what: "cannot read", path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| ContextError::Io {
+            what: "cannot read",
+            path: path.clone(),
+            source,
+        })?;
         let component = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-        self.runtime.load(&component).map_err(|e| ContextError::Component { path: path.clone(), message: e.to_string() })?;
+        self.runtime
+            .load(&component)
+            .map_err(|e| ContextError::Component { path: path.clone(), message: e.to_string() })?;
         let id = ComponentId(self.components.len() as u32);
         Arc::make_mut(&mut self.components).push(component);
         Ok(id)
     }
 
     /// Lines of a file or directory.
-    pub fn text_file(&mut self, path: &str, min_partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn text_file(
+        &mut self,
+        path: &str,
+        min_partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let splits = list_splits(Path::new(path), min_partitions.max(1), self.max_split_bytes)
             .map_err(|e| ContextError::Input { message: e.to_string() })?;
         let n = splits.len() as u32;
@@ -150,13 +176,21 @@ impl Context {
     }
 
     /// Records given by the job, in `slices` contiguous partitions.
-    pub fn parallelize(&mut self, records: Batch, slices: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn parallelize(
+        &mut self,
+        records: Batch,
+        slices: u32,
+    ) -> Result<RddId, ContextError> {
         let slices = Self::partitions_arg("parallelize", slices)?;
-        records.validate().map_err(|e| ContextError::InvalidArgument { call: "parallelize", reason: e.to_string() })?;
+        records.validate().map_err(|e| ContextError::InvalidArgument {
+            call: "parallelize",
+            reason: e.to_string(),
+        })?;
         let len = records.len() as u64;
         let parts = (0..slices as u64)
             .map(|i| {
-                let (a, b) = ((i * len / slices as u64) as usize, ((i + 1) * len / slices as u64) as usize);
+                let (a, b) =
+                    ((i * len / slices as u64) as usize, ((i + 1) * len / slices as u64) as usize);
                 Arc::new(Batch::from_records((a..b).map(|j| records.get(j))))
             })
             .collect();
@@ -164,7 +198,12 @@ impl Context {
     }
 
     /// A narrow guest op over every partition.
-    pub fn transform(&mut self, parent: RddId, op: Op, component: ComponentId) -> Result<RddId, ContextError> {
+    pub(crate) fn transform(
+        &mut self,
+        parent: RddId,
+        op: Op,
+        component: ComponentId,
+    ) -> Result<RddId, ContextError> {
         self.check_component(component)?;
         if matches!(op.kind, OpKind::Combine | OpKind::Merge | OpKind::Fold | OpKind::Reduce) {
             return Err(ContextError::InvalidArgument {
@@ -174,13 +213,14 @@ impl Context {
         }
         self.check_ops(component, std::slice::from_ref(&op))?;
         let p = self.node(parent)?;
-        let (n, partitioner) = (p.partitions, if op.kind.preserves_keys() { p.partitioner.clone() } else { None });
+        let (n, partitioner) =
+            (p.partitions, if op.kind.preserves_keys() { p.partitioner.clone() } else { None });
         let step = NarrowStep::Guest(GuestOps { component, ops: vec![op] });
         Ok(self.lineage.add(RddKind::Narrow { parent, step }, n, partitioner))
     }
 
     /// The partitions of several RDDs in order.
-    pub fn union(&mut self, rdds: &[RddId]) -> Result<RddId, ContextError> {
+    pub(crate) fn union(&mut self, rdds: &[RddId]) -> Result<RddId, ContextError> {
         let mut n = 0u32;
         for r in rdds {
             n += self.node(*r)?.partitions;
@@ -199,11 +239,19 @@ impl Context {
         let shuffle = self.lineage.new_shuffle();
         let n = partitioner.partitions();
         let dep = ShuffleDep { shuffle, parent, partitioner: partitioner.clone(), map_side };
-        self.lineage.add(RddKind::Shuffled { dep, reduce }, n, keep_partitioner.then_some(partitioner))
+        self.lineage.add(
+            RddKind::Shuffled { dep, reduce },
+            n,
+            keep_partitioner.then_some(partitioner),
+        )
     }
 
     /// Distinct records.
-    pub fn distinct(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn distinct(
+        &mut self,
+        parent: RddId,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("distinct", partitions)?;
         self.node(parent)?;
         let p = Partitioner::RecordHash { partitions };
@@ -211,7 +259,7 @@ impl Context {
     }
 
     /// Values of each key aggregated by a guest aggregator.
-    pub fn combine_by_key(
+    pub(crate) fn combine_by_key(
         &mut self,
         parent: RddId,
         aggregator: Op,
@@ -239,40 +287,77 @@ impl Context {
     }
 
     /// `(k, list<v>)` per key.
-    pub fn group_by_key(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn group_by_key(
+        &mut self,
+        parent: RddId,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("group-by-key", partitions)?;
         self.node(parent)?;
-        Ok(self.shuffled(parent, Partitioner::Hash { partitions }, MapSideCombine::None, ReduceSide::Group, true))
+        Ok(self.shuffled(
+            parent,
+            Partitioner::Hash { partitions },
+            MapSideCombine::None,
+            ReduceSide::Group,
+            true,
+        ))
     }
 
-    fn cogrouped(&mut self, parents: &[RddId], partitions: u32, output: CogroupOutput) -> Result<RddId, ContextError> {
+    fn cogrouped(
+        &mut self,
+        parents: &[RddId],
+        partitions: u32,
+        output: CogroupOutput,
+    ) -> Result<RddId, ContextError> {
         let partitioner = Partitioner::Hash { partitions };
         let mut deps = Vec::with_capacity(parents.len());
         for &parent in parents {
             self.node(parent)?;
             let shuffle = self.lineage.new_shuffle();
-            deps.push(ShuffleDep { shuffle, parent, partitioner: partitioner.clone(), map_side: MapSideCombine::None });
+            deps.push(ShuffleDep {
+                shuffle,
+                parent,
+                partitioner: partitioner.clone(),
+                map_side: MapSideCombine::None,
+            });
         }
         Ok(self.lineage.add(RddKind::CoGrouped { deps, output }, partitions, Some(partitioner)))
     }
 
     /// `(k, (list<v1>, ...))` over several pair RDDs.
-    pub fn cogroup(&mut self, parents: &[RddId], partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn cogroup(
+        &mut self,
+        parents: &[RddId],
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("cogroup", partitions)?;
         if parents.is_empty() {
-            return Err(ContextError::InvalidArgument { call: "cogroup", reason: "no RDDs given".into() });
+            return Err(ContextError::InvalidArgument {
+                call: "cogroup",
+                reason: "no RDDs given".into(),
+            });
         }
         self.cogrouped(parents, partitions, CogroupOutput::Cogroup)
     }
 
     /// A join of two pair RDDs.
-    pub fn join(&mut self, left: RddId, right: RddId, kind: JoinKind, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn join(
+        &mut self,
+        left: RddId,
+        right: RddId,
+        kind: JoinKind,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("join", partitions)?;
         self.cogrouped(&[left, right], partitions, CogroupOutput::Join(kind))
     }
 
     /// Hash-partitions pairs by key (no-op if already so partitioned).
-    pub fn partition_by(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn partition_by(
+        &mut self,
+        parent: RddId,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("partition-by", partitions)?;
         let target = Partitioner::Hash { partitions };
         if self.node(parent)?.partitioner.as_ref() == Some(&target) {
@@ -282,24 +367,48 @@ impl Context {
     }
 
     /// Spreads records evenly over `partitions` with a shuffle.
-    pub fn repartition(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn repartition(
+        &mut self,
+        parent: RddId,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("repartition", partitions)?;
         self.node(parent)?;
-        Ok(self.shuffled(parent, Partitioner::RoundRobin { partitions }, MapSideCombine::None, ReduceSide::None, false))
+        Ok(self.shuffled(
+            parent,
+            Partitioner::RoundRobin { partitions },
+            MapSideCombine::None,
+            ReduceSide::None,
+            false,
+        ))
     }
 
     /// Merges neighbouring partitions down to at most `partitions`, without a shuffle.
-    pub fn coalesce(&mut self, parent: RddId, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn coalesce(
+        &mut self,
+        parent: RddId,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("coalesce", partitions)?;
         let have = self.node(parent)?.partitions;
         let n = partitions.min(have.max(1));
-        let groups =
-            (0..n as u64).map(|i| ((i * have as u64 / n as u64) as u32..((i + 1) * have as u64 / n as u64) as u32).collect()).collect();
+        let groups = (0..n as u64)
+            .map(|i| {
+                ((i * have as u64 / n as u64) as u32..((i + 1) * have as u64 / n as u64) as u32)
+                    .collect()
+            })
+            .collect();
         Ok(self.lineage.add(RddKind::Coalesce { parent, groups }, n, None))
     }
 
     /// A reproducible random sample.
-    pub fn sample(&mut self, parent: RddId, with_replacement: bool, fraction: f64, seed: u64) -> Result<RddId, ContextError> {
+    pub(crate) fn sample(
+        &mut self,
+        parent: RddId,
+        with_replacement: bool,
+        fraction: f64,
+        seed: u64,
+    ) -> Result<RddId, ContextError> {
         let ok = fraction.is_finite() && fraction >= 0.0 && (with_replacement || fraction <= 1.0);
         if !ok {
             return Err(ContextError::InvalidArgument {
@@ -314,14 +423,14 @@ impl Context {
     }
 
     /// Keeps the RDD's partitions once computed.
-    pub fn persist(&mut self, rdd: RddId, level: StorageLevel) -> Result<(), ContextError> {
+    pub(crate) fn persist(&mut self, rdd: RddId, level: StorageLevel) -> Result<(), ContextError> {
         self.node(rdd)?;
         self.lineage.set_persist(rdd, Some(level));
         Ok(())
     }
 
     /// Forgets the RDD's kept partitions.
-    pub fn unpersist(&mut self, rdd: RddId) -> Result<(), ContextError> {
+    pub(crate) fn unpersist(&mut self, rdd: RddId) -> Result<(), ContextError> {
         self.node(rdd)?;
         self.lineage.set_persist(rdd, None);
         self.backend.unpersist(rdd);
@@ -329,7 +438,7 @@ impl Context {
     }
 
     /// Number of partitions.
-    pub fn num_partitions(&self, rdd: RddId) -> Result<u32, ContextError> {
+    pub(crate) fn num_partitions(&self, rdd: RddId) -> Result<u32, ContextError> {
         Ok(self.node(rdd)?.partitions)
     }
 }

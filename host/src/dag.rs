@@ -24,8 +24,8 @@
 //! locations), `outputs` (map outputs and cache registry), `events` (the
 //! event-log records).
 
-mod config;
-mod events;
+pub(crate) mod config;
+pub(crate) mod events;
 mod jobs;
 mod outputs;
 mod plan;
@@ -41,10 +41,10 @@ use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-pub use config::SchedulerConfig;
-pub use events::{EventRecord, StageKind};
-pub use outputs::{CacheRegistry, MapOutputs};
-pub use plan::PlanError;
+pub(crate) use config::SchedulerConfig;
+pub(crate) use events::{EventRecord, StageKind};
+pub(crate) use outputs::{CacheRegistry, MapOutputs};
+pub(crate) use plan::PlanError;
 
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::Lineage;
@@ -163,9 +163,15 @@ impl Scheduler {
         match event {
             SchedulerEvent::ExecutorAdded { executor, host, rack, data_roots, cores } => {
                 tracing::debug!(%executor, %host, ?rack, ?data_roots, cores, "executor added");
-                self.tasks.register_executor(executor, ExecutorPlace { host, rack, data_roots }, cores);
+                self.tasks.register_executor(
+                    executor,
+                    ExecutorPlace { host, rack, data_roots },
+                    cores,
+                );
             }
-            SchedulerEvent::ExecutorLost { executor, reason } => self.executor_lost(executor, &reason),
+            SchedulerEvent::ExecutorLost { executor, reason } => {
+                self.executor_lost(executor, &reason)
+            }
             SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components } => {
                 self.job_submitted(job, lineage, rdd, partitions, result, components)
             }
@@ -265,7 +271,9 @@ impl Scheduler {
         let ctx = self.plan_context(stage);
         let (plan, sink) = match &stage.role {
             StageRole::Map { dep } => ctx.map_task(dep, a.id.partition, a.executor)?,
-            StageRole::Result { job } => ctx.result_task(stage.rdd, a.id.partition, &self.jobs[job].kind, a.executor)?,
+            StageRole::Result { job } => {
+                ctx.result_task(stage.rdd, a.id.partition, &self.jobs[job].kind, a.executor)?
+            }
         };
         Ok(TaskDesc { id: a.id, plan, sink, limits: self.config.task_limits.clone() })
     }

@@ -89,10 +89,15 @@ impl LoopHandle {
         let _span = tracing::info_span!("job", app = %self.app, %job, %rdd).entered();
         tracing::debug!(partitions = partitions.len(), "job submitted");
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let event = SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components };
-        self.tx.send(LoopMessage::Submit { job, event, reply }).map_err(|_| "the scheduler has stopped".to_string())?;
+        let event =
+            SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components };
+        self.tx
+            .send(LoopMessage::Submit { job, event, reply })
+            .map_err(|_| "the scheduler has stopped".to_string())?;
         let Some(cancel) = &self.cancel else {
-            return rx.recv().map_err(|_| "the scheduler stopped before the job ended".to_string())?;
+            return rx
+                .recv()
+                .map_err(|_| "the scheduler stopped before the job ended".to_string())?;
         };
         loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
@@ -136,7 +141,13 @@ impl RunningLoop {
             .name(format!("wisp-driver-loop-{}", app.0))
             .spawn(move || run(app, scheduler, rx, port, event_log, Instant::now()))?;
         backend.attach(&tx);
-        let handle = LoopHandle { app, tx, next_job: Arc::new(AtomicU32::new(0)), cores: backend.cores(), cancel };
+        let handle = LoopHandle {
+            app,
+            tx,
+            next_job: Arc::new(AtomicU32::new(0)),
+            cores: backend.cores(),
+            cancel,
+        };
         Ok(RunningLoop { handle, thread: Some(thread) })
     }
 
@@ -167,14 +178,24 @@ impl Drop for RunningLoop {
 /// The span of one handled event: its kind and the ids it names.
 fn event_span(event: &SchedulerEvent) -> tracing::Span {
     match event {
-        SchedulerEvent::ExecutorAdded { executor, .. } => tracing::debug_span!("event", kind = "executor_added", %executor),
-        SchedulerEvent::ExecutorLost { executor, .. } => tracing::debug_span!("event", kind = "executor_lost", %executor),
-        SchedulerEvent::JobSubmitted { job, .. } => tracing::debug_span!("event", kind = "job_submitted", %job),
-        SchedulerEvent::JobCancelled { job } => tracing::debug_span!("event", kind = "job_cancelled", %job),
+        SchedulerEvent::ExecutorAdded { executor, .. } => {
+            tracing::debug_span!("event", kind = "executor_added", %executor)
+        }
+        SchedulerEvent::ExecutorLost { executor, .. } => {
+            tracing::debug_span!("event", kind = "executor_lost", %executor)
+        }
+        SchedulerEvent::JobSubmitted { job, .. } => {
+            tracing::debug_span!("event", kind = "job_submitted", %job)
+        }
+        SchedulerEvent::JobCancelled { job } => {
+            tracing::debug_span!("event", kind = "job_cancelled", %job)
+        }
         SchedulerEvent::TaskFinished(r) => {
             tracing::debug_span!("event", kind = "task_finished", task = %r.task, executor = %r.executor, ok = r.result.is_ok())
         }
-        SchedulerEvent::RddUnpersisted { rdd } => tracing::debug_span!("event", kind = "rdd_unpersisted", %rdd),
+        SchedulerEvent::RddUnpersisted { rdd } => {
+            tracing::debug_span!("event", kind = "rdd_unpersisted", %rdd)
+        }
         SchedulerEvent::Tick => tracing::trace_span!("event", kind = "tick"),
     }
 }
@@ -227,7 +248,9 @@ fn run(
                         let _ = reply.send(result.map_err(|f| f.to_string()));
                     }
                 }
-                SchedulerCommand::DropBlocks { executor, blocks } => port.drop_blocks(executor, &blocks),
+                SchedulerCommand::DropBlocks { executor, blocks } => {
+                    port.drop_blocks(executor, &blocks)
+                }
                 SchedulerCommand::Record(record) => {
                     if let Some(log) = &mut event_log
                         && let Err(e) = log.write(&record)

@@ -24,7 +24,7 @@ pub struct EventLogError {
 }
 
 /// An open event log file.
-pub struct EventLog {
+pub(crate) struct EventLog {
     path: PathBuf,
     out: BufWriter<File>,
 }
@@ -37,9 +37,23 @@ enum Line<'a> {
     #[serde(rename = "job_end")]
     JobEnd { time_ms: f64, job: u32, result: &'static str, error: Option<&'a str> },
     #[serde(rename = "stage_submitted")]
-    StageSubmitted { time_ms: f64, stage: u32, attempt: u32, kind: &'static str, rdds: Vec<u32>, tasks: u32, parents: Vec<u32> },
+    StageSubmitted {
+        time_ms: f64,
+        stage: u32,
+        attempt: u32,
+        kind: &'static str,
+        rdds: Vec<u32>,
+        tasks: u32,
+        parents: Vec<u32>,
+    },
     #[serde(rename = "stage_completed")]
-    StageCompleted { time_ms: f64, stage: u32, attempt: u32, result: &'static str, failure: Option<&'a str> },
+    StageCompleted {
+        time_ms: f64,
+        stage: u32,
+        attempt: u32,
+        result: &'static str,
+        failure: Option<&'a str>,
+    },
     #[serde(rename = "task_start")]
     TaskStart {
         time_ms: f64,
@@ -131,12 +145,16 @@ fn locality_name(l: TaskLocality) -> &'static str {
 
 impl EventLog {
     /// Creates `DIR/wisp-<unix-millis>-<pid>.jsonl` (the directory is created if needed).
-    pub fn create(dir: &Path) -> Result<EventLog, EventLogError> {
+    pub(crate) fn create(dir: &Path) -> Result<EventLog, EventLogError> {
         let err = |source| EventLogError { path: dir.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         let path = dir.join(format!("wisp-{stamp}-{}.jsonl", std::process::id()));
-        let file = File::create(&path).map_err(|source| EventLogError { path: path.clone(), source })?;
+        let file =
+            File::create(&path).map_err(|source| EventLogError { path: path.clone(), source })?;
         Ok(EventLog { path, out: BufWriter::new(file) })
     }
 
@@ -147,26 +165,33 @@ impl EventLog {
     }
 
     /// Appends one record (flushed at job boundaries).
-    pub fn write(&mut self, record: &EventRecord) -> Result<(), EventLogError> {
+    pub(crate) fn write(&mut self, record: &EventRecord) -> Result<(), EventLogError> {
         let line = match record {
-            EventRecord::JobStarted { job, time, stages } => {
-                Line::JobStart { time_ms: ms(*time), job: job.0, stages: stages.iter().map(|s| s.0).collect() }
-            }
-            EventRecord::JobEnded { job, time, succeeded, error } => {
-                Line::JobEnd { time_ms: ms(*time), job: job.0, result: ok(*succeeded), error: error.as_deref() }
-            }
-            EventRecord::StageSubmitted { stage, attempt, kind, rdds, tasks, parents, time } => Line::StageSubmitted {
+            EventRecord::JobStarted { job, time, stages } => Line::JobStart {
                 time_ms: ms(*time),
-                stage: stage.0,
-                attempt: *attempt,
-                kind: match kind {
-                    StageKind::ShuffleMap => "shuffle-map",
-                    StageKind::Result => "result",
-                },
-                rdds: rdds.iter().map(|r| r.0).collect(),
-                tasks: *tasks,
-                parents: parents.iter().map(|p| p.0).collect(),
+                job: job.0,
+                stages: stages.iter().map(|s| s.0).collect(),
             },
+            EventRecord::JobEnded { job, time, succeeded, error } => Line::JobEnd {
+                time_ms: ms(*time),
+                job: job.0,
+                result: ok(*succeeded),
+                error: error.as_deref(),
+            },
+            EventRecord::StageSubmitted { stage, attempt, kind, rdds, tasks, parents, time } => {
+                Line::StageSubmitted {
+                    time_ms: ms(*time),
+                    stage: stage.0,
+                    attempt: *attempt,
+                    kind: match kind {
+                        StageKind::ShuffleMap => "shuffle-map",
+                        StageKind::Result => "result",
+                    },
+                    rdds: rdds.iter().map(|r| r.0).collect(),
+                    tasks: *tasks,
+                    parents: parents.iter().map(|p| p.0).collect(),
+                }
+            }
             EventRecord::StageCompleted { stage, attempt, time, failure } => Line::StageCompleted {
                 time_ms: ms(*time),
                 stage: stage.0,
@@ -174,14 +199,25 @@ impl EventLog {
                 result: ok(failure.is_none()),
                 failure: failure.as_deref(),
             },
-            EventRecord::TaskStarted { id, executor, time, locality, speculative } => Line::TaskStart {
-                time_ms: ms(*time),
-                id: id.into(),
-                executor: executor.0,
-                locality: locality_name(*locality),
-                speculative: *speculative,
-            },
-            EventRecord::TaskEnded { id, executor, start, end, metrics, failure, succeeded, log } => Line::TaskEnd {
+            EventRecord::TaskStarted { id, executor, time, locality, speculative } => {
+                Line::TaskStart {
+                    time_ms: ms(*time),
+                    id: id.into(),
+                    executor: executor.0,
+                    locality: locality_name(*locality),
+                    speculative: *speculative,
+                }
+            }
+            EventRecord::TaskEnded {
+                id,
+                executor,
+                start,
+                end,
+                metrics,
+                failure,
+                succeeded,
+                log,
+            } => Line::TaskEnd {
                 time_ms: ms(*end),
                 id: id.into(),
                 executor: executor.0,
@@ -202,7 +238,7 @@ impl EventLog {
     }
 
     /// Flushes buffered lines.
-    pub fn flush(&mut self) -> Result<(), EventLogError> {
+    pub(crate) fn flush(&mut self) -> Result<(), EventLogError> {
         self.out.flush().map_err(|source| EventLogError { path: self.path.clone(), source })
     }
 }
@@ -226,7 +262,14 @@ mod tests {
 
     #[test]
     fn task_lines_keep_the_flat_attempt_keys_in_order() {
-        let id = TaskAttempt { task: TaskId(7), job: JobId(2), stage: StageId(5), stage_attempt: 1, partition: 4, attempt: 3 };
+        let id = TaskAttempt {
+            task: TaskId(7),
+            job: JobId(2),
+            stage: StageId(5),
+            stage_attempt: 1,
+            partition: 4,
+            attempt: 3,
+        };
         let metrics = TaskMetrics {
             records_read: 2500,
             bytes_read: 61440,

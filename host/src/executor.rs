@@ -14,41 +14,53 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::TestFaults;
 use crate::block::BlockManager;
 use crate::ids::{ExecutorId, ShuffleId};
 use crate::records::Batch;
 use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
+#[cfg(any(test, feature = "testing"))]
+use crate::testing::TestFaults;
 use crate::wasm::{GuestOutput, Runtime, Sandbox};
 
 /// Target bytes of a batch pushed into guests.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
 
 /// Bytes of guest output a task report carries: the end of what its guests wrote.
-pub const TASK_LOG_BYTES: usize = 64 << 10;
+pub(crate) const TASK_LOG_BYTES: usize = 64 << 10;
 
 /// Fetches the shuffle blocks that other executors hold (the executor reads its own from disk).
 ///
 /// Cluster mode fetches over QUIC from the peers' block servers; local mode,
 /// with a single executor, has no other executors (`NoRemoteBlocks`).
-pub trait BlockFetcher: Send + Sync {
+pub(crate) trait BlockFetcher: Send + Sync {
     /// Fetches the blocks of `maps` (all held by other executors) for reduce
     /// partition `reduce` and hands each block's bytes to `on_block` on the
     /// calling thread, in any order. A block that cannot be fetched is
     /// `TaskFailure::FetchFailed`; an error from `on_block` stops the fetch
     /// and is returned.
-    fn fetch(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock], on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure>;
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        reduce: u32,
+        maps: &[MapBlock],
+        on_block: &mut OnBlock<'_>,
+    ) -> Result<(), TaskFailure>;
 }
 
 /// What a fetcher calls with each block it got.
-pub type OnBlock<'a> = dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure> + 'a;
+pub(crate) type OnBlock<'a> = dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure> + 'a;
 
 /// The fetcher of a process with one executor: no other executor exists.
-pub struct NoRemoteBlocks;
+pub(crate) struct NoRemoteBlocks;
 
 impl BlockFetcher for NoRemoteBlocks {
-    fn fetch(&self, shuffle: ShuffleId, _reduce: u32, maps: &[MapBlock], _on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure> {
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        _reduce: u32,
+        maps: &[MapBlock],
+        _on_block: &mut OnBlock<'_>,
+    ) -> Result<(), TaskFailure> {
         match maps.first() {
             None => Ok(()),
             Some(m) => Err(TaskFailure::FetchFailed {
@@ -63,7 +75,7 @@ impl BlockFetcher for NoRemoteBlocks {
 
 /// Settings of one executor.
 #[derive(Clone, Debug)]
-pub struct ExecutorConfig {
+pub(crate) struct ExecutorConfig {
     /// Its id.
     pub id: ExecutorId,
     /// Its private work directory (shuffle files, disk blocks).
@@ -75,7 +87,7 @@ pub struct ExecutorConfig {
 }
 
 /// One executor: the runtime, a block manager and a work directory.
-pub struct Executor {
+pub(crate) struct Executor {
     config: ExecutorConfig,
     runtime: Arc<Runtime>,
     blocks: BlockManager,
@@ -107,9 +119,14 @@ impl TaskState<'_> {
     pub(crate) fn sandbox(&mut self) -> Result<&Sandbox, TaskFailure> {
         if self.sandbox.is_none() {
             let dir = self.executor.scratch_dir(self.task);
-            let sandbox = self.executor.runtime.sandbox(&self.task.limits, Some(dir)).map_err(|e| guest_failure(e.to_string()))?;
+            let sandbox = self
+                .executor
+                .runtime
+                .sandbox(&self.task.limits, Some(dir))
+                .map_err(|e| guest_failure(e.to_string()))?;
             if let Some(dir) = &sandbox.scratch {
-                std::fs::create_dir_all(dir).map_err(|e| io_failure("cannot create the scratch directory", dir, e))?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| io_failure("cannot create the scratch directory", dir, e))?;
             }
             self.sandbox = Some(sandbox);
         }
@@ -154,20 +171,27 @@ impl TaskState<'_> {
 /// The task thread publishes at batch boundaries of its inputs and when its
 /// sink finishes; a reader sees a recent, not necessarily the latest, value.
 #[derive(Debug, Default)]
-pub struct LiveMetrics {
+pub(crate) struct LiveMetrics {
     counters: [AtomicU64; 6],
 }
 
 impl LiveMetrics {
     fn store(&self, m: &TaskMetrics) {
-        let values = [m.records_read, m.bytes_read, m.records_written, m.bytes_written, m.shuffle_read_bytes, m.shuffle_write_bytes];
+        let values = [
+            m.records_read,
+            m.bytes_read,
+            m.records_written,
+            m.bytes_written,
+            m.shuffle_read_bytes,
+            m.shuffle_write_bytes,
+        ];
         for (c, v) in self.counters.iter().zip(values) {
             c.store(v, Ordering::Relaxed);
         }
     }
 
     /// The metrics last published.
-    pub fn snapshot(&self) -> TaskMetrics {
+    pub(crate) fn snapshot(&self) -> TaskMetrics {
         let [a, b, c, d, e, f] = &self.counters;
         let get = |x: &AtomicU64| x.load(Ordering::Relaxed);
         TaskMetrics {
@@ -183,7 +207,11 @@ impl LiveMetrics {
 
 impl Executor {
     /// Creates the executor and its work directory.
-    pub fn new(config: ExecutorConfig, runtime: Arc<Runtime>, fetcher: Arc<dyn BlockFetcher>) -> std::io::Result<Executor> {
+    pub(crate) fn new(
+        config: ExecutorConfig,
+        runtime: Arc<Runtime>,
+        fetcher: Arc<dyn BlockFetcher>,
+    ) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
         let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
         Ok(Executor {
@@ -205,17 +233,17 @@ impl Executor {
     }
 
     /// Its id.
-    pub fn id(&self) -> ExecutorId {
+    pub(crate) fn id(&self) -> ExecutorId {
         self.config.id
     }
 
     /// Where its shuffle files live.
-    pub fn shuffle_dir(&self) -> PathBuf {
+    pub(crate) fn shuffle_dir(&self) -> PathBuf {
         self.config.work_dir.join("shuffle")
     }
 
     /// Its block manager.
-    pub fn blocks(&self) -> &BlockManager {
+    pub(crate) fn blocks(&self) -> &BlockManager {
         &self.blocks
     }
 
@@ -232,12 +260,17 @@ impl Executor {
     }
 
     /// Runs one task attempt to completion (or failure) on this thread.
-    pub fn run_task(&self, task: &TaskDesc, cancel: Arc<AtomicBool>) -> TaskReport {
+    pub(crate) fn run_task(&self, task: &TaskDesc, cancel: Arc<AtomicBool>) -> TaskReport {
         self.run_task_live(task, cancel, None)
     }
 
     /// `run_task`, publishing the metrics so far to `live` as the task runs.
-    pub fn run_task_live(&self, task: &TaskDesc, cancel: Arc<AtomicBool>, live: Option<&LiveMetrics>) -> TaskReport {
+    pub(crate) fn run_task_live(
+        &self,
+        task: &TaskDesc,
+        cancel: Arc<AtomicBool>,
+        live: Option<&LiveMetrics>,
+    ) -> TaskReport {
         let started = Instant::now();
         let a = &task.id;
         let span = tracing::debug_span!(
@@ -284,7 +317,14 @@ impl Executor {
             tracing::debug!(failure = %f.message(), "task failed");
         }
         tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "task done");
-        TaskReport { task: task.id.task, executor: self.config.id, result, cached: state.cached, metrics: state.metrics, log: state.log }
+        TaskReport {
+            task: task.id.task,
+            executor: self.config.id,
+            result,
+            cached: state.cached,
+            metrics: state.metrics,
+            log: state.log,
+        }
     }
 
     /// A new scratch directory's path for a task attempt (created only if its job grants one).
@@ -294,7 +334,7 @@ impl Executor {
     }
 
     /// Removes this executor's work directory (shuffle files, disk blocks).
-    pub fn remove_work_dir(&self) {
+    pub(crate) fn remove_work_dir(&self) {
         let _ = std::fs::remove_dir_all(&self.config.work_dir);
     }
 }
@@ -308,7 +348,12 @@ pub(crate) trait BatchSink {
 fn with_output(failure: TaskFailure, log: &str) -> TaskFailure {
     let TaskFailure::Guest { message } = failure else { return failure };
     // Rust's panic hint is noise here: backtraces are not captured.
-    let Some(last) = log.lines().rev().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE")) else {
+    let Some(last) = log
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+    else {
         return TaskFailure::Guest { message };
     };
     let last: String = last.chars().take(200).collect();

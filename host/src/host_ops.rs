@@ -19,13 +19,13 @@ use crate::lineage::HostStep;
 use crate::records::{Batch, MalformedBatch, NotAPair};
 use crate::task::ReduceStep;
 
-pub use cogroup::Cogroup;
-pub use group::{Distinct, GroupByKey, SortByKey};
-pub use sample::Sampler;
+pub(crate) use cogroup::Cogroup;
+pub(crate) use group::{Distinct, GroupByKey, SortByKey};
+pub(crate) use sample::Sampler;
 
 /// A host step failed.
 #[derive(Debug, thiserror::Error)]
-pub enum HostOpError {
+pub(crate) enum HostOpError {
     /// A step that works on pairs got a record that is not one.
     #[error("{op}: record {index} of the batch is not a key/value pair: {source}")]
     NotAPair {
@@ -69,7 +69,7 @@ pub enum HostOpError {
 }
 
 /// A host step with the shape of a guest task.
-pub trait HostOp {
+pub(crate) trait HostOp {
     /// Consumes a batch of input records, appending any output records to `out`.
     fn push(&mut self, batch: &Batch, out: &mut Batch) -> Result<(), HostOpError>;
     /// Ends the input, appending the remaining output records to `out`.
@@ -77,14 +77,16 @@ pub trait HostOp {
 }
 
 /// The host op of a narrow host step, for map partition `partition`.
-pub fn narrow_op(step: &HostStep, partition: u32) -> Box<dyn HostOp + Send> {
+pub(crate) fn narrow_op(step: &HostStep, partition: u32) -> Box<dyn HostOp + Send> {
     match *step {
-        HostStep::Sample { with_replacement, fraction, seed } => Box::new(Sampler::new(with_replacement, fraction, seed, partition)),
+        HostStep::Sample { with_replacement, fraction, seed } => {
+            Box::new(Sampler::new(with_replacement, fraction, seed, partition))
+        }
     }
 }
 
 /// The host op of a reduce step.
-pub fn reduce_op(step: &ReduceStep) -> Box<dyn HostOp + Send> {
+pub(crate) fn reduce_op(step: &ReduceStep) -> Box<dyn HostOp + Send> {
     match *step {
         ReduceStep::Group => Box::new(GroupByKey::new()),
         ReduceStep::Sort { ascending } => Box::new(SortByKey::new(ascending)),
@@ -99,5 +101,9 @@ fn validate(op: &'static str, batch: &Batch) -> Result<(), HostOpError> {
 
 /// Fails once `out` holds more data than its offsets can address.
 fn check_output(op: &'static str, out: &Batch) -> Result<(), HostOpError> {
-    if out.data.len() > u32::MAX as usize { Err(HostOpError::OutputTooLarge { op }) } else { Ok(()) }
+    if out.data.len() > u32::MAX as usize {
+        Err(HostOpError::OutputTooLarge { op })
+    } else {
+        Ok(())
+    }
 }

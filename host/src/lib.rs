@@ -44,24 +44,35 @@ mod wasm;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+// Each item is re-exported from the module that defines it.
+
 // The commands of the `wisp` binary.
-pub use app::{AppError, JobMainError, LocalOptions, RunError, run_local, run_master};
+pub use app::AppError;
+pub use app::job_main::JobMainError;
+pub use app::local::{LocalOptions, RunError, run_local};
+pub use app::submitted::run_master;
 pub use cluster::ClusterError;
 pub use cluster::executor_process::{ExecutorArgs, run_executor};
 pub use cluster::master::MasterArgs;
 pub use cluster::submit::{SubmitArgs, submit};
-pub use settings::{Conf, ConfigError};
 pub use error_chain::chain as error_chain;
-pub use net::{ClusterSecret, Fingerprint, SecretError};
+pub use net::auth::{ClusterSecret, SecretError};
+pub use net::tls::Fingerprint;
+pub use settings::{Conf, ConfigError};
 
 // The scheduler core as pure data, for the scheduler benchmark's simulated cluster.
-pub use dag::{EventRecord, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent};
-pub use ids::{ExecutorId, JobId, RddId, StageId, TaskId};
+pub use dag::config::SchedulerConfig;
+pub use dag::events::EventRecord;
+pub use dag::{Scheduler, SchedulerCommand, SchedulerEvent};
+pub use ids::{AppId, ComponentId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 pub use lineage::{Lineage, RddKind, StorageLevel};
 pub use records::Batch;
-pub use task::{ComponentBytes, Plan, ResultKind, ResultValue, TaskMetrics, TaskOutput, TaskReport};
+pub use task::{
+    ComponentBytes, Plan, ResultKind, ResultValue, TaskMetrics, TaskOutput, TaskReport,
+};
 pub use task_scheduler::TaskLocality;
 
 // The transport's handshake, for the integration tests' protocol probes.
-pub use net::protocol::SubmitRequest;
-pub use net::{HandshakeError, Limits, NetConfig, PROTOCOL_VERSION, Role};
+pub use net::endpoint::{HandshakeError, NetConfig};
+pub use net::framing::Limits;
+pub use net::protocol::{PROTOCOL_VERSION, Role, SubmitRequest};

@@ -25,7 +25,14 @@ pub enum OpKind {
 impl OpKind {
     /// Whether records keep their keys (so a partitioner survives the op).
     pub fn preserves_keys(self) -> bool {
-        matches!(self, OpKind::Filter | OpKind::MapValues | OpKind::FlatMapValues | OpKind::Combine | OpKind::Merge)
+        matches!(
+            self,
+            OpKind::Filter
+                | OpKind::MapValues
+                | OpKind::FlatMapValues
+                | OpKind::Combine
+                | OpKind::Merge
+        )
     }
 }
 
@@ -67,9 +74,9 @@ impl Partitioner {
     /// Number of reduce partitions.
     pub fn partitions(&self) -> u32 {
         match self {
-            Partitioner::Hash { partitions } | Partitioner::RecordHash { partitions } | Partitioner::RoundRobin { partitions } => {
-                *partitions
-            }
+            Partitioner::Hash { partitions }
+            | Partitioner::RecordHash { partitions }
+            | Partitioner::RoundRobin { partitions } => *partitions,
             Partitioner::Range { bounds, .. } => bounds.len() as u32 + 1,
         }
     }
@@ -219,7 +226,12 @@ pub struct Lineage {
 
 impl Lineage {
     /// Adds a node and returns its id.
-    pub fn add(&mut self, kind: RddKind, partitions: u32, partitioner: Option<Partitioner>) -> RddId {
+    pub fn add(
+        &mut self,
+        kind: RddKind,
+        partitions: u32,
+        partitioner: Option<Partitioner>,
+    ) -> RddId {
         let id = RddId(self.rdds.len() as u32);
         self.rdds.push(RddNode { id, kind, partitions, partitioner, persist: None });
         id
@@ -273,7 +285,9 @@ impl Lineage {
             }
             RddKind::Union { parents } => parents.iter().map(|p| Dependency::Narrow(*p)).collect(),
             RddKind::Shuffled { dep, .. } => vec![Dependency::Shuffle(dep.clone())],
-            RddKind::CoGrouped { deps, .. } => deps.iter().cloned().map(Dependency::Shuffle).collect(),
+            RddKind::CoGrouped { deps, .. } => {
+                deps.iter().cloned().map(Dependency::Shuffle).collect()
+            }
         }
     }
 }

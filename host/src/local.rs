@@ -63,11 +63,14 @@ impl LocalExecutors {
         // One scheduler launches one task per free core: at most `cores` wait or run, plus killed
         // attempts still stopping.
         let capacity = cores as usize * 4;
-        let threads = TaskThreads::start(cores, capacity, "wisp-task", move |(task, cancel): LocalTask| {
-            let report = exec.run_task(&task, cancel);
-            reports.get().is_some_and(|tx| tx.send(LoopMessage::Event(SchedulerEvent::TaskFinished(report))).is_ok())
-        })
-        .map_err(StartError::Thread)?;
+        let threads =
+            TaskThreads::start(cores, capacity, "wisp-task", move |(task, cancel): LocalTask| {
+                let report = exec.run_task(&task, cancel);
+                reports.get().is_some_and(|tx| {
+                    tx.send(LoopMessage::Event(SchedulerEvent::TaskFinished(report))).is_ok()
+                })
+            })
+            .map_err(StartError::Thread)?;
         Ok(LocalExecutors { executor, threads, loop_tx, cores, work_root })
     }
 
@@ -81,7 +84,11 @@ impl LocalExecutors {
 
 impl ExecutorBackend for LocalExecutors {
     fn port(&self) -> Box<dyn ExecutorPort> {
-        Box::new(LocalPort { tasks: self.threads.queue(), executor: self.executor.clone(), loop_tx: self.loop_tx.clone() })
+        Box::new(LocalPort {
+            tasks: self.threads.queue(),
+            executor: self.executor.clone(),
+            loop_tx: self.loop_tx.clone(),
+        })
     }
 
     fn cores(&self) -> Arc<AtomicU32> {
@@ -117,7 +124,9 @@ impl ExecutorPort for LocalPort {
             let report = TaskReport {
                 task: task.id.task,
                 executor,
-                result: Err(TaskFailure::Host { message: "the executor has no free task slot".into() }),
+                result: Err(TaskFailure::Host {
+                    message: "the executor has no free task slot".into(),
+                }),
                 cached: vec![],
                 metrics: TaskMetrics::default(),
                 log: String::new(),

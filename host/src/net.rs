@@ -19,20 +19,22 @@
 //! This module does IO (tokio, quinn); the scheduler core never uses it
 //! directly. `docs/protocol.md` describes the protocol in prose.
 
-pub mod auth;
-pub mod endpoint;
-pub mod framing;
-pub mod protocol;
-pub mod rpc;
+pub(crate) mod auth;
+pub(crate) mod endpoint;
+pub(crate) mod framing;
+pub(crate) mod protocol;
+pub(crate) mod rpc;
 mod socket;
-pub mod tls;
+pub(crate) mod tls;
 
 #[cfg(test)]
 mod tests;
 
-pub use auth::{ClusterSecret, SecretError};
-pub use endpoint::{AuthenticatedConn, ClientConn, HandshakeError, NetConfig, Server, connect_with};
-pub use framing::Limits;
-pub use protocol::{PROTOCOL_VERSION, Role};
-pub use rpc::{RpcError, Stream, call};
-pub use tls::{Fingerprint, Identity, IdentityError};
+pub(crate) use auth::ClusterSecret;
+pub(crate) use endpoint::{
+    AuthenticatedConn, ClientConn, HandshakeError, NetConfig, Server, connect_with,
+};
+pub(crate) use framing::Limits;
+pub(crate) use protocol::Role;
+pub(crate) use rpc::{RpcError, Stream, call};
+pub(crate) use tls::{Fingerprint, Identity, IdentityError};

@@ -60,7 +60,11 @@ impl LocalSettings {
         let mut app = AppSettings::from_conf(conf)?;
         let tasks = &mut app.scheduler.task_scheduler;
         tasks.cpus_per_task = tasks.cpus_per_task.clamp(1, cores.max(1));
-        Ok(LocalSettings { app, task_limits: TaskLimits::from_conf(conf)?, shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)? })
+        Ok(LocalSettings {
+            app,
+            task_limits: TaskLimits::from_conf(conf)?,
+            shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
+        })
     }
 }
 
@@ -78,7 +82,10 @@ impl MasterSettings {
     /// defaults) are checked too, so that a bad one fails the master at start.
     pub(crate) fn from_conf(conf: &Conf) -> Result<MasterSettings, ConfigError> {
         AppSettings::from_conf(conf)?;
-        Ok(MasterSettings { network_timeout: network_timeout(conf)?, task_limits: TaskLimits::from_conf(conf)? })
+        Ok(MasterSettings {
+            network_timeout: network_timeout(conf)?,
+            task_limits: TaskLimits::from_conf(conf)?,
+        })
     }
 }
 
@@ -128,12 +135,21 @@ mod tests {
         let local = LocalSettings::from_conf(&empty, 4).unwrap();
         assert_eq!(local.app.scheduler, SchedulerConfig::default());
         assert_eq!((local.app.default_parallelism, local.app.max_split_bytes), (None, 32 << 20));
-        assert_eq!((local.task_limits.clone(), local.shuffle_spill_memory), (TaskLimits::default(), 64 << 20));
+        assert_eq!(
+            (local.task_limits.clone(), local.shuffle_spill_memory),
+            (TaskLimits::default(), 64 << 20)
+        );
         let master = MasterSettings::from_conf(&empty).unwrap();
         assert_eq!(master.network_timeout, Duration::from_secs(30));
         let executor = ExecutorProcessSettings::from_conf(&empty).unwrap();
-        assert_eq!((executor.network_timeout, executor.heartbeat_interval), (Duration::from_secs(30), Duration::from_secs(10)));
-        assert_eq!((executor.max_bytes_in_flight, executor.shuffle_spill_memory), (48 << 20, 64 << 20));
+        assert_eq!(
+            (executor.network_timeout, executor.heartbeat_interval),
+            (Duration::from_secs(30), Duration::from_secs(10))
+        );
+        assert_eq!(
+            (executor.max_bytes_in_flight, executor.shuffle_spill_memory),
+            (48 << 20, 64 << 20)
+        );
         // The runtime's fallback for an unset `wisp.task.memory` is its declared default.
         assert_eq!(empty.read::<u64>(&keys::TASK_MEMORY).unwrap(), DEFAULT_TASK_MEMORY);
     }
@@ -147,7 +163,11 @@ mod tests {
                 let value = match k.default {
                     DefaultValue::Value(text) => text,
                     DefaultValue::SameAs(_) => "250ms",
-                    DefaultValue::Unset(_) | DefaultValue::Derived(_) if k.kind == keys::Kind::Duration => "2s",
+                    DefaultValue::Unset(_) | DefaultValue::Derived(_)
+                        if k.kind == keys::Kind::Duration =>
+                    {
+                        "2s"
+                    }
                     DefaultValue::Unset(_) | DefaultValue::Derived(_) => "7",
                 };
                 format!("{}={value}", k.name)
@@ -158,21 +178,43 @@ mod tests {
         assert_eq!(local.app.default_parallelism, Some(7));
         assert_eq!(
             local.app.scheduler.task_limits,
-            TaskLimits { memory: Some(1 << 30), timeout: Some(Duration::from_secs(2)), fuel: Some(7), scratch: false }
+            TaskLimits {
+                memory: Some(1 << 30),
+                timeout: Some(Duration::from_secs(2)),
+                fuel: Some(7),
+                scratch: false
+            }
         );
-        assert_eq!(local.app.scheduler.task_scheduler.locality_waits.node, Duration::from_millis(250));
+        assert_eq!(
+            local.app.scheduler.task_scheduler.locality_waits.node,
+            Duration::from_millis(250)
+        );
         MasterSettings::from_conf(&conf).unwrap();
         ExecutorProcessSettings::from_conf(&conf).unwrap();
     }
 
     #[test]
     fn local_mode_caps_cores_per_task_and_cluster_timers_have_floors() {
-        let conf = Conf::from_args(["wisp.task.cpus=8", "wisp.network.timeout=10ms", "wisp.executor.heartbeatInterval=1ms"]).unwrap();
-        assert_eq!(LocalSettings::from_conf(&conf, 2).unwrap().app.scheduler.task_scheduler.cpus_per_task, 2);
+        let conf = Conf::from_args([
+            "wisp.task.cpus=8",
+            "wisp.network.timeout=10ms",
+            "wisp.executor.heartbeatInterval=1ms",
+        ])
+        .unwrap();
+        assert_eq!(
+            LocalSettings::from_conf(&conf, 2).unwrap().app.scheduler.task_scheduler.cpus_per_task,
+            2
+        );
         let executor = ExecutorProcessSettings::from_conf(&conf).unwrap();
-        assert_eq!((executor.network_timeout, executor.heartbeat_interval), (MIN_NETWORK_TIMEOUT, MIN_HEARTBEAT_INTERVAL));
+        assert_eq!(
+            (executor.network_timeout, executor.heartbeat_interval),
+            (MIN_NETWORK_TIMEOUT, MIN_HEARTBEAT_INTERVAL)
+        );
         let bad = Conf::from_args(["wisp.speculation.quantile=2"]).unwrap();
         let err = MasterSettings::from_conf(&bad).unwrap_err().to_string();
-        assert_eq!(err, "invalid value `2` for wisp.speculation.quantile: expected a number between 0 and 1");
+        assert_eq!(
+            err,
+            "invalid value `2` for wisp.speculation.quantile: expected a number between 0 and 1"
+        );
     }
 }

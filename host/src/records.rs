@@ -3,7 +3,15 @@
 use std::fmt;
 
 /// A batch of records: concatenated bytes plus each record's end offset (the WIT `batch`).
-#[derive(Clone, Default, PartialEq, Eq, wasmtime::component::ComponentType, wasmtime::component::Lift, wasmtime::component::Lower)]
+#[derive(
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    wasmtime::component::ComponentType,
+    wasmtime::component::Lift,
+    wasmtime::component::Lower,
+)]
 #[component(record)]
 pub struct Batch {
     /// Every record's bytes, concatenated.
@@ -122,7 +130,12 @@ impl Batch {
             start = end;
         }
         if start as usize != self.data.len() {
-            return Err(MalformedBatch { index: self.ends.len(), start, end: start, len: self.data.len() });
+            return Err(MalformedBatch {
+                index: self.ends.len(),
+                start,
+                end: start,
+                len: self.data.len(),
+            });
         }
         Ok(())
     }
@@ -138,7 +151,7 @@ impl Batch {
 /// A record that should have been a key/value pair but is not.
 #[derive(Debug, thiserror::Error)]
 #[error("record of {len} bytes is not a key/value pair (key length {key_len})")]
-pub struct NotAPair {
+pub(crate) struct NotAPair {
     /// The record's length.
     pub len: usize,
     /// The key length it claimed, if it had a prefix at all.
@@ -146,7 +159,7 @@ pub struct NotAPair {
 }
 
 /// Splits a pair record `u32le len(K) ++ K ++ V` into key and value bytes.
-pub fn split_pair(record: &[u8]) -> Result<(&[u8], &[u8]), NotAPair> {
+pub(crate) fn split_pair(record: &[u8]) -> Result<(&[u8], &[u8]), NotAPair> {
     if record.len() < 4 {
         return Err(NotAPair { len: record.len(), key_len: 0 });
     }
@@ -158,7 +171,7 @@ pub fn split_pair(record: &[u8]) -> Result<(&[u8], &[u8]), NotAPair> {
 }
 
 /// Writes a length-prefixed element (every tuple element but the last, every list element).
-pub fn put_prefixed(out: &mut Vec<u8>, element: &[u8]) {
+pub(crate) fn put_prefixed(out: &mut Vec<u8>, element: &[u8]) {
     out.extend_from_slice(&(element.len() as u32).to_le_bytes());
     out.extend_from_slice(element);
 }
@@ -171,7 +184,7 @@ pub(crate) fn put_pair(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
 }
 
 /// Writes `option<T>` given T's encoding.
-pub fn put_option(out: &mut Vec<u8>, value: Option<&[u8]>) {
+pub(crate) fn put_option(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         None => out.push(0),
         Some(v) => {

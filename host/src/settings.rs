@@ -56,7 +56,8 @@ impl Conf {
         let mut conf = Conf::default();
         for a in args {
             let a = a.as_ref();
-            let (k, v) = a.split_once('=').ok_or_else(|| ConfigError::NotKeyValue { arg: a.to_string() })?;
+            let (k, v) =
+                a.split_once('=').ok_or_else(|| ConfigError::NotKeyValue { arg: a.to_string() })?;
             check_key(k.trim())?;
             conf.set(k.trim(), v.trim());
         }
@@ -107,20 +108,31 @@ impl Conf {
         }
         match key.default {
             DefaultValue::Value(text) => {
-                let value = key.kind.parse(text).unwrap_or_else(|e| panic!("declared default `{text}` of {key}: {e}"));
+                let value = key
+                    .kind
+                    .parse(text)
+                    .unwrap_or_else(|e| panic!("declared default `{text}` of {key}: {e}"));
                 Ok(typed(key, value))
             }
             DefaultValue::SameAs(other) => self.read(other),
-            DefaultValue::Unset(_) | DefaultValue::Derived(_) => panic!("{key} has no default value: read it with Conf::given"),
+            DefaultValue::Unset(_) | DefaultValue::Derived(_) => {
+                panic!("{key} has no default value: read it with Conf::given")
+            }
         }
     }
 
     /// A declared key's value if given (its default is the caller's to resolve: unset, or another process's value).
     pub(crate) fn given<T: FromValue>(&self, key: &'static Key) -> Result<Option<T>, ConfigError> {
-        debug_assert!(keys::lookup(key.name).is_some_and(|k| std::ptr::eq(k, key)), "{key} is not listed in keys::KEYS");
+        debug_assert!(
+            keys::lookup(key.name).is_some_and(|k| std::ptr::eq(k, key)),
+            "{key} is not listed in keys::KEYS"
+        );
         let Some(text) = self.get(key.name) else { return Ok(None) };
-        let value =
-            key.kind.parse(text).map_err(|reason| ConfigError::BadValue { key: key.name.to_string(), value: text.to_string(), reason })?;
+        let value = key.kind.parse(text).map_err(|reason| ConfigError::BadValue {
+            key: key.name.to_string(),
+            value: text.to_string(),
+            reason,
+        })?;
         Ok(Some(typed(key, value)))
     }
 }
@@ -130,7 +142,10 @@ fn check_key(name: &str) -> Result<(), ConfigError> {
     if !name.starts_with(keys::RESERVED_PREFIX) || keys::lookup(name).is_some() {
         return Ok(());
     }
-    Err(ConfigError::UnknownKey { key: name.to_string(), suggestion: keys::nearest(name).map(|k| k.name) })
+    Err(ConfigError::UnknownKey {
+        key: name.to_string(),
+        suggestion: keys::nearest(name).map(|k| k.name),
+    })
 }
 
 /// A Rust type a key's parsed value is read as.
@@ -195,7 +210,8 @@ impl FromValue for f64 {
 
 /// A parsed value as `T`; a mismatch is a programming error (a key read as the wrong type).
 fn typed<T: FromValue>(key: &Key, value: Value) -> T {
-    T::from_value(value).unwrap_or_else(|| panic!("{key} ({:?}) read as {}", key.kind, std::any::type_name::<T>()))
+    T::from_value(value)
+        .unwrap_or_else(|| panic!("{key} ({:?}) read as {}", key.kind, std::any::type_name::<T>()))
 }
 
 /// Directory for compiled components (`$WISP_CACHE_DIR`, else `$XDG_CACHE_HOME/wisp`, else `~/.cache/wisp`).
@@ -203,8 +219,9 @@ pub(crate) fn compile_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("WISP_CACHE_DIR") {
         return (!d.is_empty()).then(|| PathBuf::from(d));
     }
-    let base =
-        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
     Some(base.join("wisp").join("compiled"))
 }
 
@@ -217,26 +234,45 @@ mod tests {
         let c = Conf::from_args(["a=1", "b = x", "wisp.task.cpus=2"]).unwrap();
         assert_eq!(c.get("b"), Some("x"));
         assert_eq!(c.get("wisp.task.cpus"), Some("2"));
-        assert_eq!(Conf::from_args(["nokey"]).unwrap_err().to_string(), "invalid --conf `nokey`: expected key=value");
+        assert_eq!(
+            Conf::from_args(["nokey"]).unwrap_err().to_string(),
+            "invalid --conf `nokey`: expected key=value"
+        );
     }
 
     #[test]
     fn unknown_wisp_keys_are_refused_with_the_nearest_known_key() {
         let err = Conf::from_args(["wisp.task.cpus=1", "wisp.task.memmory=1g"]).unwrap_err();
-        assert_eq!(err.to_string(), "unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)");
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)"
+        );
         let err = Conf::from_args(["wisp.executor.memory=256m"]).unwrap_err();
-        assert_eq!(err.to_string(), "unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)");
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)"
+        );
         let err = Conf::from_args(["wisp.nothing.like.it=1"]).unwrap_err();
-        assert_eq!(err.to_string(), "unknown configuration key wisp.nothing.like.it (the known keys are listed in docs/configuration.md)");
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration key wisp.nothing.like.it (the known keys are listed in docs/configuration.md)"
+        );
         let pairs = [("wisp.speculation.quantil".to_string(), "0.5".to_string())];
         let err = Conf::from_pairs(&pairs).unwrap_err();
-        assert_eq!(err.to_string(), "unknown configuration key wisp.speculation.quantil (did you mean wisp.speculation.quantile?)");
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration key wisp.speculation.quantil (did you mean wisp.speculation.quantile?)"
+        );
         // Keys outside `wisp.` are the job's own.
-        let own = Conf::from_args(["myjob.greeting=hello", "spark.executor.memory=1g", "wispy=1"]).unwrap();
+        let own = Conf::from_args(["myjob.greeting=hello", "spark.executor.memory=1g", "wispy=1"])
+            .unwrap();
         assert_eq!(own.get("myjob.greeting"), Some("hello"));
         let mut set = Conf::default();
         set.set("wisp.task.maxFailure", "2");
-        assert!(matches!(set.validate(), Err(ConfigError::UnknownKey { suggestion: Some("wisp.task.maxFailures"), .. })));
+        assert!(matches!(
+            set.validate(),
+            Err(ConfigError::UnknownKey { suggestion: Some("wisp.task.maxFailures"), .. })
+        ));
     }
 
     #[test]
@@ -244,10 +280,16 @@ mod tests {
         let empty = Conf::default();
         assert_eq!(empty.read::<u32>(&keys::TASK_MAX_FAILURES).unwrap(), 4);
         assert_eq!(empty.read::<u64>(&keys::SHUFFLE_SPILL_MEMORY).unwrap(), 64 << 20);
-        assert_eq!(empty.read::<Duration>(&keys::LOCALITY_WAIT_NODE).unwrap(), Duration::from_secs(3));
+        assert_eq!(
+            empty.read::<Duration>(&keys::LOCALITY_WAIT_NODE).unwrap(),
+            Duration::from_secs(3)
+        );
         assert_eq!(empty.given::<Duration>(&keys::TASK_TIMEOUT).unwrap(), None);
         let conf = Conf::from_args(["wisp.locality.wait=1s", "wisp.task.cpus=x"]).unwrap();
-        assert_eq!(conf.read::<Duration>(&keys::LOCALITY_WAIT_RACK).unwrap(), Duration::from_secs(1));
+        assert_eq!(
+            conf.read::<Duration>(&keys::LOCALITY_WAIT_RACK).unwrap(),
+            Duration::from_secs(1)
+        );
         assert_eq!(
             conf.read::<u32>(&keys::TASK_CPUS).unwrap_err().to_string(),
             "invalid value `x` for wisp.task.cpus: expected a positive 32-bit integer"

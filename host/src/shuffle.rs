@@ -31,8 +31,8 @@ use std::path::Path;
 
 use crate::ids::ShuffleId;
 
-pub use reader::{BlockDecoder, block_range, decode_block, open_block};
-pub use writer::{ShuffleWriteError, ShuffleWriter};
+pub(crate) use reader::{BlockDecoder, block_range, decode_block, open_block};
+pub(crate) use writer::{ShuffleWriteError, ShuffleWriter};
 
 /// Multiplier of the word-mixing step (the 64-bit golden-ratio-derived constant of splitmix64).
 const HASH_MUL: u64 = 0xBF58_476D_1CE4_E5B9;
@@ -52,7 +52,7 @@ const HASH_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 /// ```
 ///
 /// All arithmetic wraps. Throughput is about one multiply per 8 bytes.
-pub fn partition_hash(bytes: &[u8]) -> u64 {
+pub(crate) fn partition_hash(bytes: &[u8]) -> u64 {
     let mut h = HASH_SEED ^ (bytes.len() as u64).wrapping_mul(HASH_MUL);
     let mut words = bytes.chunks_exact(8);
     for w in &mut words {
@@ -79,14 +79,14 @@ pub(crate) fn fmix64(mut h: u64) -> u64 {
 }
 
 /// The names of the data and index files of one map output: `(shuffle_{s}_{m}.data, shuffle_{s}_{m}.index)`.
-pub fn shuffle_file_names(shuffle: ShuffleId, map: u32) -> (String, String) {
+pub(crate) fn shuffle_file_names(shuffle: ShuffleId, map: u32) -> (String, String) {
     (format!("shuffle_{}_{map}.data", shuffle.0), format!("shuffle_{}_{map}.index", shuffle.0))
 }
 
 /// Removes every file of a shuffle from `dir` (committed outputs, temporary and spill files of any map task).
 ///
 /// Failures are logged, not returned: removal is best-effort cleanup.
-pub fn remove_shuffle_files(dir: &Path, shuffle: ShuffleId) {
+pub(crate) fn remove_shuffle_files(dir: &Path, shuffle: ShuffleId) {
     let prefix = format!("shuffle_{}_", shuffle.0);
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,

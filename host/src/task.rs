@@ -174,7 +174,7 @@ pub struct TaskLimits {
 }
 
 /// The default (and for cluster jobs the executor's) memory limit of one guest: 1 GiB, the declared default of `wisp.task.memory`.
-pub const DEFAULT_TASK_MEMORY: u64 = 1 << 30;
+pub(crate) const DEFAULT_TASK_MEMORY: u64 = 1 << 30;
 
 impl TaskLimits {
     /// The `wisp.task.*` sandbox keys of a configuration, as given (unset

@@ -33,8 +33,8 @@ use rustc_hash::FxHashMap;
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
 use crate::task::{TaskAttempt, TaskFailure, TaskReport};
 use cluster::Cluster;
-pub use cluster::ExecutorPlace;
-pub use settings::{ExclusionConfig, LocalityWaits, SpeculationConfig, TaskSchedulerConfig};
+pub(crate) use cluster::ExecutorPlace;
+pub(crate) use settings::{ExclusionConfig, LocalityWaits, SpeculationConfig, TaskSchedulerConfig};
 use task_set::{Failure, SetSettings, TaskSetManager};
 
 /// Where a task would like to run.
@@ -202,7 +202,8 @@ impl TaskScheduler {
 
     /// Registers an executor (again: updates its place and cores).
     pub fn register_executor(&mut self, executor: ExecutorId, place: ExecutorPlace, cores: u32) {
-        let busy = self.running.values().filter(|r| r.executor == executor).count() as u32 * self.cluster.cpus;
+        let busy = self.running.values().filter(|r| r.executor == executor).count() as u32
+            * self.cluster.cpus;
         let host = place.host.clone();
         let old = self.cluster.add(executor, place, cores, busy);
         self.relocate(executor, &host, old.as_deref());
@@ -211,7 +212,9 @@ impl TaskScheduler {
     /// Rebuilds the queues of task sets that prefer an executor that came or went.
     fn relocate(&mut self, executor: ExecutorId, host: &str, old_host: Option<&str>) {
         for set in self.sets.values_mut() {
-            if set.references(executor, host) || old_host.is_some_and(|h| set.references(executor, h)) {
+            if set.references(executor, host)
+                || old_host.is_some_and(|h| set.references(executor, h))
+            {
                 set.relocate(&self.cluster);
             }
         }
@@ -249,7 +252,8 @@ impl TaskScheduler {
         let Some(slot) = self.cluster.remove(executor) else {
             return Vec::new();
         };
-        let mut lost: Vec<TaskId> = self.running.iter().filter(|(_, r)| r.executor == executor).map(|(t, _)| *t).collect();
+        let mut lost: Vec<TaskId> =
+            self.running.iter().filter(|(_, r)| r.executor == executor).map(|(t, _)| *t).collect();
         lost.sort();
         let mut ended = Vec::with_capacity(lost.len());
         for task in lost {
@@ -286,13 +290,21 @@ impl TaskScheduler {
 
     /// Removes the task set of a stage attempt; returns its running attempts
     /// (by task id) for the caller to kill. They keep their cores until reported.
-    pub fn remove_task_set(&mut self, stage: StageId, stage_attempt: u32) -> Vec<(ExecutorId, TaskId)> {
+    pub fn remove_task_set(
+        &mut self,
+        stage: StageId,
+        stage_attempt: u32,
+    ) -> Vec<(ExecutorId, TaskId)> {
         let Some(key) = self.keys.remove(&(stage, stage_attempt)) else {
             return Vec::new();
         };
         self.sets.remove(&key);
-        let mut kill: Vec<(ExecutorId, TaskId)> =
-            self.running.iter().filter(|(_, r)| r.key == key).map(|(t, r)| (r.executor, *t)).collect();
+        let mut kill: Vec<(ExecutorId, TaskId)> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.key == key)
+            .map(|(t, r)| (r.executor, *t))
+            .collect();
         kill.sort_by_key(|(_, t)| *t);
         kill
     }
@@ -336,10 +348,15 @@ impl TaskScheduler {
                 let failure = match failure {
                     // A deterministic failure would fail again: with retries off, the first one fails the job.
                     TaskFailure::Guest { .. } if !self.retry_guest_failures => Failure::Counted {
-                        message: &format!("{message} (not retried: {} is false)", crate::settings::keys::TASK_RETRY_GUEST_FAILURES),
+                        message: &format!(
+                            "{message} (not retried: {} is false)",
+                            crate::settings::keys::TASK_RETRY_GUEST_FAILURES
+                        ),
                         max_failures: 1,
                     },
-                    _ => Failure::Counted { message: &message, max_failures: self.max_task_failures },
+                    _ => {
+                        Failure::Counted { message: &message, max_failures: self.max_task_failures }
+                    }
                 };
                 match set.failed(index, report.task, report.executor, failure, &self.cluster) {
                     Some(message) => TaskOutcome::TooManyFailures { message },
@@ -363,7 +380,12 @@ impl TaskScheduler {
     }
 
     /// The preferred locations of a queued or running partition (for tests and diagnostics).
-    pub fn preferred_locations(&self, stage: StageId, stage_attempt: u32, partition: u32) -> Option<Vec<TaskLocation>> {
+    pub fn preferred_locations(
+        &self,
+        stage: StageId,
+        stage_attempt: u32,
+        partition: u32,
+    ) -> Option<Vec<TaskLocation>> {
         let set = self.sets.get(self.keys.get(&(stage, stage_attempt))?)?;
         (0..set.len()).find(|&i| set.partition(i) == partition).map(|i| set.preferred(i).to_vec())
     }

@@ -43,7 +43,12 @@ impl<J: Send + 'static> TaskThreads<J> {
     /// The queue holds at most `capacity` waiting jobs; beyond it `try_run`
     /// refuses (the caller reports a host failure, retried elsewhere) rather
     /// than buffering without limit.
-    pub(crate) fn start<F>(threads: u32, capacity: usize, name: &str, run: F) -> std::io::Result<TaskThreads<J>>
+    pub(crate) fn start<F>(
+        threads: u32,
+        capacity: usize,
+        name: &str,
+        run: F,
+    ) -> std::io::Result<TaskThreads<J>>
     where
         F: Fn(J) -> bool + Clone + Send + 'static,
     {
@@ -52,13 +57,14 @@ impl<J: Send + 'static> TaskThreads<J> {
         let mut handles = Vec::with_capacity(threads as usize);
         for i in 0..threads {
             let (rx, run): (Receiver<J>, F) = (rx.clone(), run.clone());
-            let handle = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
-                for job in rx {
-                    if !run(job) {
-                        break;
+            let handle =
+                std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                    for job in rx {
+                        if !run(job) {
+                            break;
+                        }
                     }
-                }
-            })?;
+                })?;
             handles.push(handle);
         }
         Ok(TaskThreads { queue: TaskQueue(queue), threads: handles })

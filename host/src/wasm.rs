@@ -24,13 +24,13 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use guest_task::{GuestError, GuestOutput, GuestTask};
 pub(crate) use guest_task::trap_message;
+pub(crate) use guest_task::{GuestError, GuestOutput, GuestTask};
 pub(crate) use host_state::HostState;
-pub use validate::{ComponentError, check_header};
+pub(crate) use validate::{ComponentError, check_header};
 pub(crate) use validate::{one_line, root_message};
 
-pub use crate::task::TaskLimits;
+pub(crate) use crate::task::TaskLimits;
 
 use bindings::PipelineExports;
 pub(crate) use bindings::job as job_bindings;
@@ -39,11 +39,11 @@ use crate::settings::keys;
 use crate::task::{ComponentBytes, DEFAULT_TASK_MEMORY};
 
 /// How long one epoch tick lasts; task deadlines are counted in ticks.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What one guest task may use: its job's `wisp.task.*` settings resolved against this process's.
 #[derive(Clone, Debug)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     /// Largest linear memory, in bytes.
     pub memory: usize,
     /// Wall-time limit, if any.
@@ -62,7 +62,7 @@ impl Sandbox {
 }
 
 /// A compiled component ready to instantiate.
-pub struct LoadedComponent {
+pub(crate) struct LoadedComponent {
     /// Imports resolved once; instantiation per task starts here.
     pub pre: InstancePre<HostState>,
     /// The pipeline's exported functions.
@@ -73,7 +73,7 @@ pub struct LoadedComponent {
 type CacheSlot = Arc<OnceLock<Result<Arc<LoadedComponent>, ComponentError>>>;
 
 /// The process-wide wasm runtime.
-pub struct Runtime {
+pub(crate) struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Mutex<HashMap<String, CacheSlot>>,
@@ -91,7 +91,10 @@ impl Runtime {
     /// this process's `wisp.task.*` settings: its memory limit is also the most
     /// any job's guest gets here, and fuel is metered only when it sets `wisp.task.fuel`
     /// (metering costs every guest some speed).
-    pub fn new(defaults: TaskLimits, disk_cache: Option<PathBuf>) -> Result<Arc<Runtime>, ComponentError> {
+    pub(crate) fn new(
+        defaults: TaskLimits,
+        disk_cache: Option<PathBuf>,
+    ) -> Result<Arc<Runtime>, ComponentError> {
         let max_memory = defaults.memory.unwrap_or(DEFAULT_TASK_MEMORY) as usize;
         let mut cfg = Config::new();
         cfg.epoch_interruption(true);
@@ -109,9 +112,11 @@ impl Runtime {
             .table_keep_resident(64 << 10)
             .pagemap_scan(wasmtime::Enabled::Auto);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&cfg).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
+        let engine =
+            Engine::new(&cfg).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
         host_state::add_driver_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -140,20 +145,25 @@ impl Runtime {
     }
 
     /// The shared engine.
-    pub fn engine(&self) -> &Engine {
+    pub(crate) fn engine(&self) -> &Engine {
         &self.engine
     }
 
     /// The largest linear memory of any guest in this process (a job main's limit).
-    pub fn max_memory(&self) -> usize {
+    pub(crate) fn max_memory(&self) -> usize {
         self.max_memory
     }
 
     /// The sandbox of a task of a job with these settings: unset values take
     /// this process's, memory never exceeds this process's limit.
-    pub fn sandbox(&self, job: &TaskLimits, scratch: Option<PathBuf>) -> Result<Sandbox, GuestError> {
+    pub(crate) fn sandbox(
+        &self,
+        job: &TaskLimits,
+        scratch: Option<PathBuf>,
+    ) -> Result<Sandbox, GuestError> {
         let d = &self.defaults;
-        let memory = job.memory.or(d.memory).map_or(self.max_memory, |m| (m as usize).min(self.max_memory));
+        let memory =
+            job.memory.or(d.memory).map_or(self.max_memory, |m| (m as usize).min(self.max_memory));
         let timeout = job.timeout.or(d.timeout).filter(|t| !t.is_zero());
         let fuel = job.fuel.or(d.fuel);
         if fuel.is_some() && d.fuel.is_none() {
@@ -175,7 +185,10 @@ impl Runtime {
     }
 
     /// The compiled form of a component, compiling it at most once per process.
-    pub fn load(&self, bytes: &ComponentBytes) -> Result<Arc<LoadedComponent>, ComponentError> {
+    pub(crate) fn load(
+        &self,
+        bytes: &ComponentBytes,
+    ) -> Result<Arc<LoadedComponent>, ComponentError> {
         let cell = {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.entry(bytes.hash.clone()).or_default().clone()
@@ -197,13 +210,16 @@ impl Runtime {
     }
 
     fn compile_cached(&self, bytes: &ComponentBytes) -> Result<Component, ComponentError> {
-        let invalid = |e: wasmtime::Error| ComponentError::Invalid { message: validate::root_message(&e) };
+        let invalid = |e: wasmtime::Error| ComponentError::Invalid { message: root_message(&e) };
         let Some(dir) = &self.disk_cache else {
             return Component::new(&self.engine, &bytes.bytes).map_err(invalid);
         };
         let mut h = Sha256::new();
         h.update(bytes.hash.as_bytes());
-        std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut HashWriter(&mut h));
+        std::hash::Hash::hash(
+            &self.engine.precompile_compatibility_hash(),
+            &mut HashWriter(&mut h),
+        );
         let key = hex(&h.finalize()[..16]);
         let path = dir.join(format!("{key}.cwasm"));
         if path.exists() {
@@ -238,7 +254,7 @@ impl Drop for Runtime {
 }
 
 /// Hashes a component's bytes (lowercase hex sha256).
-pub fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
@@ -261,29 +277,56 @@ impl std::hash::Hasher for HashWriter<'_> {
 mod tests {
     use super::*;
 
-    fn limits(memory: Option<u64>, timeout: Option<Duration>, fuel: Option<u64>, scratch: bool) -> TaskLimits {
+    fn limits(
+        memory: Option<u64>,
+        timeout: Option<Duration>,
+        fuel: Option<u64>,
+        scratch: bool,
+    ) -> TaskLimits {
         TaskLimits { memory, timeout, fuel, scratch }
     }
 
     #[test]
     fn a_jobs_settings_override_the_process_defaults_but_never_its_memory_ceiling() {
-        let rt = Runtime::new(limits(Some(256 << 20), Some(Duration::from_secs(60)), None, false), None).unwrap();
+        let rt =
+            Runtime::new(limits(Some(256 << 20), Some(Duration::from_secs(60)), None, false), None)
+                .unwrap();
         let dir = PathBuf::from("/tmp/scratch-x");
         let s = rt.sandbox(&TaskLimits::default(), Some(dir.clone())).unwrap();
-        assert_eq!((s.memory, s.timeout, s.fuel, s.scratch), (256 << 20, Some(Duration::from_secs(60)), None, None));
-        let s = rt.sandbox(&limits(Some(64 << 20), Some(Duration::from_secs(2)), None, true), Some(dir.clone())).unwrap();
-        assert_eq!((s.memory, s.timeout, s.scratch), (64 << 20, Some(Duration::from_secs(2)), Some(dir.clone())));
+        assert_eq!(
+            (s.memory, s.timeout, s.fuel, s.scratch),
+            (256 << 20, Some(Duration::from_secs(60)), None, None)
+        );
+        let s = rt
+            .sandbox(
+                &limits(Some(64 << 20), Some(Duration::from_secs(2)), None, true),
+                Some(dir.clone()),
+            )
+            .unwrap();
+        assert_eq!(
+            (s.memory, s.timeout, s.scratch),
+            (64 << 20, Some(Duration::from_secs(2)), Some(dir.clone()))
+        );
         // More than the executor allows: its own limit.
-        assert_eq!(rt.sandbox(&limits(Some(2 << 30), None, None, false), None).unwrap().memory, 256 << 20);
+        assert_eq!(
+            rt.sandbox(&limits(Some(2 << 30), None, None, false), None).unwrap().memory,
+            256 << 20
+        );
         // A zero timeout means none.
-        assert_eq!(rt.sandbox(&limits(None, Some(Duration::ZERO), None, false), None).unwrap().timeout, None);
+        assert_eq!(
+            rt.sandbox(&limits(None, Some(Duration::ZERO), None, false), None).unwrap().timeout,
+            None
+        );
         // Fuel needs an engine that meters it.
         let err = rt.sandbox(&limits(None, None, Some(1000), false), None).unwrap_err().to_string();
         assert!(err.contains("does not meter fuel") && err.contains("wisp.task.fuel"), "{err}");
         let metering = Runtime::new(limits(None, None, Some(5_000), false), None).unwrap();
         assert!(metering.meters_fuel() && !rt.meters_fuel());
         assert_eq!(metering.sandbox(&TaskLimits::default(), None).unwrap().fuel, Some(5_000));
-        assert_eq!(metering.sandbox(&limits(None, None, Some(7), false), None).unwrap().fuel, Some(7));
+        assert_eq!(
+            metering.sandbox(&limits(None, None, Some(7), false), None).unwrap().fuel,
+            Some(7)
+        );
         assert_eq!(metering.max_memory(), DEFAULT_TASK_MEMORY as usize);
     }
 }

@@ -19,7 +19,10 @@ fn lines(run: &Run) -> Vec<String> {
 
 fn value<'a>(lines: &'a [String], key: &str) -> &'a str {
     let prefix = format!("{key}=");
-    lines.iter().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("no `{key}=` line in {lines:?}"))
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{key}=` line in {lines:?}"))
 }
 
 #[test]
@@ -56,7 +59,10 @@ fn sort_by_key_orders_words_across_range_partitions() {
     let mut words: Vec<&str> = text.split_ascii_whitespace().collect();
     words.sort_unstable();
     assert_eq!(value(&out, "sorted"), words.len().to_string());
-    assert_eq!(&out[1..1 + words.len()], &words.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        &out[1..1 + words.len()],
+        &words.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..]
+    );
     assert_eq!(value(&out, "first-descending"), *words.last().unwrap());
 }
 
@@ -102,7 +108,9 @@ fn joins_follow_spark_semantics() {
         want.push(format!("cogroup {k} [{}] [{}]", l.join(","), r.join(",")));
         let lo: Vec<&str> = if l.is_empty() { vec!["-"] } else { l.clone() };
         let ro: Vec<&str> = if r.is_empty() { vec!["-"] } else { r.clone() };
-        for (kind, ls, rs) in [("inner", &l, &r), ("left", &l, &ro), ("right", &lo, &r), ("full", &lo, &ro)] {
+        for (kind, ls, rs) in
+            [("inner", &l, &r), ("left", &l, &ro), ("right", &lo, &r), ("full", &lo, &ro)]
+        {
             for v in ls.iter() {
                 for w in rs.iter() {
                     want.push(format!("{kind} {k} {v} {w}"));
@@ -173,10 +181,21 @@ fn count_by_key() {
 fn persisted_rdd_is_reused_and_unpersist_still_computes() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let run = wisp(&["run", API_JOB, "--cores", "2", "--event-log", log.to_str().unwrap(), "--", "persist"], RUN_TIMEOUT);
+    let run = wisp(
+        &["run", API_JOB, "--cores", "2", "--event-log", log.to_str().unwrap(), "--", "persist"],
+        RUN_TIMEOUT,
+    );
     let out = lines(&run);
     let sum: u64 = (1..=1000u64).map(|n| n * n).sum();
-    assert_eq!(out, ["count=1000".to_string(), format!("sum={sum}"), "after-unpersist count=1000".into(), "disk count=10 sum=55".into()]);
+    assert_eq!(
+        out,
+        [
+            "count=1000".to_string(),
+            format!("sum={sum}"),
+            "after-unpersist count=1000".into(),
+            "disk count=10 sum=55".into()
+        ]
+    );
     // The second action on the cached RDD reads cached blocks: its tasks read exactly the cached records.
     let file = std::fs::read_dir(&log).unwrap().next().unwrap().unwrap().path();
     let text = std::fs::read_to_string(file).unwrap();
@@ -231,7 +250,18 @@ fn op_naming_an_unknown_function_is_reported() {
 #[test]
 fn task_time_limit_fails_the_task_naming_the_limit() {
     let run = wisp(
-        &["run", API_JOB, "--cores", "2", "--conf", "wisp.task.timeout=300ms", "--conf", "wisp.task.maxFailures=2", "--", "spin"],
+        &[
+            "run",
+            API_JOB,
+            "--cores",
+            "2",
+            "--conf",
+            "wisp.task.timeout=300ms",
+            "--conf",
+            "wisp.task.maxFailures=2",
+            "--",
+            "spin",
+        ],
         RUN_TIMEOUT,
     );
     assert_job_error(&run, "task exceeded its time limit (wisp.task.timeout = 300ms)");
@@ -239,10 +269,23 @@ fn task_time_limit_fails_the_task_naming_the_limit() {
 
 #[test]
 fn task_memory_limit_fails_the_task_naming_the_limit() {
-    let limited = ["run", API_JOB, "--cores", "2", "--conf", "wisp.task.memory=64m", "--conf", "wisp.task.maxFailures=1", "--"];
+    let limited = [
+        "run",
+        API_JOB,
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.task.memory=64m",
+        "--conf",
+        "wisp.task.maxFailures=1",
+        "--",
+    ];
     let mut args = limited.to_vec();
     args.extend_from_slice(&["grow", "200"]);
-    assert_job_error(&wisp(&args, RUN_TIMEOUT), "task exceeded its memory limit (wisp.task.memory = 67108864 bytes)");
+    assert_job_error(
+        &wisp(&args, RUN_TIMEOUT),
+        "task exceeded its memory limit (wisp.task.memory = 67108864 bytes)",
+    );
     // Under the limit the same function succeeds.
     let mut args = limited.to_vec();
     args.extend_from_slice(&["grow", "16"]);

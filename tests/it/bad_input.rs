@@ -13,7 +13,11 @@ fn assert_clean_failure(run: &Run, cause: &str) {
     assert_eq!(lines.len(), 1, "exactly one error line, got: {:?}", run.stderr);
     assert!(lines[0].starts_with("wisp: error: "), "{}", lines[0]);
     assert!(lines[0].contains(cause), "error {:?} should name {cause:?}", lines[0]);
-    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("backtrace"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("backtrace"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn run_job(job: &Path, args: &[&str]) -> Run {
@@ -114,7 +118,11 @@ mod hostile_guests {
     fn probe_with(conf: &[&str], args: &[&str], key: &str) -> String {
         let run = hostile_with(conf, args);
         assert!(run.ok(), "{}", run.stderr);
-        let line = run.stdout.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{}", run.stdout));
+        let line = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{}", run.stdout));
         line.to_string()
     }
 
@@ -126,7 +134,8 @@ mod hostile_guests {
 
     fn failure_of(run: Run) -> String {
         assert_eq!(run.code, Some(1), "{}", run.stdout);
-        let lines: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+        let lines: Vec<&str> =
+            run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
         assert_eq!(lines.len(), 1, "{}", run.stderr);
         assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
         lines[0].to_string()
@@ -153,18 +162,30 @@ mod hostile_guests {
     #[test]
     fn a_scratch_directory_exists_only_when_the_job_grants_it_and_cannot_be_escaped() {
         let denied = probe_with(&[], &["scratch", "a.txt"], "scratch");
-        assert!(denied.starts_with("inside:denied"), "no grant, yet the guest wrote to /scratch: {denied}");
+        assert!(
+            denied.starts_with("inside:denied"),
+            "no grant, yet the guest wrote to /scratch: {denied}"
+        );
         let granted = probe_with(&["wisp.task.scratch=true"], &["scratch", "a.txt"], "scratch");
         let (inside, outside) = granted.split_once('|').unwrap();
         assert_eq!(inside, "inside:ok", "{granted}");
-        assert!(outside.starts_with("outside:denied"), "the guest left its scratch directory: {granted}");
+        assert!(
+            outside.starts_with("outside:denied"),
+            "the guest left its scratch directory: {granted}"
+        );
     }
 
     #[test]
     fn misbehaving_guests_fail_with_the_cause_named() {
         assert!(failure(&["recurse"]).contains("call stack exhausted"));
-        assert!(failure(&["hoard"]).contains("task exceeded its memory limit (wisp.task.memory = 1073741824 bytes)"));
-        assert!(failure(&["flood"]).contains("task wrote more than 1 MiB to stdout, the capture limit per task"));
+        assert!(
+            failure(&["hoard"])
+                .contains("task exceeded its memory limit (wisp.task.memory = 1073741824 bytes)")
+        );
+        assert!(
+            failure(&["flood"])
+                .contains("task wrote more than 1 MiB to stdout, the capture limit per task")
+        );
         assert!(failure(&["panic-midway"]).contains("hostile guest panicked at record 500"));
     }
 
@@ -175,16 +196,25 @@ mod hostile_guests {
         let fueled = failure_of(hostile_with(&["wisp.task.fuel=50000000"], &["spin"]));
         assert!(fueled.contains("task ran out of fuel (wisp.task.fuel = 50000000)"), "{fueled}");
         let memory = failure_of(hostile_with(&["wisp.task.memory=64m"], &["hoard"]));
-        assert!(memory.contains("task exceeded its memory limit (wisp.task.memory = 67108864 bytes)"), "{memory}");
+        assert!(
+            memory.contains("task exceeded its memory limit (wisp.task.memory = 67108864 bytes)"),
+            "{memory}"
+        );
     }
 
     #[test]
     fn malformed_batches_from_a_guest_fail_its_task() {
         for (kind, cause) in [
             ("out-of-range", "record 1 ends at offset 4096, past the end of the 3 data bytes"),
-            ("decreasing", "record 1 ends at offset 1, before the previous record's end 2 (offsets not increasing)"),
+            (
+                "decreasing",
+                "record 1 ends at offset 1, before the previous record's end 2 (offsets not increasing)",
+            ),
         ] {
-            let run = wisp(&["run", RAW_GUEST, "--conf", "wisp.task.maxFailures=1", "--", "malformed", kind], RUN_TIMEOUT);
+            let run = wisp(
+                &["run", RAW_GUEST, "--conf", "wisp.task.maxFailures=1", "--", "malformed", kind],
+                RUN_TIMEOUT,
+            );
             let line = failure_of(run);
             assert!(line.contains("guest returned a malformed batch"), "{kind}: {line}");
             assert!(line.contains(cause), "{kind}: {line}");
@@ -194,9 +224,22 @@ mod hostile_guests {
     #[test]
     fn deterministic_failures_are_retried_unless_configured_not_to_be() {
         let retried = failure_of(hostile_with(&["wisp.task.maxFailures=3"], &["panic-midway"]));
-        assert!(retried.contains("failed 3 times; last failure: guest panicked: hostile guest panicked at record 500"), "{retried}");
-        let once = failure_of(hostile_with(&["wisp.task.maxFailures=3", "wisp.task.retryGuestFailures=false"], &["panic-midway"]));
-        assert!(once.contains("failed once; last failure: guest panicked: hostile guest panicked at record 500"), "{once}");
+        assert!(
+            retried.contains(
+                "failed 3 times; last failure: guest panicked: hostile guest panicked at record 500"
+            ),
+            "{retried}"
+        );
+        let once = failure_of(hostile_with(
+            &["wisp.task.maxFailures=3", "wisp.task.retryGuestFailures=false"],
+            &["panic-midway"],
+        ));
+        assert!(
+            once.contains(
+                "failed once; last failure: guest panicked: hostile guest panicked at record 500"
+            ),
+            "{once}"
+        );
         assert!(once.contains("not retried: wisp.task.retryGuestFailures is false"), "{once}");
     }
 }

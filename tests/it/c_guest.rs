@@ -5,7 +5,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wisp_tests::{REPO_ROOT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp};
+use wisp_tests::{
+    REPO_ROOT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded,
+    wisp,
+};
 
 use crate::RUN_TIMEOUT;
 use crate::guest_lang::{build_once, wordcount_matches_rust};
@@ -50,7 +53,11 @@ fn c_codec_matches_the_encoding_vectors() {
     let count = vectors.lines().filter(|l| !l.trim().is_empty()).count();
     assert!(count > 50, "expected the checked-in vectors, found {count}");
     let mut cmd = Command::new("bash");
-    cmd.current_dir(root).arg("guest-sdk/c/test/codec_test.sh").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir(root)
+        .arg("guest-sdk/c/test/codec_test.sh")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let run = run_bounded(cmd, Duration::from_secs(120));
     assert!(run.ok(), "C codec tests failed:\n{}{}", run.stdout, run.stderr);
     // Every vector is checked (encode and decode), none skipped.
@@ -60,14 +67,26 @@ fn c_codec_matches_the_encoding_vectors() {
 #[test]
 fn c_api_job_matches_answers_computed_here() {
     let job = c_job("api_job");
-    let run = wisp(&["run", job.to_str().unwrap(), "--cores", "2", "--conf", "api_job.greeting=hello"], RUN_TIMEOUT);
+    let run = wisp(
+        &["run", job.to_str().unwrap(), "--cores", "2", "--conf", "api_job.greeting=hello"],
+        RUN_TIMEOUT,
+    );
     assert!(run.ok(), "{}", run.stderr);
     let xs: Vec<i64> = (1..=100).collect();
     let by7 = |f: fn(i64) -> i64| -> String {
-        (0..7).map(|k| format!("{k}:{}", xs.iter().filter(|x| *x % 7 == k).map(|x| f(*x)).sum::<i64>())).collect::<Vec<_>>().join(",")
+        (0..7)
+            .map(|k| {
+                format!("{k}:{}", xs.iter().filter(|x| *x % 7 == k).map(|x| f(*x)).sum::<i64>())
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     };
-    let join: usize =
-        (0..7).map(|k| xs.iter().filter(|x| *x % 7 == k).count() * xs.iter().filter(|x| *x % 7 == k && *x % 2 == 0).count()).sum();
+    let join: usize = (0..7)
+        .map(|k| {
+            xs.iter().filter(|x| *x % 7 == k).count()
+                * xs.iter().filter(|x| *x % 7 == k && *x % 2 == 0).count()
+        })
+        .sum();
     let expected = [
         format!("even_count={}", xs.iter().filter(|x| *x % 2 == 0).count()),
         format!("sum_of_squares={} found=1", xs.iter().map(|x| x * x).sum::<i64>()),
@@ -86,7 +105,12 @@ fn c_api_job_matches_answers_computed_here() {
         "unregistered=wisp_map: the function is not listed in WISP_FUNCTIONS with the matching WISP_* kind".to_string(),
     ];
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines, expected.iter().map(String::as_str).collect::<Vec<_>>(), "stderr: {}", run.stderr);
+    assert_eq!(
+        lines,
+        expected.iter().map(String::as_str).collect::<Vec<_>>(),
+        "stderr: {}",
+        run.stderr
+    );
 }
 
 /// Runs the failing job in `mode` and returns its single `wisp: error:` line, checking it left no output.
@@ -94,7 +118,17 @@ fn failing_job_error(mode: &str) -> String {
     let job = c_job("failing");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let args = ["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", mode, out.to_str().unwrap()];
+    let args = [
+        "run",
+        job.to_str().unwrap(),
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.task.maxFailures=1",
+        "--",
+        mode,
+        out.to_str().unwrap(),
+    ];
     let run = wisp(&args, RUN_TIMEOUT);
     assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
     assert!(!out.join("_SUCCESS").exists() && !out.exists(), "a failed job must leave no output");

@@ -23,7 +23,19 @@ fn join_example_matches_reference_inner_join() {
     let (l, r, out) = (dir.path().join("l.tsv"), dir.path().join("r.tsv"), dir.path().join("out"));
     std::fs::write(&l, &left).unwrap();
     std::fs::write(&r, &right).unwrap();
-    let run = wisp(&["run", JOIN, "--cores", "2", "--", l.to_str().unwrap(), r.to_str().unwrap(), out.to_str().unwrap()], RUN_TIMEOUT);
+    let run = wisp(
+        &[
+            "run",
+            JOIN,
+            "--cores",
+            "2",
+            "--",
+            l.to_str().unwrap(),
+            r.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
     assert!(run.ok(), "{}", run.stderr);
 
     let expected = reference_join(&left, &right);
@@ -68,7 +80,10 @@ fn pagerank_example_matches_spark_pagerank() {
     edges.push_str("p1 p2\np1 p2\nlonely\n\n  p7\tp8  extra\n");
     let (e, out) = (dir.path().join("edges.txt"), dir.path().join("ranks"));
     std::fs::write(&e, &edges).unwrap();
-    let run = wisp(&["run", PAGERANK, "--cores", "2", "--", e.to_str().unwrap(), "5", out.to_str().unwrap()], RUN_TIMEOUT);
+    let run = wisp(
+        &["run", PAGERANK, "--cores", "2", "--", e.to_str().unwrap(), "5", out.to_str().unwrap()],
+        RUN_TIMEOUT,
+    );
     assert!(run.ok(), "{}", run.stderr);
     let expected = reference_pagerank(&edges, 5);
     let mut got = BTreeMap::new();

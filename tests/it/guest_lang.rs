@@ -15,12 +15,20 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Runs `script` (relative to the repository root) once per argument list, the first time any test of this
 /// process asks (`built` remembers the outcome), and panics with the script's output if a build failed.
-pub fn build_once(built: &'static OnceLock<Result<(), String>>, script: &str, builds: &[&[&str]]) {
+pub(crate) fn build_once(
+    built: &'static OnceLock<Result<(), String>>,
+    script: &str,
+    builds: &[&[&str]],
+) {
     let result = built.get_or_init(|| {
         let root = Path::new(REPO_ROOT);
         for args in builds {
             let mut cmd = Command::new(root.join(script));
-            cmd.current_dir(root).args(*args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.current_dir(root)
+                .args(*args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
             let run = run_bounded(cmd, BUILD_TIMEOUT);
             if !run.ok() {
                 return Err(format!("{script} {args:?} failed: {}{}", run.stdout, run.stderr));
@@ -34,7 +42,7 @@ pub fn build_once(built: &'static OnceLock<Result<(), String>>, script: &str, bu
 }
 
 /// Every `part-*` file of an output directory: name → its bytes.
-pub fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut parts = BTreeMap::new();
     for entry in std::fs::read_dir(dir).expect("output dir") {
         let path = entry.expect("entry").path();
@@ -47,9 +55,13 @@ pub fn parts(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// Asserts that two output directories hold the same part files, byte for byte.
-pub fn assert_same_parts(got: &Path, want: &Path, what: &str) {
+pub(crate) fn assert_same_parts(got: &Path, want: &Path, what: &str) {
     let (got, want) = (parts(got), parts(want));
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{what}: part files");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{what}: part files"
+    );
     for (name, bytes) in &want {
         assert!(got[name] == *bytes, "{what}: {name} differs from the Rust word count's");
     }
@@ -57,8 +69,15 @@ pub fn assert_same_parts(got: &Path, want: &Path, what: &str) {
 
 /// Runs a word count (`JOB INPUT OUTPUT`) and the Rust guest on `input` with 256 KiB splits and 3 reduce partitions,
 /// asserts both succeeded and wrote the same 3 part files byte for byte, and returns the job's output directory.
-pub fn wordcount_matches_rust(job: &Path, input: &Path, dir: &Path, what: &str) -> PathBuf {
-    let conf = ["--cores", "2", "--conf", "wisp.files.maxPartitionBytes=256k", "--conf", "wisp.default.parallelism=3"];
+pub(crate) fn wordcount_matches_rust(job: &Path, input: &Path, dir: &Path, what: &str) -> PathBuf {
+    let conf = [
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.files.maxPartitionBytes=256k",
+        "--conf",
+        "wisp.default.parallelism=3",
+    ];
     let run_job = |component: &str, out: &Path| {
         let mut args = vec!["run", component];
         args.extend_from_slice(&conf);

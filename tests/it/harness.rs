@@ -12,11 +12,11 @@ use wisp_tests::{ProcessGuard, Run, run_bounded, wait_for, wisp_bin};
 use crate::RUN_TIMEOUT;
 
 /// Bound on waiting for a process to start or register.
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(60);
 const SECRET: &str = "cluster-test-secret-0123456789abcdef";
 
 /// A master and its executors.
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub dir: tempfile::TempDir,
     pub master: ProcessGuard,
     pub executors: Vec<ProcessGuard>,
@@ -27,19 +27,28 @@ pub struct Cluster {
 
 impl Cluster {
     /// A master and `n` executors without fault rules, all registered.
-    pub fn start(n: usize, master_conf: &[&str], executor_conf: &[&str]) -> Cluster {
+    pub(crate) fn start(n: usize, master_conf: &[&str], executor_conf: &[&str]) -> Cluster {
         Cluster::start_with_faults(master_conf, executor_conf, &vec![""; n])
     }
 
     /// A master and one executor per entry of `faults` (its `WISP_TEST_FAULTS` rules; empty: none),
     /// registered one at a time so that executor `i` (from 1) gets id `i`.
-    pub fn start_with_faults(master_conf: &[&str], executor_conf: &[&str], faults: &[&str]) -> Cluster {
+    pub(crate) fn start_with_faults(
+        master_conf: &[&str],
+        executor_conf: &[&str],
+        faults: &[&str],
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
         let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
-        cmd.arg("--state-dir").arg(dir.path().join("master-state")).arg("--event-log").arg(dir.path().join("events"));
+        cmd.env("WISP_LOG", "info")
+            .args(["master", "--listen", "127.0.0.1:0", "--secret-file"])
+            .arg(&secret);
+        cmd.arg("--state-dir")
+            .arg(dir.path().join("master-state"))
+            .arg("--event-log")
+            .arg(dir.path().join("events"));
         for c in master_conf {
             cmd.args(["--conf", c]);
         }
@@ -61,15 +70,24 @@ impl Cluster {
     }
 
     /// Starts one more executor.
-    pub fn add_executor(&mut self, conf: &[&str]) {
+    pub(crate) fn add_executor(&mut self, conf: &[&str]) {
         self.add_executor_with_faults(conf, "");
     }
 
     fn add_executor_with_faults(&mut self, conf: &[&str], faults: &str) {
         let i = self.executors.len() + 1;
         let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["executor", "--master", &self.addr, "--master-fingerprint", &self.fingerprint]);
-        cmd.arg("--secret-file").arg(&self.secret).args(["--cores", "1", "--work-dir"]).arg(self.executor_dir(i));
+        cmd.env("WISP_LOG", "info").args([
+            "executor",
+            "--master",
+            &self.addr,
+            "--master-fingerprint",
+            &self.fingerprint,
+        ]);
+        cmd.arg("--secret-file")
+            .arg(&self.secret)
+            .args(["--cores", "1", "--work-dir"])
+            .arg(self.executor_dir(i));
         for c in conf {
             cmd.args(["--conf", c]);
         }
@@ -83,22 +101,22 @@ impl Cluster {
     }
 
     /// Work directory of executor `i` (from 1).
-    pub fn executor_dir(&self, i: usize) -> PathBuf {
+    pub(crate) fn executor_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("ex{i}"))
     }
 
     /// Log file of executor `i` (from 1).
-    pub fn executor_log_path(&self, i: usize) -> PathBuf {
+    pub(crate) fn executor_log_path(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("executor-{i}.log"))
     }
 
     /// The master's log so far.
-    pub fn master_log(&self) -> String {
+    pub(crate) fn master_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
     }
 
     /// Waits until `n` executors registered (failing if one exited).
-    pub fn wait_registered(&mut self, n: usize) {
+    pub(crate) fn wait_registered(&mut self, n: usize) {
         wait_for(&format!("{n} executors to register"), START_TIMEOUT, || {
             for e in &mut self.executors {
                 assert!(e.running(), "{} exited early", e.name());
@@ -108,9 +126,22 @@ impl Cluster {
     }
 
     /// `wisp submit JOB --conf CONF... -- ARGS` with the cluster's secret (or another secret file).
-    pub fn submit(&self, job: &str, conf: &[&str], args: &[&Path], secret: Option<&Path>) -> Run {
+    pub(crate) fn submit(
+        &self,
+        job: &str,
+        conf: &[&str],
+        args: &[&Path],
+        secret: Option<&Path>,
+    ) -> Run {
         let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
+        cmd.args([
+            "submit",
+            "--master",
+            &self.addr,
+            "--master-fingerprint",
+            &self.fingerprint,
+            "--secret-file",
+        ]);
         cmd.arg(secret.unwrap_or(&self.secret)).arg(job);
         for c in conf {
             cmd.args(["--conf", c]);
@@ -120,14 +151,27 @@ impl Cluster {
     }
 
     /// `wisp submit` started in the background, stderr to `DIR/NAME.log` and stdout to `DIR/NAME.out`.
-    pub fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
+    pub(crate) fn spawn_submit(&self, name: &str, job: &str, args: &[&str]) -> ProcessGuard {
         self.spawn_submit_with(name, job, &[], args)
     }
 
     /// `spawn_submit` with `--conf` settings.
-    pub fn spawn_submit_with(&self, name: &str, job: &str, conf: &[&str], args: &[&str]) -> ProcessGuard {
+    pub(crate) fn spawn_submit_with(
+        &self,
+        name: &str,
+        job: &str,
+        conf: &[&str],
+        args: &[&str],
+    ) -> ProcessGuard {
         let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]);
+        cmd.args([
+            "submit",
+            "--master",
+            &self.addr,
+            "--master-fingerprint",
+            &self.fingerprint,
+            "--secret-file",
+        ]);
         cmd.arg(&self.secret).arg(job);
         for c in conf {
             cmd.args(["--conf", c]);
@@ -137,8 +181,10 @@ impl Cluster {
     }
 
     /// Resident memory of executor `i` (from 1), in bytes (Linux `/proc`).
-    pub fn executor_rss(&self, i: usize) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.executors[i - 1].id())).expect("executor status");
+    pub(crate) fn executor_rss(&self, i: usize) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.executors[i - 1].id()))
+                .expect("executor status");
         let kib: u64 = status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -148,21 +194,29 @@ impl Cluster {
     }
 
     /// The master's address, pinned fingerprint and secret, for `wisp::testing` probes.
-    pub fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
+    pub(crate) fn probe_target(&self) -> (std::net::SocketAddr, Fingerprint, ClusterSecret) {
         let addr = self.addr.parse().expect("the master's address");
         let fingerprint = self.fingerprint.parse().expect("the master's fingerprint");
         (addr, fingerprint, ClusterSecret::from_file(&self.secret).expect("the cluster secret"))
     }
 
     /// Waits for a master log line containing every one of `needles`; returns it.
-    pub fn master_log_line(&self, what: &str, needles: &[&str]) -> String {
-        wait_for(what, START_TIMEOUT, || self.master_log().lines().find(|l| needles.iter().all(|n| l.contains(n))).map(str::to_string))
+    pub(crate) fn master_log_line(&self, what: &str, needles: &[&str]) -> String {
+        wait_for(what, START_TIMEOUT, || {
+            self.master_log()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+                .map(str::to_string)
+        })
     }
 
     /// Every event of every application, in file order (`events/app-N/*.jsonl`, written at job ends).
-    pub fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         let mut all = Vec::new();
-        let mut apps: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("events")).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut apps: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("events"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         apps.sort();
         for app in apps {
             for entry in std::fs::read_dir(app).unwrap() {
@@ -174,7 +228,11 @@ impl Cluster {
     }
 
     /// Executor ids that ran at least one task, from the event logs.
-    pub fn executors_with_tasks(&self) -> BTreeSet<u64> {
-        self.events().iter().filter(|v| v["event"] == "task_start").map(|v| v["executor"].as_u64().unwrap()).collect()
+    pub(crate) fn executors_with_tasks(&self) -> BTreeSet<u64> {
+        self.events()
+            .iter()
+            .filter(|v| v["event"] == "task_start")
+            .map(|v| v["executor"].as_u64().unwrap())
+            .collect()
     }
 }

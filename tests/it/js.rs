@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wisp_tests::{
-    REPO_ROOT, TOKENIZER, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded, wisp,
+    REPO_ROOT, TOKENIZER, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines,
+    reference_word_count, run_bounded, wisp,
 };
 
 use crate::RUN_TIMEOUT;
@@ -26,7 +27,8 @@ const JOBS: [(&str, &str); 4] = [
 fn js_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let outputs: Vec<String> = JOBS.iter().map(|(_, n)| format!("target/js/{n}.wasm")).collect();
-    let builds: Vec<[&str; 2]> = JOBS.iter().zip(&outputs).map(|((module, _), out)| [*module, out.as_str()]).collect();
+    let builds: Vec<[&str; 2]> =
+        JOBS.iter().zip(&outputs).map(|((module, _), out)| [*module, out.as_str()]).collect();
     build_once(&BUILT, "guest-sdk/js/build.sh", &builds.iter().map(|b| &b[..]).collect::<Vec<_>>());
     Path::new(REPO_ROOT).join("target/js").join(format!("{name}.wasm"))
 }
@@ -71,7 +73,9 @@ fn js_job_with_rust_functions_matches_the_rust_guest_part_for_part() {
     std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
     let (mixed_out, rust_out) = (dir.path().join("mixed"), dir.path().join("rust"));
     let conf = ["--cores", "2", "--conf", "wisp.default.parallelism=3"];
-    for (component, out, extra) in [(job.to_str().unwrap(), &mixed_out, Some(TOKENIZER)), (WORDCOUNT, &rust_out, None)] {
+    for (component, out, extra) in
+        [(job.to_str().unwrap(), &mixed_out, Some(TOKENIZER)), (WORDCOUNT, &rust_out, None)]
+    {
         let mut args = vec!["run", component];
         args.extend_from_slice(&conf);
         args.extend_from_slice(&["--", input.to_str().unwrap(), out.to_str().unwrap()]);
@@ -99,32 +103,62 @@ fn failing_run(mode: &str) -> String {
     let job = js_job("raising_job");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let args = ["run", job.to_str().unwrap(), "--cores", "2", "--conf", "wisp.task.maxFailures=1", "--", out.to_str().unwrap(), mode];
+    let args = [
+        "run",
+        job.to_str().unwrap(),
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.task.maxFailures=1",
+        "--",
+        out.to_str().unwrap(),
+        mode,
+    ];
     let run = wisp(&args, RUN_TIMEOUT);
     assert_eq!(run.code, Some(1), "{mode}: stdout: {} stderr: {}", run.stdout, run.stderr);
     let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
     assert_eq!(errors.len(), 1, "{mode}: {}", run.stderr);
-    assert!(!run.stderr.contains("wasm trap") && !run.stderr.contains("panicked"), "{mode}: {}", run.stderr);
-    assert!(!out.exists() && !out.join("_SUCCESS").exists(), "{mode}: a failed job must leave no output");
+    assert!(
+        !run.stderr.contains("wasm trap") && !run.stderr.contains("panicked"),
+        "{mode}: {}",
+        run.stderr
+    );
+    assert!(
+        !out.exists() && !out.join("_SUCCESS").exists(),
+        "{mode}: a failed job must leave no output"
+    );
     errors[0].to_owned()
 }
 
 #[test]
 fn js_function_throwing_fails_the_job_with_the_exception_message() {
     let line = failing_run("throw");
-    assert!(line.contains("javascript function explode threw RangeError: record 7 is unlucky"), "{line}");
+    assert!(
+        line.contains("javascript function explode threw RangeError: record 7 is unlucky"),
+        "{line}"
+    );
     assert!(line.contains("raising_job.js:10"), "the stack should be kept: {line}");
 }
 
 #[test]
 fn js_bad_results_and_missing_types_fail_naming_the_cause() {
     let line = failing_run("badret");
-    assert!(line.contains("op (x) => ({ x }): cannot encode its result as string: expected a string, got object"), "{line}");
+    assert!(
+        line.contains(
+            "op (x) => ({ x }): cannot encode its result as string: expected a string, got object"
+        ),
+        "{line}"
+    );
     let line = failing_run("capture");
-    assert!(line.contains("ReferenceError: SUFFIX is not defined") && line.contains("register it with fn()"), "{line}");
+    assert!(
+        line.contains("ReferenceError: SUFFIX is not defined")
+            && line.contains("register it with fn()"),
+        "{line}"
+    );
     let line = failing_run("untyped");
     assert!(
-        line.contains("reduceByKey: the record type of this RDD is not known") && line.contains("has no declared output type"),
+        line.contains("reduceByKey: the record type of this RDD is not known")
+            && line.contains("has no declared output type"),
         "{line}"
     );
 }
@@ -148,7 +182,12 @@ fn js_api_job_results_match_computed_answers() {
     }
     let names = [("m0", "zero"), ("m1", "one"), ("m9", "nine")];
     let small = |limit: i64| -> BTreeMap<&str, i64> {
-        by_mod.iter().flat_map(|(k, v)| v.iter().filter(move |&&x| x <= limit).map(move |&x| (k.as_str(), x))).collect()
+        by_mod
+            .iter()
+            .flat_map(|(k, v)| {
+                v.iter().filter(move |&&x| x <= limit).map(move |&x| (k.as_str(), x))
+            })
+            .collect()
     };
     let le3 = small(3);
     let le2 = small(2);
@@ -157,11 +196,25 @@ fn js_api_job_results_match_computed_answers() {
         ("even_count", json!(nums.iter().filter(|x| *x % 2 == 0).count())),
         ("fold", json!(nums.iter().sum::<i64>())),
         ("take", json!([1, -1, 2, -2])),
-        ("reduce_by_key", Value::Array(by_mod.iter().map(|(k, v)| json!([k, v.iter().sum::<i64>()])).collect())),
+        (
+            "reduce_by_key",
+            Value::Array(by_mod.iter().map(|(k, v)| json!([k, v.iter().sum::<i64>()])).collect()),
+        ),
         ("group_sizes", Value::Array(by_mod.iter().map(|(k, v)| json!([k, v.len()])).collect())),
-        ("join", Value::Array(names.iter().filter_map(|(k, n)| le3.get(k).map(|x| json!([k, [x, n]]))).collect())),
-        ("left_outer", Value::Array(names.iter().map(|(k, n)| json!([k, [n, le2.get(k)]])).collect())),
-        ("bigint_max", json!(format!("{}n", [9007199254740993i64, -5, 1 << 62].into_iter().max().unwrap()))),
+        (
+            "join",
+            Value::Array(
+                names.iter().filter_map(|(k, n)| le3.get(k).map(|x| json!([k, [x, n]]))).collect(),
+            ),
+        ),
+        (
+            "left_outer",
+            Value::Array(names.iter().map(|(k, n)| json!([k, [n, le2.get(k)]])).collect()),
+        ),
+        (
+            "bigint_max",
+            json!(format!("{}n", [9007199254740993i64, -5, 1 << 62].into_iter().max().unwrap())),
+        ),
         (
             "float_sums",
             json!([
@@ -170,19 +223,36 @@ fn js_api_job_results_match_computed_answers() {
             ]),
         ),
         ("combine_sizes", json!([["even", 50], ["odd", 50]])),
-        ("partition_sums", Value::Array(nums.chunks(25).map(|c| json!(c.iter().sum::<i64>())).collect())),
+        (
+            "partition_sums",
+            Value::Array(nums.chunks(25).map(|c| json!(c.iter().sum::<i64>())).collect()),
+        ),
         ("flat_map_values", json!([["m1", "o"], ["m1", "n"], ["m1", "e"]])),
         (
             "full_outer",
-            Value::Array(names.iter().map(|(k, n)| json!([k, [n, by_mod.get(*k).and_then(|v| v.iter().find(|&&x| x >= 99))]])).collect()),
+            Value::Array(
+                names
+                    .iter()
+                    .map(|(k, n)| {
+                        json!([k, [n, by_mod.get(*k).and_then(|v| v.iter().find(|&&x| x >= 99))]])
+                    })
+                    .collect(),
+            ),
         ),
         ("cogroup", {
-            let mut keys: Vec<&str> = names.iter().map(|(k, _)| *k).chain(by_mod.keys().map(String::as_str)).collect();
+            let mut keys: Vec<&str> =
+                names.iter().map(|(k, _)| *k).chain(by_mod.keys().map(String::as_str)).collect();
             keys.sort();
             keys.dedup();
-            let named = |k: &str| -> Vec<&str> { names.iter().filter(|(n, _)| *n == k).map(|(_, v)| *v).collect() };
-            let small =
-                |k: &str| -> Vec<i64> { by_mod.get(k).map(|v| v.iter().copied().filter(|&x| x <= 4).collect()).unwrap_or_default() };
+            let named = |k: &str| -> Vec<&str> {
+                names.iter().filter(|(n, _)| *n == k).map(|(_, v)| *v).collect()
+            };
+            let small = |k: &str| -> Vec<i64> {
+                by_mod
+                    .get(k)
+                    .map(|v| v.iter().copied().filter(|&x| x <= 4).collect())
+                    .unwrap_or_default()
+            };
             Value::Array(keys.iter().map(|k| json!([k, [named(k), small(k)]])).collect())
         }),
         ("union_count", json!([200, 200, 8])),
@@ -194,7 +264,8 @@ fn js_api_job_results_match_computed_answers() {
         ("distinct", json!(["a", "b", "c"])),
     ]);
     for (name, value) in &want {
-        let got = got.get(name).unwrap_or_else(|| panic!("no {name} in the output: {}", run.stdout));
+        let got =
+            got.get(name).unwrap_or_else(|| panic!("no {name} in the output: {}", run.stdout));
         // Integral floats print as integers in JS: compare numbers by value.
         let same = match (got, value) {
             (Value::Array(_), _) | (_, Value::Array(_)) => normalize(got) == normalize(value),

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use wisp_tests::{API_JOB, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for};
+use wisp_tests::{
+    API_JOB, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for,
+};
 
 use crate::harness::Cluster;
 
@@ -68,7 +70,8 @@ fn submit_wordcount(cluster: &Cluster, seed: u64) -> (Run, PathBuf, HashMap<Stri
     let dir = cluster.dir.path();
     let (input, expected) = corpus(dir, 512 << 10, seed);
     let out = dir.join("out");
-    let run = cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=64k"], &[&input, &out], None);
+    let run =
+        cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=64k"], &[&input, &out], None);
     (run, out, expected)
 }
 
@@ -77,7 +80,11 @@ fn persist_expected() -> String {
     let squares: Vec<u64> = (1..=1000u64).map(|n| n * n).collect();
     let sum: u64 = squares.iter().sum();
     let disk: u64 = (1..=10).sum();
-    format!("count={}\nsum={sum}\nafter-unpersist count={}\ndisk count=10 sum={disk}\n", squares.len(), squares.len())
+    format!(
+        "count={}\nsum={sum}\nafter-unpersist count={}\ndisk count=10 sum={disk}\n",
+        squares.len(),
+        squares.len()
+    )
 }
 
 /// For each partition of `stage`, the executor of its succeeded attempt.
@@ -94,7 +101,11 @@ fn winners(events: &Events, stage: u64) -> BTreeMap<u64, u64> {
 fn cached_partitions_are_read_process_local_by_the_executors_holding_them() {
     // The first job (stage 0) caches 4 partitions; its tasks take 300 ms so both one-core executors get some.
     let slow_first_job = "sleep stage=0 ms=300";
-    let cluster = Cluster::start_with_faults(&["wisp.locality.wait=3s"], &[], &[slow_first_job, slow_first_job]);
+    let cluster = Cluster::start_with_faults(
+        &["wisp.locality.wait=3s"],
+        &[],
+        &[slow_first_job, slow_first_job],
+    );
     let run = cluster.submit(API_JOB, &[], &[Path::new("persist")], None);
     assert!(run.ok(), "submit failed: {}", run.stderr);
     assert_eq!(run.stdout, persist_expected());
@@ -102,13 +113,21 @@ fn cached_partitions_are_read_process_local_by_the_executors_holding_them() {
     let events = Events(cluster.events());
     let holders = winners(&events, 0);
     assert_eq!(holders.len(), 4, "the first job computed and cached 4 partitions");
-    assert_eq!(holders.values().collect::<BTreeSet<_>>().len(), 2, "both executors cached blocks: {holders:?}");
+    assert_eq!(
+        holders.values().collect::<BTreeSet<_>>().len(),
+        2,
+        "both executors cached blocks: {holders:?}"
+    );
     // The second job (stage 1, `fold` over the cached RDD) reads each block where it is cached.
     let second = events.tasks("task_start", 1);
     assert_eq!(second.len(), 4, "one attempt per partition: {second:?}");
     for t in second {
         assert_eq!(t["locality"], "process-local", "{t}");
-        assert_eq!(num(&t["executor"]), holders[&num(&t["partition"])], "ran where its block is cached: {t}");
+        assert_eq!(
+            num(&t["executor"]),
+            holders[&num(&t["partition"])],
+            "ran where its block is cached: {t}"
+        );
         assert_eq!(t["speculative"], false);
     }
     assert!(events.of("task_end").all(|e| e["result"] == "succeeded"));
@@ -121,7 +140,11 @@ fn a_task_waits_for_its_busy_preferred_executor_up_to_the_locality_wait_then_run
     // Executor 2 is slow in the first job, so executor 1 caches 3 of the 4 partitions; executor 1 is then slow in the
     // second job (stage 1), so its other process-local tasks wait for it, up to the 500 ms locality wait, and then run
     // on executor 2 at the next level (both executors are on 127.0.0.1: node-local).
-    let cluster = Cluster::start_with_faults(&["wisp.locality.wait=500ms"], &[], &["sleep stage=1 ms=4000", "sleep stage=0 ms=1500"]);
+    let cluster = Cluster::start_with_faults(
+        &["wisp.locality.wait=500ms"],
+        &[],
+        &["sleep stage=1 ms=4000", "sleep stage=0 ms=1500"],
+    );
     let run = cluster.submit(API_JOB, &[], &[Path::new("persist")], None);
     assert!(run.ok(), "submit failed: {}", run.stderr);
     assert_eq!(run.stdout, persist_expected());
@@ -135,7 +158,11 @@ fn a_task_waits_for_its_busy_preferred_executor_up_to_the_locality_wait_then_run
     let moved: Vec<&&Value> = starts.iter().filter(|t| t["locality"] != "process-local").collect();
     assert!(!moved.is_empty(), "a task of the busy executor should have run elsewhere: {starts:?}");
     let first_moved = moved.iter().map(|t| time(t)).fold(f64::INFINITY, f64::min);
-    let last_local_before = local.iter().map(|t| time(t)).filter(|&t| t < first_moved).fold(f64::NEG_INFINITY, f64::max);
+    let last_local_before = local
+        .iter()
+        .map(|t| time(t))
+        .filter(|&t| t < first_moved)
+        .fold(f64::NEG_INFINITY, f64::max);
     for t in &moved {
         assert_eq!(t["locality"], "node-local", "the next level after process-local: {t}");
         assert_eq!(num(&t["executor"]), 2, "{t}");
@@ -143,12 +170,18 @@ fn a_task_waits_for_its_busy_preferred_executor_up_to_the_locality_wait_then_run
     }
     let waited = first_moved - last_local_before;
     assert!(waited >= 450.0, "the task waited {waited} ms, less than the 500 ms locality wait");
-    assert!(waited < 3000.0, "the task waited {waited} ms: it should not wait for the busy executor's 4 s task");
+    assert!(
+        waited < 3000.0,
+        "the task waited {waited} ms: it should not wait for the busy executor's 4 s task"
+    );
     // A moved task computes its partition from the lineage (executors read only their own blocks): none failed.
     let ends = events.tasks("task_end", 1);
     assert_eq!(ends.len(), 4, "one attempt per partition: {ends:?}");
     assert!(ends.iter().all(|e| e["result"] == "succeeded"), "{ends:?}");
-    let busy = local.iter().find(|t| num(&t["executor"]) == 1).expect("executor 1 ran a process-local task");
+    let busy = local
+        .iter()
+        .find(|t| num(&t["executor"]) == 1)
+        .expect("executor 1 ran a process-local task");
     let busy_end = time(events.end_of(busy).expect("its task_end"));
     assert!(first_moved < busy_end, "the moved task started before the busy executor freed up");
 }
@@ -167,11 +200,16 @@ fn a_straggler_gets_a_speculative_copy_that_wins_and_the_slow_attempt_is_killed(
     let started = std::time::Instant::now();
     let (run, out, expected) = submit_wordcount(&cluster, 41);
     check_wordcount(&run, &out, &expected);
-    assert!(started.elapsed() < Duration::from_secs(20), "the job waited for the straggler: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the job waited for the straggler: {:?}",
+        started.elapsed()
+    );
 
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let p0: Vec<&Value> = events.tasks("task_start", map).into_iter().filter(|t| t["partition"] == 0).collect();
+    let p0: Vec<&Value> =
+        events.tasks("task_start", map).into_iter().filter(|t| t["partition"] == 0).collect();
     assert_eq!(p0.len(), 2, "the straggler and one copy: {p0:?}");
     let (slow, copy) = (p0[0], p0[1]);
     assert_eq!((&slow["attempt"], &slow["speculative"]), (&Value::from(0), &Value::Bool(false)));
@@ -185,35 +223,55 @@ fn a_straggler_gets_a_speculative_copy_that_wins_and_the_slow_attempt_is_killed(
             assert_eq!(end["result"], "failed", "{end}");
             assert_eq!(end["failure"], "task killed", "{end}");
             let late = time(end) - time(copy_end);
-            assert!(late < 2000.0, "the slow attempt ended {late} ms after the copy won: it was not killed at once");
+            assert!(
+                late < 2000.0,
+                "the slow attempt ended {late} ms after the copy won: it was not killed at once"
+            );
         }
     }
     // Counts are not doubled: one succeeded attempt per map partition, and the output matched the reference above.
-    let map_tasks = events.of("stage_submitted").find(|v| v["stage"] == map).map(|v| num(&v["tasks"])).unwrap();
+    let map_tasks =
+        events.of("stage_submitted").find(|v| v["stage"] == map).map(|v| num(&v["tasks"])).unwrap();
     assert_eq!(winners(&events, map).len() as u64, map_tasks);
-    let succeeded = events.tasks("task_end", map).iter().filter(|v| v["result"] == "succeeded").count() as u64;
+    let succeeded =
+        events.tasks("task_end", map).iter().filter(|v| v["result"] == "succeeded").count() as u64;
     assert_eq!(succeeded, map_tasks, "exactly one succeeded attempt per map partition");
 }
 
 #[test]
 fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
     // Executor 2 deletes its shuffle files when its first map task ends (before reporting it).
-    let cluster = Cluster::start_with_faults(&[], &[], &["", "delete-shuffle after-map-tasks=1", ""]);
+    let cluster =
+        Cluster::start_with_faults(&[], &[], &["", "delete-shuffle after-map-tasks=1", ""]);
     let (run, out, expected) = submit_wordcount(&cluster, 42);
     check_wordcount(&run, &out, &expected);
 
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let first_attempt: Vec<&Value> =
-        events.tasks("task_end", map).into_iter().filter(|v| v["stage_attempt"] == 0 && v["result"] == "succeeded").collect();
-    let lost = first_attempt.iter().find(|v| v["executor"] == 2).map(|v| num(&v["partition"])).expect("executor 2 ran a map task");
-    let resubmitted: Vec<&Value> = events.of("stage_submitted").filter(|v| v["stage"] == map && v["attempt"] != 0).collect();
+    let first_attempt: Vec<&Value> = events
+        .tasks("task_end", map)
+        .into_iter()
+        .filter(|v| v["stage_attempt"] == 0 && v["result"] == "succeeded")
+        .collect();
+    let lost = first_attempt
+        .iter()
+        .find(|v| v["executor"] == 2)
+        .map(|v| num(&v["partition"]))
+        .expect("executor 2 ran a map task");
+    let resubmitted: Vec<&Value> =
+        events.of("stage_submitted").filter(|v| v["stage"] == map && v["attempt"] != 0).collect();
     assert_eq!(resubmitted.len(), 1, "one more attempt of the map stage: {resubmitted:?}");
     assert_eq!(num(&resubmitted[0]["tasks"]), 1, "with only the lost partition");
-    let rerun: Vec<u64> =
-        events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
+    let rerun: Vec<u64> = events
+        .tasks("task_start", map)
+        .iter()
+        .filter(|v| v["stage_attempt"] != 0)
+        .map(|v| num(&v["partition"]))
+        .collect();
     assert_eq!(rerun, vec![lost], "exactly the lost map partition reruns");
-    let failed = events.of("task_end").find(|v| v["failure"].as_str().is_some_and(|f| f.contains(&format!("map {lost} from executor-2"))));
+    let failed = events.of("task_end").find(|v| {
+        v["failure"].as_str().is_some_and(|f| f.contains(&format!("map {lost} from executor-2")))
+    });
     assert!(failed.is_some(), "a reduce task reported the fetch failure of map {lost}");
 }
 
@@ -221,7 +279,8 @@ fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
 fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
     // First attempts of result tasks sleep 1.5 s, so the reduce stage is surely running when executor 2 is killed.
     let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=1500";
-    let mut cluster = Cluster::start_with_faults(&FAST, &FAST, &[slow_reduce, slow_reduce, slow_reduce]);
+    let mut cluster =
+        Cluster::start_with_faults(&FAST, &FAST, &[slow_reduce, slow_reduce, slow_reduce]);
     let victim_log = cluster.executor_log_path(2);
     let mut victim = cluster.executors.remove(1);
     let cluster = &cluster;
@@ -229,7 +288,10 @@ fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
         let job = s.spawn(|| submit_wordcount(cluster, 43));
         wait_for("executor 2 to run a reduce task", JOB_TIMEOUT, || {
             assert!(!job.is_finished(), "the job ended before executor 2 ran a reduce task");
-            std::fs::read_to_string(&victim_log).ok()?.contains("test fault: delaying the task").then_some(())
+            std::fs::read_to_string(&victim_log)
+                .ok()?
+                .contains("test fault: delaying the task")
+                .then_some(())
         });
         victim.kill();
         job.join().unwrap()
@@ -244,8 +306,12 @@ fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
         .filter(|v| v["executor"] == 2 && v["result"] == "succeeded")
         .map(|v| num(&v["partition"]))
         .collect();
-    let rerun: BTreeSet<u64> =
-        events.tasks("task_start", map).iter().filter(|v| v["stage_attempt"] != 0).map(|v| num(&v["partition"])).collect();
+    let rerun: BTreeSet<u64> = events
+        .tasks("task_start", map)
+        .iter()
+        .filter(|v| v["stage_attempt"] != 0)
+        .map(|v| num(&v["partition"]))
+        .collect();
     assert!(!on_victim.is_empty(), "executor 2 ran map tasks");
     assert_eq!(rerun, on_victim, "exactly executor 2's map outputs are recomputed");
     assert!(
@@ -279,7 +345,10 @@ fn a_task_that_always_fails_fails_the_job_after_four_attempts_on_two_executors()
 
 /// Every entry of an output directory (hidden ones too), sorted.
 fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -289,15 +358,27 @@ fn retried_result_attempts_leave_exactly_one_part_file_per_partition() {
     // Executor 1 dies right after its first result attempt wrote its part file (before reporting it);
     // the first attempt of result partition 1 fails wherever it runs. Both partitions are written again.
     let exit_after_save = "exit kind=result at=end";
-    let fail_once = "fail kind=result partition=1 attempt=0 message=injected failure of the first attempt";
-    let cluster = Cluster::start_with_faults(&FAST, &FAST, &[&format!("{exit_after_save}\n{fail_once}"), fail_once, fail_once]);
+    let fail_once =
+        "fail kind=result partition=1 attempt=0 message=injected failure of the first attempt";
+    let cluster = Cluster::start_with_faults(
+        &FAST,
+        &FAST,
+        &[&format!("{exit_after_save}\n{fail_once}"), fail_once, fail_once],
+    );
     let (run, out, expected) = submit_wordcount(&cluster, 51);
     check_wordcount(&run, &out, &expected);
     let events = Events(cluster.events());
     let result = *events.stages("result").first().expect("a result stage");
-    let partitions = events.of("stage_submitted").find(|v| v["stage"] == result).map(|v| num(&v["tasks"])).unwrap();
+    let partitions = events
+        .of("stage_submitted")
+        .find(|v| v["stage"] == result)
+        .map(|v| num(&v["tasks"]))
+        .unwrap();
     let attempts = events.tasks("task_start", result).len() as u64;
-    assert!(attempts > partitions, "some result attempt was retried: {attempts} attempts of {partitions} partitions");
+    assert!(
+        attempts > partitions,
+        "some result attempt was retried: {attempts} attempts of {partitions} partitions"
+    );
     let mut want: Vec<String> = (0..partitions).map(|p| format!("part-{p:05}")).collect();
     want.push("_SUCCESS".into());
     want.sort();
@@ -334,14 +415,27 @@ fn a_launch_lost_in_transport_is_retried_even_when_guest_failures_are_not() {
     let run = cluster.submit(WORDCOUNT, &conf, &[&input, &out], None);
     check_wordcount(&run, &out, &expected);
 
-    let dropped: usize =
-        (1..=2).map(|i| std::fs::read_to_string(cluster.executor_log_path(i)).unwrap().matches("test fault: dropping the launch").count()).sum();
+    let dropped: usize = (1..=2)
+        .map(|i| {
+            std::fs::read_to_string(cluster.executor_log_path(i))
+                .unwrap()
+                .matches("test fault: dropping the launch")
+                .count()
+        })
+        .sum();
     assert!(dropped >= 1, "no launch was dropped: the test proves nothing");
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let failed: Vec<&Value> =
-        events.tasks("task_end", map).into_iter().filter(|v| v["partition"] == 0 && v["result"] == "failed").collect();
+    let failed: Vec<&Value> = events
+        .tasks("task_end", map)
+        .into_iter()
+        .filter(|v| v["partition"] == 0 && v["result"] == "failed")
+        .collect();
     assert_eq!(failed.len(), dropped, "one failed attempt per dropped launch: {failed:?}");
-    let succeeded = events.tasks("task_end", map).into_iter().filter(|v| v["partition"] == 0 && v["result"] == "succeeded").count();
+    let succeeded = events
+        .tasks("task_end", map)
+        .into_iter()
+        .filter(|v| v["partition"] == 0 && v["result"] == "succeeded")
+        .count();
     assert_eq!(succeeded, 1, "partition 0 succeeded once, after its lost launches");
 }

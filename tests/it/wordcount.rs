@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use wisp_tests::{RAW_GUEST, Rng, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, wisp};
+use wisp_tests::{
+    RAW_GUEST, Rng, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines,
+    reference_word_count, wisp,
+};
 
 use crate::RUN_TIMEOUT;
 
@@ -34,10 +37,17 @@ fn check_against_reference(job: &str, files: &[(&str, Vec<u8>)], extra: &[&str])
     assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
     assert_eq!(parse_counts(&read_output_lines(&out)), reference_word_count(&all));
     // Combine/merge output comes in ascending key-byte order (the contract in wit/task.wit).
-    for part in std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("part-")) {
+    for part in std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("part-"))
+    {
         let text = std::fs::read(&part).unwrap();
-        let words: Vec<&[u8]> =
-            text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b'\t').next().unwrap()).collect();
+        let words: Vec<&[u8]> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(|&b| b == b'\t').next().unwrap())
+            .collect();
         assert!(words.windows(2).all(|w| w[0] < w[1]), "{} is not in key order", part.display());
     }
 }
@@ -45,7 +55,11 @@ fn check_against_reference(job: &str, files: &[(&str, Vec<u8>)], extra: &[&str])
 #[test]
 fn wordcount_of_awkward_text_with_tiny_splits_matches_reference() {
     // 64-byte splits: most lines cross split boundaries, and one line is larger than many splits.
-    check_against_reference(WORDCOUNT, &[("a.txt", awkward_bytes())], &["--conf", "wisp.files.maxPartitionBytes=64"]);
+    check_against_reference(
+        WORDCOUNT,
+        &[("a.txt", awkward_bytes())],
+        &["--conf", "wisp.files.maxPartitionBytes=64"],
+    );
 }
 
 #[test]
@@ -69,12 +83,20 @@ fn wordcount_of_generated_corpus_matches_reference_with_default_splits() {
     let path = dir.path().join("corpus.txt");
     wisp_tests::write_corpus(&path, 3 << 20, 11).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    check_against_reference(WORDCOUNT, &[("corpus.txt", bytes)], &["--conf", "wisp.files.maxPartitionBytes=256k"]);
+    check_against_reference(
+        WORDCOUNT,
+        &[("corpus.txt", bytes)],
+        &["--conf", "wisp.files.maxPartitionBytes=256k"],
+    );
 }
 
 #[test]
 fn raw_wit_bindgen_guest_counts_words_like_the_sdk() {
-    check_against_reference(RAW_GUEST, &[("a.txt", awkward_bytes())], &["--conf", "wisp.files.maxPartitionBytes=100"]);
+    check_against_reference(
+        RAW_GUEST,
+        &[("a.txt", awkward_bytes())],
+        &["--conf", "wisp.files.maxPartitionBytes=100"],
+    );
 }
 
 #[test]
@@ -84,10 +106,19 @@ fn event_log_records_the_two_stages_of_word_count() {
     std::fs::write(&input, "a b c\nb c\nc\n".repeat(100)).unwrap();
     let out = dir.path().join("out");
     let log = dir.path().join("log");
-    let run = run_wordcount(WORDCOUNT, &input, &out, &["--event-log", log.to_str().unwrap(), "--conf", "wisp.files.maxPartitionBytes=300"]);
+    let run = run_wordcount(
+        WORDCOUNT,
+        &input,
+        &out,
+        &["--event-log", log.to_str().unwrap(), "--conf", "wisp.files.maxPartitionBytes=300"],
+    );
     assert!(run.ok(), "{}", run.stderr);
     let file = std::fs::read_dir(&log).unwrap().next().unwrap().unwrap().path();
-    let events: Vec<serde_json::Value> = std::fs::read_to_string(file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let of = |kind: &str| events.iter().filter(|e| e["event"] == kind).collect::<Vec<_>>();
     let stages = of("stage_submitted");
     assert_eq!(stages.len(), 2, "one shuffle-map stage and one result stage: {stages:?}");
@@ -100,7 +131,11 @@ fn event_log_records_the_two_stages_of_word_count() {
     let ends = of("task_end");
     assert_eq!(ends.len() as u64, map_tasks + stages[1]["tasks"].as_u64().unwrap());
     assert!(ends.iter().all(|e| e["result"] == "succeeded"));
-    let read: u64 = ends.iter().filter(|e| e["stage"] == stages[0]["stage"]).map(|e| e["metrics"]["records_read"].as_u64().unwrap()).sum();
+    let read: u64 = ends
+        .iter()
+        .filter(|e| e["stage"] == stages[0]["stage"])
+        .map(|e| e["metrics"]["records_read"].as_u64().unwrap())
+        .sum();
     assert_eq!(read, 300, "every line read exactly once");
     let jobs = of("job_end");
     assert_eq!(jobs.len(), 1);

@@ -31,7 +31,11 @@ pub fn wisp_bin() -> PathBuf {
         dir.pop();
     }
     let bin = dir.join("wisp");
-    assert!(bin.exists(), "{} not found: build it with `cargo build --release -p wisp` (cargo test builds it)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build --release -p wisp` (cargo test builds it)",
+        bin.display()
+    );
     bin
 }
 
@@ -125,7 +129,10 @@ pub fn parse_counts(lines: &[String]) -> HashMap<String, i64> {
     let mut m = HashMap::new();
     for l in lines {
         let (w, c) = l.rsplit_once('\t').unwrap_or_else(|| panic!("line without a tab: {l:?}"));
-        let prev = m.insert(w.to_string(), c.parse::<i64>().unwrap_or_else(|_| panic!("bad count in {l:?}")));
+        let prev = m.insert(
+            w.to_string(),
+            c.parse::<i64>().unwrap_or_else(|_| panic!("bad count in {l:?}")),
+        );
         assert!(prev.is_none(), "word {w:?} appears twice in the output");
     }
     m
@@ -156,7 +163,8 @@ impl Rng {
 
 /// A vocabulary of `n` distinct words with Zipf-like frequencies when sampled by `zipf_index`.
 pub fn vocabulary(n: usize) -> Vec<String> {
-    const SYL: &[&str] = &["ka", "lo", "mi", "ren", "sta", "wu", "pe", "dor", "ix", "qua", "ne", "tho"];
+    const SYL: &[&str] =
+        &["ka", "lo", "mi", "ren", "sta", "wu", "pe", "dor", "ix", "qua", "ne", "tho"];
     (0..n)
         .map(|i| {
             let mut w = String::new();
@@ -302,9 +310,14 @@ pub fn reference_join(left: &str, right: &str) -> Vec<String> {
 pub fn awkward_bytes() -> Vec<u8> {
     let mut data = Vec::new();
     data.extend_from_slice(b"the quick brown fox\n\n\njumps over the lazy dog\r\n");
-    data.extend_from_slice(b"  leading and trailing spaces  \r\n\tTabs\tand\x0bvertical\x0cfeeds\n");
+    data.extend_from_slice(
+        b"  leading and trailing spaces  \r\n\tTabs\tand\x0bvertical\x0cfeeds\n",
+    );
     data.extend_from_slice(b"invalid \xff\xfe utf8 \xc3\x28 here and a lone \xe2\x82 end\n");
-    data.extend_from_slice("unicode caf\u{e9} na\u{ef}ve \u{65e5}\u{672c} non\u{a0}breaking em\u{2003}space words\n".as_bytes());
+    data.extend_from_slice(
+        "unicode caf\u{e9} na\u{ef}ve \u{65e5}\u{672c} non\u{a0}breaking em\u{2003}space words\n"
+            .as_bytes(),
+    );
     data.extend_from_slice(&b"verylongline ".repeat(400));
     data.extend_from_slice(b"\nlast line without newline the end");
     data

@@ -44,19 +44,30 @@ impl<'de> Decoder<'de> {
     }
 
     fn read_str(&self) -> Result<&'de str, CodecError> {
-        std::str::from_utf8(self.input)
-            .map_err(|e| CodecError::new(format!("{} of {} bytes is not a UTF-8 string: {e}", self.what(), self.input.len())))
+        std::str::from_utf8(self.input).map_err(|e| {
+            CodecError::new(format!(
+                "{} of {} bytes is not a UTF-8 string: {e}",
+                self.what(),
+                self.input.len()
+            ))
+        })
     }
 }
 
 /// Splits `u32le len ++ head ++ rest` into `(head, rest)`.
 fn split_prefixed<'de>(input: &'de [u8], what: &str) -> Result<(&'de [u8], &'de [u8]), CodecError> {
     let Some((prefix, rest)) = input.split_first_chunk::<4>() else {
-        return Err(CodecError::new(format!("{what}: {} bytes left, too few for a length prefix", input.len())));
+        return Err(CodecError::new(format!(
+            "{what}: {} bytes left, too few for a length prefix",
+            input.len()
+        )));
     };
     let len = u32::from_le_bytes(*prefix) as usize;
     if len > rest.len() {
-        return Err(CodecError::new(format!("{what}: length prefix {len} exceeds the {} bytes that follow", rest.len())));
+        return Err(CodecError::new(format!(
+            "{what}: length prefix {len} exceeds the {} bytes that follow",
+            rest.len()
+        )));
     }
     Ok(rest.split_at(len))
 }
@@ -126,7 +137,10 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
         let v = decode_f64(self.eight("an f32")?);
-        #[allow(clippy::cast_possible_truncation, reason = "an f32 was encoded as the f64 of its value: the cast is exact")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "an f32 was encoded as the f64 of its value: the cast is exact"
+        )]
         visitor.visit_f32(v as f32)
     }
 
@@ -151,9 +165,12 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
         // One allocation: copy the bytes, validate them in place.
         match String::from_utf8(self.input.to_vec()) {
             Ok(s) => visitor.visit_string(s),
-            Err(e) => {
-                Err(CodecError::new(format!("{} of {} bytes is not a UTF-8 string: {}", self.what(), self.input.len(), e.utf8_error())))
-            }
+            Err(e) => Err(CodecError::new(format!(
+                "{} of {} bytes is not a UTF-8 string: {}",
+                self.what(),
+                self.input.len(),
+                e.utf8_error()
+            ))),
         }
     }
 
@@ -168,22 +185,39 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
         match self.input.split_first() {
             Some((0, [])) => visitor.visit_none(),
-            Some((0, rest)) => Err(CodecError::new(format!("option none is followed by {} stray bytes", rest.len()))),
+            Some((0, rest)) => Err(CodecError::new(format!(
+                "option none is followed by {} stray bytes",
+                rest.len()
+            ))),
             Some((1, rest)) => visitor.visit_some(Decoder { input: rest, nested: self.nested }),
-            Some((tag, _)) => Err(CodecError::new(format!("byte {tag} is not an option tag (0 or 1)"))),
+            Some((tag, _)) => {
+                Err(CodecError::new(format!("byte {tag} is not an option tag (0 or 1)")))
+            }
             None => Err(self.not_a("an option")),
         }
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
-        if self.input.is_empty() { visitor.visit_unit() } else { Err(self.not_a("a unit (0 bytes)")) }
+        if self.input.is_empty() {
+            visitor.visit_unit()
+        } else {
+            Err(self.not_a("a unit (0 bytes)"))
+        }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, CodecError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, CodecError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -191,7 +225,11 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
         visitor.visit_seq(Elements { input: self.input })
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, CodecError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         if len == 0 && !self.input.is_empty() {
             return Err(self.not_a("an empty tuple (0 bytes)"));
         }
@@ -200,11 +238,19 @@ impl<'de> de::Deserializer<'de> for Decoder<'de> {
         if fields.remaining == 0 {
             Ok(value)
         } else {
-            Err(CodecError::new(format!("tuple of {len} elements: {} were not read", fields.remaining)))
+            Err(CodecError::new(format!(
+                "tuple of {len} elements: {} were not read",
+                fields.remaining
+            )))
         }
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, len: usize, visitor: V) -> Result<V::Value, CodecError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         self.deserialize_tuple(len, visitor)
     }
 
@@ -250,7 +296,10 @@ struct Elements<'de> {
 impl<'de> de::SeqAccess<'de> for Elements<'de> {
     type Error = CodecError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, CodecError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, CodecError> {
         if self.input.is_empty() {
             return Ok(None);
         }
@@ -269,7 +318,10 @@ struct Fields<'de> {
 impl<'de> de::SeqAccess<'de> for &mut Fields<'de> {
     type Error = CodecError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, CodecError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, CodecError> {
         let field = match self.remaining {
             0 => return Ok(None),
             1 => std::mem::take(&mut self.input),
@@ -298,7 +350,10 @@ struct Entries<'de> {
 impl<'de> de::MapAccess<'de> for Entries<'de> {
     type Error = CodecError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, CodecError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, CodecError> {
         if self.input.is_empty() {
             return Ok(None);
         }
@@ -309,7 +364,10 @@ impl<'de> de::MapAccess<'de> for Entries<'de> {
         seed.deserialize(Decoder::nested(key)).map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, CodecError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, CodecError> {
         seed.deserialize(Decoder::nested(std::mem::take(&mut self.value)))
     }
 }
@@ -324,7 +382,10 @@ impl<'de> de::EnumAccess<'de> for Variant<'de> {
     type Error = CodecError;
     type Variant = Self;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), CodecError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self), CodecError> {
         let index: U32Deserializer<CodecError> = self.index.into_deserializer();
         let value = seed.deserialize(index)?;
         Ok((value, self))
@@ -338,19 +399,34 @@ impl<'de> de::VariantAccess<'de> for Variant<'de> {
         if self.input.is_empty() {
             Ok(())
         } else {
-            Err(CodecError::new(format!("unit variant {} is followed by {} stray bytes", self.index, self.input.len())))
+            Err(CodecError::new(format!(
+                "unit variant {} is followed by {} stray bytes",
+                self.index,
+                self.input.len()
+            )))
         }
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, CodecError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, CodecError> {
         seed.deserialize(Decoder::nested(self.input))
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, CodecError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         de::Deserializer::deserialize_tuple(Decoder::nested(self.input), len, visitor)
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, CodecError> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, CodecError> {
         de::Deserializer::deserialize_tuple(Decoder::nested(self.input), fields.len(), visitor)
     }
 }

@@ -27,7 +27,8 @@ fn reserve(out: &mut Vec<u8>) -> usize {
 /// Writes the length of what follows the prefix at `at` into the prefix.
 fn patch(out: &mut [u8], at: usize) -> Result<(), CodecError> {
     let len = out.len() - at - 4;
-    let len = u32::try_from(len).map_err(|_| CodecError::new(format!("element of {len} bytes is longer than 4 GiB")))?;
+    let len = u32::try_from(len)
+        .map_err(|_| CodecError::new(format!("element of {len} bytes is longer than 4 GiB")))?;
     out[at..at + 4].copy_from_slice(&len.to_le_bytes());
     Ok(())
 }
@@ -81,7 +82,9 @@ impl<'a> ser::Serializer for Encoder<'a> {
     }
 
     fn serialize_i128(self, v: i128) -> Result<(), CodecError> {
-        let v = i64::try_from(v).map_err(|_| CodecError::new(format!("i128 value {v} does not fit the 64-bit record encoding")))?;
+        let v = i64::try_from(v).map_err(|_| {
+            CodecError::new(format!("i128 value {v} does not fit the 64-bit record encoding"))
+        })?;
         self.serialize_i64(v)
     }
 
@@ -103,7 +106,9 @@ impl<'a> ser::Serializer for Encoder<'a> {
     }
 
     fn serialize_u128(self, v: u128) -> Result<(), CodecError> {
-        let v = u64::try_from(v).map_err(|_| CodecError::new(format!("u128 value {v} does not fit the 64-bit record encoding")))?;
+        let v = u64::try_from(v).map_err(|_| {
+            CodecError::new(format!("u128 value {v} does not fit the 64-bit record encoding"))
+        })?;
         self.serialize_u64(v)
     }
 
@@ -150,12 +155,21 @@ impl<'a> ser::Serializer for Encoder<'a> {
         Ok(())
     }
 
-    fn serialize_unit_variant(self, _name: &'static str, index: u32, _variant: &'static str) -> Result<(), CodecError> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        index: u32,
+        _variant: &'static str,
+    ) -> Result<(), CodecError> {
         variant_index(self.out, index);
         Ok(())
     }
 
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), CodecError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), CodecError> {
         value.serialize(self)
     }
 
@@ -178,11 +192,21 @@ impl<'a> ser::Serializer for Encoder<'a> {
         Ok(Tuple { out: self.out, remaining: len })
     }
 
-    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Tuple<'a>, CodecError> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Tuple<'a>, CodecError> {
         self.serialize_tuple(len)
     }
 
-    fn serialize_tuple_variant(self, _name: &'static str, index: u32, _variant: &'static str, len: usize) -> Result<Tuple<'a>, CodecError> {
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        index: u32,
+        _variant: &'static str,
+        len: usize,
+    ) -> Result<Tuple<'a>, CodecError> {
         variant_index(self.out, index);
         self.serialize_tuple(len)
     }
@@ -251,7 +275,10 @@ impl Tuple<'_> {
         if self.remaining == 0 {
             Ok(())
         } else {
-            Err(CodecError::new(format!("tuple or struct serialized {} elements fewer than it declared", self.remaining)))
+            Err(CodecError::new(format!(
+                "tuple or struct serialized {} elements fewer than it declared",
+                self.remaining
+            )))
         }
     }
 }
@@ -299,7 +326,11 @@ impl ser::SerializeStruct for Tuple<'_> {
     type Ok = ();
     type Error = CodecError;
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> Result<(), CodecError> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _key: &'static str,
+        value: &T,
+    ) -> Result<(), CodecError> {
         self.element(value)
     }
 
@@ -312,7 +343,11 @@ impl ser::SerializeStructVariant for Tuple<'_> {
     type Ok = ();
     type Error = CodecError;
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _key: &'static str, value: &T) -> Result<(), CodecError> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _key: &'static str,
+        value: &T,
+    ) -> Result<(), CodecError> {
         self.element(value)
     }
 

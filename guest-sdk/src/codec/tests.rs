@@ -119,11 +119,20 @@ fn pairs_prefix_only_the_key() {
     check((String::new(), String::new()), &le(0));
     check(("a".to_owned(), "bc".to_owned()), &cat(&[&le(1), b"a", b"bc"]));
     // A three-tuple prefixes the first two elements.
-    check(("a".to_owned(), "bc".to_owned(), "d".to_owned()), &cat(&[&le(1), b"a", &le(2), b"bc", b"d"]));
+    check(
+        ("a".to_owned(), "bc".to_owned(), "d".to_owned()),
+        &cat(&[&le(1), b"a", &le(2), b"bc", b"d"]),
+    );
     // Nested: (k, (v, w)) as a join produces it.
-    check(("k".to_owned(), ("v".to_owned(), "ww".to_owned())), &cat(&[&le(1), b"k", &le(1), b"v", b"ww"]));
+    check(
+        ("k".to_owned(), ("v".to_owned(), "ww".to_owned())),
+        &cat(&[&le(1), b"k", &le(1), b"v", b"ww"]),
+    );
     // Left outer join value: (v, Option<w>).
-    check(("k".to_owned(), (1u64, None::<String>)), &cat(&[&le(1), b"k", &le(8), &[0, 0, 0, 0, 0, 0, 0, 1], &[0]]));
+    check(
+        ("k".to_owned(), (1u64, None::<String>)),
+        &cat(&[&le(1), b"k", &le(8), &[0, 0, 0, 0, 0, 0, 0, 1], &[0]]),
+    );
     // A one-tuple is its element.
     check((7u64,), &[0, 0, 0, 0, 0, 0, 0, 7]);
 }
@@ -131,13 +140,22 @@ fn pairs_prefix_only_the_key() {
 #[test]
 fn lists_prefix_every_element() {
     check(Vec::<String>::new(), &[]);
-    check(vec!["a".to_owned(), String::new(), "bc".to_owned()], &cat(&[&le(1), b"a", &le(0), &le(2), b"bc"]));
+    check(
+        vec!["a".to_owned(), String::new(), "bc".to_owned()],
+        &cat(&[&le(1), b"a", &le(0), &le(2), b"bc"]),
+    );
     check(vec![1u64], &cat(&[&le(8), &[0, 0, 0, 0, 0, 0, 0, 1]]));
     check(vec![vec![true], vec![]], &cat(&[&le(5), &le(1), &[1], &le(0)]));
     // A group-by-key record: (k, list<v>).
-    check(("k".to_owned(), vec!["x".to_owned(), "yz".to_owned()]), &cat(&[&le(1), b"k", &le(1), b"x", &le(2), b"yz"]));
+    check(
+        ("k".to_owned(), vec!["x".to_owned(), "yz".to_owned()]),
+        &cat(&[&le(1), b"k", &le(1), b"x", &le(2), b"yz"]),
+    );
     // A cogroup record: (k, (list<v>, list<w>)).
-    check(("k".to_owned(), (vec!["x".to_owned()], vec!["y".to_owned()])), &cat(&[&le(1), b"k", &le(5), &le(1), b"x", &le(1), b"y"]));
+    check(
+        ("k".to_owned(), (vec!["x".to_owned()], vec!["y".to_owned()])),
+        &cat(&[&le(1), b"k", &le(5), &le(1), b"x", &le(1), b"y"]),
+    );
 }
 
 #[test]
@@ -145,7 +163,19 @@ fn maps_are_lists_of_pairs() {
     let mut m = BTreeMap::new();
     m.insert("a".to_owned(), 1u64);
     m.insert("bc".to_owned(), 2u64);
-    check(m, &cat(&[&le(13), &le(1), b"a", &[0, 0, 0, 0, 0, 0, 0, 1], &le(14), &le(2), b"bc", &[0, 0, 0, 0, 0, 0, 0, 2]]));
+    check(
+        m,
+        &cat(&[
+            &le(13),
+            &le(1),
+            b"a",
+            &[0, 0, 0, 0, 0, 0, 0, 1],
+            &le(14),
+            &le(2),
+            b"bc",
+            &[0, 0, 0, 0, 0, 0, 0, 2],
+        ]),
+    );
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
@@ -198,8 +228,21 @@ fn bytes_are_raw() {
 #[test]
 fn byte_order_is_value_order() {
     let ints = [i64::MIN, -1_000_000, -256, -255, -2, -1, 0, 1, 2, 255, 256, 1 << 40, i64::MAX];
-    let floats =
-        [f64::NEG_INFINITY, -1e300, -2.5, -1.0, -f64::MIN_POSITIVE, -0.0, 0.0, f64::MIN_POSITIVE, 0.5, 1.0, 3.0, 1e300, f64::INFINITY];
+    let floats = [
+        f64::NEG_INFINITY,
+        -1e300,
+        -2.5,
+        -1.0,
+        -f64::MIN_POSITIVE,
+        -0.0,
+        0.0,
+        f64::MIN_POSITIVE,
+        0.5,
+        1.0,
+        3.0,
+        1e300,
+        f64::INFINITY,
+    ];
     let strings = ["", "a", "ab", "abc", "b", "ba", "z", "\u{e9}", "\u{10000}"];
     for w in ints.windows(2) {
         assert!(to_vec(&w[0]).unwrap() < to_vec(&w[1]).unwrap(), "{} < {}", w[0], w[1]);
@@ -218,9 +261,14 @@ fn byte_order_is_value_order() {
         x ^= x << 17;
         let (a, b) = (x as i64, x.rotate_left(17) as i64);
         assert_eq!(a.cmp(&b), to_vec(&a).unwrap().cmp(&to_vec(&b).unwrap()));
-        let (fa, fb) = (f64::from_bits(x >> 2) * if x & 1 == 0 { 1.0 } else { -1.0 }, (b as f64) / 3.0);
+        let (fa, fb) =
+            (f64::from_bits(x >> 2) * if x & 1 == 0 { 1.0 } else { -1.0 }, (b as f64) / 3.0);
         if !fa.is_nan() && !fb.is_nan() && fa != fb {
-            assert_eq!(fa.partial_cmp(&fb).unwrap(), to_vec(&fa).unwrap().cmp(&to_vec(&fb).unwrap()), "{fa} vs {fb}");
+            assert_eq!(
+                fa.partial_cmp(&fb).unwrap(),
+                to_vec(&fa).unwrap().cmp(&to_vec(&fb).unwrap()),
+                "{fa} vs {fb}"
+            );
         }
     }
 }
@@ -231,7 +279,12 @@ fn round_trips_of_nested_values() {
     let mut m = BTreeMap::new();
     m.insert(-5, vec![true, false]);
     m.insert(9, vec![]);
-    let v: Nested = (vec![("x".to_owned(), Some(-0.25)), (String::new(), None)], m, Shape::Rect(3, "r".to_owned()), 'q');
+    let v: Nested = (
+        vec![("x".to_owned(), Some(-0.25)), (String::new(), None)],
+        m,
+        Shape::Rect(3, "r".to_owned()),
+        'q',
+    );
     let bytes = to_vec(&v).unwrap();
     let back: Nested = decode(&bytes).unwrap();
     assert_eq!(back, v);

@@ -6,8 +6,9 @@
 use std::any::type_name;
 
 use super::stages::{
-    AggregateMode, AggregateStage, Aggregator, FilterStage, FlatMapStage, FlatMapValuesStage, FoldStage, KeyByStage, MapPartitionsStage,
-    MapStage, MapValuesStage, PartitionIter, ReduceStage,
+    AggregateMode, AggregateStage, Aggregator, FilterStage, FlatMapStage, FlatMapValuesStage,
+    FoldStage, KeyByStage, MapPartitionsStage, MapStage, MapValuesStage, PartitionIter,
+    ReduceStage,
 };
 use super::{OpSpec, Stage, kind_name};
 use crate::Data;
@@ -18,7 +19,12 @@ pub(crate) type Built = Result<Box<dyn Stage>, String>;
 
 /// Makes a value of the zero-sized function type `F`.
 fn conjure<F: Copy + 'static>() -> F {
-    const { assert!(size_of::<F>() == 0, "wisp: functions given to RDD operations must not capture anything") };
+    const {
+        assert!(
+            size_of::<F>() == 0,
+            "wisp: functions given to RDD operations must not capture anything"
+        )
+    };
     // SAFETY: `F` is zero-sized, so a value of it has no bytes to initialise;
     // it is inhabited because the job's main held a value of it when it named
     // this factory (`ops::op`), and `Copy` rules out drop side effects. `F` is
@@ -44,7 +50,9 @@ pub(crate) fn map<T: Data, U: Data, F: Fn(T) -> U + Copy + 'static>(spec: &OpSpe
     Ok(Box::new(MapStage::<T, U, _>::new(conjure::<F>())))
 }
 
-pub(crate) fn map_with<T: Data, U: Data, A: Data, F: Fn(T, &A) -> U + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn map_with<T: Data, U: Data, A: Data, F: Fn(T, &A) -> U + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     spec.expect_kind(OpKind::Map, type_name::<F>())?;
     let (f, a) = (conjure::<F>(), spec.args_as::<A>()?);
     Ok(Box::new(MapStage::<T, U, _>::new(move |t| f(t, &a))))
@@ -55,7 +63,9 @@ pub(crate) fn filter<T: Data, F: Fn(&T) -> bool + Copy + 'static>(spec: &OpSpec<
     Ok(Box::new(FilterStage::<T, _>::new(conjure::<F>())))
 }
 
-pub(crate) fn filter_with<T: Data, A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn filter_with<T: Data, A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     spec.expect_kind(OpKind::Filter, type_name::<F>())?;
     let (f, a) = (conjure::<F>(), spec.args_as::<A>()?);
     Ok(Box::new(FilterStage::<T, _>::new(move |t: &T| f(t, &a))))
@@ -104,7 +114,9 @@ where
     Ok(Box::new(MapPartitionsStage::<T, I, _>::new(spec.partition, conjure::<F>())))
 }
 
-pub(crate) fn map_values<K: Data, V: Data, W: Data, F: Fn(V) -> W + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn map_values<K: Data, V: Data, W: Data, F: Fn(V) -> W + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     spec.expect_kind(OpKind::MapValues, type_name::<F>())?;
     Ok(Box::new(MapValuesStage::<K, V, W, _>::new(conjure::<F>())))
 }
@@ -133,22 +145,29 @@ where
     Ok(Box::new(FlatMapValuesStage::<K, V, I, _>::new(conjure::<F>())))
 }
 
-pub(crate) fn key_by<T: Data, K: Data, F: Fn(&T) -> K + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn key_by<T: Data, K: Data, F: Fn(&T) -> K + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     spec.expect_kind(OpKind::KeyBy, type_name::<F>())?;
     Ok(Box::new(KeyByStage::<T, K, _>::new(conjure::<F>())))
 }
 
-pub(crate) fn reduce_by_key<K: Data, V: Data, F: Fn(V, V) -> V + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn reduce_by_key<K: Data, V: Data, F: Fn(V, V) -> V + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     let mode = aggregate_mode(spec, type_name::<F>())?;
     let f = conjure::<F>();
     let aggregator = Aggregator { create: |v: V| v, merge_value: f, merge_combiners: f };
     Ok(Box::new(AggregateStage::<K, V, V, _, _, _>::new(mode, aggregator)))
 }
 
-pub(crate) fn fold_by_key<K: Data, V: Data + Clone, F: Fn(V, V) -> V + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn fold_by_key<K: Data, V: Data + Clone, F: Fn(V, V) -> V + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     let mode = aggregate_mode(spec, type_name::<F>())?;
     let (f, zero) = (conjure::<F>(), spec.args_as::<V>()?);
-    let aggregator = Aggregator { create: move |v: V| f(zero.clone(), v), merge_value: f, merge_combiners: f };
+    let aggregator =
+        Aggregator { create: move |v: V| f(zero.clone(), v), merge_value: f, merge_combiners: f };
     Ok(Box::new(AggregateStage::<K, V, V, _, _, _>::new(mode, aggregator)))
 }
 
@@ -162,7 +181,11 @@ where
 {
     let mode = aggregate_mode(spec, type_name::<S>())?;
     let (seq, comb, zero) = (conjure::<S>(), conjure::<C>(), spec.args_as::<U>()?);
-    let aggregator = Aggregator { create: move |v: V| seq(zero.clone(), v), merge_value: seq, merge_combiners: comb };
+    let aggregator = Aggregator {
+        create: move |v: V| seq(zero.clone(), v),
+        merge_value: seq,
+        merge_combiners: comb,
+    };
     Ok(Box::new(AggregateStage::<K, V, U, _, _, _>::new(mode, aggregator)))
 }
 
@@ -176,11 +199,17 @@ where
     Mc: Fn(C, C) -> C + Copy + 'static,
 {
     let mode = aggregate_mode(spec, type_name::<Cr>())?;
-    let aggregator = Aggregator { create: conjure::<Cr>(), merge_value: conjure::<Mv>(), merge_combiners: conjure::<Mc>() };
+    let aggregator = Aggregator {
+        create: conjure::<Cr>(),
+        merge_value: conjure::<Mv>(),
+        merge_combiners: conjure::<Mc>(),
+    };
     Ok(Box::new(AggregateStage::<K, V, C, _, _, _>::new(mode, aggregator)))
 }
 
-pub(crate) fn fold<T: Data, U: Data, F: Fn(U, T) -> U + Copy + 'static>(spec: &OpSpec<'_>) -> Built {
+pub(crate) fn fold<T: Data, U: Data, F: Fn(U, T) -> U + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
     spec.expect_kind(OpKind::Fold, type_name::<F>())?;
     let zero = spec.args_as::<U>()?;
     Ok(Box::new(FoldStage::<T, U, _>::new(zero, conjure::<F>())))

@@ -306,7 +306,14 @@ where
     Mc: FnMut(C, C) -> C + 'static,
 {
     pub(crate) fn new(mode: AggregateMode, aggregator: Aggregator<Cr, Mv, Mc>) -> Self {
-        Self { mode, aggregator, table: KeyTable::default(), key: Vec::new(), out: Outbox::default(), types: PhantomData }
+        Self {
+            mode,
+            aggregator,
+            table: KeyTable::default(),
+            key: Vec::new(),
+            out: Outbox::default(),
+            types: PhantomData,
+        }
     }
 
     fn add_value(table: &mut KeyTable<C>, agg: &mut Aggregator<Cr, Mv, Mc>, key: &[u8], v: V) {
@@ -515,7 +522,12 @@ where
 
     fn finish(&mut self, next: &mut Next<'_>) -> Result<(), String> {
         let error = Rc::new(RefCell::new(None));
-        let records = PartitionIter { records: std::mem::take(&mut self.held), position: 0, error: Rc::clone(&error), types: PhantomData };
+        let records = PartitionIter {
+            records: std::mem::take(&mut self.held),
+            position: 0,
+            error: Rc::clone(&error),
+            types: PhantomData,
+        };
         for u in (self.f)(self.partition, records) {
             self.out.push(u, next)?;
             if let Some(e) = error.borrow_mut().take() {
@@ -564,6 +576,9 @@ impl<T: Data> Iterator for PartitionIter<T> {
 
 impl<T> std::fmt::Debug for PartitionIter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartitionIter").field("records", &self.records.len()).field("position", &self.position).finish()
+        f.debug_struct("PartitionIter")
+            .field("records", &self.records.len())
+            .field("position", &self.position)
+            .finish()
     }
 }

@@ -30,7 +30,13 @@ impl<C> KeyTable<C> {
     /// Folds `v` into the combiner of `key`: `merge(combiner, v)` if the key
     /// has one, else a new combiner `create(v)`.
     #[inline]
-    pub(crate) fn add<V>(&mut self, key: &[u8], v: V, create: impl FnOnce(V) -> C, merge: impl FnOnce(C, V) -> C) {
+    pub(crate) fn add<V>(
+        &mut self,
+        key: &[u8],
+        v: V,
+        create: impl FnOnce(V) -> C,
+        merge: impl FnOnce(C, V) -> C,
+    ) {
         if key.len() <= SHORT {
             let packed = pack(key);
             let hash = hash_packed(packed);
@@ -46,7 +52,13 @@ impl<C> KeyTable<C> {
     }
 
     #[inline(never)]
-    fn add_long<V>(&mut self, key: &[u8], v: V, create: impl FnOnce(V) -> C, merge: impl FnOnce(C, V) -> C) {
+    fn add_long<V>(
+        &mut self,
+        key: &[u8],
+        v: V,
+        create: impl FnOnce(V) -> C,
+        merge: impl FnOnce(C, V) -> C,
+    ) {
         let hash = hash_bytes(key);
         match self.long.find_mut(hash, |(k, _)| eq_bytes(k, key)) {
             Some((_, c)) => update(c, |c| merge(c, v)),
@@ -59,7 +71,10 @@ impl<C> KeyTable<C> {
     /// Empties the table, calling `f` with every key and its combiner.
     /// Empties the table, calling `f` on each key and combiner in ascending order of the key bytes
     /// (the order `wit/task.wit` fixes for `combine`/`merge` output, so every SDK writes the same bytes).
-    pub(crate) fn drain<E>(&mut self, mut f: impl FnMut(&[u8], C) -> Result<(), E>) -> Result<(), E> {
+    pub(crate) fn drain<E>(
+        &mut self,
+        mut f: impl FnMut(&[u8], C) -> Result<(), E>,
+    ) -> Result<(), E> {
         // Each short key as its bytes zero-padded to 16 (the packed form holds other bytes past the
         // end of very short keys): big-endian, these order like the bytes, with the shorter key first
         // on a tie (a proper prefix) — one integer comparison instead of a byte loop.
@@ -302,7 +317,17 @@ mod tests {
     #[test]
     fn adds_create_then_merge() {
         let mut table = KeyTable::default();
-        let words = ["a", "bb", "", "a", "a longer key of many bytes", "bb", "a", "a longer key of many bytez", ""];
+        let words = [
+            "a",
+            "bb",
+            "",
+            "a",
+            "a longer key of many bytes",
+            "bb",
+            "a",
+            "a longer key of many bytez",
+            "",
+        ];
         for w in words {
             table.add(w.as_bytes(), 1i64, |v| v, |c, v| c + v);
         }

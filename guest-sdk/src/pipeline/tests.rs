@@ -24,7 +24,9 @@ fn map_op<T: Data, U: Data, F: Fn(T) -> U + Copy + 'static>(_: F) -> Op {
     ops::op(OpKind::Map, factories::map::<T, U, F> as Factory, Vec::new())
 }
 
-fn flat_map_op<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(T) -> I + Copy + 'static>(_: F) -> Op {
+fn flat_map_op<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(T) -> I + Copy + 'static>(
+    _: F,
+) -> Op {
     ops::op(OpKind::FlatMap, factories::flat_map::<T, I, F> as Factory, Vec::new())
 }
 
@@ -41,7 +43,11 @@ fn run(ops: &[Op], batches: &[Vec<Vec<u8>>]) -> Result<Vec<Vec<u8>>, String> {
     run_partition(ops, 0, batches)
 }
 
-fn run_partition(ops: &[Op], partition: u32, batches: &[Vec<Vec<u8>>]) -> Result<Vec<Vec<u8>>, String> {
+fn run_partition(
+    ops: &[Op],
+    partition: u32,
+    batches: &[Vec<Vec<u8>>],
+) -> Result<Vec<Vec<u8>>, String> {
     let mut chain = Chain::new(ops, partition)?;
     let mut out = Vec::new();
     let mut collect = |batch: crate::bindings::types::Batch| {
@@ -77,7 +83,8 @@ fn decode_all<T: Data>(records: &[Vec<u8>]) -> Vec<T> {
     records.iter().map(|r| decode(r).unwrap()).collect()
 }
 
-const TEXT: [&str; 5] = ["the quick brown fox", "jumps over the lazy dog", "", "  the   end ", "fox\tdog\x0cthe"];
+const TEXT: [&str; 5] =
+    ["the quick brown fox", "jumps over the lazy dog", "", "  the   end ", "fox\tdog\x0cthe"];
 
 fn expected_counts() -> HashMap<String, i64> {
     let mut counts = HashMap::new();
@@ -91,22 +98,31 @@ fn expected_counts() -> HashMap<String, i64> {
 
 #[test]
 fn word_count_map_side_then_reduce_side() {
-    let map_side = [flat_map_op(words), map_op(|w: String| (w, 1i64)), reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)];
+    let map_side = [
+        flat_map_op(words),
+        map_op(|w: String| (w, 1i64)),
+        reduce_by_key_op::<String, i64, _>(OpKind::Combine, add),
+    ];
     // Two map tasks over two halves of the input, several batches each.
     let first = run(&map_side, &[strings(&TEXT[..2]), strings(&TEXT[2..3])]).unwrap();
     let second = run(&map_side, &[strings(&TEXT[3..])]).unwrap();
-    let reduce_side = [reduce_by_key_op::<String, i64, _>(OpKind::Merge, add), map_op(|(w, c): (String, i64)| format!("{w}\t{c}"))];
+    let reduce_side = [
+        reduce_by_key_op::<String, i64, _>(OpKind::Merge, add),
+        map_op(|(w, c): (String, i64)| format!("{w}\t{c}")),
+    ];
     let lines = run(&reduce_side, &[first, Vec::new(), second]).unwrap();
     let mut got: Vec<String> = decode_all(&lines);
     got.sort();
-    let mut want: Vec<String> = expected_counts().into_iter().map(|(w, c)| format!("{w}\t{c}")).collect();
+    let mut want: Vec<String> =
+        expected_counts().into_iter().map(|(w, c)| format!("{w}\t{c}")).collect();
     want.sort();
     assert_eq!(got, want);
 }
 
 #[test]
 fn combine_output_is_pair_records() {
-    let ops = [map_op(|w: String| (w, 1i64)), reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)];
+    let ops =
+        [map_op(|w: String| (w, 1i64)), reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)];
     let out = run(&ops, &[strings(&["a", "a", "a"])]).unwrap();
     // u32le len(k) ++ "a" ++ s64(3).
     assert_eq!(out, vec![vec![1, 0, 0, 0, b'a', 0x80, 0, 0, 0, 0, 0, 0, 3]]);
@@ -121,15 +137,25 @@ fn no_ops_pass_records_through() {
 #[test]
 fn filter_reemits_the_original_bytes() {
     // Bytes of a (String, i64) pair; the filter's output is those exact bytes.
-    let records: Vec<Vec<u8>> = [("a", 1i64), ("b", -2), ("c", 3)].iter().map(|(k, v)| to_vec(&(*k, *v)).unwrap()).collect();
+    let records: Vec<Vec<u8>> = [("a", 1i64), ("b", -2), ("c", 3)]
+        .iter()
+        .map(|(k, v)| to_vec(&(*k, *v)).unwrap())
+        .collect();
     let ops = [filter_op(|p: &(String, i64)| p.1 > 0)];
-    assert_eq!(run(&ops, std::slice::from_ref(&records)).unwrap(), vec![records[0].clone(), records[2].clone()]);
+    assert_eq!(
+        run(&ops, std::slice::from_ref(&records)).unwrap(),
+        vec![records[0].clone(), records[2].clone()]
+    );
 }
 
 #[test]
 fn filter_then_map_fused() {
-    let ops =
-        [map_op(|s: String| s.len() as u64), filter_op(|n: &u64| n % 2 == 1), map_op(|n: u64| n * 10), flat_map_op(|n: u64| vec![n; 2])];
+    let ops = [
+        map_op(|s: String| s.len() as u64),
+        filter_op(|n: &u64| n % 2 == 1),
+        map_op(|n: u64| n * 10),
+        flat_map_op(|n: u64| vec![n; 2]),
+    ];
     let out: Vec<u64> = decode_all(&run(&ops, &[strings(&["a", "bb", "ccc", ""])]).unwrap());
     assert_eq!(out, vec![10, 10, 30, 30]);
 }
@@ -163,9 +189,14 @@ fn typed_records_keep_their_order_across_chunks_and_batches() {
 
 #[test]
 fn word_count_over_many_chunks() {
-    let text: Vec<String> = (0..2000).map(|i| format!("w{} w{} common w{}", i % 7, i % 131, i % 1009)).collect();
+    let text: Vec<String> =
+        (0..2000).map(|i| format!("w{} w{} common w{}", i % 7, i % 131, i % 1009)).collect();
     let lines: Vec<&str> = text.iter().map(String::as_str).collect();
-    let map_side = [flat_map_op(words), map_op(|w: String| (w, 1i64)), reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)];
+    let map_side = [
+        flat_map_op(words),
+        map_op(|w: String| (w, 1i64)),
+        reduce_by_key_op::<String, i64, _>(OpKind::Combine, add),
+    ];
     let pairs = run(&map_side, &[strings(&lines[..700]), strings(&lines[700..])]).unwrap();
     let mut got: Vec<(String, i64)> = decode_all(&pairs);
     got.sort();
@@ -186,8 +217,11 @@ fn key_by_pairs_key_with_original_record() {
     let out = run(&[key_op(|s: &String| s.len() as u64)], &[strings(&["hey"])]).unwrap();
     assert_eq!(out, vec![[&8u32.to_le_bytes()[..], &[0, 0, 0, 0, 0, 0, 0, 3], b"hey"].concat()]);
     // Fused with a following map that takes the typed pair.
-    let out =
-        run(&[key_op(|s: &String| s.len() as u64), map_op(|(k, s): (u64, String)| format!("{k}:{s}"))], &[strings(&["hey", ""])]).unwrap();
+    let out = run(
+        &[key_op(|s: &String| s.len() as u64), map_op(|(k, s): (u64, String)| format!("{k}:{s}"))],
+        &[strings(&["hey", ""])],
+    )
+    .unwrap();
     assert_eq!(decode_all::<String>(&out), vec!["3:hey".to_owned(), "0:".to_owned()]);
 }
 
@@ -204,11 +238,25 @@ fn map_values_never_decodes_the_key() {
 
 #[test]
 fn flat_map_values_repeats_the_key() {
-    fn op<K: Data, V: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(V) -> I + Copy + 'static>(_: F) -> Op {
-        ops::op(OpKind::FlatMapValues, factories::flat_map_values::<K, V, I, F> as Factory, Vec::new())
+    fn op<
+        K: Data,
+        V: Data,
+        I: IntoIterator<Item: Data> + 'static,
+        F: Fn(V) -> I + Copy + 'static,
+    >(
+        _: F,
+    ) -> Op {
+        ops::op(
+            OpKind::FlatMapValues,
+            factories::flat_map_values::<K, V, I, F> as Factory,
+            Vec::new(),
+        )
     }
-    let input = vec![to_vec(&("k".to_owned(), 3u64)).unwrap(), to_vec(&("z".to_owned(), 0u64)).unwrap()];
-    let out: Vec<(String, u64)> = decode_all(&run(&[op::<String, u64, _, _>(|n: u64| 0..n)], std::slice::from_ref(&input)).unwrap());
+    let input =
+        vec![to_vec(&("k".to_owned(), 3u64)).unwrap(), to_vec(&("z".to_owned(), 0u64)).unwrap()];
+    let out: Vec<(String, u64)> = decode_all(
+        &run(&[op::<String, u64, _, _>(|n: u64| 0..n)], std::slice::from_ref(&input)).unwrap(),
+    );
     assert_eq!(out, vec![("k".to_owned(), 0), ("k".to_owned(), 1), ("k".to_owned(), 2)]);
     // Typed input (from a map) gives the same.
     let ops = [map_op(|p: (String, u64)| p), op::<String, u64, _, _>(|n: u64| 0..n)];
@@ -218,22 +266,44 @@ fn flat_map_values_repeats_the_key() {
 
 #[test]
 fn aggregators_combine_and_merge() {
-    fn agg_op<K: Data, V: Data, U: Data + Clone, S: Fn(U, V) -> U + Copy + 'static, C: Fn(U, U) -> U + Copy + 'static>(
+    fn agg_op<
+        K: Data,
+        V: Data,
+        U: Data + Clone,
+        S: Fn(U, V) -> U + Copy + 'static,
+        C: Fn(U, U) -> U + Copy + 'static,
+    >(
         kind: OpKind,
         zero: &U,
         _: S,
         _: C,
     ) -> Op {
-        ops::op(kind, factories::aggregate_by_key::<K, V, U, S, C> as Factory, to_vec(zero).unwrap())
+        ops::op(
+            kind,
+            factories::aggregate_by_key::<K, V, U, S, C> as Factory,
+            to_vec(zero).unwrap(),
+        )
     }
     // Per key: (sum, count) of the values.
     let seq = |(s, c): (i64, u64), v: i64| (s + v, c + 1);
     let comb = |(s1, c1): (i64, u64), (s2, c2): (i64, u64)| (s1 + s2, c1 + c2);
     let pairs = [("a", 1i64), ("b", 10), ("a", 2), ("a", -4), ("b", 1)];
     let input: Vec<Vec<u8>> = pairs.iter().map(|p| to_vec(p).unwrap()).collect();
-    let part1 = run(&[agg_op::<String, i64, _, _, _>(OpKind::Combine, &(0i64, 0u64), seq, comb)], &[input[..2].to_vec()]).unwrap();
-    let part2 = run(&[agg_op::<String, i64, _, _, _>(OpKind::Combine, &(0i64, 0u64), seq, comb)], &[input[2..].to_vec()]).unwrap();
-    let merged = run(&[agg_op::<String, i64, _, _, _>(OpKind::Merge, &(0i64, 0u64), seq, comb)], &[part1, part2]).unwrap();
+    let part1 = run(
+        &[agg_op::<String, i64, _, _, _>(OpKind::Combine, &(0i64, 0u64), seq, comb)],
+        &[input[..2].to_vec()],
+    )
+    .unwrap();
+    let part2 = run(
+        &[agg_op::<String, i64, _, _, _>(OpKind::Combine, &(0i64, 0u64), seq, comb)],
+        &[input[2..].to_vec()],
+    )
+    .unwrap();
+    let merged = run(
+        &[agg_op::<String, i64, _, _, _>(OpKind::Merge, &(0i64, 0u64), seq, comb)],
+        &[part1, part2],
+    )
+    .unwrap();
     let mut got: Vec<(String, (i64, u64))> = decode_all(&merged);
     got.sort();
     assert_eq!(got, vec![("a".to_owned(), (-1, 3)), ("b".to_owned(), (11, 2))]);
@@ -251,7 +321,11 @@ fn aggregators_combine_and_merge() {
         _: B,
         _: M,
     ) -> Op {
-        ops::op(OpKind::Combine, factories::combine_by_key::<K, V, C, A, B, M> as Factory, Vec::new())
+        ops::op(
+            OpKind::Combine,
+            factories::combine_by_key::<K, V, C, A, B, M> as Factory,
+            Vec::new(),
+        )
     }
     let lists = run(
         &[combine_op::<String, i64, Vec<i64>, _, _, _>(
@@ -273,7 +347,11 @@ fn aggregators_combine_and_merge() {
     assert_eq!(got, vec![("a".to_owned(), vec![1, 2, -4]), ("b".to_owned(), vec![10, 1])]);
 
     fn fold_op<K: Data, V: Data + Clone, F: Fn(V, V) -> V + Copy + 'static>(zero: &V, _: F) -> Op {
-        ops::op(OpKind::Combine, factories::fold_by_key::<K, V, F> as Factory, to_vec(zero).unwrap())
+        ops::op(
+            OpKind::Combine,
+            factories::fold_by_key::<K, V, F> as Factory,
+            to_vec(zero).unwrap(),
+        )
     }
     let folded = run(&[fold_op::<String, i64, _>(&100, add)], &[input]).unwrap();
     let mut got: Vec<(String, i64)> = decode_all(&folded);
@@ -291,7 +369,10 @@ fn fold_and_reduce_emit_one_record() {
     }
     let nums: Vec<Vec<u8>> = (1..=10i64).map(|n| to_vec(&n).unwrap()).collect();
     let sum_len = |acc: u64, s: String| acc + s.len() as u64;
-    assert_eq!(decode_all::<u64>(&run(&[fold_op(&7u64, sum_len)], &[strings(&["ab", "c"])]).unwrap()), vec![10]);
+    assert_eq!(
+        decode_all::<u64>(&run(&[fold_op(&7u64, sum_len)], &[strings(&["ab", "c"])]).unwrap()),
+        vec![10]
+    );
     assert_eq!(decode_all::<u64>(&run(&[fold_op(&7u64, sum_len)], &[]).unwrap()), vec![7]);
     assert_eq!(decode_all::<i64>(&run(&[reduce_op(add)], &[nums]).unwrap()), vec![55]);
     assert!(run(&[reduce_op(add)], &[vec![]]).unwrap().is_empty());
@@ -299,27 +380,51 @@ fn fold_and_reduce_emit_one_record() {
 
 #[test]
 fn map_partitions_sees_the_whole_partition() {
-    fn op<T: Data, I: IntoIterator<Item: Data> + 'static, F: Fn(u32, PartitionIter<T>) -> I + Copy + 'static>(_: F) -> Op {
-        ops::op(OpKind::MapPartitions, factories::map_partitions_with_index::<T, I, F> as Factory, Vec::new())
+    fn op<
+        T: Data,
+        I: IntoIterator<Item: Data> + 'static,
+        F: Fn(u32, PartitionIter<T>) -> I + Copy + 'static,
+    >(
+        _: F,
+    ) -> Op {
+        ops::op(
+            OpKind::MapPartitions,
+            factories::map_partitions_with_index::<T, I, F> as Factory,
+            Vec::new(),
+        )
     }
     let f = |index: u32, records: PartitionIter<String>| {
         let all: Vec<String> = records.collect();
         vec![format!("{index}:{}", all.join(","))]
     };
-    let out = run_partition(&[map_op(|s: String| s.to_uppercase()), op(f)], 4, &[strings(&["a", "b"]), strings(&["c"])]).unwrap();
+    let out = run_partition(
+        &[map_op(|s: String| s.to_uppercase()), op(f)],
+        4,
+        &[strings(&["a", "b"]), strings(&["c"])],
+    )
+    .unwrap();
     assert_eq!(decode_all::<String>(&out), vec!["4:A,B,C".to_owned()]);
     // A record that does not decode fails the task after the iterator ends.
     let lazy = |_: u32, records: PartitionIter<i64>| records.map(|n| n * 2);
     let error = run(&[op(lazy)], &[vec![to_vec(&1i64).unwrap(), vec![1, 2]]]).unwrap_err();
-    assert!(error.starts_with("cannot decode record as i64: record of 2 bytes is not an i64"), "{error}");
+    assert!(
+        error.starts_with("cannot decode record as i64: record of 2 bytes is not an i64"),
+        "{error}"
+    );
 }
 
 #[test]
 fn with_variants_decode_their_args() {
-    fn map_with_op<T: Data, U: Data, A: Data, F: Fn(T, &A) -> U + Copy + 'static>(_: F, args: &A) -> Op {
+    fn map_with_op<T: Data, U: Data, A: Data, F: Fn(T, &A) -> U + Copy + 'static>(
+        _: F,
+        args: &A,
+    ) -> Op {
         ops::op(OpKind::Map, factories::map_with::<T, U, A, F> as Factory, to_vec(args).unwrap())
     }
-    fn filter_with_op<T: Data, A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(_: F, args: &A) -> Op {
+    fn filter_with_op<T: Data, A: Data, F: Fn(&T, &A) -> bool + Copy + 'static>(
+        _: F,
+        args: &A,
+    ) -> Op {
         ops::op(OpKind::Filter, factories::filter_with::<T, A, F> as Factory, to_vec(args).unwrap())
     }
     let ops = [
@@ -343,14 +448,22 @@ fn errors_name_what_was_wrong() {
     let mut wrong_kind = map_op(|n: i64| n + 1);
     wrong_kind.kind = OpKind::Filter;
     let error = Chain::new(&[wrong_kind], 0).err().unwrap();
-    assert!(error.contains("names a map function") && error.ends_with("but was given kind filter"), "{error}");
+    assert!(
+        error.contains("names a map function") && error.ends_with("but was given kind filter"),
+        "{error}"
+    );
 
     let mut unknown = map_op(|n: i64| n + 1);
     unknown.name = "split-words".to_owned();
     let error = Chain::new(&[unknown], 0).err().unwrap();
-    assert_eq!(error, "op name \"split-words\" does not name a function exported by this component");
+    assert_eq!(
+        error,
+        "op name \"split-words\" does not name a function exported by this component"
+    );
 
-    let error = run(&[reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)], &[vec![vec![9, 0, 0]]]).unwrap_err();
+    let error =
+        run(&[reduce_by_key_op::<String, i64, _>(OpKind::Combine, add)], &[vec![vec![9, 0, 0]]])
+            .unwrap_err();
     assert!(error.contains("not a key/value pair"), "{error}");
 
     let mut chain = Chain::new(&[], 0).unwrap();
@@ -419,7 +532,12 @@ mod named {
         let lines = ["The QUICK brown fox", "jumps over THE lazy dog", "quick quick"];
         let got: Vec<(String, i64)> = decode_all(&run_named(&ops, &strings(&lines)).unwrap());
         let mut want: HashMap<String, i64> = HashMap::new();
-        for w in lines.iter().flat_map(|l| l.split_ascii_whitespace()).map(str::to_lowercase).filter(|w| w.len() > 3) {
+        for w in lines
+            .iter()
+            .flat_map(|l| l.split_ascii_whitespace())
+            .map(str::to_lowercase)
+            .filter(|w| w.len() > 3)
+        {
             *want.entry(w).or_default() += 1;
         }
         let mut want: Vec<(String, i64)> = want.into_iter().collect();
@@ -443,7 +561,11 @@ mod named {
              (its named functions: tokenize, lowercase, long, pair, sum)"
         );
         let error = Chain::named::<TestNames>(&[op(OpKind::Map, "tokenize")], 0).err().unwrap();
-        assert!(error.starts_with("op tokenize names a flat-map function") && error.ends_with("but was given kind map"), "{error}");
+        assert!(
+            error.starts_with("op tokenize names a flat-map function")
+                && error.ends_with("but was given kind map"),
+            "{error}"
+        );
         // Unnamed components know no names at all.
         assert!(Chain::new(&[op(OpKind::FlatMap, "tokenize")], 0).is_err());
     }

@@ -24,7 +24,10 @@ fn one<V>(_: V) -> u64 {
     1
 }
 
-#[allow(clippy::type_complexity, reason = "the join and cogroup result types are spelled out: they are the API")]
+#[allow(
+    clippy::type_complexity,
+    reason = "the join and cogroup result types are spelled out: they are the API"
+)]
 impl<K: Data, V: Data> Rdd<(K, V)> {
     fn combine<C>(&self, aggregator: &Op, partitions: u32) -> Rdd<(K, C)> {
         self.then(|id| driver::combine_by_key(id, aggregator, 0, partitions.max(1), true))
@@ -42,17 +45,26 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     pub fn map_values<W: Data, F: Fn(V) -> W + Copy + 'static>(&self, f: F) -> Rdd<(K, W)> {
         let _ = f;
         stateless::<F>();
-        let op = ops::op(OpKind::MapValues, factories::map_values::<K, V, W, F> as Factory, Vec::new());
+        let op =
+            ops::op(OpKind::MapValues, factories::map_values::<K, V, W, F> as Factory, Vec::new());
         self.then(|id| driver::transform(id, &op, 0))
     }
 
     /// Applies `f(value, &args)` to every value.
-    pub fn map_values_with<A: Data, W: Data, F: Fn(V, &A) -> W + Copy + 'static>(&self, f: F, args: A) -> Rdd<(K, W)> {
+    pub fn map_values_with<A: Data, W: Data, F: Fn(V, &A) -> W + Copy + 'static>(
+        &self,
+        f: F,
+        args: A,
+    ) -> Rdd<(K, W)> {
         let _ = f;
         stateless::<F>();
         match codec::to_vec(&args) {
             Ok(args) => {
-                let op = ops::op(OpKind::MapValues, factories::map_values_with::<K, V, W, A, F> as Factory, args);
+                let op = ops::op(
+                    OpKind::MapValues,
+                    factories::map_values_with::<K, V, W, A, F> as Factory,
+                    args,
+                );
                 self.then(|id| driver::transform(id, &op, 0))
             }
             Err(e) => Rdd::failed(e.into()),
@@ -67,7 +79,11 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     {
         let _ = f;
         stateless::<F>();
-        let op = ops::op(OpKind::FlatMapValues, factories::flat_map_values::<K, V, I, F> as Factory, Vec::new());
+        let op = ops::op(
+            OpKind::FlatMapValues,
+            factories::flat_map_values::<K, V, I, F> as Factory,
+            Vec::new(),
+        );
         self.then(|id| driver::transform(id, &op, 0))
     }
 
@@ -88,10 +104,17 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::reduce_by_key`] into `partitions` partitions.
-    pub fn reduce_by_key_n<F: Fn(V, V) -> V + Copy + 'static>(&self, f: F, partitions: u32) -> Rdd<(K, V)> {
+    pub fn reduce_by_key_n<F: Fn(V, V) -> V + Copy + 'static>(
+        &self,
+        f: F,
+        partitions: u32,
+    ) -> Rdd<(K, V)> {
         let _ = f;
         stateless::<F>();
-        self.combine(&ops::op(OpKind::Combine, factories::reduce_by_key::<K, V, F> as Factory, Vec::new()), partitions)
+        self.combine(
+            &ops::op(OpKind::Combine, factories::reduce_by_key::<K, V, F> as Factory, Vec::new()),
+            partitions,
+        )
     }
 
     /// The values of each key folded with `f`, starting from `zero` in each
@@ -104,14 +127,22 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::fold_by_key`] into `partitions` partitions.
-    pub fn fold_by_key_n<F: Fn(V, V) -> V + Copy + 'static>(&self, zero: V, f: F, partitions: u32) -> Rdd<(K, V)>
+    pub fn fold_by_key_n<F: Fn(V, V) -> V + Copy + 'static>(
+        &self,
+        zero: V,
+        f: F,
+        partitions: u32,
+    ) -> Rdd<(K, V)>
     where
         V: Clone,
     {
         let _ = f;
         stateless::<F>();
         match codec::to_vec(&zero) {
-            Ok(args) => self.combine(&ops::op(OpKind::Combine, factories::fold_by_key::<K, V, F> as Factory, args), partitions),
+            Ok(args) => self.combine(
+                &ops::op(OpKind::Combine, factories::fold_by_key::<K, V, F> as Factory, args),
+                partitions,
+            ),
             Err(e) => Rdd::failed(e.into()),
         }
     }
@@ -128,7 +159,13 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::aggregate_by_key`] into `partitions` partitions.
-    pub fn aggregate_by_key_n<U, S, C>(&self, zero: U, seq: S, comb: C, partitions: u32) -> Rdd<(K, U)>
+    pub fn aggregate_by_key_n<U, S, C>(
+        &self,
+        zero: U,
+        seq: S,
+        comb: C,
+        partitions: u32,
+    ) -> Rdd<(K, U)>
     where
         U: Data + Clone,
         S: Fn(U, V) -> U + Copy + 'static,
@@ -149,7 +186,12 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     /// The values of each key turned into a combiner `C` (Spark's
     /// `combineByKey`): `create` makes one from a key's first value in a
     /// partition, `merge_value` adds a value, `merge_combiners` merges two.
-    pub fn combine_by_key<C, Cr, Mv, Mc>(&self, create: Cr, merge_value: Mv, merge_combiners: Mc) -> Rdd<(K, C)>
+    pub fn combine_by_key<C, Cr, Mv, Mc>(
+        &self,
+        create: Cr,
+        merge_value: Mv,
+        merge_combiners: Mc,
+    ) -> Rdd<(K, C)>
     where
         C: Data,
         Cr: Fn(V) -> C + Copy + 'static,
@@ -160,7 +202,13 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::combine_by_key`] into `partitions` partitions.
-    pub fn combine_by_key_n<C, Cr, Mv, Mc>(&self, create: Cr, merge_value: Mv, merge_combiners: Mc, partitions: u32) -> Rdd<(K, C)>
+    pub fn combine_by_key_n<C, Cr, Mv, Mc>(
+        &self,
+        create: Cr,
+        merge_value: Mv,
+        merge_combiners: Mc,
+        partitions: u32,
+    ) -> Rdd<(K, C)>
     where
         C: Data,
         Cr: Fn(V) -> C + Copy + 'static,
@@ -201,7 +249,11 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::left_outer_join`] into `partitions` partitions.
-    pub fn left_outer_join_n<W: Data>(&self, other: &Rdd<(K, W)>, partitions: u32) -> Rdd<(K, (V, Option<W>))> {
+    pub fn left_outer_join_n<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: u32,
+    ) -> Rdd<(K, (V, Option<W>))> {
         self.join_with(other, JoinKind::LeftOuter, partitions)
     }
 
@@ -211,17 +263,28 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::right_outer_join`] into `partitions` partitions.
-    pub fn right_outer_join_n<W: Data>(&self, other: &Rdd<(K, W)>, partitions: u32) -> Rdd<(K, (Option<V>, W))> {
+    pub fn right_outer_join_n<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: u32,
+    ) -> Rdd<(K, (Option<V>, W))> {
         self.join_with(other, JoinKind::RightOuter, partitions)
     }
 
     /// Every key of either side, with the matching values or `None`.
-    pub fn full_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Option<V>, Option<W>))> {
+    pub fn full_outer_join<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+    ) -> Rdd<(K, (Option<V>, Option<W>))> {
         self.full_outer_join_n(other, default_partitions())
     }
 
     /// [`Rdd::full_outer_join`] into `partitions` partitions.
-    pub fn full_outer_join_n<W: Data>(&self, other: &Rdd<(K, W)>, partitions: u32) -> Rdd<(K, (Option<V>, Option<W>))> {
+    pub fn full_outer_join_n<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: u32,
+    ) -> Rdd<(K, (Option<V>, Option<W>))> {
         self.join_with(other, JoinKind::FullOuter, partitions)
     }
 
@@ -231,7 +294,11 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
     }
 
     /// [`Rdd::cogroup`] into `partitions` partitions.
-    pub fn cogroup_n<W: Data>(&self, other: &Rdd<(K, W)>, partitions: u32) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+    pub fn cogroup_n<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: u32,
+    ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
         match (&self.id, &other.id) {
             (Ok(a), Ok(b)) => Rdd::from_driver(driver::cogroup(&[*a, *b], partitions.max(1))),
             (Err(e), _) | (_, Err(e)) => Rdd::failed(e.clone()),

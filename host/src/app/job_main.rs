@@ -6,7 +6,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::context::Context;
 use crate::wasm::job_bindings::JobPre;
-use crate::wasm::{ComponentError, HostState, LoadedComponent, Runtime, one_line, root_message, trap_message};
+use crate::wasm::{
+    ComponentError, HostState, LoadedComponent, Runtime, one_line, root_message, trap_message,
+};
 
 /// Why a job's main did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +26,8 @@ pub enum JobMainError {
 
 /// Checks that a loaded component implements the `job` world.
 pub(crate) fn check_job(component: &LoadedComponent) -> Result<JobPre<HostState>, ComponentError> {
-    JobPre::new(component.pre.clone()).map_err(|e| ComponentError::NotJob { message: root_message(&e) })
+    JobPre::new(component.pre.clone())
+        .map_err(|e| ComponentError::NotJob { message: root_message(&e) })
 }
 
 /// Instantiates the job with `context` as its driver and calls `run(args)`; gives the context back afterwards.
@@ -49,20 +52,29 @@ pub(super) fn run(
         None => wasi.inherit_stdout(),
     };
     wasi.stderr(stderr.clone()).arg("wisp-job").args(args);
-    let limits = StoreLimitsBuilder::new().memory_size(runtime.max_memory()).instances(64).tables(256).build();
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(runtime.max_memory())
+        .instances(64)
+        .tables(256)
+        .build();
     let state = HostState::for_job_main(wasi.build(), limits, Box::new(context));
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|s| &mut s.limits);
     if runtime.meters_fuel() {
         // The main is not metered; only tasks are.
         if let Err(e) = store.set_fuel(u64::MAX) {
-            return (Err(JobMainError::Trapped { message: format!("cannot set up the job: {e}") }), take_context(store));
+            return (
+                Err(JobMainError::Trapped { message: format!("cannot set up the job: {e}") }),
+                take_context(store),
+            );
         }
     }
     // The main is not time-limited: actions block inside host calls, not in wasm.
     store.set_epoch_deadline(u64::MAX / 2);
     let result = match pre.instantiate(&mut store) {
-        Err(e) => Err(JobMainError::Trapped { message: format!("cannot instantiate job: {}", root_message(&e)) }),
+        Err(e) => Err(JobMainError::Trapped {
+            message: format!("cannot instantiate job: {}", root_message(&e)),
+        }),
         Ok(job) => match job.call_run(&mut store, args) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(JobMainError::Failed { message: one_line(&message) }),

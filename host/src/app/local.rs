@@ -79,9 +79,11 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
         return Err(RunError::NoCores);
     }
     let settings = LocalSettings::from_conf(&conf, cores)?;
-    let bytes = std::fs::read(&options.job).map_err(|source| RunError::ReadJob { path: options.job.clone(), source })?;
+    let bytes = std::fs::read(&options.job)
+        .map_err(|source| RunError::ReadJob { path: options.job.clone(), source })?;
     let job = Arc::new(ComponentBytes { hash: content_hash(&bytes), bytes });
-    let runtime = Runtime::new(settings.task_limits, compile_cache_dir()).map_err(RunError::Runtime)?;
+    let runtime =
+        Runtime::new(settings.task_limits, compile_cache_dir()).map_err(RunError::Runtime)?;
     let not_a_job = |source| RunError::NotAJob { path: options.job.clone(), source };
     let loaded = runtime.load(&job).map_err(not_a_job)?;
     check_job(&loaded).map_err(not_a_job)?;
@@ -111,5 +113,8 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
 }
 
 fn unique() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
 }

@@ -10,7 +10,9 @@ const CHUNK: usize = 64 << 10;
 
 /// A pipe: its write end (for the main; the pump ends when it is closed) and the
 /// thread handing every chunk read from it to `sink` (until `sink` returns false).
-pub(super) fn piped(mut sink: impl FnMut(Vec<u8>) -> bool + Send + 'static) -> std::io::Result<(File, JoinHandle<()>)> {
+pub(super) fn piped(
+    mut sink: impl FnMut(Vec<u8>) -> bool + Send + 'static,
+) -> std::io::Result<(File, JoinHandle<()>)> {
     let (mut reader, writer) = std::io::pipe()?;
     let pump = std::thread::Builder::new().name("wisp-job-stdout".into()).spawn(move || {
         let mut buf = vec![0u8; CHUNK];

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AppSpec, check_job, stdout};
-use crate::cluster::master::{self, JobEvents, MasterArgs, MasterExecutors, Submission, SubmissionHandler};
 use crate::cluster::ClusterError;
+use crate::cluster::master::{
+    self, JobEvents, MasterArgs, MasterExecutors, Submission, SubmissionHandler,
+};
 use crate::error_chain::chain;
 use crate::event_log::EventLog;
 use crate::net::Fingerprint;
@@ -16,10 +18,13 @@ use crate::task::ComponentBytes;
 use crate::wasm::{Runtime, content_hash};
 
 /// Runs `wisp master` until its process ends; `ready` is told the bound address and the fingerprint to pin.
-pub fn run_master(args: MasterArgs, ready: impl FnOnce(SocketAddr, Fingerprint)) -> Result<(), ClusterError> {
+pub fn run_master(
+    args: MasterArgs,
+    ready: impl FnOnce(SocketAddr, Fingerprint),
+) -> Result<(), ClusterError> {
     let settings = MasterSettings::from_conf(&args.conf)?;
-    let runtime =
-        Runtime::new(settings.task_limits.clone(), compile_cache_dir()).map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
+        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
     let handler = Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone() });
     master::run(args, &settings, handler, ready)
 }
@@ -32,14 +37,24 @@ struct SubmittedApps {
 }
 
 impl SubmissionHandler for SubmittedApps {
-    fn run(&self, submission: Submission, executors: &MasterExecutors, events: &JobEvents) -> Result<(), String> {
+    fn run(
+        &self,
+        submission: Submission,
+        executors: &MasterExecutors,
+        events: &JobEvents,
+    ) -> Result<(), String> {
         let Submission { component, args, conf, cancel } = submission;
-        let settings = AppSettings::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
+        let settings =
+            AppSettings::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
         let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
-        let not_job = |e: &dyn std::error::Error| format!("the submitted file is not a usable Wisp job: {}", chain(e));
+        let not_job = |e: &dyn std::error::Error| {
+            format!("the submitted file is not a usable Wisp job: {}", chain(e))
+        };
         let loaded = self.runtime.load(&job).map_err(|e| not_job(&e))?;
         check_job(&loaded).map_err(|e| not_job(&e))?;
-        let executors = executors.join(&cancel, |message| events.state(message)).map_err(|_| "job cancelled".to_string())?;
+        let executors = executors
+            .join(&cancel, |message| events.state(message))
+            .map_err(|_| "job cancelled".to_string())?;
         let app = executors.app();
         let event_log = match &self.event_log {
             Some(dir) => Some(EventLog::create(&dir.join(app.to_string())).map_err(|e| chain(&e))?),

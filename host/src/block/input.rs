@@ -26,7 +26,7 @@ const MIN_BUFFER: usize = 64 << 10;
 
 /// Listing an input path or cutting it into splits failed.
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub(crate) enum InputError {
     /// The path does not exist.
     #[error("input path does not exist: {}", path.display())]
     NotFound {
@@ -45,7 +45,7 @@ pub enum InputError {
 
 /// Reading the lines of a split failed, or the consumer of its batches did.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError<E> {
+pub(crate) enum ReadError<E> {
     /// Opening, seeking or reading the file failed.
     #[error("cannot read input file {}: {source}", path.display())]
     Io {
@@ -64,7 +64,7 @@ pub enum ReadError<E> {
 
 /// What reading one split did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReadStats {
+pub(crate) struct ReadStats {
     /// Bytes of the lines this split owns, terminators included (over all splits of a file, the file's size).
     pub bytes: u64,
     /// Lines emitted.
@@ -73,7 +73,7 @@ pub struct ReadStats {
 
 /// The input files of `path`: the file itself, or the regular files of a directory
 /// (not recursive; names starting with `.` or `_` skipped), sorted by name, with their sizes.
-pub fn list_files(path: &Path) -> Result<Vec<(PathBuf, u64)>, InputError> {
+pub(crate) fn list_files(path: &Path) -> Result<Vec<(PathBuf, u64)>, InputError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -116,7 +116,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
 /// each file is cut into splits of `size` bytes while more than 1.1 × `size`
 /// remains, the rest being its last split. An empty file yields one empty
 /// split (as Hadoop does), which reads no lines.
-pub fn list_splits(path: &Path, min_partitions: u32, max_split_bytes: u64) -> Result<Vec<FileSplit>, InputError> {
+pub(crate) fn list_splits(
+    path: &Path,
+    min_partitions: u32,
+    max_split_bytes: u64,
+) -> Result<Vec<FileSplit>, InputError> {
     let files = list_files(path)?;
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     let goal = total / min_partitions.max(1) as u64;
@@ -143,7 +147,7 @@ pub fn list_splits(path: &Path, min_partitions: u32, max_split_bytes: u64) -> Re
 /// Reads the lines a split owns as `string` records, handing them to `consume` in batches of about `batch_bytes`.
 ///
 /// The batch passed to `consume` is reused afterwards; a consumer keeps what it needs by copying.
-pub fn read_split_lines<E>(
+pub(crate) fn read_split_lines<E>(
     split: &FileSplit,
     batch_bytes: usize,
     mut consume: impl FnMut(&Batch) -> Result<(), E>,

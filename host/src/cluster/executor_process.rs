@@ -26,7 +26,10 @@ use super::{ClusterError, net_config, resolve};
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::protocol::{ExecutorRequest, MasterReply, WireTaskReport};
-use crate::net::{ClientConn, ClusterSecret, Fingerprint, Identity, Limits, NetConfig, Role, Server, Stream, call, connect_with};
+use crate::net::{
+    ClientConn, ClusterSecret, Fingerprint, Identity, Limits, NetConfig, Role, Server, Stream,
+    call, connect_with,
+};
 use crate::process_settings::ExecutorProcessSettings;
 use crate::settings::{Conf, compile_cache_dir};
 use crate::task_threads::TaskThreads;
@@ -83,14 +86,26 @@ struct Registration {
 }
 
 /// Binds the block server and registers with the master.
-async fn register(args: &ExecutorArgs, cores: u32, net: &NetConfig, peer_net: &NetConfig) -> Result<Registration, ClusterError> {
+async fn register(
+    args: &ExecutorArgs,
+    cores: u32,
+    net: &NetConfig,
+    peer_net: &NetConfig,
+) -> Result<Registration, ClusterError> {
     let master = resolve(&args.master).await?;
-    std::fs::create_dir_all(&args.work_dir).map_err(|source| ClusterError::WorkDir { path: args.work_dir.clone(), source })?;
-    let identity =
-        Identity::load_or_generate(&args.work_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
-    let bind_ip: IpAddr = if master.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
-    let block_server = Server::bind_with(SocketAddr::new(bind_ip, 0), &identity, args.secret.clone(), peer_net.clone())
-        .map_err(|e| ClusterError::Bind { addr: format!("{bind_ip}:0"), message: chain(&e) })?;
+    std::fs::create_dir_all(&args.work_dir)
+        .map_err(|source| ClusterError::WorkDir { path: args.work_dir.clone(), source })?;
+    let identity = Identity::load_or_generate(&args.work_dir.join("identity"))
+        .map_err(|source| ClusterError::Identity { source })?;
+    let bind_ip: IpAddr =
+        if master.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+    let block_server = Server::bind_with(
+        SocketAddr::new(bind_ip, 0),
+        &identity,
+        args.secret.clone(),
+        peer_net.clone(),
+    )
+    .map_err(|e| ClusterError::Bind { addr: format!("{bind_ip}:0"), message: chain(&e) })?;
     let shuffle_port = block_server.local_addr().port();
     let host = match &args.host {
         Some(h) => h.clone(),
@@ -108,7 +123,9 @@ async fn register(args: &ExecutorArgs, cores: u32, net: &NetConfig, peer_net: &N
         .await
         .map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?;
     let Some(id) = client.executor else {
-        return Err(ClusterError::MasterLost { message: "the master assigned no executor id".into() });
+        return Err(ClusterError::MasterLost {
+            message: "the master assigned no executor id".into(),
+        });
     };
     tracing::info!(executor = %id, %host, shuffle_port, cores, "registered with the master");
     Ok(Registration { id, master: client, block_server })
@@ -119,17 +136,22 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let process = ExecutorProcessSettings::from_conf(&args.conf)?;
     let net = net_config(process.network_timeout, "master");
     let peer_net = net_config(process.network_timeout, "executor");
-    let runtime = Runtime::new(process.task_limits, compile_cache_dir()).map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let runtime = Runtime::new(process.task_limits, compile_cache_dir())
+        .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
 
     let Registration { id, master, block_server } = register(&args, cores, &net, &peer_net).await?;
     let span = tracing::info_span!("executor", executor = %id);
     let peers = Arc::new(PeerTable::default());
     let base = args.work_dir.join(format!("executor-{}", id.0));
-    std::fs::create_dir_all(&base).map_err(|source| ClusterError::WorkDir { path: base.clone(), source })?;
-    tokio::spawn(server::serve(block_server, base.clone(), peer_net.limits).instrument(span.clone()));
+    std::fs::create_dir_all(&base)
+        .map_err(|source| ClusterError::WorkDir { path: base.clone(), source })?;
+    tokio::spawn(
+        server::serve(block_server, base.clone(), peer_net.limits).instrument(span.clone()),
+    );
 
     // Reports from the task threads, sent in completion order.
-    let (status_tx, status_rx) = mpsc::channel::<(AppId, TaskId, WireTaskReport)>(cores as usize * 4);
+    let (status_tx, status_rx) =
+        mpsc::channel::<(AppId, TaskId, WireTaskReport)>(cores as usize * 4);
     let thread_span = span.clone();
     let threads = TaskThreads::start(cores, MAX_QUEUED_TASKS, "wisp-task", move |q: QueuedTask| {
         let _span = thread_span.enter();
@@ -144,16 +166,24 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         spill: process.shuffle_spill_memory,
         batch_bytes: crate::executor::BATCH_BYTES,
         #[cfg(any(test, feature = "testing"))]
-        faults: crate::testing::TestFaults::from_env().map_err(|e| ClusterError::Runtime { message: e.to_string() })?,
+        faults: crate::testing::TestFaults::from_env()
+            .map_err(|e| ClusterError::Runtime { message: e.to_string() })?,
     };
     let fetch = FetchPool::new(id, args.secret.clone(), peers.clone(), peer_net.clone());
-    let state = Arc::new(ExecutorState::new(settings, runtime, fetch, rt.clone(), threads.queue(), peers));
+    let state =
+        Arc::new(ExecutorState::new(settings, runtime, fetch, rt.clone(), threads.queue(), peers));
 
     let limits = net.limits;
-    let statuses = tokio::spawn(send_statuses(master.conn.clone(), status_rx, state.clone(), limits).instrument(span.clone()));
-    let heartbeats =
-        tokio::spawn(send_heartbeats(master.conn.clone(), process.heartbeat_interval, state.clone(), limits).instrument(span.clone()));
-    let requests = tokio::spawn(serve_requests(master.conn.clone(), state, limits).instrument(span.clone()));
+    let statuses = tokio::spawn(
+        send_statuses(master.conn.clone(), status_rx, state.clone(), limits)
+            .instrument(span.clone()),
+    );
+    let heartbeats = tokio::spawn(
+        send_heartbeats(master.conn.clone(), process.heartbeat_interval, state.clone(), limits)
+            .instrument(span.clone()),
+    );
+    let requests =
+        tokio::spawn(serve_requests(master.conn.clone(), state, limits).instrument(span.clone()));
     let message = tokio::select! {
         r = statuses => r.unwrap_or_else(|e| e.to_string()),
         r = heartbeats => r.unwrap_or_else(|e| e.to_string()),
@@ -174,7 +204,13 @@ async fn send_statuses(
 ) -> String {
     while let Some((app, task, report)) = reports.recv().await {
         state.ended(app, task);
-        if let Err(e) = call::<_, MasterReply>(&conn, &ExecutorRequest::TaskStatus { app: app.0, report }, limits).await {
+        if let Err(e) = call::<_, MasterReply>(
+            &conn,
+            &ExecutorRequest::TaskStatus { app: app.0, report },
+            limits,
+        )
+        .await
+        {
             return chain(&e);
         }
     }
@@ -182,21 +218,32 @@ async fn send_statuses(
 }
 
 /// Heartbeats with the running attempts; returns why they stopped.
-async fn send_heartbeats(conn: quinn::Connection, every: Duration, state: Arc<ExecutorState>, limits: Limits) -> String {
+async fn send_heartbeats(
+    conn: quinn::Connection,
+    every: Duration,
+    state: Arc<ExecutorState>,
+    limits: Limits,
+) -> String {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
         let running = state.running_tasks();
         match call::<_, MasterReply>(&conn, &ExecutorRequest::Heartbeat { running }, limits).await {
             Ok(MasterReply::Ack) => {}
-            Ok(MasterReply::Reregister) => return "the master declared this executor lost".to_string(),
+            Ok(MasterReply::Reregister) => {
+                return "the master declared this executor lost".to_string();
+            }
             Err(e) => return chain(&e),
         }
     }
 }
 
 /// The master's requests, each on its own stream; returns why they stopped.
-async fn serve_requests(conn: quinn::Connection, state: Arc<ExecutorState>, limits: Limits) -> String {
+async fn serve_requests(
+    conn: quinn::Connection,
+    state: Arc<ExecutorState>,
+    limits: Limits,
+) -> String {
     loop {
         match Stream::accept(&conn, limits).await {
             Ok(Some(s)) => {
@@ -215,8 +262,11 @@ async fn serve_requests(conn: quinn::Connection, state: Arc<ExecutorState>, limi
 
 /// The local address the OS would use to reach `master` (what other executors can reach us at).
 fn local_ip_towards(master: SocketAddr) -> IpAddr {
-    let any: SocketAddr =
-        if master.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+    let any: SocketAddr = if master.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
     std::net::UdpSocket::bind(any)
         .and_then(|s| s.connect(master).and_then(|()| s.local_addr()))
         .map(|a| a.ip())

@@ -28,7 +28,10 @@ use crate::dag::SchedulerEvent;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId};
 use crate::net::protocol::{ExecutorRequest, MasterReply, PeerInfo, RunningTask, WireTaskReport};
-use crate::net::{AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server, Stream};
+use crate::net::{
+    AuthenticatedConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, Role, Server,
+    Stream,
+};
 use crate::process_settings::MasterSettings;
 use crate::settings::Conf;
 use crate::task::TaskReport;
@@ -62,8 +65,8 @@ pub(crate) fn run(
 ) -> Result<(), ClusterError> {
     let net = net_config(settings.network_timeout, "master");
     let timeout = net.idle_timeout;
-    let identity =
-        Identity::load_or_generate(&args.state_dir.join("identity")).map_err(|source| ClusterError::Identity { source })?;
+    let identity = Identity::load_or_generate(&args.state_dir.join("identity"))
+        .map_err(|source| ClusterError::Identity { source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("wisp-master-net")
@@ -81,8 +84,10 @@ pub(crate) fn run(
     });
 
     rt.block_on(async move {
-        let mut server = Server::bind_with(args.listen, &identity, args.secret, net)
-            .map_err(|e| ClusterError::Bind { addr: args.listen.to_string(), message: chain(&e) })?;
+        let mut server =
+            Server::bind_with(args.listen, &identity, args.secret, net).map_err(|e| {
+                ClusterError::Bind { addr: args.listen.to_string(), message: chain(&e) }
+            })?;
         ready(server.local_addr(), server.fingerprint());
         tokio::spawn(watch_heartbeats(shared.clone(), timeout));
         loop {
@@ -98,7 +103,10 @@ pub(crate) fn run(
 
 fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>, submissions: &Arc<Submissions>) {
     match (&c.role, c.executor) {
-        (Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, data_roots }, Some(id)) => {
+        (
+            Role::Executor { host, rack, cores, shuffle_port, shuffle_fingerprint, data_roots },
+            Some(id),
+        ) => {
             tracing::info!(executor = %id, peer = %c.peer, %host, ?rack, ?data_roots, cores, "executor registered");
             let (queue, rx) = mpsc::unbounded_channel();
             let info = PeerInfo {
@@ -116,7 +124,13 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>, submissions: &Arc<Submis
                 conn: c.conn.clone(),
                 last_seen: Mutex::new(Instant::now()),
             };
-            tokio::spawn(serve_queue(id, c.conn.clone(), rx, shared.registry.clone(), shared.limits));
+            tokio::spawn(serve_queue(
+                id,
+                c.conn.clone(),
+                rx,
+                shared.registry.clone(),
+                shared.limits,
+            ));
             shared.registry.add(id, link);
             tokio::spawn(serve_executor(id, c.conn, shared.clone()));
         }
@@ -156,7 +170,11 @@ fn lose(shared: &Shared, id: ExecutorId, reason: &str) {
     }
 }
 
-async fn executor_request(id: ExecutorId, s: &mut Stream, shared: &Shared) -> Result<(), crate::net::RpcError> {
+async fn executor_request(
+    id: ExecutorId,
+    s: &mut Stream,
+    shared: &Shared,
+) -> Result<(), crate::net::RpcError> {
     let Some(req) = s.read::<ExecutorRequest>().await? else { return Ok(()) };
     let known = shared.registry.seen(id);
     let reply = match req {

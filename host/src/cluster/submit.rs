@@ -37,7 +37,11 @@ pub struct SubmitArgs {
 /// job and kills its tasks, and this returns `ClusterError::Cancelled` once
 /// the master confirms the end (or after a bounded wait, or at a second
 /// Ctrl-C).
-pub fn submit(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
+pub fn submit(
+    args: SubmitArgs,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), ClusterError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,20 +49,32 @@ pub fn submit(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&s
     rt.block_on(run(args, out, progress))
 }
 
-async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&str)) -> Result<(), ClusterError> {
+async fn run(
+    args: SubmitArgs,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), ClusterError> {
     // Installed before anything else, so that a Ctrl-C at any point cancels instead of killing the process.
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|source| ClusterError::Start { what: "SIGINT handler", source })?;
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|source| ClusterError::Start { what: "SIGINT handler", source })?;
     let addr = resolve(&args.master).await?;
     // Keep-alives well inside any `wisp.network.timeout` the master may use: a job can print nothing for long.
     let net = NetConfig { keep_alive: Duration::from_millis(500), ..NetConfig::default() };
-    let connecting = connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net);
+    let connecting =
+        connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net);
     let client = tokio::select! {
         c = connecting => c.map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?,
         _ = interrupt.recv() => return Err(ClusterError::Cancelled),
     };
     let rpc = |source| ClusterError::Rpc { source };
     let mut s = Stream::open(&client.conn, net.limits).await.map_err(rpc)?;
-    s.write(&SubmitRequest::SubmitJob { component: args.component, args: args.args, conf: args.conf }).await.map_err(rpc)?;
+    s.write(&SubmitRequest::SubmitJob {
+        component: args.component,
+        args: args.args,
+        conf: args.conf,
+    })
+    .await
+    .map_err(rpc)?;
     // The send side stays open: finishing it would cancel the job. Events are read on
     // their own task, so that waiting for a signal never interrupts a frame half-read.
     let Stream { mut send, mut recv, limits } = s;
@@ -66,7 +82,8 @@ async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&st
     let reader = tokio::spawn(async move {
         loop {
             let event = framing::read_message::<JobEvent, _>(&mut recv, &limits).await;
-            let last = !matches!(event, Ok(Some(JobEvent::JobOutput { .. } | JobEvent::JobState { .. })));
+            let last =
+                !matches!(event, Ok(Some(JobEvent::JobOutput { .. } | JobEvent::JobState { .. })));
             if tx.send(event).await.is_err() || last {
                 break;
             }
@@ -74,7 +91,8 @@ async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&st
     });
     let mut cancel_deadline: Option<tokio::time::Instant> = None;
     let result = loop {
-        let deadline = cancel_deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
+        let deadline = cancel_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
         let event = tokio::select! {
             e = events.recv() => e,
             _ = interrupt.recv() => {
@@ -93,7 +111,9 @@ async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&st
         };
         match event {
             Some(Ok(Some(JobEvent::JobOutput { chunk }))) => {
-                out.write_all(&chunk).and_then(|()| out.flush()).map_err(|source| ClusterError::Output { source })?;
+                out.write_all(&chunk)
+                    .and_then(|()| out.flush())
+                    .map_err(|source| ClusterError::Output { source })?;
             }
             Some(Ok(Some(JobEvent::JobState { message }))) => progress(&message),
             Some(Ok(Some(JobEvent::JobDone { result }))) => {
@@ -105,7 +125,9 @@ async fn run(args: SubmitArgs, out: &mut dyn Write, progress: &mut dyn FnMut(&st
             }
             _ if cancel_deadline.is_some() => break Err(ClusterError::Cancelled),
             Some(Ok(None)) | None => {
-                break Err(ClusterError::MasterLost { message: "the master ended the job stream before the job ended".into() });
+                break Err(ClusterError::MasterLost {
+                    message: "the master ended the job stream before the job ended".into(),
+                });
             }
             Some(Err(e)) => break Err(ClusterError::MasterLost { message: chain(&e) }),
         }

@@ -14,7 +14,12 @@ const SAMPLE_KEYS_PER_PARTITION: u32 = 20;
 
 impl Context {
     /// Runs one job over some partitions of an RDD.
-    fn run_job(&mut self, rdd: RddId, partitions: Vec<u32>, result: ResultKind) -> Result<Vec<ResultValue>, ContextError> {
+    fn run_job(
+        &mut self,
+        rdd: RddId,
+        partitions: Vec<u32>,
+        result: ResultKind,
+    ) -> Result<Vec<ResultValue>, ContextError> {
         self.node(rdd)?;
         if partitions.is_empty() {
             return Ok(Vec::new());
@@ -30,21 +35,21 @@ impl Context {
     }
 
     /// Number of records.
-    pub fn count(&mut self, rdd: RddId) -> Result<u64, ContextError> {
+    pub(crate) fn count(&mut self, rdd: RddId) -> Result<u64, ContextError> {
         let parts = self.all_partitions(rdd)?;
         let values = self.run_job(rdd, parts, ResultKind::Count)?;
         Ok(values.iter().map(|v| if let ResultValue::Count(n) = v { *n } else { 0 }).sum())
     }
 
     /// Every record, in partition order.
-    pub fn collect(&mut self, rdd: RddId) -> Result<Batch, ContextError> {
+    pub(crate) fn collect(&mut self, rdd: RddId) -> Result<Batch, ContextError> {
         let parts = self.all_partitions(rdd)?;
         let values = self.run_job(rdd, parts, ResultKind::Collect)?;
         Ok(concat(&values))
     }
 
     /// The first `n` records, scanning as few partitions as it can (Spark's `take`).
-    pub fn take(&mut self, rdd: RddId, n: u32) -> Result<Batch, ContextError> {
+    pub(crate) fn take(&mut self, rdd: RddId, n: u32) -> Result<Batch, ContextError> {
         let total = self.node(rdd)?.partitions;
         let mut out = Batch::default();
         let mut scanned = 0u32;
@@ -72,29 +77,54 @@ impl Context {
     }
 
     /// Runs extra guest ops over every partition and returns each partition's output.
-    pub fn run_partitions(&mut self, rdd: RddId, ops: Vec<Op>, component: ComponentId) -> Result<Vec<Batch>, ContextError> {
+    pub(crate) fn run_partitions(
+        &mut self,
+        rdd: RddId,
+        ops: Vec<Op>,
+        component: ComponentId,
+    ) -> Result<Vec<Batch>, ContextError> {
         self.check_ops(component, &ops)?;
         let n = self.node(rdd)?.partitions;
         let step = NarrowStep::Guest(GuestOps { component, ops });
         let tail = self.lineage.add(RddKind::Narrow { parent: rdd, step }, n, None);
         let parts = self.all_partitions(tail)?;
         let values = self.run_job(tail, parts, ResultKind::Collect)?;
-        Ok(values.into_iter().map(|v| if let ResultValue::Records(b) = v { b } else { Batch::default() }).collect())
+        Ok(values
+            .into_iter()
+            .map(|v| if let ResultValue::Records(b) = v { b } else { Batch::default() })
+            .collect())
     }
 
     /// Writes string records as `part-NNNNN` text files plus `_SUCCESS`, all or nothing.
-    pub fn save_as_text_file(&mut self, rdd: RddId, path: &str) -> Result<(), ContextError> {
+    pub(crate) fn save_as_text_file(&mut self, rdd: RddId, path: &str) -> Result<(), ContextError> {
         let out = PathBuf::from(path);
         if out.exists() {
             return Err(ContextError::OutputExists { path: out });
         }
-        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-        std::fs::create_dir_all(&parent).map_err(|source| ContextError::Io { what: "cannot create", path: parent.clone(), source })?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|source| ContextError::Io {
+            what: "cannot create",
+            path: parent.clone(),
+            source,
+        })?;
         let temp = parent.join(format!(".{name}.wisp-temporary-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir(&temp).map_err(|source| ContextError::Io { what: "cannot create", path: temp.clone(), source })?;
-        let result = self.all_partitions(rdd).and_then(|parts| self.run_job(rdd, parts, ResultKind::SaveText { dir: temp.clone() }));
+        std::fs::create_dir(&temp).map_err(|source| ContextError::Io {
+            what: "cannot create",
+            path: temp.clone(),
+            source,
+        })?;
+        let result = self
+            .all_partitions(rdd)
+            .and_then(|parts| self.run_job(rdd, parts, ResultKind::SaveText { dir: temp.clone() }));
         let committed = result.and_then(|_| {
             std::fs::write(temp.join("_SUCCESS"), b"").map_err(|source| ContextError::Io {
                 what: "cannot write",
@@ -104,7 +134,11 @@ impl Context {
             if out.exists() {
                 return Err(ContextError::OutputExists { path: out.clone() });
             }
-            std::fs::rename(&temp, &out).map_err(|source| ContextError::Io { what: "cannot commit output to", path: out.clone(), source })
+            std::fs::rename(&temp, &out).map_err(|source| ContextError::Io {
+                what: "cannot commit output to",
+                path: out.clone(),
+                source,
+            })
         });
         if committed.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
@@ -113,10 +147,16 @@ impl Context {
     }
 
     /// Pairs sorted by key across range partitions chosen from a sample (runs a sampling job now, as Spark does).
-    pub fn sort_by_key(&mut self, parent: RddId, ascending: bool, partitions: u32) -> Result<RddId, ContextError> {
+    pub(crate) fn sort_by_key(
+        &mut self,
+        parent: RddId,
+        ascending: bool,
+        partitions: u32,
+    ) -> Result<RddId, ContextError> {
         let partitions = Self::partitions_arg("sort-by-key", partitions)?;
         let have = self.node(parent)?.partitions.max(1);
-        let per_partition = (SAMPLE_KEYS_PER_PARTITION * partitions).div_ceil(have).saturating_mul(3).max(1);
+        let per_partition =
+            (SAMPLE_KEYS_PER_PARTITION * partitions).div_ceil(have).saturating_mul(3).max(1);
         let mut keys: Vec<Vec<u8>> = Vec::new();
         if partitions > 1 {
             let parts = self.all_partitions(parent)?;
@@ -129,7 +169,13 @@ impl Context {
         // Bounds are ascending whatever the direction; a descending partitioner mirrors the index (as Spark's).
         let bounds = range_bounds(keys, partitions);
         let partitioner = Partitioner::Range { bounds, ascending };
-        Ok(self.shuffled(parent, partitioner, MapSideCombine::None, ReduceSide::Sort { ascending }, true))
+        Ok(self.shuffled(
+            parent,
+            partitioner,
+            MapSideCombine::None,
+            ReduceSide::Sort { ascending },
+            true,
+        ))
     }
 }
 

@@ -9,7 +9,10 @@ use crate::wasm::job_bindings::wisp::task::types as witt;
 use super::{Context, ContextError};
 
 impl Context {
-    fn with<T>(&mut self, f: impl FnOnce(&mut Context) -> Result<T, ContextError>) -> Result<T, String> {
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut Context) -> Result<T, ContextError>,
+    ) -> Result<T, String> {
         f(self).map_err(|e| e.to_string())
     }
 }
@@ -81,7 +84,16 @@ impl Host for Context {
         partitions: u32,
         map_side_combine: bool,
     ) -> Result<u32, String> {
-        self.with(|c| c.combine_by_key(RddId(parent), op(aggregator), ComponentId(component), partitions, map_side_combine).map(|r| r.0))
+        self.with(|c| {
+            c.combine_by_key(
+                RddId(parent),
+                op(aggregator),
+                ComponentId(component),
+                partitions,
+                map_side_combine,
+            )
+            .map(|r| r.0)
+        })
     }
 
     fn group_by_key(&mut self, parent: u32, partitions: u32) -> Result<u32, String> {
@@ -92,7 +104,13 @@ impl Host for Context {
         self.with(|c| c.cogroup(&ids(&parents), partitions).map(|r| r.0))
     }
 
-    fn join(&mut self, left: u32, right: u32, kind: wit::JoinKind, partitions: u32) -> Result<u32, String> {
+    fn join(
+        &mut self,
+        left: u32,
+        right: u32,
+        kind: wit::JoinKind,
+        partitions: u32,
+    ) -> Result<u32, String> {
         let kind = match kind {
             wit::JoinKind::Inner => JoinKind::Inner,
             wit::JoinKind::LeftOuter => JoinKind::LeftOuter,
@@ -102,7 +120,12 @@ impl Host for Context {
         self.with(|c| c.join(RddId(left), RddId(right), kind, partitions).map(|r| r.0))
     }
 
-    fn sort_by_key(&mut self, parent: u32, ascending: bool, partitions: u32) -> Result<u32, String> {
+    fn sort_by_key(
+        &mut self,
+        parent: u32,
+        ascending: bool,
+        partitions: u32,
+    ) -> Result<u32, String> {
         self.with(|c| c.sort_by_key(RddId(parent), ascending, partitions).map(|r| r.0))
     }
 
@@ -118,7 +141,13 @@ impl Host for Context {
         self.with(|c| c.coalesce(RddId(parent), partitions).map(|r| r.0))
     }
 
-    fn sample(&mut self, parent: u32, with_replacement: bool, fraction: f64, seed: u64) -> Result<u32, String> {
+    fn sample(
+        &mut self,
+        parent: u32,
+        with_replacement: bool,
+        fraction: f64,
+        seed: u64,
+    ) -> Result<u32, String> {
         self.with(|c| c.sample(RddId(parent), with_replacement, fraction, seed).map(|r| r.0))
     }
 
@@ -151,9 +180,16 @@ impl Host for Context {
         self.with(|c| c.take(RddId(rdd), n)).map(to_wit)
     }
 
-    fn run_partitions(&mut self, rdd: u32, ops: Vec<witt::Op>, component: u32) -> Result<Vec<witt::Batch>, String> {
-        self.with(|c| c.run_partitions(RddId(rdd), ops.into_iter().map(op).collect(), ComponentId(component)))
-            .map(|v| v.into_iter().map(to_wit).collect())
+    fn run_partitions(
+        &mut self,
+        rdd: u32,
+        ops: Vec<witt::Op>,
+        component: u32,
+    ) -> Result<Vec<witt::Batch>, String> {
+        self.with(|c| {
+            c.run_partitions(RddId(rdd), ops.into_iter().map(op).collect(), ComponentId(component))
+        })
+        .map(|v| v.into_iter().map(to_wit).collect())
     }
 
     fn save_as_text_file(&mut self, rdd: u32, path: String) -> Result<(), String> {

@@ -51,12 +51,20 @@ mod tests {
 
     #[test]
     fn reads_both_schedulers_keys() {
-        let conf = Conf::from_args(["wisp.stage.maxConsecutiveAttempts=2", "wisp.task.maxFailures=7", "wisp.task.timeout=2s"]).unwrap();
+        let conf = Conf::from_args([
+            "wisp.stage.maxConsecutiveAttempts=2",
+            "wisp.task.maxFailures=7",
+            "wisp.task.timeout=2s",
+        ])
+        .unwrap();
         let c = SchedulerConfig::from_conf(&conf).unwrap();
         assert_eq!((c.max_stage_attempts, c.task_scheduler.max_task_failures), (2, 7));
         assert_eq!(c.task_limits.timeout, Some(std::time::Duration::from_secs(2)));
         let bad = Conf::from_args(["wisp.stage.maxConsecutiveAttempts=0"]).unwrap();
         let err = SchedulerConfig::from_conf(&bad).unwrap_err().to_string();
-        assert_eq!(err, "invalid value `0` for wisp.stage.maxConsecutiveAttempts: expected a positive 32-bit integer");
+        assert_eq!(
+            err,
+            "invalid value `0` for wisp.stage.maxConsecutiveAttempts: expected a positive 32-bit integer"
+        );
     }
 }

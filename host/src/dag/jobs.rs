@@ -30,7 +30,12 @@ pub(crate) struct Job {
 impl Job {
     /// Requested partitions without a result yet, in request order.
     pub(crate) fn missing_partitions(&self) -> Vec<u32> {
-        self.partitions.iter().zip(&self.results).filter(|(_, r)| r.is_none()).map(|(p, _)| *p).collect()
+        self.partitions
+            .iter()
+            .zip(&self.results)
+            .filter(|(_, r)| r.is_none())
+            .map(|(p, _)| *p)
+            .collect()
     }
 }
 
@@ -57,7 +62,10 @@ impl Scheduler {
         };
         let mut seen = FxHashSet::default();
         if let Some(p) = partitions.iter().find(|p| **p >= node.partitions || !seen.insert(**p)) {
-            let message = format!("{job}: partition {p} of {rdd} is out of range (0..{}) or repeated", node.partitions);
+            let message = format!(
+                "{job}: partition {p} of {rdd} is out of range (0..{}) or repeated",
+                node.partitions
+            );
             return refuse(self, message);
         }
         if partitions.is_empty() {
@@ -80,8 +88,18 @@ impl Scheduler {
         self.unpersisted.retain(|rdd| lineage.get(*rdd).is_none_or(|n| n.persist.is_none()));
         let positions = partitions.iter().enumerate().map(|(i, p)| (*p, i)).collect();
         let n = partitions.len();
-        self.jobs
-            .insert(job, Job { kind, final_stage, partitions, positions, results: vec![None; n], remaining: n, stages: stages.clone() });
+        self.jobs.insert(
+            job,
+            Job {
+                kind,
+                final_stage,
+                partitions,
+                positions,
+                results: vec![None; n],
+                remaining: n,
+                stages: stages.clone(),
+            },
+        );
         tracing::info!(%job, %rdd, partitions = n, stages = stages.len(), "job submitted");
         self.record(EventRecord::JobStarted { job, time: self.now, stages });
         self.submit_stage(final_stage);
@@ -105,14 +123,16 @@ impl Scheduler {
         if done {
             self.stage_succeeded(final_stage);
             let job = self.jobs.get_mut(&job_id).expect("checked above");
-            let results = job.results.iter_mut().map(|r| r.take().expect("all results in")).collect();
+            let results =
+                job.results.iter_mut().map(|r| r.take().expect("all results in")).collect();
             self.job_ended(job_id, Ok(results));
         }
     }
 
     /// Fails every active job that needs a stage.
     pub(super) fn abort_stage(&mut self, stage: StageId, message: String) {
-        let jobs: Vec<JobId> = self.stages.get(&stage).map(|s| s.jobs.iter().copied().collect()).unwrap_or_default();
+        let jobs: Vec<JobId> =
+            self.stages.get(&stage).map(|s| s.jobs.iter().copied().collect()).unwrap_or_default();
         if jobs.is_empty() {
             self.abandon_attempt(stage, &message);
         }
@@ -150,7 +170,12 @@ impl Scheduler {
                 }
             }
         }
-        self.record(EventRecord::JobEnded { job: job_id, time: self.now, succeeded: error.is_none(), error });
+        self.record(EventRecord::JobEnded {
+            job: job_id,
+            time: self.now,
+            succeeded: error.is_none(),
+            error,
+        });
         self.emit(SchedulerCommand::JobFinished { job: job_id, result });
     }
 }

@@ -31,7 +31,10 @@ pub struct MapOutputs {
 impl MapOutputs {
     /// Declares a shuffle with `maps` map partitions (no-op if known).
     pub(crate) fn register_shuffle(&mut self, shuffle: ShuffleId, maps: u32) {
-        self.shuffles.entry(shuffle).or_insert_with(|| ShuffleOutputs { statuses: vec![None; maps as usize], available: 0 });
+        self.shuffles.entry(shuffle).or_insert_with(|| ShuffleOutputs {
+            statuses: vec![None; maps as usize],
+            available: 0,
+        });
     }
 
     /// Records the output of a map task (replacing an older one).
@@ -49,7 +52,12 @@ impl MapOutputs {
     }
 
     /// Forgets a map output if it lives on `executor`; returns whether it did.
-    pub(crate) fn unregister(&mut self, shuffle: ShuffleId, map: u32, executor: ExecutorId) -> bool {
+    pub(crate) fn unregister(
+        &mut self,
+        shuffle: ShuffleId,
+        map: u32,
+        executor: ExecutorId,
+    ) -> bool {
         let Some(s) = self.shuffles.get_mut(&shuffle) else {
             return false;
         };
@@ -92,7 +100,13 @@ impl MapOutputs {
     pub fn missing(&self, shuffle: ShuffleId) -> Vec<u32> {
         match self.shuffles.get(&shuffle) {
             None => Vec::new(),
-            Some(s) => s.statuses.iter().enumerate().filter(|(_, m)| m.is_none()).map(|(i, _)| i as u32).collect(),
+            Some(s) => s
+                .statuses
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.is_none())
+                .map(|(i, _)| i as u32)
+                .collect(),
         }
     }
 
@@ -135,14 +149,19 @@ impl CacheRegistry {
 
     /// Executors holding a block.
     pub fn locations(&self, block: BlockId) -> &[ExecutorId] {
-        self.rdds.get(&block.rdd).and_then(|r| r.locations.get(block.partition as usize)).map(Vec::as_slice).unwrap_or(&[])
+        self.rdds
+            .get(&block.rdd)
+            .and_then(|r| r.locations.get(block.partition as usize))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Whether every partition `0..partitions` of an RDD is held somewhere.
     pub fn fully_cached(&self, rdd: RddId, partitions: u32) -> bool {
-        self.rdds
-            .get(&rdd)
-            .is_some_and(|r| r.cached >= partitions as usize && r.locations.iter().take(partitions as usize).all(|l| !l.is_empty()))
+        self.rdds.get(&rdd).is_some_and(|r| {
+            r.cached >= partitions as usize
+                && r.locations.iter().take(partitions as usize).all(|l| !l.is_empty())
+        })
     }
 
     /// Forgets every block on an executor; returns whether any was lost.

@@ -11,8 +11,13 @@ use rustc_hash::FxHashMap;
 
 use super::outputs::{CacheRegistry, MapOutputs};
 use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
-use crate::lineage::{GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep, StorageLevel};
-use crate::task::{BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink};
+use crate::lineage::{
+    GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep,
+    StorageLevel,
+};
+use crate::task::{
+    BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink,
+};
 use crate::task_scheduler::{TaskLocation, TaskScheduler};
 
 /// Above this many map partitions, reduce tasks get no location preference (Spark's threshold).
@@ -22,7 +27,7 @@ const SHUFFLE_PREF_FRACTION: f64 = 0.2;
 
 /// Why a task's plan could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     /// The lineage has no such RDD.
     #[error("{rdd} is not in the job's lineage")]
     UnknownRdd { rdd: RddId },
@@ -59,18 +64,34 @@ impl PlanContext<'_> {
 
     /// The plan and sink of a shuffle-map task: the parent's partition, then
     /// the map-side combine, written as shuffle output.
-    pub(crate) fn map_task(&self, dep: &ShuffleDep, partition: u32, on: ExecutorId) -> Result<(Plan, TaskSink), PlanError> {
+    pub(crate) fn map_task(
+        &self,
+        dep: &ShuffleDep,
+        partition: u32,
+        on: ExecutorId,
+    ) -> Result<(Plan, TaskSink), PlanError> {
         let input = self.rdd_plan(dep.parent, partition, on)?;
         let plan = match &dep.map_side {
             MapSideCombine::None => input,
             MapSideCombine::Guest(ops) => self.guest(input, ops)?,
-            MapSideCombine::Distinct => Plan::Reduce { input: Box::new(input), step: ReduceStep::Distinct },
+            MapSideCombine::Distinct => {
+                Plan::Reduce { input: Box::new(input), step: ReduceStep::Distinct }
+            }
         };
-        Ok((plan, TaskSink::ShuffleWrite { shuffle: dep.shuffle, partitioner: dep.partitioner.clone() }))
+        Ok((
+            plan,
+            TaskSink::ShuffleWrite { shuffle: dep.shuffle, partitioner: dep.partitioner.clone() },
+        ))
     }
 
     /// The plan and sink of a result task.
-    pub(crate) fn result_task(&self, rdd: RddId, partition: u32, kind: &ResultKind, on: ExecutorId) -> Result<(Plan, TaskSink), PlanError> {
+    pub(crate) fn result_task(
+        &self,
+        rdd: RddId,
+        partition: u32,
+        kind: &ResultKind,
+        on: ExecutorId,
+    ) -> Result<(Plan, TaskSink), PlanError> {
         Ok((self.rdd_plan(rdd, partition, on)?, TaskSink::Result(kind.clone())))
     }
 
@@ -83,7 +104,12 @@ impl PlanContext<'_> {
     /// copy) recomputes the partition from its lineage, without caching a
     /// second copy. Only when that is impossible (a shuffle output below it is
     /// gone) does it name a holder, and then fails on `on` and is retried.
-    pub(crate) fn rdd_plan(&self, rdd: RddId, partition: u32, on: ExecutorId) -> Result<Plan, PlanError> {
+    pub(crate) fn rdd_plan(
+        &self,
+        rdd: RddId,
+        partition: u32,
+        on: ExecutorId,
+    ) -> Result<Plan, PlanError> {
         let node = self.node(rdd)?;
         if partition >= node.partitions {
             return Err(PlanError::NoPartition { rdd, partition });
@@ -99,7 +125,9 @@ impl PlanContext<'_> {
         match (holders.first(), self.compute(node, partition, on)) {
             (None, computed) => Ok(Plan::Cache { input: Box::new(computed?), block, level }),
             (Some(_), Ok(computed)) => Ok(computed),
-            (Some(&executor), Err(PlanError::MissingMapOutput { .. })) => Ok(Plan::Read(Source::Cached { block, executor })),
+            (Some(&executor), Err(PlanError::MissingMapOutput { .. })) => {
+                Ok(Plan::Read(Source::Cached { block, executor }))
+            }
             (Some(_), Err(e)) => Err(e),
         }
     }
@@ -108,13 +136,19 @@ impl PlanContext<'_> {
         let missing = || PlanError::NoPartition { rdd: node.id, partition };
         let p = partition as usize;
         Ok(match &node.kind {
-            RddKind::TextFile { splits } => Plan::Read(Source::File(splits.get(p).ok_or_else(missing)?.clone())),
-            RddKind::Parallel { slices } => Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone())),
+            RddKind::TextFile { splits } => {
+                Plan::Read(Source::File(splits.get(p).ok_or_else(missing)?.clone()))
+            }
+            RddKind::Parallel { slices } => {
+                Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone()))
+            }
             RddKind::Narrow { parent, step } => {
                 let input = self.rdd_plan(*parent, partition, on)?;
                 match step {
                     NarrowStep::Guest(ops) => self.guest(input, ops)?,
-                    NarrowStep::Host(step) => Plan::Host { input: Box::new(input), step: step.clone() },
+                    NarrowStep::Host(step) => {
+                        Plan::Host { input: Box::new(input), step: step.clone() }
+                    }
                 }
             }
             RddKind::Union { parents } => {
@@ -133,22 +167,35 @@ impl PlanContext<'_> {
             }
             RddKind::Coalesce { parent, groups } => {
                 let group = groups.get(p).ok_or_else(missing)?;
-                Plan::Concat(group.iter().map(|q| self.rdd_plan(*parent, *q, on)).collect::<Result<_, _>>()?)
+                Plan::Concat(
+                    group
+                        .iter()
+                        .map(|q| self.rdd_plan(*parent, *q, on))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             RddKind::Shuffled { dep, reduce } => {
                 let read = self.shuffle_read(dep.shuffle, partition)?;
                 match reduce {
                     ReduceSide::None => read,
                     ReduceSide::Guest(ops) => self.guest(read, ops)?,
-                    ReduceSide::Group => Plan::Reduce { input: Box::new(read), step: ReduceStep::Group },
-                    ReduceSide::Sort { ascending } => {
-                        Plan::Reduce { input: Box::new(read), step: ReduceStep::Sort { ascending: *ascending } }
+                    ReduceSide::Group => {
+                        Plan::Reduce { input: Box::new(read), step: ReduceStep::Group }
                     }
-                    ReduceSide::Distinct => Plan::Reduce { input: Box::new(read), step: ReduceStep::Distinct },
+                    ReduceSide::Sort { ascending } => Plan::Reduce {
+                        input: Box::new(read),
+                        step: ReduceStep::Sort { ascending: *ascending },
+                    },
+                    ReduceSide::Distinct => {
+                        Plan::Reduce { input: Box::new(read), step: ReduceStep::Distinct }
+                    }
                 }
             }
             RddKind::CoGrouped { deps, output } => Plan::Cogroup {
-                inputs: deps.iter().map(|d| self.shuffle_read(d.shuffle, partition)).collect::<Result<_, _>>()?,
+                inputs: deps
+                    .iter()
+                    .map(|d| self.shuffle_read(d.shuffle, partition))
+                    .collect::<Result<_, _>>()?,
                 output: *output,
             },
         })
@@ -159,11 +206,17 @@ impl PlanContext<'_> {
     fn guest(&self, input: Plan, ops: &GuestOps) -> Result<Plan, PlanError> {
         let component = self.component(ops.component)?;
         match input {
-            Plan::Guest { input, component: c, ops: mut fused } if Arc::ptr_eq(&c, component) || c.hash == component.hash => {
+            Plan::Guest { input, component: c, ops: mut fused }
+                if Arc::ptr_eq(&c, component) || c.hash == component.hash =>
+            {
                 fused.extend(ops.ops.iter().cloned());
                 Ok(Plan::Guest { input, component: c, ops: fused })
             }
-            input => Ok(Plan::Guest { input: Box::new(input), component: component.clone(), ops: ops.ops.clone() }),
+            input => Ok(Plan::Guest {
+                input: Box::new(input),
+                component: component.clone(),
+                ops: ops.ops.clone(),
+            }),
         }
     }
 
@@ -176,7 +229,11 @@ impl PlanContext<'_> {
             .map(|(m, status)| {
                 let map = m as u32;
                 let s = status.as_ref().ok_or(PlanError::MissingMapOutput { shuffle, map })?;
-                Ok(MapBlock { map, executor: s.executor, bytes: s.sizes.get(reduce as usize).copied().unwrap_or(0) })
+                Ok(MapBlock {
+                    map,
+                    executor: s.executor,
+                    bytes: s.sizes.get(reduce as usize).copied().unwrap_or(0),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Plan::Read(Source::Shuffle(ShuffleRead { shuffle, reduce, maps })))
@@ -198,11 +255,16 @@ impl PlanContext<'_> {
                 let locs = self.cache.locations(BlockId { rdd, partition: p });
                 if !locs.is_empty() {
                     return match level {
-                        StorageLevel::MemoryOnly | StorageLevel::MemoryAndDisk => locs.iter().map(|e| TaskLocation::Executor(*e)).collect(),
+                        StorageLevel::MemoryOnly | StorageLevel::MemoryAndDisk => {
+                            locs.iter().map(|e| TaskLocation::Executor(*e)).collect()
+                        }
                         StorageLevel::DiskOnly => {
                             let mut hosts: Vec<TaskLocation> = Vec::new();
                             for host in locs.iter().filter_map(|e| self.cluster.executor_host(*e)) {
-                                if !hosts.iter().any(|h| matches!(h, TaskLocation::Host(x) if x == host)) {
+                                if !hosts
+                                    .iter()
+                                    .any(|h| matches!(h, TaskLocation::Host(x) if x == host))
+                                {
                                     hosts.push(TaskLocation::Host(host.to_string()));
                                 }
                             }
@@ -216,7 +278,10 @@ impl PlanContext<'_> {
                     if let Some(split) = splits.get(p as usize) {
                         let hosts = self.cluster.hosts_reading(&split.path);
                         if !hosts.is_empty() {
-                            return hosts.into_iter().map(|h| TaskLocation::Host(h.to_string())).collect();
+                            return hosts
+                                .into_iter()
+                                .map(|h| TaskLocation::Host(h.to_string()))
+                                .collect();
                         }
                     }
                 }
@@ -276,7 +341,10 @@ impl PlanContext<'_> {
         if total == 0 {
             return Vec::new();
         }
-        let mut best: Vec<(&str, u64)> = bytes.into_iter().filter(|(_, b)| *b as f64 >= total as f64 * SHUFFLE_PREF_FRACTION).collect();
+        let mut best: Vec<(&str, u64)> = bytes
+            .into_iter()
+            .filter(|(_, b)| *b as f64 >= total as f64 * SHUFFLE_PREF_FRACTION)
+            .collect();
         best.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         best.into_iter().map(|(h, _)| TaskLocation::Host(h.to_string())).collect()
     }

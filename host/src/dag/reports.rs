@@ -32,22 +32,31 @@ impl Scheduler {
             TaskOutcome::Stale | TaskOutcome::Retrying | TaskOutcome::Requeued => {}
             TaskOutcome::Succeeded { kill } => {
                 self.kill(kill);
-                let Ok(output) = report.result else { unreachable!("succeeded outcome of a failed report") };
+                let Ok(output) = report.result else {
+                    unreachable!("succeeded outcome of a failed report")
+                };
                 self.task_succeeded(&ended, output);
             }
             TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.id.stage, message),
             TaskOutcome::FetchFailed => {
-                let Err(TaskFailure::FetchFailed { shuffle, map, executor, message }) = &report.result else {
+                let Err(TaskFailure::FetchFailed { shuffle, map, executor, message }) =
+                    &report.result
+                else {
                     unreachable!("fetch-failed outcome of another report")
                 };
                 self.outputs.unregister(*shuffle, *map, *executor);
-                let stage = self.stages.get_mut(&ended.id.stage).expect("live task sets have stages");
+                let stage =
+                    self.stages.get_mut(&ended.id.stage).expect("live task sets have stages");
                 stage.consecutive_failures += 1;
                 let failures = stage.consecutive_failures;
-                let reason = format!("fetch of {shuffle} map {map} from {executor} failed: {message}");
+                let reason =
+                    format!("fetch of {shuffle} map {map} from {executor} failed: {message}");
                 self.abandon_attempt(ended.id.stage, &reason);
                 if failures >= self.config.max_stage_attempts {
-                    let message = format!("stage {} failed {failures} consecutive attempts; last failure: {reason}", ended.id.stage.0);
+                    let message = format!(
+                        "stage {} failed {failures} consecutive attempts; last failure: {reason}",
+                        ended.id.stage.0
+                    );
                     self.abort_stage(ended.id.stage, message);
                 } else {
                     self.submit_stage(ended.id.stage);
@@ -63,7 +72,8 @@ impl Scheduler {
         if blocks.is_empty() || !self.tasks.has_executor(executor) {
             return;
         }
-        let (unwanted, wanted): (Vec<BlockId>, Vec<BlockId>) = blocks.iter().partition(|b| self.unpersisted.contains(&b.rdd));
+        let (unwanted, wanted): (Vec<BlockId>, Vec<BlockId>) =
+            blocks.iter().partition(|b| self.unpersisted.contains(&b.rdd));
         for block in wanted {
             self.cache.add(block, executor);
         }
@@ -75,13 +85,23 @@ impl Scheduler {
     /// Tells an executor to drop blocks a stale attempt cached, unless the
     /// registry has them there (another attempt cached the same block on it).
     fn drop_unregistered(&mut self, executor: ExecutorId, blocks: &[BlockId]) {
-        let unwanted: Vec<BlockId> = blocks.iter().filter(|b| !self.cache.locations(**b).contains(&executor)).copied().collect();
+        let unwanted: Vec<BlockId> = blocks
+            .iter()
+            .filter(|b| !self.cache.locations(**b).contains(&executor))
+            .copied()
+            .collect();
         if !unwanted.is_empty() && self.tasks.has_executor(executor) {
             self.emit(SchedulerCommand::DropBlocks { executor, blocks: unwanted });
         }
     }
 
-    fn record_task_end(&mut self, t: &EndedTask, metrics: TaskMetrics, failure: Option<String>, log: String) {
+    fn record_task_end(
+        &mut self,
+        t: &EndedTask,
+        metrics: TaskMetrics,
+        failure: Option<String>,
+        log: String,
+    ) {
         self.record(EventRecord::TaskEnded {
             id: t.id,
             executor: t.executor,
@@ -98,15 +118,23 @@ impl Scheduler {
         let role = self.stages[&ended.id.stage].role.clone();
         match (role, output) {
             (StageRole::Map { dep }, TaskOutput::MapStatus { sizes }) => {
-                self.outputs.register(dep.shuffle, ended.id.partition, MapStatus { executor: ended.executor, sizes });
+                self.outputs.register(
+                    dep.shuffle,
+                    ended.id.partition,
+                    MapStatus { executor: ended.executor, sizes },
+                );
                 if self.partition_done(ended.id.stage, ended.id.partition) {
                     self.stage_succeeded(ended.id.stage);
                 }
             }
-            (StageRole::Result { job }, TaskOutput::Result(value)) => self.result_received(job, ended.id.partition, value),
+            (StageRole::Result { job }, TaskOutput::Result(value)) => {
+                self.result_received(job, ended.id.partition, value)
+            }
             (_, output) => {
-                let message =
-                    format!("task {} of stage {} returned the wrong kind of output: {output:?}", ended.id.partition, ended.id.stage.0);
+                let message = format!(
+                    "task {} of stage {} returned the wrong kind of output: {output:?}",
+                    ended.id.partition, ended.id.stage.0
+                );
                 self.abort_stage(ended.id.stage, message);
             }
         }

@@ -76,14 +76,20 @@ impl Stage {
 
 /// The shuffle dependencies met walking narrow dependencies from `rdd` (one
 /// per shuffle, in walk order), checking that every RDD and component met exists.
-fn shuffle_deps(lineage: &Lineage, components: &[Arc<ComponentBytes>], rdd: RddId) -> Result<Vec<ShuffleDep>, PlanError> {
+fn shuffle_deps(
+    lineage: &Lineage,
+    components: &[Arc<ComponentBytes>],
+    rdd: RddId,
+) -> Result<Vec<ShuffleDep>, PlanError> {
     let mut seen = FxHashSet::default();
     let mut stack = vec![rdd];
     let mut deps: Vec<ShuffleDep> = Vec::new();
     seen.insert(rdd);
     while let Some(id) = stack.pop() {
         let node = lineage.get(id).ok_or(PlanError::UnknownRdd { rdd: id })?;
-        if let Some(component) = node_components(node).into_iter().find(|c| c.0 as usize >= components.len()) {
+        if let Some(component) =
+            node_components(node).into_iter().find(|c| c.0 as usize >= components.len())
+        {
             return Err(PlanError::MissingComponent { component });
         }
         let mut narrow = |parent: RddId| {
@@ -137,7 +143,11 @@ impl Scheduler {
                 continue;
             }
             let parent_deps = shuffle_deps(lineage, components, top.parent)?;
-            let missing: Vec<ShuffleDep> = parent_deps.iter().filter(|d| !self.shuffle_stages.contains_key(&d.shuffle)).cloned().collect();
+            let missing: Vec<ShuffleDep> = parent_deps
+                .iter()
+                .filter(|d| !self.shuffle_stages.contains_key(&d.shuffle))
+                .cloned()
+                .collect();
             if missing.is_empty() {
                 let dep = stack.pop().expect("non-empty");
                 let parents = parent_deps.iter().map(|d| self.shuffle_stages[&d.shuffle]).collect();
@@ -278,7 +288,10 @@ impl Scheduler {
         let ctx = self.plan_context(stage);
         let tasks: Vec<PendingTask> = partitions
             .iter()
-            .map(|&partition| PendingTask { partition, preferred: ctx.preferred_locations(stage.rdd, partition) })
+            .map(|&partition| PendingTask {
+                partition,
+                preferred: ctx.preferred_locations(stage.rdd, partition),
+            })
             .collect();
         let job = *stage.jobs.first().expect("submitted stages have a job");
         let record = EventRecord::StageSubmitted {
@@ -293,13 +306,17 @@ impl Scheduler {
         let stage = self.stages.get_mut(&id).expect("exists");
         let attempt = stage.next_attempt;
         stage.next_attempt += 1;
-        stage.state = StageState::Running { attempt, pending: partitions.iter().copied().collect() };
+        stage.state =
+            StageState::Running { attempt, pending: partitions.iter().copied().collect() };
         tracing::debug!(stage = %id, attempt, tasks = tasks.len(), "stage submitted");
         self.record(record);
         if tasks.is_empty() {
             self.stage_succeeded(id);
         } else {
-            self.tasks.submit_task_set(self.now, TaskSet { job, stage: id, stage_attempt: attempt, tasks });
+            self.tasks.submit_task_set(
+                self.now,
+                TaskSet { job, stage: id, stage_attempt: attempt, tasks },
+            );
         }
     }
 
@@ -326,7 +343,12 @@ impl Scheduler {
         let role = stage.role.clone();
         let kill = self.tasks.remove_task_set(id, attempt);
         self.kill(kill);
-        self.record(EventRecord::StageCompleted { stage: id, attempt, time: self.now, failure: None });
+        self.record(EventRecord::StageCompleted {
+            stage: id,
+            attempt,
+            time: self.now,
+            failure: None,
+        });
         if let StageRole::Map { dep } = role {
             if self.outputs.is_available(dep.shuffle) {
                 self.submit_waiting_children(id);
@@ -337,8 +359,12 @@ impl Scheduler {
     }
 
     fn submit_waiting_children(&mut self, parent: StageId) {
-        let children: Vec<StageId> =
-            self.stages.values().filter(|s| matches!(s.state, StageState::Waiting) && s.parents.contains(&parent)).map(|s| s.id).collect();
+        let children: Vec<StageId> = self
+            .stages
+            .values()
+            .filter(|s| matches!(s.state, StageState::Waiting) && s.parents.contains(&parent))
+            .map(|s| s.id)
+            .collect();
         for child in children {
             self.stages.get_mut(&child).expect("exists").state = StageState::Idle;
             self.submit_stage(child);
@@ -354,7 +380,12 @@ impl Scheduler {
         let Some(attempt) = attempt else { return false };
         let kill = self.tasks.remove_task_set(id, attempt);
         self.kill(kill);
-        self.record(EventRecord::StageCompleted { stage: id, attempt, time: self.now, failure: Some(reason.to_string()) });
+        self.record(EventRecord::StageCompleted {
+            stage: id,
+            attempt,
+            time: self.now,
+            failure: Some(reason.to_string()),
+        });
         true
     }
 
@@ -363,7 +394,8 @@ impl Scheduler {
     /// waits for the parent to recompute what was lost). Plans are built at
     /// launch, so running stages never read outputs that are gone.
     pub(super) fn revalidate_running(&mut self) {
-        let running: Vec<StageId> = self.stages.values().filter(|s| s.running_attempt().is_some()).map(|s| s.id).collect();
+        let running: Vec<StageId> =
+            self.stages.values().filter(|s| s.running_attempt().is_some()).map(|s| s.id).collect();
         for id in running {
             if self.stages.get(&id).is_none_or(|s| s.running_attempt().is_none()) {
                 continue;
@@ -372,7 +404,10 @@ impl Scheduler {
             if !missing.is_empty() {
                 let parents: Vec<String> = missing.iter().map(|s| s.0.to_string()).collect();
                 tracing::info!(stage = %id, ?missing, "parent output lost; resubmitting");
-                self.abandon_attempt(id, &format!("output of parent stage {} lost", parents.join(", ")));
+                self.abandon_attempt(
+                    id,
+                    &format!("output of parent stage {} lost", parents.join(", ")),
+                );
                 self.submit_stage(id);
             }
         }

@@ -16,7 +16,11 @@ use crate::wasm::guest_task::GuestError;
 const MAX_BATCH_RECORDS: usize = 64 * 1024;
 
 /// Pushes every record of `plan` into `out`.
-pub(crate) fn run_plan(st: &mut TaskState<'_>, plan: &Plan, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+pub(crate) fn run_plan(
+    st: &mut TaskState<'_>,
+    plan: &Plan,
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
     match plan {
         Plan::Read(source) => read_source(st, source, out),
         Plan::Guest { input, component, ops } => run_guest(st, input, component, ops, out),
@@ -58,7 +62,11 @@ fn push_nonempty(out: &mut dyn BatchSink, b: &Batch) -> Result<(), TaskFailure> 
     if b.is_empty() { Ok(()) } else { out.push(b) }
 }
 
-fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+fn read_source(
+    st: &mut TaskState<'_>,
+    source: &Source,
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
     match source {
         Source::File(split) => {
             let batch_bytes = st.executor.config().batch_bytes;
@@ -89,14 +97,19 @@ fn read_source(st: &mut TaskState<'_>, source: &Source, out: &mut dyn BatchSink)
         }
         Source::Cached { block, executor } => {
             if *executor != st.executor.id() {
-                return Err(host_failure(format!("cached block {block:?} is on {executor}, not reachable from {}", st.executor.id())));
+                return Err(host_failure(format!(
+                    "cached block {block:?} is on {executor}, not reachable from {}",
+                    st.executor.id()
+                )));
             }
             let batches = st
                 .executor
                 .blocks()
                 .get(*block)
                 .map_err(|e| host_failure(format!("cached block {block:?} unreadable: {e}")))?
-                .ok_or_else(|| host_failure(format!("cached block {block:?} is missing on {executor}")))?;
+                .ok_or_else(|| {
+                    host_failure(format!("cached block {block:?} is missing on {executor}"))
+                })?;
             for b in batches.iter() {
                 st.metrics.records_read += b.len() as u64;
                 st.metrics.bytes_read += b.byte_len() as u64;
@@ -123,19 +136,33 @@ fn push_chunked(batch: &Batch, out: &mut dyn BatchSink) -> Result<(), TaskFailur
     push_nonempty(out, &chunk)
 }
 
-fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+fn read_shuffle(
+    st: &mut TaskState<'_>,
+    read: &ShuffleRead,
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
     let batch_bytes = st.executor.config().batch_bytes;
     let me = st.executor.id();
     let mut batch = Batch::default();
-    let (local, remote): (Vec<&MapBlock>, Vec<&MapBlock>) = read.maps.iter().filter(|m| m.bytes > 0).partition(|m| m.executor == me);
+    let (local, remote): (Vec<&MapBlock>, Vec<&MapBlock>) =
+        read.maps.iter().filter(|m| m.bytes > 0).partition(|m| m.executor == me);
     let dir = st.executor.shuffle_dir();
     for m in local {
-        let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
-        let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce).map_err(|e| fetch_failed(e.to_string()))?;
+        let fetch_failed = |message: String| TaskFailure::FetchFailed {
+            shuffle: read.shuffle,
+            map: m.map,
+            executor: m.executor,
+            message,
+        };
+        let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce)
+            .map_err(|e| fetch_failed(e.to_string()))?;
         st.metrics.shuffle_read_bytes += reader.len();
         loop {
             batch.clear();
-            if !reader.next_batch(&mut batch, batch_bytes).map_err(|e| fetch_failed(e.to_string()))? {
+            if !reader
+                .next_batch(&mut batch, batch_bytes)
+                .map_err(|e| fetch_failed(e.to_string()))?
+            {
                 break;
             }
             st.metrics.records_read += batch.len() as u64;
@@ -151,12 +178,20 @@ fn read_shuffle(st: &mut TaskState<'_>, read: &ShuffleRead, out: &mut dyn BatchS
     let fetcher = st.executor.fetcher().clone();
     let (metrics, live) = (&mut st.metrics, st.live);
     fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
-        let fetch_failed = |message: String| TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message };
+        let fetch_failed = |message: String| TaskFailure::FetchFailed {
+            shuffle: read.shuffle,
+            map: m.map,
+            executor: m.executor,
+            message,
+        };
         metrics.shuffle_read_bytes += bytes.len() as u64;
         let mut decoder = BlockDecoder::new(bytes);
         loop {
             batch.clear();
-            if !decoder.next_batch(&mut batch, batch_bytes).map_err(|e| fetch_failed(e.to_string()))? {
+            if !decoder
+                .next_batch(&mut batch, batch_bytes)
+                .map_err(|e| fetch_failed(e.to_string()))?
+            {
                 break;
             }
             metrics.records_read += batch.len() as u64;
@@ -179,8 +214,15 @@ fn run_guest(
 ) -> Result<(), TaskFailure> {
     let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
     let sandbox = st.sandbox()?.clone();
-    let guest =
-        GuestTask::start(st.executor.runtime(), &loaded, ops, st.task.id.partition, st.cancel.clone(), &sandbox).map_err(guest_error)?;
+    let guest = GuestTask::start(
+        st.executor.runtime(),
+        &loaded,
+        ops,
+        st.task.id.partition,
+        st.cancel.clone(),
+        &sandbox,
+    )
+    .map_err(guest_error)?;
     let mut sink = GuestSink { guest, out };
     let result = run_plan(st, input, &mut sink).and_then(|()| {
         let rest = sink.guest.finish().map_err(guest_error)?;
@@ -209,7 +251,12 @@ impl BatchSink for GuestSink<'_> {
     }
 }
 
-fn run_host_op(st: &mut TaskState<'_>, input: &Plan, mut op: Box<dyn HostOp>, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
+fn run_host_op(
+    st: &mut TaskState<'_>,
+    input: &Plan,
+    mut op: Box<dyn HostOp>,
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
     let mut sink = HostOpSink { op: op.as_mut(), out, scratch: Batch::default() };
     run_plan(st, input, &mut sink)?;
     let mut rest = Batch::default();

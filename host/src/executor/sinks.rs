@@ -17,8 +17,9 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
         TaskSink::ShuffleWrite { shuffle, partitioner } => {
             let dir = st.executor.shuffle_dir();
             let budget = st.executor.config().shuffle_spill_memory;
-            let writer = ShuffleWriter::new(&dir, *shuffle, task.id.partition, partitioner.clone(), budget)
-                .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?;
+            let writer =
+                ShuffleWriter::new(&dir, *shuffle, task.id.partition, partitioner.clone(), budget)
+                    .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?;
             let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
             run_plan(st, &task.plan, &mut sink)?;
             let (records, bytes) = (sink.records, sink.bytes);
@@ -37,7 +38,8 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     ResultValue::Count(sink.0)
                 }
                 ResultKind::Collect | ResultKind::Take(_) => {
-                    let limit = if let ResultKind::Take(n) = kind { *n as usize } else { usize::MAX };
+                    let limit =
+                        if let ResultKind::Take(n) = kind { *n as usize } else { usize::MAX };
                     let mut sink = Collector { batch: Batch::default(), limit };
                     run_plan(st, &task.plan, &mut sink)?;
                     st.metrics.records_written += sink.batch.len() as u64;
@@ -45,8 +47,12 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     ResultValue::Records(sink.batch)
                 }
                 ResultKind::SampleKeys(n) => {
-                    let mut sink =
-                        KeySampler { keys: Vec::new(), seen: 0, limit: *n as usize, rng: 0x9E37_79B9_7F4A_7C15 ^ task.id.partition as u64 };
+                    let mut sink = KeySampler {
+                        keys: Vec::new(),
+                        seen: 0,
+                        limit: *n as usize,
+                        rng: 0x9E37_79B9_7F4A_7C15 ^ task.id.partition as u64,
+                    };
                     run_plan(st, &task.plan, &mut sink)?;
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
@@ -145,7 +151,10 @@ struct TextWriter<W: Write> {
 impl<W: Write> BatchSink for TextWriter<W> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         for r in batch.iter() {
-            self.file.write_all(r).and_then(|()| self.file.write_all(b"\n")).map_err(|e| host_failure(format!("writing output: {e}")))?;
+            self.file
+                .write_all(r)
+                .and_then(|()| self.file.write_all(b"\n"))
+                .map_err(|e| host_failure(format!("writing output: {e}")))?;
         }
         self.records += batch.len() as u64;
         self.bytes += batch.byte_len() as u64 + batch.len() as u64;
@@ -157,9 +166,13 @@ impl<W: Write> BatchSink for TextWriter<W> {
 fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
     let task = st.task;
     let final_path = dir.join(format!("part-{:05}", task.id.partition));
-    let temp = dir.join(format!(".part-{:05}.{}.attempt-{}", task.id.partition, task.id.task.0, task.id.attempt));
+    let temp = dir.join(format!(
+        ".part-{:05}.{}.attempt-{}",
+        task.id.partition, task.id.task.0, task.id.attempt
+    ));
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
-    let mut sink = TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0 };
+    let mut sink =
+        TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0 };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e))?;
         std::fs::rename(&temp, &final_path).map_err(|e| io_failure("cannot commit", &final_path, e))

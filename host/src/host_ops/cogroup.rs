@@ -16,7 +16,7 @@ use crate::records::{Batch, put_option, put_prefixed};
 ///   inner `(k, (v, w))`; left outer `(k, (v, option<w>))`; right outer
 ///   `(k, (option<v>, w))`; full outer `(k, (option<v>, option<w>))`, with
 ///   `none` on the side that has no values for the key.
-pub struct Cogroup {
+pub(crate) struct Cogroup {
     output: CogroupOutput,
     keys: KeyTable,
     inputs: Vec<GroupedValues>,
@@ -25,25 +25,34 @@ pub struct Cogroup {
 impl Cogroup {
     /// A cogroup of `inputs` inputs. A join needs exactly two and a cogroup at
     /// least one; another count is reported by `push_input` and `finish`.
-    pub fn new(inputs: usize, output: CogroupOutput) -> Self {
-        Cogroup { output, keys: KeyTable::default(), inputs: (0..inputs).map(|_| GroupedValues::default()).collect() }
+    pub(crate) fn new(inputs: usize, output: CogroupOutput) -> Self {
+        Cogroup {
+            output,
+            keys: KeyTable::default(),
+            inputs: (0..inputs).map(|_| GroupedValues::default()).collect(),
+        }
     }
 
     /// Fails if the number of inputs does not suit the output.
     fn check_inputs(&self) -> Result<(), HostOpError> {
         let inputs = self.inputs.len();
         match self.output {
-            CogroupOutput::Cogroup if inputs == 0 => Err(HostOpError::InputCount { what: "cogroup", inputs }),
-            CogroupOutput::Join(_) if inputs != 2 => Err(HostOpError::InputCount { what: "join", inputs }),
+            CogroupOutput::Cogroup if inputs == 0 => {
+                Err(HostOpError::InputCount { what: "cogroup", inputs })
+            }
+            CogroupOutput::Join(_) if inputs != 2 => {
+                Err(HostOpError::InputCount { what: "join", inputs })
+            }
             _ => Ok(()),
         }
     }
 
     /// Consumes a batch of pairs of input `input`.
-    pub fn push_input(&mut self, input: usize, batch: &Batch) -> Result<(), HostOpError> {
+    pub(crate) fn push_input(&mut self, input: usize, batch: &Batch) -> Result<(), HostOpError> {
         self.check_inputs()?;
         let inputs = self.inputs.len();
-        let values = self.inputs.get_mut(input).ok_or(HostOpError::NoSuchInput { input, inputs })?;
+        let values =
+            self.inputs.get_mut(input).ok_or(HostOpError::NoSuchInput { input, inputs })?;
         validate("cogroup", batch)?;
         for pair in pairs("cogroup", batch) {
             let (key, value) = pair?;
@@ -54,7 +63,7 @@ impl Cogroup {
     }
 
     /// Ends every input and appends the output records to `out`.
-    pub fn finish(&mut self, out: &mut Batch) -> Result<(), HostOpError> {
+    pub(crate) fn finish(&mut self, out: &mut Batch) -> Result<(), HostOpError> {
         self.check_inputs()?;
         let keys = std::mem::take(&mut self.keys);
         let inputs = std::mem::take(&mut self.inputs);
@@ -74,7 +83,8 @@ impl Cogroup {
                         for (i, (values, by_group)) in inputs.iter().zip(&groups).enumerate() {
                             let ids = by_group.of(g);
                             if i < last {
-                                let len: usize = ids.iter().map(|&v| 4 + values.value(v).len()).sum();
+                                let len: usize =
+                                    ids.iter().map(|&v| 4 + values.value(v).len()).sum();
                                 data.extend_from_slice(&(len as u32).to_le_bytes());
                             }
                             for &v in ids {
@@ -100,7 +110,11 @@ impl Cogroup {
 /// Appends the join output of one key.
 fn join_key(kind: JoinKind, key: &[u8], left: &[&[u8]], right: &[&[u8]], out: &mut Batch) {
     // The left element is length-prefixed (not the tuple's last); the right one is not.
-    let emit = |out: &mut Batch, v: Option<&[u8]>, w: Option<&[u8]>, left_optional: bool, right_optional: bool| {
+    let emit = |out: &mut Batch,
+                v: Option<&[u8]>,
+                w: Option<&[u8]>,
+                left_optional: bool,
+                right_optional: bool| {
         out.push_with(|data| {
             put_prefixed(data, key);
             if left_optional {

@@ -5,21 +5,26 @@ use super::{HostOp, HostOpError, check_output, validate};
 use crate::records::{Batch, put_prefixed, split_pair};
 
 /// Iterates over the pairs of a validated batch as `(index, key, value)`.
-pub(super) fn pairs<'a>(op: &'static str, batch: &'a Batch) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), HostOpError>> + 'a {
-    batch.iter().enumerate().map(move |(index, record)| split_pair(record).map_err(|source| HostOpError::NotAPair { op, index, source }))
+pub(super) fn pairs<'a>(
+    op: &'static str,
+    batch: &'a Batch,
+) -> impl Iterator<Item = Result<(&'a [u8], &'a [u8]), HostOpError>> + 'a {
+    batch.iter().enumerate().map(move |(index, record)| {
+        split_pair(record).map_err(|source| HostOpError::NotAPair { op, index, source })
+    })
 }
 
 /// Groups the values of each key: emits `(k, list<v>)` per key at the end,
 /// keys in first-seen order and values in arrival order.
 #[derive(Default)]
-pub struct GroupByKey {
+pub(crate) struct GroupByKey {
     keys: KeyTable,
     values: GroupedValues,
 }
 
 impl GroupByKey {
     /// An empty grouping.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 }
@@ -61,7 +66,7 @@ struct Entry {
 
 /// Sorts pairs by key bytes (stable: equal keys keep their arrival order) and emits them at the end.
 #[derive(Default)]
-pub struct SortByKey {
+pub(crate) struct SortByKey {
     ascending: bool,
     data: Vec<u8>,
     entries: Vec<Entry>,
@@ -69,7 +74,7 @@ pub struct SortByKey {
 
 impl SortByKey {
     /// A sort in ascending or descending key order.
-    pub fn new(ascending: bool) -> Self {
+    pub(crate) fn new(ascending: bool) -> Self {
         SortByKey { ascending, ..Self::default() }
     }
 }
@@ -78,10 +83,18 @@ impl HostOp for SortByKey {
     fn push(&mut self, batch: &Batch, _out: &mut Batch) -> Result<(), HostOpError> {
         validate("sort-by-key", batch)?;
         for (index, record) in batch.iter().enumerate() {
-            let (key, _) = split_pair(record).map_err(|source| HostOpError::NotAPair { op: "sort-by-key", index, source })?;
+            let (key, _) = split_pair(record).map_err(|source| HostOpError::NotAPair {
+                op: "sort-by-key",
+                index,
+                source,
+            })?;
             let start = self.data.len();
             self.data.extend_from_slice(record);
-            self.entries.push(Entry { start, key_end: start + 4 + key.len(), end: self.data.len() });
+            self.entries.push(Entry {
+                start,
+                key_end: start + 4 + key.len(),
+                end: self.data.len(),
+            });
         }
         Ok(())
     }
@@ -105,13 +118,13 @@ impl HostOp for SortByKey {
 
 /// Emits each distinct record (by its bytes) once, when first seen.
 #[derive(Default)]
-pub struct Distinct {
+pub(crate) struct Distinct {
     seen: KeyTable,
 }
 
 impl Distinct {
     /// An empty set of seen records.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 }

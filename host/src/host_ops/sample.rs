@@ -14,7 +14,7 @@ const POISSON_CHUNK: f64 = 30.0;
 /// attempt and on every executor. The driver validates `fraction`; here a
 /// negative, NaN or infinite fraction keeps nothing, and a fraction of 1 or
 /// more without replacement keeps everything.
-pub struct Sampler {
+pub(crate) struct Sampler {
     with_replacement: bool,
     fraction: f64,
     rng: Xoshiro256,
@@ -27,7 +27,7 @@ pub struct Sampler {
 
 impl Sampler {
     /// A sampler for map partition `partition`.
-    pub fn new(with_replacement: bool, fraction: f64, seed: u64, partition: u32) -> Self {
+    pub(crate) fn new(with_replacement: bool, fraction: f64, seed: u64, partition: u32) -> Self {
         let fraction = if fraction.is_finite() && fraction > 0.0 { fraction } else { 0.0 };
         let chunks = (fraction / POISSON_CHUNK).floor();
         let rest = fraction - chunks * POISSON_CHUNK;

@@ -56,8 +56,11 @@ fn group_by_key_literal_bytes() {
     let input = [batch(&[p(b"a", b"1"), p(b"bb", b"2")]), batch(&[p(b"a", b"3"), p(b"", b"")])];
     let (pushed, finished) = run(&mut GroupByKey::new(), &input);
     assert!(pushed.is_empty());
-    let expected: Vec<Vec<u8>> =
-        vec![b"\x01\0\0\0a\x01\0\0\x001\x01\0\0\x003".to_vec(), b"\x02\0\0\0bb\x01\0\0\x002".to_vec(), b"\0\0\0\0\0\0\0\0".to_vec()];
+    let expected: Vec<Vec<u8>> = vec![
+        b"\x01\0\0\0a\x01\0\0\x001\x01\0\0\x003".to_vec(),
+        b"\x02\0\0\0bb\x01\0\0\x002".to_vec(),
+        b"\0\0\0\0\0\0\0\0".to_vec(),
+    ];
     assert_eq!(finished, expected);
 }
 
@@ -92,13 +95,31 @@ fn group_by_key_many_keys() {
 
 #[test]
 fn sort_by_key_is_stable_both_ways() {
-    let input =
-        [batch(&[p(b"b", b"1"), p(b"ab", b"1"), p(b"b", b"2")]), batch(&[p(b"a", b"1"), p(b"c", b"1"), p(b"a", b"2"), p(b"", b"e")])];
+    let input = [
+        batch(&[p(b"b", b"1"), p(b"ab", b"1"), p(b"b", b"2")]),
+        batch(&[p(b"a", b"1"), p(b"c", b"1"), p(b"a", b"2"), p(b"", b"e")]),
+    ];
     let (_, asc) = run(&mut SortByKey::new(true), &input);
-    let want = [p(b"", b"e"), p(b"a", b"1"), p(b"a", b"2"), p(b"ab", b"1"), p(b"b", b"1"), p(b"b", b"2"), p(b"c", b"1")];
+    let want = [
+        p(b"", b"e"),
+        p(b"a", b"1"),
+        p(b"a", b"2"),
+        p(b"ab", b"1"),
+        p(b"b", b"1"),
+        p(b"b", b"2"),
+        p(b"c", b"1"),
+    ];
     assert_eq!(asc, want);
     let (_, desc) = run(&mut SortByKey::new(false), &input);
-    let want = [p(b"c", b"1"), p(b"b", b"1"), p(b"b", b"2"), p(b"ab", b"1"), p(b"a", b"1"), p(b"a", b"2"), p(b"", b"e")];
+    let want = [
+        p(b"c", b"1"),
+        p(b"b", b"1"),
+        p(b"b", b"2"),
+        p(b"ab", b"1"),
+        p(b"a", b"1"),
+        p(b"a", b"2"),
+        p(b"", b"e"),
+    ];
     assert_eq!(desc, want);
 }
 
@@ -114,10 +135,12 @@ fn distinct_emits_first_occurrences_eagerly() {
     op.finish(&mut out).unwrap();
     assert_eq!(out, Batch::from_records(["z"]));
 
-    let recs: Vec<Vec<u8>> = (0..20_000u32).map(|i| ((i * 31) % 7000).to_le_bytes().to_vec()).collect();
+    let recs: Vec<Vec<u8>> =
+        (0..20_000u32).map(|i| ((i * 31) % 7000).to_le_bytes().to_vec()).collect();
     let mut seen = std::collections::HashSet::new();
     let want: Vec<Vec<u8>> = recs.iter().filter(|r| seen.insert(r.to_vec())).cloned().collect();
-    let (pushed, finished) = run(&mut Distinct::new(), &[batch(&recs[..9000]), batch(&recs[9000..])]);
+    let (pushed, finished) =
+        run(&mut Distinct::new(), &[batch(&recs[..9000]), batch(&recs[9000..])]);
     assert_eq!(pushed, want);
     assert!(finished.is_empty());
 }
@@ -132,14 +155,23 @@ fn non_pairs_are_errors() {
     }
     let mut c = Cogroup::new(2, CogroupOutput::Cogroup);
     assert!(matches!(c.push_input(0, &bad), Err(HostOpError::NotAPair { index: 1, .. })));
-    assert!(matches!(c.push_input(2, &Batch::default()), Err(HostOpError::NoSuchInput { input: 2, inputs: 2 })));
+    assert!(matches!(
+        c.push_input(2, &Batch::default()),
+        Err(HostOpError::NoSuchInput { input: 2, inputs: 2 })
+    ));
     let mut join3 = Cogroup::new(3, CogroupOutput::Join(JoinKind::Inner));
-    assert!(matches!(join3.push_input(0, &Batch::default()), Err(HostOpError::InputCount { inputs: 3, .. })));
+    assert!(matches!(
+        join3.push_input(0, &Batch::default()),
+        Err(HostOpError::InputCount { inputs: 3, .. })
+    ));
     assert!(matches!(join3.finish(&mut out), Err(HostOpError::InputCount { inputs: 3, .. })));
     let mut none = Cogroup::new(0, CogroupOutput::Cogroup);
     assert!(matches!(none.finish(&mut out), Err(HostOpError::InputCount { inputs: 0, .. })));
     let malformed = Batch { data: b"abc".to_vec(), ends: vec![5] };
-    assert!(matches!(Distinct::new().push(&malformed, &mut out), Err(HostOpError::Malformed { .. })));
+    assert!(matches!(
+        Distinct::new().push(&malformed, &mut out),
+        Err(HostOpError::Malformed { .. })
+    ));
 }
 
 /// Left: k1 → a, b; k2 → c; k3 → x (left only). Right: k1 → X, Y; k2 → Z; k4 → W (right only).
@@ -159,7 +191,13 @@ fn run_join(kind: JoinKind) -> Vec<Vec<u8>> {
 #[test]
 fn inner_join() {
     let vw = |k: &[u8], v: &[u8], w: &[u8]| p(k, &cat(&[&le(v.len()), v, w]));
-    let want = vec![vw(b"k1", b"a", b"X"), vw(b"k1", b"a", b"Y"), vw(b"k1", b"b", b"X"), vw(b"k1", b"b", b"Y"), vw(b"k2", b"c", b"Z")];
+    let want = vec![
+        vw(b"k1", b"a", b"X"),
+        vw(b"k1", b"a", b"Y"),
+        vw(b"k1", b"b", b"X"),
+        vw(b"k1", b"b", b"Y"),
+        vw(b"k2", b"c", b"Z"),
+    ];
     assert_eq!(run_join(JoinKind::Inner), want);
     assert_eq!(want[0], b"\x02\0\0\0k1\x01\0\0\0aX");
 }
@@ -223,7 +261,11 @@ fn cogroup_of_three_inputs() {
         let (l1, l2) = (list(l1), list(l2));
         cat(&[&le(l1.len()), &l1, &le(l2.len()), &l2, &list(l3)])
     };
-    let want = vec![p(b"z", &tuple(&[], &[], &[b"3"])), p(b"a", &tuple(&[b"1", b"2"], &[], &[b"4"])), p(b"m", &tuple(&[], &[b""], &[]))];
+    let want = vec![
+        p(b"z", &tuple(&[], &[], &[b"3"])),
+        p(b"a", &tuple(&[b"1", b"2"], &[], &[b"4"])),
+        p(b"m", &tuple(&[], &[b""], &[])),
+    ];
     assert_eq!(records(&out), want);
     assert_eq!(want[2], b"\x01\0\0\0m\0\0\0\0\x04\0\0\0\0\0\0\0");
 
@@ -234,10 +276,17 @@ fn cogroup_of_three_inputs() {
     assert_eq!(records(&out), vec![p(b"k", &list(&[b"v", b"w"]))]);
 }
 
-fn sample(with_replacement: bool, fraction: f64, seed: u64, partition: u32, n: u32) -> Vec<Vec<u8>> {
+fn sample(
+    with_replacement: bool,
+    fraction: f64,
+    seed: u64,
+    partition: u32,
+    n: u32,
+) -> Vec<Vec<u8>> {
     let recs: Vec<Vec<u8>> = (0..n).map(|i| i.to_be_bytes().to_vec()).collect();
     let mut op = Sampler::new(with_replacement, fraction, seed, partition);
-    let (pushed, finished) = run(&mut op, &[batch(&recs[..(n / 2) as usize]), batch(&recs[(n / 2) as usize..])]);
+    let (pushed, finished) =
+        run(&mut op, &[batch(&recs[..(n / 2) as usize]), batch(&recs[(n / 2) as usize..])]);
     assert!(finished.is_empty());
     pushed
 }

@@ -9,7 +9,7 @@ use sha2::Sha256;
 use crate::net::protocol::{AUTH_LABEL, Role};
 
 /// Shortest secret accepted, in bytes.
-pub const MIN_SECRET_LEN: usize = 16;
+pub(crate) const MIN_SECRET_LEN: usize = 16;
 
 /// Loading or creating the cluster secret failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,8 @@ impl ClusterSecret {
 
     /// The secret in a file; surrounding whitespace (a trailing newline) is ignored.
     pub fn from_file(path: &Path) -> Result<ClusterSecret, SecretError> {
-        let bytes = std::fs::read(path).map_err(|source| SecretError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path)
+            .map_err(|source| SecretError::Read { path: path.to_path_buf(), source })?;
         let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
         let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
         ClusterSecret::new(bytes[start..end].to_vec())
@@ -79,7 +80,8 @@ impl ClusterSecret {
     }
 
     fn mac(&self, nonce: &[u8; 32], version: u32, role: &Role) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
         mac.update(AUTH_LABEL);
         mac.update(nonce);
         mac.update(&version.to_le_bytes());
@@ -100,7 +102,7 @@ impl ClusterSecret {
 }
 
 /// `N` bytes from the OS random generator.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).map_err(|e| SecretError::Random { message: e.to_string() })?;
     Ok(out)

@@ -24,12 +24,12 @@ use crate::net::socket::WatchedSocket;
 use crate::net::tls::{self, Fingerprint, Identity, TlsConfigError};
 
 /// Largest handshake frame: an unauthenticated peer gets no bigger buffer than this.
-pub const HANDSHAKE_MAX_FRAME: u32 = 64 << 10;
+pub(crate) const HANDSHAKE_MAX_FRAME: u32 = 64 << 10;
 
 /// Application close code: the handshake refused the peer.
-pub const CLOSE_REFUSED: u32 = 1;
+pub(crate) const CLOSE_REFUSED: u32 = 1;
 /// Application close code: orderly shutdown.
-pub const CLOSE_DONE: u32 = 0;
+pub(crate) const CLOSE_DONE: u32 = 0;
 
 /// Settings of an endpoint (either side).
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ impl Default for NetConfig {
 
 /// Binding a server failed.
 #[derive(Debug, thiserror::Error)]
-pub enum BindError {
+pub(crate) enum BindError {
     /// The TLS configuration could not be built.
     #[error("cannot configure TLS")]
     Tls {
@@ -175,7 +175,7 @@ pub enum HandshakeError {
 
 /// A peer that passed the handshake (server side).
 #[derive(Debug)]
-pub struct AuthenticatedConn {
+pub(crate) struct AuthenticatedConn {
     /// What the peer said it is (proven with the secret).
     pub role: Role,
     /// The id assigned to a registering executor.
@@ -193,7 +193,7 @@ struct Shared {
 }
 
 /// A listening endpoint that hands out authenticated connections.
-pub struct Server {
+pub(crate) struct Server {
     endpoint: quinn::Endpoint,
     fingerprint: Fingerprint,
     results: mpsc::Receiver<Result<AuthenticatedConn, HandshakeError>>,
@@ -202,9 +202,16 @@ pub struct Server {
 
 impl Server {
     /// Listens on `addr` (UDP) with `config`. Must be called inside a tokio runtime.
-    pub fn bind_with(addr: SocketAddr, identity: &Identity, secret: ClusterSecret, config: NetConfig) -> Result<Server, BindError> {
-        let server_config = tls::server_config(identity, config.idle_timeout).map_err(|source| BindError::Tls { source })?;
-        let endpoint = watched_endpoint(server_config, addr).map_err(|source| BindError::Io { addr, source })?;
+    pub(crate) fn bind_with(
+        addr: SocketAddr,
+        identity: &Identity,
+        secret: ClusterSecret,
+        config: NetConfig,
+    ) -> Result<Server, BindError> {
+        let server_config = tls::server_config(identity, config.idle_timeout)
+            .map_err(|source| BindError::Tls { source })?;
+        let endpoint = watched_endpoint(server_config, addr)
+            .map_err(|source| BindError::Io { addr, source })?;
         let (tx, results) = mpsc::channel(config.max_pending_handshakes.max(1));
         let shared = Arc::new(Shared { secret, config, next_executor: AtomicU32::new(1) });
         let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx));
@@ -212,22 +219,21 @@ impl Server {
     }
 
     /// The bound address (with the port chosen for `:0`).
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.endpoint.local_addr().expect("a bound endpoint has an address")
     }
 
     /// The fingerprint clients must pin.
-    pub fn fingerprint(&self) -> Fingerprint {
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
     }
 
     /// The next handshake outcome: an authenticated connection, or why a peer
     /// was dropped (already logged). Keep calling after errors;
     /// `EndpointClosed` means no more will come.
-    pub async fn accept(&mut self) -> Result<AuthenticatedConn, HandshakeError> {
+    pub(crate) async fn accept(&mut self) -> Result<AuthenticatedConn, HandshakeError> {
         self.results.recv().await.unwrap_or(Err(HandshakeError::EndpointClosed))
     }
-
 }
 
 impl Drop for Server {
@@ -237,14 +243,27 @@ impl Drop for Server {
 }
 
 /// `quinn::Endpoint::server` on a socket that logs datagrams that are not QUIC (`net::socket`).
-fn watched_endpoint(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+fn watched_endpoint(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+) -> std::io::Result<quinn::Endpoint> {
     let socket = std::net::UdpSocket::bind(addr)?;
-    let runtime = quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
+    let runtime =
+        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
     let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
-    quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), Some(config), watched, runtime)
+    quinn::Endpoint::new_with_abstract_socket(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        watched,
+        runtime,
+    )
 }
 
-async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>, tx: mpsc::Sender<Result<AuthenticatedConn, HandshakeError>>) {
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Result<AuthenticatedConn, HandshakeError>>,
+) {
     let pending = Arc::new(Semaphore::new(shared.config.max_pending_handshakes.max(1)));
     while let Some(incoming) = endpoint.accept().await {
         let peer = incoming.remote_address();
@@ -257,14 +276,19 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>, tx: mpsc::S
         let tx = tx.clone();
         tokio::spawn(async move {
             let after = shared.config.handshake_timeout;
-            let result = match tokio::time::timeout(after, server_handshake(incoming, &shared)).await {
-                Ok(r) => r,
-                Err(_) => Err(HandshakeError::Timeout { peer, after }),
-            };
+            let result =
+                match tokio::time::timeout(after, server_handshake(incoming, &shared)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(HandshakeError::Timeout { peer, after }),
+                };
             match &result {
-                Ok(c) => tracing::debug!(%peer, role = c.role.name(), executor = ?c.executor, "peer authenticated"),
+                Ok(c) => {
+                    tracing::debug!(%peer, role = c.role.name(), executor = ?c.executor, "peer authenticated")
+                }
                 Err(HandshakeError::Refused { .. }) => {} // logged where refused
-                Err(e) => tracing::warn!(%peer, error = %crate::error_chain::chain(e), "handshake failed"),
+                Err(e) => {
+                    tracing::warn!(%peer, error = %crate::error_chain::chain(e), "handshake failed")
+                }
             }
             drop(permit);
             let _ = tx.send(result).await;
@@ -273,13 +297,24 @@ async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>, tx: mpsc::S
 }
 
 /// Server side of the handshake on one incoming connection.
-async fn server_handshake(incoming: quinn::Incoming, shared: &Shared) -> Result<AuthenticatedConn, HandshakeError> {
+async fn server_handshake(
+    incoming: quinn::Incoming,
+    shared: &Shared,
+) -> Result<AuthenticatedConn, HandshakeError> {
     let peer = incoming.remote_address();
     let conn = incoming.await.map_err(|source| HandshakeError::Connection { peer, source })?;
     let frame_err = |source| HandshakeError::Frame { peer, source };
-    let (mut send, mut recv) = conn.open_bi().await.map_err(|source| HandshakeError::Connection { peer, source })?;
-    let nonce = random_bytes::<32>().map_err(|e| HandshakeError::Setup { peer, message: e.to_string() })?;
-    framing::write_frame(&mut send, &Challenge { version: PROTOCOL_VERSION, nonce }, HANDSHAKE_MAX_FRAME).await.map_err(frame_err)?;
+    let (mut send, mut recv) =
+        conn.open_bi().await.map_err(|source| HandshakeError::Connection { peer, source })?;
+    let nonce =
+        random_bytes::<32>().map_err(|e| HandshakeError::Setup { peer, message: e.to_string() })?;
+    framing::write_frame(
+        &mut send,
+        &Challenge { version: PROTOCOL_VERSION, nonce },
+        HANDSHAKE_MAX_FRAME,
+    )
+    .await
+    .map_err(frame_err)?;
 
     let mut buf = Vec::new();
     match framing::read_frame_bytes(&mut recv, HANDSHAKE_MAX_FRAME, &mut buf).await {
@@ -294,7 +329,10 @@ async fn server_handshake(incoming: quinn::Incoming, shared: &Shared) -> Result<
         Err(_) => return Err(refuse(&conn, &mut send, peer, "malformed hello".to_string()).await),
     };
     if version != PROTOCOL_VERSION {
-        let reason = format!("protocol version {version} is not supported ({} speaks {PROTOCOL_VERSION})", shared.config.server_name);
+        let reason = format!(
+            "protocol version {version} is not supported ({} speaks {PROTOCOL_VERSION})",
+            shared.config.server_name
+        );
         return Err(refuse(&conn, &mut send, peer, reason).await);
     }
     let hello: Hello = match postcard::from_bytes(&buf) {
@@ -305,7 +343,9 @@ async fn server_handshake(incoming: quinn::Incoming, shared: &Shared) -> Result<
         return Err(refuse(&conn, &mut send, peer, "authentication failed".to_string()).await);
     }
     let executor = match hello.role {
-        Role::Executor { .. } => Some(ExecutorId(shared.next_executor.fetch_add(1, Ordering::Relaxed))),
+        Role::Executor { .. } => {
+            Some(ExecutorId(shared.next_executor.fetch_add(1, Ordering::Relaxed)))
+        }
         _ => None,
     };
     let welcome = HandshakeReply::Welcome { executor_id: executor.map(|e| e.0) };
@@ -315,10 +355,17 @@ async fn server_handshake(incoming: quinn::Incoming, shared: &Shared) -> Result<
 }
 
 /// Sends `Refused`, waits briefly for it to be delivered, closes the connection.
-async fn refuse(conn: &quinn::Connection, send: &mut quinn::SendStream, peer: SocketAddr, reason: String) -> HandshakeError {
+async fn refuse(
+    conn: &quinn::Connection,
+    send: &mut quinn::SendStream,
+    peer: SocketAddr,
+    reason: String,
+) -> HandshakeError {
     tracing::warn!(%peer, %reason, "refused connection");
     let reply = HandshakeReply::Refused { reason: reason.clone() };
-    if framing::write_frame(send, &reply, HANDSHAKE_MAX_FRAME).await.is_ok() && send.finish().is_ok() {
+    if framing::write_frame(send, &reply, HANDSHAKE_MAX_FRAME).await.is_ok()
+        && send.finish().is_ok()
+    {
         let _ = tokio::time::timeout(Duration::from_secs(1), send.stopped()).await;
     }
     conn.close(CLOSE_REFUSED.into(), reason.as_bytes());
@@ -327,7 +374,7 @@ async fn refuse(conn: &quinn::Connection, send: &mut quinn::SendStream, peer: So
 
 /// An authenticated connection to a server (client side).
 #[derive(Debug)]
-pub struct ClientConn {
+pub(crate) struct ClientConn {
     /// The id the master assigned (executors only).
     pub executor: Option<ExecutorId>,
     /// The connection; open streams on it for RPCs.
@@ -337,7 +384,7 @@ pub struct ClientConn {
 
 impl ClientConn {
     /// Closes the connection and waits (briefly) for the close to reach the server.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.conn.close(CLOSE_DONE.into(), b"done");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
     }
@@ -345,12 +392,17 @@ impl ClientConn {
 
 /// Connects to a server pinned by `fingerprint` and proves `secret`, with default settings.
 #[cfg(test)]
-pub(crate) async fn connect(addr: SocketAddr, fingerprint: Fingerprint, secret: &ClusterSecret, role: Role) -> Result<ClientConn, HandshakeError> {
+pub(crate) async fn connect(
+    addr: SocketAddr,
+    fingerprint: Fingerprint,
+    secret: &ClusterSecret,
+    role: Role,
+) -> Result<ClientConn, HandshakeError> {
     connect_with(addr, fingerprint, secret, role, &NetConfig::default()).await
 }
 
 /// Connects with `config` (its `server_name` names the server in errors).
-pub async fn connect_with(
+pub(crate) async fn connect_with(
     addr: SocketAddr,
     fingerprint: Fingerprint,
     secret: &ClusterSecret,
@@ -370,7 +422,12 @@ pub(crate) async fn connect_version(
     version: u32,
 ) -> Result<ClientConn, HandshakeError> {
     let after = config.handshake_timeout;
-    match tokio::time::timeout(after, client_handshake(addr, fingerprint, secret, role, config, version)).await {
+    match tokio::time::timeout(
+        after,
+        client_handshake(addr, fingerprint, secret, role, config, version),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(HandshakeError::Timeout { peer: addr, after }),
     }
@@ -378,7 +435,11 @@ pub(crate) async fn connect_version(
 
 /// A client endpoint on an ephemeral port of `addr`'s family.
 pub(crate) fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    let local: SocketAddr = if addr.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
+    let local: SocketAddr = if addr.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
     quinn::Endpoint::client(local)
 }
 
@@ -390,14 +451,20 @@ pub(crate) async fn raw_connect(
 ) -> Result<(quinn::Endpoint, quinn::Connection), HandshakeError> {
     let setup = |message: String| HandshakeError::Setup { peer: addr, message };
     let (client_config, verifier) =
-        tls::client_config(fingerprint, config.idle_timeout, config.keep_alive).map_err(|e| setup(e.to_string()))?;
+        tls::client_config(fingerprint, config.idle_timeout, config.keep_alive)
+            .map_err(|e| setup(e.to_string()))?;
     let endpoint = client_endpoint(addr).map_err(|e| setup(e.to_string()))?;
-    let connecting =
-        endpoint.connect_with(client_config, addr, tls::SERVER_NAME).map_err(|source| HandshakeError::Connect { peer: addr, source })?;
+    let connecting = endpoint
+        .connect_with(client_config, addr, tls::SERVER_NAME)
+        .map_err(|source| HandshakeError::Connect { peer: addr, source })?;
     match connecting.await {
         Ok(conn) => Ok((endpoint, conn)),
         Err(source) => Err(match verifier.mismatch() {
-            Some(got) => HandshakeError::FingerprintMismatch { server: config.server_name, expected: fingerprint, got },
+            Some(got) => HandshakeError::FingerprintMismatch {
+                server: config.server_name,
+                expected: fingerprint,
+                got,
+            },
             None => HandshakeError::Connection { peer: addr, source },
         }),
     }
@@ -417,20 +484,27 @@ async fn client_handshake(
     let frame_err = |source| HandshakeError::Frame { peer: addr, source };
     let (mut send, mut recv) = conn.accept_bi().await.map_err(connection_err)?;
     let mut buf = Vec::new();
-    if !framing::read_frame_bytes(&mut recv, HANDSHAKE_MAX_FRAME, &mut buf).await.map_err(frame_err)? {
+    if !framing::read_frame_bytes(&mut recv, HANDSHAKE_MAX_FRAME, &mut buf)
+        .await
+        .map_err(frame_err)?
+    {
         return Err(frame_err(FrameError::Truncated { what: "Challenge" }));
     }
     let challenge: Challenge = match postcard::from_bytes(&buf) {
         Ok(c) => c,
         Err(source) => {
             return Err(match postcard::take_from_bytes::<u32>(&buf) {
-                Ok((theirs, _)) if theirs != version => HandshakeError::VersionMismatch { server, ours: version, theirs },
+                Ok((theirs, _)) if theirs != version => {
+                    HandshakeError::VersionMismatch { server, ours: version, theirs }
+                }
                 _ => frame_err(FrameError::Decode { what: "Challenge", source }),
             });
         }
     };
     let proof = secret.proof(&challenge.nonce, version, &role);
-    framing::write_frame(&mut send, &Hello { version, role, proof }, HANDSHAKE_MAX_FRAME).await.map_err(frame_err)?;
+    framing::write_frame(&mut send, &Hello { version, role, proof }, HANDSHAKE_MAX_FRAME)
+        .await
+        .map_err(frame_err)?;
     let _ = send.finish();
     let reply = framing::read_frame::<HandshakeReply, _>(&mut recv, HANDSHAKE_MAX_FRAME).await;
     match reply {
@@ -441,7 +515,8 @@ async fn client_handshake(
             conn.close(CLOSE_REFUSED.into(), b"refused");
             Err(HandshakeError::RefusedByServer { server, reason })
         }
-        Ok(None) => Err(refused_by_close(&conn, server).unwrap_or(frame_err(FrameError::Truncated { what: "HandshakeReply" }))),
+        Ok(None) => Err(refused_by_close(&conn, server)
+            .unwrap_or(frame_err(FrameError::Truncated { what: "HandshakeReply" }))),
         Err(e) => Err(refused_by_close(&conn, server).unwrap_or(frame_err(e))),
     }
 }
@@ -450,8 +525,13 @@ async fn client_handshake(
 /// before its `Refused` frame was read.
 fn refused_by_close(conn: &quinn::Connection, server: &'static str) -> Option<HandshakeError> {
     match conn.close_reason()? {
-        quinn::ConnectionError::ApplicationClosed(close) if close.error_code == quinn::VarInt::from_u32(CLOSE_REFUSED) => {
-            Some(HandshakeError::RefusedByServer { server, reason: String::from_utf8_lossy(&close.reason).into_owned() })
+        quinn::ConnectionError::ApplicationClosed(close)
+            if close.error_code == quinn::VarInt::from_u32(CLOSE_REFUSED) =>
+        {
+            Some(HandshakeError::RefusedByServer {
+                server,
+                reason: String::from_utf8_lossy(&close.reason).into_owned(),
+            })
         }
         _ => None,
     }

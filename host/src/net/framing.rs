@@ -18,11 +18,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::net::protocol::Chunk;
 
 /// Default largest frame body: 16 MiB.
-pub const DEFAULT_MAX_FRAME: u32 = 16 << 20;
+pub(crate) const DEFAULT_MAX_FRAME: u32 = 16 << 20;
 /// Default largest message (a component, a collected partition): 1 GiB.
-pub const DEFAULT_MAX_MESSAGE: u64 = 1 << 30;
+pub(crate) const DEFAULT_MAX_MESSAGE: u64 = 1 << 30;
 /// Default chunk size when a message or payload is streamed: 1 MiB.
-pub const DEFAULT_CHUNK: u32 = 1 << 20;
+pub(crate) const DEFAULT_CHUNK: u32 = 1 << 20;
 
 /// Size limits of one side of a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_frame: DEFAULT_MAX_FRAME, max_message: DEFAULT_MAX_MESSAGE, chunk: DEFAULT_CHUNK }
+        Limits {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_message: DEFAULT_MAX_MESSAGE,
+            chunk: DEFAULT_CHUNK,
+        }
     }
 }
 
@@ -118,7 +122,10 @@ enum Envelope<T> {
 #[derive(serde::Serialize)]
 enum EnvelopeRef<'a, T> {
     Inline(&'a T),
-    #[allow(dead_code, reason = "never built: it only gives the variant its index, matching `Envelope`")]
+    #[allow(
+        dead_code,
+        reason = "never built: it only gives the variant its index, matching `Envelope`"
+    )]
     Chunked {
         len: u64,
     },
@@ -137,13 +144,21 @@ fn short_name<T>() -> &'static str {
 }
 
 /// Reads one frame body into `buf`; `Ok(false)` on a clean end of stream before the frame.
-pub async fn read_frame_bytes<R: AsyncRead + Unpin>(r: &mut R, max_frame: u32, buf: &mut Vec<u8>) -> Result<bool, FrameError> {
+pub(crate) async fn read_frame_bytes<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max_frame: u32,
+    buf: &mut Vec<u8>,
+) -> Result<bool, FrameError> {
     let mut header = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         let n = r.read(&mut header[got..]).await?;
         if n == 0 {
-            return if got == 0 { Ok(false) } else { Err(FrameError::Truncated { what: "frame header" }) };
+            return if got == 0 {
+                Ok(false)
+            } else {
+                Err(FrameError::Truncated { what: "frame header" })
+            };
         }
         got += n;
     }
@@ -155,7 +170,9 @@ pub async fn read_frame_bytes<R: AsyncRead + Unpin>(r: &mut R, max_frame: u32, b
     buf.resize(len as usize, 0);
     match r.read_exact(buf).await {
         Ok(_) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FrameError::Truncated { what: "frame" }),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(FrameError::Truncated { what: "frame" })
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -170,7 +187,10 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
 }
 
 /// Reads one frame and decodes it as `T`; `Ok(None)` on a clean end of stream.
-pub async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, max_frame: u32) -> Result<Option<T>, FrameError> {
+pub(crate) async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    r: &mut R,
+    max_frame: u32,
+) -> Result<Option<T>, FrameError> {
     let mut buf = Vec::new();
     if !read_frame_bytes(r, max_frame, &mut buf).await? {
         return Ok(None);
@@ -179,15 +199,20 @@ pub async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, ma
 }
 
 /// Encodes `msg` as one frame and writes it (one `write_all`).
-pub async fn write_frame<T: Serialize, W: AsyncWrite + Unpin>(w: &mut W, msg: &T, max_frame: u32) -> Result<(), FrameError> {
+pub(crate) async fn write_frame<T: Serialize, W: AsyncWrite + Unpin>(
+    w: &mut W,
+    msg: &T,
+    max_frame: u32,
+) -> Result<(), FrameError> {
     let buf = encode_frame(msg, max_frame)?;
     w.write_all(&buf).await?;
     Ok(())
 }
 
 /// `u32le length ++ postcard(msg)`, refusing bodies above `max_frame`.
-pub fn encode_frame<T: Serialize>(msg: &T, max_frame: u32) -> Result<Vec<u8>, FrameError> {
-    let mut buf = postcard::to_extend(msg, vec![0u8; 4]).map_err(|source| FrameError::Encode { what: short_name::<T>(), source })?;
+pub(crate) fn encode_frame<T: Serialize>(msg: &T, max_frame: u32) -> Result<Vec<u8>, FrameError> {
+    let mut buf = postcard::to_extend(msg, vec![0u8; 4])
+        .map_err(|source| FrameError::Encode { what: short_name::<T>(), source })?;
     let len = buf.len() - 4;
     if len > max_frame as usize {
         return Err(FrameError::TooLarge { len: len as u64, max: max_frame as u64 });
@@ -197,9 +222,14 @@ pub fn encode_frame<T: Serialize>(msg: &T, max_frame: u32) -> Result<Vec<u8>, Fr
 }
 
 /// Writes a message: inline when it fits in a frame, else chunked.
-pub async fn write_message<T: Serialize, W: AsyncWrite + Unpin>(w: &mut W, msg: &T, limits: &Limits) -> Result<(), FrameError> {
+pub(crate) async fn write_message<T: Serialize, W: AsyncWrite + Unpin>(
+    w: &mut W,
+    msg: &T,
+    limits: &Limits,
+) -> Result<(), FrameError> {
     let what = short_name::<T>();
-    let body = postcard::to_extend(&EnvelopeRef::Inline(msg), vec![0u8; 4]).map_err(|source| FrameError::Encode { what, source })?;
+    let body = postcard::to_extend(&EnvelopeRef::Inline(msg), vec![0u8; 4])
+        .map_err(|source| FrameError::Encode { what, source })?;
     let len = body.len() - 4;
     if len <= limits.max_frame as usize {
         let mut body = body;
@@ -212,11 +242,16 @@ pub async fn write_message<T: Serialize, W: AsyncWrite + Unpin>(w: &mut W, msg: 
     if encoded.len() as u64 > limits.max_message {
         return Err(FrameError::TooLarge { len: encoded.len() as u64, max: limits.max_message });
     }
-    write_frame(w, &Envelope::<()>::Chunked { len: encoded.len() as u64 }, limits.max_frame).await?;
+    write_frame(w, &Envelope::<()>::Chunked { len: encoded.len() as u64 }, limits.max_frame)
+        .await?;
     write_chunks(w, encoded, limits).await
 }
 
-async fn write_chunks<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], limits: &Limits) -> Result<(), FrameError> {
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(), FrameError> {
     for piece in bytes.chunks(limits.chunk_size()) {
         write_frame(w, &ChunkRef { bytes: piece }, limits.max_frame).await?;
     }
@@ -224,7 +259,10 @@ async fn write_chunks<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], limits: &L
 }
 
 /// Reads a message written by `write_message`; `Ok(None)` on a clean end of stream before it.
-pub async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, limits: &Limits) -> Result<Option<T>, FrameError> {
+pub(crate) async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    r: &mut R,
+    limits: &Limits,
+) -> Result<Option<T>, FrameError> {
     let mut buf = Vec::new();
     if !read_frame_bytes(r, limits.max_frame, &mut buf).await? {
         return Ok(None);
@@ -235,27 +273,45 @@ pub async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(r: &mut R, 
             let bytes = read_payload(r, len, limits).await?;
             decode(&bytes).map(Some)
         }
-        Err(FrameError::Decode { source, .. }) => Err(FrameError::Decode { what: short_name::<T>(), source }),
+        Err(FrameError::Decode { source, .. }) => {
+            Err(FrameError::Decode { what: short_name::<T>(), source })
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Streams `bytes` as `Chunk` frames (the receiver knows the total from a preceding message).
-pub async fn write_payload<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8], limits: &Limits) -> Result<(), FrameError> {
+pub(crate) async fn write_payload<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(), FrameError> {
     write_chunks(w, bytes, limits).await
 }
 
 /// Reads the next `Chunk` of a payload of which `remaining` bytes are still due.
-pub async fn read_payload_chunk<R: AsyncRead + Unpin>(r: &mut R, remaining: u64, limits: &Limits) -> Result<Vec<u8>, FrameError> {
-    let chunk: Chunk = read_frame(r, limits.max_frame).await?.ok_or(FrameError::Truncated { what: "payload" })?;
+pub(crate) async fn read_payload_chunk<R: AsyncRead + Unpin>(
+    r: &mut R,
+    remaining: u64,
+    limits: &Limits,
+) -> Result<Vec<u8>, FrameError> {
+    let chunk: Chunk =
+        read_frame(r, limits.max_frame).await?.ok_or(FrameError::Truncated { what: "payload" })?;
     if chunk.bytes.len() as u64 > remaining || chunk.bytes.is_empty() {
-        return Err(FrameError::ChunkMismatch { expected: remaining, got: chunk.bytes.len() as u64 });
+        return Err(FrameError::ChunkMismatch {
+            expected: remaining,
+            got: chunk.bytes.len() as u64,
+        });
     }
     Ok(chunk.bytes)
 }
 
 /// Reads a whole payload of `len` bytes (at most `limits.max_message`), growing the buffer as chunks arrive.
-pub async fn read_payload<R: AsyncRead + Unpin>(r: &mut R, len: u64, limits: &Limits) -> Result<Vec<u8>, FrameError> {
+pub(crate) async fn read_payload<R: AsyncRead + Unpin>(
+    r: &mut R,
+    len: u64,
+    limits: &Limits,
+) -> Result<Vec<u8>, FrameError> {
     if len > limits.max_message {
         return Err(FrameError::TooLarge { len, max: limits.max_message });
     }

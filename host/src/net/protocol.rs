@@ -21,11 +21,13 @@
 //! Every message is sent inside an `Envelope` (see `framing`), so a message
 //! whose encoding exceeds one frame travels as chunks.
 
-pub mod task;
+pub(crate) mod task;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use task::{ConvertError, WireBlockId, WireTask, WireTaskMetrics, WireTaskReport, components_of};
+pub(crate) use task::{
+    ConvertError, WireBlockId, WireTask, WireTaskMetrics, WireTaskReport, components_of,
+};
 
 /// The protocol version this build speaks; peers must speak the same one.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -35,10 +37,10 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// It names the transport family and stays `wisp/1` across protocol
 /// versions, so that a peer of another version still completes TLS and gets
 /// a clear refusal from the in-band version check instead of a TLS alert.
-pub const ALPN: &[u8] = b"wisp/1";
+pub(crate) const ALPN: &[u8] = b"wisp/1";
 
 /// Domain-separation label mixed into every authentication proof.
-pub const AUTH_LABEL: &[u8] = b"wisp-auth-v1";
+pub(crate) const AUTH_LABEL: &[u8] = b"wisp-auth-v1";
 
 // ---------------------------------------------------------------------------
 // Handshake
@@ -48,7 +50,7 @@ pub const AUTH_LABEL: &[u8] = b"wisp-auth-v1";
 /// version and a fresh random nonce the client must prove knowledge of the
 /// cluster secret against.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     /// The server's protocol version (first field, so any version can read it).
     pub version: u32,
     /// 32 random bytes, fresh per connection.
@@ -108,7 +110,7 @@ impl Role {
 /// postcard(role))`: it binds the nonce, the version and every field of the
 /// role, so none can be replayed or altered.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Hello {
+pub(crate) struct Hello {
     /// The client's protocol version (first field, so any version can read it).
     pub version: u32,
     /// What the client is.
@@ -119,7 +121,7 @@ pub struct Hello {
 
 /// Server → client, the handshake's outcome.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum HandshakeReply {
+pub(crate) enum HandshakeReply {
     /// Accepted; an executor learns its id.
     Welcome {
         /// The id assigned to a registering executor (`None` for other roles).
@@ -138,7 +140,7 @@ pub enum HandshakeReply {
 
 /// A slice of a streamed payload (a large message, a shuffle block).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// The bytes.
     #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
@@ -150,7 +152,7 @@ pub struct Chunk {
 
 /// A component's bytes, shipped with the first task that needs it on an executor.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
-pub struct ComponentUpload {
+pub(crate) struct ComponentUpload {
     /// Lowercase hex sha256 of `bytes`; the receiver checks it.
     pub hash: String,
     /// The component binary.
@@ -160,13 +162,16 @@ pub struct ComponentUpload {
 
 impl std::fmt::Debug for ComponentUpload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComponentUpload").field("hash", &self.hash).field("len", &self.bytes.len()).finish()
+        f.debug_struct("ComponentUpload")
+            .field("hash", &self.hash)
+            .field("len", &self.bytes.len())
+            .finish()
     }
 }
 
 /// Another executor's block server, for shuffle fetches.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct PeerInfo {
+pub(crate) struct PeerInfo {
     /// Its id.
     pub executor: u32,
     /// Host name or address.
@@ -179,7 +184,7 @@ pub struct PeerInfo {
 
 /// Master → executor: the first (and only) message of a master-opened stream.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub enum MasterRequest {
+pub(crate) enum MasterRequest {
     /// Run a task. `components` carries the bytes of every component the
     /// task needs that the master has not yet sent to this executor; others
     /// are referred to by hash inside `task`.
@@ -223,7 +228,7 @@ pub enum MasterRequest {
 
 /// Executor → master: the answer to a `MasterRequest`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum ExecutorReply {
+pub(crate) enum ExecutorReply {
     /// Done (for `LaunchTask`: accepted; the outcome comes as `TaskStatus`).
     Ack,
     /// `LaunchTask` named a component this executor does not have: resend with its bytes.
@@ -240,7 +245,7 @@ pub enum ExecutorReply {
 
 /// Executor → master: the first (and only) message of an executor-opened stream.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub enum ExecutorRequest {
+pub(crate) enum ExecutorRequest {
     /// Liveness, with the metrics of every running attempt.
     Heartbeat {
         /// The attempts running now.
@@ -257,7 +262,7 @@ pub enum ExecutorRequest {
 
 /// A task attempt still running on an executor, as its heartbeat reports it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct RunningTask {
+pub(crate) struct RunningTask {
     /// The application (submission) the task belongs to.
     pub app: u32,
     /// The task attempt id.
@@ -270,7 +275,7 @@ pub struct RunningTask {
 
 /// Master → executor: the answer to an `ExecutorRequest`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum MasterReply {
+pub(crate) enum MasterReply {
     /// Received.
     Ack,
     /// The master no longer knows this executor (it was declared lost): reconnect and register again.
@@ -301,9 +306,12 @@ pub enum SubmitRequest {
 impl std::fmt::Debug for SubmitRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SubmitRequest::SubmitJob { component, args, conf } => {
-                f.debug_struct("SubmitJob").field("component_len", &component.len()).field("args", args).field("conf", conf).finish()
-            }
+            SubmitRequest::SubmitJob { component, args, conf } => f
+                .debug_struct("SubmitJob")
+                .field("component_len", &component.len())
+                .field("args", args)
+                .field("conf", conf)
+                .finish(),
             SubmitRequest::CancelJob => f.write_str("CancelJob"),
         }
     }
@@ -311,7 +319,8 @@ impl std::fmt::Debug for SubmitRequest {
 
 /// Master → submit client, on the job's stream; the last one is `JobDone`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum JobEvent {
+#[allow(clippy::enum_variant_names, reason = "the message names docs/protocol.md uses")]
+pub(crate) enum JobEvent {
     /// Progress for the user (e.g. "waiting for executors").
     JobState {
         /// The message.
@@ -336,7 +345,7 @@ pub enum JobEvent {
 
 /// Fetcher → block server: the first (and only) request of a stream.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum BlockRequest {
+pub(crate) enum BlockRequest {
     /// The blocks of several map outputs for one reduce partition.
     FetchBlocks {
         /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
@@ -352,7 +361,7 @@ pub enum BlockRequest {
 
 /// Block server → fetcher, once per requested map, in request order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum BlockReply {
+pub(crate) enum BlockReply {
     /// The block follows as `Chunk` frames totalling `len` bytes.
     Block {
         /// The map partition.

@@ -44,7 +44,7 @@ impl From<FrameError> for RpcError {
 
 /// Both halves of one request stream, with the limits that apply to it.
 #[derive(Debug)]
-pub struct Stream {
+pub(crate) struct Stream {
     /// Sending half.
     pub send: quinn::SendStream,
     /// Receiving half.
@@ -55,54 +55,65 @@ pub struct Stream {
 
 impl Stream {
     /// Opens a new stream on `conn`.
-    pub async fn open(conn: &quinn::Connection, limits: Limits) -> Result<Stream, RpcError> {
-        let (send, recv) = conn.open_bi().await.map_err(|source| RpcError::Connection { source })?;
+    pub(crate) async fn open(conn: &quinn::Connection, limits: Limits) -> Result<Stream, RpcError> {
+        let (send, recv) =
+            conn.open_bi().await.map_err(|source| RpcError::Connection { source })?;
         Ok(Stream { send, recv, limits })
     }
 
     /// The next stream the peer opens; `Ok(None)` once the connection was closed in an orderly way.
-    pub async fn accept(conn: &quinn::Connection, limits: Limits) -> Result<Option<Stream>, RpcError> {
+    pub(crate) async fn accept(
+        conn: &quinn::Connection,
+        limits: Limits,
+    ) -> Result<Option<Stream>, RpcError> {
         match conn.accept_bi().await {
             Ok((send, recv)) => Ok(Some(Stream { send, recv, limits })),
-            Err(quinn::ConnectionError::ApplicationClosed(_) | quinn::ConnectionError::LocallyClosed) => Ok(None),
+            Err(
+                quinn::ConnectionError::ApplicationClosed(_)
+                | quinn::ConnectionError::LocallyClosed,
+            ) => Ok(None),
             Err(source) => Err(RpcError::Connection { source }),
         }
     }
 
     /// Writes one message (chunked if larger than a frame).
-    pub async fn write<T: Serialize>(&mut self, msg: &T) -> Result<(), RpcError> {
+    pub(crate) async fn write<T: Serialize>(&mut self, msg: &T) -> Result<(), RpcError> {
         Ok(framing::write_message(&mut self.send, msg, &self.limits).await?)
     }
 
     /// Reads the next message; `Ok(None)` if the peer finished the stream.
-    pub async fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, RpcError> {
+    pub(crate) async fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>, RpcError> {
         Ok(framing::read_message(&mut self.recv, &self.limits).await?)
     }
 
     /// Reads a message that must come.
-    pub async fn expect<T: DeserializeOwned>(&mut self) -> Result<T, RpcError> {
+    pub(crate) async fn expect<T: DeserializeOwned>(&mut self) -> Result<T, RpcError> {
         let what = std::any::type_name::<T>().rsplit("::").next().unwrap_or("message");
         self.read().await?.ok_or(RpcError::Missing { what })
     }
 
     /// Streams raw bytes as chunks (after a message announcing their length).
-    pub async fn write_payload(&mut self, bytes: &[u8]) -> Result<(), RpcError> {
+    pub(crate) async fn write_payload(&mut self, bytes: &[u8]) -> Result<(), RpcError> {
         Ok(framing::write_payload(&mut self.send, bytes, &self.limits).await?)
     }
 
     /// Reads a whole payload of `len` bytes (at most `limits.max_message`).
-    pub async fn read_payload(&mut self, len: u64) -> Result<Vec<u8>, RpcError> {
+    pub(crate) async fn read_payload(&mut self, len: u64) -> Result<Vec<u8>, RpcError> {
         Ok(framing::read_payload(&mut self.recv, len, &self.limits).await?)
     }
 
     /// Finishes the sending half (the peer sees a clean end of stream).
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let _ = self.send.finish();
     }
 }
 
 /// Opens a stream, sends `req`, finishes, and reads one reply.
-pub async fn call<Req: Serialize, Resp: DeserializeOwned>(conn: &quinn::Connection, req: &Req, limits: Limits) -> Result<Resp, RpcError> {
+pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    conn: &quinn::Connection,
+    req: &Req,
+    limits: Limits,
+) -> Result<Resp, RpcError> {
     let mut s = Stream::open(conn, limits).await?;
     s.write(req).await?;
     s.finish();

@@ -25,12 +25,12 @@ use sha2::{Digest, Sha256};
 use crate::net::protocol::ALPN;
 
 /// File name of the certificate in an identity directory.
-pub const CERT_FILE: &str = "cert.der";
+pub(crate) const CERT_FILE: &str = "cert.der";
 /// File name of the private key (PKCS#8 DER, mode 0600) in an identity directory.
-pub const KEY_FILE: &str = "key.der";
+pub(crate) const KEY_FILE: &str = "key.der";
 
 /// The server name clients put in their TLS hello; the pinning verifier ignores names.
-pub const SERVER_NAME: &str = "wisp";
+pub(crate) const SERVER_NAME: &str = "wisp";
 
 /// The sha256 of a certificate's DER encoding, shown as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,7 +114,7 @@ pub enum IdentityError {
 }
 
 /// A certificate and its private key.
-pub struct Identity {
+pub(crate) struct Identity {
     /// The self-signed certificate (DER).
     pub cert: CertificateDer<'static>,
     key: PrivatePkcs8KeyDer<'static>,
@@ -134,19 +134,23 @@ impl fmt::Debug for Identity {
 
 impl Identity {
     /// A fresh self-signed identity (ECDSA P-256).
-    pub fn generate() -> Result<Identity, IdentityError> {
+    pub(crate) fn generate() -> Result<Identity, IdentityError> {
         let generate = |source| IdentityError::Generate { source };
         let key = rcgen::KeyPair::generate().map_err(generate)?;
-        let mut params = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(generate)?;
+        let mut params =
+            rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(generate)?;
         params.distinguished_name.push(rcgen::DnType::CommonName, "wisp");
         let cert = params.self_signed(&key).map_err(generate)?;
-        Ok(Identity { cert: cert.der().clone(), key: PrivatePkcs8KeyDer::from(key.serialize_der()) })
+        Ok(Identity {
+            cert: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()),
+        })
     }
 
     /// The identity kept in `dir` (`cert.der`, `key.der`), generated and
     /// written there on first use (directory 0700, key 0600, both written
     /// to a temporary name and renamed).
-    pub fn load_or_generate(dir: &Path) -> Result<Identity, IdentityError> {
+    pub(crate) fn load_or_generate(dir: &Path) -> Result<Identity, IdentityError> {
         let cert_path = dir.join(CERT_FILE);
         let key_path = dir.join(KEY_FILE);
         let io = |path: &Path| {
@@ -157,10 +161,17 @@ impl Identity {
             (true, true) => {
                 let cert = std::fs::read(&cert_path).map_err(io(&cert_path))?;
                 let key = std::fs::read(&key_path).map_err(io(&key_path))?;
-                Ok(Identity { cert: CertificateDer::from(cert), key: PrivatePkcs8KeyDer::from(key) })
+                Ok(Identity {
+                    cert: CertificateDer::from(cert),
+                    key: PrivatePkcs8KeyDer::from(key),
+                })
             }
-            (true, false) => Err(IdentityError::Incomplete { present: cert_path, missing: key_path }),
-            (false, true) => Err(IdentityError::Incomplete { present: key_path, missing: cert_path }),
+            (true, false) => {
+                Err(IdentityError::Incomplete { present: cert_path, missing: key_path })
+            }
+            (false, true) => {
+                Err(IdentityError::Incomplete { present: key_path, missing: cert_path })
+            }
             (false, false) => {
                 create_private_dir(dir).map_err(io(dir))?;
                 let id = Identity::generate()?;
@@ -173,7 +184,7 @@ impl Identity {
     }
 
     /// sha256 of the certificate: what clients pin.
-    pub fn fingerprint(&self) -> Fingerprint {
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.cert)
     }
 
@@ -204,7 +215,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Building a TLS configuration failed.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsConfigError {
+pub(crate) enum TlsConfigError {
     /// rustls rejected the configuration (e.g. an unusable key).
     #[error("invalid TLS configuration")]
     Rustls {
@@ -234,7 +245,10 @@ fn transport(idle_timeout: Duration, keep_alive: Option<Duration>) -> Arc<quinn:
 }
 
 /// The server side: our identity, no client certificate, TLS 1.3, ALPN `wisp/1`.
-pub fn server_config(identity: &Identity, idle_timeout: Duration) -> Result<quinn::ServerConfig, TlsConfigError> {
+pub(crate) fn server_config(
+    identity: &Identity,
+    idle_timeout: Duration,
+) -> Result<quinn::ServerConfig, TlsConfigError> {
     let rustls_err = |source| TlsConfigError::Rustls { source };
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -243,7 +257,8 @@ pub fn server_config(identity: &Identity, idle_timeout: Duration) -> Result<quin
         .with_single_cert(vec![identity.cert.clone()], identity.key())
         .map_err(rustls_err)?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
-    let crypto = QuicServerConfig::try_from(tls).map_err(|source| TlsConfigError::Quic { source })?;
+    let crypto =
+        QuicServerConfig::try_from(tls).map_err(|source| TlsConfigError::Quic { source })?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport(idle_timeout, None));
     Ok(config)
@@ -252,13 +267,17 @@ pub fn server_config(identity: &Identity, idle_timeout: Duration) -> Result<quin
 /// The client side: trusts exactly the server whose certificate hashes to
 /// `pinned`. The returned verifier remembers a mismatching fingerprint, for
 /// the error message.
-pub fn client_config(
+pub(crate) fn client_config(
     pinned: Fingerprint,
     idle_timeout: Duration,
     keep_alive: Duration,
 ) -> Result<(quinn::ClientConfig, Arc<PinnedServer>), TlsConfigError> {
     let provider = provider();
-    let verifier = Arc::new(PinnedServer { pinned, algorithms: provider.signature_verification_algorithms, seen: Mutex::new(None) });
+    let verifier = Arc::new(PinnedServer {
+        pinned,
+        algorithms: provider.signature_verification_algorithms,
+        seen: Mutex::new(None),
+    });
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|source| TlsConfigError::Rustls { source })?
@@ -266,7 +285,8 @@ pub fn client_config(
         .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN.to_vec()];
-    let crypto = QuicClientConfig::try_from(tls).map_err(|source| TlsConfigError::Quic { source })?;
+    let crypto =
+        QuicClientConfig::try_from(tls).map_err(|source| TlsConfigError::Quic { source })?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport(idle_timeout, Some(keep_alive)));
     Ok((config, verifier))
@@ -276,7 +296,7 @@ pub fn client_config(
 /// fingerprint, and still checks the TLS 1.3 handshake signature against it
 /// (so the server must hold the matching private key).
 #[derive(Debug)]
-pub struct PinnedServer {
+pub(crate) struct PinnedServer {
     pinned: Fingerprint,
     algorithms: WebPkiSupportedAlgorithms,
     seen: Mutex<Option<Fingerprint>>,
@@ -284,7 +304,7 @@ pub struct PinnedServer {
 
 impl PinnedServer {
     /// The fingerprint the server presented, if it did not match the pin.
-    pub fn mismatch(&self) -> Option<Fingerprint> {
+    pub(crate) fn mismatch(&self) -> Option<Fingerprint> {
         *self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -303,7 +323,9 @@ impl ServerCertVerifier for PinnedServer {
             Ok(ServerCertVerified::assertion())
         } else {
             *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
 

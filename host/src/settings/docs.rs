@@ -16,12 +16,21 @@ const REGENERATE: &str = "WISP_WRITE_CONFIG_DOCS=1 cargo test -p wisp --lib sett
 
 /// The Markdown between the markers: one table per section.
 fn render() -> String {
-    let mut out = format!("<!-- Generated from host/src/settings/keys.rs: edit the declarations there, then run `{REGENERATE}`. -->\n");
+    let mut out = format!(
+        "<!-- Generated from host/src/settings/keys.rs: edit the declarations there, then run `{REGENERATE}`. -->\n"
+    );
     for section in Section::ALL {
         out.push_str(&format!("\n## {}\n\n", section.title()));
         out.push_str("| key | default | type | applies to | meaning |\n|---|---|---|---|---|\n");
         for key in KEYS.iter().filter(|k| k.section == section) {
-            out.push_str(&format!("| `{}` | {} | {} | {} | {} |\n", key.name, default_cell(key), type_cell(key), scope_cell(key), key.doc));
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                key.name,
+                default_cell(key),
+                type_cell(key),
+                scope_cell(key),
+                key.doc
+            ));
         }
     }
     out.push('\n');
@@ -45,8 +54,14 @@ fn type_cell(key: &Key) -> String {
 
 fn scope_cell(key: &Key) -> String {
     let s = key.scope;
-    let names = [(s.run, "run"), (s.submit, "submit"), (s.master, "master"), (s.executor, "executor")];
-    names.iter().filter(|(on, _)| *on).map(|(_, name)| format!("`{name}`")).collect::<Vec<_>>().join(" ")
+    let names =
+        [(s.run, "run"), (s.submit, "submit"), (s.master, "master"), (s.executor, "executor")];
+    names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -56,9 +71,12 @@ mod tests {
     #[test]
     fn docs_tables_match_the_declarations() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
-            panic!("docs/configuration.md must hold the key tables between `{BEGIN}` and `{END}` lines");
+            panic!(
+                "docs/configuration.md must hold the key tables between `{BEGIN}` and `{END}` lines"
+            );
         };
         let inner = begin + BEGIN.len() + 1;
         assert!(inner <= end, "`{END}` must follow `{BEGIN}` in docs/configuration.md");

@@ -11,7 +11,10 @@ use std::fmt;
 use std::time::Duration;
 
 /// One configuration key.
-#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test")
+)]
 #[derive(Debug)]
 pub(crate) struct Key {
     /// The name given to `--conf`, e.g. `wisp.task.maxFailures`.
@@ -54,7 +57,10 @@ pub(crate) enum Kind {
 }
 
 /// A key's value when it is not given.
-#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test")
+)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum DefaultValue {
     /// This value, written as a user would write it (parsed with the key's kind).
@@ -104,10 +110,14 @@ pub(crate) enum Section {
     Cluster,
 }
 
-#[cfg_attr(not(test), expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test"))]
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the docs fields are read by the docs tables' renderer, a test")
+)]
 impl Section {
     /// Every section, in docs order.
-    pub(crate) const ALL: [Section; 4] = [Section::Tasks, Section::InputAndShuffle, Section::Scheduling, Section::Cluster];
+    pub(crate) const ALL: [Section; 4] =
+        [Section::Tasks, Section::InputAndShuffle, Section::Scheduling, Section::Cluster];
 
     /// Its heading.
     pub(crate) fn title(self) -> &'static str {
@@ -457,13 +467,18 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Key> {
 /// nearest sharing its last segment (`wisp.executor.memory` → `wisp.task.memory`).
 pub(crate) fn nearest(unknown: &str) -> Option<&'static Key> {
     let unknown = unknown.to_ascii_lowercase();
-    let scored = || KEYS.iter().map(|k| (edit_distance(&unknown, &k.name.to_ascii_lowercase()), *k));
+    let scored =
+        || KEYS.iter().map(|k| (edit_distance(&unknown, &k.name.to_ascii_lowercase()), *k));
     let limit = (unknown.chars().count() / 4).max(2);
     let close = scored().min_by_key(|(d, _)| *d).filter(|(d, _)| *d <= limit);
     let last = |name: &str| name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     let unknown_last = last(&unknown);
     close
-        .or_else(|| scored().filter(|(_, k)| !unknown_last.is_empty() && last(k.name) == unknown_last).min_by_key(|(d, _)| *d))
+        .or_else(|| {
+            scored()
+                .filter(|(_, k)| !unknown_last.is_empty() && last(k.name) == unknown_last)
+                .min_by_key(|(d, _)| *d)
+        })
         .map(|(_, k)| k)
 }
 
@@ -509,20 +524,24 @@ impl Kind {
                 .filter(|n| *n > 0)
                 .map(|n| Value::Int(n.into()))
                 .ok_or_else(|| "expected a positive 32-bit integer".to_string()),
-            Kind::PositiveU64 => {
-                text.parse::<u64>().ok().filter(|n| *n > 0).map(Value::Int).ok_or_else(|| "expected a positive number".to_string())
-            }
+            Kind::PositiveU64 => text
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Value::Int)
+                .ok_or_else(|| "expected a positive number".to_string()),
             Kind::Bytes { min, max } => {
-                let n = parse_bytes(text).ok_or_else(|| "expected a size such as 512k, 64m or 1g".to_string())?;
+                let n = parse_bytes(text)
+                    .ok_or_else(|| "expected a size such as 512k, 64m or 1g".to_string())?;
                 if (min..=max).contains(&n) {
                     Ok(Value::Bytes(n))
                 } else {
                     Err(format!("expected a size {}", range_text(min, max, format_bytes)))
                 }
             }
-            Kind::Duration => {
-                parse_duration(text).map(Value::Duration).ok_or_else(|| "expected a duration such as 500ms, 3s or 2m".to_string())
-            }
+            Kind::Duration => parse_duration(text)
+                .map(Value::Duration)
+                .ok_or_else(|| "expected a duration such as 500ms, 3s or 2m".to_string()),
             Kind::Bool => match text.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
                 "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
@@ -533,7 +552,9 @@ impl Kind {
                 .ok()
                 .filter(|f| f.is_finite() && (min..=max).contains(f))
                 .map(Value::Number)
-                .ok_or_else(|| format!("expected a number {}", range_text(min, max, |f| f.to_string()))),
+                .ok_or_else(|| {
+                    format!("expected a number {}", range_text(min, max, |f| f.to_string()))
+                }),
         }
     }
 
@@ -546,14 +567,24 @@ impl Kind {
             Kind::Bytes { min, max } => format!("size {}", range_text(min, max, format_bytes)),
             Kind::Duration => "duration".to_string(),
             Kind::Bool => "boolean".to_string(),
-            Kind::Number { min, max } => format!("number {}", range_text(min, max, |f| f.to_string())),
+            Kind::Number { min, max } => {
+                format!("number {}", range_text(min, max, |f| f.to_string()))
+            }
         }
     }
 }
 
 /// `between A and B`, or `of at least A` when `max` is the type's top.
-fn range_text<T: PartialOrd + Copy + Bounded>(min: T, max: T, show: impl Fn(T) -> String) -> String {
-    if max.is_top() { format!("of at least {}", show(min)) } else { format!("between {} and {}", show(min), show(max)) }
+fn range_text<T: PartialOrd + Copy + Bounded>(
+    min: T,
+    max: T,
+    show: impl Fn(T) -> String,
+) -> String {
+    if max.is_top() {
+        format!("of at least {}", show(min))
+    } else {
+        format!("between {} and {}", show(min), show(max))
+    }
 }
 
 /// The top of a range's type: an unbounded maximum.
@@ -576,7 +607,7 @@ impl Bounded for f64 {
 /// A size as a user would write it (`1m`, `4g`; bytes if not a whole unit).
 pub(crate) fn format_bytes(n: u64) -> String {
     for (shift, suffix) in [(40, 't'), (30, 'g'), (20, 'm'), (10, 'k')] {
-        if n >= 1 << shift && n % (1 << shift) == 0 {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
             return format!("{}{suffix}", n >> shift);
         }
     }
@@ -607,7 +638,12 @@ pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
         return n.trim().parse::<u64>().ok().map(|m| Duration::from_secs(m * 60));
     }
     if let Some(n) = v.strip_suffix('s') {
-        return n.trim().parse::<f64>().ok().filter(|s| *s >= 0.0).and_then(|s| Duration::try_from_secs_f64(s).ok());
+        return n
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
     }
     v.parse::<f64>().ok().filter(|s| *s >= 0.0).and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
@@ -621,8 +657,16 @@ mod tests {
         for (i, k) in KEYS.iter().enumerate() {
             assert!(k.name.starts_with(RESERVED_PREFIX), "{}", k.name);
             assert!(KEYS[..i].iter().all(|o| o.name != k.name), "{} declared twice", k.name);
-            assert!(KEYS[..i].iter().all(|o| o.section <= k.section), "{} is out of its section's order", k.name);
-            assert!(!k.doc.is_empty() && !k.doc.contains('|') && !k.doc.contains('\n'), "{}: the doc must fit one table cell", k.name);
+            assert!(
+                KEYS[..i].iter().all(|o| o.section <= k.section),
+                "{} is out of its section's order",
+                k.name
+            );
+            assert!(
+                !k.doc.is_empty() && !k.doc.contains('|') && !k.doc.contains('\n'),
+                "{}: the doc must fit one table cell",
+                k.name
+            );
             assert!(lookup(k.name).is_some_and(|found| std::ptr::eq(found, *k)));
         }
     }
@@ -632,14 +676,31 @@ mod tests {
         for k in KEYS {
             match k.default {
                 DefaultValue::Value(text) => {
-                    k.kind.parse(text).unwrap_or_else(|e| panic!("default `{text}` of {}: {e}", k.name));
+                    k.kind
+                        .parse(text)
+                        .unwrap_or_else(|e| panic!("default `{text}` of {}: {e}", k.name));
                 }
                 DefaultValue::SameAs(other) => {
-                    assert_eq!(other.kind, k.kind, "{} defaults to {} of another kind", k.name, other.name);
-                    assert!(matches!(other.default, DefaultValue::Value(_)), "{}: chains of defaults are not followed in docs", k.name);
-                    assert!(lookup(other.name).is_some(), "{} defaults to undeclared {}", k.name, other.name);
+                    assert_eq!(
+                        other.kind, k.kind,
+                        "{} defaults to {} of another kind",
+                        k.name, other.name
+                    );
+                    assert!(
+                        matches!(other.default, DefaultValue::Value(_)),
+                        "{}: chains of defaults are not followed in docs",
+                        k.name
+                    );
+                    assert!(
+                        lookup(other.name).is_some(),
+                        "{} defaults to undeclared {}",
+                        k.name,
+                        other.name
+                    );
                 }
-                DefaultValue::Unset(text) | DefaultValue::Derived(text) => assert!(!text.is_empty(), "{}", k.name),
+                DefaultValue::Unset(text) | DefaultValue::Derived(text) => {
+                    assert!(!text.is_empty(), "{}", k.name)
+                }
             }
         }
     }
@@ -666,13 +727,31 @@ mod tests {
 
     #[test]
     fn kinds_check_their_ranges_with_the_reasons_shown_to_users() {
-        assert_eq!(TASK_MEMORY.kind.parse("64k"), Err("expected a size between 1m and 4g".to_string()));
+        assert_eq!(
+            TASK_MEMORY.kind.parse("64k"),
+            Err("expected a size between 1m and 4g".to_string())
+        );
         assert_eq!(TASK_MEMORY.kind.parse("256m"), Ok(Value::Bytes(256 << 20)));
-        assert_eq!(SPECULATION_QUANTILE.kind.parse("2"), Err("expected a number between 0 and 1".to_string()));
-        assert_eq!(SPECULATION_MULTIPLIER.kind.parse("0.5"), Err("expected a number of at least 1".to_string()));
-        assert_eq!(SPECULATION_MULTIPLIER.kind.parse("inf"), Err("expected a number of at least 1".to_string()));
-        assert_eq!(TASK_MAX_FAILURES.kind.parse("0"), Err("expected a positive 32-bit integer".to_string()));
-        assert_eq!(TASK_MAX_FAILURES.kind.parse("4294967296"), Err("expected a positive 32-bit integer".to_string()));
+        assert_eq!(
+            SPECULATION_QUANTILE.kind.parse("2"),
+            Err("expected a number between 0 and 1".to_string())
+        );
+        assert_eq!(
+            SPECULATION_MULTIPLIER.kind.parse("0.5"),
+            Err("expected a number of at least 1".to_string())
+        );
+        assert_eq!(
+            SPECULATION_MULTIPLIER.kind.parse("inf"),
+            Err("expected a number of at least 1".to_string())
+        );
+        assert_eq!(
+            TASK_MAX_FAILURES.kind.parse("0"),
+            Err("expected a positive 32-bit integer".to_string())
+        );
+        assert_eq!(
+            TASK_MAX_FAILURES.kind.parse("4294967296"),
+            Err("expected a positive 32-bit integer".to_string())
+        );
         assert_eq!(TASK_FUEL.kind.parse("0"), Err("expected a positive number".to_string()));
         assert_eq!(SPECULATION.kind.parse("ON"), Ok(Value::Bool(true)));
         assert_eq!(SPECULATION.kind.parse("maybe"), Err("expected true or false".to_string()));

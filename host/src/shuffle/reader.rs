@@ -13,7 +13,7 @@ const IO_BUFFER: usize = 1 << 20;
 
 /// A shuffle block that could not be read or decoded.
 #[derive(Debug, thiserror::Error)]
-pub enum ShuffleReadError {
+pub(crate) enum ShuffleReadError {
     /// The map output's file does not exist (lost or never committed).
     #[error("shuffle file {} does not exist", path.display())]
     Missing {
@@ -75,26 +75,46 @@ fn io_error(path: &Path, source: io::Error) -> ShuffleReadError {
 }
 
 /// Reads and validates the index of one map output: `R + 1` offsets, starting at 0, non-decreasing.
-pub fn read_index(dir: &Path, shuffle: ShuffleId, map: u32) -> Result<Vec<u64>, ShuffleReadError> {
+pub(super) fn read_index(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+) -> Result<Vec<u64>, ShuffleReadError> {
     let (_, index_name) = shuffle_file_names(shuffle, map);
     let path = dir.join(index_name);
     let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
     let corrupt = |reason: String| ShuffleReadError::CorruptIndex { path: path.clone(), reason };
     if bytes.len() % 8 != 0 || bytes.len() < 16 {
-        return Err(corrupt(format!("length {} is not a multiple of 8 of at least 16", bytes.len())));
+        return Err(corrupt(format!(
+            "length {} is not a multiple of 8 of at least 16",
+            bytes.len()
+        )));
     }
-    let offsets: Vec<u64> = bytes.chunks_exact(8).map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])).collect();
+    let offsets: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+        .collect();
     if offsets[0] != 0 {
         return Err(corrupt(format!("first offset is {}, not 0", offsets[0])));
     }
     if let Some(i) = offsets.windows(2).position(|w| w[1] < w[0]) {
-        return Err(corrupt(format!("offset {} decreases from {} to {}", i + 1, offsets[i], offsets[i + 1])));
+        return Err(corrupt(format!(
+            "offset {} decreases from {} to {}",
+            i + 1,
+            offsets[i],
+            offsets[i + 1]
+        )));
     }
     Ok(offsets)
 }
 
 /// Where the block of `reduce` lives: the data file and the byte range `start..end`, checked against the file's size.
-pub fn block_range(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<(PathBuf, u64, u64), ShuffleReadError> {
+pub(crate) fn block_range(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+    reduce: u32,
+) -> Result<(PathBuf, u64, u64), ShuffleReadError> {
     let offsets = read_index(dir, shuffle, map)?;
     let partitions = (offsets.len() - 1) as u32;
     if reduce >= partitions {
@@ -112,7 +132,12 @@ pub fn block_range(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Res
 
 /// Reads the whole block of reduce partition `reduce` written by map task `map` (its framed bytes).
 #[cfg(test)]
-pub(crate) fn read_block(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<Vec<u8>, ShuffleReadError> {
+pub(crate) fn read_block(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+    reduce: u32,
+) -> Result<Vec<u8>, ShuffleReadError> {
     let (path, start, end) = block_range(dir, shuffle, map, reduce)?;
     let mut block = vec![0u8; (end - start) as usize];
     if block.is_empty() {
@@ -125,12 +150,22 @@ pub(crate) fn read_block(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) 
 }
 
 /// Opens the block of reduce partition `reduce` written by map task `map` for streaming.
-pub fn open_block(dir: &Path, shuffle: ShuffleId, map: u32, reduce: u32) -> Result<BlockReader, ShuffleReadError> {
+pub(crate) fn open_block(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+    reduce: u32,
+) -> Result<BlockReader, ShuffleReadError> {
     let (path, start, end) = block_range(dir, shuffle, map, reduce)?;
     let mut file = File::open(&path).map_err(|e| io_error(&path, e))?;
     file.seek(SeekFrom::Start(start)).map_err(|e| io_error(&path, e))?;
     let capacity = ((end - start) as usize).clamp(4096, IO_BUFFER);
-    Ok(BlockReader { reader: BufReader::with_capacity(capacity, file.take(end - start)), path, len: end - start, pos: 0 })
+    Ok(BlockReader {
+        reader: BufReader::with_capacity(capacity, file.take(end - start)),
+        path,
+        len: end - start,
+        pos: 0,
+    })
 }
 
 /// Whether `len` more bytes fit a batch whose offsets are `u32`.
@@ -139,7 +174,7 @@ fn fits(out: &Batch, len: usize) -> bool {
 }
 
 /// Streams the records of one block from its data file, in batches.
-pub struct BlockReader {
+pub(crate) struct BlockReader {
     reader: BufReader<io::Take<File>>,
     path: PathBuf,
     len: u64,
@@ -148,13 +183,17 @@ pub struct BlockReader {
 
 impl BlockReader {
     /// The block's size in bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
     }
 
     /// Appends records to `out` until it holds at least `max_bytes` of data or the block ends;
     /// returns false once the block was already exhausted (nothing appended).
-    pub fn next_batch(&mut self, out: &mut Batch, max_bytes: usize) -> Result<bool, ShuffleReadError> {
+    pub(crate) fn next_batch(
+        &mut self,
+        out: &mut Batch,
+        max_bytes: usize,
+    ) -> Result<bool, ShuffleReadError> {
         if self.pos == self.len {
             return Ok(false);
         }
@@ -200,20 +239,24 @@ impl BlockReader {
 }
 
 /// Decodes the framed records of an in-memory block (a fetched remote block), in batches.
-pub struct BlockDecoder<'a> {
+pub(crate) struct BlockDecoder<'a> {
     block: &'a [u8],
     pos: usize,
 }
 
 impl<'a> BlockDecoder<'a> {
     /// A decoder positioned at the block's first record.
-    pub fn new(block: &'a [u8]) -> Self {
+    pub(crate) fn new(block: &'a [u8]) -> Self {
         BlockDecoder { block, pos: 0 }
     }
 
     /// Appends records to `out` until it holds at least `max_bytes` of data or the block ends;
     /// returns false once the block was already exhausted (nothing appended).
-    pub fn next_batch(&mut self, out: &mut Batch, max_bytes: usize) -> Result<bool, ShuffleReadError> {
+    pub(crate) fn next_batch(
+        &mut self,
+        out: &mut Batch,
+        max_bytes: usize,
+    ) -> Result<bool, ShuffleReadError> {
         if self.pos == self.block.len() {
             return Ok(false);
         }
@@ -241,7 +284,7 @@ impl<'a> BlockDecoder<'a> {
 }
 
 /// Appends every record of an in-memory block to `out`; on a framing error `out` is left as it was.
-pub fn decode_block(block: &[u8], out: &mut Batch) -> Result<(), ShuffleReadError> {
+pub(crate) fn decode_block(block: &[u8], out: &mut Batch) -> Result<(), ShuffleReadError> {
     let (bytes, records) = (out.data.len(), out.ends.len());
     let mut decoder = BlockDecoder::new(block);
     loop {

@@ -63,7 +63,14 @@ fn sample_batches(seed: u64) -> Vec<Batch> {
 }
 
 /// Writes `batches`, commits, and returns the per-partition lengths.
-fn write_all(dir: &Path, shuffle: ShuffleId, map: u32, partitioner: Partitioner, budget: usize, batches: &[Batch]) -> Vec<u64> {
+fn write_all(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+    partitioner: Partitioner,
+    budget: usize,
+    batches: &[Batch],
+) -> Vec<u64> {
     let mut w = ShuffleWriter::new(dir, shuffle, map, partitioner, budget).unwrap();
     for b in batches {
         w.write(b).unwrap();
@@ -76,7 +83,13 @@ fn write_all(dir: &Path, shuffle: ShuffleId, map: u32, partitioner: Partitioner,
 }
 
 /// Reads every block back two ways (whole, streamed in small batches) and checks they agree.
-fn read_all(dir: &Path, shuffle: ShuffleId, map: u32, partitions: u32, lengths: &[u64]) -> Vec<Vec<Vec<u8>>> {
+fn read_all(
+    dir: &Path,
+    shuffle: ShuffleId,
+    map: u32,
+    partitions: u32,
+    lengths: &[u64],
+) -> Vec<Vec<Vec<u8>>> {
     (0..partitions)
         .map(|r| {
             let block = read_block(dir, shuffle, map, r).unwrap();
@@ -153,21 +166,30 @@ fn hash_spreads_keys_over_partitions() {
 #[test]
 fn hash_partitioner_round_trip() {
     for n in [1u32, 3, 8] {
-        check_round_trip(Partitioner::Hash { partitions: n }, |_, r| (reference_hash(key_of(r)) % n as u64) as usize);
+        check_round_trip(Partitioner::Hash { partitions: n }, |_, r| {
+            (reference_hash(key_of(r)) % n as u64) as usize
+        });
     }
 }
 
 #[test]
 fn record_hash_partitioner_round_trip() {
-    check_round_trip(Partitioner::RecordHash { partitions: 5 }, |_, r| (reference_hash(r) % 5) as usize);
+    check_round_trip(Partitioner::RecordHash { partitions: 5 }, |_, r| {
+        (reference_hash(r) % 5) as usize
+    });
 }
 
 #[test]
 fn range_partitioner_round_trip() {
     let bounds: Vec<Vec<u8>> = vec![b"b".to_vec(), b"cc".to_vec(), b"e".to_vec()];
-    let by_scan = |key: &[u8]| bounds.iter().position(|b| key <= b.as_slice()).unwrap_or(bounds.len());
-    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: true }, |_, r| by_scan(key_of(r)));
-    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: false }, |_, r| bounds.len() - by_scan(key_of(r)));
+    let by_scan =
+        |key: &[u8]| bounds.iter().position(|b| key <= b.as_slice()).unwrap_or(bounds.len());
+    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: true }, |_, r| {
+        by_scan(key_of(r))
+    });
+    check_round_trip(Partitioner::Range { bounds: bounds.clone(), ascending: false }, |_, r| {
+        bounds.len() - by_scan(key_of(r))
+    });
     check_round_trip(Partitioner::Range { bounds: Vec::new(), ascending: true }, |_, _| 0);
 }
 
@@ -180,19 +202,39 @@ fn round_robin_partitioner_round_trip() {
 #[test]
 fn non_pair_record_is_an_error_for_key_partitioners() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ShuffleWriter::new(dir.path(), ShuffleId(0), 0, Partitioner::Hash { partitions: 2 }, 1 << 20).unwrap();
+    let mut w = ShuffleWriter::new(
+        dir.path(),
+        ShuffleId(0),
+        0,
+        Partitioner::Hash { partitions: 2 },
+        1 << 20,
+    )
+    .unwrap();
     let batch = Batch::from_records([pair(b"k", b"v"), b"xy".to_vec()]);
     let err = w.write(&batch).unwrap_err();
     assert!(matches!(err, ShuffleWriteError::NotAPair { index: 1, .. }), "{err}");
     assert!(err.to_string().contains("record 1"), "{err}");
-    let mut w = ShuffleWriter::new(dir.path(), ShuffleId(0), 0, Partitioner::RecordHash { partitions: 2 }, 0).unwrap();
+    let mut w = ShuffleWriter::new(
+        dir.path(),
+        ShuffleId(0),
+        0,
+        Partitioner::RecordHash { partitions: 2 },
+        0,
+    )
+    .unwrap();
     w.write(&batch).unwrap();
-    let err = ShuffleWriter::new(dir.path(), ShuffleId(0), 0, Partitioner::Hash { partitions: 0 }, 0).err().unwrap();
+    let err =
+        ShuffleWriter::new(dir.path(), ShuffleId(0), 0, Partitioner::Hash { partitions: 0 }, 0)
+            .err()
+            .unwrap();
     assert!(matches!(err, ShuffleWriteError::NoPartitions { .. }));
 }
 
 fn dir_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     names
 }
@@ -201,18 +243,36 @@ fn dir_names(dir: &Path) -> Vec<String> {
 fn spilling_gives_the_same_files() {
     let batches = sample_batches(99);
     let reference = tempfile::tempdir().unwrap();
-    let lengths = write_all(reference.path(), ShuffleId(1), 2, Partitioner::Hash { partitions: 6 }, usize::MAX, &batches);
+    let lengths = write_all(
+        reference.path(),
+        ShuffleId(1),
+        2,
+        Partitioner::Hash { partitions: 6 },
+        usize::MAX,
+        &batches,
+    );
     let (data, index) = shuffle_file_names(ShuffleId(1), 2);
     assert_eq!(dir_names(reference.path()), vec![data.clone(), index.clone()]);
     for budget in [0usize, 1, 50, 1000] {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = ShuffleWriter::new(dir.path(), ShuffleId(1), 2, Partitioner::Hash { partitions: 6 }, budget).unwrap();
+        let mut w = ShuffleWriter::new(
+            dir.path(),
+            ShuffleId(1),
+            2,
+            Partitioner::Hash { partitions: 6 },
+            budget,
+        )
+        .unwrap();
         for b in &batches {
             w.write(b).unwrap();
         }
         assert!(w.metrics().spills > 0, "budget {budget}");
         assert_eq!(w.commit().unwrap(), lengths);
-        assert_eq!(dir_names(dir.path()), vec![data.clone(), index.clone()], "spill file left behind");
+        assert_eq!(
+            dir_names(dir.path()),
+            vec![data.clone(), index.clone()],
+            "spill file left behind"
+        );
         for name in [&data, &index] {
             assert_eq!(
                 std::fs::read(dir.path().join(name)).unwrap(),
@@ -226,12 +286,22 @@ fn spilling_gives_the_same_files() {
 #[test]
 fn dropped_writer_leaves_no_files_and_commit_replaces() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ShuffleWriter::new(dir.path(), ShuffleId(1), 0, Partitioner::Hash { partitions: 2 }, 0).unwrap();
+    let mut w =
+        ShuffleWriter::new(dir.path(), ShuffleId(1), 0, Partitioner::Hash { partitions: 2 }, 0)
+            .unwrap();
     w.write(&Batch::from_records([pair(b"a", b"1")])).unwrap();
     drop(w);
     assert!(dir_names(dir.path()).is_empty());
-    write_all(dir.path(), ShuffleId(1), 0, Partitioner::RecordHash { partitions: 2 }, 0, &[Batch::from_records(["a", "b"])]);
-    let lengths = write_all(dir.path(), ShuffleId(1), 0, Partitioner::RecordHash { partitions: 2 }, 0, &[]);
+    write_all(
+        dir.path(),
+        ShuffleId(1),
+        0,
+        Partitioner::RecordHash { partitions: 2 },
+        0,
+        &[Batch::from_records(["a", "b"])],
+    );
+    let lengths =
+        write_all(dir.path(), ShuffleId(1), 0, Partitioner::RecordHash { partitions: 2 }, 0, &[]);
     assert_eq!(lengths, vec![0, 0]);
     assert!(read_block(dir.path(), ShuffleId(1), 0, 1).unwrap().is_empty());
 }
@@ -298,7 +368,10 @@ fn missing_and_corrupt_files_are_errors() {
     std::fs::write(&index_path, u64s(&[0, garbage.len() as u64])).unwrap();
     let mut reader = open_block(p, s, 0, 0).unwrap();
     let mut out = Batch::default();
-    assert!(matches!(reader.next_batch(&mut out, 1 << 20), Err(ShuffleReadError::CorruptBlock { offset: 0, .. })));
+    assert!(matches!(
+        reader.next_batch(&mut out, 1 << 20),
+        Err(ShuffleReadError::CorruptBlock { offset: 0, .. })
+    ));
 }
 
 #[test]
@@ -318,12 +391,18 @@ fn corrupt_blocks_never_panic() {
             result.unwrap();
         } else {
             assert!(matches!(result, Err(ShuffleReadError::CorruptBlock { .. })), "cut {cut}");
-            assert_eq!(out, Batch::from_records(["keep"]), "a failed decode leaves the batch as it was");
+            assert_eq!(
+                out,
+                Batch::from_records(["keep"]),
+                "a failed decode leaves the batch as it was"
+            );
         }
     }
     let mut rng = Rng(5);
     for _ in 0..2000 {
-        let block: Vec<u8> = (0..rng.below(24)).map(|_| if rng.below(3) == 0 { rng.next() as u8 } else { rng.below(4) as u8 }).collect();
+        let block: Vec<u8> = (0..rng.below(24))
+            .map(|_| if rng.below(3) == 0 { rng.next() as u8 } else { rng.below(4) as u8 })
+            .collect();
         let mut out = Batch::default();
         if decode_block(&block, &mut out).is_ok() {
             out.validate().unwrap();

@@ -22,7 +22,7 @@ static COMMIT_LOCK: Mutex<()> = Mutex::new(());
 
 /// A shuffle-map output that could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum ShuffleWriteError {
+pub(crate) enum ShuffleWriteError {
     /// The partitioner has no reduce partitions.
     #[error("shuffle {shuffle} has a partitioner with no partitions")]
     NoPartitions {
@@ -55,7 +55,7 @@ pub enum ShuffleWriteError {
 
 /// Counters of one map task's shuffle output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ShuffleWriteMetrics {
+pub(super) struct ShuffleWriteMetrics {
     /// Records written.
     pub records: u64,
     /// Bytes of framed records written (the data file's final size).
@@ -80,12 +80,14 @@ impl Router {
     fn route(&mut self, index: usize, record: &[u8]) -> Result<usize, ShuffleWriteError> {
         Ok(match self {
             Router::Hash { n } => {
-                let (key, _) = split_pair(record).map_err(|source| ShuffleWriteError::NotAPair { index, source })?;
+                let (key, _) = split_pair(record)
+                    .map_err(|source| ShuffleWriteError::NotAPair { index, source })?;
                 (partition_hash(key) % *n) as usize
             }
             Router::RecordHash { n } => (partition_hash(record) % *n) as usize,
             Router::Range { bounds, ascending } => {
-                let (key, _) = split_pair(record).map_err(|source| ShuffleWriteError::NotAPair { index, source })?;
+                let (key, _) = split_pair(record)
+                    .map_err(|source| ShuffleWriteError::NotAPair { index, source })?;
                 range_partition(bounds, *ascending, key)
             }
             Router::RoundRobin { n, next } => {
@@ -121,7 +123,7 @@ struct Spill {
 /// buffer is appended to a spill file and emptied. `commit` concatenates,
 /// per reduce partition, the spilled segments in order and then the buffer,
 /// so the data file is the same whether or not the writer spilled.
-pub struct ShuffleWriter {
+pub(crate) struct ShuffleWriter {
     dir: PathBuf,
     shuffle: ShuffleId,
     map: u32,
@@ -135,7 +137,7 @@ pub struct ShuffleWriter {
 
 impl ShuffleWriter {
     /// A writer for map task `map` of `shuffle`, writing into `dir`, buffering up to `memory_budget` bytes.
-    pub fn new(
+    pub(crate) fn new(
         dir: &Path,
         shuffle: ShuffleId,
         map: u32,
@@ -150,9 +152,10 @@ impl ShuffleWriter {
             Partitioner::Hash { partitions } => Router::Hash { n: partitions as u64 },
             Partitioner::RecordHash { partitions } => Router::RecordHash { n: partitions as u64 },
             Partitioner::Range { bounds, ascending } => Router::Range { bounds, ascending },
-            Partitioner::RoundRobin { partitions } => {
-                Router::RoundRobin { n: partitions, next: (partition_hash(&map.to_le_bytes()) % partitions as u64) as u32 }
-            }
+            Partitioner::RoundRobin { partitions } => Router::RoundRobin {
+                n: partitions,
+                next: (partition_hash(&map.to_le_bytes()) % partitions as u64) as u32,
+            },
         };
         Ok(ShuffleWriter {
             dir: dir.to_path_buf(),
@@ -169,12 +172,12 @@ impl ShuffleWriter {
 
     /// Counters so far.
     #[cfg(test)]
-    pub(crate) fn metrics(&self) -> ShuffleWriteMetrics {
+    pub(super) fn metrics(&self) -> ShuffleWriteMetrics {
         self.metrics
     }
 
     /// Routes every record of `batch` to its reduce partition.
-    pub fn write(&mut self, batch: &Batch) -> Result<(), ShuffleWriteError> {
+    pub(crate) fn write(&mut self, batch: &Batch) -> Result<(), ShuffleWriteError> {
         batch.validate().map_err(|source| ShuffleWriteError::Malformed { source })?;
         let mut start = 0usize;
         for (index, &end) in batch.ends.iter().enumerate() {
@@ -198,8 +201,14 @@ impl ShuffleWriter {
     fn spill(&mut self) -> Result<(), ShuffleWriteError> {
         if self.spill.is_none() {
             let path = self.dir.join(temp_name(self.shuffle, self.map, "spill"));
-            let file = File::create(&path).map_err(|source| ShuffleWriteError::Io { path: path.clone(), source })?;
-            self.spill = Some(Spill { path, file: BufWriter::with_capacity(IO_BUFFER, file), segments: Vec::new(), len: 0 });
+            let file = File::create(&path)
+                .map_err(|source| ShuffleWriteError::Io { path: path.clone(), source })?;
+            self.spill = Some(Spill {
+                path,
+                file: BufWriter::with_capacity(IO_BUFFER, file),
+                segments: Vec::new(),
+                len: 0,
+            });
         }
         let Some(spill) = self.spill.as_mut() else {
             return Ok(());
@@ -207,7 +216,10 @@ impl ShuffleWriter {
         let keep = (self.budget / self.buffers.len()).max(64 << 10);
         let mut segments = Vec::with_capacity(self.buffers.len());
         for buf in &mut self.buffers {
-            spill.file.write_all(buf).map_err(|source| ShuffleWriteError::Io { path: spill.path.clone(), source })?;
+            spill
+                .file
+                .write_all(buf)
+                .map_err(|source| ShuffleWriteError::Io { path: spill.path.clone(), source })?;
             segments.push((spill.len, buf.len() as u64));
             spill.len += buf.len() as u64;
             if buf.capacity() > keep {
@@ -225,7 +237,7 @@ impl ShuffleWriter {
     }
 
     /// Writes the data file and then the index file; returns the bytes of each reduce partition's block.
-    pub fn commit(mut self) -> Result<Vec<u64>, ShuffleWriteError> {
+    pub(crate) fn commit(mut self) -> Result<Vec<u64>, ShuffleWriteError> {
         let (data_name, index_name) = shuffle_file_names(self.shuffle, self.map);
         let data_path = self.dir.join(&data_name);
         let index_path = self.dir.join(&index_name);
@@ -256,7 +268,11 @@ impl ShuffleWriter {
     }
 
     /// Writes the temporary data and index files.
-    fn write_files(&mut self, data_tmp: &Path, index_tmp: &Path) -> Result<Vec<u64>, ShuffleWriteError> {
+    fn write_files(
+        &mut self,
+        data_tmp: &Path,
+        index_tmp: &Path,
+    ) -> Result<Vec<u64>, ShuffleWriteError> {
         let mut spill_reader = match self.spill.as_mut() {
             Some(spill) => {
                 spill.file.flush().map_err(io_err(&spill.path))?;
@@ -276,9 +292,13 @@ impl ShuffleWriter {
                         continue;
                     }
                     reader.seek(SeekFrom::Start(offset)).map_err(io_err(&spill.path))?;
-                    let copied = io::copy(&mut Read::by_ref(reader).take(seg_len), &mut data).map_err(io_err(data_tmp))?;
+                    let copied = io::copy(&mut Read::by_ref(reader).take(seg_len), &mut data)
+                        .map_err(io_err(data_tmp))?;
                     if copied != seg_len {
-                        let source = io::Error::new(io::ErrorKind::UnexpectedEof, "spill file is shorter than written");
+                        let source = io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "spill file is shorter than written",
+                        );
                         return Err(ShuffleWriteError::Io { path: spill.path.clone(), source });
                     }
                     len += seg_len;
@@ -288,7 +308,10 @@ impl ShuffleWriter {
             len += buf.len() as u64;
             lengths.push(len);
         }
-        data.into_inner().map_err(|e| ShuffleWriteError::Io { path: data_tmp.to_path_buf(), source: e.into_error() })?;
+        data.into_inner().map_err(|e| ShuffleWriteError::Io {
+            path: data_tmp.to_path_buf(),
+            source: e.into_error(),
+        })?;
 
         let mut index = Vec::with_capacity(8 * (lengths.len() + 1));
         let mut offset = 0u64;
@@ -326,5 +349,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShuffleWriteError + '_ {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), ShuffleWriteError> {
-    std::fs::rename(from, to).map_err(|source| ShuffleWriteError::Io { path: to.to_path_buf(), source })
+    std::fs::rename(from, to)
+        .map_err(|source| ShuffleWriteError::Io { path: to.to_path_buf(), source })
 }

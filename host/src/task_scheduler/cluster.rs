@@ -65,7 +65,13 @@ impl Cluster {
     }
 
     /// Registers (or re-registers) an executor with `busy` cores in use; returns its previous host.
-    pub(crate) fn add(&mut self, executor: ExecutorId, place: ExecutorPlace, cores: u32, busy: u32) -> Option<String> {
+    pub(crate) fn add(
+        &mut self,
+        executor: ExecutorId,
+        place: ExecutorPlace,
+        cores: u32,
+        busy: u32,
+    ) -> Option<String> {
         let old = self.remove(executor).map(|s| s.host);
         let ExecutorPlace { host, rack, data_roots } = place;
         let entry = self.hosts.entry(host.clone()).or_default();
@@ -77,7 +83,10 @@ impl Cluster {
         if !data_roots.is_empty() {
             self.rooted.insert(executor);
         }
-        self.executors.insert(executor, ExecutorSlot { host, rack, data_roots, cores, free: cores.saturating_sub(busy) });
+        self.executors.insert(
+            executor,
+            ExecutorSlot { host, rack, data_roots, cores, free: cores.saturating_sub(busy) },
+        );
         self.refresh(executor);
         old
     }
@@ -152,7 +161,9 @@ impl Cluster {
         let mut hosts: Vec<&str> = Vec::new();
         for e in &self.rooted {
             let slot = &self.executors[e];
-            if !hosts.contains(&slot.host.as_str()) && slot.data_roots.iter().any(|r| path.starts_with(r)) {
+            if !hosts.contains(&slot.host.as_str())
+                && slot.data_roots.iter().any(|r| path.starts_with(r))
+            {
                 hosts.push(&slot.host);
             }
         }

@@ -16,8 +16,13 @@ use crate::ids::{ExecutorId, TaskId};
 use crate::task::TaskAttempt;
 
 /// The offer passes, best level first.
-const PASSES: [TaskLocality; 5] =
-    [TaskLocality::ProcessLocal, TaskLocality::NodeLocal, TaskLocality::NoPref, TaskLocality::RackLocal, TaskLocality::Any];
+const PASSES: [TaskLocality; 5] = [
+    TaskLocality::ProcessLocal,
+    TaskLocality::NodeLocal,
+    TaskLocality::NoPref,
+    TaskLocality::RackLocal,
+    TaskLocality::Any,
+];
 
 impl TaskScheduler {
     /// Places queued tasks on free cores.
@@ -26,7 +31,8 @@ impl TaskScheduler {
         if !self.cluster.has_free() {
             return out;
         }
-        let keys: Vec<SetKey> = self.sets.iter().filter(|(_, s)| s.has_work()).map(|(k, _)| *k).collect();
+        let keys: Vec<SetKey> =
+            self.sets.iter().filter(|(_, s)| s.has_work()).map(|(k, _)| *k).collect();
         for key in keys {
             for max in PASSES {
                 loop {
@@ -43,8 +49,11 @@ impl TaskScheduler {
                         if !set.has_work() {
                             break;
                         }
-                        let host = self.cluster.host_of(executor).expect("free executors are registered");
-                        let Some((index, locality, speculative)) = set.resource_offer(now, executor, host, max, &self.cluster) else {
+                        let host =
+                            self.cluster.host_of(executor).expect("free executors are registered");
+                        let Some((index, locality, speculative)) =
+                            set.resource_offer(now, executor, host, max, &self.cluster)
+                        else {
                             continue;
                         };
                         out.push(self.launch(now, executor, key, index, locality, speculative));
@@ -74,8 +83,16 @@ impl TaskScheduler {
         let attempt = set.launched(index, task, executor);
         let partition = set.partition(index);
         self.cluster.take(executor);
-        self.running.insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
-        let id = TaskAttempt { task, job: key.job, stage: key.stage, stage_attempt: key.attempt, partition, attempt };
+        self.running
+            .insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
+        let id = TaskAttempt {
+            task,
+            job: key.job,
+            stage: key.stage,
+            stage_attempt: key.attempt,
+            partition,
+            attempt,
+        };
         Assignment { id, executor, locality, speculative }
     }
 

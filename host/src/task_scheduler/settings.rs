@@ -124,8 +124,10 @@ impl TaskSchedulerConfig {
             },
             exclusion: ExclusionConfig {
                 enabled: conf.read(&keys::EXCLUDE_ON_FAILURE_ENABLED)?,
-                max_task_attempts_per_executor: conf.read(&keys::EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR)?,
-                max_failed_tasks_per_executor: conf.read(&keys::EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR)?,
+                max_task_attempts_per_executor: conf
+                    .read(&keys::EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR)?,
+                max_failed_tasks_per_executor: conf
+                    .read(&keys::EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR)?,
             },
             retry_guest_failures: conf.read(&keys::TASK_RETRY_GUEST_FAILURES)?,
         })
@@ -146,7 +148,10 @@ mod tests {
         assert_eq!(c.speculation.interval, Duration::from_millis(100));
         assert_eq!(c.speculation.min_task_runtime, Duration::from_millis(100));
         assert!(!c.exclusion.enabled);
-        assert_eq!((c.exclusion.max_task_attempts_per_executor, c.exclusion.max_failed_tasks_per_executor), (1, 2));
+        assert_eq!(
+            (c.exclusion.max_task_attempts_per_executor, c.exclusion.max_failed_tasks_per_executor),
+            (1, 2)
+        );
     }
 
     #[test]
@@ -161,7 +166,14 @@ mod tests {
         ])
         .unwrap();
         let c = TaskSchedulerConfig::from_conf(&conf).unwrap();
-        assert_eq!(c.locality_waits, LocalityWaits { process: Duration::from_secs(1), node: Duration::ZERO, rack: Duration::from_secs(1) });
+        assert_eq!(
+            c.locality_waits,
+            LocalityWaits {
+                process: Duration::from_secs(1),
+                node: Duration::ZERO,
+                rack: Duration::from_secs(1)
+            }
+        );
         assert!(c.speculation.enabled);
         assert_eq!(c.speculation.quantile, 0.5);
         assert!(c.exclusion.enabled);
@@ -180,7 +192,11 @@ mod tests {
             let conf = Conf::from_args([arg]).unwrap();
             let err = TaskSchedulerConfig::from_conf(&conf).unwrap_err().to_string();
             assert!(
-                err.starts_with(&format!("invalid value `{}` for {}: ", arg.split_once('=').unwrap().1, arg.split('=').next().unwrap())),
+                err.starts_with(&format!(
+                    "invalid value `{}` for {}: ",
+                    arg.split_once('=').unwrap().1,
+                    arg.split('=').next().unwrap()
+                )),
                 "{err}"
             );
         }

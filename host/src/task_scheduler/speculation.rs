@@ -60,14 +60,22 @@ impl TaskScheduler {
             return false;
         }
         self.next_speculation_check = now + config.interval;
-        let thresholds: Vec<_> = self.sets.iter().filter_map(|(key, set)| Some((*key, set.speculation_threshold(&config)?))).collect();
+        let thresholds: Vec<_> = self
+            .sets
+            .iter()
+            .filter_map(|(key, set)| Some((*key, set.speculation_threshold(&config)?)))
+            .collect();
         if thresholds.is_empty() {
             return false;
         }
         let mut slow: Vec<(TaskId, usize, super::SetKey)> = self
             .running
             .iter()
-            .filter(|(_, run)| thresholds.iter().any(|(key, limit)| *key == run.key && now.saturating_sub(run.start) > *limit))
+            .filter(|(_, run)| {
+                thresholds
+                    .iter()
+                    .any(|(key, limit)| *key == run.key && now.saturating_sub(run.start) > *limit)
+            })
             .map(|(task, run)| (*task, run.index, run.key))
             .collect();
         slow.sort_by_key(|s| s.0);

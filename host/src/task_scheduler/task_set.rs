@@ -115,7 +115,13 @@ pub(crate) struct TaskSetManager {
 }
 
 impl TaskSetManager {
-    pub(crate) fn new(stage: StageId, tasks: Vec<PendingTask>, now: Duration, settings: SetSettings, cluster: &Cluster) -> Self {
+    pub(crate) fn new(
+        stage: StageId,
+        tasks: Vec<PendingTask>,
+        now: Duration,
+        settings: SetSettings,
+        cluster: &Cluster,
+    ) -> Self {
         let tasks: Vec<TaskEntry> = tasks
             .into_iter()
             .map(|t| TaskEntry {
@@ -328,7 +334,9 @@ impl TaskSetManager {
         }
         if self.queued > 0 {
             let allowed = self.allowed_locality(now).min(max);
-            if let Some((index, locality)) = self.dequeue(executor, host, allowed, max >= TaskLocality::NoPref, cluster) {
+            if let Some((index, locality)) =
+                self.dequeue(executor, host, allowed, max >= TaskLocality::NoPref, cluster)
+            {
                 if locality != TaskLocality::NoPref {
                     self.delay = Delay { level: locality, last_reset: now };
                 }
@@ -387,7 +395,13 @@ impl TaskSetManager {
     }
 
     /// How close `executor` is to a task's preferences.
-    fn locality_on(&self, index: usize, executor: ExecutorId, host: &str, cluster: &Cluster) -> TaskLocality {
+    fn locality_on(
+        &self,
+        index: usize,
+        executor: ExecutorId,
+        host: &str,
+        cluster: &Cluster,
+    ) -> TaskLocality {
         let prefs = &self.tasks[index].preferred;
         if prefs.is_empty() {
             TaskLocality::NoPref
@@ -432,7 +446,12 @@ impl TaskSetManager {
     }
 
     /// Records a success that took `runtime`; returns the task's other running attempts (to kill).
-    pub(crate) fn succeeded(&mut self, index: usize, task: TaskId, runtime: Duration) -> Vec<(TaskId, ExecutorId)> {
+    pub(crate) fn succeeded(
+        &mut self,
+        index: usize,
+        task: TaskId,
+        runtime: Duration,
+    ) -> Vec<(TaskId, ExecutorId)> {
         if self.tasks[index].queued {
             self.unqueue(index);
         }
@@ -474,14 +493,21 @@ impl TaskSetManager {
                         let n = self.failed_tasks.entry(executor).or_default();
                         *n += 1;
                         let exclusion = self.settings.exclusion;
-                        if exclusion.enabled && *n >= exclusion.max_failed_tasks_per_executor && self.excluded.insert(executor) {
+                        if exclusion.enabled
+                            && *n >= exclusion.max_failed_tasks_per_executor
+                            && self.excluded.insert(executor)
+                        {
                             tracing::info!(stage = %self.stage, %executor, failed_tasks = *n, "executor excluded for the stage");
                         }
                     }
                 }
                 let t = &self.tasks[index];
                 if t.failures >= max_failures {
-                    let times = if t.failures == 1 { "once".to_string() } else { format!("{} times", t.failures) };
+                    let times = if t.failures == 1 {
+                        "once".to_string()
+                    } else {
+                        format!("{} times", t.failures)
+                    };
                     return Some(format!(
                         "task {} of stage {} failed {times}; last failure: {}",
                         t.partition,
@@ -563,7 +589,12 @@ impl TaskSetManager {
 
     /// A speculative copy for `executor`: never where an attempt of the task
     /// runs, nor on such an attempt's host while other hosts exist.
-    fn dequeue_speculative(&mut self, executor: ExecutorId, host: &str, cluster: &Cluster) -> Option<usize> {
+    fn dequeue_speculative(
+        &mut self,
+        executor: ExecutorId,
+        host: &str,
+        cluster: &Cluster,
+    ) -> Option<usize> {
         let other_hosts = cluster.host_count() > 1;
         let mut pos = 0;
         while pos < self.speculatable.len() {
@@ -574,7 +605,10 @@ impl TaskSetManager {
                 continue;
             }
             pos += 1;
-            let here = t.running.iter().any(|(_, e)| *e == executor || (other_hosts && cluster.host_of(*e) == Some(host)));
+            let here = t
+                .running
+                .iter()
+                .any(|(_, e)| *e == executor || (other_hosts && cluster.host_of(*e) == Some(host)));
             if here || !may_run(t, executor, &self.settings.exclusion, cluster) {
                 continue;
             }
@@ -591,7 +625,12 @@ impl TaskSetManager {
 /// Whether a task may run on `executor` after its failures: never where it
 /// failed `max_task_attempts_per_executor` times (exclusion enabled), and
 /// not where it failed at all while another usable executor has not seen it fail.
-fn may_run(t: &TaskEntry, executor: ExecutorId, exclusion: &ExclusionConfig, cluster: &Cluster) -> bool {
+fn may_run(
+    t: &TaskEntry,
+    executor: ExecutorId,
+    exclusion: &ExclusionConfig,
+    cluster: &Cluster,
+) -> bool {
     if t.failed_on.is_empty() {
         return true;
     }
@@ -607,7 +646,11 @@ fn may_run(t: &TaskEntry, executor: ExecutorId, exclusion: &ExclusionConfig, clu
 
 /// Pops the last queued task of `list` that may run here, dropping stale
 /// entries met on the way (amortised: each entry is dropped once).
-fn take_from(list: &mut Vec<usize>, tasks: &[TaskEntry], ok: impl Fn(&TaskEntry) -> bool) -> Option<usize> {
+fn take_from(
+    list: &mut Vec<usize>,
+    tasks: &[TaskEntry],
+    ok: impl Fn(&TaskEntry) -> bool,
+) -> Option<usize> {
     let mut i = list.len();
     while i > 0 {
         i -= 1;

@@ -8,7 +8,11 @@ use crate::task::{ResultValue, TaskMetrics, TaskOutput};
 const T0: Duration = Duration::ZERO;
 
 fn scheduler(max_failures: u32, cpus: u32) -> TaskScheduler {
-    TaskScheduler::new(&TaskSchedulerConfig { max_task_failures: max_failures, cpus_per_task: cpus, ..Default::default() })
+    TaskScheduler::new(&TaskSchedulerConfig {
+        max_task_failures: max_failures,
+        cpus_per_task: cpus,
+        ..Default::default()
+    })
 }
 
 fn set(stage: u32, partitions: &[u32]) -> TaskSet {
@@ -16,12 +20,22 @@ fn set(stage: u32, partitions: &[u32]) -> TaskSet {
         job: JobId(0),
         stage: StageId(stage),
         stage_attempt: 0,
-        tasks: partitions.iter().map(|&partition| PendingTask { partition, preferred: Vec::new() }).collect(),
+        tasks: partitions
+            .iter()
+            .map(|&partition| PendingTask { partition, preferred: Vec::new() })
+            .collect(),
     }
 }
 
 fn report(a: &Assignment, result: Result<TaskOutput, TaskFailure>) -> TaskReport {
-    TaskReport { task: a.id.task, executor: a.executor, result, cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() }
+    TaskReport {
+        task: a.id.task,
+        executor: a.executor,
+        result,
+        cached: Vec::new(),
+        metrics: TaskMetrics::default(),
+        log: String::new(),
+    }
 }
 
 fn ok() -> Result<TaskOutput, TaskFailure> {
@@ -41,7 +55,11 @@ fn outcome(v: ReportVerdict) -> TaskOutcome {
 
 #[test]
 fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() {
-    let config = TaskSchedulerConfig { max_task_failures: 4, retry_guest_failures: false, ..Default::default() };
+    let config = TaskSchedulerConfig {
+        max_task_failures: 4,
+        retry_guest_failures: false,
+        ..Default::default()
+    };
     let mut ts = TaskScheduler::new(&config);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
@@ -49,11 +67,19 @@ fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() 
     let a = ts.resource_offers(T0);
     assert_eq!(a.len(), 2);
     // A disk error is the executor's: retried (elsewhere) whatever the setting.
-    let host = Err(TaskFailure::Host { message: "cannot write shuffle file: No space left on device".into() });
+    let host = Err(TaskFailure::Host {
+        message: "cannot write shuffle file: No space left on device".into(),
+    });
     assert_eq!(outcome(ts.status_update(T0, &report(&a[0], host))), TaskOutcome::Retrying);
-    assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(
+        outcome(ts.status_update(T0, &report(&a[1], ok()))),
+        TaskOutcome::Succeeded { .. }
+    ));
     let b = ts.resource_offers(T0);
-    assert_eq!((b.len(), b[0].id.partition, b[0].executor, b[0].id.attempt), (1, 0, ExecutorId(1), 1));
+    assert_eq!(
+        (b.len(), b[0].id.partition, b[0].executor, b[0].id.attempt),
+        (1, 0, ExecutorId(1), 1)
+    );
     // A panic would happen again: the first one ends the stage.
     match outcome(ts.status_update(T0, &report(&b[0], guest_err("panicked at record 7")))) {
         TaskOutcome::TooManyFailures { message } => assert_eq!(
@@ -81,7 +107,10 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(0));
     assert_eq!(ts.free_cores(ExecutorId(1)), Some(1));
     assert!(ts.resource_offers(T0).is_empty());
-    assert!(matches!(outcome(ts.status_update(T0, &report(&a[1], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(
+        outcome(ts.status_update(T0, &report(&a[1], ok()))),
+        TaskOutcome::Succeeded { .. }
+    ));
     let b = ts.resource_offers(T0);
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(1), 3));
@@ -102,7 +131,10 @@ fn prefers_process_local_then_node_local() {
             tasks: vec![
                 PendingTask { partition: 0, preferred: vec![TaskLocation::Host("h1".into())] },
                 PendingTask { partition: 1, preferred: vec![] },
-                PendingTask { partition: 2, preferred: vec![TaskLocation::Executor(ExecutorId(0))] },
+                PendingTask {
+                    partition: 2,
+                    preferred: vec![TaskLocation::Executor(ExecutorId(0))],
+                },
             ],
         },
     );
@@ -126,10 +158,20 @@ fn failed_task_retries_elsewhere_then_aborts_with_guest_message() {
     ts.submit_task_set(T0, set(7, &[5]));
     let a = ts.resource_offers(T0);
     assert_eq!((a.len(), a[0].executor, a[0].id.attempt), (1, ExecutorId(0), 0));
-    assert_eq!(outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
+    assert_eq!(
+        outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))),
+        TaskOutcome::Retrying
+    );
     let b = ts.resource_offers(T0);
-    assert_eq!((b.len(), b[0].executor, b[0].id.attempt), (1, ExecutorId(1), 1), "retried on the other executor");
-    assert_eq!(outcome(ts.status_update(T0, &report(&b[0], guest_err("boom")))), TaskOutcome::Retrying);
+    assert_eq!(
+        (b.len(), b[0].executor, b[0].id.attempt),
+        (1, ExecutorId(1), 1),
+        "retried on the other executor"
+    );
+    assert_eq!(
+        outcome(ts.status_update(T0, &report(&b[0], guest_err("boom")))),
+        TaskOutcome::Retrying
+    );
     // Failed everywhere: any executor will do.
     let c = ts.resource_offers(T0);
     assert_eq!((c.len(), c[0].id.attempt), (1, 2));
@@ -153,10 +195,16 @@ fn excluded_task_waits_for_the_other_executor() {
     ts.status_update(T0, &report(&a[0], guest_err("x")));
     // Executor 0 is free again but partition 0 avoids it: it takes partition 2.
     let b = ts.resource_offers(T0);
-    assert_eq!(b.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(), vec![(ExecutorId(0), 2)]);
+    assert_eq!(
+        b.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(),
+        vec![(ExecutorId(0), 2)]
+    );
     ts.status_update(T0, &report(&a[1], ok()));
     let c = ts.resource_offers(T0);
-    assert_eq!(c.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0)]);
+    assert_eq!(
+        c.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(),
+        vec![(ExecutorId(1), 0)]
+    );
 }
 
 #[test]
@@ -172,13 +220,23 @@ fn stale_and_unknown_reports_only_free_cores() {
     let mut never = report(&a[0], ok());
     never.task = TaskId(999);
     assert_eq!(ts.status_update(T0, &never), ReportVerdict::Unknown);
-    assert!(matches!(outcome(ts.status_update(T0, &report(&a[0], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(
+        outcome(ts.status_update(T0, &report(&a[0], ok()))),
+        TaskOutcome::Succeeded { .. }
+    ));
     // A duplicate report is unknown: the attempt is no longer running.
     assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     // Removing the set: its running attempt is to be killed and reports as stale.
     assert_eq!(ts.remove_task_set(StageId(0), 0), vec![(ExecutorId(0), a[1].id.task)]);
-    assert_eq!(ts.free_cores(ExecutorId(0)), Some(1), "a killed attempt keeps its core until reported");
-    assert_eq!(outcome(ts.status_update(T0, &report(&a[1], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
+    assert_eq!(
+        ts.free_cores(ExecutorId(0)),
+        Some(1),
+        "a killed attempt keeps its core until reported"
+    );
+    assert_eq!(
+        outcome(ts.status_update(T0, &report(&a[1], Err(TaskFailure::Killed)))),
+        TaskOutcome::Stale
+    );
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(2));
     assert_eq!(ts.running_count(), 0);
 }
@@ -197,12 +255,21 @@ fn lost_executor_requeues_without_counting() {
     assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     ts.status_update(T0, &report(&a[1], ok()));
     let b = ts.resource_offers(T0);
-    assert_eq!(b.iter().map(|x| (x.executor, x.id.partition, x.id.attempt)).collect::<Vec<_>>(), vec![(ExecutorId(1), 0, 1)]);
+    assert_eq!(
+        b.iter().map(|x| (x.executor, x.id.partition, x.id.attempt)).collect::<Vec<_>>(),
+        vec![(ExecutorId(1), 0, 1)]
+    );
     // Killed reports are not counted either (max failures is 1 here).
-    assert_eq!(outcome(ts.status_update(T0, &report(&b[0], Err(TaskFailure::Killed)))), TaskOutcome::Requeued);
+    assert_eq!(
+        outcome(ts.status_update(T0, &report(&b[0], Err(TaskFailure::Killed)))),
+        TaskOutcome::Requeued
+    );
     let c = ts.resource_offers(T0);
     assert_eq!(c.len(), 1);
-    assert!(matches!(outcome(ts.status_update(T0, &report(&c[0], ok()))), TaskOutcome::Succeeded { .. }));
+    assert!(matches!(
+        outcome(ts.status_update(T0, &report(&c[0], ok()))),
+        TaskOutcome::Succeeded { .. }
+    ));
     assert!(!ts.has_task_set(StageId(0), 0), "finished sets are removed");
 }
 
@@ -238,9 +305,15 @@ fn abort_message_is_one_line() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.submit_task_set(T0, set(2, &[0]));
     let a = ts.resource_offers(T0);
-    match outcome(ts.status_update(T0, &report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")))) {
+    match outcome(ts.status_update(
+        T0,
+        &report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")),
+    )) {
         TaskOutcome::TooManyFailures { message } => {
-            assert_eq!(message, "task 0 of stage 2 failed once; last failure: panicked at src/lib.rs:3:5: | index out of bounds")
+            assert_eq!(
+                message,
+                "task 0 of stage 2 failed once; last failure: panicked at src/lib.rs:3:5: | index out of bounds"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -273,11 +346,22 @@ fn delay_scheduling_relaxes_level_by_level_and_resets_on_a_better_launch() {
     assert_eq!(placed(&a), vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]);
     assert!(ts.resource_offers(at(2999)).is_empty(), "process-local wait (3s) not over");
     let b = ts.resource_offers(at(3000));
-    assert_eq!(placed(&b), vec![(ExecutorId(1), 1, TaskLocality::NodeLocal)], "same host as the preferred executor");
+    assert_eq!(
+        placed(&b),
+        vec![(ExecutorId(1), 1, TaskLocality::NodeLocal)],
+        "same host as the preferred executor"
+    );
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::NodeLocal));
-    assert!(ts.resource_offers(at(5999)).is_empty(), "node-local wait restarted by the node-local launch");
+    assert!(
+        ts.resource_offers(at(5999)).is_empty(),
+        "node-local wait restarted by the node-local launch"
+    );
     let c = ts.resource_offers(at(6000));
-    assert_eq!(placed(&c), vec![(ExecutorId(2), 2, TaskLocality::Any)], "rack-local skipped: no racks");
+    assert_eq!(
+        placed(&c),
+        vec![(ExecutorId(2), 2, TaskLocality::Any)],
+        "rack-local skipped: no racks"
+    );
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::Any));
     // Executor 0 frees: a process-local launch brings the level back down.
     ts.status_update(at(6100), &report(&a[0], ok()));
@@ -298,7 +382,11 @@ fn preferences_on_a_lost_or_absent_executor_do_not_wait() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, prefer(0, &[0], 7));
-    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(1), 0, TaskLocality::Any)], "executor 7 is not registered");
+    assert_eq!(
+        placed(&ts.resource_offers(T0)),
+        vec![(ExecutorId(1), 0, TaskLocality::Any)],
+        "executor 7 is not registered"
+    );
     // The preferred executor registers: the queues are rebuilt and its tasks wait for it.
     ts.submit_task_set(T0, prefer(1, &[0, 1], 7));
     ts.add_executor(ExecutorId(7), "h7".into(), 1);
@@ -307,8 +395,16 @@ fn preferences_on_a_lost_or_absent_executor_do_not_wait() {
 }
 
 fn excluding(max_failures: u32, per_task: u32, per_stage: u32) -> TaskScheduler {
-    let exclusion = ExclusionConfig { enabled: true, max_task_attempts_per_executor: per_task, max_failed_tasks_per_executor: per_stage };
-    TaskScheduler::new(&TaskSchedulerConfig { max_task_failures: max_failures, exclusion, ..Default::default() })
+    let exclusion = ExclusionConfig {
+        enabled: true,
+        max_task_attempts_per_executor: per_task,
+        max_failed_tasks_per_executor: per_stage,
+    };
+    TaskScheduler::new(&TaskSchedulerConfig {
+        max_task_failures: max_failures,
+        exclusion,
+        ..Default::default()
+    })
 }
 
 #[test]
@@ -318,7 +414,10 @@ fn excluded_everywhere_a_task_fails_its_stage_with_the_guest_message() {
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(3, &[0]));
     let a = ts.resource_offers(T0);
-    assert_eq!(outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))), TaskOutcome::Retrying);
+    assert_eq!(
+        outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))),
+        TaskOutcome::Retrying
+    );
     let b = ts.resource_offers(T0);
     assert_eq!(b[0].executor, ExecutorId(1));
     match outcome(ts.status_update(T0, &report(&b[0], guest_err("boom again")))) {
@@ -345,7 +444,12 @@ fn task_exclusion_threshold_counts_failures_per_executor() {
         if executors.len() < 4 {
             assert_eq!(o, TaskOutcome::Retrying);
         } else {
-            assert_eq!(o, TaskOutcome::TooManyFailures { message: "task 0 of stage 0 failed 4 times; last failure: bad".into() });
+            assert_eq!(
+                o,
+                TaskOutcome::TooManyFailures {
+                    message: "task 0 of stage 0 failed 4 times; last failure: bad".into()
+                }
+            );
         }
     }
     // Twice on each executor: never a third time on the same one.
@@ -362,12 +466,22 @@ fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
     }
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3, 4, 5]));
     let a = ts.resource_offers(T0);
-    assert_eq!(placed(&a).iter().map(|p| (p.0.0, p.1)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (2, 2)]);
+    assert_eq!(
+        placed(&a).iter().map(|p| (p.0.0, p.1)).collect::<Vec<_>>(),
+        vec![(0, 0), (1, 1), (2, 2)]
+    );
     ts.status_update(T0, &report(&a[0], guest_err("disk full")));
     let b = ts.resource_offers(T0);
-    assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(0), 3), "task 0 avoids executor 0; task 3 runs there");
+    assert_eq!(
+        (b[0].executor, b[0].id.partition),
+        (ExecutorId(0), 3),
+        "task 0 avoids executor 0; task 3 runs there"
+    );
     ts.status_update(T0, &report(&b[0], guest_err("disk full")));
-    assert!(ts.resource_offers(T0).is_empty(), "executor 0 failed two tasks of stage 0: excluded for it");
+    assert!(
+        ts.resource_offers(T0).is_empty(),
+        "executor 0 failed two tasks of stage 0: excluded for it"
+    );
     // Another stage's tasks still run there.
     let mut other = set(1, &[0]);
     other.job = JobId(1);
@@ -393,18 +507,26 @@ fn without_exclusion_an_executor_failing_many_tasks_keeps_running_others() {
     assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(0), 2));
     ts.status_update(T0, &report(&b[0], guest_err("x")));
     let c = ts.resource_offers(T0);
-    assert_eq!((c[0].executor, c[0].id.partition), (ExecutorId(0), 3), "not excluded for the stage");
+    assert_eq!(
+        (c[0].executor, c[0].id.partition),
+        (ExecutorId(0), 3),
+        "not excluded for the stage"
+    );
 }
 
 #[test]
 fn speculative_copy_goes_to_another_host_and_only_once() {
     let spec = SpeculationConfig { enabled: true, ..Default::default() };
-    let mut ts = TaskScheduler::new(&TaskSchedulerConfig { speculation: spec, ..Default::default() });
+    let mut ts =
+        TaskScheduler::new(&TaskSchedulerConfig { speculation: spec, ..Default::default() });
     ts.add_executor(ExecutorId(0), "h0".into(), 2);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
     let a = ts.resource_offers(T0);
-    assert_eq!(a.iter().map(|x| (x.executor.0, x.id.partition)).collect::<Vec<_>>(), vec![(0, 0), (1, 1), (0, 2)]);
+    assert_eq!(
+        a.iter().map(|x| (x.executor.0, x.id.partition)).collect::<Vec<_>>(),
+        vec![(0, 0), (1, 1), (0, 2)]
+    );
     // Partition 0 on executor 0 is slow; 1 and 2 finish in 10ms, then 3 too.
     ts.status_update(at(10), &report(&a[1], ok()));
     ts.status_update(at(10), &report(&a[2], ok()));
@@ -416,18 +538,27 @@ fn speculative_copy_goes_to_another_host_and_only_once() {
     assert!(ts.check_speculation(at(200)));
     // Executor 0 has a free core but runs the original: the copy goes to executor 1 (host h1).
     let c = ts.resource_offers(at(200));
-    assert_eq!(c.iter().map(|x| (x.executor.0, x.id.partition, x.id.attempt, x.speculative)).collect::<Vec<_>>(), vec![(1, 0, 1, true)]);
+    assert_eq!(
+        c.iter()
+            .map(|x| (x.executor.0, x.id.partition, x.id.attempt, x.speculative))
+            .collect::<Vec<_>>(),
+        vec![(1, 0, 1, true)]
+    );
     assert!(!ts.check_speculation(at(400)), "one copy per task");
     match outcome(ts.status_update(at(401), &report(&c[0], ok()))) {
         TaskOutcome::Succeeded { kill } => assert_eq!(kill, vec![(ExecutorId(0), a[0].id.task)]),
         other => panic!("{other:?}"),
     }
-    assert_eq!(outcome(ts.status_update(at(402), &report(&a[0], Err(TaskFailure::Killed)))), TaskOutcome::Stale);
+    assert_eq!(
+        outcome(ts.status_update(at(402), &report(&a[0], Err(TaskFailure::Killed)))),
+        TaskOutcome::Stale
+    );
     assert_eq!(ts.running_count(), 0);
 }
 
 fn add_in_rack(ts: &mut TaskScheduler, executor: u32, host: &str, rack: &str, cores: u32) {
-    let place = ExecutorPlace { host: host.into(), rack: Some(rack.into()), data_roots: Vec::new() };
+    let place =
+        ExecutorPlace { host: host.into(), rack: Some(rack.into()), data_roots: Vec::new() };
     ts.register_executor(ExecutorId(executor), place, cores);
 }
 
@@ -454,21 +585,31 @@ fn busy_preferred_host_runs_rack_local_after_the_node_wait_before_any_other_rack
         "same rack as h0; executor 1 (rack r1) still waits"
     );
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::RackLocal));
-    assert!(ts.resource_offers(at(5999)).is_empty(), "rack wait restarted by the rack-local launch");
+    assert!(
+        ts.resource_offers(at(5999)).is_empty(),
+        "rack wait restarted by the rack-local launch"
+    );
     assert_eq!(placed(&ts.resource_offers(at(6000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
 }
 
 #[test]
 fn rack_wait_is_its_own_key_and_a_preferred_executor_brings_its_hosts_rack() {
     let waits = LocalityWaits { process: at(1000), node: at(2000), rack: at(5000) };
-    let mut ts = TaskScheduler::new(&TaskSchedulerConfig { locality_waits: waits, ..Default::default() });
+    let mut ts =
+        TaskScheduler::new(&TaskSchedulerConfig { locality_waits: waits, ..Default::default() });
     add_in_rack(&mut ts, 0, "h0", "r0", 1);
     add_in_rack(&mut ts, 1, "h1", "r1", 1);
     add_in_rack(&mut ts, 2, "h2", "r0", 1);
     ts.submit_task_set(T0, prefer(0, &[0, 1, 2, 3], 0));
-    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]);
+    assert_eq!(
+        placed(&ts.resource_offers(T0)),
+        vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]
+    );
     assert!(ts.resource_offers(at(2999)).is_empty(), "process (1s) then node (2s) waits");
-    assert_eq!(placed(&ts.resource_offers(at(3000))), vec![(ExecutorId(2), 1, TaskLocality::RackLocal)]);
+    assert_eq!(
+        placed(&ts.resource_offers(at(3000))),
+        vec![(ExecutorId(2), 1, TaskLocality::RackLocal)]
+    );
     assert!(ts.resource_offers(at(7999)).is_empty(), "rack wait (5s)");
     assert_eq!(placed(&ts.resource_offers(at(8000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
 }

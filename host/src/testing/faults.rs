@@ -127,9 +127,13 @@ enum Shot {
 impl TestFaults {
     /// The rules of the file named by `WISP_TEST_FAULTS`, if set.
     pub fn from_env() -> Result<Option<Arc<TestFaults>>, FaultsError> {
-        let Some(path) = std::env::var_os(FAULTS_ENV).filter(|p| !p.is_empty()) else { return Ok(None) };
+        let Some(path) = std::env::var_os(FAULTS_ENV).filter(|p| !p.is_empty()) else {
+            return Ok(None);
+        };
         let faults = TestFaults::load(Path::new(&path))?;
-        tracing::warn!("test fault injection is on ({FAULTS_ENV}): tasks will fail, stall or lose output on purpose");
+        tracing::warn!(
+            "test fault injection is on ({FAULTS_ENV}): tasks will fail, stall or lose output on purpose"
+        );
         Ok(Some(Arc::new(faults)))
     }
 
@@ -152,7 +156,8 @@ impl TestFaults {
 
     /// Reads and parses a fault file.
     pub fn load(path: &Path) -> Result<TestFaults, FaultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FaultsError::Read { path: path.display().to_string(), source })?;
         TestFaults::parse(&text)
     }
 
@@ -162,14 +167,22 @@ impl TestFaults {
         for (i, line) in text.lines().enumerate() {
             let line = line.split_once('#').map_or(line, |(l, _)| l).trim();
             if !line.is_empty() {
-                rules.push(parse_rule(line).map_err(|message| FaultsError::Parse { line: i + 1, message })?);
+                rules.push(
+                    parse_rule(line)
+                        .map_err(|message| FaultsError::Parse { line: i + 1, message })?,
+                );
             }
         }
         Ok(TestFaults { rules, state: Mutex::default() })
     }
 
     /// Applies the rules due before `task` runs: `Err` is the attempt's failure (it does not run).
-    pub(crate) fn before(&self, task: &TaskDesc, cancel: &AtomicBool, shuffle_dir: &Path) -> Result<(), TaskFailure> {
+    pub(crate) fn before(
+        &self,
+        task: &TaskDesc,
+        cancel: &AtomicBool,
+        shuffle_dir: &Path,
+    ) -> Result<(), TaskFailure> {
         for (i, rule) in self.rules.iter().enumerate() {
             match rule {
                 Rule::Fail { select, message } if select.matches(task) => {
@@ -183,11 +196,18 @@ impl TestFaults {
                         if cancel.load(Ordering::Relaxed) {
                             return Err(TaskFailure::Killed);
                         }
-                        std::thread::sleep(Duration::from_millis(10).min(until.saturating_duration_since(Instant::now())));
+                        std::thread::sleep(
+                            Duration::from_millis(10)
+                                .min(until.saturating_duration_since(Instant::now())),
+                        );
                     }
                 }
-                Rule::DeleteShuffle { trigger: Trigger::Start(s) } if s.matches(task) => self.fire(i, Shot::DeleteShuffle, shuffle_dir),
-                Rule::Exit { trigger: Trigger::Start(s), code } if s.matches(task) => self.fire(i, Shot::Exit(*code), shuffle_dir),
+                Rule::DeleteShuffle { trigger: Trigger::Start(s) } if s.matches(task) => {
+                    self.fire(i, Shot::DeleteShuffle, shuffle_dir)
+                }
+                Rule::Exit { trigger: Trigger::Start(s), code } if s.matches(task) => {
+                    self.fire(i, Shot::Exit(*code), shuffle_dir)
+                }
                 _ => {}
             }
         }
@@ -276,9 +296,12 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
         }
         let (word, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         rest = tail;
-        let (key, value) = word.split_once('=').ok_or_else(|| format!("expected key=value, found {word:?}"))?;
-        let number = || value.parse::<u64>().map_err(|_| format!("{key} must be a number, not {value:?}"));
-        let small = || number().and_then(|n| u32::try_from(n).map_err(|_| format!("{key} is too large")));
+        let (key, value) =
+            word.split_once('=').ok_or_else(|| format!("expected key=value, found {word:?}"))?;
+        let number =
+            || value.parse::<u64>().map_err(|_| format!("{key} must be a number, not {value:?}"));
+        let small =
+            || number().and_then(|n| u32::try_from(n).map_err(|_| format!("{key} is too large")));
         match key {
             "stage" => select.stage = Some(small()?),
             "stage-attempt" => select.stage_attempt = Some(small()?),
@@ -301,22 +324,32 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
     let trigger = |select: Selector| -> Result<Trigger, String> {
         match (after_maps, at.as_deref()) {
             (Some(_), Some(_)) => Err("after-map-tasks and at exclude each other".into()),
-            (Some(n), None) if select == Selector::default() => Ok(Trigger::AfterMapTasks(n.max(1))),
+            (Some(n), None) if select == Selector::default() => {
+                Ok(Trigger::AfterMapTasks(n.max(1)))
+            }
             (Some(_), None) => Err("after-map-tasks takes no task selector".into()),
             (None, Some("start")) => Ok(Trigger::Start(select)),
             (None, None | Some("end")) => Ok(Trigger::End(select)),
             (None, Some(other)) => Err(format!("at must be start or end, not {other:?}")),
         }
     };
-    let only_for = |what: &str, ok: bool| if ok { Ok(()) } else { Err(format!("{what} does not apply to {action}")) };
+    let only_for = |what: &str, ok: bool| {
+        if ok { Ok(()) } else { Err(format!("{what} does not apply to {action}")) }
+    };
     match action {
         "fail" => {
-            only_for("ms, at, after-map-tasks or code", ms.is_none() && at.is_none() && after_maps.is_none() && code.is_none())?;
+            only_for(
+                "ms, at, after-map-tasks or code",
+                ms.is_none() && at.is_none() && after_maps.is_none() && code.is_none(),
+            )?;
             let message = message.filter(|m| !m.is_empty()).ok_or("fail needs message=TEXT")?;
             Ok(Rule::Fail { select, message })
         }
         "sleep" => {
-            only_for("message, at, after-map-tasks or code", message.is_none() && at.is_none() && after_maps.is_none() && code.is_none())?;
+            only_for(
+                "message, at, after-map-tasks or code",
+                message.is_none() && at.is_none() && after_maps.is_none() && code.is_none(),
+            )?;
             Ok(Rule::Sleep { select, ms: ms.ok_or("sleep needs ms=N")? })
         }
         "delete-shuffle" => {
@@ -328,10 +361,19 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
             Ok(Rule::Exit { trigger: trigger(select)?, code: code.unwrap_or(3) })
         }
         "drop-launch" => {
-            only_for("message, ms, at, after-map-tasks or code", message.is_none() && ms.is_none() && at.is_none() && after_maps.is_none() && code.is_none())?;
+            only_for(
+                "message, ms, at, after-map-tasks or code",
+                message.is_none()
+                    && ms.is_none()
+                    && at.is_none()
+                    && after_maps.is_none()
+                    && code.is_none(),
+            )?;
             Ok(Rule::DropLaunch { select })
         }
-        _ => Err(format!("unknown action {action:?} (fail, sleep, delete-shuffle, exit or drop-launch)")),
+        _ => Err(format!(
+            "unknown action {action:?} (fail, sleep, delete-shuffle, exit or drop-launch)"
+        )),
     }
 }
 
@@ -343,12 +385,22 @@ mod tests {
 
     fn task(stage: u32, partition: u32, attempt: u32, map: bool) -> TaskDesc {
         let sink = if map {
-            TaskSink::ShuffleWrite { shuffle: ShuffleId(0), partitioner: crate::lineage::Partitioner::Hash { partitions: 2 } }
+            TaskSink::ShuffleWrite {
+                shuffle: ShuffleId(0),
+                partitioner: crate::lineage::Partitioner::Hash { partitions: 2 },
+            }
         } else {
             TaskSink::Result(ResultKind::Count)
         };
         TaskDesc {
-            id: TaskAttempt { task: TaskId(7), job: JobId(0), stage: StageId(stage), stage_attempt: 0, partition, attempt },
+            id: TaskAttempt {
+                task: TaskId(7),
+                job: JobId(0),
+                stage: StageId(stage),
+                stage_attempt: 0,
+                partition,
+                attempt,
+            },
             plan: Plan::Read(Source::Slice(Default::default())),
             sink,
             limits: Default::default(),
@@ -369,13 +421,30 @@ mod tests {
         assert_eq!(
             f.rules[0],
             Rule::Fail {
-                select: Selector { stage: Some(1), partition: Some(2), attempt: Some(0), ..Selector::default() },
+                select: Selector {
+                    stage: Some(1),
+                    partition: Some(2),
+                    attempt: Some(0),
+                    ..Selector::default()
+                },
                 message: "boom: record 3".into()
             }
         );
-        assert_eq!(f.rules[1], Rule::Sleep { select: Selector { partition: Some(0), map: Some(false), ..Selector::default() }, ms: 250 });
+        assert_eq!(
+            f.rules[1],
+            Rule::Sleep {
+                select: Selector { partition: Some(0), map: Some(false), ..Selector::default() },
+                ms: 250
+            }
+        );
         assert_eq!(f.rules[2], Rule::DeleteShuffle { trigger: Trigger::AfterMapTasks(2) });
-        assert_eq!(f.rules[3], Rule::Exit { trigger: Trigger::Start(Selector { stage: Some(3), ..Selector::default() }), code: 9 });
+        assert_eq!(
+            f.rules[3],
+            Rule::Exit {
+                trigger: Trigger::Start(Selector { stage: Some(3), ..Selector::default() }),
+                code: 9
+            }
+        );
         for bad in [
             "explode",
             "fail stage=1",
@@ -386,7 +455,8 @@ mod tests {
             "delete-shuffle stage=1 after-map-tasks=1",
             "sleep ms=1 color=red",
         ] {
-            let err = TestFaults::parse(bad).err().unwrap_or_else(|| panic!("{bad:?} should be refused"));
+            let err =
+                TestFaults::parse(bad).err().unwrap_or_else(|| panic!("{bad:?} should be refused"));
             assert!(err.to_string().starts_with("fault file line 1: "), "{err}");
         }
     }
@@ -404,7 +474,10 @@ mod tests {
     fn fail_matches_its_selector_only() {
         let f = TestFaults::parse("fail stage=1 partition=2 attempt=0 message=no").unwrap();
         let (cancel, dir) = (AtomicBool::new(false), Path::new("/nonexistent"));
-        assert_eq!(f.before(&task(1, 2, 0, true), &cancel, dir), Err(TaskFailure::Guest { message: "no".into() }));
+        assert_eq!(
+            f.before(&task(1, 2, 0, true), &cancel, dir),
+            Err(TaskFailure::Guest { message: "no".into() })
+        );
         assert_eq!(f.before(&task(1, 2, 1, true), &cancel, dir), Ok(()));
         assert_eq!(f.before(&task(1, 3, 0, true), &cancel, dir), Ok(()));
         assert_eq!(f.before(&task(2, 2, 0, true), &cancel, dir), Ok(()));
@@ -413,15 +486,21 @@ mod tests {
     #[test]
     fn a_sleeping_task_ends_as_killed_when_cancelled() {
         let f = TestFaults::parse("sleep ms=60000").unwrap();
-        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let killer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             flag.store(true, Ordering::Relaxed);
         });
         let start = Instant::now();
-        assert_eq!(f.before(&task(0, 0, 0, false), &cancel, Path::new("/nonexistent")), Err(TaskFailure::Killed));
-        assert!(start.elapsed() < Duration::from_secs(5), "the sleep must end soon after the cancel");
+        assert_eq!(
+            f.before(&task(0, 0, 0, false), &cancel, Path::new("/nonexistent")),
+            Err(TaskFailure::Killed)
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the sleep must end soon after the cancel"
+        );
         killer.join().unwrap();
     }
 

@@ -19,7 +19,8 @@ use crate::net::endpoint::HANDSHAKE_MAX_FRAME;
 use crate::net::framing::{self, Limits};
 use crate::net::protocol::task::{WireTask, WireTaskReport};
 use crate::net::protocol::{
-    BlockReply, BlockRequest, Challenge, ExecutorReply, ExecutorRequest, HandshakeReply, Hello, JobEvent, MasterReply, MasterRequest, SubmitRequest,
+    BlockReply, BlockRequest, Challenge, ExecutorReply, ExecutorRequest, HandshakeReply, Hello,
+    JobEvent, MasterReply, MasterRequest, SubmitRequest,
 };
 use crate::task::{ComponentBytes, TaskReport};
 
@@ -40,7 +41,11 @@ pub fn decode_untrusted(data: &[u8]) -> Decoded {
     let Some((&selector, stream)) = data.split_first() else { return Decoded::default() };
     // Smaller than the servers' defaults so that the fuzzer's inputs can reach the limits.
     let limits = Limits { max_frame: 1 << 20, max_message: 4 << 20, chunk: 64 << 10 };
-    let handshake = Limits { max_frame: HANDSHAKE_MAX_FRAME, max_message: HANDSHAKE_MAX_FRAME as u64, chunk: HANDSHAKE_MAX_FRAME };
+    let handshake = Limits {
+        max_frame: HANDSHAKE_MAX_FRAME,
+        max_message: HANDSHAKE_MAX_FRAME as u64,
+        chunk: HANDSHAKE_MAX_FRAME,
+    };
     match selector % 12 {
         0 => messages::<Hello>(stream, &handshake, |_| {}),
         1 => messages::<Challenge>(stream, &handshake, |_| {}),
@@ -72,19 +77,25 @@ pub fn encode_seed<T: Serialize>(selector: u8, messages: &[T], limits: &Limits) 
     out
 }
 
-fn messages<T: Serialize + DeserializeOwned>(mut stream: &[u8], limits: &Limits, mut also: impl FnMut(&T)) -> Decoded {
+fn messages<T: Serialize + DeserializeOwned>(
+    mut stream: &[u8],
+    limits: &Limits,
+    mut also: impl FnMut(&T),
+) -> Decoded {
     let mut decoded = Decoded::default();
     for _ in 0..MAX_MESSAGES {
         match ready(framing::read_message::<T, _>(&mut stream, limits)) {
             Ok(Some(msg)) => {
                 // Compared as bytes: a float field may be NaN, which no value equals.
                 let mut once = Vec::new();
-                ready(framing::write_message(&mut once, &msg, limits)).expect("a decoded message re-encodes within the same limits");
+                ready(framing::write_message(&mut once, &msg, limits))
+                    .expect("a decoded message re-encodes within the same limits");
                 let back: T = ready(framing::read_message(&mut once.as_slice(), limits))
                     .expect("a re-encoded message decodes")
                     .expect("a re-encoded message is there");
                 let mut twice = Vec::new();
-                ready(framing::write_message(&mut twice, &back, limits)).expect("a round-tripped message re-encodes");
+                ready(framing::write_message(&mut twice, &back, limits))
+                    .expect("a round-tripped message re-encodes");
                 assert!(once == twice, "a message changed in a decode/encode round trip");
                 also(&msg);
                 decoded.messages += 1;
@@ -102,7 +113,8 @@ fn messages<T: Serialize + DeserializeOwned>(mut stream: &[u8], limits: &Limits,
 /// Converts a task as an executor would, with one known component.
 fn convert_task(task: WireTask) {
     let known = Arc::new(ComponentBytes { hash: "ab".repeat(32), bytes: Vec::new() });
-    let components: HashMap<String, Arc<ComponentBytes>> = HashMap::from([(known.hash.clone(), known)]);
+    let components: HashMap<String, Arc<ComponentBytes>> =
+        HashMap::from([(known.hash.clone(), known)]);
     let _ = task.into_task(&components);
 }
 

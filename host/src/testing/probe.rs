@@ -47,7 +47,10 @@ pub struct Probe {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ProbeError> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| ProbeError::Runtime { source })
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ProbeError::Runtime { source })
 }
 
 impl Probe {
@@ -60,20 +63,31 @@ impl Probe {
         config: &NetConfig,
     ) -> Result<Probe, ProbeError> {
         let rt = runtime()?;
-        let client = rt.block_on(endpoint::connect_with(addr, fingerprint, secret, role, config))?;
+        let client =
+            rt.block_on(endpoint::connect_with(addr, fingerprint, secret, role, config))?;
         Ok(Probe { rt, client: Some(client) })
     }
 
     /// Opens a request stream and writes `bytes` as they are (no framing added);
     /// finishes the send side when `finish`. Returns whatever the server sends
     /// back (up to 1 MiB) until it ends the stream, resets it, or `wait` passes.
-    pub fn raw_request(&self, bytes: &[u8], finish: bool, wait: Duration) -> Result<Vec<u8>, ProbeError> {
+    pub fn raw_request(
+        &self,
+        bytes: &[u8],
+        finish: bool,
+        wait: Duration,
+    ) -> Result<Vec<u8>, ProbeError> {
         let Some(client) = &self.client else { return Ok(Vec::new()) };
         let conn = client.conn.clone();
         self.rt.block_on(async move {
             let stream_err = |source| ProbeError::Stream { source };
-            let (mut send, mut recv) = conn.open_bi().await.map_err(|source| stream_err(RpcError::Connection { source }))?;
-            send.write_all(bytes).await.map_err(|e| stream_err(RpcError::Frame { source: std::io::Error::from(e).into() }))?;
+            let (mut send, mut recv) = conn
+                .open_bi()
+                .await
+                .map_err(|source| stream_err(RpcError::Connection { source }))?;
+            send.write_all(bytes).await.map_err(|e| {
+                stream_err(RpcError::Frame { source: std::io::Error::from(e).into() })
+            })?;
             if finish {
                 let _ = send.finish();
             }

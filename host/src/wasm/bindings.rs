@@ -17,11 +17,11 @@ pub(crate) mod job {
 }
 
 /// The exported interface every Wisp component must have.
-pub const PIPELINE_INTERFACE: &str = "wisp:task/pipeline@0.1.0";
+pub(super) const PIPELINE_INTERFACE: &str = "wisp:task/pipeline@0.1.0";
 
 /// Export indices of the pipeline's functions in one component, looked up once.
 #[derive(Clone, Debug)]
-pub struct PipelineExports {
+pub(crate) struct PipelineExports {
     pub(crate) create: ComponentExportIndex,
     pub(crate) push: ComponentExportIndex,
     pub(crate) finish: ComponentExportIndex,
@@ -29,10 +29,20 @@ pub struct PipelineExports {
 
 impl PipelineExports {
     /// Finds `wisp:task/pipeline` and its `task` functions.
-    pub fn find(component: &Component) -> Result<PipelineExports, ComponentError> {
-        let missing = |what: &str| ComponentError::NotPipeline { message: format!("missing export `{what}`") };
-        let iface = component.get_export_index(None, PIPELINE_INTERFACE).ok_or_else(|| missing(PIPELINE_INTERFACE))?;
-        let get = |name: &str| component.get_export_index(Some(&iface), name).ok_or_else(|| missing(name));
-        Ok(PipelineExports { create: get("[static]task.create")?, push: get("[method]task.push")?, finish: get("[method]task.finish")? })
+    pub(crate) fn find(component: &Component) -> Result<PipelineExports, ComponentError> {
+        let missing = |what: &str| ComponentError::NotPipeline {
+            message: format!("missing export `{what}`"),
+        };
+        let iface = component
+            .get_export_index(None, PIPELINE_INTERFACE)
+            .ok_or_else(|| missing(PIPELINE_INTERFACE))?;
+        let get = |name: &str| {
+            component.get_export_index(Some(&iface), name).ok_or_else(|| missing(name))
+        };
+        Ok(PipelineExports {
+            create: get("[static]task.create")?,
+            push: get("[method]task.push")?,
+            finish: get("[method]task.finish")?,
+        })
     }
 }

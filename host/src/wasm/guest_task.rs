@@ -19,7 +19,7 @@ use crate::records::Batch;
 
 /// Why a guest task failed.
 #[derive(Debug, thiserror::Error)]
-pub enum GuestError {
+pub(crate) enum GuestError {
     /// The guest returned an error (bad op, bad record, ...).
     #[error("{message}")]
     Failed { message: String },
@@ -35,14 +35,14 @@ pub enum GuestError {
 }
 
 /// Bytes of stdout and of stderr kept per guest task; a guest writing more fails.
-pub const OUTPUT_CAPTURE: usize = 1 << 20;
+pub(crate) const OUTPUT_CAPTURE: usize = 1 << 20;
 
 /// Where the scratch directory appears inside the guest.
-pub const SCRATCH_GUEST_PATH: &str = "/scratch";
+pub(crate) const SCRATCH_GUEST_PATH: &str = "/scratch";
 
 /// What a guest task wrote to its stdout and stderr (at most `OUTPUT_CAPTURE` bytes each).
 #[derive(Clone, Debug, Default)]
-pub struct GuestOutput {
+pub(crate) struct GuestOutput {
     /// Its stdout.
     pub stdout: Vec<u8>,
     /// Its stderr.
@@ -58,7 +58,10 @@ struct Capture {
 
 impl Capture {
     fn new() -> Capture {
-        Capture { stdout: MemoryOutputPipe::new(OUTPUT_CAPTURE), stderr: MemoryOutputPipe::new(OUTPUT_CAPTURE) }
+        Capture {
+            stdout: MemoryOutputPipe::new(OUTPUT_CAPTURE),
+            stderr: MemoryOutputPipe::new(OUTPUT_CAPTURE),
+        }
     }
 
     /// Which stream, if any, reached its capture limit (further writes failed).
@@ -74,7 +77,7 @@ impl Capture {
 }
 
 /// A running guest task.
-pub struct GuestTask {
+pub(crate) struct GuestTask {
     store: Store<HostState>,
     push: Func,
     finish: TypedFunc<(ResourceAny,), (Result<Batch, String>,)>,
@@ -86,7 +89,7 @@ pub struct GuestTask {
 
 impl GuestTask {
     /// Instantiates the component in a fresh store, sandboxed as `sandbox` says, and creates its pipeline task.
-    pub fn start(
+    pub(crate) fn start(
         runtime: &Runtime,
         component: &LoadedComponent,
         ops: &[Op],
@@ -96,17 +99,29 @@ impl GuestTask {
     ) -> Result<GuestTask, GuestError> {
         let capture = Capture::new();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(capture.stdout.clone()).stderr(capture.stderr.clone()).allow_blocking_current_thread(true);
+        wasi.stdout(capture.stdout.clone())
+            .stderr(capture.stderr.clone())
+            .allow_blocking_current_thread(true);
         if let Some(dir) = &sandbox.scratch {
-            wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite)
-                .map_err(|e| GuestError::Failed { message: format!("cannot grant the scratch directory {}: {e}", dir.display()) })?;
+            wasi.preopened_dir(dir, SCRATCH_GUEST_PATH, FsPerms::ReadWrite).map_err(|e| {
+                GuestError::Failed {
+                    message: format!("cannot grant the scratch directory {}: {e}", dir.display()),
+                }
+            })?;
         }
-        let limits = StoreLimitsBuilder::new().memory_size(sandbox.memory).instances(64).tables(256).trap_on_grow_failure(true).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(sandbox.memory)
+            .instances(64)
+            .tables(256)
+            .trap_on_grow_failure(true)
+            .build();
         let state = HostState::for_task(wasi.build(), limits);
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         if runtime.meters_fuel() {
-            store.set_fuel(sandbox.fuel.unwrap_or(u64::MAX)).map_err(|e| GuestError::Failed { message: e.to_string() })?;
+            store
+                .set_fuel(sandbox.fuel.unwrap_or(u64::MAX))
+                .map_err(|e| GuestError::Failed { message: e.to_string() })?;
         }
         store.set_epoch_deadline(1);
         let mut remaining = sandbox.deadline_ticks();
@@ -119,13 +134,22 @@ impl GuestTask {
             Ok(UpdateDeadline::Continue(1))
         });
         let setup = |e: wasmtime::Error| GuestError::Trapped {
-            message: format!("cannot instantiate component: {}", one_line(&e.root_cause().to_string())),
+            message: format!(
+                "cannot instantiate component: {}",
+                one_line(&e.root_cause().to_string())
+            ),
         };
         let instance = component.pre.instantiate(&mut store).map_err(setup)?;
         let exports = &component.pipeline;
-        let create =
-            instance.get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(&mut store, &exports.create).map_err(setup)?;
-        let push = instance.get_func(&mut store, exports.push).ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
+        let create = instance
+            .get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(
+                &mut store,
+                &exports.create,
+            )
+            .map_err(setup)?;
+        let push = instance
+            .get_func(&mut store, exports.push)
+            .ok_or_else(|| setup(wasmtime::format_err!("no push export")))?;
         let finish = instance.get_typed_func(&mut store, exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
@@ -134,12 +158,15 @@ impl GuestTask {
     }
 
     /// What the guest wrote to stdout and stderr so far.
-    pub fn output(&self) -> GuestOutput {
-        GuestOutput { stdout: self.capture.stdout.contents().to_vec(), stderr: self.capture.stderr.contents().to_vec() }
+    pub(crate) fn output(&self) -> GuestOutput {
+        GuestOutput {
+            stdout: self.capture.stdout.contents().to_vec(),
+            stderr: self.capture.stderr.contents().to_vec(),
+        }
     }
 
     /// Pushes one batch through the guest chain; returns what it produced.
-    pub fn push(&mut self, input: &Batch) -> Result<Batch, GuestError> {
+    pub(crate) fn push(&mut self, input: &Batch) -> Result<Batch, GuestError> {
         // Typed per call (a cheap check) because the borrowed batch's lifetime is per call.
         let r = self
             .push
@@ -152,7 +179,7 @@ impl GuestTask {
     }
 
     /// Ends the input; returns the chain's remaining output.
-    pub fn finish(&mut self) -> Result<Batch, GuestError> {
+    pub(crate) fn finish(&mut self) -> Result<Batch, GuestError> {
         let r = self.finish.call(&mut self.store, (self.task,)).map(|(r,)| r);
         let out = check(r, &self.capture, &self.cancel, &self.sandbox)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
@@ -161,7 +188,12 @@ impl GuestTask {
 }
 
 /// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).
-fn check<T>(r: wasmtime::Result<Result<T, String>>, capture: &Capture, cancel: &AtomicBool, sandbox: &Sandbox) -> Result<T, GuestError> {
+fn check<T>(
+    r: wasmtime::Result<Result<T, String>>,
+    capture: &Capture,
+    cancel: &AtomicBool,
+    sandbox: &Sandbox,
+) -> Result<T, GuestError> {
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(message)) => Err(GuestError::Failed { message: one_line(&message) }),
@@ -170,7 +202,8 @@ fn check<T>(r: wasmtime::Result<Result<T, String>>, capture: &Capture, cancel: &
             Err(GuestError::Killed)
         }
         Err(e) => Err(GuestError::Trapped {
-            message: limit_message(&e, capture, sandbox).unwrap_or_else(|| trap_message(&e, &capture.stderr.contents())),
+            message: limit_message(&e, capture, sandbox)
+                .unwrap_or_else(|| trap_message(&e, &capture.stderr.contents())),
         }),
     }
 }
@@ -180,21 +213,34 @@ fn limit_message(e: &wasmtime::Error, capture: &Capture, sandbox: &Sandbox) -> O
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {
             let t = sandbox.timeout?;
-            return Some(format!("task exceeded its time limit ({} = {t:?})", crate::settings::keys::TASK_TIMEOUT));
+            return Some(format!(
+                "task exceeded its time limit ({} = {t:?})",
+                crate::settings::keys::TASK_TIMEOUT
+            ));
         }
         Some(wasmtime::Trap::OutOfFuel) => {
             let fuel = sandbox.fuel?;
-            return Some(format!("task ran out of fuel ({} = {fuel})", crate::settings::keys::TASK_FUEL));
+            return Some(format!(
+                "task ran out of fuel ({} = {fuel})",
+                crate::settings::keys::TASK_FUEL
+            ));
         }
         _ => {}
     }
     if let Some(stream) = capture.overflowed() {
-        return Some(format!("task wrote more than {} MiB to {stream}, the capture limit per task", OUTPUT_CAPTURE >> 20));
+        return Some(format!(
+            "task wrote more than {} MiB to {stream}, the capture limit per task",
+            OUTPUT_CAPTURE >> 20
+        ));
     }
     let cause = e.root_cause().to_string();
-    cause
-        .contains("forcing trap when growing memory")
-        .then(|| format!("task exceeded its memory limit ({} = {} bytes)", crate::settings::keys::TASK_MEMORY, sandbox.memory))
+    cause.contains("forcing trap when growing memory").then(|| {
+        format!(
+            "task exceeded its memory limit ({} = {} bytes)",
+            crate::settings::keys::TASK_MEMORY,
+            sandbox.memory
+        )
+    })
 }
 
 fn to_wit_op(op: &Op) -> wit::Op {
@@ -229,7 +275,10 @@ pub(crate) fn trap_message(e: &wasmtime::Error, stderr: &[u8]) -> String {
 /// Extracts `at FILE:LINE:COL: MESSAGE` from Rust's default panic output.
 fn panic_message(text: &str) -> Option<String> {
     // The first occurrence: the message itself may contain "panicked at".
-    let start = text.find(" panicked at ").map(|i| i + 1).or_else(|| text.starts_with("panicked at ").then_some(0))?;
+    let start = text
+        .find(" panicked at ")
+        .map(|i| i + 1)
+        .or_else(|| text.starts_with("panicked at ").then_some(0))?;
     let rest = &text[start + "panicked at ".len()..];
     let rest = rest.split("\nnote: ").next().unwrap_or(rest);
     let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
@@ -257,6 +306,9 @@ mod tests {
         assert_eq!(panic_message(text).unwrap(), "boom: record 3 at src/lib.rs:12:5");
         assert!(panic_message("nothing here").is_none());
         let nested = "thread '<unnamed>' (1) panicked at src/lib.rs:7:5:\nguest panicked at record 500\nnote: run with\n";
-        assert_eq!(panic_message(nested).unwrap(), "guest panicked at record 500 at src/lib.rs:7:5");
+        assert_eq!(
+            panic_message(nested).unwrap(),
+            "guest panicked at record 500 at src/lib.rs:7:5"
+        );
     }
 }

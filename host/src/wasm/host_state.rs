@@ -38,11 +38,20 @@ pub(crate) struct HostState {
 impl HostState {
     /// The state of a task's store: no driver.
     pub(crate) fn for_task(wasi: WasiCtx, limits: StoreLimits) -> HostState {
-        HostState { wasi, table: ResourceTable::new(), limits, driver: Box::new(super::no_driver::NotOnTheDriver) }
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            driver: Box::new(super::no_driver::NotOnTheDriver),
+        }
     }
 
     /// The state of a job main's store, talking to `driver`.
-    pub(crate) fn for_job_main(wasi: WasiCtx, limits: StoreLimits, driver: Box<dyn Driver>) -> HostState {
+    pub(crate) fn for_job_main(
+        wasi: WasiCtx,
+        limits: StoreLimits,
+        driver: Box<dyn Driver>,
+    ) -> HostState {
         HostState { wasi, table: ResourceTable::new(), limits, driver }
     }
 }

@@ -7,7 +7,8 @@ use super::bindings::job::wisp::task::types::{Batch, Op};
 pub(crate) struct NotOnTheDriver;
 
 /// What a task gets for calling a driver function.
-const REFUSED: &str = "driver functions can only be called from a job's main, not from inside a task";
+const REFUSED: &str =
+    "driver functions can only be called from a job's main, not from inside a task";
 
 fn refused<T>() -> Result<T, String> {
     Err(REFUSED.to_string())
@@ -47,10 +48,21 @@ impl Host for NotOnTheDriver {
     fn cogroup(&mut self, _parents: Vec<u32>, _partitions: u32) -> Result<u32, String> {
         refused()
     }
-    fn join(&mut self, _left: u32, _right: u32, _kind: JoinKind, _partitions: u32) -> Result<u32, String> {
+    fn join(
+        &mut self,
+        _left: u32,
+        _right: u32,
+        _kind: JoinKind,
+        _partitions: u32,
+    ) -> Result<u32, String> {
         refused()
     }
-    fn sort_by_key(&mut self, _parent: u32, _ascending: bool, _partitions: u32) -> Result<u32, String> {
+    fn sort_by_key(
+        &mut self,
+        _parent: u32,
+        _ascending: bool,
+        _partitions: u32,
+    ) -> Result<u32, String> {
         refused()
     }
     fn partition_by(&mut self, _parent: u32, _partitions: u32) -> Result<u32, String> {
@@ -83,7 +95,12 @@ impl Host for NotOnTheDriver {
     fn take(&mut self, _rdd: u32, _n: u32) -> Result<Batch, String> {
         refused()
     }
-    fn run_partitions(&mut self, _rdd: u32, _ops: Vec<Op>, _component: u32) -> Result<Vec<Batch>, String> {
+    fn run_partitions(
+        &mut self,
+        _rdd: u32,
+        _ops: Vec<Op>,
+        _component: u32,
+    ) -> Result<Vec<Batch>, String> {
         refused()
     }
     fn save_as_text_file(&mut self, _rdd: u32, _path: String) -> Result<(), String> {

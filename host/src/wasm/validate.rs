@@ -26,7 +26,9 @@ pub enum ComponentError {
     #[error("component cannot be linked: {message}")]
     Link { message: String },
     /// Does not export `wisp:task/pipeline`.
-    #[error("component does not export the wisp:task/pipeline interface (version 0.1.0): {message}")]
+    #[error(
+        "component does not export the wisp:task/pipeline interface (version 0.1.0): {message}"
+    )]
     NotPipeline { message: String },
     /// Does not implement the `job` world (no `run` export).
     #[error("component does not implement the wisp:task job world (version 0.1.0): {message}")]
@@ -37,7 +39,7 @@ pub enum ComponentError {
 }
 
 /// Checks the 8-byte header: `\0asm` then the component-model version/layer.
-pub fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(ComponentError::NotWasm);
     }
@@ -49,12 +51,19 @@ pub fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
 }
 
 /// The `wisp:task` version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub(super) const WIT_VERSION: &str = "0.1.0";
 
 /// A `wisp:task` version other than ours among a component's imports and exports, if any.
-pub fn other_wit_version(component: &wasmtime::component::Component, engine: &wasmtime::Engine) -> Option<String> {
+pub(super) fn other_wit_version(
+    component: &wasmtime::component::Component,
+    engine: &wasmtime::Engine,
+) -> Option<String> {
     let ty = component.component_type();
-    let names: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
+    let names: Vec<String> = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_string())
+        .chain(ty.exports(engine).map(|(n, _)| n.to_string()))
+        .collect();
     names.iter().find_map(|name| {
         let version = name.strip_prefix("wisp:task/")?.split_once('@')?.1;
         (version != WIT_VERSION).then(|| version.to_string())

@@ -22,14 +22,21 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 use wisp::{LocalOptions, run_local};
-use wisp_tests::{error_line, API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin, write_corpus};
+use wisp_tests::{
+    API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, error_line, run_bounded, wait_for,
+    wisp_bin, write_corpus,
+};
 
 #[path = "bench/languages.rs"]
 mod languages;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let result = if args.get(1).map(String::as_str) == Some("--child") { child(&args[2..]) } else { bench(&args[1..]) };
+    let result = if args.get(1).map(String::as_str) == Some("--child") {
+        child(&args[2..])
+    } else {
+        bench(&args[1..])
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -57,7 +64,11 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
     run_local(&LocalOptions { job, cores, event_log: None, conf, args: job_args })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap_or("0");
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("0");
     println!("peak_rss_kib={hwm}");
     Ok(())
 }
@@ -73,11 +84,21 @@ fn run_child(job: &str, flags: &[&str], job_args: &[&str]) -> anyhow::Result<Chi
 }
 
 /// `run_child` with its own compile cache (`$XDG_CACHE_HOME/wisp/compiled`) under `cache`.
-fn run_child_in(job: &str, flags: &[&str], job_args: &[&str], cache: &Path) -> anyhow::Result<ChildRun> {
+fn run_child_in(
+    job: &str,
+    flags: &[&str],
+    job_args: &[&str],
+    cache: &Path,
+) -> anyhow::Result<ChildRun> {
     run_child_with(job, flags, job_args, Some(cache))
 }
 
-fn run_child_with(job: &str, flags: &[&str], job_args: &[&str], cache: Option<&Path>) -> anyhow::Result<ChildRun> {
+fn run_child_with(
+    job: &str,
+    flags: &[&str],
+    job_args: &[&str],
+    cache: Option<&Path>,
+) -> anyhow::Result<ChildRun> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("--child").arg(job).args(flags).arg("--").args(job_args);
     if let Some(cache) = cache {
@@ -88,7 +109,12 @@ fn run_child_with(job: &str, flags: &[&str], job_args: &[&str], cache: Option<&P
     let r = run_bounded(cmd, Duration::from_secs(1800));
     let wall = start.elapsed();
     anyhow::ensure!(r.ok(), "wisp run failed: {}", r.stderr.trim());
-    let peak = r.stdout.lines().find_map(|l| l.strip_prefix("peak_rss_kib=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let peak = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_kib="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     Ok(ChildRun { wall, peak_rss_kib: peak, stdout: r.stdout })
 }
 
@@ -107,13 +133,23 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 _ => anyhow::bail!("--only local|cluster|languages"),
             },
             "--languages" => {
-                only_languages =
-                    it.next().ok_or_else(|| anyhow::anyhow!("--languages c,javascript,python"))?.split(',').map(String::from).collect()
+                only_languages = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--languages c,javascript,python"))?
+                    .split(',')
+                    .map(String::from)
+                    .collect()
             }
-            "--size-mib" => size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?,
+            "--size-mib" => {
+                size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?
+            }
             "--tasks" => {
-                task_counts =
-                    it.next().ok_or_else(|| anyhow::anyhow!("--tasks N,N"))?.split(',').map(str::parse).collect::<Result<_, _>>()?
+                task_counts = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--tasks N,N"))?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
             }
             other => anyhow::bail!("unknown flag {other}"),
         }
@@ -152,7 +188,11 @@ fn bench_local(data_dir: &Path, corpus: &Path, task_counts: &[u32]) -> anyhow::R
     read_all(&corpus)?;
     let scratch = tempfile::tempdir_in(&data_dir)?;
     let cores_s = cores.to_string();
-    run_child(WORDCOUNT, &["--cores", &cores_s], &[&corpus_of_small(&data_dir)?, &scratch.path().join("warm").display().to_string()])?;
+    run_child(
+        WORDCOUNT,
+        &["--cores", &cores_s],
+        &[&corpus_of_small(&data_dir)?, &scratch.path().join("warm").display().to_string()],
+    )?;
 
     let native_start = Instant::now();
     let native = native_word_count(&corpus, cores)?;
@@ -163,7 +203,11 @@ fn bench_local(data_dir: &Path, corpus: &Path, task_counts: &[u32]) -> anyhow::R
     anyhow::ensure!(plain == native, "the two native word counts differ");
 
     let out = scratch.path().join("counts");
-    let wisp_run = run_child(WORDCOUNT, &["--cores", &cores_s], &[&corpus.display().to_string(), &out.display().to_string()])?;
+    let wisp_run = run_child(
+        WORDCOUNT,
+        &["--cores", &cores_s],
+        &[&corpus.display().to_string(), &out.display().to_string()],
+    )?;
     let got = count_output(&out)?;
     anyhow::ensure!(got == native, "wisp's word count differs from the native one");
 
@@ -184,15 +228,25 @@ fn bench_local(data_dir: &Path, corpus: &Path, task_counts: &[u32]) -> anyhow::R
         mb / wisp_run.wall.as_secs_f64(),
         wisp_run.peak_rss_kib as f64 / 1024.0
     );
-    println!("  ratio wisp/native-tuned throughput:     {:.2}", native_time.as_secs_f64() / wisp_run.wall.as_secs_f64());
-    println!("  ratio wisp/native-idiomatic throughput: {:.2}", plain_time.as_secs_f64() / wisp_run.wall.as_secs_f64());
+    println!(
+        "  ratio wisp/native-tuned throughput:     {:.2}",
+        native_time.as_secs_f64() / wisp_run.wall.as_secs_f64()
+    );
+    println!(
+        "  ratio wisp/native-idiomatic throughput: {:.2}",
+        plain_time.as_secs_f64() / wisp_run.wall.as_secs_f64()
+    );
 
     // The first run compiles the component into the on-disk cache; time the second.
     run_child(API_JOB, &["--cores", &cores_s], &["tiny-tasks", "1"])?;
     let base = run_child(API_JOB, &["--cores", &cores_s], &["tiny-tasks", "1"])?;
     for n in task_counts {
         let r = run_child(API_JOB, &["--cores", &cores_s], &["tiny-tasks", &n.to_string()])?;
-        anyhow::ensure!(r.stdout.contains(&format!("count={n}")), "tiny-tasks {n} printed {:?}", r.stdout);
+        anyhow::ensure!(
+            r.stdout.contains(&format!("count={n}")),
+            "tiny-tasks {n} printed {:?}",
+            r.stdout
+        );
         let per_task = r.wall.saturating_sub(base.wall).as_secs_f64() / (n as f64 - 1.0).max(1.0);
         println!(
             "per-task overhead, {n} tiny partitions: {:.1} us/task (job {:.3} s, 1-partition baseline {:.3} s)",
@@ -220,12 +274,18 @@ impl BenchCluster {
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "wisp-bench-cluster-secret-0123456789\n")?;
         let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info").args(["master", "--listen", "127.0.0.1:0", "--secret-file"]).arg(&secret);
+        cmd.env("WISP_LOG", "info")
+            .args(["master", "--listen", "127.0.0.1:0", "--secret-file"])
+            .arg(&secret);
         cmd.arg("--state-dir").arg(dir.path().join("master-state"));
         let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
         let out = dir.path().join("master.out");
         let line = wait_for("the master's listening line", Duration::from_secs(60), || {
-            std::fs::read_to_string(&out).ok()?.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
+            std::fs::read_to_string(&out)
+                .ok()?
+                .lines()
+                .find(|l| l.starts_with("wisp master listening on "))
+                .map(str::to_string)
         });
         let words: Vec<&str> = line.split_whitespace().collect();
         anyhow::ensure!(words.len() == 7, "unexpected listening line {line:?}");
@@ -235,9 +295,21 @@ impl BenchCluster {
             let mut cmd = Command::new(wisp_bin());
             // Fetch timings are logged at debug by the fetcher.
             cmd.env("WISP_LOG", "info,wisp::cluster::blocks::fetch=debug");
-            cmd.args(["executor", "--master", &addr, "--master-fingerprint", &fingerprint, "--secret-file"]).arg(&secret);
+            cmd.args([
+                "executor",
+                "--master",
+                &addr,
+                "--master-fingerprint",
+                &fingerprint,
+                "--secret-file",
+            ])
+            .arg(&secret);
             cmd.args(["--cores", "1", "--work-dir"]).arg(dir.path().join(format!("ex{i}")));
-            started.push(ProcessGuard::spawn(&format!("executor {i}"), cmd, &dir.path().join(format!("executor-{i}.log"))));
+            started.push(ProcessGuard::spawn(
+                &format!("executor {i}"),
+                cmd,
+                &dir.path().join(format!("executor-{i}.log")),
+            ));
         }
         let log = dir.path().join("master.log");
         wait_for("the executors to register", Duration::from_secs(60), || {
@@ -248,14 +320,30 @@ impl BenchCluster {
     }
 
     /// Submits a job and returns its wall time and stdout.
-    fn submit(&self, job: &str, conf: &[&str], args: &[&str]) -> anyhow::Result<(Duration, String)> {
+    fn submit(
+        &self,
+        job: &str,
+        conf: &[&str],
+        args: &[&str],
+    ) -> anyhow::Result<(Duration, String)> {
         let mut cmd = Command::new(wisp_bin());
-        cmd.args(["submit", "--master", &self.addr, "--master-fingerprint", &self.fingerprint, "--secret-file"]).arg(&self.secret);
+        cmd.args([
+            "submit",
+            "--master",
+            &self.addr,
+            "--master-fingerprint",
+            &self.fingerprint,
+            "--secret-file",
+        ])
+        .arg(&self.secret);
         cmd.arg(job);
         for c in conf {
             cmd.args(["--conf", c]);
         }
-        cmd.arg("--").args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.arg("--")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let start = Instant::now();
         let r = run_bounded(cmd, Duration::from_secs(1800));
         let wall = start.elapsed();
@@ -266,11 +354,16 @@ impl BenchCluster {
     /// (bytes, microseconds) of every shuffle fetch request the executors logged.
     fn fetches(&self) -> Vec<(u64, u64)> {
         let field = |line: &str, name: &str| -> Option<u64> {
-            line.split_whitespace().find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
         };
         let mut fetches = Vec::new();
         for i in 1.. {
-            let Ok(text) = std::fs::read_to_string(self.dir.path().join(format!("executor-{i}.log"))) else { break };
+            let Ok(text) =
+                std::fs::read_to_string(self.dir.path().join(format!("executor-{i}.log")))
+            else {
+                break;
+            };
             for line in text.lines().filter(|l| l.contains("fetched shuffle blocks")) {
                 if let (Some(b), Some(us)) = (field(line, "bytes"), field(line, "elapsed_us")) {
                     fetches.push((b, us));
@@ -292,10 +385,15 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     let small = corpus_of_small(data_dir)?;
     cluster.submit(WORDCOUNT, &[], &[&small, &path(&scratch.path().join("warm-cluster"))])?;
     run_child(WORDCOUNT, &["--cores", "2"], &[&small, &path(&scratch.path().join("warm-local"))])?;
-    let (cluster_out, local_out) = (scratch.path().join("wc-cluster"), scratch.path().join("wc-local"));
-    let (cluster_wall, _) = cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&cluster_out)])?;
+    let (cluster_out, local_out) =
+        (scratch.path().join("wc-cluster"), scratch.path().join("wc-local"));
+    let (cluster_wall, _) =
+        cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&cluster_out)])?;
     let local = run_child(WORDCOUNT, &["--cores", "2"], &[&path(corpus), &path(&local_out)])?;
-    anyhow::ensure!(count_output(&cluster_out)? == count_output(&local_out)?, "cluster and local word counts differ");
+    anyhow::ensure!(
+        count_output(&cluster_out)? == count_output(&local_out)?,
+        "cluster and local word counts differ"
+    );
     println!("cluster mode, master + 2 executors x 1 core, on 127.0.0.1");
     println!(
         "  word count over {mb:.0} MB, cluster:       {:>7.2} s  {:>7.1} MB/s",
@@ -307,7 +405,10 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
         local.wall.as_secs_f64(),
         mb / local.wall.as_secs_f64()
     );
-    println!("  ratio cluster/local wall time: {:.2} (target <= 1.3)", cluster_wall.as_secs_f64() / local.wall.as_secs_f64());
+    println!(
+        "  ratio cluster/local wall time: {:.2} (target <= 1.3)",
+        cluster_wall.as_secs_f64() / local.wall.as_secs_f64()
+    );
 
     // Shuffle throughput: a join whose left side (~256 MB, no matches) is shuffled in full across the two executors;
     // half of every map output is fetched by the other executor, in blocks of tens of MB.
@@ -318,7 +419,13 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
         let mut rng = Rng::new(77);
         let mut written = 0u64;
         while written < 256 << 20 {
-            let line = format!("k{}\t{:016x}{:016x}{:016x}\n", rng.below(1 << 40), rng.next_u64(), rng.next_u64(), rng.next_u64());
+            let line = format!(
+                "k{}\t{:016x}{:016x}{:016x}\n",
+                rng.below(1 << 40),
+                rng.next_u64(),
+                rng.next_u64(),
+                rng.next_u64()
+            );
             w.write_all(line.as_bytes())?;
             written += line.len() as u64;
         }
@@ -328,7 +435,11 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     std::fs::write(&right, "nomatch\tx\n")?;
     let before = cluster.fetches().len();
     let conf = ["wisp.files.maxPartitionBytes=64m"];
-    let (join_wall, _) = cluster.submit(JOIN, &conf, &[&path(&left), &path(&right), &path(&scratch.path().join("join-out"))])?;
+    let (join_wall, _) = cluster.submit(
+        JOIN,
+        &conf,
+        &[&path(&left), &path(&right), &path(&scratch.path().join("join-out"))],
+    )?;
     let fetches: Vec<(u64, u64)> = cluster.fetches().into_iter().skip(before).collect();
     let (bytes, us): (u64, u64) = fetches.iter().fold((0, 0), |(b, t), (fb, ft)| (b + fb, t + ft));
     let largest = fetches.iter().max_by_key(|f| f.0).copied().unwrap_or((0, 0));
@@ -400,7 +511,11 @@ fn cut_at_lines(data: &[u8], threads: usize) -> Vec<usize> {
 }
 
 /// Counts words in `threads` line-aligned chunks of the file in parallel, one map per thread, then merges the maps.
-fn count_in_threads<M>(path: &Path, threads: usize, count: fn(&[u8]) -> M) -> anyhow::Result<HashMap<String, i64>>
+fn count_in_threads<M>(
+    path: &Path,
+    threads: usize,
+    count: fn(&[u8]) -> M,
+) -> anyhow::Result<HashMap<String, i64>>
 where
     M: IntoIterator<Item = (String, i64)> + Send,
 {

@@ -19,15 +19,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use wisp::{
-    Batch, ComponentBytes, EventRecord, ExecutorId, JobId, Lineage, Plan, RddId, RddKind, ResultKind, ResultValue, Scheduler,
-    SchedulerCommand, SchedulerConfig, SchedulerEvent, StorageLevel, TaskLocality, TaskMetrics, TaskOutput, TaskReport,
+    Batch, ComponentBytes, EventRecord, ExecutorId, JobId, Lineage, Plan, RddId, RddKind,
+    ResultKind, ResultValue, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent,
+    StorageLevel, TaskLocality, TaskMetrics, TaskOutput, TaskReport,
 };
 
 const EXECUTORS_PER_HOST: u32 = 8;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let result = if args.get(1).map(String::as_str) == Some("--child") { child(&args[2..]) } else { bench(&args[1..]) };
+    let result = if args.get(1).map(String::as_str) == Some("--child") {
+        child(&args[2..])
+    } else {
+        bench(&args[1..])
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -49,7 +54,9 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
     while i < args.len() {
         let value = args.get(i + 1).with_context(|| format!("{} needs a value", args[i]))?;
         match args[i].as_str() {
-            "--tasks" => o.tasks = value.split(',').map(|n| n.trim().parse()).collect::<Result<_, _>>()?,
+            "--tasks" => {
+                o.tasks = value.split(',').map(|n| n.trim().parse()).collect::<Result<_, _>>()?
+            }
             "--executors" => o.executors = value.parse()?,
             "--cores" => o.cores = value.parse()?,
             other => bail!("unknown flag {other}"),
@@ -72,7 +79,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     println!();
     println!(
         "{:>9} | {:>26} | {:>38} | {:>9} | {:>9}",
-        "tasks", "job 1: compute+cache", "job 2: read cached (process-local)", "peak RSS", "RSS/task"
+        "tasks",
+        "job 1: compute+cache",
+        "job 2: read cached (process-local)",
+        "peak RSS",
+        "RSS/task"
     );
     println!(
         "{:>9} | {:>12} {:>13} | {:>12} {:>13} {:>11} | {:>9} | {:>9}",
@@ -88,7 +99,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             bail!("child for {n} tasks failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let line = String::from_utf8(out.stdout)?;
-        let f: Vec<f64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>().context("child output")?;
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .context("child output")?;
         let [t1, t2, local, hwm_kib, base_kib] = f[..] else { bail!("child output: {line}") };
         let n = *n as f64;
         println!(
@@ -109,7 +124,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     {
         let growth = (last.1 / first.1).ln() / (last.0 / first.0).ln();
         println!();
-        println!("cost grows as N^{growth:.2} from {} to {} tasks (1.00 = linear)", first.0, last.0);
+        println!(
+            "cost grows as N^{growth:.2} from {} to {} tasks (1.00 = linear)",
+            first.0, last.0
+        );
     }
     Ok(())
 }
@@ -120,24 +138,44 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let (n, executors, cores): (u32, u32, u32) = (n.parse()?, executors.parse()?, cores.parse()?);
     let baseline = status_kib("VmRSS")?;
     let start = Instant::now();
-    let mut sim = SimCluster { sched: Scheduler::new(SchedulerConfig::default()), start, launches: VecDeque::new(), started: 0, local: 0 };
+    let mut sim = SimCluster {
+        sched: Scheduler::new(SchedulerConfig::default()),
+        start,
+        launches: VecDeque::new(),
+        started: 0,
+        local: 0,
+    };
     for e in 0..executors {
         let host = format!("host-{}", e / EXECUTORS_PER_HOST);
-        sim.handle(SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host, rack: None, data_roots: Vec::new(), cores });
+        sim.handle(SchedulerEvent::ExecutorAdded {
+            executor: ExecutorId(e),
+            host,
+            rack: None,
+            data_roots: Vec::new(),
+            cores,
+        });
     }
     let mut lineage = Lineage::default();
     let slice = Arc::new(Batch::from_records(["record"]));
     let rdd = lineage.add(RddKind::Parallel { slices: vec![slice; n as usize] }, n, None);
     lineage.set_persist(rdd, Some(StorageLevel::MemoryOnly));
     let lineage = Arc::new(lineage);
-    let components = Arc::new(vec![Arc::new(ComponentBytes { hash: "none".into(), bytes: Vec::new() })]);
+    let components =
+        Arc::new(vec![Arc::new(ComponentBytes { hash: "none".into(), bytes: Vec::new() })]);
 
     let t1 = sim.run_job(JobId(0), &lineage, rdd, n, &components)?;
     sim.started = 0;
     sim.local = 0;
     let t2 = sim.run_job(JobId(1), &lineage, rdd, n, &components)?;
     let local = sim.local as f64 / sim.started.max(1) as f64;
-    println!("{} {} {} {} {}", t1.as_secs_f64(), t2.as_secs_f64(), local, status_kib("VmHWM")?, baseline);
+    println!(
+        "{} {} {} {} {}",
+        t1.as_secs_f64(),
+        t2.as_secs_f64(),
+        local,
+        status_kib("VmHWM")?,
+        baseline
+    );
     Ok(())
 }
 
@@ -174,7 +212,9 @@ impl SimCluster {
                     self.started += 1;
                     self.local += (locality == TaskLocality::ProcessLocal) as u64;
                 }
-                SchedulerCommand::JobFinished { result, .. } => finished = Some(result.map_err(|e| e.message)),
+                SchedulerCommand::JobFinished { result, .. } => {
+                    finished = Some(result.map_err(|e| e.message))
+                }
                 _ => {}
             }
         }
@@ -200,12 +240,15 @@ impl SimCluster {
             components: components.clone(),
         });
         while done.is_none() {
-            let Some(report) = self.launches.pop_front() else { bail!("{job} stalled with nothing running") };
+            let Some(report) = self.launches.pop_front() else {
+                bail!("{job} stalled with nothing running")
+            };
             done = self.handle(SchedulerEvent::TaskFinished(report));
         }
         let elapsed = t.elapsed();
         let values = done.expect("loop ends when done").map_err(anyhow::Error::msg)?;
-        let total: u64 = values.iter().map(|v| if let ResultValue::Count(c) = v { *c } else { 0 }).sum();
+        let total: u64 =
+            values.iter().map(|v| if let ResultValue::Count(c) = v { *c } else { 0 }).sum();
         if total != n as u64 {
             bail!("{job} counted {total} records, expected {n}");
         }
@@ -216,6 +259,9 @@ impl SimCluster {
 /// A `/proc/self/status` field in KiB.
 fn status_kib(field: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status.lines().find(|l| l.starts_with(field)).with_context(|| format!("no {field} in /proc/self/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .with_context(|| format!("no {field} in /proc/self/status"))?;
     Ok(line.split_whitespace().nth(1).context("malformed status line")?.parse()?)
 }

@@ -30,9 +30,15 @@ fn main() -> ExitCode {
 
 fn run(args: &[String]) -> Result<()> {
     match args {
-        [cmd, wit, world, out] if cmd == "bindgen" => bindgen(Path::new(wit), world, Path::new(out)),
-        [cmd, wit, world, core, out] if cmd == "component" => component(Path::new(wit), world, Path::new(core), Path::new(out)),
-        _ => bail!("usage: wisp-c-tool bindgen WIT_DIR WORLD OUT_DIR | wisp-c-tool component WIT_DIR WORLD CORE.wasm OUT.wasm"),
+        [cmd, wit, world, out] if cmd == "bindgen" => {
+            bindgen(Path::new(wit), world, Path::new(out))
+        }
+        [cmd, wit, world, core, out] if cmd == "component" => {
+            component(Path::new(wit), world, Path::new(core), Path::new(out))
+        }
+        _ => bail!(
+            "usage: wisp-c-tool bindgen WIT_DIR WORLD OUT_DIR | wisp-c-tool component WIT_DIR WORLD CORE.wasm OUT.wasm"
+        ),
     }
 }
 
@@ -63,9 +69,13 @@ fn component(wit: &Path, world: &str, core: &Path, out: &Path) -> Result<()> {
     wit_component::embed_component_metadata(&mut module, &resolve, id, StringEncoding::UTF8)?;
     let mut encoder = ComponentEncoder::default();
     encoder.module(&module)?.validate(true);
-    let adapter_name = wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME;
+    let adapter_name =
+        wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME;
     if imports_module(&module, adapter_name)? {
-        encoder.adapter(adapter_name, wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)?;
+        encoder.adapter(
+            adapter_name,
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?;
     }
     let bytes = encoder.encode().context("encoding the component")?;
     std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;

@@ -13,7 +13,10 @@ fn expected_lines(content: &[u8]) -> Vec<String> {
     if content.ends_with(b"\n") {
         pieces.pop();
     }
-    pieces.into_iter().map(|p| String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into_owned()).collect()
+    pieces
+        .into_iter()
+        .map(|p| String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into_owned())
+        .collect()
 }
 
 /// Reads every split and concatenates their lines; checks the byte and line counts.
@@ -23,14 +26,20 @@ fn read_splits(splits: &[FileSplit], batch_bytes: usize) -> Vec<String> {
     for split in splits {
         let stats = read_split_lines(split, batch_bytes, |batch: &Batch| {
             batch.validate().unwrap();
-            lines.extend(batch.iter().map(|r| String::from_utf8(r.to_vec()).expect("records are UTF-8")));
+            lines.extend(
+                batch.iter().map(|r| String::from_utf8(r.to_vec()).expect("records are UTF-8")),
+            );
             Ok::<(), std::convert::Infallible>(())
         })
         .unwrap();
         total.bytes += stats.bytes;
         total.lines += stats.lines;
     }
-    let file_bytes: u64 = splits.iter().filter(|s| s.start == 0).map(|s| std::fs::metadata(&s.path).unwrap().len()).sum();
+    let file_bytes: u64 = splits
+        .iter()
+        .filter(|s| s.start == 0)
+        .map(|s| std::fs::metadata(&s.path).unwrap().len())
+        .sum();
     assert_eq!(total.bytes, file_bytes);
     assert_eq!(total.lines, lines.len() as u64);
     lines
@@ -41,7 +50,13 @@ fn cut(path: &Path, len: u64, size: u64) -> Vec<FileSplit> {
     if len == 0 {
         return vec![FileSplit { path: path.to_path_buf(), start: 0, end: 0 }];
     }
-    (0..len.div_ceil(size)).map(|i| FileSplit { path: path.to_path_buf(), start: i * size, end: ((i + 1) * size).min(len) }).collect()
+    (0..len.div_ceil(size))
+        .map(|i| FileSplit {
+            path: path.to_path_buf(),
+            start: i * size,
+            end: ((i + 1) * size).min(len),
+        })
+        .collect()
 }
 
 fn check_content(content: &[u8]) {
@@ -52,7 +67,11 @@ fn check_content(content: &[u8]) {
     let len = content.len() as u64;
     for size in [1, 2, 3, 5, 7, 64, len.max(1), len + 5] {
         for batch_bytes in [1, 1 << 20] {
-            assert_eq!(read_splits(&cut(&path, len, size), batch_bytes), expected, "split size {size}: {content:?}");
+            assert_eq!(
+                read_splits(&cut(&path, len, size), batch_bytes),
+                expected,
+                "split size {size}: {content:?}"
+            );
         }
     }
     for min_partitions in [1, 2, 3, 10] {
@@ -96,7 +115,8 @@ fn lines_of_random_contents() {
     let alphabet = [b'a', b'b', b'\n', b'\n', b'\r', 0xff, 0xc3, 0xa9, 0xe2, 0x82, 0xac];
     for _ in 0..60 {
         let len = (next() % 80) as usize;
-        let content: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        let content: Vec<u8> =
+            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
         check_content(&content);
     }
 }
@@ -150,13 +170,16 @@ fn consumer_error_stops_reading() {
 fn directory_listing_is_sorted_and_skips_hidden_files() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    for (name, content) in [("b.txt", "b1\nb2\n"), ("a.txt", "a1\n"), (".hidden", "h\n"), ("_SUCCESS", ""), ("c", "")] {
+    for (name, content) in
+        [("b.txt", "b1\nb2\n"), ("a.txt", "a1\n"), (".hidden", "h\n"), ("_SUCCESS", ""), ("c", "")]
+    {
         std::fs::write(p.join(name), content).unwrap();
     }
     std::fs::create_dir(p.join("sub")).unwrap();
     std::fs::write(p.join("sub/x"), "x\n").unwrap();
     let files = list_files(p).unwrap();
-    let names: Vec<_> = files.iter().map(|(f, _)| f.file_name().unwrap().to_str().unwrap()).collect();
+    let names: Vec<_> =
+        files.iter().map(|(f, _)| f.file_name().unwrap().to_str().unwrap()).collect();
     assert_eq!(names, ["a.txt", "b.txt", "c"]);
     let splits = list_splits(p, 1, u64::MAX).unwrap();
     assert_eq!(splits.len(), 3, "{splits:?}");
@@ -178,8 +201,9 @@ fn split_sizes_follow_hadoop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
     std::fs::write(&path, vec![b'x'; 1000]).unwrap();
-    let ranges =
-        |min: u32, max: u64| -> Vec<(u64, u64)> { list_splits(&path, min, max).unwrap().iter().map(|s| (s.start, s.end)).collect() };
+    let ranges = |min: u32, max: u64| -> Vec<(u64, u64)> {
+        list_splits(&path, min, max).unwrap().iter().map(|s| (s.start, s.end)).collect()
+    };
     assert_eq!(ranges(1, 128 << 20), [(0, 1000)]);
     assert_eq!(ranges(0, 128 << 20), [(0, 1000)]);
     assert_eq!(ranges(4, 128 << 20), [(0, 250), (250, 500), (500, 750), (750, 1000)]);
@@ -193,6 +217,9 @@ fn split_sizes_follow_hadoop() {
 
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "").unwrap();
-    assert_eq!(list_splits(&empty, 4, 100).unwrap(), [FileSplit { path: empty.clone(), start: 0, end: 0 }]);
+    assert_eq!(
+        list_splits(&empty, 4, 100).unwrap(),
+        [FileSplit { path: empty.clone(), start: 0, end: 0 }]
+    );
     assert!(read_splits(&list_splits(&empty, 4, 100).unwrap(), 10).is_empty());
 }

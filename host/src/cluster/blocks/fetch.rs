@@ -48,19 +48,41 @@ pub(crate) struct FetchPool {
 }
 
 impl FetchPool {
-    pub(crate) fn new(me: ExecutorId, secret: ClusterSecret, peers: Arc<PeerTable>, net: NetConfig) -> Arc<FetchPool> {
-        Arc::new(FetchPool { me, secret, peers, net, conns: tokio::sync::Mutex::new(HashMap::new()) })
+    pub(crate) fn new(
+        me: ExecutorId,
+        secret: ClusterSecret,
+        peers: Arc<PeerTable>,
+        net: NetConfig,
+    ) -> Arc<FetchPool> {
+        Arc::new(FetchPool {
+            me,
+            secret,
+            peers,
+            net,
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+        })
     }
 }
 
 impl QuicFetcher {
-    pub(crate) fn new(app: AppId, pool: Arc<FetchPool>, rt: tokio::runtime::Handle, max_in_flight: u64) -> QuicFetcher {
+    pub(crate) fn new(
+        app: AppId,
+        pool: Arc<FetchPool>,
+        rt: tokio::runtime::Handle,
+        max_in_flight: u64,
+    ) -> QuicFetcher {
         QuicFetcher { app, inner: pool, rt, max_in_flight: max_in_flight.max(UNIT) }
     }
 }
 
 impl BlockFetcher for QuicFetcher {
-    fn fetch(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock], on_block: &mut OnBlock<'_>) -> Result<(), TaskFailure> {
+    fn fetch(
+        &self,
+        shuffle: ShuffleId,
+        reduce: u32,
+        maps: &[MapBlock],
+        on_block: &mut OnBlock<'_>,
+    ) -> Result<(), TaskFailure> {
         let Some(first) = maps.first() else { return Ok(()) };
         let target = (self.max_in_flight / 5).max(1);
         let mut by_executor: BTreeMap<ExecutorId, Vec<MapBlock>> = BTreeMap::new();
@@ -96,7 +118,15 @@ impl BlockFetcher for QuicFetcher {
                 if tx.is_closed() {
                     return;
                 }
-                tokio::spawn(fetch_request(inner.clone(), app, shuffle, reduce, request, Arc::new(permit), tx.clone()));
+                tokio::spawn(fetch_request(
+                    inner.clone(),
+                    app,
+                    shuffle,
+                    reduce,
+                    request,
+                    Arc::new(permit),
+                    tx.clone(),
+                ));
             }
         });
         let mut remaining = maps.len();
@@ -137,7 +167,9 @@ async fn fetch_request(
     tx: mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
 ) {
     let executor = blocks[0].executor;
-    if let Err((map, message)) = fetch_blocks(&inner, app, shuffle, reduce, &blocks, &budget, &tx).await {
+    if let Err((map, message)) =
+        fetch_blocks(&inner, app, shuffle, reduce, &blocks, &budget, &tx).await
+    {
         tracing::warn!(%shuffle, map, %executor, %message, "shuffle fetch failed");
         inner.conns.lock().await.remove(&executor.0);
         let _ = tx.send(Err(TaskFailure::FetchFailed { shuffle, map, executor, message }));
@@ -159,22 +191,38 @@ async fn fetch_blocks(
     let conn = inner.connection(blocks[0].executor).await.map_err(|m| (first, m))?;
     let limits = inner.net.limits;
     let mut s = Stream::open(&conn, limits).await.map_err(|e| (first, chain(&e)))?;
-    let request = BlockRequest::FetchBlocks { app: app.0, shuffle: shuffle.0, reduce, maps: blocks.iter().map(|b| b.map).collect() };
+    let request = BlockRequest::FetchBlocks {
+        app: app.0,
+        shuffle: shuffle.0,
+        reduce,
+        maps: blocks.iter().map(|b| b.map).collect(),
+    };
     s.write(&request).await.map_err(|e| (first, chain(&e)))?;
     s.finish();
     for b in blocks {
         match s.expect::<BlockReply>().await.map_err(|e| (b.map, chain(&e)))? {
             BlockReply::Block { map, len } if map == b.map => {
                 if len > limits.max_message {
-                    return Err((b.map, format!("block of {len} bytes exceeds the limit of {} bytes", limits.max_message)));
+                    return Err((
+                        b.map,
+                        format!(
+                            "block of {len} bytes exceeds the limit of {} bytes",
+                            limits.max_message
+                        ),
+                    ));
                 }
                 let bytes = s.read_payload(len).await.map_err(|e| (b.map, chain(&e)))?;
                 fetched += len;
-                if tx.send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() })).is_err() {
+                if tx
+                    .send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() }))
+                    .is_err()
+                {
                     return Ok(()); // the task stopped reading
                 }
             }
-            BlockReply::Block { map, .. } => return Err((b.map, format!("block server sent map {map}, expected {}", b.map))),
+            BlockReply::Block { map, .. } => {
+                return Err((b.map, format!("block server sent map {map}, expected {}", b.map)));
+            }
             BlockReply::Missing { map, message } => return Err((map, message)),
         }
     }
@@ -203,11 +251,22 @@ impl FetchPool {
             info = self.peers.get(peer.0);
         }
         let info = info.ok_or_else(|| format!("{peer} is not a known executor (lost?)"))?;
-        let fingerprint: Fingerprint = info.fingerprint.parse().map_err(|e| format!("bad fingerprint of {peer}: {e}"))?;
-        let addr = crate::cluster::resolve(&format!("{}:{}", info.host, info.shuffle_port)).await.map_err(|e| e.to_string())?;
-        let c = connect_with(addr, fingerprint, &self.secret, Role::Peer { executor: self.me.0 }, &self.net)
+        let fingerprint: Fingerprint =
+            info.fingerprint.parse().map_err(|e| format!("bad fingerprint of {peer}: {e}"))?;
+        let addr = crate::cluster::resolve(&format!("{}:{}", info.host, info.shuffle_port))
             .await
-            .map_err(|e| format!("cannot connect to the block server of {peer} at {addr}: {}", chain(&e)))?;
+            .map_err(|e| e.to_string())?;
+        let c = connect_with(
+            addr,
+            fingerprint,
+            &self.secret,
+            Role::Peer { executor: self.me.0 },
+            &self.net,
+        )
+        .await
+        .map_err(|e| {
+            format!("cannot connect to the block server of {peer} at {addr}: {}", chain(&e))
+        })?;
         let conn = c.conn.clone();
         conns.insert(peer.0, c);
         Ok(conn)

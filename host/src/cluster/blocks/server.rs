@@ -42,7 +42,9 @@ pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
 }
 
 async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
-    let Some(BlockRequest::FetchBlocks { app, shuffle, reduce, maps }) = s.read::<BlockRequest>().await? else {
+    let Some(BlockRequest::FetchBlocks { app, shuffle, reduce, maps }) =
+        s.read::<BlockRequest>().await?
+    else {
         return Ok(());
     };
     let dir = shuffle_dir(base, AppId(app));
@@ -50,7 +52,8 @@ async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
     let chunk = s.limits.chunk.max(4096) as usize;
     let mut buf = vec![0u8; chunk];
     for map in maps {
-        let range = tokio::task::block_in_place(|| block_range(dir, ShuffleId(shuffle), map, reduce));
+        let range =
+            tokio::task::block_in_place(|| block_range(dir, ShuffleId(shuffle), map, reduce));
         let (path, start, end) = match range {
             Ok(r) => r,
             Err(e) => {
@@ -66,7 +69,8 @@ async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
         let mut file = match opened {
             Ok(f) => f,
             Err(e) => {
-                s.write(&BlockReply::Missing { map, message: format!("{}: {e}", path.display()) }).await?;
+                s.write(&BlockReply::Missing { map, message: format!("{}: {e}", path.display()) })
+                    .await?;
                 continue;
             }
         };

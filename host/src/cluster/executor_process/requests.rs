@@ -15,17 +15,22 @@ use crate::task_threads::QueueFull;
 use crate::wasm::content_hash;
 
 /// Reads one request from the master, carries it out and replies.
-pub(super) async fn handle(mut s: Stream, state: &ExecutorState) -> Result<(), crate::net::RpcError> {
+pub(super) async fn handle(
+    mut s: Stream,
+    state: &ExecutorState,
+) -> Result<(), crate::net::RpcError> {
     let Some(req) = s.read::<MasterRequest>().await? else { return Ok(()) };
     let reply = match req {
-        MasterRequest::LaunchTask { app, task, components } => match launch(state, AppId(app), task, components) {
-            Some(reply) => reply,
-            None => {
-                // A test fault: the master sees this launch fail in transport.
-                let _ = s.send.reset(1u32.into());
-                return Ok(());
+        MasterRequest::LaunchTask { app, task, components } => {
+            match launch(state, AppId(app), task, components) {
+                Some(reply) => reply,
+                None => {
+                    // A test fault: the master sees this launch fail in transport.
+                    let _ = s.send.reset(1u32.into());
+                    return Ok(());
+                }
             }
-        },
+        }
         MasterRequest::KillTask { app, task } => {
             state.cancel(AppId(app), TaskId(task));
             ExecutorReply::Ack
@@ -39,7 +44,9 @@ pub(super) async fn handle(mut s: Stream, state: &ExecutorState) -> Result<(), c
         }
         MasterRequest::RemoveShuffle { app, shuffle } => {
             let dir = shuffle_dir(&state.settings.base, AppId(app));
-            tokio::task::block_in_place(|| crate::shuffle::remove_shuffle_files(&dir, ShuffleId(shuffle)));
+            tokio::task::block_in_place(|| {
+                crate::shuffle::remove_shuffle_files(&dir, ShuffleId(shuffle))
+            });
             ExecutorReply::Ack
         }
         MasterRequest::Peers { added, removed } => {
@@ -54,17 +61,26 @@ pub(super) async fn handle(mut s: Stream, state: &ExecutorState) -> Result<(), c
 
 /// Accepts a task: keeps the uploaded components, resolves the description and queues it
 /// for a task thread. `None`: drop the request without a reply (test faults only).
-fn launch(state: &ExecutorState, app: AppId, task: WireTask, uploads: Vec<ComponentUpload>) -> Option<ExecutorReply> {
+fn launch(
+    state: &ExecutorState,
+    app: AppId,
+    task: WireTask,
+    uploads: Vec<ComponentUpload>,
+) -> Option<ExecutorReply> {
     for up in uploads {
         let actual = tokio::task::block_in_place(|| content_hash(&up.bytes));
         if actual != up.hash {
-            return Some(ExecutorReply::Failed { message: format!("component bytes hash to {actual}, not {}", up.hash) });
+            return Some(ExecutorReply::Failed {
+                message: format!("component bytes hash to {actual}, not {}", up.hash),
+            });
         }
         state.add_component(ComponentBytes { hash: up.hash, bytes: up.bytes });
     }
     let task = match task.into_task(&|hash: &str| state.component(hash)) {
         Ok(task) => task,
-        Err(ConvertError::UnknownComponent { hash }) => return Some(ExecutorReply::UnknownComponent { hash }),
+        Err(ConvertError::UnknownComponent { hash }) => {
+            return Some(ExecutorReply::UnknownComponent { hash });
+        }
         Err(e) => return Some(ExecutorReply::Failed { message: chain(&e) }),
     };
     #[cfg(any(test, feature = "testing"))]
@@ -77,7 +93,11 @@ fn launch(state: &ExecutorState, app: AppId, task: WireTask, uploads: Vec<Compon
 fn accept(state: &ExecutorState, app: AppId, task: crate::task::TaskDesc) -> ExecutorReply {
     let executor = match tokio::task::block_in_place(|| state.executor(app)) {
         Ok(e) => e,
-        Err(e) => return ExecutorReply::Failed { message: format!("cannot create the work directory of {app}: {e}") },
+        Err(e) => {
+            return ExecutorReply::Failed {
+                message: format!("cannot create the work directory of {app}: {e}"),
+            };
+        }
     };
     let (cancel, live) = (Arc::new(AtomicBool::new(false)), Arc::new(LiveMetrics::default()));
     let id = task.id.task;
@@ -86,7 +106,9 @@ fn accept(state: &ExecutorState, app: AppId, task: crate::task::TaskDesc) -> Exe
         Ok(()) => ExecutorReply::Ack,
         Err(QueueFull(_)) => {
             state.ended(app, id);
-            ExecutorReply::Failed { message: "the executor has no free task slot (or is stopping)".into() }
+            ExecutorReply::Failed {
+                message: "the executor has no free task slot (or is stopping)".into(),
+            }
         }
     }
 }

@@ -33,7 +33,11 @@ impl MasterExecutors {
 
     /// Blocks until at least one executor is registered (telling `waiting` when
     /// none is yet, and when one came), then gives the application its id and its view.
-    pub(crate) fn join(&self, cancel: &AtomicBool, mut waiting: impl FnMut(&str)) -> Result<AppExecutors, Cancelled> {
+    pub(crate) fn join(
+        &self,
+        cancel: &AtomicBool,
+        mut waiting: impl FnMut(&str),
+    ) -> Result<AppExecutors, Cancelled> {
         if self.registry.len() == 0 {
             waiting("waiting for executors");
             while self.registry.len() == 0 {
@@ -97,10 +101,16 @@ impl ExecutorPort for ClusterPort {
 
     fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]) {
         let blocks = blocks.iter().map(|b| (*b).into()).collect();
-        self.registry.send(executor, Outbound::Request(MasterRequest::DropBlocks { app: self.app.0, blocks }));
+        self.registry.send(
+            executor,
+            Outbound::Request(MasterRequest::DropBlocks { app: self.app.0, blocks }),
+        );
     }
 
     fn kill(&mut self, executor: ExecutorId, task: TaskId) {
-        self.registry.send(executor, Outbound::Request(MasterRequest::KillTask { app: self.app.0, task: task.0 }));
+        self.registry.send(
+            executor,
+            Outbound::Request(MasterRequest::KillTask { app: self.app.0, task: task.0 }),
+        );
     }
 }

@@ -16,7 +16,9 @@ use crate::dag::SchedulerEvent;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId};
 use crate::net::Limits;
-use crate::net::protocol::{ComponentUpload, ExecutorReply, MasterRequest, WireTask, components_of};
+use crate::net::protocol::{
+    ComponentUpload, ExecutorReply, MasterRequest, WireTask, components_of,
+};
 use crate::net::rpc::call;
 use crate::task::{TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 
@@ -36,8 +38,11 @@ pub(crate) async fn serve_queue(
                     tracing::warn!(executor = %id, %app, task = %task.id.task, %message, "launch failed");
                     // Never the guest's fault: the task did not start. A launch that did not
                     // arrive, or that the executor refused, is retried like any host failure.
-                    let failure =
-                        if conn.close_reason().is_some() { TaskFailure::ExecutorLost } else { TaskFailure::Host { message } };
+                    let failure = if conn.close_reason().is_some() {
+                        TaskFailure::ExecutorLost
+                    } else {
+                        TaskFailure::Host { message }
+                    };
                     let report = TaskReport {
                         task: task.id.task,
                         executor: id,
@@ -51,7 +56,9 @@ pub(crate) async fn serve_queue(
             }
             Outbound::Request(req) => match call::<_, ExecutorReply>(&conn, &req, limits).await {
                 Ok(ExecutorReply::Ack) => {}
-                Ok(other) => tracing::warn!(executor = %id, reply = ?other, "request not carried out"),
+                Ok(other) => {
+                    tracing::warn!(executor = %id, reply = ?other, "request not carried out")
+                }
                 Err(e) => tracing::debug!(executor = %id, error = %chain(&e), "request failed"),
             },
         }
@@ -76,7 +83,11 @@ async fn launch(
             .map(|c| ComponentUpload { hash: c.hash.clone(), bytes: c.bytes.clone() })
             .collect()
     };
-    let mut request = MasterRequest::LaunchTask { app: app.0, task: wire.clone(), components: upload(false, sent) };
+    let mut request = MasterRequest::LaunchTask {
+        app: app.0,
+        task: wire.clone(),
+        components: upload(false, sent),
+    };
     for _ in 0..2 {
         match call::<_, ExecutorReply>(conn, &request, limits).await.map_err(|e| chain(&e))? {
             ExecutorReply::Ack => {
@@ -85,7 +96,11 @@ async fn launch(
             }
             ExecutorReply::UnknownComponent { hash } => {
                 tracing::debug!(%hash, "executor lacks a component; resending with bytes");
-                request = MasterRequest::LaunchTask { app: app.0, task: wire.clone(), components: upload(true, sent) };
+                request = MasterRequest::LaunchTask {
+                    app: app.0,
+                    task: wire.clone(),
+                    components: upload(true, sent),
+                };
             }
             ExecutorReply::Failed { message } => return Err(message),
         }

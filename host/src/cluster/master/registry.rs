@@ -104,7 +104,9 @@ impl Registry {
         inner.apps.remove(&app);
         for link in inner.links.values() {
             for shuffle in 0..shuffles {
-                let _ = link.queue.send(Outbound::Request(MasterRequest::RemoveShuffle { app: app.0, shuffle }));
+                let _ = link
+                    .queue
+                    .send(Outbound::Request(MasterRequest::RemoveShuffle { app: app.0, shuffle }));
             }
         }
     }
@@ -133,9 +135,14 @@ impl Registry {
         let mut inner = self.inner();
         let others: Vec<PeerInfo> = inner.links.values().map(|l| l.info.clone()).collect();
         for l in inner.links.values() {
-            let _ = l.queue.send(Outbound::Request(MasterRequest::Peers { added: vec![link.info.clone()], removed: vec![] }));
+            let _ = l.queue.send(Outbound::Request(MasterRequest::Peers {
+                added: vec![link.info.clone()],
+                removed: vec![],
+            }));
         }
-        let _ = link.queue.send(Outbound::Request(MasterRequest::Peers { added: others, removed: vec![] }));
+        let _ = link
+            .queue
+            .send(Outbound::Request(MasterRequest::Peers { added: others, removed: vec![] }));
         self.cores.fetch_add(link.cores, Ordering::Relaxed);
         let added = link.added(id);
         inner.links.insert(id, link);
@@ -150,9 +157,15 @@ impl Registry {
         self.cores.fetch_sub(link.cores, Ordering::Relaxed);
         link.conn.close(0u32.into(), b"executor lost");
         for l in inner.links.values() {
-            let _ = l.queue.send(Outbound::Request(MasterRequest::Peers { added: vec![], removed: vec![id.0] }));
+            let _ = l.queue.send(Outbound::Request(MasterRequest::Peers {
+                added: vec![],
+                removed: vec![id.0],
+            }));
         }
-        Self::broadcast(&inner, &SchedulerEvent::ExecutorLost { executor: id, reason: reason.to_string() });
+        Self::broadcast(
+            &inner,
+            &SchedulerEvent::ExecutorLost { executor: id, reason: reason.to_string() },
+        );
         true
     }
 
@@ -169,7 +182,12 @@ impl Registry {
 
     /// Executors not seen for longer than `timeout`.
     pub(crate) fn silent_for(&self, timeout: Duration) -> Vec<ExecutorId> {
-        self.inner().links.iter().filter(|(_, l)| lock(&l.last_seen).elapsed() > timeout).map(|(id, _)| *id).collect()
+        self.inner()
+            .links
+            .iter()
+            .filter(|(_, l)| lock(&l.last_seen).elapsed() > timeout)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Queues a request for an executor; false if it is not registered.

@@ -36,7 +36,12 @@ pub(crate) struct Submission {
 pub(crate) trait SubmissionHandler: Send + Sync + 'static {
     /// Runs one submission to its end on the calling (dedicated) thread; the
     /// error is the job's one-line failure, sent to the submitter.
-    fn run(&self, submission: Submission, executors: &MasterExecutors, events: &JobEvents) -> Result<(), String>;
+    fn run(
+        &self,
+        submission: Submission,
+        executors: &MasterExecutors,
+        events: &JobEvents,
+    ) -> Result<(), String>;
 }
 
 /// Where an application's progress and output go: its submitter's stream.
@@ -114,7 +119,11 @@ async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
         events.done(result);
     });
     if let Err(e) = spawned {
-        let _ = s.write(&JobEvent::JobDone { result: Err(format!("cannot start the job's thread: {e}")) }).await;
+        let _ = s
+            .write(&JobEvent::JobDone {
+                result: Err(format!("cannot start the job's thread: {e}")),
+            })
+            .await;
         s.finish();
         return;
     }
@@ -124,9 +133,13 @@ async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
     let watcher = tokio::spawn(async move {
         match framing::read_message::<SubmitRequest, _>(&mut recv, &limits).await {
             Ok(Some(SubmitRequest::CancelJob)) => tracing::info!("the submitter cancelled its job"),
-            Ok(Some(SubmitRequest::SubmitJob { .. })) => tracing::warn!("second SubmitJob on a job's stream; cancelling the job"),
+            Ok(Some(SubmitRequest::SubmitJob { .. })) => {
+                tracing::warn!("second SubmitJob on a job's stream; cancelling the job")
+            }
             Ok(None) => tracing::info!("the submitter closed its job stream; cancelling its job"),
-            Err(e) => tracing::info!(error = %chain(&e), "the submitter's job stream broke; cancelling its job"),
+            Err(e) => {
+                tracing::info!(error = %chain(&e), "the submitter's job stream broke; cancelling its job")
+            }
         }
         watch_cancel.store(true, Ordering::Relaxed);
     });

@@ -4,7 +4,9 @@ use super::harness::*;
 use crate::dag::{EventRecord, SchedulerConfig, SchedulerEvent, StageKind};
 use crate::ids::{ComponentId, ExecutorId, ShuffleId, StageId, TaskId};
 use crate::lineage::{GuestOps, Lineage, NarrowStep, Op, OpKind, RddKind};
-use crate::task::{ResultKind, ResultValue, TaskAttempt, TaskFailure, TaskMetrics, TaskOutput, TaskReport};
+use crate::task::{
+    ResultKind, ResultValue, TaskAttempt, TaskFailure, TaskMetrics, TaskOutput, TaskReport,
+};
 use crate::task_scheduler::{ExclusionConfig, TaskSchedulerConfig};
 
 fn guest_failure(message: &str) -> Step {
@@ -24,10 +26,19 @@ fn failing_task_is_retried_elsewhere_then_fails_the_job_with_the_guest_message()
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::new(2, 1);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    sim.run_with(|_, t| if t.id.partition == 1 { guest_failure("bad record at line 7") } else { Step::Run });
-    assert_eq!(sim.err(job), "task 1 of stage 0 failed 4 times; last failure: bad record at line 7");
-    let attempts: Vec<(u32, ExecutorId)> =
-        sim.launched.iter().filter(|(_, t)| t.id.partition == 1).map(|(e, t)| (t.id.attempt, *e)).collect();
+    sim.run_with(|_, t| {
+        if t.id.partition == 1 { guest_failure("bad record at line 7") } else { Step::Run }
+    });
+    assert_eq!(
+        sim.err(job),
+        "task 1 of stage 0 failed 4 times; last failure: bad record at line 7"
+    );
+    let attempts: Vec<(u32, ExecutorId)> = sim
+        .launched
+        .iter()
+        .filter(|(_, t)| t.id.partition == 1)
+        .map(|(e, t)| (t.id.attempt, *e))
+        .collect();
     assert_eq!(attempts.iter().map(|a| a.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert_ne!(attempts[0].1, attempts[1].1, "retried on the other executor");
     assert!(sim.records.iter().any(|r| matches!(r,
@@ -37,8 +48,10 @@ fn failing_task_is_retried_elsewhere_then_fails_the_job_with_the_guest_message()
 
 #[test]
 fn job_failure_kills_its_other_running_tasks() {
-    let config =
-        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 2, ..Default::default() }, ..Default::default() };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { max_task_failures: 2, ..Default::default() },
+        ..Default::default()
+    };
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(3, 1, config);
@@ -69,7 +82,12 @@ fn fetch_failure_reruns_the_lost_map_partition_then_the_reduce_stage() {
     let first_reduce = *sim.running.keys().next().unwrap();
     sim.answer(first_reduce, Step::Run);
     // Map 1's output vanishes: the next reduce task cannot fetch it.
-    let holder = sim.launched.iter().find(|(_, t)| t.id.stage == StageId(0) && t.id.partition == 1).unwrap().0;
+    let holder = sim
+        .launched
+        .iter()
+        .find(|(_, t)| t.id.stage == StageId(0) && t.id.partition == 1)
+        .unwrap()
+        .0;
     sim.files.remove(&(ShuffleId(0), 1, holder));
     sim.run();
     assert_eq!(sim.collected(job), distinct_words(TEXT));
@@ -82,7 +100,8 @@ fn fetch_failure_reruns_the_lost_map_partition_then_the_reduce_stage() {
             (StageId(1), 1, StageKind::Result, 2),
         ]
     );
-    let reruns: Vec<u32> = sim.launches_of(StageId(0)).iter().filter(|l| l.0 == 1).map(|l| l.1).collect();
+    let reruns: Vec<u32> =
+        sim.launches_of(StageId(0)).iter().filter(|l| l.0 == 1).map(|l| l.1).collect();
     assert_eq!(reruns, vec![1], "exactly the lost map partition");
     assert!(sim.records.iter().any(|r| matches!(r,
         EventRecord::StageCompleted { stage: StageId(1), attempt: 0, failure: Some(f), .. } if f.contains("map 1"))));
@@ -98,11 +117,22 @@ fn repeated_fetch_failures_fail_the_job_after_four_stage_attempts() {
         if t.id.stage == StageId(0) {
             return Step::Run;
         }
-        let holder = sim.sched.map_outputs().statuses(ShuffleId(0))[0].as_ref().map(|s| s.executor).unwrap();
-        Step::Fail(TaskFailure::FetchFailed { shuffle: ShuffleId(0), map: 0, executor: holder, message: "reset".into() })
+        let holder =
+            sim.sched.map_outputs().statuses(ShuffleId(0))[0].as_ref().map(|s| s.executor).unwrap();
+        Step::Fail(TaskFailure::FetchFailed {
+            shuffle: ShuffleId(0),
+            map: 0,
+            executor: holder,
+            message: "reset".into(),
+        })
     });
     let err = sim.err(job);
-    assert!(err.starts_with("stage 1 failed 4 consecutive attempts; last failure: fetch of shuffle-0 map 0"), "{err}");
+    assert!(
+        err.starts_with(
+            "stage 1 failed 4 consecutive attempts; last failure: fetch of shuffle-0 map 0"
+        ),
+        "{err}"
+    );
     let reduce_attempts = sim.submissions().iter().filter(|s| s.0 == StageId(1)).count();
     assert_eq!(reduce_attempts, 4);
 }
@@ -114,14 +144,16 @@ fn lost_executor_map_outputs_are_recomputed_for_the_next_job() {
     let mut sim = Sim::new(2, 2);
     let first = sim.collect(&l, d);
     sim.run();
-    let lost: Vec<u32> = sim.launches_of(StageId(0)).iter().filter(|x| x.2 == ExecutorId(1)).map(|x| x.1).collect();
+    let lost: Vec<u32> =
+        sim.launches_of(StageId(0)).iter().filter(|x| x.2 == ExecutorId(1)).map(|x| x.1).collect();
     assert!(!lost.is_empty());
     sim.lose(1);
     assert!(!sim.sched.map_outputs().is_available(ShuffleId(0)));
     let second = sim.collect(&l, d);
     sim.run();
     assert_eq!(sim.collected(second), sim.collected(first));
-    let reruns: Vec<(u32, u32, ExecutorId)> = sim.launches_of(StageId(0)).into_iter().filter(|x| x.0 == 1).collect();
+    let reruns: Vec<(u32, u32, ExecutorId)> =
+        sim.launches_of(StageId(0)).into_iter().filter(|x| x.0 == 1).collect();
     assert_eq!(reruns.iter().map(|x| x.1).collect::<Vec<_>>(), lost, "only the lost map outputs");
     assert!(reruns.iter().all(|x| x.2 == ExecutorId(0)));
 }
@@ -154,27 +186,36 @@ fn executor_lost_during_the_reduce_stage() {
     let subs = sim.submissions();
     assert_eq!(subs[2].0, StageId(0), "map stage resubmitted: {subs:?}");
     assert_eq!(subs[3].0, StageId(1));
-    assert!(sim.launched.iter().skip_while(|(_, t)| t.id.stage_attempt == 0).all(|(e, _)| *e == ExecutorId(0)));
+    assert!(
+        sim.launched
+            .iter()
+            .skip_while(|(_, t)| t.id.stage_attempt == 0)
+            .all(|(e, _)| *e == ExecutorId(0))
+    );
 }
 
 #[test]
 fn executor_lost_during_the_map_stage_is_not_a_task_failure() {
     // With one allowed failure, any counted failure would fail the job.
-    let config =
-        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() }, ..Default::default() };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() },
+        ..Default::default()
+    };
     let mut l = Lineage::default();
     let d = distinct_job(&mut l);
     let mut sim = Sim::with_config(2, 2, config);
     let job = sim.collect(&l, d);
     // Finish maps 0 and 1 (one per executor); maps 2 and 3 keep running.
     for p in [0, 1] {
-        let t = sim.running.iter().find(|(_, (_, t))| t.id.partition == p).map(|(id, _)| *id).unwrap();
+        let t =
+            sim.running.iter().find(|(_, (_, t))| t.id.partition == p).map(|(id, _)| *id).unwrap();
         sim.answer(t, Step::Run);
     }
     sim.lose(1);
     sim.run();
     assert_eq!(sim.collected(job), distinct_words(TEXT));
-    let map_attempts: Vec<u32> = sim.submissions().iter().filter(|s| s.0 == StageId(0)).map(|s| s.3).collect();
+    let map_attempts: Vec<u32> =
+        sim.submissions().iter().filter(|s| s.0 == StageId(0)).map(|s| s.3).collect();
     assert_eq!(map_attempts, vec![4, 1], "the lost finished output is recomputed in a new attempt");
 }
 
@@ -220,13 +261,28 @@ fn stale_reports_are_ignored() {
     }
     // Old-attempt successes only close their attempts.
     let new: Vec<&EventRecord> = sim.records[before..].iter().collect();
-    assert!(new.iter().all(|r| matches!(r, EventRecord::TaskEnded { id: TaskAttempt { stage_attempt: 0, .. }, .. })), "{new:?}");
+    assert!(
+        new.iter().all(|r| matches!(
+            r,
+            EventRecord::TaskEnded { id: TaskAttempt { stage_attempt: 0, .. }, .. }
+        )),
+        "{new:?}"
+    );
     // Unknown task, wrong executor, duplicate: ignored entirely.
     let (executor, desc) = sim.running.values().next().cloned().unwrap();
     let ok = || Ok(TaskOutput::MapStatus { sizes: vec![1, 1, 1] });
-    for (task, executor) in [(TaskId(9999), executor), (desc.id.task, ExecutorId(42)), (reduces[1], sim.launched[0].0)] {
+    for (task, executor) in
+        [(TaskId(9999), executor), (desc.id.task, ExecutorId(42)), (reduces[1], sim.launched[0].0)]
+    {
         let before = sim.records.len();
-        sim.report(TaskReport { task, executor, result: ok(), cached: Vec::new(), metrics: TaskMetrics::default(), log: String::new() });
+        sim.report(TaskReport {
+            task,
+            executor,
+            result: ok(),
+            cached: Vec::new(),
+            metrics: TaskMetrics::default(),
+            log: String::new(),
+        });
         assert_eq!(sim.records.len(), before, "report of {task} on {executor} not ignored");
     }
     sim.answer_kills = true;
@@ -238,13 +294,18 @@ fn stale_reports_are_ignored() {
 fn killed_report_of_a_live_task_requeues_it() {
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"]]);
-    let config =
-        SchedulerConfig { task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() }, ..Default::default() };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { max_task_failures: 1, ..Default::default() },
+        ..Default::default()
+    };
     let mut sim = Sim::with_config(1, 2, config);
     let job = sim.submit(&l, x, vec![0, 1], ResultKind::Count);
     let first = *sim.running.keys().next().unwrap();
     sim.answer(first, Step::Fail(TaskFailure::Killed));
-    sim.send(SchedulerEvent::ExecutorLost { executor: ExecutorId(77), reason: "never registered".into() });
+    sim.send(SchedulerEvent::ExecutorLost {
+        executor: ExecutorId(77),
+        reason: "never registered".into(),
+    });
     sim.run();
     assert_eq!(sim.ok(job), &vec![ResultValue::Count(1), ResultValue::Count(1)]);
 }
@@ -254,15 +315,28 @@ fn always_failing_task_fails_the_job_after_four_attempts_on_at_least_two_executo
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"]]);
     // The simulation's `fail` op fails with its args as the guest's message.
-    let fail = Op { kind: OpKind::Map, name: "fail".into(), args: b"ValueError: cannot parse 'x' at line 3".to_vec() };
-    let step = NarrowStep::Guest(GuestOps { component: ComponentId(0), ops: vec![op("upper"), fail] });
+    let fail = Op {
+        kind: OpKind::Map,
+        name: "fail".into(),
+        args: b"ValueError: cannot parse 'x' at line 3".to_vec(),
+    };
+    let step =
+        NarrowStep::Guest(GuestOps { component: ComponentId(0), ops: vec![op("upper"), fail] });
     let bad = l.add(RddKind::Narrow { parent: x, step }, 2, None);
     let mut sim = Sim::new(3, 1);
     let job = sim.submit(&l, bad, vec![0, 1], ResultKind::Count);
     sim.run();
     let err = sim.err(job);
-    assert!(err.ends_with("failed 4 times; last failure: ValueError: cannot parse 'x' at line 3"), "{err}");
-    let failed = sim.launched.iter().map(|(_, t)| t.id.partition).find(|p| err.starts_with(&format!("task {p} "))).unwrap();
+    assert!(
+        err.ends_with("failed 4 times; last failure: ValueError: cannot parse 'x' at line 3"),
+        "{err}"
+    );
+    let failed = sim
+        .launched
+        .iter()
+        .map(|(_, t)| t.id.partition)
+        .find(|p| err.starts_with(&format!("task {p} ")))
+        .unwrap();
     let executors: std::collections::BTreeSet<ExecutorId> =
         sim.launched.iter().filter(|(_, t)| t.id.partition == failed).map(|(e, _)| *e).collect();
     assert_eq!(sim.launched.iter().filter(|(_, t)| t.id.partition == failed).count(), 4);
@@ -272,15 +346,24 @@ fn always_failing_task_fails_the_job_after_four_attempts_on_at_least_two_executo
 #[test]
 fn with_exclusion_a_task_failing_on_every_executor_fails_the_job_early() {
     let exclusion = ExclusionConfig { enabled: true, ..Default::default() };
-    let config = SchedulerConfig { task_scheduler: TaskSchedulerConfig { exclusion, ..Default::default() }, ..Default::default() };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { exclusion, ..Default::default() },
+        ..Default::default()
+    };
     let mut l = Lineage::default();
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::with_config(2, 1, config);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    sim.run_with(|_, t| if t.id.partition == 1 { guest_failure("out of range") } else { Step::Run });
+    sim.run_with(
+        |_, t| if t.id.partition == 1 { guest_failure("out of range") } else { Step::Run },
+    );
     assert_eq!(
         sim.err(job),
         "task 1 of stage 0 cannot run on any executor: excluded after failing on executors 0, 1; last failure: out of range"
     );
-    assert_eq!(sim.launched.iter().filter(|(_, t)| t.id.partition == 1).count(), 2, "one attempt per executor");
+    assert_eq!(
+        sim.launched.iter().filter(|(_, t)| t.id.partition == 1).count(),
+        2,
+        "one attempt per executor"
+    );
 }

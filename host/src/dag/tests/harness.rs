@@ -10,15 +10,19 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dag::{EventRecord, JobFailure, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent, StageKind};
+use crate::dag::{
+    EventRecord, JobFailure, Scheduler, SchedulerCommand, SchedulerConfig, SchedulerEvent,
+    StageKind,
+};
 use crate::ids::{ComponentId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{
-    FileSplit, GuestOps, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
+    FileSplit, GuestOps, Lineage, MapSideCombine, NarrowStep, Op, OpKind, Partitioner, RddKind,
+    ReduceSide, ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, ComponentBytes, Plan, ReduceStep, ResultKind, ResultValue, Source, TaskDesc, TaskFailure, TaskMetrics, TaskOutput, TaskReport,
-    TaskSink,
+    BlockId, ComponentBytes, Plan, ReduceStep, ResultKind, ResultValue, Source, TaskDesc,
+    TaskFailure, TaskMetrics, TaskOutput, TaskReport, TaskSink,
 };
 use crate::task_scheduler::TaskLocality;
 
@@ -74,7 +78,9 @@ impl Sim {
     }
 
     pub(crate) fn with_config(executors: u32, cores: u32, config: SchedulerConfig) -> Sim {
-        let components = (0..3).map(|i| Arc::new(ComponentBytes { hash: format!("c{i}"), bytes: vec![i as u8] })).collect::<Vec<_>>();
+        let components = (0..3)
+            .map(|i| Arc::new(ComponentBytes { hash: format!("c{i}"), bytes: vec![i as u8] }))
+            .collect::<Vec<_>>();
         let mut sim = Sim {
             sched: Scheduler::new(config),
             now: Duration::ZERO,
@@ -130,7 +136,8 @@ impl Sim {
                 }
                 SchedulerCommand::KillTask { executor, task } => {
                     self.kills.push((executor, task));
-                    let (e, _) = self.running.get(&task).expect("kill of a task that is not running");
+                    let (e, _) =
+                        self.running.get(&task).expect("kill of a task that is not running");
                     assert_eq!(*e, executor);
                     if !self.answer_kills {
                         continue;
@@ -168,7 +175,14 @@ impl Sim {
     }
 
     /// Adds an executor on `host` in `rack` announcing `data_roots`.
-    pub(crate) fn add_executor_at(&mut self, id: u32, host: &str, rack: Option<&str>, data_roots: &[&str], cores: u32) {
+    pub(crate) fn add_executor_at(
+        &mut self,
+        id: u32,
+        host: &str,
+        rack: Option<&str>,
+        data_roots: &[&str],
+        cores: u32,
+    ) {
         self.send(SchedulerEvent::ExecutorAdded {
             executor: ExecutorId(id),
             host: host.to_string(),
@@ -187,7 +201,13 @@ impl Sim {
         self.send(SchedulerEvent::ExecutorLost { executor: e, reason: "process exited".into() });
     }
 
-    pub(crate) fn submit(&mut self, lineage: &Lineage, rdd: RddId, partitions: Vec<u32>, result: ResultKind) -> JobId {
+    pub(crate) fn submit(
+        &mut self,
+        lineage: &Lineage,
+        rdd: RddId,
+        partitions: Vec<u32>,
+        result: ResultKind,
+    ) -> JobId {
         let job = JobId(self.next_job);
         self.next_job += 1;
         self.send(SchedulerEvent::JobSubmitted {
@@ -216,7 +236,14 @@ impl Sim {
             Step::Run => self.execute(executor, &desc),
         };
         self.running.remove(&task);
-        self.report(TaskReport { task, executor, result, cached, metrics: TaskMetrics::default(), log: String::new() });
+        self.report(TaskReport {
+            task,
+            executor,
+            result,
+            cached,
+            metrics: TaskMetrics::default(),
+            log: String::new(),
+        });
     }
 
     pub(crate) fn report(&mut self, report: TaskReport) {
@@ -271,7 +298,9 @@ impl Sim {
         self.records
             .iter()
             .filter_map(|r| match r {
-                EventRecord::StageSubmitted { stage, attempt, kind, tasks, .. } => Some((*stage, *attempt, *kind, *tasks)),
+                EventRecord::StageSubmitted { stage, attempt, kind, tasks, .. } => {
+                    Some((*stage, *attempt, *kind, *tasks))
+                }
                 _ => None,
             })
             .collect()
@@ -279,7 +308,11 @@ impl Sim {
 
     /// Launched tasks of a stage: (stage attempt, partition, executor), in launch order.
     pub(crate) fn launches_of(&self, stage: StageId) -> Vec<(u32, u32, ExecutorId)> {
-        self.launched.iter().filter(|(_, t)| t.id.stage == stage).map(|(e, t)| (t.id.stage_attempt, t.id.partition, *e)).collect()
+        self.launched
+            .iter()
+            .filter(|(_, t)| t.id.stage == stage)
+            .map(|(e, t)| (t.id.stage_attempt, t.id.partition, *e))
+            .collect()
     }
 
     /// Every task start: (task, job, partition, attempt, executor, locality, speculative), in order.
@@ -287,15 +320,17 @@ impl Sim {
         self.records
             .iter()
             .filter_map(|r| match r {
-                EventRecord::TaskStarted { id, executor, locality, speculative, .. } => Some(Start {
-                    task: id.task,
-                    job: id.job,
-                    partition: id.partition,
-                    attempt: id.attempt,
-                    executor: *executor,
-                    locality: *locality,
-                    speculative: *speculative,
-                }),
+                EventRecord::TaskStarted { id, executor, locality, speculative, .. } => {
+                    Some(Start {
+                        task: id.task,
+                        job: id.job,
+                        partition: id.partition,
+                        attempt: id.attempt,
+                        executor: *executor,
+                        locality: *locality,
+                        speculative: *speculative,
+                    })
+                }
                 _ => None,
             })
             .collect()
@@ -303,7 +338,11 @@ impl Sim {
 
     /// The running attempt of a partition of a job, if exactly one runs.
     pub(crate) fn running_attempt(&self, job: JobId, partition: u32) -> Option<TaskId> {
-        let mut it = self.running.iter().filter(|(_, (_, t))| t.id.job == job && t.id.partition == partition).map(|(id, _)| *id);
+        let mut it = self
+            .running
+            .iter()
+            .filter(|(_, (_, t))| t.id.job == job && t.id.partition == partition)
+            .map(|(id, _)| *id);
         let first = it.next();
         if it.next().is_some() { None } else { first }
     }
@@ -313,7 +352,11 @@ impl Sim {
         self.launched.iter().map(|(_, t)| t.id.stage).collect()
     }
 
-    fn execute(&mut self, executor: ExecutorId, desc: &TaskDesc) -> (Result<TaskOutput, TaskFailure>, Vec<BlockId>) {
+    fn execute(
+        &mut self,
+        executor: ExecutorId,
+        desc: &TaskDesc,
+    ) -> (Result<TaskOutput, TaskFailure>, Vec<BlockId>) {
         let mut cached = Vec::new();
         let records = match self.eval(&desc.plan, executor, &mut cached) {
             Ok(r) => r,
@@ -332,7 +375,9 @@ impl Sim {
             }
             TaskSink::Result(kind) => TaskOutput::Result(match kind {
                 ResultKind::Count => ResultValue::Count(records.len() as u64),
-                ResultKind::Take(n) => ResultValue::Records(Batch::from_records(records.iter().take(*n as usize))),
+                ResultKind::Take(n) => {
+                    ResultValue::Records(Batch::from_records(records.iter().take(*n as usize)))
+                }
                 ResultKind::SaveText { .. } => ResultValue::Saved,
                 ResultKind::Collect | ResultKind::SampleKeys(_) => ResultValue::Records(records),
             }),
@@ -340,23 +385,36 @@ impl Sim {
         (Ok(output), cached)
     }
 
-    fn eval(&mut self, plan: &Plan, executor: ExecutorId, cached: &mut Vec<BlockId>) -> Result<Batch, TaskFailure> {
+    fn eval(
+        &mut self,
+        plan: &Plan,
+        executor: ExecutorId,
+        cached: &mut Vec<BlockId>,
+    ) -> Result<Batch, TaskFailure> {
         Ok(match plan {
             Plan::Read(Source::Slice(b)) => (**b).clone(),
             // The simulation has no files: a split reads one record, its file's name.
-            Plan::Read(Source::File(f)) => Batch::from_records([f.path.to_string_lossy().into_owned()]),
+            Plan::Read(Source::File(f)) => {
+                Batch::from_records([f.path.to_string_lossy().into_owned()])
+            }
             // As the real executor: it reads only its own blocks.
             Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {
                 return Err(TaskFailure::Guest {
-                    message: format!("cached block {block:?} is on {holder}, not reachable from {executor}"),
+                    message: format!(
+                        "cached block {block:?} is on {holder}, not reachable from {executor}"
+                    ),
                 });
             }
-            Plan::Read(Source::Cached { block, executor: holder }) => match self.blocks.get(&(*block, *holder)) {
-                Some(b) => b.clone(),
-                None => {
-                    return Err(TaskFailure::Guest { message: format!("block {block:?} missing on {holder}") });
+            Plan::Read(Source::Cached { block, executor: holder }) => {
+                match self.blocks.get(&(*block, *holder)) {
+                    Some(b) => b.clone(),
+                    None => {
+                        return Err(TaskFailure::Guest {
+                            message: format!("block {block:?} missing on {holder}"),
+                        });
+                    }
                 }
-            },
+            }
             Plan::Read(Source::Shuffle(read)) => {
                 let mut out = Batch::default();
                 for m in &read.maps {
@@ -406,7 +464,9 @@ impl Sim {
                     sets.push(b.iter().map(<[u8]>::to_vec).collect::<BTreeSet<_>>());
                 }
                 let first = sets.first().cloned().unwrap_or_default();
-                Batch::from_records(first.into_iter().filter(|k| sets.iter().all(|s| s.contains(k))))
+                Batch::from_records(
+                    first.into_iter().filter(|k| sets.iter().all(|s| s.contains(k))),
+                )
             }
             Plan::Cache { input, block, .. } => {
                 let b = self.eval(input, executor, cached)?;
@@ -422,11 +482,15 @@ impl Sim {
 /// upper-cases, `dedup` drops duplicates, `fail` fails with its args as message.
 fn apply(op: &Op, b: Batch) -> Result<Batch, TaskFailure> {
     Ok(match op.name.as_str() {
-        "words" => Batch::from_records(b.iter().flat_map(|r| r.split(|c| *c == b' ')).filter(|w| !w.is_empty())),
+        "words" => Batch::from_records(
+            b.iter().flat_map(|r| r.split(|c| *c == b' ')).filter(|w| !w.is_empty()),
+        ),
         "upper" => Batch::from_records(b.iter().map(|r| r.to_ascii_uppercase())),
         "dedup" => Batch::from_records(b.iter().collect::<BTreeSet<_>>()),
         "fail" => {
-            return Err(TaskFailure::Guest { message: String::from_utf8_lossy(&op.args).into_owned() });
+            return Err(TaskFailure::Guest {
+                message: String::from_utf8_lossy(&op.args).into_owned(),
+            });
         }
         _ => b,
     })
@@ -454,7 +518,8 @@ pub(crate) fn parallel(l: &mut Lineage, parts: &[&[&str]]) -> RddId {
 
 /// A text file RDD, one split (one partition) per path; the simulation reads a split as one record, its path.
 pub(crate) fn text_files(l: &mut Lineage, paths: &[&str]) -> RddId {
-    let splits: Vec<FileSplit> = paths.iter().map(|p| FileSplit { path: p.into(), start: 0, end: 1 }).collect();
+    let splits: Vec<FileSplit> =
+        paths.iter().map(|p| FileSplit { path: p.into(), start: 0, end: 1 }).collect();
     let n = splits.len() as u32;
     l.add(RddKind::TextFile { splits }, n, None)
 }
@@ -466,12 +531,23 @@ pub(crate) fn guest(l: &mut Lineage, parent: RddId, component: u32, names: &[&st
 }
 
 /// A shuffle of `parent` into `partitions` partitions.
-pub(crate) fn shuffled(l: &mut Lineage, parent: RddId, partitions: u32, map_side: MapSideCombine, reduce: ReduceSide) -> RddId {
+pub(crate) fn shuffled(
+    l: &mut Lineage,
+    parent: RddId,
+    partitions: u32,
+    map_side: MapSideCombine,
+    reduce: ReduceSide,
+) -> RddId {
     let dep = shuffle_dep(l, parent, partitions, map_side);
     l.add(RddKind::Shuffled { dep, reduce }, partitions, None)
 }
 
-pub(crate) fn shuffle_dep(l: &mut Lineage, parent: RddId, partitions: u32, map_side: MapSideCombine) -> ShuffleDep {
+pub(crate) fn shuffle_dep(
+    l: &mut Lineage,
+    parent: RddId,
+    partitions: u32,
+    map_side: MapSideCombine,
+) -> ShuffleDep {
     let shuffle = l.new_shuffle();
     ShuffleDep { shuffle, parent, partitioner: Partitioner::RecordHash { partitions }, map_side }
 }
@@ -487,10 +563,19 @@ pub(crate) fn persist(l: &mut Lineage, rdd: RddId) {
 
 /// Words of a text, each once, sorted: the independent answer of a distinct-words job.
 pub(crate) fn distinct_words(parts: &[&[&str]]) -> Vec<String> {
-    let set: BTreeSet<String> =
-        parts.iter().flat_map(|p| p.iter()).flat_map(|line| line.split(' ')).filter(|w| !w.is_empty()).map(String::from).collect();
+    let set: BTreeSet<String> = parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .flat_map(|line| line.split(' '))
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
     set.into_iter().collect()
 }
 
-pub(crate) const TEXT: &[&[&str]] =
-    &[&["the quick brown fox", "jumps over"], &["the lazy dog", ""], &["a quick dog", "the end"], &["fox and dog and cat"]];
+pub(crate) const TEXT: &[&[&str]] = &[
+    &["the quick brown fox", "jumps over"],
+    &["the lazy dog", ""],
+    &["a quick dog", "the end"],
+    &["fox and dog and cat"],
+];

@@ -11,7 +11,9 @@ use crate::task::{BlockId, Plan, ResultKind, ResultValue, TaskAttempt};
 
 fn records(v: &ResultValue) -> Vec<String> {
     match v {
-        ResultValue::Records(b) => b.iter().map(|r| String::from_utf8(r.to_vec()).unwrap()).collect(),
+        ResultValue::Records(b) => {
+            b.iter().map(|r| String::from_utf8(r.to_vec()).unwrap()).collect()
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -144,7 +146,14 @@ fn event_log_is_consistent() {
             | EventRecord::StageSubmitted { time, .. }
             | EventRecord::StageCompleted { time, .. }
             | EventRecord::TaskStarted { time, .. } => *time,
-            EventRecord::TaskEnded { start, end, id: TaskAttempt { task, .. }, succeeded, failure, .. } => {
+            EventRecord::TaskEnded {
+                start,
+                end,
+                id: TaskAttempt { task, .. },
+                succeeded,
+                failure,
+                ..
+            } => {
                 assert!(start <= end);
                 assert_eq!(*succeeded, failure.is_none());
                 assert_eq!(started.get(task), Some(start), "TaskEnded without TaskStarted");
@@ -152,7 +161,10 @@ fn event_log_is_consistent() {
                 *end
             }
         };
-        if let EventRecord::TaskStarted { id: TaskAttempt { task, .. }, time, speculative, .. } = r {
+        if let EventRecord::TaskStarted {
+            id: TaskAttempt { task, .. }, time, speculative, ..
+        } = r
+        {
             assert!(!speculative);
             started.insert(*task, *time);
         }
@@ -161,12 +173,18 @@ fn event_log_is_consistent() {
     }
     assert_eq!(started.len(), 7);
     assert_eq!(started.keys().collect::<Vec<_>>(), ended.keys().collect::<Vec<_>>());
-    assert!(matches!(sim.records.first(), Some(EventRecord::JobStarted { job: j, .. }) if *j == job));
+    assert!(
+        matches!(sim.records.first(), Some(EventRecord::JobStarted { job: j, .. }) if *j == job)
+    );
     assert!(matches!(
         sim.records.last(),
         Some(EventRecord::JobEnded { job: j, succeeded: true, error: None, .. }) if *j == job
     ));
-    let completed = sim.records.iter().filter(|r| matches!(r, EventRecord::StageCompleted { failure: None, .. })).count();
+    let completed = sim
+        .records
+        .iter()
+        .filter(|r| matches!(r, EventRecord::StageCompleted { failure: None, .. }))
+        .count();
     assert_eq!(completed, 2);
     let _ = JobId(0);
 }

@@ -15,7 +15,8 @@ const MS: Duration = Duration::from_millis(1);
 /// Eight one-word partitions, upper-cased and persisted.
 fn cached_upper(l: &mut Lineage) -> RddId {
     let parts: Vec<Vec<String>> = (0..8).map(|i| vec![format!("w{i}")]).collect();
-    let parts: Vec<Vec<&str>> = parts.iter().map(|p| p.iter().map(String::as_str).collect()).collect();
+    let parts: Vec<Vec<&str>> =
+        parts.iter().map(|p| p.iter().map(String::as_str).collect()).collect();
     let parts: Vec<&[&str]> = parts.iter().map(Vec::as_slice).collect();
     let x = parallel(l, &parts);
     let up = guest(l, x, 0, &["upper"]);
@@ -34,7 +35,10 @@ fn second_job_over_a_cached_rdd_runs_every_task_process_local_where_its_block_is
     let mut sim = Sim::new(4, 2);
     let first = sim.collect(&l, up);
     sim.run();
-    assert!(sim.starts().iter().all(|s| s.locality == TaskLocality::NoPref), "nothing cached yet: no preferences");
+    assert!(
+        sim.starts().iter().all(|s| s.locality == TaskLocality::NoPref),
+        "nothing cached yet: no preferences"
+    );
     let second = sim.collect(&l, up);
     sim.run();
     assert_eq!(sim.collected(first), expected_upper());
@@ -43,11 +47,17 @@ fn second_job_over_a_cached_rdd_runs_every_task_process_local_where_its_block_is
     assert_eq!(starts.len(), 8);
     for s in &starts {
         assert_eq!(s.locality, TaskLocality::ProcessLocal, "{s:?}");
-        let holder = sim.sched.cache().locations(crate::task::BlockId { rdd: up, partition: s.partition })[0];
+        let holder =
+            sim.sched.cache().locations(crate::task::BlockId { rdd: up, partition: s.partition })
+                [0];
         assert_eq!(s.executor, holder, "partition {} runs on the executor caching it", s.partition);
     }
     for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.job == second) {
-        assert!(matches!(&t.plan, Plan::Read(Source::Cached { executor, .. }) if executor == e), "{:?}", t.plan);
+        assert!(
+            matches!(&t.plan, Plan::Read(Source::Cached { executor, .. }) if executor == e),
+            "{:?}",
+            t.plan
+        );
     }
 }
 
@@ -70,7 +80,10 @@ fn busy_preferred_executor_same_host_waits_then_runs_node_local() {
     let (mut sim, job) = all_blocks_on_executor_0(SchedulerConfig::default(), "h0");
     let starts = |sim: &Sim| sim.starts().into_iter().filter(|s| s.job == job).collect::<Vec<_>>();
     assert_eq!(starts(&sim).len(), 1, "executor 0 runs one task; executor 1 waits");
-    assert_eq!((starts(&sim)[0].executor, starts(&sim)[0].locality), (ExecutorId(0), TaskLocality::ProcessLocal));
+    assert_eq!(
+        (starts(&sim)[0].executor, starts(&sim)[0].locality),
+        (ExecutorId(0), TaskLocality::ProcessLocal)
+    );
     sim.tick(2900 * MS);
     assert_eq!(starts(&sim).len(), 1, "still within the 3s process-local wait");
     sim.tick(200 * MS);
@@ -83,14 +96,24 @@ fn busy_preferred_executor_same_host_waits_then_runs_node_local() {
 
 #[test]
 fn busy_preferred_executor_other_host_waits_for_each_level_then_runs_anywhere() {
-    let waits = LocalityWaits { process: Duration::from_secs(1), node: Duration::from_secs(2), rack: Duration::from_secs(5) };
-    let config =
-        SchedulerConfig { task_scheduler: TaskSchedulerConfig { locality_waits: waits, ..Default::default() }, ..Default::default() };
+    let waits = LocalityWaits {
+        process: Duration::from_secs(1),
+        node: Duration::from_secs(2),
+        rack: Duration::from_secs(5),
+    };
+    let config = SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { locality_waits: waits, ..Default::default() },
+        ..Default::default()
+    };
     let (mut sim, job) = all_blocks_on_executor_0(config, "h1");
     let count = |sim: &Sim| sim.starts().iter().filter(|s| s.job == job).count();
     assert_eq!(count(&sim), 1);
     sim.tick(1500 * MS);
-    assert_eq!(count(&sim), 1, "process wait over, node-local wait running (the tasks' host has an executor)");
+    assert_eq!(
+        count(&sim),
+        1,
+        "process wait over, node-local wait running (the tasks' host has an executor)"
+    );
     sim.tick(1400 * MS);
     assert_eq!(count(&sim), 1, "2.9s: node wait not over");
     sim.tick(200 * MS);
@@ -105,7 +128,10 @@ fn busy_preferred_executor_other_host_waits_for_each_level_then_runs_anywhere() 
 #[test]
 fn zero_wait_launches_at_once() {
     let config = SchedulerConfig {
-        task_scheduler: TaskSchedulerConfig { locality_waits: LocalityWaits::uniform(Duration::ZERO), ..Default::default() },
+        task_scheduler: TaskSchedulerConfig {
+            locality_waits: LocalityWaits::uniform(Duration::ZERO),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let (sim, job) = all_blocks_on_executor_0(config, "h1");
@@ -122,12 +148,18 @@ fn level_resets_after_a_launch_at_a_better_level() {
     let stage = sim.launched.last().unwrap().1.id.stage;
     sim.tick(Duration::from_secs(7));
     let s: Vec<Start> = sim.starts().into_iter().filter(|s| s.job == job).collect();
-    assert_eq!(s.iter().map(|s| s.locality).collect::<Vec<_>>(), vec![TaskLocality::ProcessLocal, TaskLocality::Any]);
+    assert_eq!(
+        s.iter().map(|s| s.locality).collect::<Vec<_>>(),
+        vec![TaskLocality::ProcessLocal, TaskLocality::Any]
+    );
     assert_eq!(sim.sched.task_scheduler().locality_level(stage, 0), Some(TaskLocality::Any));
     // Executor 0 finishes: its next task launches process-local and the level drops back.
     let on_0 = sim.running_attempt(job, s[0].partition).unwrap();
     sim.answer(on_0, Step::Run);
-    assert_eq!(sim.sched.task_scheduler().locality_level(stage, 0), Some(TaskLocality::ProcessLocal));
+    assert_eq!(
+        sim.sched.task_scheduler().locality_level(stage, 0),
+        Some(TaskLocality::ProcessLocal)
+    );
     // Executor 1 finishes within the wait: it gets nothing (the rest prefer executor 0).
     let before = sim.starts().len();
     let on_1 = sim.running_attempt(job, s[1].partition).unwrap();
@@ -144,7 +176,10 @@ fn tasks_without_preference_never_wait() {
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"]]);
     let mut sim = Sim::new(3, 1);
     let job = sim.submit(&l, x, vec![0, 1, 2], ResultKind::Count);
-    assert_eq!(sim.starts().iter().map(|s| s.locality).collect::<Vec<_>>(), vec![TaskLocality::NoPref; 3]);
+    assert_eq!(
+        sim.starts().iter().map(|s| s.locality).collect::<Vec<_>>(),
+        vec![TaskLocality::NoPref; 3]
+    );
     sim.run();
     assert_eq!(sim.ok(job), &vec![ResultValue::Count(1); 3]);
 }
@@ -166,7 +201,12 @@ fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_
     sim.tick(3100 * MS);
     sim.run();
     assert_eq!(sim.collected(job), expected_upper());
-    let moved: Vec<&TaskDesc> = sim.launched.iter().filter(|(e, t)| t.id.job == job && *e == ExecutorId(1)).map(|(_, t)| t).collect();
+    let moved: Vec<&TaskDesc> = sim
+        .launched
+        .iter()
+        .filter(|(e, t)| t.id.job == job && *e == ExecutorId(1))
+        .map(|(_, t)| t)
+        .collect();
     assert!(!moved.is_empty(), "executor 1 ran some of the second job's tasks");
     for t in moved {
         assert!(
@@ -175,7 +215,11 @@ fn a_task_placed_away_from_its_cached_block_recomputes_the_partition_instead_of_
             t.plan
         );
     }
-    let failed = sim.records.iter().filter(|r| matches!(r, EventRecord::TaskEnded { succeeded: false, .. })).count();
+    let failed = sim
+        .records
+        .iter()
+        .filter(|r| matches!(r, EventRecord::TaskEnded { succeeded: false, .. }))
+        .count();
     assert_eq!(failed, 0, "no attempt failed");
 }
 
@@ -196,7 +240,8 @@ fn splits_under_a_hosts_data_root_run_node_local_on_its_executors() {
     assert_eq!(prefs(0), vec![TaskLocation::Host("hA".into())]);
     assert_eq!(prefs(2), vec![TaskLocation::Host("hB".into())]);
     assert_eq!(prefs(3), vec![]);
-    let placed: Vec<(u32, ExecutorId, TaskLocality)> = sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect();
+    let placed: Vec<(u32, ExecutorId, TaskLocality)> =
+        sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect();
     assert_eq!(
         placed,
         vec![
@@ -226,12 +271,18 @@ fn a_split_whose_host_is_busy_runs_rack_local_after_the_node_wait_and_the_log_sa
     let mut l = Lineage::default();
     let files = text_files(&mut l, &["/data/a/0", "/data/a/1", "/data/a/2"]);
     let job = sim.collect(&l, files);
-    let placed = |sim: &Sim| sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect::<Vec<_>>();
+    let placed = |sim: &Sim| {
+        sim.starts().iter().map(|s| (s.partition, s.executor, s.locality)).collect::<Vec<_>>()
+    };
     assert_eq!(placed(&sim), vec![(0, ExecutorId(0), TaskLocality::NodeLocal)]);
     sim.tick(2900 * MS);
     assert_eq!(placed(&sim).len(), 1, "node-local wait (3s) not over");
     sim.tick(200 * MS);
-    assert_eq!(placed(&sim)[1..], [(1, ExecutorId(2), TaskLocality::RackLocal)], "hB shares hA's rack; hC waits");
+    assert_eq!(
+        placed(&sim)[1..],
+        [(1, ExecutorId(2), TaskLocality::RackLocal)],
+        "hB shares hA's rack; hC waits"
+    );
     sim.tick(2900 * MS);
     assert_eq!(placed(&sim).len(), 2, "rack wait not over");
     sim.tick(200 * MS);

@@ -46,7 +46,13 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
     for e in 0..8 {
         sched.handle(
             now,
-            SchedulerEvent::ExecutorAdded { executor: ExecutorId(e), host: "h".into(), rack: None, data_roots: Vec::new(), cores: 4 },
+            SchedulerEvent::ExecutorAdded {
+                executor: ExecutorId(e),
+                host: "h".into(),
+                rack: None,
+                data_roots: Vec::new(),
+                cores: 4,
+            },
         );
     }
     let sim = Sim::new(0, 0);
@@ -79,8 +85,12 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
             break;
         };
         let output = match task.sink {
-            crate::task::TaskSink::ShuffleWrite { .. } => crate::task::TaskOutput::MapStatus { sizes: vec![10; 16] },
-            crate::task::TaskSink::Result(_) => crate::task::TaskOutput::Result(ResultValue::Count(7)),
+            crate::task::TaskSink::ShuffleWrite { .. } => {
+                crate::task::TaskOutput::MapStatus { sizes: vec![10; 16] }
+            }
+            crate::task::TaskSink::Result(_) => {
+                crate::task::TaskOutput::Result(ResultValue::Count(7))
+            }
         };
         now += std::time::Duration::from_micros(10);
         sched.handle(

@@ -11,7 +11,10 @@ use crate::task_scheduler::{SpeculationConfig, TaskSchedulerConfig};
 
 fn speculating() -> SchedulerConfig {
     let speculation = SpeculationConfig { enabled: true, ..Default::default() };
-    SchedulerConfig { task_scheduler: TaskSchedulerConfig { speculation, ..Default::default() }, ..Default::default() }
+    SchedulerConfig {
+        task_scheduler: TaskSchedulerConfig { speculation, ..Default::default() },
+        ..Default::default()
+    }
 }
 
 /// Eight one-record partitions counted on 4 single-core executors (hosts
@@ -21,7 +24,12 @@ fn straggler(config: SchedulerConfig) -> (Sim, JobId, TaskId, ExecutorId) {
     let x = parallel(&mut l, &[&["a"], &["b"], &["c"], &["d"], &["e"], &["f"], &["g"], &["h"]]);
     let mut sim = Sim::with_config(4, 1, config);
     let job = sim.submit(&l, x, (0..8).collect(), ResultKind::Count);
-    let (slow_exec, slow) = sim.launched.iter().find(|(_, t)| t.id.partition == 3).map(|(e, t)| (*e, t.id.task)).unwrap();
+    let (slow_exec, slow) = sim
+        .launched
+        .iter()
+        .find(|(_, t)| t.id.partition == 3)
+        .map(|(e, t)| (*e, t.id.task))
+        .unwrap();
     sim.run_with(|_, t| if t.id.task == slow { Step::Hold } else { Step::Run });
     assert_eq!(sim.running.len(), 1, "only the straggler runs");
     (sim, job, slow, slow_exec)
@@ -53,7 +61,9 @@ fn straggler_gets_a_copy_on_another_host_which_wins_and_the_original_is_killed()
         .records
         .iter()
         .filter_map(|r| match r {
-            EventRecord::TaskEnded { id: TaskAttempt { task, partition: 3, .. }, failure, .. } => Some((*task, failure.clone())),
+            EventRecord::TaskEnded {
+                id: TaskAttempt { task, partition: 3, .. }, failure, ..
+            } => Some((*task, failure.clone())),
             _ => None,
         })
         .collect();
@@ -132,7 +142,9 @@ fn speculated_map_task_registers_its_output_once_and_the_reduce_reads_it() {
     sim.answer_kills = false;
     let job = sim.collect(&l, d);
     let slow = sim.running_attempt(job, 2).unwrap();
-    sim.run_with(|_, t| if t.id.task == slow || t.id.stage != StageId(0) { Step::Hold } else { Step::Run });
+    sim.run_with(|_, t| {
+        if t.id.task == slow || t.id.stage != StageId(0) { Step::Hold } else { Step::Run }
+    });
     sim.tick(Duration::from_millis(200));
     let copy = speculative_starts(&sim)[0];
     assert_eq!(copy.partition, 2);

@@ -18,13 +18,18 @@ fn two_shuffles_make_three_stages_run_in_order() {
     let mut sim = Sim::new(2, 2);
     let job = sim.collect(&l, d2);
     sim.run();
-    let expected: Vec<String> = distinct_words(TEXT).into_iter().map(|w| w.to_uppercase()).collect();
+    let expected: Vec<String> =
+        distinct_words(TEXT).into_iter().map(|w| w.to_uppercase()).collect();
     assert_eq!(sim.collected(job), expected);
 
     let subs = sim.submissions();
     assert_eq!(
         subs,
-        vec![(StageId(0), 0, StageKind::ShuffleMap, 4), (StageId(1), 0, StageKind::ShuffleMap, 3), (StageId(2), 0, StageKind::Result, 2),]
+        vec![
+            (StageId(0), 0, StageKind::ShuffleMap, 4),
+            (StageId(1), 0, StageKind::ShuffleMap, 3),
+            (StageId(2), 0, StageKind::Result, 2),
+        ]
     );
     // Every task of a stage launched before any task of its child.
     let order = sim.launched_stages();
@@ -50,7 +55,9 @@ fn two_shuffles_make_three_stages_run_in_order() {
         .records
         .iter()
         .filter_map(|r| match r {
-            EventRecord::StageSubmitted { stage, parents, rdds, .. } => Some((*stage, parents.clone(), rdds.iter().map(|r| r.0).collect())),
+            EventRecord::StageSubmitted { stage, parents, rdds, .. } => {
+                Some((*stage, parents.clone(), rdds.iter().map(|r| r.0).collect()))
+            }
             _ => None,
         })
         .collect();
@@ -75,7 +82,11 @@ fn join_of_two_shuffled_lineages_is_one_job() {
     let rw = guest(&mut l, rt, 1, &["words"]);
     let ld = shuffle_dep(&mut l, lw, 2, MapSideCombine::None);
     let rd = shuffle_dep(&mut l, rw, 2, MapSideCombine::None);
-    let joined = l.add(RddKind::CoGrouped { deps: vec![ld, rd], output: CogroupOutput::Join(JoinKind::Inner) }, 2, None);
+    let joined = l.add(
+        RddKind::CoGrouped { deps: vec![ld, rd], output: CogroupOutput::Join(JoinKind::Inner) },
+        2,
+        None,
+    );
     let mut sim = Sim::new(2, 1);
     let job = sim.collect(&l, joined);
     sim.run();
@@ -87,7 +98,9 @@ fn join_of_two_shuffled_lineages_is_one_job() {
     let (_, t) = sim.launched.iter().find(|(_, t)| t.id.stage == StageId(2)).unwrap();
     let Plan::Cogroup { inputs, .. } = &t.plan else { panic!("{:?}", t.plan) };
     assert_eq!(inputs.len(), 2);
-    assert!(inputs.iter().all(|p| matches!(p, Plan::Read(Source::Shuffle(r)) if r.maps.len() == 2 || r.maps.len() == 3)));
+    assert!(inputs.iter().all(
+        |p| matches!(p, Plan::Read(Source::Shuffle(r)) if r.maps.len() == 2 || r.maps.len() == 3)
+    ));
 }
 
 #[test]
@@ -106,13 +119,16 @@ fn second_action_on_a_shuffled_rdd_runs_no_map_tasks() {
     let second = sim.submit(&l, up, vec![0, 1, 2], ResultKind::Count);
     sim.run();
     assert_eq!(sim.launches_of(StageId(0)).len(), map_tasks, "map stage reused, not rerun");
-    let counted: u64 = sim.ok(second).iter().map(|v| if let ResultValue::Count(n) = v { *n } else { 0 }).sum();
+    let counted: u64 =
+        sim.ok(second).iter().map(|v| if let ResultValue::Count(n) = v { *n } else { 0 }).sum();
     assert_eq!(counted as usize, sim.collected(first).len());
     // The second job's DAG names the shared map stage, which is skipped.
     let started: Vec<_> = sim
         .records
         .iter()
-        .filter_map(|r| if let EventRecord::JobStarted { stages, .. } = r { Some(stages.clone()) } else { None })
+        .filter_map(|r| {
+            if let EventRecord::JobStarted { stages, .. } = r { Some(stages.clone()) } else { None }
+        })
         .collect();
     assert_eq!(started, vec![vec![StageId(0), StageId(1)], vec![StageId(0), StageId(2)]]);
     assert_eq!(sim.submissions().last().unwrap().0, StageId(2));
@@ -134,7 +150,8 @@ fn fully_cached_rdd_cuts_the_lineage() {
     sim.ok(first);
     assert!(sim.sched.cache().fully_cached(up, 2));
     // The result tasks cached what they computed.
-    let cache_plans = sim.launched.iter().filter(|(_, t)| matches!(t.plan, Plan::Cache { .. })).count();
+    let cache_plans =
+        sim.launched.iter().filter(|(_, t)| matches!(t.plan, Plan::Cache { .. })).count();
     assert_eq!(cache_plans, 2);
 
     // Lose the map outputs of shuffle 0 without losing the cache: the cached
@@ -150,7 +167,8 @@ fn fully_cached_rdd_cuts_the_lineage() {
     let before = sim.submissions().len();
     let second = sim.collect(&l, again);
     sim.run();
-    let expected: Vec<String> = distinct_words(TEXT).into_iter().map(|w| w.to_uppercase()).collect();
+    let expected: Vec<String> =
+        distinct_words(TEXT).into_iter().map(|w| w.to_uppercase()).collect();
     assert_eq!(sim.collected(second), expected);
     let new: Vec<_> = sim.submissions()[before..].to_vec();
     assert_eq!(new.len(), 2, "{new:?}");
@@ -170,7 +188,9 @@ fn fully_cached_rdd_cuts_the_lineage() {
         }
     }
     let rdds = sim.records.iter().rev().find_map(|r| match r {
-        EventRecord::StageSubmitted { stage, rdds, .. } if *stage == map_stage => Some(rdds.clone()),
+        EventRecord::StageSubmitted { stage, rdds, .. } if *stage == map_stage => {
+            Some(rdds.clone())
+        }
         _ => None,
     });
     assert_eq!(rdds, Some(vec![up]), "the walk stops at the cached RDD");
@@ -184,7 +204,13 @@ fn guest_ops_of_one_component_are_fused() {
     let b = guest(&mut l, a, 0, &["upper", "id"]);
     let c = guest(&mut l, b, 1, &["dedup"]);
     let d = guest(&mut l, c, 1, &["id"]);
-    let s = shuffled(&mut l, d, 2, MapSideCombine::Guest(ops(1, &["combine"])), ReduceSide::Guest(ops(2, &["merge"])));
+    let s = shuffled(
+        &mut l,
+        d,
+        2,
+        MapSideCombine::Guest(ops(1, &["combine"])),
+        ReduceSide::Guest(ops(2, &["merge"])),
+    );
     let t = guest(&mut l, s, 2, &["finish"]);
     let mut sim = Sim::new(1, 1);
     let job = sim.submit(&l, t, vec![0, 1], ResultKind::Count);
@@ -192,7 +218,10 @@ fn guest_ops_of_one_component_are_fused() {
     // Map task: component 0 (words, upper, id) then component 1 (dedup, id, combine).
     let Plan::Guest { input, component, ops: outer } = &map.plan else { panic!("{:?}", map.plan) };
     assert_eq!(component.hash, "c1");
-    assert_eq!(outer.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["dedup", "id", "combine"]);
+    assert_eq!(
+        outer.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["dedup", "id", "combine"]
+    );
     let Plan::Guest { input, component, ops: inner } = &**input else { panic!("{input:?}") };
     assert_eq!(component.hash, "c0");
     assert_eq!(inner.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["words", "upper", "id"]);
@@ -232,7 +261,8 @@ fn union_and_coalesce_map_partitions_to_their_parents() {
     let x = parallel(&mut l, &[&["x0"], &["x1"]]);
     let y = parallel(&mut l, &[&["y0"], &["y1"], &["y2"]]);
     let u = l.add(RddKind::Union { parents: vec![x, y] }, 5, None);
-    let c = l.add(RddKind::Coalesce { parent: u, groups: vec![vec![0, 3], vec![1, 2, 4]] }, 2, None);
+    let c =
+        l.add(RddKind::Coalesce { parent: u, groups: vec![vec![0, 3], vec![1, 2, 4]] }, 2, None);
     let mut sim = Sim::new(1, 2);
     let job = sim.collect(&l, c);
     sim.run();
@@ -240,7 +270,9 @@ fn union_and_coalesce_map_partitions_to_their_parents() {
         .ok(job)
         .iter()
         .map(|v| match v {
-            ResultValue::Records(b) => b.iter().map(|r| String::from_utf8(r.to_vec()).unwrap()).collect(),
+            ResultValue::Records(b) => {
+                b.iter().map(|r| String::from_utf8(r.to_vec()).unwrap()).collect()
+            }
             _ => panic!(),
         })
         .collect();

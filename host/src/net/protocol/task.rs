@@ -23,7 +23,7 @@ use crate::task::{ComponentBytes, Plan, TaskDesc};
 mod convert;
 
 /// The deepest plan a received task may have.
-pub const MAX_PLAN_DEPTH: usize = 256;
+pub(crate) const MAX_PLAN_DEPTH: usize = 256;
 
 /// A received task or report that cannot become a scheduler value.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ pub enum ConvertError {
 }
 
 /// Finds a component by hash (the executor's component cache).
-pub trait ComponentResolver {
+pub(crate) trait ComponentResolver {
     /// The component with this hash, if known.
     fn resolve(&self, hash: &str) -> Option<Arc<ComponentBytes>>;
 }
@@ -83,7 +83,7 @@ impl<F: Fn(&str) -> Option<Arc<ComponentBytes>>> ComponentResolver for F {
 
 /// Every component a task's plan runs, once each, in plan order (the master
 /// ships those the executor has not seen with the `LaunchTask`).
-pub fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
+pub(crate) fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
     fn walk(plan: &Plan, out: &mut Vec<Arc<ComponentBytes>>) {
         match plan {
             Plan::Read(_) => {}
@@ -93,8 +93,12 @@ pub fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
                     out.push(component.clone());
                 }
             }
-            Plan::Host { input, .. } | Plan::Reduce { input, .. } | Plan::Cache { input, .. } => walk(input, out),
-            Plan::Concat(inputs) | Plan::Cogroup { inputs, .. } => inputs.iter().for_each(|p| walk(p, out)),
+            Plan::Host { input, .. } | Plan::Reduce { input, .. } | Plan::Cache { input, .. } => {
+                walk(input, out)
+            }
+            Plan::Concat(inputs) | Plan::Cogroup { inputs, .. } => {
+                inputs.iter().for_each(|p| walk(p, out))
+            }
         }
     }
     let mut out = Vec::new();
@@ -108,7 +112,7 @@ pub fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
 
 /// Mirror of `TaskDesc`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct WireTask {
+pub(crate) struct WireTask {
     pub id: WireTaskAttempt,
     pub plan: WirePlan,
     pub sink: WireSink,
@@ -129,7 +133,7 @@ pub struct WireTaskAttempt {
 
 /// Mirror of `TaskLimits` (timeout in milliseconds).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct WireTaskLimits {
+pub(crate) struct WireTaskLimits {
     pub memory: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub fuel: Option<u64>,
@@ -139,13 +143,13 @@ pub struct WireTaskLimits {
 /// Mirror of `Plan`, flattened: `nodes[root]` is the plan, inputs are
 /// indices of earlier nodes, each used once.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct WirePlan {
+pub(crate) struct WirePlan {
     pub nodes: Vec<WirePlanNode>,
 }
 
 /// One node of a flattened `Plan`; the root is the last node.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub enum WirePlanNode {
+pub(crate) enum WirePlanNode {
     Read(WireSource),
     Guest { input: u32, component: String, ops: Vec<WireOp> },
     Host { input: u32, step: WireHostStep },

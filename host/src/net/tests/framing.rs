@@ -9,18 +9,35 @@ use crate::net::protocol::*;
 
 pub(super) fn sample_task() -> WireTask {
     WireTask {
-        id: WireTaskAttempt { task: 7, job: 1, stage: 2, stage_attempt: 0, partition: 3, attempt: 1 },
+        id: WireTaskAttempt {
+            task: 7,
+            job: 1,
+            stage: 2,
+            stage_attempt: 0,
+            partition: 3,
+            attempt: 1,
+        },
         plan: WirePlan {
             nodes: vec![
-                WirePlanNode::Read(WireSource::Slice(WireBatch { data: b"abc".to_vec(), ends: vec![1, 3] })),
+                WirePlanNode::Read(WireSource::Slice(WireBatch {
+                    data: b"abc".to_vec(),
+                    ends: vec![1, 3],
+                })),
                 WirePlanNode::Guest {
                     input: 0,
                     component: "ab".repeat(32),
-                    ops: vec![WireOp { kind: WireOpKind::Map, name: "upper".into(), args: vec![1, 2] }],
+                    ops: vec![WireOp {
+                        kind: WireOpKind::Map,
+                        name: "upper".into(),
+                        args: vec![1, 2],
+                    }],
                 },
             ],
         },
-        sink: WireSink::ShuffleWrite { shuffle: 4, partitioner: WirePartitioner::Hash { partitions: 8 } },
+        sink: WireSink::ShuffleWrite {
+            shuffle: 4,
+            partitioner: WirePartitioner::Hash { partitions: 8 },
+        },
         limits: Default::default(),
     }
 }
@@ -29,7 +46,10 @@ pub(super) fn sample_report() -> WireTaskReport {
     WireTaskReport {
         task: 7,
         executor: 2,
-        result: Ok(WireTaskOutput::Result(WireResultValue::Records(WireBatch { data: b"xy".to_vec(), ends: vec![2] }))),
+        result: Ok(WireTaskOutput::Result(WireResultValue::Records(WireBatch {
+            data: b"xy".to_vec(),
+            ends: vec![2],
+        }))),
         cached: vec![WireBlockId { rdd: 1, partition: 3 }],
         metrics: WireTaskMetrics { records_read: 5, bytes_read: 50, ..Default::default() },
         log: String::new(),
@@ -50,7 +70,10 @@ where
     };
     let reader = async {
         let got: T = framing::read_message(&mut b, limits).await.unwrap().unwrap();
-        assert!(framing::read_message::<T, _>(&mut b, limits).await.unwrap().is_none(), "clean end of stream");
+        assert!(
+            framing::read_message::<T, _>(&mut b, limits).await.unwrap().is_none(),
+            "clean end of stream"
+        );
         got
     };
     let (sent, got) = tokio::join!(writer, reader);
@@ -85,22 +108,35 @@ async fn every_message_type_roundtrips() {
             MasterRequest::LaunchTask {
                 app: 1,
                 task: sample_task(),
-                components: vec![ComponentUpload { hash: "ab".repeat(32), bytes: vec![0, 97, 115, 109] }],
+                components: vec![ComponentUpload {
+                    hash: "ab".repeat(32),
+                    bytes: vec![0, 97, 115, 109],
+                }],
             },
             MasterRequest::LaunchTask { app: 1, task: sample_task(), components: vec![] },
             MasterRequest::KillTask { app: 1, task: 7 },
-            MasterRequest::DropBlocks { app: 1, blocks: vec![WireBlockId { rdd: 1, partition: 0 }] },
+            MasterRequest::DropBlocks {
+                app: 1,
+                blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
+            },
             MasterRequest::RemoveShuffle { app: 1, shuffle: 4 },
             MasterRequest::Peers {
-                added: vec![PeerInfo { executor: 2, host: "h2".into(), shuffle_port: 1, fingerprint: "f".into() }],
+                added: vec![PeerInfo {
+                    executor: 2,
+                    host: "h2".into(),
+                    shuffle_port: 1,
+                    fingerprint: "f".into(),
+                }],
                 removed: vec![1],
             },
         ] {
             roundtrip(req, &l).await;
         }
-        for reply in
-            [ExecutorReply::Ack, ExecutorReply::UnknownComponent { hash: "h".into() }, ExecutorReply::Failed { message: "no".into() }]
-        {
+        for reply in [
+            ExecutorReply::Ack,
+            ExecutorReply::UnknownComponent { hash: "h".into() },
+            ExecutorReply::Failed { message: "no".into() },
+        ] {
             roundtrip(reply, &l).await;
         }
         roundtrip(
@@ -117,7 +153,12 @@ async fn every_message_type_roundtrips() {
         .await;
         roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
         let mut failed = sample_report();
-        failed.result = Err(WireTaskFailure::FetchFailed { shuffle: 1, map: 2, executor: 3, message: "gone".into() });
+        failed.result = Err(WireTaskFailure::FetchFailed {
+            shuffle: 1,
+            map: 2,
+            executor: 3,
+            message: "gone".into(),
+        });
         roundtrip(ExecutorRequest::TaskStatus { app: 1, report: failed }, &l).await;
         roundtrip(MasterReply::Ack, &l).await;
         roundtrip(MasterReply::Reregister, &l).await;
@@ -135,7 +176,11 @@ async fn every_message_type_roundtrips() {
         roundtrip(JobEvent::JobOutput { chunk: b"hello\n".to_vec() }, &l).await;
         roundtrip(JobEvent::JobDone { result: Ok(()) }, &l).await;
         roundtrip(JobEvent::JobDone { result: Err("guest trapped".into()) }, &l).await;
-        roundtrip(BlockRequest::FetchBlocks { app: 1, shuffle: 1, reduce: 2, maps: vec![0, 1, 2] }, &l).await;
+        roundtrip(
+            BlockRequest::FetchBlocks { app: 1, shuffle: 1, reduce: 2, maps: vec![0, 1, 2] },
+            &l,
+        )
+        .await;
         roundtrip(BlockReply::Block { map: 0, len: 123 }, &l).await;
         roundtrip(BlockReply::Missing { map: 1, message: "deleted".into() }, &l).await;
     })
@@ -162,16 +207,23 @@ async fn large_messages_travel_in_chunks_within_limits() {
         // The same message exceeds a receiver's max_message: refused by its declared length.
         let tiny = Limits { max_frame: 4096, max_message: 10_000, chunk: 1000 };
         let (mut a, mut b) = tokio::io::duplex(1 << 20);
-        let big = SubmitRequest::SubmitJob { component: vec![1; 50_000], args: vec![], conf: vec![] };
+        let big =
+            SubmitRequest::SubmitJob { component: vec![1; 50_000], args: vec![], conf: vec![] };
         framing::write_message(&mut a, &big, &small).await.unwrap();
         let err = framing::read_message::<SubmitRequest, _>(&mut b, &tiny).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len, max: 10_000 } if len > 50_000), "{err:?}");
+        assert!(
+            matches!(err, FrameError::TooLarge { len, max: 10_000 } if len > 50_000),
+            "{err:?}"
+        );
 
         // Payload streaming: exact length, chunk by chunk.
         let (mut a, mut b) = tokio::io::duplex(1 << 20);
         let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         framing::write_payload(&mut a, &payload, &small).await.unwrap();
-        assert_eq!(framing::read_payload(&mut b, payload.len() as u64, &small).await.unwrap(), payload);
+        assert_eq!(
+            framing::read_payload(&mut b, payload.len() as u64, &small).await.unwrap(),
+            payload
+        );
     })
     .await;
 }
@@ -184,7 +236,10 @@ async fn bad_frames_are_errors_without_large_allocations() {
         let (mut a, mut b) = tokio::io::duplex(1024);
         a.write_all(&u32::MAX.to_le_bytes()).await.unwrap();
         let err = framing::read_message::<MasterRequest, _>(&mut b, &l).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len: 0xFFFF_FFFF, max } if max == 16 << 20), "{err:?}");
+        assert!(
+            matches!(err, FrameError::TooLarge { len: 0xFFFF_FFFF, max } if max == 16 << 20),
+            "{err:?}"
+        );
 
         // A truncated frame: claims 100 bytes, delivers 10, ends.
         let (mut a, mut b) = tokio::io::duplex(1024);
@@ -202,7 +257,11 @@ async fn bad_frames_are_errors_without_large_allocations() {
         assert!(matches!(err, FrameError::Truncated { what: "frame header" }), "{err:?}");
 
         // Garbage bodies: unknown variant tags, trailing bytes, random noise.
-        for body in [vec![0x00, 0x7F], vec![0x01, 0x00, 0x05, 1, 2, 3], b"\xff\xff\xff\xff\xff\xff\xff".to_vec()] {
+        for body in [
+            vec![0x00, 0x7F],
+            vec![0x01, 0x00, 0x05, 1, 2, 3],
+            b"\xff\xff\xff\xff\xff\xff\xff".to_vec(),
+        ] {
             let (mut a, mut b) = tokio::io::duplex(1024);
             a.write_all(&(body.len() as u32).to_le_bytes()).await.unwrap();
             a.write_all(&body).await.unwrap();
@@ -215,7 +274,9 @@ async fn bad_frames_are_errors_without_large_allocations() {
         let mut header = vec![0u8; 0];
         header.extend(framing::encode_frame(&(1u8, 3u64), 1024).unwrap()); // Envelope::Chunked { len: 3 }
         a.write_all(&header).await.unwrap();
-        a.write_all(&framing::encode_frame(&Chunk { bytes: vec![1; 10] }, 1024).unwrap()).await.unwrap();
+        a.write_all(&framing::encode_frame(&Chunk { bytes: vec![1; 10] }, 1024).unwrap())
+            .await
+            .unwrap();
         let err = framing::read_message::<MasterRequest, _>(&mut b, &l).await.unwrap_err();
         assert!(matches!(err, FrameError::ChunkMismatch { expected: 3, got: 10 }), "{err:?}");
 

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use super::framing::{sample_report, sample_task};
 use crate::net::framing::Limits;
-use crate::testing::{Decoded, decode_untrusted, encode_seed};
 use crate::net::protocol::task::WireBlockId;
 use crate::net::protocol::*;
+use crate::testing::{Decoded, decode_untrusted, encode_seed};
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus").join("protocol")
@@ -28,11 +28,26 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
     // A payload big enough to travel in chunks.
     let big = JobEvent::JobOutput { chunk: vec![7; 70 << 10] };
     vec![
-        ("hello".into(), encode_seed(0, &[Hello { version: PROTOCOL_VERSION, role, proof: [3; 32] }], &hs), 1),
-        ("challenge".into(), encode_seed(1, &[Challenge { version: PROTOCOL_VERSION, nonce: [9; 32] }], &hs), 1),
+        (
+            "hello".into(),
+            encode_seed(0, &[Hello { version: PROTOCOL_VERSION, role, proof: [3; 32] }], &hs),
+            1,
+        ),
+        (
+            "challenge".into(),
+            encode_seed(1, &[Challenge { version: PROTOCOL_VERSION, nonce: [9; 32] }], &hs),
+            1,
+        ),
         (
             "handshake-reply".into(),
-            encode_seed(2, &[HandshakeReply::Welcome { executor_id: Some(4) }, HandshakeReply::Refused { reason: "no".into() }], &hs),
+            encode_seed(
+                2,
+                &[
+                    HandshakeReply::Welcome { executor_id: Some(4) },
+                    HandshakeReply::Refused { reason: "no".into() },
+                ],
+                &hs,
+            ),
             2,
         ),
         (
@@ -40,12 +55,24 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
             encode_seed(
                 3,
                 &[
-                    MasterRequest::LaunchTask { app: 1, task: sample_task(), components: vec![upload] },
+                    MasterRequest::LaunchTask {
+                        app: 1,
+                        task: sample_task(),
+                        components: vec![upload],
+                    },
                     MasterRequest::KillTask { app: 1, task: 2 },
-                    MasterRequest::DropBlocks { app: 1, blocks: vec![WireBlockId { rdd: 1, partition: 0 }] },
+                    MasterRequest::DropBlocks {
+                        app: 1,
+                        blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
+                    },
                     MasterRequest::RemoveShuffle { app: 1, shuffle: 3 },
                     MasterRequest::Peers {
-                        added: vec![PeerInfo { executor: 2, host: "h2".into(), shuffle_port: 1, fingerprint: "cd".repeat(32) }],
+                        added: vec![PeerInfo {
+                            executor: 2,
+                            host: "h2".into(),
+                            shuffle_port: 1,
+                            fingerprint: "cd".repeat(32),
+                        }],
                         removed: vec![5],
                     },
                 ],
@@ -59,7 +86,12 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                 4,
                 &[
                     ExecutorRequest::Heartbeat {
-                        running: vec![RunningTask { app: 1, task: 2, elapsed_ms: 30, metrics: Default::default() }],
+                        running: vec![RunningTask {
+                            app: 1,
+                            task: 2,
+                            elapsed_ms: 30,
+                            metrics: Default::default(),
+                        }],
                     },
                     ExecutorRequest::TaskStatus { app: 1, report: sample_report() },
                 ],
@@ -67,7 +99,11 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
             ),
             2,
         ),
-        ("master-reply".into(), encode_seed(5, &[MasterReply::Ack, MasterReply::Reregister], &small), 2),
+        (
+            "master-reply".into(),
+            encode_seed(5, &[MasterReply::Ack, MasterReply::Reregister], &small),
+            2,
+        ),
         (
             "executor-reply".into(),
             encode_seed(
@@ -99,13 +135,36 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
         ),
         (
             "job-event".into(),
-            encode_seed(8, &[JobEvent::JobState { message: "waiting".into() }, big, JobEvent::JobDone { result: Err("boom".into()) }], &small),
+            encode_seed(
+                8,
+                &[
+                    JobEvent::JobState { message: "waiting".into() },
+                    big,
+                    JobEvent::JobDone { result: Err("boom".into()) },
+                ],
+                &small,
+            ),
             3,
         ),
-        ("block-request".into(), encode_seed(9, &[BlockRequest::FetchBlocks { app: 1, shuffle: 2, reduce: 3, maps: vec![0, 1] }], &small), 1),
+        (
+            "block-request".into(),
+            encode_seed(
+                9,
+                &[BlockRequest::FetchBlocks { app: 1, shuffle: 2, reduce: 3, maps: vec![0, 1] }],
+                &small,
+            ),
+            1,
+        ),
         (
             "block-reply".into(),
-            encode_seed(10, &[BlockReply::Block { map: 0, len: 12 }, BlockReply::Missing { map: 1, message: "gone".into() }], &small),
+            encode_seed(
+                10,
+                &[
+                    BlockReply::Block { map: 0, len: 12 },
+                    BlockReply::Missing { map: 1, message: "gone".into() },
+                ],
+                &small,
+            ),
             2,
         ),
         ("task-report".into(), encode_seed(11, &[sample_report()], &small), 1),
@@ -120,7 +179,11 @@ fn bad_seeds() -> Vec<(String, Vec<u8>)> {
     truncated.extend([100, 0, 0, 0, 1, 2, 3]);
     let mut garbage = vec![7u8];
     garbage.extend([3, 0, 0, 0, 0xff, 0xff, 0xff]);
-    vec![("bad-huge-frame".into(), huge), ("bad-truncated".into(), truncated), ("bad-garbage".into(), garbage)]
+    vec![
+        ("bad-huge-frame".into(), huge),
+        ("bad-truncated".into(), truncated),
+        ("bad-garbage".into(), garbage),
+    ]
 }
 
 #[test]
@@ -161,7 +224,8 @@ fn the_checked_in_corpus_replays_without_panic_and_covers_every_message_type() {
             std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
         }
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("the corpus directory").map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("the corpus directory").map(|e| e.unwrap().path()).collect();
     files.sort();
     let mut selectors = [false; 12];
     let (mut messages, mut rejected) = (0, 0);

@@ -8,7 +8,9 @@ use crate::ids::ExecutorId;
 use crate::net::auth::ClusterSecret;
 use crate::net::endpoint::{self, HandshakeError, NetConfig, Server};
 use crate::net::framing::{self, Limits};
-use crate::net::protocol::{Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, RunningTask, WireTaskMetrics};
+use crate::net::protocol::{
+    Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, RunningTask, WireTaskMetrics,
+};
 use crate::net::rpc::{self, Stream};
 use crate::net::tls::{Fingerprint, Identity, IdentityError};
 
@@ -29,7 +31,10 @@ fn server(config: NetConfig) -> Server {
 }
 
 /// A correct client connects while the server accepts; returns both ends' outcomes.
-async fn good_client(server: &mut Server, role: Role) -> (endpoint::AuthenticatedConn, endpoint::ClientConn) {
+async fn good_client(
+    server: &mut Server,
+    role: Role,
+) -> (endpoint::AuthenticatedConn, endpoint::ClientConn) {
     let (addr, fp) = (server.local_addr(), server.fingerprint());
     let secret = secret();
     let (s, c) = tokio::join!(server.accept(), endpoint::connect(addr, fp, &secret, role));
@@ -49,7 +54,9 @@ async fn right_secret_is_welcomed_and_can_call() {
         let serve = async {
             let mut stream = Stream::accept(&s.conn, Limits::default()).await.unwrap().unwrap();
             let req: ExecutorRequest = stream.expect().await.unwrap();
-            assert!(matches!(req, ExecutorRequest::Heartbeat { ref running } if running.len() == 1));
+            assert!(
+                matches!(req, ExecutorRequest::Heartbeat { ref running } if running.len() == 1)
+            );
             stream.write(&MasterReply::Ack).await.unwrap();
             stream.finish();
             let _ = stream.send.stopped().await;
@@ -62,7 +69,8 @@ async fn right_secret_is_welcomed_and_can_call() {
                 metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
             }],
         };
-        let (_, reply) = tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
+        let (_, reply) =
+            tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
         assert_eq!(reply.unwrap(), MasterReply::Ack);
 
         // A second executor gets the next id; a submitter gets none.
@@ -83,7 +91,8 @@ async fn wrong_secret_is_refused_on_both_sides() {
         let mut server = server(NetConfig::default());
         let wrong = ClusterSecret::new(b"not the cluster secret at all".to_vec()).unwrap();
         let (addr, fp) = (server.local_addr(), server.fingerprint());
-        let (s, c) = tokio::join!(server.accept(), endpoint::connect(addr, fp, &wrong, Role::Submitter));
+        let (s, c) =
+            tokio::join!(server.accept(), endpoint::connect(addr, fp, &wrong, Role::Submitter));
         assert_eq!(c.unwrap_err().to_string(), "refused by master: authentication failed");
         match s.unwrap_err() {
             HandshakeError::Refused { reason, .. } => assert_eq!(reason, "authentication failed"),
@@ -121,10 +130,14 @@ async fn wrong_pinned_fingerprint_fails_on_the_client() {
         let other = Identity::generate().unwrap().fingerprint();
         let addr = server.local_addr();
         let secret = secret();
-        let (_, c) = tokio::join!(server.accept(), endpoint::connect(addr, other, &secret, Role::Submitter));
+        let (_, c) =
+            tokio::join!(server.accept(), endpoint::connect(addr, other, &secret, Role::Submitter));
         assert_eq!(
             c.unwrap_err().to_string(),
-            format!("master certificate fingerprint mismatch: expected {other}, got {}", server.fingerprint())
+            format!(
+                "master certificate fingerprint mismatch: expected {other}, got {}",
+                server.fingerprint()
+            )
         );
         good_client(&mut server, Role::Submitter).await;
     })
@@ -132,7 +145,12 @@ async fn wrong_pinned_fingerprint_fails_on_the_client() {
 }
 
 /// Connects at the QUIC level, takes the challenge, and writes `bytes` instead of a Hello.
-async fn misbehave(addr: SocketAddr, fp: Fingerprint, bytes: &[u8], finish: bool) -> quinn::Connection {
+async fn misbehave(
+    addr: SocketAddr,
+    fp: Fingerprint,
+    bytes: &[u8],
+    finish: bool,
+) -> quinn::Connection {
     let (_endpoint, conn) = endpoint::raw_connect(addr, fp, &NetConfig::default()).await.unwrap();
     let (mut send, mut recv) = conn.accept_bi().await.unwrap();
     let challenge: Challenge = framing::read_frame(&mut recv, 1024).await.unwrap().unwrap();
@@ -160,14 +178,24 @@ async fn hostile_input_is_refused_and_the_server_keeps_accepting() {
                 b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
                 "malformed hello: frame of 542393671 bytes exceeds the limit of 65536 bytes",
             ),
-            ("4 GiB claim", u32::MAX.to_le_bytes().to_vec(), "malformed hello: frame of 4294967295 bytes exceeds the limit of 65536 bytes"),
+            (
+                "4 GiB claim",
+                u32::MAX.to_le_bytes().to_vec(),
+                "malformed hello: frame of 4294967295 bytes exceeds the limit of 65536 bytes",
+            ),
             ("truncated", truncated, "malformed hello: stream ended in the middle of a frame"),
-            ("garbage body", vec![3, 0, 0, 0, PROTOCOL_VERSION as u8, 0xFF, 0xFF], "malformed hello"),
+            (
+                "garbage body",
+                vec![3, 0, 0, 0, PROTOCOL_VERSION as u8, 0xFF, 0xFF],
+                "malformed hello",
+            ),
         ];
         for (name, bytes, expected) in cases {
             let (s, conn) = tokio::join!(server.accept(), misbehave(addr, fp, &bytes, true));
             match s {
-                Err(HandshakeError::Refused { reason, .. }) => assert_eq!(reason, expected, "{name}"),
+                Err(HandshakeError::Refused { reason, .. }) => {
+                    assert_eq!(reason, expected, "{name}")
+                }
                 other => panic!("{name}: unexpected {other:?}"),
             }
             match conn.close_reason() {
@@ -202,7 +230,8 @@ async fn hostile_input_is_refused_and_the_server_keeps_accepting() {
             let _ = stream.send.stopped().await;
         };
         let req = ExecutorRequest::Heartbeat { running: vec![] };
-        let (_, reply) = tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
+        let (_, reply) =
+            tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
         assert_eq!(reply.unwrap(), MasterReply::Reregister);
     })
     .await;
@@ -215,7 +244,8 @@ async fn half_open_connection_times_out_without_blocking_others() {
         let mut server = server(NetConfig { handshake_timeout: timeout, ..NetConfig::default() });
         let (addr, fp) = (server.local_addr(), server.fingerprint());
         // Completes QUIC, then opens a stream of its own and never writes, nor answers the challenge.
-        let (_endpoint, silent) = endpoint::raw_connect(addr, fp, &NetConfig::default()).await.unwrap();
+        let (_endpoint, silent) =
+            endpoint::raw_connect(addr, fp, &NetConfig::default()).await.unwrap();
         let _unused = silent.open_bi().await.unwrap();
         let started = Instant::now();
         // Meanwhile a good client is admitted at once.
@@ -237,7 +267,10 @@ fn identity_is_generated_once_and_reused() {
     let first = Identity::load_or_generate(&path).unwrap();
     let second = Identity::load_or_generate(&path).unwrap();
     assert_eq!(first.fingerprint(), second.fingerprint());
-    assert_eq!(first.fingerprint(), Fingerprint::of(&std::fs::read(path.join("cert.der")).unwrap()));
+    assert_eq!(
+        first.fingerprint(),
+        Fingerprint::of(&std::fs::read(path.join("cert.der")).unwrap())
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -325,7 +358,9 @@ async fn measure_handshake_and_round_trip() {
 /// A message larger than a frame (a 40 MiB component) crosses a real QUIC stream in chunks; prints the throughput.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_component_upload_over_quic() {
-    use crate::net::protocol::task::{WirePlan, WirePlanNode, WireResultKind, WireSink, WireSource, WireTask, WireTaskAttempt};
+    use crate::net::protocol::task::{
+        WirePlan, WirePlanNode, WireResultKind, WireSink, WireSource, WireTask, WireTaskAttempt,
+    };
     use crate::net::protocol::{ComponentUpload, ExecutorReply, MasterRequest};
     bounded(async {
         let mut server = server(NetConfig::default());
@@ -333,8 +368,17 @@ async fn large_component_upload_over_quic() {
         let bytes: Vec<u8> = (0..40u32 << 20).map(|i| (i % 251) as u8).collect();
         let upload = ComponentUpload { hash: "x".into(), bytes };
         let task = WireTask {
-            id: WireTaskAttempt { task: 1, job: 1, stage: 1, stage_attempt: 0, partition: 0, attempt: 0 },
-            plan: WirePlan { nodes: vec![WirePlanNode::Read(WireSource::Slice(Default::default()))] },
+            id: WireTaskAttempt {
+                task: 1,
+                job: 1,
+                stage: 1,
+                stage_attempt: 0,
+                partition: 0,
+                attempt: 0,
+            },
+            plan: WirePlan {
+                nodes: vec![WirePlanNode::Read(WireSource::Slice(Default::default()))],
+            },
             sink: WireSink::Result(WireResultKind::Count),
             limits: Default::default(),
         };
@@ -349,11 +393,15 @@ async fn large_component_upload_over_quic() {
             got
         };
         let t = Instant::now();
-        let (got, reply) = tokio::join!(serve, rpc::call::<_, ExecutorReply>(&s.conn, &req, Limits::default()));
+        let (got, reply) =
+            tokio::join!(serve, rpc::call::<_, ExecutorReply>(&s.conn, &req, Limits::default()));
         let elapsed = t.elapsed();
         assert_eq!(reply.unwrap(), ExecutorReply::Ack);
         assert!(got == req, "the 40 MiB LaunchTask arrived intact");
-        eprintln!("net loopback: 40 MiB LaunchTask as 1 MiB chunks in {elapsed:?} ({:.0} MiB/s)", 40.0 / elapsed.as_secs_f64());
+        eprintln!(
+            "net loopback: 40 MiB LaunchTask as 1 MiB chunks in {elapsed:?} ({:.0} MiB/s)",
+            40.0 / elapsed.as_secs_f64()
+        );
     })
     .await;
 }

@@ -127,17 +127,30 @@ fn group(ctx: &Context) -> Result<()> {
 }
 
 fn aggregations(ctx: &Context) -> Result<()> {
-    let input = ctx.parallelize(pairs(&[("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5), ("a", 6)]), 3);
+    let input =
+        ctx.parallelize(pairs(&[("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5), ("a", 6)]), 3);
     let show = |name: &str, mut rows: Vec<(String, String)>| {
         rows.sort();
-        println!("{name} {}", rows.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+        println!(
+            "{name} {}",
+            rows.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+        );
     };
     let reduced = input.reduce_by_key_n(add, 2).collect()?;
     show("reduce_by_key", reduced.into_iter().map(|(k, v)| (k, v.to_string())).collect());
     let folded = input.fold_by_key(0, add).collect()?;
     show("fold_by_key", folded.into_iter().map(|(k, v)| (k, v.to_string())).collect());
-    let averaged = input.aggregate_by_key((0i64, 0u64), |(s, c), v| (s + v, c + 1), |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2)).collect()?;
-    show("aggregate_by_key", averaged.into_iter().map(|(k, (s, c))| (k, format!("{s}/{c}"))).collect());
+    let averaged = input
+        .aggregate_by_key(
+            (0i64, 0u64),
+            |(s, c), v| (s + v, c + 1),
+            |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2),
+        )
+        .collect()?;
+    show(
+        "aggregate_by_key",
+        averaged.into_iter().map(|(k, (s, c))| (k, format!("{s}/{c}"))).collect(),
+    );
     let lists = input
         .combine_by_key(
             |v| vec![v],
@@ -183,7 +196,8 @@ fn aggregations(ctx: &Context) -> Result<()> {
     let mut values = input.values().collect()?;
     values.sort_unstable();
     println!("values {}", join(values));
-    let sorted = ctx.parallelize(vec![5i64, -3, 10, 0, -7, 2], 3).sort_by(|n| *n, true).collect()?;
+    let sorted =
+        ctx.parallelize(vec![5i64, -3, 10, 0, -7, 2], 3).sort_by(|n| *n, true).collect()?;
     println!("sort_by {}", join(sorted));
     let parts = input.partition_by(5);
     println!("partition_by partitions={} count={}", parts.num_partitions()?, parts.count()?);
@@ -193,7 +207,10 @@ fn aggregations(ctx: &Context) -> Result<()> {
 fn joins(ctx: &Context) -> Result<()> {
     let left = ctx.parallelize(pairs(&[("a", 1), ("b", 2), ("b", 3), ("c", 4)]), 2);
     let right = ctx.parallelize(
-        vec![("a", "x"), ("b", "y"), ("d", "z"), ("a", "w")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect::<Vec<_>>(),
+        vec![("a", "x"), ("b", "y"), ("d", "z"), ("a", "w")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect::<Vec<_>>(),
         2,
     );
     let mut lines = Vec::new();
@@ -229,7 +246,11 @@ fn union_coalesce_repartition(ctx: &Context) -> Result<()> {
     let coalesced = union.coalesce(2);
     println!("coalesce count={} partitions={}", coalesced.count()?, coalesced.num_partitions()?);
     let repartitioned = union.repartition(7);
-    println!("repartition count={} partitions={}", repartitioned.count()?, repartitioned.num_partitions()?);
+    println!(
+        "repartition count={} partitions={}",
+        repartitioned.count()?,
+        repartitioned.num_partitions()?
+    );
     println!("repartition sum={}", repartitioned.fold(0, add_u64)?);
     let all = ctx.union(&[&a, &b, &a]);
     println!("context-union count={} partitions={}", all.count()?, all.num_partitions()?);
@@ -265,13 +286,15 @@ fn reduce_fold_aggregate(ctx: &Context) -> Result<()> {
     println!("fold={}", numbers.fold(0, add)?);
     // Spark semantics: the zero is added once per partition and once more on the driver.
     println!("fold1={}", numbers.fold(1, add)?);
-    let (sum, count) = numbers.aggregate((0i64, 0u64), |(s, c), n| (s + n, c + 1), |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2))?;
-    println!("aggregate={sum}/{count}");
-    let max_len = ctx.parallelize(vec!["a", "abc", "ab"].into_iter().map(str::to_owned).collect::<Vec<_>>(), 2).aggregate(
-        0u64,
-        |m, s: String| m.max(s.len() as u64),
-        u64::max,
+    let (sum, count) = numbers.aggregate(
+        (0i64, 0u64),
+        |(s, c), n| (s + n, c + 1),
+        |(s1, c1), (s2, c2)| (s1 + s2, c1 + c2),
     )?;
+    println!("aggregate={sum}/{count}");
+    let max_len = ctx
+        .parallelize(vec!["a", "abc", "ab"].into_iter().map(str::to_owned).collect::<Vec<_>>(), 2)
+        .aggregate(0u64, |m, s: String| m.max(s.len() as u64), u64::max)?;
     println!("aggregate-max-len={max_len}");
     let empty = numbers.filter(|n| *n < 0);
     println!("reduce-empty={}", if empty.reduce(add).is_err() { "error" } else { "ok" });
@@ -281,7 +304,8 @@ fn reduce_fold_aggregate(ctx: &Context) -> Result<()> {
 
 fn count_by_key(ctx: &Context) -> Result<()> {
     let input = pairs(&[("x", 1), ("y", 1), ("x", 5), ("z", 0), ("x", 2), ("y", 9)]);
-    let counts: BTreeMap<String, u64> = ctx.parallelize(input, 3).count_by_key()?.into_iter().collect();
+    let counts: BTreeMap<String, u64> =
+        ctx.parallelize(input, 3).count_by_key()?.into_iter().collect();
     for (key, count) in counts {
         println!("{key}={count}");
     }
@@ -301,12 +325,15 @@ fn persist(ctx: &Context) -> Result<()> {
 
 fn map_partitions(ctx: &Context) -> Result<()> {
     let numbers = ctx.parallelize(1..=10u64, 3);
-    let mut per_partition = numbers.map_partitions_with_index(|index, records| vec![(index, records.sum::<u64>())]).collect()?;
+    let mut per_partition = numbers
+        .map_partitions_with_index(|index, records| vec![(index, records.sum::<u64>())])
+        .collect()?;
     per_partition.sort_unstable();
     let indexes: Vec<u32> = per_partition.iter().map(|(i, _)| *i).collect();
     let total: u64 = per_partition.iter().map(|(_, s)| *s).sum();
     println!("indexes={} total={total}", join(indexes));
-    let counts = numbers.map_partitions(|records| std::iter::once(records.count() as u64)).collect()?;
+    let counts =
+        numbers.map_partitions(|records| std::iter::once(records.count() as u64)).collect()?;
     println!("records={}", counts.iter().sum::<u64>());
     Ok(())
 }
@@ -319,8 +346,11 @@ fn with_args(ctx: &Context) -> Result<()> {
         .flat_map_with(|n, times: &usize| vec![n; *times], 2)
         .collect()?;
     println!("with={}", join(out));
-    let labelled =
-        numbers.key_by(|n| n % 2).map_values_with(|n, prefix: &String| format!("{prefix}{n}"), "n".to_owned()).values().collect()?;
+    let labelled = numbers
+        .key_by(|n| n % 2)
+        .map_values_with(|n, prefix: &String| format!("{prefix}{n}"), "n".to_owned())
+        .values()
+        .collect()?;
     println!("map_values_with={}", labelled.len());
     Ok(())
 }
@@ -342,7 +372,8 @@ fn error_missing(ctx: &Context, args: Vec<String>) -> Result<()> {
 
 fn bad_function(ctx: &Context) -> Result<()> {
     let numbers = ctx.parallelize(1..=3u64, 1);
-    let op = raw::Op { kind: raw::OpKind::Map, name: "no-such-function".to_owned(), args: Vec::new() };
+    let op =
+        raw::Op { kind: raw::OpKind::Map, name: "no-such-function".to_owned(), args: Vec::new() };
     let id = raw::driver::transform(numbers.raw_id()?, &op, 0).map_err(Error::msg)?;
     println!("count={}", Rdd::<u64>::from_raw_id(id).count()?);
     Ok(())

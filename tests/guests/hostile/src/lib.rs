@@ -100,7 +100,9 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let scenario = args.first().cloned().unwrap_or_default();
     let arg = args.get(1).cloned().unwrap_or_default();
     match scenario.as_str() {
-        "read-file" => report("read-file", &ctx.parallelize(vec![arg], 1).map(read_file).collect()?),
+        "read-file" => {
+            report("read-file", &ctx.parallelize(vec![arg], 1).map(read_file).collect()?)
+        }
         "connect" => report("connect", &ctx.parallelize(vec![arg], 1).map(connect).collect()?),
         "env" => report("env", &ctx.parallelize(vec![arg], 1).map(env_var).collect()?),
         "scratch" => report("scratch", &ctx.parallelize(vec![arg], 1).map(scratch).collect()?),

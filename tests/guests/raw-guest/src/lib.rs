@@ -25,7 +25,8 @@ fn encode_s64(value: i64) -> [u8; 8] {
 }
 
 fn decode_s64(bytes: &[u8]) -> Result<i64, String> {
-    let bytes: [u8; 8] = bytes.try_into().map_err(|_| format!("record of {} bytes is not an s64", bytes.len()))?;
+    let bytes: [u8; 8] =
+        bytes.try_into().map_err(|_| format!("record of {} bytes is not an s64", bytes.len()))?;
     Ok((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
@@ -64,12 +65,14 @@ impl Guest for Job {
             let got = driver::collect(bad)?;
             return Err(format!("the host accepted a malformed batch: {} records", got.ends.len()));
         }
-        let [input, output]: [String; 2] =
-            args.try_into().map_err(|a: Vec<String>| format!("expected INPUT OUTPUT_DIR, got {} arguments", a.len()))?;
+        let [input, output]: [String; 2] = args.try_into().map_err(|a: Vec<String>| {
+            format!("expected INPUT OUTPUT_DIR, got {} arguments", a.len())
+        })?;
         let partitions = driver::default_parallelism().max(1);
         let lines = driver::text_file(&input, 8)?;
         let pairs = driver::transform(lines, &op(OpKind::FlatMap, "split-words"), 0)?;
-        let counts = driver::combine_by_key(pairs, &op(OpKind::Combine, "sum"), 0, partitions, true)?;
+        let counts =
+            driver::combine_by_key(pairs, &op(OpKind::Combine, "sum"), 0, partitions, true)?;
         let formatted = driver::transform(counts, &op(OpKind::Map, "format"), 0)?;
         driver::save_as_text_file(formatted, &output)
     }
@@ -101,7 +104,8 @@ fn feed(steps: &mut [Step], record: &[u8], out: &mut Batch) -> Result<(), String
     };
     match step {
         Step::SplitWords => {
-            let line = std::str::from_utf8(record).map_err(|e| format!("line is not UTF-8: {e}"))?;
+            let line =
+                std::str::from_utf8(record).map_err(|e| format!("line is not UTF-8: {e}"))?;
             let one = encode_s64(1);
             let mut pair = Vec::new();
             for word in line.split_ascii_whitespace() {
@@ -159,13 +163,19 @@ impl GuestTask for Task {
         for &end in &input.ends {
             let end = end as usize;
             if end < start || end > input.data.len() {
-                return Err(format!("malformed batch: end offset {end} out of order or past {} bytes", input.data.len()));
+                return Err(format!(
+                    "malformed batch: end offset {end} out of order or past {} bytes",
+                    input.data.len()
+                ));
             }
             feed(&mut steps, &input.data[start..end], &mut out)?;
             start = end;
         }
         if start != input.data.len() {
-            return Err(format!("malformed batch: {} data bytes but records end at {start}", input.data.len()));
+            return Err(format!(
+                "malformed batch: {} data bytes but records end at {start}",
+                input.data.len()
+            ));
         }
         Ok(out)
     }

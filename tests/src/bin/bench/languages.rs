@@ -37,7 +37,7 @@ struct Row {
 }
 
 /// Runs the section; `only` limits it to some languages (Rust always runs: it is the baseline).
-pub fn bench_languages(
+pub(crate) fn bench_languages(
     data_dir: &Path,
     corpus: &Path,
     expected: &std::collections::HashMap<String, i64>,
@@ -62,7 +62,10 @@ pub fn bench_languages(
             Some(script) => {
                 eprintln!("building the {name} word count ({script})");
                 let mut cmd = Command::new(root.join(script));
-                cmd.current_dir(root).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+                cmd.current_dir(root)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
                 let built = run_bounded(cmd, Duration::from_secs(1800));
                 anyhow::ensure!(built.ok(), "{script} failed: {}{}", built.stdout, built.stderr);
                 root.join(path)
@@ -75,22 +78,43 @@ pub fn bench_languages(
         let cache = scratch.path().join("cache");
         let cold = run_child_in(&job, &["--cores", &cores], &[&tiny_s, &out("cold")], &cache)?;
         let one_split = format!("wisp.files.maxPartitionBytes={}", TINY_INPUT * 2);
-        let warm = run_child_in(&job, &["--cores", &cores, "--conf", &one_split], &[&tiny_s, &out("warm")], &cache)?;
+        let warm = run_child_in(
+            &job,
+            &["--cores", &cores, "--conf", &one_split],
+            &[&tiny_s, &out("warm")],
+            &cache,
+        )?;
         let tiny_splits = format!("wisp.files.maxPartitionBytes={TINY_SPLIT}");
-        let many = run_child_in(&job, &["--cores", &cores, "--conf", &tiny_splits], &[&tiny_s, &out("many")], &cache)?;
-        let full: ChildRun = run_child_in(&job, &["--cores", &cores], &[&corpus.display().to_string(), &out("full")], &cache)?;
-        anyhow::ensure!(count_output(&scratch.path().join("full"))? == *expected, "the {name} word count differs from the native one");
+        let many = run_child_in(
+            &job,
+            &["--cores", &cores, "--conf", &tiny_splits],
+            &[&tiny_s, &out("many")],
+            &cache,
+        )?;
+        let full: ChildRun = run_child_in(
+            &job,
+            &["--cores", &cores],
+            &[&corpus.display().to_string(), &out("full")],
+            &cache,
+        )?;
+        anyhow::ensure!(
+            count_output(&scratch.path().join("full"))? == *expected,
+            "the {name} word count differs from the native one"
+        );
         rows.push(Row {
             name,
             size,
             compile: cold.wall.saturating_sub(warm.wall),
-            per_task: many.wall.saturating_sub(warm.wall) / (splits.saturating_sub(1).max(1) as u32),
+            per_task: many.wall.saturating_sub(warm.wall)
+                / (splits.saturating_sub(1).max(1) as u32),
             wall: full.wall,
             peak_rss_kib: full.peak_rss_kib,
         });
     }
     let rust = rows.first().map(|r| r.wall).unwrap_or_default();
-    println!("word count by guest language over {mb:.0} MB, {cores} cores (map task: {splits} splits of 1 KiB vs one split)");
+    println!(
+        "word count by guest language over {mb:.0} MB, {cores} cores (map task: {splits} splits of 1 KiB vs one split)"
+    );
     println!(
         "  {:<11} {:>12} {:>13} {:>12} {:>9} {:>10} {:>9} {:>9}",
         "language", "component", "first compile", "map task", "time", "MB/s", "vs rust", "peak RSS"

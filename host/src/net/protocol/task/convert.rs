@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use super::*;
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
-use crate::lineage::{CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel};
+use crate::lineage::{
+    CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
+};
 use crate::records::Batch;
 use crate::task::{
-    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt, TaskDesc, TaskFailure, TaskLimits,
-    TaskMetrics, TaskOutput, TaskReport, TaskSink,
+    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt,
+    TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -174,7 +176,9 @@ impl From<WireStorageLevel> for StorageLevel {
 impl From<&HostStep> for WireHostStep {
     fn from(s: &HostStep) -> Self {
         match *s {
-            HostStep::Sample { with_replacement, fraction, seed } => WireHostStep::Sample { with_replacement, fraction, seed },
+            HostStep::Sample { with_replacement, fraction, seed } => {
+                WireHostStep::Sample { with_replacement, fraction, seed }
+            }
         }
     }
 }
@@ -182,7 +186,9 @@ impl From<&HostStep> for WireHostStep {
 impl From<WireHostStep> for HostStep {
     fn from(s: WireHostStep) -> Self {
         match s {
-            WireHostStep::Sample { with_replacement, fraction, seed } => HostStep::Sample { with_replacement, fraction, seed },
+            WireHostStep::Sample { with_replacement, fraction, seed } => {
+                HostStep::Sample { with_replacement, fraction, seed }
+            }
         }
     }
 }
@@ -215,8 +221,12 @@ impl From<&Partitioner> for WirePartitioner {
                 bounds: bounds.iter().map(|b| serde_bytes::ByteBuf::from(b.clone())).collect(),
                 ascending: *ascending,
             },
-            Partitioner::RecordHash { partitions } => WirePartitioner::RecordHash { partitions: *partitions },
-            Partitioner::RoundRobin { partitions } => WirePartitioner::RoundRobin { partitions: *partitions },
+            Partitioner::RecordHash { partitions } => {
+                WirePartitioner::RecordHash { partitions: *partitions }
+            }
+            Partitioner::RoundRobin { partitions } => {
+                WirePartitioner::RoundRobin { partitions: *partitions }
+            }
         }
     }
 }
@@ -225,9 +235,10 @@ impl From<WirePartitioner> for Partitioner {
     fn from(p: WirePartitioner) -> Self {
         match p {
             WirePartitioner::Hash { partitions } => Partitioner::Hash { partitions },
-            WirePartitioner::Range { bounds, ascending } => {
-                Partitioner::Range { bounds: bounds.into_iter().map(|b| b.into_vec()).collect(), ascending }
-            }
+            WirePartitioner::Range { bounds, ascending } => Partitioner::Range {
+                bounds: bounds.into_iter().map(|b| b.into_vec()).collect(),
+                ascending,
+            },
             WirePartitioner::RecordHash { partitions } => Partitioner::RecordHash { partitions },
             WirePartitioner::RoundRobin { partitions } => Partitioner::RoundRobin { partitions },
         }
@@ -272,9 +283,10 @@ impl From<&TaskSink> for WireSink {
 impl From<WireSink> for TaskSink {
     fn from(s: WireSink) -> Self {
         match s {
-            WireSink::ShuffleWrite { shuffle, partitioner } => {
-                TaskSink::ShuffleWrite { shuffle: ShuffleId(shuffle), partitioner: partitioner.into() }
-            }
+            WireSink::ShuffleWrite { shuffle, partitioner } => TaskSink::ShuffleWrite {
+                shuffle: ShuffleId(shuffle),
+                partitioner: partitioner.into(),
+            },
             WireSink::Result(k) => TaskSink::Result(k.into()),
         }
     }
@@ -285,7 +297,11 @@ impl From<&ShuffleRead> for WireShuffleRead {
         WireShuffleRead {
             shuffle: r.shuffle.0,
             reduce: r.reduce,
-            maps: r.maps.iter().map(|m| WireMapBlock { map: m.map, executor: m.executor.0, bytes: m.bytes }).collect(),
+            maps: r
+                .maps
+                .iter()
+                .map(|m| WireMapBlock { map: m.map, executor: m.executor.0, bytes: m.bytes })
+                .collect(),
         }
     }
 }
@@ -295,7 +311,11 @@ impl From<WireShuffleRead> for ShuffleRead {
         ShuffleRead {
             shuffle: ShuffleId(r.shuffle),
             reduce: r.reduce,
-            maps: r.maps.into_iter().map(|m| MapBlock { map: m.map, executor: ExecutorId(m.executor), bytes: m.bytes }).collect(),
+            maps: r
+                .maps
+                .into_iter()
+                .map(|m| MapBlock { map: m.map, executor: ExecutorId(m.executor), bytes: m.bytes })
+                .collect(),
         }
     }
 }
@@ -303,9 +323,15 @@ impl From<WireShuffleRead> for ShuffleRead {
 impl From<&Source> for WireSource {
     fn from(s: &Source) -> Self {
         match s {
-            Source::File(f) => WireSource::File(WireFileSplit { path: path_to_wire(&f.path), start: f.start, end: f.end }),
+            Source::File(f) => WireSource::File(WireFileSplit {
+                path: path_to_wire(&f.path),
+                start: f.start,
+                end: f.end,
+            }),
             Source::Slice(b) => WireSource::Slice(b.as_ref().into()),
-            Source::Cached { block, executor } => WireSource::Cached { block: (*block).into(), executor: executor.0 },
+            Source::Cached { block, executor } => {
+                WireSource::Cached { block: (*block).into(), executor: executor.0 }
+            }
             Source::Shuffle(r) => WireSource::Shuffle(r.into()),
         }
     }
@@ -315,9 +341,13 @@ impl TryFrom<WireSource> for Source {
     type Error = ConvertError;
     fn try_from(s: WireSource) -> Result<Self, ConvertError> {
         Ok(match s {
-            WireSource::File(f) => Source::File(FileSplit { path: path_from_wire(f.path), start: f.start, end: f.end }),
+            WireSource::File(f) => {
+                Source::File(FileSplit { path: path_from_wire(f.path), start: f.start, end: f.end })
+            }
             WireSource::Slice(b) => Source::Slice(Arc::new(b.try_into()?)),
-            WireSource::Cached { block, executor } => Source::Cached { block: block.into(), executor: ExecutorId(executor) },
+            WireSource::Cached { block, executor } => {
+                Source::Cached { block: block.into(), executor: ExecutorId(executor) }
+            }
             WireSource::Shuffle(r) => Source::Shuffle(r.into()),
         })
     }
@@ -334,15 +364,24 @@ impl From<&Plan> for WirePlan {
                     component: component.hash.clone(),
                     ops: ops.iter().map(WireOp::from).collect(),
                 },
-                Plan::Host { input, step } => WirePlanNode::Host { input: push(input, nodes), step: step.into() },
-                Plan::Reduce { input, step } => WirePlanNode::Reduce { input: push(input, nodes), step: step.into() },
-                Plan::Concat(inputs) => WirePlanNode::Concat(inputs.iter().map(|p| push(p, nodes)).collect()),
-                Plan::Cogroup { inputs, output } => {
-                    WirePlanNode::Cogroup { inputs: inputs.iter().map(|p| push(p, nodes)).collect(), output: (*output).into() }
+                Plan::Host { input, step } => {
+                    WirePlanNode::Host { input: push(input, nodes), step: step.into() }
                 }
-                Plan::Cache { input, block, level } => {
-                    WirePlanNode::Cache { input: push(input, nodes), block: (*block).into(), level: (*level).into() }
+                Plan::Reduce { input, step } => {
+                    WirePlanNode::Reduce { input: push(input, nodes), step: step.into() }
                 }
+                Plan::Concat(inputs) => {
+                    WirePlanNode::Concat(inputs.iter().map(|p| push(p, nodes)).collect())
+                }
+                Plan::Cogroup { inputs, output } => WirePlanNode::Cogroup {
+                    inputs: inputs.iter().map(|p| push(p, nodes)).collect(),
+                    output: (*output).into(),
+                },
+                Plan::Cache { input, block, level } => WirePlanNode::Cache {
+                    input: push(input, nodes),
+                    block: (*block).into(),
+                    level: (*level).into(),
+                },
             };
             nodes.push(node);
             nodes.len() as u32 - 1
@@ -357,7 +396,10 @@ impl WirePlan {
     /// Rebuilds the plan tree, resolving component hashes; checks that the
     /// nodes form one tree (each node but the last used exactly once, by a
     /// later node) no deeper than `MAX_PLAN_DEPTH`. Iterative: never recurses.
-    pub fn into_plan(self, components: &dyn ComponentResolver) -> Result<Plan, ConvertError> {
+    pub(crate) fn into_plan(
+        self,
+        components: &dyn ComponentResolver,
+    ) -> Result<Plan, ConvertError> {
         let count = self.nodes.len();
         let mut built: Vec<Option<(Plan, usize)>> = Vec::with_capacity(count);
         for (i, node) in self.nodes.into_iter().enumerate() {
@@ -370,8 +412,17 @@ impl WirePlan {
                 WirePlanNode::Read(s) => (Plan::Read(s.try_into()?), 1),
                 WirePlanNode::Guest { input, component, ops } => {
                     let (input, d) = take(input)?;
-                    let component = components.resolve(&component).ok_or(ConvertError::UnknownComponent { hash: component })?;
-                    (Plan::Guest { input: Box::new(input), component, ops: ops.into_iter().map(Op::from).collect() }, d + 1)
+                    let component = components
+                        .resolve(&component)
+                        .ok_or(ConvertError::UnknownComponent { hash: component })?;
+                    (
+                        Plan::Guest {
+                            input: Box::new(input),
+                            component,
+                            ops: ops.into_iter().map(Op::from).collect(),
+                        },
+                        d + 1,
+                    )
                 }
                 WirePlanNode::Host { input, step } => {
                     let (input, d) = take(input)?;
@@ -391,7 +442,14 @@ impl WirePlan {
                 }
                 WirePlanNode::Cache { input, block, level } => {
                     let (input, d) = take(input)?;
-                    (Plan::Cache { input: Box::new(input), block: block.into(), level: level.into() }, d + 1)
+                    (
+                        Plan::Cache {
+                            input: Box::new(input),
+                            block: block.into(),
+                            level: level.into(),
+                        },
+                        d + 1,
+                    )
                 }
             };
             if depth > MAX_PLAN_DEPTH {
@@ -465,7 +523,10 @@ impl From<&TaskDesc> for WireTask {
 
 impl WireTask {
     /// The scheduler's task description, with component hashes resolved by `components`.
-    pub fn into_task(self, components: &dyn ComponentResolver) -> Result<TaskDesc, ConvertError> {
+    pub(crate) fn into_task(
+        self,
+        components: &dyn ComponentResolver,
+    ) -> Result<TaskDesc, ConvertError> {
         Ok(TaskDesc {
             id: self.id.into(),
             plan: self.plan.into_plan(components)?,
@@ -512,7 +573,12 @@ impl From<&TaskFailure> for WireTaskFailure {
             TaskFailure::Guest { message } => WireTaskFailure::Guest { message: message.clone() },
             TaskFailure::Host { message } => WireTaskFailure::Host { message: message.clone() },
             TaskFailure::FetchFailed { shuffle, map, executor, message } => {
-                WireTaskFailure::FetchFailed { shuffle: shuffle.0, map: *map, executor: executor.0, message: message.clone() }
+                WireTaskFailure::FetchFailed {
+                    shuffle: shuffle.0,
+                    map: *map,
+                    executor: executor.0,
+                    message: message.clone(),
+                }
             }
             TaskFailure::ExecutorLost => WireTaskFailure::ExecutorLost,
             TaskFailure::Killed => WireTaskFailure::Killed,
@@ -526,7 +592,12 @@ impl From<WireTaskFailure> for TaskFailure {
             WireTaskFailure::Guest { message } => TaskFailure::Guest { message },
             WireTaskFailure::Host { message } => TaskFailure::Host { message },
             WireTaskFailure::FetchFailed { shuffle, map, executor, message } => {
-                TaskFailure::FetchFailed { shuffle: ShuffleId(shuffle), map, executor: ExecutorId(executor), message }
+                TaskFailure::FetchFailed {
+                    shuffle: ShuffleId(shuffle),
+                    map,
+                    executor: ExecutorId(executor),
+                    message,
+                }
             }
             WireTaskFailure::ExecutorLost => TaskFailure::ExecutorLost,
             WireTaskFailure::Killed => TaskFailure::Killed,
@@ -538,9 +609,15 @@ impl From<&TaskOutput> for WireTaskOutput {
     fn from(o: &TaskOutput) -> Self {
         match o {
             TaskOutput::MapStatus { sizes } => WireTaskOutput::MapStatus { sizes: sizes.clone() },
-            TaskOutput::Result(ResultValue::Count(n)) => WireTaskOutput::Result(WireResultValue::Count(*n)),
-            TaskOutput::Result(ResultValue::Records(b)) => WireTaskOutput::Result(WireResultValue::Records(b.into())),
-            TaskOutput::Result(ResultValue::Saved) => WireTaskOutput::Result(WireResultValue::Saved),
+            TaskOutput::Result(ResultValue::Count(n)) => {
+                WireTaskOutput::Result(WireResultValue::Count(*n))
+            }
+            TaskOutput::Result(ResultValue::Records(b)) => {
+                WireTaskOutput::Result(WireResultValue::Records(b.into()))
+            }
+            TaskOutput::Result(ResultValue::Saved) => {
+                WireTaskOutput::Result(WireResultValue::Saved)
+            }
         }
     }
 }
@@ -550,9 +627,15 @@ impl TryFrom<WireTaskOutput> for TaskOutput {
     fn try_from(o: WireTaskOutput) -> Result<Self, ConvertError> {
         Ok(match o {
             WireTaskOutput::MapStatus { sizes } => TaskOutput::MapStatus { sizes },
-            WireTaskOutput::Result(WireResultValue::Count(n)) => TaskOutput::Result(ResultValue::Count(n)),
-            WireTaskOutput::Result(WireResultValue::Records(b)) => TaskOutput::Result(ResultValue::Records(b.try_into()?)),
-            WireTaskOutput::Result(WireResultValue::Saved) => TaskOutput::Result(ResultValue::Saved),
+            WireTaskOutput::Result(WireResultValue::Count(n)) => {
+                TaskOutput::Result(ResultValue::Count(n))
+            }
+            WireTaskOutput::Result(WireResultValue::Records(b)) => {
+                TaskOutput::Result(ResultValue::Records(b.try_into()?))
+            }
+            WireTaskOutput::Result(WireResultValue::Saved) => {
+                TaskOutput::Result(ResultValue::Saved)
+            }
         })
     }
 }
