@@ -12,24 +12,10 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wisp: error: {}", error_line(&e));
+            eprintln!("wisp: error: {}", wisp::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error chain on one line (a cause already quoted by its parent is not repeated).
-fn error_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for part in e.chain().map(|c| c.to_string()) {
-        if !line.contains(&part) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&part);
-        }
-    }
-    line.replace('\n', "; ")
 }
 
 /// Logs go to stderr, filtered by `WISP_LOG` (default `warn`).

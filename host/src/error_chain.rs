@@ -1,6 +1,7 @@
-//! Error display helpers shared by the network layer and the backends.
+//! An error and its causes on one line: how every process of Wisp shows an error.
 
-/// The error and its sources on one line (a source already quoted by its parent is not repeated).
+/// The error and its sources on one line (a source already quoted by its
+/// parent is not repeated; line breaks inside a message become `; `).
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut line = e.to_string();
     let mut source = e.source();
@@ -12,5 +13,5 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         }
         source = s.source();
     }
-    line
+    if line.contains('\n') { line.replace('\n', "; ") } else { line }
 }

@@ -322,17 +322,3 @@ pub fn awkward_bytes() -> Vec<u8> {
     data.extend_from_slice(b"\nlast line without newline the end");
     data
 }
-
-/// An error chain on one line (a cause already quoted by its parent is not repeated), as `wisp` prints it.
-pub fn error_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for part in e.chain().map(|c| c.to_string()) {
-        if !line.contains(&part) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&part);
-        }
-    }
-    line.replace('\n', "; ")
-}

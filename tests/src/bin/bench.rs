@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use wisp::{LocalOptions, run_local};
 use wisp_tests::{
-    API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, error_line, run_bounded, wait_for,
-    wisp_bin, write_corpus,
+    API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin,
+    write_corpus,
 };
 
 #[path = "bench/languages.rs"]
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wisp-bench: error: {}", error_line(&e));
+            eprintln!("wisp-bench: error: {}", wisp::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

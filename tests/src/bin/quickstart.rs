@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use wisp::{LocalOptions, run_local};
-use wisp_tests::{REPO_ROOT, WORDCOUNT, error_line, parse_counts, read_output_lines};
+use wisp_tests::{REPO_ROOT, WORDCOUNT, parse_counts, read_output_lines};
 
 fn main() -> ExitCode {
     match quickstart() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("quickstart: error: {}", error_line(&e));
+            eprintln!("quickstart: error: {}", wisp::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
