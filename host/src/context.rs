@@ -20,7 +20,7 @@ use crate::lineage::{
 use crate::records::Batch;
 use crate::settings::Conf;
 use crate::task::ComponentBytes;
-use crate::wasm::{GuestTask, Runtime, content_hash};
+use crate::wasm::{GuestInstance, Runtime, content_hash};
 
 /// Why a driver call failed; its message is what the job's main sees.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,7 @@ impl Context {
             .runtime
             .sandbox(&crate::task::TaskLimits::default(), None)
             .map_err(|e| ContextError::InvalidOp { message: e.to_string() })?;
-        GuestTask::start(&self.runtime, &loaded, ops, 0, cancel, &sandbox)
+        GuestInstance::start(&self.runtime, &loaded, ops, 0, cancel, &sandbox)
             .map(drop)
             .map_err(|e| ContextError::InvalidOp { message: e.to_string() })
     }

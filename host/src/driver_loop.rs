@@ -230,7 +230,15 @@ fn run(
         for command in scheduler.drain_commands() {
             match command {
                 SchedulerCommand::LaunchTask { executor, task } => {
-                    tracing::debug!(task = %task.id.task, stage = %task.id.stage, partition = task.id.partition, %executor, "launch");
+                    let a = task.id;
+                    let stage = tracing::debug_span!(
+                        "stage",
+                        job = %a.job,
+                        stage = %a.stage,
+                        stage_attempt = a.stage_attempt
+                    );
+                    let _stage = stage.enter();
+                    tracing::debug!(task = %a.task, partition = a.partition, %executor, "launch");
                     let cancel = Arc::new(AtomicBool::new(false));
                     running.insert(task.id.task, cancel.clone());
                     port.launch(executor, task, cancel);

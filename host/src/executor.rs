@@ -273,12 +273,16 @@ impl Executor {
     ) -> TaskReport {
         let started = Instant::now();
         let a = &task.id;
+        let stage = tracing::debug_span!(
+            "stage",
+            job = %a.job,
+            stage = %a.stage,
+            stage_attempt = a.stage_attempt
+        );
+        let _stage = stage.enter();
         let span = tracing::debug_span!(
             "task",
             task = %a.task,
-            job = %a.job,
-            stage = %a.stage,
-            stage_attempt = a.stage_attempt,
             partition = a.partition,
             attempt = a.attempt
         );

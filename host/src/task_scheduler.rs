@@ -17,7 +17,7 @@
 //! exclusion enabled, executors are excluded per task and per stage as
 //! Spark's `excludeOnFailure` does.
 
-mod cluster;
+mod executor_pool;
 mod offers;
 mod settings;
 mod speculation;
@@ -32,8 +32,8 @@ use rustc_hash::FxHashMap;
 
 use crate::ids::{ExecutorId, JobId, StageId, TaskId};
 use crate::task::{TaskAttempt, TaskFailure, TaskReport};
-use cluster::Cluster;
-pub(crate) use cluster::ExecutorPlace;
+pub(crate) use executor_pool::ExecutorPlace;
+use executor_pool::ExecutorPool;
 pub(crate) use settings::{ExclusionConfig, LocalityWaits, SpeculationConfig, TaskSchedulerConfig};
 use task_set::{Failure, SetSettings, TaskSetManager};
 
@@ -171,7 +171,7 @@ pub struct TaskScheduler {
     settings: SetSettings,
     speculation: SpeculationConfig,
     next_speculation_check: Duration,
-    cluster: Cluster,
+    pool: ExecutorPool,
     sets: BTreeMap<SetKey, TaskSetManager>,
     keys: FxHashMap<(StageId, u32), SetKey>,
     running: FxHashMap<TaskId, RunningTask>,
@@ -187,7 +187,7 @@ impl TaskScheduler {
             settings: SetSettings { waits: config.locality_waits, exclusion: config.exclusion },
             speculation: config.speculation,
             next_speculation_check: Duration::ZERO,
-            cluster: Cluster::new(config.cpus_per_task.max(1)),
+            pool: ExecutorPool::new(config.cpus_per_task.max(1)),
             sets: BTreeMap::new(),
             keys: FxHashMap::default(),
             running: FxHashMap::default(),
@@ -203,9 +203,9 @@ impl TaskScheduler {
     /// Registers an executor (again: updates its place and cores).
     pub fn register_executor(&mut self, executor: ExecutorId, place: ExecutorPlace, cores: u32) {
         let busy = self.running.values().filter(|r| r.executor == executor).count() as u32
-            * self.cluster.cpus;
+            * self.pool.cpus;
         let host = place.host.clone();
-        let old = self.cluster.add(executor, place, cores, busy);
+        let old = self.pool.add(executor, place, cores, busy);
         self.relocate(executor, &host, old.as_deref());
     }
 
@@ -215,41 +215,41 @@ impl TaskScheduler {
             if set.references(executor, host)
                 || old_host.is_some_and(|h| set.references(executor, h))
             {
-                set.relocate(&self.cluster);
+                set.relocate(&self.pool);
             }
         }
     }
 
     /// Whether an executor is registered.
     pub fn has_executor(&self, executor: ExecutorId) -> bool {
-        self.cluster.executors.contains_key(&executor)
+        self.pool.executors.contains_key(&executor)
     }
 
     /// The host of a registered executor.
     pub fn executor_host(&self, executor: ExecutorId) -> Option<&str> {
-        self.cluster.host_of(executor)
+        self.pool.host_of(executor)
     }
 
     /// The rack of a registered executor, if it declared one.
     pub fn executor_rack(&self, executor: ExecutorId) -> Option<&str> {
-        self.cluster.rack_of(executor)
+        self.pool.rack_of(executor)
     }
 
     /// The hosts whose executors announced a data root containing `path`
     /// (an input split there is node-local to them), by executor id.
     pub fn hosts_reading(&self, path: &std::path::Path) -> Vec<&str> {
-        self.cluster.hosts_reading(path)
+        self.pool.hosts_reading(path)
     }
 
     /// Free cores of an executor.
     pub fn free_cores(&self, executor: ExecutorId) -> Option<u32> {
-        self.cluster.executors.get(&executor).map(|e| e.free)
+        self.pool.executors.get(&executor).map(|e| e.free)
     }
 
     /// Forgets an executor; its running attempts end (returned, by task id)
     /// and their partitions are queued again without counting a failure.
     pub fn remove_executor(&mut self, executor: ExecutorId) -> Vec<EndedTask> {
-        let Some(slot) = self.cluster.remove(executor) else {
+        let Some(slot) = self.pool.remove(executor) else {
             return Vec::new();
         };
         let mut lost: Vec<TaskId> =
@@ -259,7 +259,7 @@ impl TaskScheduler {
         for task in lost {
             let run = self.running.remove(&task).expect("listed above");
             if let Some(set) = self.sets.get_mut(&run.key) {
-                set.failed(run.index, task, executor, Failure::Uncounted, &self.cluster);
+                set.failed(run.index, task, executor, Failure::Uncounted, &self.pool);
             }
             ended.push(ended_task(task, &run));
         }
@@ -273,7 +273,7 @@ impl TaskScheduler {
         if set.tasks.is_empty() {
             return;
         }
-        let manager = TaskSetManager::new(set.stage, set.tasks, now, self.settings, &self.cluster);
+        let manager = TaskSetManager::new(set.stage, set.tasks, now, self.settings, &self.pool);
         self.keys.insert((key.stage, key.attempt), key);
         self.sets.insert(key, manager);
     }
@@ -319,7 +319,7 @@ impl TaskScheduler {
             _ => return Screened::Unknown,
         }
         let run = self.running.remove(&report.task).expect("checked above");
-        self.cluster.give(run.executor);
+        self.pool.give(run.executor);
         let ended = ended_task(report.task, &run);
         match self.sets.get(&run.key) {
             Some(set) if !set.is_succeeded(run.index) => Screened::Live(ended, run.key, run.index),
@@ -358,17 +358,17 @@ impl TaskScheduler {
                         Failure::Counted { message: &message, max_failures: self.max_task_failures }
                     }
                 };
-                match set.failed(index, report.task, report.executor, failure, &self.cluster) {
+                match set.failed(index, report.task, report.executor, failure, &self.pool) {
                     Some(message) => TaskOutcome::TooManyFailures { message },
                     None => TaskOutcome::Retrying,
                 }
             }
             Err(TaskFailure::FetchFailed { .. }) => {
-                set.failed(index, report.task, report.executor, Failure::Abandoned, &self.cluster);
+                set.failed(index, report.task, report.executor, Failure::Abandoned, &self.pool);
                 TaskOutcome::FetchFailed
             }
             Err(TaskFailure::ExecutorLost | TaskFailure::Killed) => {
-                set.failed(index, report.task, report.executor, Failure::Uncounted, &self.cluster);
+                set.failed(index, report.task, report.executor, Failure::Uncounted, &self.pool);
                 TaskOutcome::Requeued
             }
         };

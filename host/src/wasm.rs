@@ -3,12 +3,12 @@
 //! `Runtime` owns the engine (pooling allocator, epoch interruption), the
 //! linker (WASI p2, sandboxed, plus the `driver` interface that only a job's
 //! main may use) and the component cache. Executors create a fresh `Store`
-//! per guest task from a cached `InstancePre` (`guest_task`). A job main's
+//! per guest task from a cached `InstancePre` (`guest_instance`). A job main's
 //! store gets its application's driver through the `Driver` trait object
 //! (`host_state`); the runtime knows nothing of applications.
 
 mod bindings;
-pub(crate) mod guest_task;
+pub(crate) mod guest_instance;
 mod host_state;
 mod no_driver;
 mod validate;
@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub(crate) use guest_task::trap_message;
-pub(crate) use guest_task::{GuestError, GuestOutput, GuestTask};
+pub(crate) use guest_instance::trap_message;
+pub(crate) use guest_instance::{GuestError, GuestInstance, GuestOutput};
 pub(crate) use host_state::HostState;
 pub(crate) use validate::{ComponentError, check_header};
 pub(crate) use validate::{one_line, root_message};

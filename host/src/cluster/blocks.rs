@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::ids::AppId;
+use crate::ids::{AppId, ExecutorId};
 use crate::net::protocol::PeerInfo;
 
 /// Where an executor keeps application `app`'s files, below its base directory.
@@ -23,7 +23,7 @@ pub(crate) fn shuffle_dir(base: &Path, app: AppId) -> PathBuf {
 /// Other executors' block servers, as announced by the master (`Peers`).
 #[derive(Default)]
 pub(crate) struct PeerTable {
-    peers: Mutex<HashMap<u32, PeerInfo>>,
+    peers: Mutex<HashMap<ExecutorId, PeerInfo>>,
 }
 
 impl PeerTable {
@@ -31,15 +31,15 @@ impl PeerTable {
     pub(crate) fn update(&self, added: Vec<PeerInfo>, removed: &[u32]) {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         for r in removed {
-            peers.remove(r);
+            peers.remove(&ExecutorId(*r));
         }
         for a in added {
-            peers.insert(a.executor, a);
+            peers.insert(ExecutorId(a.executor), a);
         }
     }
 
     /// The block server of an executor, if announced.
-    pub(crate) fn get(&self, executor: u32) -> Option<PeerInfo> {
+    pub(crate) fn get(&self, executor: ExecutorId) -> Option<PeerInfo> {
         self.peers.lock().unwrap_or_else(|p| p.into_inner()).get(&executor).cloned()
     }
 }

@@ -9,8 +9,8 @@ use crate::lineage::Op;
 use crate::records::Batch;
 use crate::shuffle::{BlockDecoder, open_block};
 use crate::task::{ComponentBytes, MapBlock, Plan, ShuffleRead, Source, TaskFailure};
-use crate::wasm::GuestTask;
-use crate::wasm::guest_task::GuestError;
+use crate::wasm::GuestInstance;
+use crate::wasm::guest_instance::GuestError;
 
 /// Records per batch when re-batching slices and shuffle blocks for guests.
 const MAX_BATCH_RECORDS: usize = 64 * 1024;
@@ -214,7 +214,7 @@ fn run_guest(
 ) -> Result<(), TaskFailure> {
     let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
     let sandbox = st.sandbox()?.clone();
-    let guest = GuestTask::start(
+    let guest = GuestInstance::start(
         st.executor.runtime(),
         &loaded,
         ops,
@@ -240,7 +240,7 @@ pub(crate) fn guest_error(e: GuestError) -> TaskFailure {
 }
 
 struct GuestSink<'a> {
-    guest: GuestTask,
+    guest: GuestInstance,
     out: &'a mut dyn BatchSink,
 }
 

@@ -28,7 +28,7 @@ impl TaskScheduler {
     /// Places queued tasks on free cores.
     pub fn resource_offers(&mut self, now: Duration) -> Vec<Assignment> {
         let mut out = Vec::new();
-        if !self.cluster.has_free() {
+        if !self.pool.has_free() {
             return out;
         }
         let keys: Vec<SetKey> =
@@ -36,13 +36,13 @@ impl TaskScheduler {
         for key in keys {
             for max in PASSES {
                 loop {
-                    let free = self.cluster.free_executors();
+                    let free = self.pool.free_executors();
                     if free.is_empty() {
                         return out;
                     }
                     let mut launched = false;
                     for executor in free {
-                        if !self.cluster.is_free(executor) {
+                        if !self.pool.is_free(executor) {
                             continue;
                         }
                         let Some(set) = self.sets.get_mut(&key) else { break };
@@ -50,9 +50,9 @@ impl TaskScheduler {
                             break;
                         }
                         let host =
-                            self.cluster.host_of(executor).expect("free executors are registered");
+                            self.pool.host_of(executor).expect("free executors are registered");
                         let Some((index, locality, speculative)) =
-                            set.resource_offer(now, executor, host, max, &self.cluster)
+                            set.resource_offer(now, executor, host, max, &self.pool)
                         else {
                             continue;
                         };
@@ -82,7 +82,7 @@ impl TaskScheduler {
         let set = self.sets.get_mut(&key).expect("picked from the sets");
         let attempt = set.launched(index, task, executor);
         let partition = set.partition(index);
-        self.cluster.take(executor);
+        self.pool.take(executor);
         self.running
             .insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
         let id = TaskAttempt {
@@ -102,9 +102,9 @@ impl TaskScheduler {
         let Some(run) = self.running.remove(&task) else {
             return;
         };
-        self.cluster.give(run.executor);
+        self.pool.give(run.executor);
         if let Some(set) = self.sets.get_mut(&run.key) {
-            set.unlaunched(run.index, task, &self.cluster);
+            set.unlaunched(run.index, task, &self.pool);
         }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::cluster::Cluster;
+use super::executor_pool::ExecutorPool;
 use super::speculation::MedianHeap;
 use super::{ExclusionConfig, LocalityWaits, SpeculationConfig};
 use super::{PendingTask, TaskLocality, TaskLocation};
@@ -120,7 +120,7 @@ impl TaskSetManager {
         tasks: Vec<PendingTask>,
         now: Duration,
         settings: SetSettings,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> Self {
         let tasks: Vec<TaskEntry> = tasks
             .into_iter()
@@ -163,7 +163,7 @@ impl TaskSetManager {
         };
         // Stacks pop from the end: push in reverse so that low partitions go first.
         for index in (0..set.tasks.len()).rev() {
-            set.enqueue(index, cluster);
+            set.enqueue(index, pool);
         }
         set
     }
@@ -201,7 +201,7 @@ impl TaskSetManager {
         self.delay.level
     }
 
-    fn enqueue(&mut self, index: usize, cluster: &Cluster) {
+    fn enqueue(&mut self, index: usize, pool: &ExecutorPool) {
         let Self { tasks, for_executor, for_host, for_rack, no_prefs, all, .. } = self;
         let t = &mut tasks[index];
         debug_assert!(!t.queued && !t.succeeded);
@@ -219,14 +219,14 @@ impl TaskSetManager {
             let host = match loc {
                 TaskLocation::Executor(e) => {
                     for_executor.entry(*e).or_default().push(index);
-                    let Some(host) = cluster.host_of(*e) else { continue };
+                    let Some(host) = pool.host_of(*e) else { continue };
                     exec_live = true;
                     host
                 }
                 TaskLocation::Host(h) => h.as_str(),
             };
-            host_live |= cluster.host_alive(host);
-            if let Some(rack) = cluster.rack_of_host(host)
+            host_live |= pool.host_alive(host);
+            if let Some(rack) = pool.rack_of_host(host)
                 && !racks.contains(&rack)
             {
                 racks.push(rack);
@@ -272,7 +272,7 @@ impl TaskSetManager {
     }
 
     /// Rebuilds the queues after executors came or went (Spark's `recomputeLocality`).
-    pub(crate) fn relocate(&mut self, cluster: &Cluster) {
+    pub(crate) fn relocate(&mut self, pool: &ExecutorPool) {
         self.for_executor.clear();
         self.for_host.clear();
         self.for_rack.clear();
@@ -281,7 +281,7 @@ impl TaskSetManager {
         for index in (0..self.tasks.len()).rev() {
             if self.tasks[index].queued {
                 self.unqueue(index);
-                self.enqueue(index, cluster);
+                self.enqueue(index, pool);
             }
         }
     }
@@ -327,7 +327,7 @@ impl TaskSetManager {
         executor: ExecutorId,
         host: &str,
         max: TaskLocality,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> Option<(usize, TaskLocality, bool)> {
         if self.excluded.contains(&executor) {
             return None;
@@ -335,7 +335,7 @@ impl TaskSetManager {
         if self.queued > 0 {
             let allowed = self.allowed_locality(now).min(max);
             if let Some((index, locality)) =
-                self.dequeue(executor, host, allowed, max >= TaskLocality::NoPref, cluster)
+                self.dequeue(executor, host, allowed, max >= TaskLocality::NoPref, pool)
             {
                 if locality != TaskLocality::NoPref {
                     self.delay = Delay { level: locality, last_reset: now };
@@ -345,9 +345,9 @@ impl TaskSetManager {
         }
         if max == TaskLocality::Any
             && self.spec_queued > 0
-            && let Some(index) = self.dequeue_speculative(executor, host, cluster)
+            && let Some(index) = self.dequeue_speculative(executor, host, pool)
         {
-            return Some((index, self.locality_on(index, executor, host, cluster), true));
+            return Some((index, self.locality_on(index, executor, host, pool), true));
         }
         None
     }
@@ -360,10 +360,10 @@ impl TaskSetManager {
         host: &str,
         allowed: TaskLocality,
         no_pref: bool,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> Option<(usize, TaskLocality)> {
         let Self { tasks, for_executor, for_host, for_rack, no_prefs, all, settings, .. } = self;
-        let ok = |t: &TaskEntry| may_run(t, executor, &settings.exclusion, cluster);
+        let ok = |t: &TaskEntry| may_run(t, executor, &settings.exclusion, pool);
         let found = if let Some(list) = for_executor.get_mut(&executor)
             && let Some(i) = take_from(list, tasks, ok)
         {
@@ -376,7 +376,7 @@ impl TaskSetManager {
         } else if no_pref && let Some(i) = take_from(no_prefs, tasks, ok) {
             Some((i, TaskLocality::NoPref))
         } else if allowed >= TaskLocality::RackLocal
-            && let Some(rack) = cluster.rack_of(executor)
+            && let Some(rack) = pool.rack_of(executor)
             && let Some(list) = for_rack.get_mut(rack)
             && let Some(i) = take_from(list, tasks, ok)
         {
@@ -400,7 +400,7 @@ impl TaskSetManager {
         index: usize,
         executor: ExecutorId,
         host: &str,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> TaskLocality {
         let prefs = &self.tasks[index].preferred;
         if prefs.is_empty() {
@@ -408,17 +408,17 @@ impl TaskSetManager {
         } else if prefs.contains(&TaskLocation::Executor(executor)) {
             TaskLocality::ProcessLocal
         } else if prefs.iter().any(|l| match l {
-            TaskLocation::Executor(e) => cluster.host_of(*e) == Some(host),
+            TaskLocation::Executor(e) => pool.host_of(*e) == Some(host),
             TaskLocation::Host(h) => h == host,
         }) {
             TaskLocality::NodeLocal
-        } else if let Some(rack) = cluster.rack_of(executor)
+        } else if let Some(rack) = pool.rack_of(executor)
             && prefs.iter().any(|l| {
                 let host = match l {
-                    TaskLocation::Executor(e) => cluster.host_of(*e),
+                    TaskLocation::Executor(e) => pool.host_of(*e),
                     TaskLocation::Host(h) => Some(h.as_str()),
                 };
-                host.and_then(|h| cluster.rack_of_host(h)) == Some(rack)
+                host.and_then(|h| pool.rack_of_host(h)) == Some(rack)
             })
         {
             TaskLocality::RackLocal
@@ -436,12 +436,12 @@ impl TaskSetManager {
     }
 
     /// Undoes `launched` for an attempt that never reached an executor.
-    pub(crate) fn unlaunched(&mut self, index: usize, task: TaskId, cluster: &Cluster) {
+    pub(crate) fn unlaunched(&mut self, index: usize, task: TaskId, pool: &ExecutorPool) {
         let t = &mut self.tasks[index];
         t.running.retain(|r| r.0 != task);
         t.launched -= 1;
         if !t.succeeded && !t.queued && t.running.is_empty() {
-            self.enqueue(index, cluster);
+            self.enqueue(index, pool);
         }
     }
 
@@ -476,7 +476,7 @@ impl TaskSetManager {
         task: TaskId,
         executor: ExecutorId,
         failure: Failure<'_>,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> Option<String> {
         let t = &mut self.tasks[index];
         t.running.retain(|r| r.0 != task);
@@ -515,7 +515,7 @@ impl TaskSetManager {
                         one_line(message)
                     ));
                 }
-                if let Some(reason) = self.unschedulable(index, cluster) {
+                if let Some(reason) = self.unschedulable(index, pool) {
                     return Some(format!("{reason}; last failure: {}", one_line(message)));
                 }
             }
@@ -524,19 +524,19 @@ impl TaskSetManager {
         }
         let t = &self.tasks[index];
         if !t.queued && t.running.is_empty() {
-            self.enqueue(index, cluster);
+            self.enqueue(index, pool);
         }
         None
     }
 
     /// With exclusion enabled: why a task can no longer run on any registered executor.
-    fn unschedulable(&self, index: usize, cluster: &Cluster) -> Option<String> {
+    fn unschedulable(&self, index: usize, pool: &ExecutorPool) -> Option<String> {
         let exclusion = &self.settings.exclusion;
         if !exclusion.enabled {
             return None;
         }
         let t = &self.tasks[index];
-        let mut usable = cluster.usable().peekable();
+        let mut usable = pool.usable().peekable();
         usable.peek()?;
         let mut usable = usable.filter(|e| !self.excluded.contains(e)).peekable();
         if usable.peek().is_none() {
@@ -593,9 +593,9 @@ impl TaskSetManager {
         &mut self,
         executor: ExecutorId,
         host: &str,
-        cluster: &Cluster,
+        pool: &ExecutorPool,
     ) -> Option<usize> {
-        let other_hosts = cluster.host_count() > 1;
+        let other_hosts = pool.host_count() > 1;
         let mut pos = 0;
         while pos < self.speculatable.len() {
             let index = self.speculatable[pos];
@@ -608,8 +608,8 @@ impl TaskSetManager {
             let here = t
                 .running
                 .iter()
-                .any(|(_, e)| *e == executor || (other_hosts && cluster.host_of(*e) == Some(host)));
-            if here || !may_run(t, executor, &self.settings.exclusion, cluster) {
+                .any(|(_, e)| *e == executor || (other_hosts && pool.host_of(*e) == Some(host)));
+            if here || !may_run(t, executor, &self.settings.exclusion, pool) {
                 continue;
             }
             self.speculatable.remove(pos - 1);
@@ -629,7 +629,7 @@ fn may_run(
     t: &TaskEntry,
     executor: ExecutorId,
     exclusion: &ExclusionConfig,
-    cluster: &Cluster,
+    pool: &ExecutorPool,
 ) -> bool {
     if t.failed_on.is_empty() {
         return true;
@@ -641,7 +641,7 @@ fn may_run(
     if exclusion.enabled && n >= exclusion.max_task_attempts_per_executor {
         return false;
     }
-    !cluster.usable().any(|e| t.failures_on(e) == 0)
+    !pool.usable().any(|e| t.failures_on(e) == 0)
 }
 
 /// Pops the last queued task of `list` that may run here, dropping stale

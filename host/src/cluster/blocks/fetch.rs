@@ -44,7 +44,7 @@ pub(crate) struct FetchPool {
     secret: ClusterSecret,
     peers: Arc<PeerTable>,
     net: NetConfig,
-    conns: tokio::sync::Mutex<HashMap<u32, ClientConn>>,
+    conns: tokio::sync::Mutex<HashMap<ExecutorId, ClientConn>>,
 }
 
 impl FetchPool {
@@ -171,7 +171,7 @@ async fn fetch_request(
         fetch_blocks(&inner, app, shuffle, reduce, &blocks, &budget, &tx).await
     {
         tracing::warn!(%shuffle, map, %executor, %message, "shuffle fetch failed");
-        inner.conns.lock().await.remove(&executor.0);
+        inner.conns.lock().await.remove(&executor);
         let _ = tx.send(Err(TaskFailure::FetchFailed { shuffle, map, executor, message }));
     }
 }
@@ -235,20 +235,20 @@ impl FetchPool {
     /// A connection to `peer`'s block server (reused while open).
     async fn connection(&self, peer: ExecutorId) -> Result<quinn::Connection, String> {
         let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&peer.0)
+        if let Some(c) = conns.get(&peer)
             && c.conn.close_reason().is_none()
         {
             return Ok(c.conn.clone());
         }
         // The master announces peers before it launches tasks that read from them;
         // allow a moment in case the announcement is still on its way.
-        let mut info = self.peers.get(peer.0);
+        let mut info = self.peers.get(peer);
         for _ in 0..50 {
             if info.is_some() {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            info = self.peers.get(peer.0);
+            info = self.peers.get(peer);
         }
         let info = info.ok_or_else(|| format!("{peer} is not a known executor (lost?)"))?;
         let fingerprint: Fingerprint =
@@ -268,7 +268,7 @@ impl FetchPool {
             format!("cannot connect to the block server of {peer} at {addr}: {}", chain(&e))
         })?;
         let conn = c.conn.clone();
-        conns.insert(peer.0, c);
+        conns.insert(peer, c);
         Ok(conn)
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct ExecutorSlot {
 
 /// Registered executors, their hosts, and the executors with room for a task.
 #[derive(Debug)]
-pub(crate) struct Cluster {
+pub(crate) struct ExecutorPool {
     /// Cores each task occupies.
     pub(crate) cpus: u32,
     pub(crate) executors: BTreeMap<ExecutorId, ExecutorSlot>,
@@ -52,9 +52,9 @@ pub struct ExecutorPlace {
     pub data_roots: Vec<PathBuf>,
 }
 
-impl Cluster {
-    pub(crate) fn new(cpus: u32) -> Cluster {
-        Cluster {
+impl ExecutorPool {
+    pub(crate) fn new(cpus: u32) -> ExecutorPool {
+        ExecutorPool {
             cpus,
             executors: BTreeMap::new(),
             hosts: FxHashMap::default(),

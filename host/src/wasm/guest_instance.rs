@@ -1,4 +1,4 @@
-//! One guest task: a fresh `Store`, an instance of a cached component, and its pipeline `task` resource.
+//! One guest instance inside a task attempt: a fresh `Store`, an instance of a cached component, and its pipeline `task` resource.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,8 +76,8 @@ impl Capture {
     }
 }
 
-/// A running guest task.
-pub(crate) struct GuestTask {
+/// A running guest instance (one per run of consecutive same-component ops in a task).
+pub(crate) struct GuestInstance {
     store: Store<HostState>,
     push: Func,
     finish: TypedFunc<(ResourceAny,), (Result<Batch, String>,)>,
@@ -87,7 +87,7 @@ pub(crate) struct GuestTask {
     sandbox: Sandbox,
 }
 
-impl GuestTask {
+impl GuestInstance {
     /// Instantiates the component in a fresh store, sandboxed as `sandbox` says, and creates its pipeline task.
     pub(crate) fn start(
         runtime: &Runtime,
@@ -96,7 +96,7 @@ impl GuestTask {
         partition: u32,
         cancel: Arc<AtomicBool>,
         sandbox: &Sandbox,
-    ) -> Result<GuestTask, GuestError> {
+    ) -> Result<GuestInstance, GuestError> {
         let capture = Capture::new();
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(capture.stdout.clone())
@@ -154,7 +154,7 @@ impl GuestTask {
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
         let task = check(created, &capture, &cancel, sandbox)?;
-        Ok(GuestTask { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
+        Ok(GuestInstance { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
     }
 
     /// What the guest wrote to stdout and stderr so far.
