@@ -195,6 +195,9 @@ struct Shared {
 /// A listening endpoint that hands out authenticated connections.
 pub(crate) struct Server {
     endpoint: quinn::Endpoint,
+    /// Kept for tests to read its count of non-QUIC datagrams.
+    #[cfg(test)]
+    socket: Arc<WatchedSocket>,
     fingerprint: Fingerprint,
     results: mpsc::Receiver<Result<AuthenticatedConn, HandshakeError>>,
     accept_loop: tokio::task::JoinHandle<()>,
@@ -210,12 +213,21 @@ impl Server {
     ) -> Result<Server, BindError> {
         let server_config = tls::server_config(identity, config.idle_timeout)
             .map_err(|source| BindError::Tls { source })?;
-        let endpoint = watched_endpoint(server_config, addr)
+        let (endpoint, socket) = watched_endpoint(server_config, addr)
             .map_err(|source| BindError::Io { addr, source })?;
+        #[cfg(not(test))]
+        drop(socket); // the endpoint holds it; only tests look at it
         let (tx, results) = mpsc::channel(config.max_pending_handshakes.max(1));
         let shared = Arc::new(Shared { secret, config, next_executor: AtomicU32::new(1) });
         let accept_loop = tokio::spawn(accept_loop(endpoint.clone(), shared, tx));
-        Ok(Server { endpoint, fingerprint: identity.fingerprint(), results, accept_loop })
+        Ok(Server {
+            endpoint,
+            #[cfg(test)]
+            socket,
+            fingerprint: identity.fingerprint(),
+            results,
+            accept_loop,
+        })
     }
 
     /// The bound address (with the port chosen for `:0`).
@@ -226,6 +238,12 @@ impl Server {
     /// The fingerprint clients must pin.
     pub(crate) fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
+    }
+
+    /// How many received datagrams could not be QUIC (each was logged or counted in a log line).
+    #[cfg(test)]
+    pub(crate) fn not_quic_datagrams(&self) -> u64 {
+        self.socket.not_quic_datagrams()
     }
 
     /// The next handshake outcome: an authenticated connection, or why a peer
@@ -242,21 +260,32 @@ impl Drop for Server {
     }
 }
 
+/// The endpoint settings of every Wisp endpoint: quinn's defaults, except that
+/// the QUIC fixed bit is never greased. With greasing on (quinn's default) an
+/// endpoint advertises `grease_quic_bit` and its peer then clears the bit in
+/// about half of its packets, which `net::socket` could not tell from garbage.
+pub(crate) fn endpoint_config() -> quinn::EndpointConfig {
+    let mut config = quinn::EndpointConfig::default();
+    config.grease_quic_bit(false);
+    config
+}
+
 /// `quinn::Endpoint::server` on a socket that logs datagrams that are not QUIC (`net::socket`).
 fn watched_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
-) -> std::io::Result<quinn::Endpoint> {
+) -> std::io::Result<(quinn::Endpoint, Arc<WatchedSocket>)> {
     let socket = std::net::UdpSocket::bind(addr)?;
     let runtime =
         quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
     let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
-    quinn::Endpoint::new_with_abstract_socket(
-        quinn::EndpointConfig::default(),
+    let endpoint = quinn::Endpoint::new_with_abstract_socket(
+        endpoint_config(),
         Some(config),
-        watched,
+        watched.clone(),
         runtime,
-    )
+    )?;
+    Ok((endpoint, watched))
 }
 
 async fn accept_loop(
@@ -320,7 +349,11 @@ async fn server_handshake(
     match framing::read_frame_bytes(&mut recv, HANDSHAKE_MAX_FRAME, &mut buf).await {
         Ok(true) => {}
         Ok(false) => return Err(frame_err(FrameError::Truncated { what: "Hello" })),
-        Err(e @ FrameError::Io { .. }) => return Err(frame_err(e)),
+        Err(
+            e @ (FrameError::Io { .. } | FrameError::TimedOut | FrameError::ConnectionLost { .. }),
+        ) => {
+            return Err(frame_err(e));
+        }
         Err(e) => return Err(refuse(&conn, &mut send, peer, format!("malformed hello: {e}")).await),
     }
     // The version is the first field of every Hello, whatever the version.
@@ -440,7 +473,10 @@ pub(crate) fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoi
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    quinn::Endpoint::client(local)
+    let socket = std::net::UdpSocket::bind(local)?;
+    let runtime =
+        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
+    quinn::Endpoint::new(endpoint_config(), None, socket, runtime)
 }
 
 /// QUIC + TLS to a pinned server, without our handshake (tests use it to misbehave).

@@ -94,7 +94,18 @@ pub enum FrameError {
         #[source]
         source: postcard::Error,
     },
-    /// The stream or connection failed.
+    /// The connection under the stream timed out: the peer sent nothing, not
+    /// even a keep-alive, for the connection's idle timeout.
+    #[error("connection timed out: nothing heard from the peer for the idle timeout")]
+    TimedOut,
+    /// The connection under the stream is gone (closed, reset, refused).
+    #[error("connection lost")]
+    ConnectionLost {
+        /// quinn's error.
+        #[source]
+        source: quinn::ConnectionError,
+    },
+    /// The stream failed (reset or stopped by the peer, or another IO error).
     #[error("stream failed")]
     Io {
         /// The transport error (quinn errors convert into `io::Error`).
@@ -104,8 +115,32 @@ pub enum FrameError {
 }
 
 impl From<std::io::Error> for FrameError {
+    /// Tells a lost (or timed-out) connection under a quinn stream from other stream errors.
     fn from(source: std::io::Error) -> Self {
-        FrameError::Io { source }
+        let lost = source.get_ref().and_then(|inner| {
+            match (
+                inner.downcast_ref::<quinn::ReadError>(),
+                inner.downcast_ref::<quinn::WriteError>(),
+            ) {
+                (Some(quinn::ReadError::ConnectionLost(c)), _)
+                | (_, Some(quinn::WriteError::ConnectionLost(c))) => Some(c.clone()),
+                _ => None,
+            }
+        });
+        match lost {
+            Some(source) => FrameError::connection(source),
+            None => FrameError::Io { source },
+        }
+    }
+}
+
+impl FrameError {
+    /// The error for a connection that ended under a stream: a timeout is named as one.
+    pub(crate) fn connection(source: quinn::ConnectionError) -> FrameError {
+        match source {
+            quinn::ConnectionError::TimedOut => FrameError::TimedOut,
+            source => FrameError::ConnectionLost { source },
+        }
     }
 }
 

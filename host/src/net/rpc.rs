@@ -14,7 +14,11 @@ use crate::net::framing::{self, FrameError, Limits};
 /// A request stream failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
-    /// The connection is gone (closed, timed out, reset).
+    /// The connection timed out: the peer sent nothing, not even a keep-alive,
+    /// for the connection's idle timeout (it is gone, hung or unreachable).
+    #[error("connection timed out: nothing heard from the peer for the idle timeout")]
+    TimedOut,
+    /// The connection is gone (closed, reset).
     #[error("connection lost")]
     Connection {
         /// quinn's error.
@@ -36,9 +40,24 @@ pub enum RpcError {
     },
 }
 
+impl RpcError {
+    /// The error for a connection that ended: a timeout is named as one.
+    pub(crate) fn connection(source: quinn::ConnectionError) -> RpcError {
+        match source {
+            quinn::ConnectionError::TimedOut => RpcError::TimedOut,
+            source => RpcError::Connection { source },
+        }
+    }
+}
+
 impl From<FrameError> for RpcError {
+    /// A stream that failed because its connection ended is not a bad message.
     fn from(source: FrameError) -> Self {
-        RpcError::Frame { source }
+        match source {
+            FrameError::TimedOut => RpcError::TimedOut,
+            FrameError::ConnectionLost { source } => RpcError::Connection { source },
+            source => RpcError::Frame { source },
+        }
     }
 }
 
@@ -56,8 +75,7 @@ pub(crate) struct Stream {
 impl Stream {
     /// Opens a new stream on `conn`.
     pub(crate) async fn open(conn: &quinn::Connection, limits: Limits) -> Result<Stream, RpcError> {
-        let (send, recv) =
-            conn.open_bi().await.map_err(|source| RpcError::Connection { source })?;
+        let (send, recv) = conn.open_bi().await.map_err(RpcError::connection)?;
         Ok(Stream { send, recv, limits })
     }
 
@@ -72,7 +90,7 @@ impl Stream {
                 quinn::ConnectionError::ApplicationClosed(_)
                 | quinn::ConnectionError::LocallyClosed,
             ) => Ok(None),
-            Err(source) => Err(RpcError::Connection { source }),
+            Err(source) => Err(RpcError::connection(source)),
         }
     }
 

@@ -4,7 +4,12 @@
 //! scan or a misconfigured client would leave no trace. This wrapper looks at
 //! each received datagram's first byte and length only (it never changes or
 //! drops anything) and logs, at most once per `LOG_EVERY`, how many datagrams
-//! were not QUIC and from where the last one came.
+//! were not QUIC (since the last line, and in all) and from where the one that
+//! triggered the line came.
+//!
+//! Wisp's endpoints never grease the QUIC fixed bit (`endpoint::endpoint_config`
+//! turns quinn's `grease_quic_bit` off, so no peer is invited to clear it): a
+//! datagram with that bit clear is never Wisp traffic, and quinn drops it too.
 
 use std::fmt;
 use std::io::{self, IoSliceMut};
@@ -12,6 +17,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -26,8 +32,8 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 const MIN_QUIC_PACKET: usize = 21;
 
 /// Whether a datagram cannot be a QUIC packet: too short, or the fixed bit
-/// (0x40 of the first byte, RFC 9000 §17) clear — Wisp never negotiates
-/// greasing that bit.
+/// (0x40 of the first byte, RFC 9000 §17) clear — Wisp never advertises the
+/// `grease_quic_bit` transport parameter (RFC 9287), so its peers never clear it.
 pub(crate) fn not_quic(datagram: &[u8]) -> bool {
     datagram.len() < MIN_QUIC_PACKET || datagram[0] & 0x40 == 0
 }
@@ -37,19 +43,28 @@ pub(crate) struct WatchedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     /// (datagrams not logged yet, when the last line was logged).
     pending: Mutex<(u64, Option<Instant>)>,
+    /// Datagrams that were not QUIC since the socket was made.
+    seen: AtomicU64,
 }
 
 impl WatchedSocket {
     /// Wraps a socket made by quinn's runtime.
     pub(crate) fn new(inner: Arc<dyn AsyncUdpSocket>) -> WatchedSocket {
-        WatchedSocket { inner, pending: Mutex::new((0, None)) }
+        WatchedSocket { inner, pending: Mutex::new((0, None)), seen: AtomicU64::new(0) }
+    }
+
+    /// How many datagrams were not QUIC since the socket was made.
+    #[cfg(test)]
+    pub(crate) fn not_quic_datagrams(&self) -> u64 {
+        self.seen.load(Ordering::Relaxed)
     }
 
     fn saw_garbage(&self, from: SocketAddr, len: usize) {
+        let total = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.0 += 1;
         if pending.1.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
-            tracing::warn!(peer = %from, len, dropped = pending.0, "dropped datagrams that are not QUIC");
+            tracing::warn!(peer = %from, len, dropped = pending.0, total, "dropped datagrams that are not QUIC");
             *pending = (0, Some(Instant::now()));
         }
     }

@@ -1,5 +1,6 @@
 //! Tests of the transport: framing, wire mirrors, TLS identity and the authenticated handshake on loopback.
 
+mod datagrams_and_timeouts;
 mod framing;
 mod fuzz_corpus;
 mod handshake;

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::net::endpoint::{self, ClientConn, HandshakeError, NetConfig};
+use crate::net::framing::FrameError;
 use crate::net::protocol::Role;
 use crate::net::{ClusterSecret, Fingerprint, RpcError};
 
@@ -81,12 +82,10 @@ impl Probe {
         let conn = client.conn.clone();
         self.rt.block_on(async move {
             let stream_err = |source| ProbeError::Stream { source };
-            let (mut send, mut recv) = conn
-                .open_bi()
-                .await
-                .map_err(|source| stream_err(RpcError::Connection { source }))?;
+            let (mut send, mut recv) =
+                conn.open_bi().await.map_err(|source| stream_err(RpcError::connection(source)))?;
             send.write_all(bytes).await.map_err(|e| {
-                stream_err(RpcError::Frame { source: std::io::Error::from(e).into() })
+                stream_err(RpcError::from(FrameError::from(std::io::Error::from(e))))
             })?;
             if finish {
                 let _ = send.finish();

@@ -14,7 +14,7 @@ use crate::net::protocol::{
 use crate::net::rpc::{self, Stream};
 use crate::net::tls::{Fingerprint, Identity, IdentityError};
 
-fn executor_role() -> Role {
+pub(super) fn executor_role() -> Role {
     Role::Executor {
         host: "node-1".into(),
         rack: Some("rack-a".into()),
@@ -25,13 +25,13 @@ fn executor_role() -> Role {
     }
 }
 
-fn server(config: NetConfig) -> Server {
+pub(super) fn server(config: NetConfig) -> Server {
     let identity = Identity::generate().unwrap();
     Server::bind_with("127.0.0.1:0".parse().unwrap(), &identity, secret(), config).unwrap()
 }
 
 /// A correct client connects while the server accepts; returns both ends' outcomes.
-async fn good_client(
+pub(super) async fn good_client(
     server: &mut Server,
     role: Role,
 ) -> (endpoint::AuthenticatedConn, endpoint::ClientConn) {
