@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicBool;
 
 pub(crate) use job_main::{JobMainError, check_job};
 
-use crate::context::Context;
+use crate::context::{Context, Journal};
 use crate::dag::Scheduler;
 use crate::driver_loop::{ExecutorBackend, RunningLoop};
 use crate::event_log::EventLog;
@@ -64,6 +64,8 @@ pub(crate) struct AppSpec {
     pub(crate) stdout: Option<File>,
     /// Set when the application is cancelled from outside.
     pub(crate) cancel: Option<Arc<AtomicBool>>,
+    /// Where its temporary output directories are recorded (the master's journal), if anywhere.
+    pub(crate) output_journal: Option<Arc<Journal>>,
 }
 
 /// Runs an application to its end on the calling thread (which becomes its job-main thread).
@@ -84,6 +86,7 @@ pub(crate) fn run(
         max_split_bytes,
         driver_loop.handle(),
         runtime.clone(),
+        spec.output_journal,
     );
     let (result, context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
     let shuffles = context.map_or(0, |c| c.lineage().shuffle_count());

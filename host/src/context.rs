@@ -5,6 +5,7 @@
 //! actions submit one job each to the backend and block until it ends.
 
 mod actions;
+mod temporary_output;
 mod wit_driver;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use crate::records::Batch;
 use crate::settings::Conf;
 use crate::task::ComponentBytes;
 use crate::wasm::{GuestInstance, Runtime, content_hash};
+
+pub(crate) use temporary_output::Journal;
 
 /// Why a driver call failed; its message is what the job's main sees.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,8 @@ pub(crate) struct Context {
     runtime: Arc<Runtime>,
     default_parallelism: u32,
     max_split_bytes: u64,
+    /// Where temporary output directories are recorded (a master's journal), if anywhere.
+    output_journal: Option<Arc<Journal>>,
 }
 
 impl Context {
@@ -76,6 +81,7 @@ impl Context {
         max_split_bytes: u64,
         backend: LoopHandle,
         runtime: Arc<Runtime>,
+        output_journal: Option<Arc<Journal>>,
     ) -> Context {
         let default_parallelism =
             default_parallelism.unwrap_or_else(|| backend.total_cores().max(1));
@@ -87,6 +93,7 @@ impl Context {
             runtime,
             default_parallelism,
             max_split_bytes,
+            output_journal,
         }
     }
 

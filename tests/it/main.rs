@@ -8,6 +8,7 @@ mod examples;
 mod guest_lang;
 mod harness;
 mod js;
+mod leftovers;
 mod python;
 mod scheduling;
 mod wordcount;

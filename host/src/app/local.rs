@@ -106,6 +106,7 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
         event_log,
         stdout: None,
         cancel: None,
+        output_journal: None,
     };
     let result = super::run(&runtime, spec, &executors);
     executors.shutdown();

@@ -9,6 +9,7 @@ use crate::cluster::ClusterError;
 use crate::cluster::master::{
     self, JobEvents, MasterArgs, MasterExecutors, Submission, SubmissionHandler,
 };
+use crate::context::Journal;
 use crate::error_chain::chain;
 use crate::event_log::EventLog;
 use crate::net::Fingerprint;
@@ -16,6 +17,9 @@ use crate::process_settings::{AppSettings, MasterSettings};
 use crate::settings::compile_cache_dir;
 use crate::task::ComponentBytes;
 use crate::wasm::{Runtime, content_hash};
+
+/// The journal of temporary output directories, under the master's state directory.
+const OUTPUT_JOURNAL_DIR: &str = "temporary-outputs";
 
 /// Runs `wisp master` until its process ends; `ready` is told the bound address and the fingerprint to pin.
 pub fn run_master(
@@ -25,7 +29,11 @@ pub fn run_master(
     let settings = MasterSettings::from_conf(&args.conf)?;
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
-    let handler = Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone() });
+    // Job mains run in this process: the temporary outputs a killed master left are its own to clean.
+    let output_journal = Arc::new(Journal::new(args.state_dir.join(OUTPUT_JOURNAL_DIR)));
+    output_journal.clean();
+    let handler =
+        Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone(), output_journal });
     master::run(args, &settings, handler, ready)
 }
 
@@ -34,6 +42,8 @@ struct SubmittedApps {
     runtime: Arc<Runtime>,
     /// Each application's event log goes to `DIR/app-N/`.
     event_log: Option<PathBuf>,
+    /// Where the applications' temporary output directories are recorded.
+    output_journal: Arc<Journal>,
 }
 
 impl SubmissionHandler for SubmittedApps {
@@ -73,6 +83,7 @@ impl SubmissionHandler for SubmittedApps {
             event_log,
             stdout: Some(stdout),
             cancel: Some(cancel),
+            output_journal: Some(self.output_journal.clone()),
         };
         let result = super::run(&self.runtime, spec, &executors);
         let _ = pump.join();

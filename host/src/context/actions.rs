@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::temporary_output::TemporaryOutput;
 use super::{Context, ContextError};
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{GuestOps, MapSideCombine, NarrowStep, Op, Partitioner, RddKind, ReduceSide};
@@ -115,35 +116,31 @@ impl Context {
             path: parent.clone(),
             source,
         })?;
-        let temp = parent.join(format!(".{name}.wisp-temporary-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir(&temp).map_err(|source| ContextError::Io {
-            what: "cannot create",
-            path: temp.clone(),
-            source,
-        })?;
-        let result = self
-            .all_partitions(rdd)
-            .and_then(|parts| self.run_job(rdd, parts, ResultKind::SaveText { dir: temp.clone() }));
-        let committed = result.and_then(|_| {
-            std::fs::write(temp.join("_SUCCESS"), b"").map_err(|source| ContextError::Io {
-                what: "cannot write",
-                path: temp.clone(),
-                source,
-            })?;
-            if out.exists() {
-                return Err(ContextError::OutputExists { path: out.clone() });
-            }
-            std::fs::rename(&temp, &out).map_err(|source| ContextError::Io {
-                what: "cannot commit output to",
+        // Leftovers of dead writers of this output are removed first (`temporary_output.rs`).
+        let temp = TemporaryOutput::create(&parent, &name, self.output_journal.as_deref())
+            .map_err(|source| ContextError::Io {
+                what: "cannot create a temporary directory beside",
                 path: out.clone(),
                 source,
-            })
-        });
-        if committed.is_err() {
-            let _ = std::fs::remove_dir_all(&temp);
+            })?;
+        let dir = temp.path().to_path_buf();
+        self.all_partitions(rdd).and_then(|parts| {
+            self.run_job(rdd, parts, ResultKind::SaveText { dir: dir.clone() })
+        })?;
+        std::fs::write(dir.join("_SUCCESS"), b"").map_err(|source| ContextError::Io {
+            what: "cannot write",
+            path: dir.clone(),
+            source,
+        })?;
+        if out.exists() {
+            return Err(ContextError::OutputExists { path: out });
         }
-        committed
+        // On any error the temporary directory is removed when `temp` drops.
+        temp.commit(&out).map_err(|source| ContextError::Io {
+            what: "cannot commit output to",
+            path: out.clone(),
+            source,
+        })
     }
 
     /// Pairs sorted by key across range partitions chosen from a sample (runs a sampling job now, as Spark does).
