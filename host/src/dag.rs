@@ -236,7 +236,8 @@ impl Scheduler {
     /// whose plan cannot be built fails its stage's jobs.
     fn launch_tasks(&mut self) {
         loop {
-            let mut assignments = self.tasks.resource_offers(self.now).into_iter();
+            let epoch = self.outputs.epoch();
+            let mut assignments = self.tasks.resource_offers(self.now, epoch).into_iter();
             let mut failed = None;
             for a in assignments.by_ref() {
                 match self.task_desc(&a) {

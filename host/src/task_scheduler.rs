@@ -3,7 +3,9 @@
 //! Pure state, no IO and no clock: the DAG scheduler submits
 //! task sets, asks for `resource_offers` after every event, and feeds task
 //! reports through `status_update`. Whether a report is stale is decided in
-//! exactly one place, `TaskScheduler::screen`. A task's plan is not kept
+//! exactly one place, `TaskScheduler::screen`; each attempt keeps the
+//! map-output epoch it was launched at (given with the offers, opaque here),
+//! by which the DAG scheduler judges the outputs it reports or names. A task's plan is not kept
 //! here: the DAG scheduler builds it when the task is assigned, so that it
 //! always names the current map-output and cached-block locations.
 //!
@@ -106,6 +108,8 @@ pub struct EndedTask {
     pub executor: ExecutorId,
     /// When it was launched.
     pub start: Duration,
+    /// The map-output epoch current at its launch (`resource_offers`).
+    pub epoch: u64,
 }
 
 /// What a report means for its stage attempt.
@@ -153,6 +157,7 @@ struct RunningTask {
     partition: u32,
     attempt: u32,
     start: Duration,
+    epoch: u64,
 }
 
 /// The result of screening a report against the running attempts.
@@ -408,5 +413,6 @@ fn ended_task(task: TaskId, run: &RunningTask) -> EndedTask {
         },
         executor: run.executor,
         start: run.start,
+        epoch: run.epoch,
     }
 }

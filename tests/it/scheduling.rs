@@ -239,8 +239,9 @@ fn a_straggler_gets_a_speculative_copy_that_wins_and_the_slow_attempt_is_killed(
 }
 
 #[test]
-fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
+fn deleted_shuffle_files_rerun_every_map_output_of_their_executor() {
     // Executor 2 deletes its shuffle files when its first map task ends (before reporting it).
+    // A fetch failure naming executor 2 marks every map output it holds lost, not just that one.
     let cluster =
         Cluster::start_with_faults(&[], &[], &["", "delete-shuffle after-map-tasks=1", ""]);
     let (run, out, expected) = submit_wordcount(&cluster, 42);
@@ -248,31 +249,34 @@ fn deleted_shuffle_files_rerun_exactly_the_lost_map_partition() {
 
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let first_attempt: Vec<&Value> = events
+    let on_executor_2: BTreeSet<u64> = events
         .tasks("task_end", map)
         .into_iter()
-        .filter(|v| v["stage_attempt"] == 0 && v["result"] == "succeeded")
-        .collect();
-    let lost = first_attempt
-        .iter()
-        .find(|v| v["executor"] == 2)
+        .filter(|v| v["stage_attempt"] == 0 && v["result"] == "succeeded" && v["executor"] == 2)
         .map(|v| num(&v["partition"]))
-        .expect("executor 2 ran a map task");
+        .collect();
+    assert!(!on_executor_2.is_empty(), "executor 2 ran a map task");
     let resubmitted: Vec<&Value> =
         events.of("stage_submitted").filter(|v| v["stage"] == map && v["attempt"] != 0).collect();
     assert_eq!(resubmitted.len(), 1, "one more attempt of the map stage: {resubmitted:?}");
-    assert_eq!(num(&resubmitted[0]["tasks"]), 1, "with only the lost partition");
-    let rerun: Vec<u64> = events
+    assert_eq!(
+        num(&resubmitted[0]["tasks"]),
+        on_executor_2.len() as u64,
+        "with every map output of executor 2"
+    );
+    let rerun: BTreeSet<u64> = events
         .tasks("task_start", map)
         .iter()
         .filter(|v| v["stage_attempt"] != 0)
         .map(|v| num(&v["partition"]))
         .collect();
-    assert_eq!(rerun, vec![lost], "exactly the lost map partition reruns");
+    assert_eq!(rerun, on_executor_2, "exactly executor 2's map outputs rerun");
     let failed = events.of("task_end").find(|v| {
-        v["failure"].as_str().is_some_and(|f| f.contains(&format!("map {lost} from executor-2")))
+        v["failure"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("fetch of") && f.contains("from executor-2"))
     });
-    assert!(failed.is_some(), "a reduce task reported the fetch failure of map {lost}");
+    assert!(failed.is_some(), "a reduce task reported a fetch failure from executor 2");
 }
 
 #[test]
@@ -438,4 +442,66 @@ fn a_launch_lost_in_transport_is_retried_even_when_guest_failures_are_not() {
         .filter(|v| v["partition"] == 0 && v["result"] == "succeeded")
         .count();
     assert_eq!(succeeded, 1, "partition 0 succeeded once, after its lost launches");
+}
+
+#[test]
+fn a_killed_executor_loses_all_its_map_outputs_in_one_map_stage_rerun() {
+    // 16 map partitions on 3 one-core executors: executor 2 holds several map outputs.
+    // Losing an executor is slow to notice here (a 60 s timeout: `ExecutorLost` 55 to 60 s
+    // after the kill), while a fetch from it fails at the 10 s handshake deadline, so the
+    // scheduler learns of the loss from a fetch failure naming one map output. Had it forgotten
+    // only that output, each reduce attempt would fail on the next one (a map stage attempt
+    // per output; with 4 or more, the job fails after 4 consecutive attempts). First attempts
+    // of result tasks sleep 5 s: executor 2 is killed before any reduce task fetched from it.
+    let slow = ["wisp.network.timeout=60s"];
+    let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=5000";
+    let mut cluster =
+        Cluster::start_with_faults(&slow, &slow, &[slow_reduce, slow_reduce, slow_reduce]);
+    let victim_log = cluster.executor_log_path(2);
+    let mut victim = cluster.executors.remove(1);
+    let cluster = &cluster;
+    let dir = cluster.dir.path();
+    let (input, expected) = corpus(dir, 512 << 10, 54);
+    let out = dir.join("out");
+    let run = std::thread::scope(|s| {
+        let job = s.spawn(|| {
+            let conf = ["wisp.files.maxPartitionBytes=32k"];
+            cluster.submit(WORDCOUNT, &conf, &[&input, &out], None)
+        });
+        wait_for("executor 2 to run a reduce task", JOB_TIMEOUT, || {
+            assert!(!job.is_finished(), "the job ended before executor 2 ran a reduce task");
+            std::fs::read_to_string(&victim_log)
+                .ok()?
+                .contains("test fault: delaying the task")
+                .then_some(())
+        });
+        victim.kill();
+        job.join().unwrap()
+    });
+    check_wordcount(&run, &out, &expected);
+
+    let events = Events(cluster.events());
+    let map = *events.stages("shuffle-map").first().expect("a map stage");
+    let on_victim: BTreeSet<u64> = events
+        .tasks("task_end", map)
+        .iter()
+        .filter(|v| v["executor"] == 2 && v["result"] == "succeeded")
+        .map(|v| num(&v["partition"]))
+        .collect();
+    assert!(on_victim.len() >= 2, "executor 2 held several map outputs: {on_victim:?}");
+    let submitted: Vec<&Value> =
+        events.of("stage_submitted").filter(|v| v["stage"] == map).collect();
+    assert_eq!(submitted.len(), 2, "one rerun of the map stage: {submitted:?}");
+    assert_eq!(num(&submitted[1]["tasks"]), on_victim.len() as u64, "{submitted:?}");
+    let rerun: BTreeSet<u64> = events
+        .tasks("task_start", map)
+        .iter()
+        .filter(|v| v["stage_attempt"] != 0)
+        .map(|v| num(&v["partition"]))
+        .collect();
+    assert_eq!(rerun, on_victim, "the rerun covers every map output of executor 2");
+    let fetch_failed = events
+        .of("task_end")
+        .any(|v| v["failure"].as_str().is_some_and(|f| f.contains("from executor-2")));
+    assert!(fetch_failed, "the loss was noticed by a fetch failure, not by `ExecutorLost`");
 }

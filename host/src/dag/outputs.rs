@@ -22,10 +22,22 @@ struct ShuffleOutputs {
     available: usize,
 }
 
-/// Map statuses of every shuffle (Spark's `MapOutputTracker`).
+/// Map statuses of every shuffle (Spark's `MapOutputTracker`), with the
+/// epoch of output losses.
+///
+/// The epoch counts losses: it grows each time the outputs of an executor are
+/// found lost (the executor is lost, or a fetch from it failed), and every
+/// output of that executor, in every shuffle, is forgotten at once. Task
+/// attempts carry the epoch current at their launch; what an attempt launched
+/// before an executor's latest loss says about that executor's outputs (a map
+/// status it wrote there, a fetch failure naming it) is stale, as decided by
+/// `predates_loss` alone.
 #[derive(Debug, Default)]
 pub struct MapOutputs {
     shuffles: FxHashMap<ShuffleId, ShuffleOutputs>,
+    epoch: u64,
+    /// The epoch each executor's outputs were last lost at.
+    lost_at: FxHashMap<ExecutorId, u64>,
 }
 
 impl MapOutputs {
@@ -37,58 +49,66 @@ impl MapOutputs {
         });
     }
 
-    /// Records the output of a map task (replacing an older one).
-    pub(crate) fn register(&mut self, shuffle: ShuffleId, map: u32, status: MapStatus) {
+    /// The current epoch (0 until outputs are first lost).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether an attempt launched at `epoch` predates the latest loss of
+    /// `executor`'s outputs: then the outputs it knows of there are gone. The
+    /// one place output staleness is decided.
+    pub fn predates_loss(&self, executor: ExecutorId, epoch: u64) -> bool {
+        self.lost_at.get(&executor).is_some_and(|&lost| epoch < lost)
+    }
+
+    /// Records the output of a map task launched at `epoch` (replacing an
+    /// older one); returns false, registering nothing, if its executor's
+    /// outputs were lost since the launch.
+    pub(crate) fn register(
+        &mut self,
+        shuffle: ShuffleId,
+        map: u32,
+        status: MapStatus,
+        epoch: u64,
+    ) -> bool {
+        if self.predates_loss(status.executor, epoch) {
+            return false;
+        }
         let Some(s) = self.shuffles.get_mut(&shuffle) else {
-            return;
+            return false;
         };
         let Some(slot) = s.statuses.get_mut(map as usize) else {
-            return;
+            return false;
         };
         if slot.is_none() {
             s.available += 1;
         }
         *slot = Some(status);
+        true
     }
 
-    /// Forgets a map output if it lives on `executor`; returns whether it did.
-    pub(crate) fn unregister(
-        &mut self,
-        shuffle: ShuffleId,
-        map: u32,
-        executor: ExecutorId,
-    ) -> bool {
-        let Some(s) = self.shuffles.get_mut(&shuffle) else {
-            return false;
-        };
-        match s.statuses.get_mut(map as usize) {
-            Some(slot @ Some(_)) if slot.as_ref().is_some_and(|m| m.executor == executor) => {
-                *slot = None;
-                s.available -= 1;
-                true
-            }
-            _ => false,
+    /// Forgets every output on `executor`, in every shuffle, as seen by an
+    /// attempt launched at `epoch` (pass `epoch()` for what is known now),
+    /// and starts a new epoch. Returns the number of outputs forgotten, or
+    /// `None` when they were already lost since `epoch` (nothing changes:
+    /// outputs registered there since are newer than what the attempt saw).
+    pub(crate) fn executor_lost(&mut self, executor: ExecutorId, epoch: u64) -> Option<usize> {
+        if self.predates_loss(executor, epoch) {
+            return None;
         }
-    }
-
-    /// Forgets every output on an executor; returns the shuffles that lost some.
-    pub(crate) fn remove_executor(&mut self, executor: ExecutorId) -> Vec<ShuffleId> {
-        let mut lost = Vec::new();
-        for (id, s) in self.shuffles.iter_mut() {
-            let mut any = false;
+        self.epoch += 1;
+        self.lost_at.insert(executor, self.epoch);
+        let mut lost = 0;
+        for s in self.shuffles.values_mut() {
             for slot in s.statuses.iter_mut() {
                 if slot.as_ref().is_some_and(|m| m.executor == executor) {
                     *slot = None;
                     s.available -= 1;
-                    any = true;
+                    lost += 1;
                 }
             }
-            if any {
-                lost.push(*id);
-            }
         }
-        lost.sort();
-        lost
+        Some(lost)
     }
 
     /// Whether every map output of a shuffle exists.

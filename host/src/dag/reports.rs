@@ -44,7 +44,9 @@ impl Scheduler {
                 else {
                     unreachable!("fetch-failed outcome of another report")
                 };
-                self.outputs.unregister(*shuffle, *map, *executor);
+                // The executor cannot serve its outputs: all of them are lost,
+                // so the parent stages rerun every lost partition in one attempt.
+                self.outputs_lost(*executor, ended.epoch, "a fetch from it failed");
                 let stage =
                     self.stages.get_mut(&ended.id.stage).expect("live task sets have stages");
                 stage.consecutive_failures += 1;
@@ -62,6 +64,23 @@ impl Scheduler {
                     self.submit_stage(ended.id.stage);
                     self.revalidate_running();
                 }
+            }
+        }
+    }
+
+    /// Forgets every map output on `executor` (all shuffles), as known to an
+    /// attempt launched at `epoch`; returns whether any was forgotten. Nothing
+    /// changes when they were already lost since `epoch`.
+    fn outputs_lost(&mut self, executor: ExecutorId, epoch: u64, why: &str) -> bool {
+        match self.outputs.executor_lost(executor, epoch) {
+            None => {
+                tracing::debug!(%executor, epoch, why, "map outputs already lost since that epoch");
+                false
+            }
+            Some(lost) => {
+                let epoch = self.outputs.epoch();
+                tracing::info!(%executor, lost, epoch, why, "map outputs of the executor lost");
+                lost > 0
             }
         }
     }
@@ -118,11 +137,14 @@ impl Scheduler {
         let role = self.stages[&ended.id.stage].role.clone();
         match (role, output) {
             (StageRole::Map { dep }, TaskOutput::MapStatus { sizes }) => {
-                self.outputs.register(
-                    dep.shuffle,
-                    ended.id.partition,
-                    MapStatus { executor: ended.executor, sizes },
-                );
+                let status = MapStatus { executor: ended.executor, sizes };
+                if !self.outputs.register(dep.shuffle, ended.id.partition, status, ended.epoch) {
+                    // Its executor's outputs were lost after it launched: the
+                    // partition counts as done, and the stage, when done, runs
+                    // again for its missing outputs (as Spark ignores a "possibly
+                    // bogus" map completion).
+                    tracing::info!(task = %ended.id.task, executor = %ended.executor, "map output written before its executor's outputs were lost ignored");
+                }
                 if self.partition_done(ended.id.stage, ended.id.partition) {
                     self.stage_succeeded(ended.id.stage);
                 }
@@ -146,7 +168,7 @@ impl Scheduler {
         for t in self.tasks.remove_executor(executor) {
             self.record_task_end(&t, TaskMetrics::default(), Some(failure.clone()), String::new());
         }
-        let lost_outputs = !self.outputs.remove_executor(executor).is_empty();
+        let lost_outputs = self.outputs_lost(executor, self.outputs.epoch(), reason);
         let lost_blocks = self.cache.remove_executor(executor);
         if lost_outputs || lost_blocks {
             self.revalidate_running();

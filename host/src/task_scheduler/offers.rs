@@ -25,8 +25,9 @@ const PASSES: [TaskLocality; 5] = [
 ];
 
 impl TaskScheduler {
-    /// Places queued tasks on free cores.
-    pub fn resource_offers(&mut self, now: Duration) -> Vec<Assignment> {
+    /// Places queued tasks on free cores; the attempts launched carry `epoch`
+    /// (the DAG scheduler's map-output epoch, returned in their `EndedTask`).
+    pub fn resource_offers(&mut self, now: Duration, epoch: u64) -> Vec<Assignment> {
         let mut out = Vec::new();
         if !self.pool.has_free() {
             return out;
@@ -51,12 +52,11 @@ impl TaskScheduler {
                         }
                         let host =
                             self.pool.host_of(executor).expect("free executors are registered");
-                        let Some((index, locality, speculative)) =
-                            set.resource_offer(now, executor, host, max, &self.pool)
+                        let Some(placed) = set.resource_offer(now, executor, host, max, &self.pool)
                         else {
                             continue;
                         };
-                        out.push(self.launch(now, executor, key, index, locality, speculative));
+                        out.push(self.launch(now, epoch, executor, key, placed));
                         launched = true;
                     }
                     if !launched {
@@ -68,14 +68,15 @@ impl TaskScheduler {
         out
     }
 
+    /// Launches a task of set `key` on `executor`, as the set placed it:
+    /// (task index, locality, speculative).
     fn launch(
         &mut self,
         now: Duration,
+        epoch: u64,
         executor: ExecutorId,
         key: SetKey,
-        index: usize,
-        locality: TaskLocality,
-        speculative: bool,
+        (index, locality, speculative): (usize, TaskLocality, bool),
     ) -> Assignment {
         let task = TaskId(self.next_task);
         self.next_task += 1;
@@ -83,8 +84,10 @@ impl TaskScheduler {
         let attempt = set.launched(index, task, executor);
         let partition = set.partition(index);
         self.pool.take(executor);
-        self.running
-            .insert(task, RunningTask { key, index, executor, partition, attempt, start: now });
+        self.running.insert(
+            task,
+            RunningTask { key, index, executor, partition, attempt, start: now, epoch },
+        );
         let id = TaskAttempt {
             task,
             job: key.job,

@@ -64,7 +64,7 @@ fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() 
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(3, &[0, 1]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(a.len(), 2);
     // A disk error is the executor's: retried (elsewhere) whatever the setting.
     let host = Err(TaskFailure::Host {
@@ -75,7 +75,7 @@ fn guest_failures_fail_at_once_when_not_retried_but_host_failures_still_retry() 
         outcome(ts.status_update(T0, &report(&a[1], ok()))),
         TaskOutcome::Succeeded { .. }
     ));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(
         (b.len(), b[0].id.partition, b[0].executor, b[0].id.attempt),
         (1, 0, ExecutorId(1), 1)
@@ -97,7 +97,7 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     ts.add_executor(ExecutorId(1), "h1".into(), 3);
     ts.add_executor(ExecutorId(2), "h2".into(), 1); // too small for a 2-core task
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3, 4, 5]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(a.len(), 3, "two tasks on executor 0, one on executor 1");
     assert_eq!(a.iter().filter(|x| x.executor == ExecutorId(0)).count(), 2);
     assert_eq!(a.iter().filter(|x| x.executor == ExecutorId(1)).count(), 1);
@@ -106,12 +106,12 @@ fn fills_free_cores_and_respects_cpus_per_task() {
     assert_eq!(a.iter().map(|x| x.id.partition).collect::<Vec<_>>(), vec![0, 1, 2]);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(0));
     assert_eq!(ts.free_cores(ExecutorId(1)), Some(1));
-    assert!(ts.resource_offers(T0).is_empty());
+    assert!(ts.resource_offers(T0, 0).is_empty());
     assert!(matches!(
         outcome(ts.status_update(T0, &report(&a[1], ok()))),
         TaskOutcome::Succeeded { .. }
     ));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(b.len(), 1);
     assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(1), 3));
 }
@@ -138,7 +138,7 @@ fn prefers_process_local_then_node_local() {
             ],
         },
     );
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     let placed: Vec<_> = a.iter().map(|x| (x.executor, x.id.partition, x.locality)).collect();
     assert_eq!(
         placed,
@@ -156,13 +156,13 @@ fn failed_task_retries_elsewhere_then_aborts_with_guest_message() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(7, &[5]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!((a.len(), a[0].executor, a[0].id.attempt), (1, ExecutorId(0), 0));
     assert_eq!(
         outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))),
         TaskOutcome::Retrying
     );
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(
         (b.len(), b[0].executor, b[0].id.attempt),
         (1, ExecutorId(1), 1),
@@ -173,7 +173,7 @@ fn failed_task_retries_elsewhere_then_aborts_with_guest_message() {
         TaskOutcome::Retrying
     );
     // Failed everywhere: any executor will do.
-    let c = ts.resource_offers(T0);
+    let c = ts.resource_offers(T0, 0);
     assert_eq!((c.len(), c[0].id.attempt), (1, 2));
     match outcome(ts.status_update(T0, &report(&c[0], guest_err("bad record 42")))) {
         TaskOutcome::TooManyFailures { message } => {
@@ -189,18 +189,18 @@ fn excluded_task_waits_for_the_other_executor() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(a.len(), 2);
     assert_eq!((a[0].executor, a[0].id.partition), (ExecutorId(0), 0));
     ts.status_update(T0, &report(&a[0], guest_err("x")));
     // Executor 0 is free again but partition 0 avoids it: it takes partition 2.
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(
         b.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(),
         vec![(ExecutorId(0), 2)]
     );
     ts.status_update(T0, &report(&a[1], ok()));
-    let c = ts.resource_offers(T0);
+    let c = ts.resource_offers(T0, 0);
     assert_eq!(
         c.iter().map(|x| (x.executor, x.id.partition)).collect::<Vec<_>>(),
         vec![(ExecutorId(1), 0)]
@@ -212,7 +212,7 @@ fn stale_and_unknown_reports_only_free_cores() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 2);
     ts.submit_task_set(T0, set(0, &[0, 1]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     // Wrong executor, never-launched task: unknown.
     let mut wrong = report(&a[0], ok());
     wrong.executor = ExecutorId(9);
@@ -247,14 +247,14 @@ fn lost_executor_requeues_without_counting() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     let lost = ts.remove_executor(ExecutorId(0));
     assert_eq!(lost.len(), 1);
     assert_eq!((lost[0].id.task, lost[0].id.partition), (a[0].id.task, 0));
     // A late report from the lost executor is unknown.
     assert_eq!(ts.status_update(T0, &report(&a[0], ok())), ReportVerdict::Unknown);
     ts.status_update(T0, &report(&a[1], ok()));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(
         b.iter().map(|x| (x.executor, x.id.partition, x.id.attempt)).collect::<Vec<_>>(),
         vec![(ExecutorId(1), 0, 1)]
@@ -264,7 +264,7 @@ fn lost_executor_requeues_without_counting() {
         outcome(ts.status_update(T0, &report(&b[0], Err(TaskFailure::Killed)))),
         TaskOutcome::Requeued
     );
-    let c = ts.resource_offers(T0);
+    let c = ts.resource_offers(T0, 0);
     assert_eq!(c.len(), 1);
     assert!(matches!(
         outcome(ts.status_update(T0, &report(&c[0], ok()))),
@@ -278,10 +278,10 @@ fn cancelled_launch_is_requeued() {
     let mut ts = scheduler(4, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.submit_task_set(T0, set(0, &[3]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     ts.cancel_launch(a[0].id.task);
     assert_eq!(ts.free_cores(ExecutorId(0)), Some(1));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!((b[0].id.partition, b[0].id.attempt), (3, 0));
 }
 
@@ -295,7 +295,7 @@ fn lower_job_ids_go_first() {
     early.job = JobId(1);
     ts.submit_task_set(T0, late);
     ts.submit_task_set(T0, early);
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!((a[0].id.job, a[0].id.stage), (JobId(1), StageId(9)));
 }
 
@@ -304,7 +304,7 @@ fn abort_message_is_one_line() {
     let mut ts = scheduler(1, 1);
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.submit_task_set(T0, set(2, &[0]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     match outcome(ts.status_update(
         T0,
         &report(&a[0], guest_err("panicked at src/lib.rs:3:5:\nindex out of bounds\n")),
@@ -342,10 +342,10 @@ fn delay_scheduling_relaxes_level_by_level_and_resets_on_a_better_launch() {
     ts.add_executor(ExecutorId(1), "h0".into(), 1);
     ts.add_executor(ExecutorId(2), "h1".into(), 1);
     ts.submit_task_set(T0, prefer(0, &[0, 1, 2, 3, 4, 5], 0));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(placed(&a), vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]);
-    assert!(ts.resource_offers(at(2999)).is_empty(), "process-local wait (3s) not over");
-    let b = ts.resource_offers(at(3000));
+    assert!(ts.resource_offers(at(2999), 0).is_empty(), "process-local wait (3s) not over");
+    let b = ts.resource_offers(at(3000), 0);
     assert_eq!(
         placed(&b),
         vec![(ExecutorId(1), 1, TaskLocality::NodeLocal)],
@@ -353,10 +353,10 @@ fn delay_scheduling_relaxes_level_by_level_and_resets_on_a_better_launch() {
     );
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::NodeLocal));
     assert!(
-        ts.resource_offers(at(5999)).is_empty(),
+        ts.resource_offers(at(5999), 0).is_empty(),
         "node-local wait restarted by the node-local launch"
     );
-    let c = ts.resource_offers(at(6000));
+    let c = ts.resource_offers(at(6000), 0);
     assert_eq!(
         placed(&c),
         vec![(ExecutorId(2), 2, TaskLocality::Any)],
@@ -365,16 +365,19 @@ fn delay_scheduling_relaxes_level_by_level_and_resets_on_a_better_launch() {
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::Any));
     // Executor 0 frees: a process-local launch brings the level back down.
     ts.status_update(at(6100), &report(&a[0], ok()));
-    let d = ts.resource_offers(at(6100));
+    let d = ts.resource_offers(at(6100), 0);
     assert_eq!(placed(&d), vec![(ExecutorId(0), 3, TaskLocality::ProcessLocal)]);
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::ProcessLocal));
     // Executor 2 frees within the new wait: it gets nothing.
     ts.status_update(at(6200), &report(&c[0], ok()));
-    assert!(ts.resource_offers(at(6200)).is_empty());
+    assert!(ts.resource_offers(at(6200), 0).is_empty());
     assert_eq!(ts.free_cores(ExecutorId(2)), Some(1));
     // Until the waits pass again (process 3s, node 3s).
-    assert!(ts.resource_offers(at(9099)).is_empty());
-    assert_eq!(placed(&ts.resource_offers(at(12100))), vec![(ExecutorId(2), 4, TaskLocality::Any)]);
+    assert!(ts.resource_offers(at(9099), 0).is_empty());
+    assert_eq!(
+        placed(&ts.resource_offers(at(12100), 0)),
+        vec![(ExecutorId(2), 4, TaskLocality::Any)]
+    );
 }
 
 #[test]
@@ -383,14 +386,14 @@ fn preferences_on_a_lost_or_absent_executor_do_not_wait() {
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, prefer(0, &[0], 7));
     assert_eq!(
-        placed(&ts.resource_offers(T0)),
+        placed(&ts.resource_offers(T0, 0)),
         vec![(ExecutorId(1), 0, TaskLocality::Any)],
         "executor 7 is not registered"
     );
     // The preferred executor registers: the queues are rebuilt and its tasks wait for it.
     ts.submit_task_set(T0, prefer(1, &[0, 1], 7));
     ts.add_executor(ExecutorId(7), "h7".into(), 1);
-    let a = ts.resource_offers(at(1));
+    let a = ts.resource_offers(at(1), 0);
     assert_eq!(placed(&a), vec![(ExecutorId(7), 0, TaskLocality::ProcessLocal)]);
 }
 
@@ -413,12 +416,12 @@ fn excluded_everywhere_a_task_fails_its_stage_with_the_guest_message() {
     ts.add_executor(ExecutorId(0), "h".into(), 1);
     ts.add_executor(ExecutorId(1), "h".into(), 1);
     ts.submit_task_set(T0, set(3, &[0]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(
         outcome(ts.status_update(T0, &report(&a[0], guest_err("boom")))),
         TaskOutcome::Retrying
     );
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(b[0].executor, ExecutorId(1));
     match outcome(ts.status_update(T0, &report(&b[0], guest_err("boom again")))) {
         TaskOutcome::TooManyFailures { message } => assert_eq!(
@@ -437,7 +440,7 @@ fn task_exclusion_threshold_counts_failures_per_executor() {
     ts.submit_task_set(T0, set(0, &[0]));
     let mut executors = Vec::new();
     for _ in 0..4 {
-        let a = ts.resource_offers(T0);
+        let a = ts.resource_offers(T0, 0);
         assert_eq!(a.len(), 1);
         executors.push(a[0].executor.0);
         let o = outcome(ts.status_update(T0, &report(&a[0], guest_err("bad"))));
@@ -465,13 +468,13 @@ fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
         ts.add_executor(ExecutorId(e), format!("h{e}"), 1);
     }
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3, 4, 5]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(
         placed(&a).iter().map(|p| (p.0.0, p.1)).collect::<Vec<_>>(),
         vec![(0, 0), (1, 1), (2, 2)]
     );
     ts.status_update(T0, &report(&a[0], guest_err("disk full")));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!(
         (b[0].executor, b[0].id.partition),
         (ExecutorId(0), 3),
@@ -479,18 +482,18 @@ fn executor_failing_two_tasks_of_a_stage_is_excluded_for_that_stage_only() {
     );
     ts.status_update(T0, &report(&b[0], guest_err("disk full")));
     assert!(
-        ts.resource_offers(T0).is_empty(),
+        ts.resource_offers(T0, 0).is_empty(),
         "executor 0 failed two tasks of stage 0: excluded for it"
     );
     // Another stage's tasks still run there.
     let mut other = set(1, &[0]);
     other.job = JobId(1);
     ts.submit_task_set(T0, other);
-    let c = ts.resource_offers(T0);
+    let c = ts.resource_offers(T0, 0);
     assert_eq!((c[0].executor, c[0].id.stage), (ExecutorId(0), StageId(1)));
     // Stage 0 continues on the other executors.
     ts.status_update(T0, &report(&a[1], ok()));
-    let d = ts.resource_offers(T0);
+    let d = ts.resource_offers(T0, 0);
     assert_eq!(d[0].executor, ExecutorId(1));
     assert_eq!(d[0].id.stage, StageId(0));
 }
@@ -501,12 +504,12 @@ fn without_exclusion_an_executor_failing_many_tasks_keeps_running_others() {
     ts.add_executor(ExecutorId(0), "h0".into(), 1);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     ts.status_update(T0, &report(&a[0], guest_err("x")));
-    let b = ts.resource_offers(T0);
+    let b = ts.resource_offers(T0, 0);
     assert_eq!((b[0].executor, b[0].id.partition), (ExecutorId(0), 2));
     ts.status_update(T0, &report(&b[0], guest_err("x")));
-    let c = ts.resource_offers(T0);
+    let c = ts.resource_offers(T0, 0);
     assert_eq!(
         (c[0].executor, c[0].id.partition),
         (ExecutorId(0), 3),
@@ -522,7 +525,7 @@ fn speculative_copy_goes_to_another_host_and_only_once() {
     ts.add_executor(ExecutorId(0), "h0".into(), 2);
     ts.add_executor(ExecutorId(1), "h1".into(), 1);
     ts.submit_task_set(T0, set(0, &[0, 1, 2, 3]));
-    let a = ts.resource_offers(T0);
+    let a = ts.resource_offers(T0, 0);
     assert_eq!(
         a.iter().map(|x| (x.executor.0, x.id.partition)).collect::<Vec<_>>(),
         vec![(0, 0), (1, 1), (0, 2)]
@@ -530,14 +533,14 @@ fn speculative_copy_goes_to_another_host_and_only_once() {
     // Partition 0 on executor 0 is slow; 1 and 2 finish in 10ms, then 3 too.
     ts.status_update(at(10), &report(&a[1], ok()));
     ts.status_update(at(10), &report(&a[2], ok()));
-    let b = ts.resource_offers(at(10));
+    let b = ts.resource_offers(at(10), 0);
     assert_eq!((b[0].executor.0, b[0].id.partition), (0, 3));
     ts.status_update(at(20), &report(&b[0], ok()));
-    assert!(ts.resource_offers(at(20)).is_empty());
+    assert!(ts.resource_offers(at(20), 0).is_empty());
     assert!(!ts.check_speculation(at(100)), "running 100ms: not above minTaskRuntime");
     assert!(ts.check_speculation(at(200)));
     // Executor 0 has a free core but runs the original: the copy goes to executor 1 (host h1).
-    let c = ts.resource_offers(at(200));
+    let c = ts.resource_offers(at(200), 0);
     assert_eq!(
         c.iter()
             .map(|x| (x.executor.0, x.id.partition, x.id.attempt, x.speculative))
@@ -577,19 +580,25 @@ fn busy_preferred_host_runs_rack_local_after_the_node_wait_before_any_other_rack
     add_in_rack(&mut ts, 1, "h1", "r1", 1); // offered first among the idle executors, but on another rack
     add_in_rack(&mut ts, 2, "h2", "r0", 1);
     ts.submit_task_set(T0, prefer_host(0, &[0, 1, 2, 3], "h0"));
-    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]);
-    assert!(ts.resource_offers(at(2999)).is_empty(), "node-local wait (3s) not over");
     assert_eq!(
-        placed(&ts.resource_offers(at(3000))),
+        placed(&ts.resource_offers(T0, 0)),
+        vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]
+    );
+    assert!(ts.resource_offers(at(2999), 0).is_empty(), "node-local wait (3s) not over");
+    assert_eq!(
+        placed(&ts.resource_offers(at(3000), 0)),
         vec![(ExecutorId(2), 1, TaskLocality::RackLocal)],
         "same rack as h0; executor 1 (rack r1) still waits"
     );
     assert_eq!(ts.locality_level(StageId(0), 0), Some(TaskLocality::RackLocal));
     assert!(
-        ts.resource_offers(at(5999)).is_empty(),
+        ts.resource_offers(at(5999), 0).is_empty(),
         "rack wait restarted by the rack-local launch"
     );
-    assert_eq!(placed(&ts.resource_offers(at(6000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
+    assert_eq!(
+        placed(&ts.resource_offers(at(6000), 0)),
+        vec![(ExecutorId(1), 2, TaskLocality::Any)]
+    );
 }
 
 #[test]
@@ -602,16 +611,19 @@ fn rack_wait_is_its_own_key_and_a_preferred_executor_brings_its_hosts_rack() {
     add_in_rack(&mut ts, 2, "h2", "r0", 1);
     ts.submit_task_set(T0, prefer(0, &[0, 1, 2, 3], 0));
     assert_eq!(
-        placed(&ts.resource_offers(T0)),
+        placed(&ts.resource_offers(T0, 0)),
         vec![(ExecutorId(0), 0, TaskLocality::ProcessLocal)]
     );
-    assert!(ts.resource_offers(at(2999)).is_empty(), "process (1s) then node (2s) waits");
+    assert!(ts.resource_offers(at(2999), 0).is_empty(), "process (1s) then node (2s) waits");
     assert_eq!(
-        placed(&ts.resource_offers(at(3000))),
+        placed(&ts.resource_offers(at(3000), 0)),
         vec![(ExecutorId(2), 1, TaskLocality::RackLocal)]
     );
-    assert!(ts.resource_offers(at(7999)).is_empty(), "rack wait (5s)");
-    assert_eq!(placed(&ts.resource_offers(at(8000))), vec![(ExecutorId(1), 2, TaskLocality::Any)]);
+    assert!(ts.resource_offers(at(7999), 0).is_empty(), "rack wait (5s)");
+    assert_eq!(
+        placed(&ts.resource_offers(at(8000), 0)),
+        vec![(ExecutorId(1), 2, TaskLocality::Any)]
+    );
 }
 
 #[test]
@@ -620,14 +632,40 @@ fn rack_level_waits_only_while_the_preferred_hosts_rack_has_executors() {
     add_in_rack(&mut ts, 0, "h0", "r0", 1);
     add_in_rack(&mut ts, 1, "h1", "r1", 1);
     ts.submit_task_set(T0, prefer_host(0, &[0, 1], "h0"));
-    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]);
+    assert_eq!(
+        placed(&ts.resource_offers(T0, 0)),
+        vec![(ExecutorId(0), 0, TaskLocality::NodeLocal)]
+    );
     // The rack level has a task (h0's rack is r0) but only the busy executor is on it:
     // after the node wait the set still waits the rack wait, as Spark does; then anywhere.
-    assert!(ts.resource_offers(at(5999)).is_empty());
-    assert_eq!(placed(&ts.resource_offers(at(6000))), vec![(ExecutorId(1), 1, TaskLocality::Any)]);
+    assert!(ts.resource_offers(at(5999), 0).is_empty());
+    assert_eq!(
+        placed(&ts.resource_offers(at(6000), 0)),
+        vec![(ExecutorId(1), 1, TaskLocality::Any)]
+    );
     // Once executor 0 leaves, h0 has no executor and no rack: nothing to wait for.
     let mut ts = scheduler(4, 1);
     add_in_rack(&mut ts, 1, "h1", "r1", 1);
     ts.submit_task_set(T0, prefer_host(0, &[0], "h0"));
-    assert_eq!(placed(&ts.resource_offers(T0)), vec![(ExecutorId(1), 0, TaskLocality::Any)]);
+    assert_eq!(placed(&ts.resource_offers(T0, 0)), vec![(ExecutorId(1), 0, TaskLocality::Any)]);
+}
+
+#[test]
+fn an_attempt_ends_with_the_epoch_it_was_launched_at() {
+    let mut ts = scheduler(4, 1);
+    ts.add_executor(ExecutorId(0), "h".into(), 1);
+    ts.add_executor(ExecutorId(1), "h".into(), 1);
+    ts.submit_task_set(T0, set(0, &[0, 1, 2]));
+    let a = ts.resource_offers(T0, 3);
+    assert_eq!(a.len(), 2);
+    let ended = |v: ReportVerdict| match v {
+        ReportVerdict::Ended { task, .. } => task,
+        ReportVerdict::Unknown => panic!("unknown report"),
+    };
+    assert_eq!(ended(ts.status_update(T0, &report(&a[0], ok()))).epoch, 3);
+    let b = ts.resource_offers(T0, 5);
+    assert_eq!((b.len(), b[0].executor), (1, a[0].executor));
+    let lost = ts.remove_executor(a[1].executor);
+    assert_eq!(lost.iter().map(|t| (t.id.task, t.epoch)).collect::<Vec<_>>(), [(a[1].id.task, 3)]);
+    assert_eq!(ended(ts.status_update(T0, &report(&b[0], ok()))).epoch, 5);
 }

@@ -1,8 +1,10 @@
 //! Stage splitting, stage reuse across jobs, the cache cut, op fusion and preferred locations.
 
+use std::collections::BTreeSet;
+
 use super::harness::*;
 use crate::dag::{EventRecord, StageKind};
-use crate::ids::StageId;
+use crate::ids::{ExecutorId, StageId};
 use crate::lineage::{CogroupOutput, JoinKind, Lineage, MapSideCombine, RddKind, ReduceSide};
 use crate::task::{Plan, ReduceStep, ResultKind, ResultValue, Source, TaskSink};
 use crate::task_scheduler::TaskLocation;
@@ -160,9 +162,18 @@ fn fully_cached_rdd_cuts_the_lineage() {
         RddKind::Shuffled { dep, .. } => dep.shuffle,
         _ => unreachable!(),
     };
-    for (m, s) in sim.sched.map_outputs().statuses(shuffle0).to_vec().into_iter().enumerate() {
-        sim.sched.outputs.unregister(shuffle0, m as u32, s.unwrap().executor);
+    let holders: BTreeSet<ExecutorId> = sim
+        .sched
+        .map_outputs()
+        .statuses(shuffle0)
+        .iter()
+        .map(|s| s.as_ref().unwrap().executor)
+        .collect();
+    for e in holders {
+        let epoch = sim.sched.outputs.epoch();
+        sim.sched.outputs.executor_lost(e, epoch);
     }
+    assert_eq!(sim.sched.map_outputs().missing(shuffle0).len(), 4);
     let again = distinct(&mut l, up, 2);
     let before = sim.submissions().len();
     let second = sim.collect(&l, again);
