@@ -9,6 +9,7 @@ mod guest_lang;
 mod harness;
 mod js;
 mod python;
+mod reliability;
 mod scheduling;
 mod wordcount;
 
