@@ -380,7 +380,11 @@ impl Session {
         }
         let cancelled = state.cancel_all();
         master.conn.close(CLOSE_DONE.into(), reason.as_bytes());
-        let _ = stop_block_server.send(EXECUTOR_SHUTTING_DOWN);
+        let _ = stop_block_server.send(if reason == EXECUTOR_SHUTTING_DOWN {
+            EXECUTOR_SHUTTING_DOWN
+        } else {
+            "the executor lost its master and registers again"
+        });
         let _ = block_server.await;
         master.close().await;
         // The task threads stop once their reports have nowhere to go and every queue handle is gone.

@@ -443,7 +443,7 @@ pub(crate) static EXECUTOR_RECONNECT_TIMEOUT: Key = Key {
     unit: "",
     scope: EXECUTOR_PROCESS,
     section: Section::Cluster,
-    doc: "how long an executor that lost its master (closed, timed out, or declared this executor lost) keeps trying to register again, with exponential backoff and jitter (0.25s doubling to 8s), before it exits; it drops the state of the old master's applications first (`0` = exit at once)",
+    doc: "how long an executor that lost its master (closed, timed out, or declared this executor lost) keeps trying to register again, with exponential backoff and jitter (0.25s doubling to 8s), before it exits; it drops the state of the old master's applications first (`0`: one attempt)",
 };
 
 /// Every declared key, in docs order within each section.
