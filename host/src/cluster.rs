@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::net::{HandshakeError, IdentityError, NetConfig, RpcError};
+use crate::process_settings::NetTimers;
 use crate::settings::ConfigError;
 
 /// Why a cluster process (master, executor, submit client) stopped.
@@ -79,15 +80,61 @@ pub enum ClusterError {
     Output { source: std::io::Error },
 }
 
-/// Network settings of cluster connections whose idle timeout is `timeout` (`wisp.network.timeout`).
-pub(crate) fn net_config(timeout: Duration, server_name: &'static str) -> NetConfig {
+/// Settings of the connections a cluster process opens to `server_name`.
+///
+/// Their idle timeout is `wisp.network.livenessTimeout` and they send QUIC
+/// keep-alives every quarter of it, so a connection falls idle only when the
+/// peer is dead, hung or unreachable: a SIGKILLed process closes nothing for
+/// UDP, and ICMP errors are neither reliable across hosts nor surfaced by
+/// quinn. QUIC uses the smaller of both sides' idle timeouts, so these
+/// clients set the liveness timeout of the connection on both ends.
+pub(crate) fn client_net(timers: NetTimers, server_name: &'static str) -> NetConfig {
+    NetConfig {
+        idle_timeout: timers.liveness_timeout,
+        keep_alive: timers.liveness_timeout / 4,
+        ..server_net(timers, server_name)
+    }
+}
+
+/// Settings of a cluster process's listening endpoint: the idle timeout it
+/// offers is `wisp.network.timeout` (Wisp clients ask for their shorter
+/// liveness timeout), longer than the handshake deadline, so a silent
+/// stranger is dropped by that deadline (one clear log line).
+pub(crate) fn server_net(timers: NetTimers, server_name: &'static str) -> NetConfig {
+    let timeout = timers.network_timeout;
     NetConfig {
         idle_timeout: timeout,
         keep_alive: (timeout / 3).min(Duration::from_secs(5)),
-        // Shorter than the idle timeout, so a silent peer is dropped by the handshake deadline (one clear log line).
         handshake_timeout: (timeout * 3 / 4).min(Duration::from_secs(10)),
         server_name,
         ..NetConfig::default()
+    }
+}
+
+/// SIGTERM and SIGINT, installed once at start: a master or executor that gets either closes its connections and exits.
+pub(crate) struct Shutdown {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    /// Installs the handlers (inside the runtime).
+    pub(crate) fn install() -> Result<Shutdown, ClusterError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let start =
+            |what, kind| signal(kind).map_err(|source| ClusterError::Start { what, source });
+        Ok(Shutdown {
+            term: start("SIGTERM handler", SignalKind::terminate())?,
+            int: start("SIGINT handler", SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next signal; its name.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::dag::SchedulerConfig;
 use crate::settings::{Conf, ConfigError, keys};
 use crate::task::TaskLimits;
 
-/// The least `wisp.network.timeout` used (a shorter one would drop healthy peers).
+/// The least `wisp.network.timeout` and `wisp.network.livenessTimeout` used (shorter ones would drop healthy peers).
 const MIN_NETWORK_TIMEOUT: Duration = Duration::from_millis(500);
 /// The least `wisp.executor.heartbeatInterval` used.
 const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
@@ -68,11 +68,34 @@ impl LocalSettings {
     }
 }
 
+/// The timers of a cluster process's connections.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct NetTimers {
+    /// An executor sending no heartbeat this long is lost; a listening endpoint's idle timeout;
+    /// the handshake deadline derives from it (`wisp.network.timeout`, at least 500ms).
+    pub(crate) network_timeout: Duration,
+    /// Idle timeout of the connections this process opens, kept up by keep-alives
+    /// (`wisp.network.livenessTimeout`, at least 500ms).
+    pub(crate) liveness_timeout: Duration,
+}
+
+impl NetTimers {
+    fn from_conf(conf: &Conf) -> Result<NetTimers, ConfigError> {
+        let read = |key| -> Result<Duration, ConfigError> {
+            Ok(conf.read::<Duration>(key)?.max(MIN_NETWORK_TIMEOUT))
+        };
+        Ok(NetTimers {
+            network_timeout: read(&keys::NETWORK_TIMEOUT)?,
+            liveness_timeout: read(&keys::NETWORK_LIVENESS_TIMEOUT)?,
+        })
+    }
+}
+
 /// Settings of `wisp master`: its connections and the guests (job mains) it runs.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct MasterSettings {
-    /// Idle timeout of its connections; an executor silent this long is lost (`wisp.network.timeout`, at least 500ms).
-    pub(crate) network_timeout: Duration,
+    /// Its connections' timers.
+    pub(crate) net: NetTimers,
     /// This process's guest limits (job mains run here).
     pub(crate) task_limits: TaskLimits,
 }
@@ -83,7 +106,7 @@ impl MasterSettings {
     pub(crate) fn from_conf(conf: &Conf) -> Result<MasterSettings, ConfigError> {
         AppSettings::from_conf(conf)?;
         Ok(MasterSettings {
-            network_timeout: network_timeout(conf)?,
+            net: NetTimers::from_conf(conf)?,
             task_limits: TaskLimits::from_conf(conf)?,
         })
     }
@@ -92,10 +115,12 @@ impl MasterSettings {
 /// Settings of `wisp executor`.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct ExecutorProcessSettings {
-    /// Idle timeout of its connections (`wisp.network.timeout`, at least 500ms).
-    pub(crate) network_timeout: Duration,
+    /// Its connections' timers.
+    pub(crate) net: NetTimers,
     /// How often it heartbeats (`wisp.executor.heartbeatInterval`, at least 50ms).
     pub(crate) heartbeat_interval: Duration,
+    /// How long it tries to register again after losing its master (`wisp.executor.reconnectTimeout`).
+    pub(crate) reconnect_timeout: Duration,
     /// Remote shuffle bytes a reduce task fetches at once (`wisp.reducer.maxBytesInFlight`).
     pub(crate) max_bytes_in_flight: u64,
     /// Bytes a shuffle writer buffers before spilling (`wisp.shuffle.spill.memory`).
@@ -110,8 +135,9 @@ impl ExecutorProcessSettings {
         conf.validate()?;
         let heartbeat: Duration = conf.read(&keys::EXECUTOR_HEARTBEAT_INTERVAL)?;
         Ok(ExecutorProcessSettings {
-            network_timeout: network_timeout(conf)?,
+            net: NetTimers::from_conf(conf)?,
             heartbeat_interval: heartbeat.max(MIN_HEARTBEAT_INTERVAL),
+            reconnect_timeout: conf.read(&keys::EXECUTOR_RECONNECT_TIMEOUT)?,
             max_bytes_in_flight: conf.read(&keys::REDUCER_MAX_BYTES_IN_FLIGHT)?,
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
             task_limits: TaskLimits::from_conf(conf)?,
@@ -119,8 +145,20 @@ impl ExecutorProcessSettings {
     }
 }
 
-fn network_timeout(conf: &Conf) -> Result<Duration, ConfigError> {
-    Ok(conf.read::<Duration>(&keys::NETWORK_TIMEOUT)?.max(MIN_NETWORK_TIMEOUT))
+/// Settings of `wisp submit` (read from its own `--conf`, which also travels with the job).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SubmitSettings {
+    /// Its connection's timers.
+    pub(crate) net: NetTimers,
+}
+
+impl SubmitSettings {
+    /// Reads the keys `wisp submit` uses itself from the job's `--conf` pairs; every
+    /// other pair is the master's to check (it refuses a job with an unknown key).
+    pub(crate) fn from_pairs(pairs: &[(String, String)]) -> Result<SubmitSettings, ConfigError> {
+        let own = pairs.iter().filter(|(k, _)| k.trim() == keys::NETWORK_LIVENESS_TIMEOUT.name);
+        Ok(SubmitSettings { net: NetTimers::from_conf(&Conf::from_pairs(own)?)? })
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +166,8 @@ mod tests {
     use super::*;
     use crate::settings::keys::{DefaultValue, KEYS};
     use crate::task::DEFAULT_TASK_MEMORY;
+
+    const SECS_3: Duration = Duration::from_secs(3);
 
     #[test]
     fn empty_configurations_give_the_declared_defaults() {
@@ -140,11 +180,14 @@ mod tests {
             (TaskLimits::default(), 64 << 20)
         );
         let master = MasterSettings::from_conf(&empty).unwrap();
-        assert_eq!(master.network_timeout, Duration::from_secs(30));
+        let timers =
+            NetTimers { network_timeout: Duration::from_secs(30), liveness_timeout: SECS_3 };
+        assert_eq!(master.net, timers);
+        assert_eq!(SubmitSettings::from_pairs(&[]).unwrap().net, timers);
         let executor = ExecutorProcessSettings::from_conf(&empty).unwrap();
         assert_eq!(
-            (executor.network_timeout, executor.heartbeat_interval),
-            (Duration::from_secs(30), Duration::from_secs(10))
+            (executor.net, executor.heartbeat_interval, executor.reconnect_timeout),
+            (timers, Duration::from_secs(10), Duration::from_secs(300))
         );
         assert_eq!(
             (executor.max_bytes_in_flight, executor.shuffle_spill_memory),
@@ -191,6 +234,10 @@ mod tests {
         );
         MasterSettings::from_conf(&conf).unwrap();
         ExecutorProcessSettings::from_conf(&conf).unwrap();
+        let pairs =
+            args.iter().map(|a| a.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into()));
+        let submit = SubmitSettings::from_pairs(&pairs.collect::<Vec<_>>()).unwrap();
+        assert_eq!(submit.net.liveness_timeout, Duration::from_secs(3));
     }
 
     #[test]
@@ -198,6 +245,7 @@ mod tests {
         let conf = Conf::from_args([
             "wisp.task.cpus=8",
             "wisp.network.timeout=10ms",
+            "wisp.network.livenessTimeout=0",
             "wisp.executor.heartbeatInterval=1ms",
         ])
         .unwrap();
@@ -207,9 +255,10 @@ mod tests {
         );
         let executor = ExecutorProcessSettings::from_conf(&conf).unwrap();
         assert_eq!(
-            (executor.network_timeout, executor.heartbeat_interval),
-            (MIN_NETWORK_TIMEOUT, MIN_HEARTBEAT_INTERVAL)
+            (executor.net.network_timeout, executor.net.liveness_timeout),
+            (MIN_NETWORK_TIMEOUT, MIN_NETWORK_TIMEOUT)
         );
+        assert_eq!(executor.heartbeat_interval, MIN_HEARTBEAT_INTERVAL);
         let bad = Conf::from_args(["wisp.speculation.quantile=2"]).unwrap();
         let err = MasterSettings::from_conf(&bad).unwrap_err().to_string();
         assert_eq!(

@@ -23,6 +23,36 @@ pub(crate) struct Cluster {
     addr: String,
     fingerprint: String,
     secret: PathBuf,
+    master_conf: Vec<String>,
+    /// The current master's log (`master.log`, then `master-2.log`... after restarts).
+    master_log: PathBuf,
+    /// Masters started so far.
+    masters: usize,
+}
+
+/// Starts a master on `listen` with the cluster's state and event-log directories; it, its address and fingerprint.
+fn spawn_master(
+    dir: &Path,
+    secret: &Path,
+    listen: &str,
+    conf: &[impl AsRef<str>],
+    log: &Path,
+) -> (ProcessGuard, String, String) {
+    let mut cmd = Command::new(wisp_bin());
+    cmd.env("WISP_LOG", "info").args(["master", "--listen", listen, "--secret-file"]).arg(secret);
+    cmd.arg("--state-dir").arg(dir.join("master-state")).arg("--event-log").arg(dir.join("events"));
+    for c in conf {
+        cmd.args(["--conf", c.as_ref()]);
+    }
+    let master = ProcessGuard::spawn("master", cmd, log);
+    let out = log.with_extension("out");
+    let line = wait_for("the master's listening line", START_TIMEOUT, || {
+        let text = std::fs::read_to_string(&out).ok()?;
+        text.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
+    });
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 7, "unexpected listening line {line:?}");
+    (master, words[4].to_string(), words[6].to_string())
 }
 
 impl Cluster {
@@ -41,27 +71,20 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
-        let mut cmd = Command::new(wisp_bin());
-        cmd.env("WISP_LOG", "info")
-            .args(["master", "--listen", "127.0.0.1:0", "--secret-file"])
-            .arg(&secret);
-        cmd.arg("--state-dir")
-            .arg(dir.path().join("master-state"))
-            .arg("--event-log")
-            .arg(dir.path().join("events"));
-        for c in master_conf {
-            cmd.args(["--conf", c]);
-        }
-        let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
-        let out = dir.path().join("master.out");
-        let line = wait_for("the master's listening line", START_TIMEOUT, || {
-            let text = std::fs::read_to_string(&out).ok()?;
-            text.lines().find(|l| l.starts_with("wisp master listening on ")).map(str::to_string)
-        });
-        let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(words.len(), 7, "unexpected listening line {line:?}");
-        let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
-        let mut cluster = Cluster { dir, master, executors: Vec::new(), addr, fingerprint, secret };
+        let master_log = dir.path().join("master.log");
+        let (master, addr, fingerprint) =
+            spawn_master(dir.path(), &secret, "127.0.0.1:0", master_conf, &master_log);
+        let mut cluster = Cluster {
+            dir,
+            master,
+            executors: Vec::new(),
+            addr,
+            fingerprint,
+            secret,
+            master_conf: master_conf.iter().map(|c| c.to_string()).collect(),
+            master_log,
+            masters: 1,
+        };
         for (i, rules) in faults.iter().enumerate() {
             cluster.add_executor_with_faults(executor_conf, rules);
             cluster.wait_registered(i + 1);
@@ -110,9 +133,26 @@ impl Cluster {
         self.dir.path().join(format!("executor-{i}.log"))
     }
 
-    /// The master's log so far.
+    /// The current master's log so far.
     pub(crate) fn master_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("master.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.master_log).unwrap_or_default()
+    }
+
+    /// Starts a new master on the same address with the same state directory (so the same
+    /// fingerprint) after the current one ended; its log is `master-N.log`.
+    pub(crate) fn restart_master(&mut self) {
+        assert!(!self.master.running(), "restart_master: the old master is still running");
+        self.masters += 1;
+        self.master_log = self.dir.path().join(format!("master-{}.log", self.masters));
+        let (master, addr, fingerprint) = spawn_master(
+            self.dir.path(),
+            &self.secret,
+            &self.addr,
+            &self.master_conf,
+            &self.master_log,
+        );
+        assert_eq!((&addr, &fingerprint), (&self.addr, &self.fingerprint), "a different master");
+        self.master = master;
     }
 
     /// Waits until `n` executors registered (failing if one exited).

@@ -10,6 +10,7 @@ mod harness;
 mod js;
 mod leftovers;
 mod python;
+mod reliability;
 mod scheduling;
 mod wordcount;
 

@@ -245,6 +245,13 @@ impl ProcessGuard {
         }
     }
 
+    /// Sends it SIGTERM (it is still reaped, or killed, on drop).
+    pub fn terminate(&self) {
+        let pid = self.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} ({}) failed", self.name);
+    }
+
     /// Waits up to `timeout` for it to exit; its status, or `None` if it is still running (it is then left running).
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let start = Instant::now();

@@ -23,7 +23,7 @@ pub(crate) use submissions::{JobEvents, Submission, SubmissionHandler};
 use self::launcher::serve_queue;
 use self::registry::{Link, Registry};
 use self::submissions::Submissions;
-use super::{ClusterError, net_config};
+use super::{ClusterError, Shutdown, server_net};
 use crate::dag::SchedulerEvent;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId};
@@ -50,6 +50,9 @@ pub struct MasterArgs {
     pub event_log: Option<PathBuf>,
 }
 
+/// The reason a master's connections are closed with when it stops (executors and `wisp submit` show it).
+pub(crate) const MASTER_SHUTTING_DOWN: &str = "the master is shutting down";
+
 /// What the executor-facing handlers of the master share.
 struct Shared {
     registry: Arc<Registry>,
@@ -63,8 +66,8 @@ pub(crate) fn run(
     handler: Arc<dyn SubmissionHandler>,
     ready: impl FnOnce(SocketAddr, Fingerprint),
 ) -> Result<(), ClusterError> {
-    let net = net_config(settings.network_timeout, "master");
-    let timeout = net.idle_timeout;
+    let net = server_net(settings.net, "master");
+    let timeout = settings.net.network_timeout;
     let identity = Identity::load_or_generate(&args.state_dir.join("identity"))
         .map_err(|source| ClusterError::Identity { source })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -88,10 +91,21 @@ pub(crate) fn run(
             Server::bind_with(args.listen, &identity, args.secret, net).map_err(|e| {
                 ClusterError::Bind { addr: args.listen.to_string(), message: chain(&e) }
             })?;
+        let mut shutdown = Shutdown::install()?;
         ready(server.local_addr(), server.fingerprint());
         tokio::spawn(watch_heartbeats(shared.clone(), timeout));
         loop {
-            match server.accept().await {
+            let next = tokio::select! {
+                next = server.accept() => next,
+                signal = shutdown.recv() => {
+                    // Executors and submitters learn at once; running jobs die with this process
+                    // (their text output is never renamed into place).
+                    tracing::info!(signal, "shutting down: closing every connection");
+                    server.close(MASTER_SHUTTING_DOWN).await;
+                    break;
+                }
+            };
+            match next {
                 Ok(c) => accepted(c, &shared, &submissions),
                 Err(HandshakeError::EndpointClosed) => break,
                 Err(_) => {} // logged by the endpoint
@@ -157,11 +171,21 @@ async fn serve_executor(id: ExecutorId, conn: quinn::Connection, shared: Arc<Sha
                     }
                 });
             }
-            Ok(None) => break "connection closed".to_string(),
+            Ok(None) => break closed_because(&conn),
             Err(e) => break chain(&e),
         }
     };
     lose(&shared, id, &reason);
+}
+
+/// Why a connection was closed in an orderly way (an executor that stops says so).
+fn closed_because(conn: &quinn::Connection) -> String {
+    match conn.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(c)) if !c.reason.is_empty() => {
+            format!("connection closed: {}", String::from_utf8_lossy(&c.reason))
+        }
+        _ => "connection closed".to_string(),
+    }
 }
 
 fn lose(shared: &Shared, id: ExecutorId, reason: &str) {

@@ -6,11 +6,12 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use super::{ClusterError, resolve};
+use super::{ClusterError, client_net, resolve};
 use crate::error_chain::chain;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
-use crate::net::{ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
+use crate::net::{ClusterSecret, Fingerprint, Role, Stream, connect_with};
+use crate::process_settings::SubmitSettings;
 
 /// How long the client waits, after sending `CancelJob`, for the master to confirm the job ended.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
@@ -57,16 +58,25 @@ async fn run(
     // Installed before anything else, so that a Ctrl-C at any point cancels instead of killing the process.
     let mut interrupt = signal(SignalKind::interrupt())
         .map_err(|source| ClusterError::Start { what: "SIGINT handler", source })?;
+    let timers = SubmitSettings::from_pairs(&args.conf)?.net;
     let addr = resolve(&args.master).await?;
-    // Keep-alives well inside any `wisp.network.timeout` the master may use: a job can print nothing for long.
-    let net = NetConfig { keep_alive: Duration::from_millis(500), ..NetConfig::default() };
+    // Keep-alives keep a job that prints nothing for long connected, and a dead
+    // master is noticed within `wisp.network.livenessTimeout`.
+    let net = client_net(timers, "master");
     let connecting =
         connect_with(addr, args.master_fingerprint, &args.secret, Role::Submitter, &net);
     let client = tokio::select! {
         c = connecting => c.map_err(|source| ClusterError::Connect { addr: args.master.clone(), source })?,
         _ = interrupt.recv() => return Err(ClusterError::Cancelled),
     };
-    let rpc = |source| ClusterError::Rpc { source };
+    let conn = client.conn.clone();
+    let gone = |cause: String| ClusterError::MasterLost {
+        message: master_gone(&conn, timers.liveness_timeout).unwrap_or(cause),
+    };
+    let rpc = |source: crate::net::RpcError| match conn.close_reason() {
+        Some(_) => gone(chain(&source)),
+        None => ClusterError::Rpc { source },
+    };
     let mut s = Stream::open(&client.conn, net.limits).await.map_err(rpc)?;
     s.write(&SubmitRequest::SubmitJob {
         component: args.component,
@@ -125,15 +135,28 @@ async fn run(
             }
             _ if cancel_deadline.is_some() => break Err(ClusterError::Cancelled),
             Some(Ok(None)) | None => {
-                break Err(ClusterError::MasterLost {
-                    message: "the master ended the job stream before the job ended".into(),
-                });
+                break Err(gone("the master ended the job stream before the job ended".into()));
             }
-            Some(Err(e)) => break Err(ClusterError::MasterLost { message: chain(&e) }),
+            Some(Err(e)) => break Err(gone(chain(&e))),
         }
     };
     reader.abort();
     let _ = send.finish();
     client.close().await;
     result
+}
+
+/// Why the master's connection ended, said for a user, if it did: it closed it (its reason,
+/// e.g. `the master is shutting down`), or it fell silent for the liveness timeout.
+fn master_gone(conn: &quinn::Connection, liveness: Duration) -> Option<String> {
+    Some(match conn.close_reason()? {
+        quinn::ConnectionError::ApplicationClosed(c) if !c.reason.is_empty() => {
+            String::from_utf8_lossy(&c.reason).into_owned()
+        }
+        quinn::ConnectionError::TimedOut => format!(
+            "the master stopped answering (nothing heard for {liveness:?}, \
+             wisp.network.livenessTimeout): it died or is unreachable"
+        ),
+        other => other.to_string(),
+    })
 }

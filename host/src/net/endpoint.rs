@@ -246,6 +246,14 @@ impl Server {
         self.socket.not_quic_datagrams()
     }
 
+    /// Closes the endpoint and every connection on it with `reason` (peers
+    /// learn it at once instead of at their idle timeout), then waits up to a
+    /// second for the close frames to go out.
+    pub(crate) async fn close(&self, reason: &str) {
+        self.endpoint.close(CLOSE_DONE.into(), reason.as_bytes());
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+
     /// The next handshake outcome: an authenticated connection, or why a peer
     /// was dropped (already logged). Keep calling after errors;
     /// `EndpointClosed` means no more will come.

@@ -402,7 +402,7 @@ pub(crate) static EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR: Key = Key {
 
 // ---- Cluster ----
 
-/// An executor silent for this long is declared lost; also the connections' idle timeout.
+/// An executor sending no heartbeat for this long is declared lost; also the listening side's idle timeout.
 pub(crate) static NETWORK_TIMEOUT: Key = Key {
     name: "wisp.network.timeout",
     kind: Kind::Duration,
@@ -410,7 +410,18 @@ pub(crate) static NETWORK_TIMEOUT: Key = Key {
     unit: "",
     scope: NETWORK,
     section: Section::Cluster,
-    doc: "an executor silent this long (no heartbeat, connection idle) is lost; also the idle timeout of cluster connections (at least 500ms)",
+    doc: "an executor whose connection is up but which sends no heartbeat for this long is lost; also the idle timeout a listening endpoint offers peers that are not Wisp processes, and (× 3/4, at most 10s) the handshake deadline (at least 500ms)",
+};
+
+/// A connection to a peer that sends nothing (not even a QUIC keep-alive) for this long is dead.
+pub(crate) static NETWORK_LIVENESS_TIMEOUT: Key = Key {
+    name: "wisp.network.livenessTimeout",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("3s"),
+    unit: "",
+    scope: Scope { run: false, submit: true, master: true, executor: true },
+    section: Section::Cluster,
+    doc: "idle timeout of the connections Wisp processes open (executor → master, executor → executor, `wisp submit` → master; QUIC keeps it to the smaller of both sides' values): each side sends QUIC keep-alives every quarter of it, so only a dead, hung or unreachable peer falls silent this long. A SIGKILLed executor is then lost, and a dead master noticed by executors and `wisp submit`, within about 1.25 × this. `wisp submit` reads its own `--conf` (at least 500ms)",
 };
 
 /// How often executors send heartbeats.
@@ -422,6 +433,17 @@ pub(crate) static EXECUTOR_HEARTBEAT_INTERVAL: Key = Key {
     scope: EXECUTOR_PROCESS,
     section: Section::Cluster,
     doc: "how often executors report their running tasks (at least 50ms)",
+};
+
+/// How long an executor that lost its master keeps trying to register again.
+pub(crate) static EXECUTOR_RECONNECT_TIMEOUT: Key = Key {
+    name: "wisp.executor.reconnectTimeout",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("5m"),
+    unit: "",
+    scope: EXECUTOR_PROCESS,
+    section: Section::Cluster,
+    doc: "how long an executor that lost its master (closed, timed out, or declared this executor lost) keeps trying to register again, with exponential backoff and jitter (0.25s doubling to 8s), before it exits; it drops the state of the old master's applications first (`0`: one attempt)",
 };
 
 /// Every declared key, in docs order within each section.
@@ -451,7 +473,9 @@ pub(crate) static KEYS: &[&Key] = &[
     &EXCLUDE_TASK_MAX_ATTEMPTS_PER_EXECUTOR,
     &EXCLUDE_STAGE_MAX_FAILED_TASKS_PER_EXECUTOR,
     &NETWORK_TIMEOUT,
+    &NETWORK_LIVENESS_TIMEOUT,
     &EXECUTOR_HEARTBEAT_INTERVAL,
+    &EXECUTOR_RECONNECT_TIMEOUT,
 ];
 
 /// The prefix of the keys Wisp owns: any other key under it is refused.

@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -11,6 +11,15 @@
 //! against local mode with 2 cores, the QUIC shuffle fetch throughput
 //! between the two executors (from their `fetched shuffle blocks` debug
 //! lines), and the launch → status round trip of empty tasks.
+//! The faults section (`--only faults`; not part of the default run) starts a
+//! master and three one-core executors with default settings and runs the
+//! word count on the corpus `--runs` times (5 by default) fault-free and as
+//! many times with one executor SIGKILLed at half the fault-free median wall
+//! time (a fresh executor replaces it before the next run), alternating; it
+//! prints the slowdown and the task attempts rerun (from the event log: task
+//! starts beyond the first of each stage partition), and checks every output
+//! against the fault-free one.
+//!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -121,7 +130,8 @@ fn run_child_with(
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024u64;
     let mut task_counts = vec![1000u32, 10_000];
-    let (mut local, mut cluster, mut langs) = (true, true, false);
+    let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
+    let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -130,7 +140,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("local") => cluster = false,
                 Some("cluster") => local = false,
                 Some("languages") => (local, cluster, langs) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages"),
+                Some("faults") => (local, cluster, faults) = (false, false, true),
+                _ => anyhow::bail!("--only local|cluster|languages|faults"),
             },
             "--languages" => {
                 only_languages = it
@@ -140,6 +151,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                     .map(String::from)
                     .collect()
             }
+            "--runs" => runs = it.next().ok_or_else(|| anyhow::anyhow!("--runs N"))?.parse()?,
             "--size-mib" => {
                 size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?
             }
@@ -166,6 +178,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     if cluster {
         bench_cluster(&data_dir, &corpus)?;
+    }
+    if faults {
+        bench_faults(&data_dir, &corpus, runs)?;
     }
     if langs {
         read_all(&corpus)?;
@@ -258,11 +273,13 @@ fn bench_local(data_dir: &Path, corpus: &Path, task_counts: &[u32]) -> anyhow::R
     Ok(())
 }
 
-/// A master and two executors of one core each, logging to files in a temp dir; killed on drop.
+/// A master (with an event log) and executors of one core each, logging to files in a temp dir; killed on drop.
 struct BenchCluster {
     dir: tempfile::TempDir,
     _master: ProcessGuard,
-    _executors: Vec<ProcessGuard>,
+    executors: Vec<ProcessGuard>,
+    /// Executors started so far (the next one's number is this + 1).
+    started: usize,
     addr: String,
     fingerprint: String,
     secret: PathBuf,
@@ -278,6 +295,7 @@ impl BenchCluster {
             .args(["master", "--listen", "127.0.0.1:0", "--secret-file"])
             .arg(&secret);
         cmd.arg("--state-dir").arg(dir.path().join("master-state"));
+        cmd.arg("--event-log").arg(dir.path().join("events"));
         let master = ProcessGuard::spawn("master", cmd, &dir.path().join("master.log"));
         let out = dir.path().join("master.out");
         let line = wait_for("the master's listening line", Duration::from_secs(60), || {
@@ -290,33 +308,74 @@ impl BenchCluster {
         let words: Vec<&str> = line.split_whitespace().collect();
         anyhow::ensure!(words.len() == 7, "unexpected listening line {line:?}");
         let (addr, fingerprint) = (words[4].to_string(), words[6].to_string());
-        let mut started = Vec::new();
-        for i in 1..=executors {
-            let mut cmd = Command::new(wisp_bin());
-            // Fetch timings are logged at debug by the fetcher.
-            cmd.env("WISP_LOG", "info,wisp::cluster::blocks::fetch=debug");
-            cmd.args([
-                "executor",
-                "--master",
-                &addr,
-                "--master-fingerprint",
-                &fingerprint,
-                "--secret-file",
-            ])
-            .arg(&secret);
-            cmd.args(["--cores", "1", "--work-dir"]).arg(dir.path().join(format!("ex{i}")));
-            started.push(ProcessGuard::spawn(
-                &format!("executor {i}"),
-                cmd,
-                &dir.path().join(format!("executor-{i}.log")),
-            ));
+        let mut cluster = BenchCluster {
+            dir,
+            _master: master,
+            executors: Vec::new(),
+            started: 0,
+            addr,
+            fingerprint,
+            secret,
+        };
+        for _ in 0..executors {
+            cluster.add_executor();
         }
-        let log = dir.path().join("master.log");
+        cluster.wait_registered(executors);
+        Ok(cluster)
+    }
+
+    /// Starts one more executor of one core (default settings).
+    fn add_executor(&mut self) {
+        self.started += 1;
+        let i = self.started;
+        let mut cmd = Command::new(wisp_bin());
+        // Fetch timings are logged at debug by the fetcher.
+        cmd.env("WISP_LOG", "info,wisp::cluster::blocks::fetch=debug");
+        cmd.args([
+            "executor",
+            "--master",
+            &self.addr,
+            "--master-fingerprint",
+            &self.fingerprint,
+            "--secret-file",
+        ])
+        .arg(&self.secret);
+        cmd.args(["--cores", "1", "--work-dir"]).arg(self.dir.path().join(format!("ex{i}")));
+        self.executors.push(ProcessGuard::spawn(
+            &format!("executor {i}"),
+            cmd,
+            &self.dir.path().join(format!("executor-{i}.log")),
+        ));
+    }
+
+    /// Waits until the master logged `n` executor registrations in all.
+    fn wait_registered(&self, n: usize) {
+        let log = self.dir.path().join("master.log");
         wait_for("the executors to register", Duration::from_secs(60), || {
             let text = std::fs::read_to_string(&log).ok()?;
-            (text.matches("executor registered").count() >= executors).then_some(())
+            (text.matches("executor registered").count() >= n).then_some(())
         });
-        Ok(BenchCluster { dir, _master: master, _executors: started, addr, fingerprint, secret })
+    }
+
+    /// The event log's lines of the latest application (`events/app-N/`, N largest).
+    fn last_app_events(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut apps: Vec<(u64, PathBuf)> = std::fs::read_dir(self.dir.path().join("events"))?
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                let n = p.file_name()?.to_str()?.strip_prefix("app-")?.parse().ok()?;
+                Some((n, p))
+            })
+            .collect();
+        apps.sort();
+        let (_, app) = apps.pop().ok_or_else(|| anyhow::anyhow!("no event log"))?;
+        let mut events = Vec::new();
+        for entry in std::fs::read_dir(app)? {
+            let text = std::fs::read_to_string(entry?.path())?;
+            for line in text.lines() {
+                events.push(serde_json::from_str(line)?);
+            }
+        }
+        Ok(events)
     }
 
     /// Submits a job and returns its wall time and stdout.
@@ -469,6 +528,98 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
             base.as_secs_f64()
         );
     }
+    Ok(())
+}
+
+/// Task attempts started beyond the first of each (stage, partition): reruns after failures.
+fn tasks_rerun(events: &[serde_json::Value]) -> usize {
+    let starts: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .map(|e| (e["stage"].as_u64().unwrap_or(0), e["partition"].as_u64().unwrap_or(0)))
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = starts.iter().collect();
+    starts.len() - distinct.len()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Master + 3 one-core executors, default settings: the word count fault-free and with one
+/// executor SIGKILLed halfway (by the fault-free median), `runs` times each, alternating.
+fn bench_faults(data_dir: &Path, corpus: &Path, runs: usize) -> anyhow::Result<()> {
+    let mb = std::fs::metadata(corpus)?.len() as f64 / 1e6;
+    let mut cluster = BenchCluster::start(data_dir, 3)?;
+    let scratch = tempfile::tempdir_in(data_dir)?;
+    let path = |p: &Path| p.display().to_string();
+    read_all(corpus)?;
+    let small = corpus_of_small(data_dir)?;
+    cluster.submit(WORDCOUNT, &[], &[&small, &path(&scratch.path().join("warm"))])?;
+
+    let reference_out = scratch.path().join("reference");
+    let (first, _) = cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&reference_out)])?;
+    let reference = count_output(&reference_out)?;
+    let mut clean = vec![first.as_secs_f64()];
+    let mut faulty: Vec<(f64, usize, f64)> = Vec::new();
+    let mut registered = 3;
+    for run in 0..runs {
+        if run > 0 {
+            let out = scratch.path().join(format!("clean-{run}"));
+            let (wall, _) = cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&out)])?;
+            anyhow::ensure!(count_output(&out)? == reference, "fault-free run {run} differs");
+            clean.push(wall.as_secs_f64());
+        }
+        let kill_after = Duration::from_secs_f64(median(clean.clone()) / 2.0);
+        let out = scratch.path().join(format!("faulty-{run}"));
+        let mut victim = cluster.executors.remove(run % cluster.executors.len());
+        let (wall, killed_at) = std::thread::scope(|s| {
+            let job = s.spawn(|| cluster.submit(WORDCOUNT, &[], &[&path(corpus), &path(&out)]));
+            let start = Instant::now();
+            while start.elapsed() < kill_after && !job.is_finished() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let killed_at = start.elapsed().as_secs_f64();
+            victim.kill();
+            let (wall, _) = job.join().expect("submit thread")?;
+            anyhow::Ok((wall, killed_at))
+        })?;
+        anyhow::ensure!(count_output(&out)? == reference, "run {run} with a fault differs");
+        let rerun = tasks_rerun(&cluster.last_app_events()?);
+        faulty.push((wall.as_secs_f64(), rerun, killed_at));
+        let note = if rerun == 0 { " (the loss came too late to matter)" } else { "" };
+        println!(
+            "  run {}: fault-free {:.2} s; executor SIGKILLed at {killed_at:.2} s: {:.2} s, {rerun} task attempts rerun{note}",
+            run + 1,
+            clean[run],
+            wall.as_secs_f64()
+        );
+        // A fresh executor replaces the killed one before the next runs.
+        cluster.add_executor();
+        registered += 1;
+        cluster.wait_registered(registered);
+    }
+    let clean_median = median(clean.clone());
+    let faulty_median = median(faulty.iter().map(|f| f.0).collect());
+    let worst = faulty.iter().map(|f| f.0).fold(0.0, f64::max);
+    let reruns: Vec<usize> = faulty.iter().map(|f| f.1).collect();
+    println!(
+        "faults: word count over {mb:.0} MB, master + 3 executors x 1 core, default settings, {runs} runs each"
+    );
+    println!(
+        "  fault-free: median {clean_median:.2} s (runs: {})",
+        clean.iter().map(|w| format!("{w:.2}")).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "  one executor SIGKILLed halfway: median {faulty_median:.2} s, worst {worst:.2} s (runs: {})",
+        faulty.iter().map(|f| format!("{:.2}", f.0)).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "  slowdown: median {:.2}x, worst {:.2}x (target <= 2x); task attempts rerun per run: {reruns:?}",
+        faulty_median / clean_median,
+        worst / clean_median
+    );
     Ok(())
 }
 

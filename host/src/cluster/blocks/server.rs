@@ -11,12 +11,25 @@ use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{HandshakeError, Limits, Role, RpcError, Server, Stream};
 use crate::shuffle::block_range;
 
-/// Accepts `Role::Peer` connections until the endpoint closes; application
-/// shuffle files are where `shuffle_dir(base, app)` says.
-pub(crate) async fn serve(mut server: Server, base: PathBuf, limits: Limits) {
+/// Accepts `Role::Peer` connections until the endpoint closes or `stop` says
+/// why it closes (every connection is then closed with that reason);
+/// application shuffle files are where `shuffle_dir(base, app)` says.
+pub(crate) async fn serve(
+    mut server: Server,
+    base: PathBuf,
+    limits: Limits,
+    mut stop: tokio::sync::oneshot::Receiver<&'static str>,
+) {
     let dir = Arc::new(base);
     loop {
-        match server.accept().await {
+        let next = tokio::select! {
+            next = server.accept() => next,
+            reason = &mut stop => {
+                server.close(reason.unwrap_or("the executor is shutting down")).await;
+                break;
+            }
+        };
+        match next {
             Ok(c) => {
                 if !matches!(c.role, Role::Peer { .. }) {
                     tracing::warn!(peer = %c.peer, role = c.role.name(), "block server refuses a non-peer connection");

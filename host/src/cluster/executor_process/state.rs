@@ -146,6 +146,15 @@ impl ExecutorState {
         }
     }
 
+    /// Sets the cancel flag of every accepted attempt; how many there were.
+    pub(super) fn cancel_all(&self) -> usize {
+        let running = lock(&self.running);
+        for r in running.values() {
+            r.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        running.len()
+    }
+
     /// What a heartbeat reports of the attempts running now.
     pub(super) fn running_tasks(&self) -> Vec<RunningTask> {
         lock(&self.running)
