@@ -447,13 +447,14 @@ fn a_launch_lost_in_transport_is_retried_even_when_guest_failures_are_not() {
 #[test]
 fn a_killed_executor_loses_all_its_map_outputs_in_one_map_stage_rerun() {
     // 16 map partitions on 3 one-core executors: executor 2 holds several map outputs.
-    // Losing an executor is slow to notice here (a 60 s timeout: `ExecutorLost` 55 to 60 s
-    // after the kill), while a fetch from it fails at the 10 s handshake deadline, so the
+    // Losing an executor is slow to notice here (60 s network and liveness timeouts:
+    // `ExecutorLost` about 60 s after the kill), while a fetch from it fails at the 10 s
+    // handshake deadline, so the
     // scheduler learns of the loss from a fetch failure naming one map output. Had it forgotten
     // only that output, each reduce attempt would fail on the next one (a map stage attempt
     // per output; with 4 or more, the job fails after 4 consecutive attempts). First attempts
     // of result tasks sleep 5 s: executor 2 is killed before any reduce task fetched from it.
-    let slow = ["wisp.network.timeout=60s"];
+    let slow = ["wisp.network.timeout=60s", "wisp.network.livenessTimeout=60s"];
     let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=5000";
     let mut cluster =
         Cluster::start_with_faults(&slow, &slow, &[slow_reduce, slow_reduce, slow_reduce]);
