@@ -475,6 +475,7 @@ fn hostile_jobs_beside_a_well_behaved_one_fail_alone_and_executor_memory_returns
     let limits = ["wisp.task.maxFailures=1", "wisp.task.timeout=2s", "wisp.task.memory=256m"];
     let scenarios: &[(&str, &[&str], &str)] = &[
         (HOSTILE, &["spin"], "task exceeded its time limit (wisp.task.timeout = 2s)"),
+        (HOSTILE, &["sleep"], "task exceeded its time limit (wisp.task.timeout = 2s)"),
         (
             HOSTILE,
             &["hoard"],

@@ -10,6 +10,7 @@ mod harness;
 mod js;
 mod python;
 mod scheduling;
+mod stoppable;
 mod wordcount;
 
 use std::time::Duration;
