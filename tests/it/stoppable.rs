@@ -200,7 +200,8 @@ fn ctrl_c_of_a_submit_whose_task_sleeps_stops_the_task_and_frees_the_executor() 
 
 #[test]
 fn a_speculation_loser_sleeping_in_the_host_is_killed_when_the_copy_wins() {
-    // A copy of partition 0 starts once it ran 4 s; its first attempt sleeps an hour, the copy (started later) does not.
+    // Partition 0's first attempt starts within 3 s of the job and sleeps an hour; a copy starts once it ran
+    // 4 s, so after those 3 s, and does not sleep.
     let conf = [
         "wisp.speculation=true",
         "wisp.speculation.interval=50ms",

@@ -191,7 +191,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "speculate" => {
             // Warm up every executor, then a job whose partition 0 sleeps in its first attempt only.
             ctx.parallelize(0..8u64, 8).count()?;
-            let until = now_ms() + 2000;
+            let until = now_ms() + 3000;
             let parts: Vec<(u64, u64)> = (0..8u64).map(|p| (p, until)).collect();
             println!("sum={}", ctx.parallelize(parts, 8).map(straggle).fold(0, |a, b| a + b)?);
             // A later job: the event log then holds the loser's end too.
