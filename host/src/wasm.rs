@@ -8,9 +8,11 @@
 //! (`host_state`); the runtime knows nothing of applications.
 
 mod bindings;
+mod capture;
 pub(crate) mod guest_instance;
 mod host_state;
 mod no_driver;
+mod stoppable_io;
 mod validate;
 
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -38,7 +40,7 @@ pub(crate) use bindings::job as job_bindings;
 use crate::settings::keys;
 use crate::task::{ComponentBytes, DEFAULT_TASK_MEMORY};
 
-/// How long one epoch tick lasts; task deadlines are counted in ticks.
+/// How long one epoch tick lasts: a running guest checks its cancel flag and deadline every tick.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What one guest task may use: its job's `wisp.task.*` settings resolved against this process's.
@@ -48,17 +50,12 @@ pub(crate) struct Sandbox {
     pub memory: usize,
     /// Wall-time limit, if any.
     pub timeout: Option<Duration>,
+    /// When that limit ends: `timeout` after the task's sandbox was resolved (its first guest start).
+    pub deadline: Option<Instant>,
     /// Fuel budget, if metered.
     pub fuel: Option<u64>,
     /// Host directory preopened as `/scratch`, if the job asked for one.
     pub scratch: Option<PathBuf>,
-}
-
-impl Sandbox {
-    /// The time limit in epoch ticks (effectively unlimited without a timeout).
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        self.timeout.map_or(u64::MAX / 2, |t| (t.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64)
-    }
 }
 
 /// A compiled component ready to instantiate.
@@ -117,6 +114,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })?;
+        stoppable_io::shadow_waits(&mut linker)?;
         host_state::add_driver_to_linker(&mut linker)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -165,6 +163,7 @@ impl Runtime {
         let memory =
             job.memory.or(d.memory).map_or(self.max_memory, |m| (m as usize).min(self.max_memory));
         let timeout = job.timeout.or(d.timeout).filter(|t| !t.is_zero());
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let fuel = job.fuel.or(d.fuel);
         if fuel.is_some() && d.fuel.is_none() {
             return Err(GuestError::Failed {
@@ -176,7 +175,7 @@ impl Runtime {
             });
         }
         let scratch = if job.scratch || d.scratch { scratch } else { None };
-        Ok(Sandbox { memory, timeout, fuel, scratch })
+        Ok(Sandbox { memory, timeout, deadline, fuel, scratch })
     }
 
     /// Whether stores of this engine burn fuel.
@@ -306,6 +305,13 @@ mod tests {
         assert_eq!(
             (s.memory, s.timeout, s.scratch),
             (64 << 20, Some(Duration::from_secs(2)), Some(dir.clone()))
+        );
+        // The deadline is the timeout from now (the task's first guest start).
+        let left = s.deadline.expect("a deadline").saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(1) && left <= Duration::from_secs(2), "{left:?}");
+        assert_eq!(
+            rt.sandbox(&limits(None, Some(Duration::ZERO), None, false), None).unwrap().deadline,
+            None
         );
         // More than the executor allows: its own limit.
         assert_eq!(

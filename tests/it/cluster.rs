@@ -485,6 +485,7 @@ fn hostile_jobs_beside_a_well_behaved_one_fail_alone_and_executor_memory_returns
     let limits = ["wisp.task.maxFailures=1", "wisp.task.timeout=2s", "wisp.task.memory=256m"];
     let scenarios: &[(&str, &[&str], &str)] = &[
         (HOSTILE, &["spin"], "task exceeded its time limit (wisp.task.timeout = 2s)"),
+        (HOSTILE, &["sleep"], "task exceeded its time limit (wisp.task.timeout = 2s)"),
         (
             HOSTILE,
             &["hoard"],
@@ -573,12 +574,29 @@ fn hostile_jobs_beside_a_well_behaved_one_fail_alone_and_executor_memory_returns
     );
     assert!(run.ok(), "{}", run.stderr);
     assert!(run.stdout.contains("scratch=inside:ok|outside:denied"), "{}", run.stdout);
-    // No scratch directories or task leftovers besides shuffle files.
+    // No scratch directories or task leftovers besides shuffle files (`executor-N/app-N/scratch/`).
     for i in 1..=2 {
-        let scratch = cluster.executor_dir(i).join("scratch");
-        assert!(
-            std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()),
-            "scratch left behind on executor {i}"
-        );
+        for scratch in dirs_named(&cluster.executor_dir(i), "scratch", 3) {
+            assert!(
+                std::fs::read_dir(&scratch).map_or(true, |mut d| d.next().is_none()),
+                "scratch left behind on executor {i}: {}",
+                scratch.display()
+            );
+        }
     }
+}
+
+/// Directories named `name` under `dir`, at most `depth` levels down.
+fn dirs_named(dir: &Path, name: &str, depth: u32) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found = Vec::new();
+    for p in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+        if p.file_name().is_some_and(|n| n == name) {
+            found.push(p.clone());
+        }
+        if depth > 0 {
+            found.extend(dirs_named(&p, name, depth - 1));
+        }
+    }
+    found
 }

@@ -12,6 +12,7 @@ mod leftovers;
 mod python;
 mod reliability;
 mod scheduling;
+mod stoppable;
 mod wordcount;
 
 use std::time::Duration;

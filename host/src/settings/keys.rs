@@ -173,7 +173,7 @@ pub(crate) static TASK_TIMEOUT: Key = Key {
     unit: "",
     scope: SANDBOX,
     section: Section::Tasks,
-    doc: "wall-time limit of one guest task, enforced by epoch interruption; a breach fails the attempt naming this key (`0` = none)",
+    doc: "wall-time limit of one task attempt from its first guest's start, whether it runs wasm or waits inside WASI (a sleep, a stream); a breach fails the attempt within the limit + 1 s, naming this key (`0` = none)",
 };
 
 /// Fuel budget of one guest task.

@@ -5,13 +5,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::pipe::ClosedInputStream;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::{Func, TypedFunc};
 
 use super::bindings::job::wisp::task::types as wit;
+use super::capture::CapturePipe;
 use super::host_state::HostState;
+use super::stoppable_io::Stop;
 use super::validate::one_line;
 use super::{LoadedComponent, Runtime, Sandbox};
 use crate::lineage::{Op, OpKind};
@@ -34,7 +36,7 @@ pub(crate) enum GuestError {
     Killed,
 }
 
-/// Bytes of stdout and of stderr kept per guest task; a guest writing more fails.
+/// Bytes of stdout and of stderr kept per guest task; a guest reaching it fails, whether or not it saw its writes fail.
 pub(crate) const OUTPUT_CAPTURE: usize = 1 << 20;
 
 /// Where the scratch directory appears inside the guest.
@@ -52,27 +54,35 @@ pub(crate) struct GuestOutput {
 /// The captured stdout and stderr pipes of one store.
 #[derive(Clone)]
 struct Capture {
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: CapturePipe,
+    stderr: CapturePipe,
 }
 
 impl Capture {
     fn new() -> Capture {
         Capture {
-            stdout: MemoryOutputPipe::new(OUTPUT_CAPTURE),
-            stderr: MemoryOutputPipe::new(OUTPUT_CAPTURE),
+            stdout: CapturePipe::new(OUTPUT_CAPTURE),
+            stderr: CapturePipe::new(OUTPUT_CAPTURE),
         }
     }
 
-    /// Which stream, if any, reached its capture limit (further writes failed).
+    /// Which stream, if any, reached its capture limit (further writes failed); two atomic loads.
     fn overflowed(&self) -> Option<&'static str> {
-        if self.stdout.contents().len() >= OUTPUT_CAPTURE {
+        if self.stdout.reached_limit() {
             Some("stdout")
-        } else if self.stderr.contents().len() >= OUTPUT_CAPTURE {
+        } else if self.stderr.reached_limit() {
             Some("stderr")
         } else {
             None
         }
+    }
+
+    /// The attempt's failure once a stream reached its limit.
+    fn overflow_message(stream: &str) -> String {
+        format!(
+            "task wrote more than {} MiB to {stream}, the capture limit per task",
+            OUTPUT_CAPTURE >> 20
+        )
     }
 }
 
@@ -99,7 +109,13 @@ impl GuestInstance {
     ) -> Result<GuestInstance, GuestError> {
         let capture = Capture::new();
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(capture.stdout.clone())
+        // Stdin is closed (a read ends at once); no socket can be created, no name looked up, no
+        // address reached: nothing a task does can wait on the outside world (docs/security.md).
+        wasi.stdin(ClosedInputStream)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .stdout(capture.stdout.clone())
             .stderr(capture.stderr.clone())
             .allow_blocking_current_thread(true);
         if let Some(dir) = &sandbox.scratch {
@@ -115,7 +131,8 @@ impl GuestInstance {
             .tables(256)
             .trap_on_grow_failure(true)
             .build();
-        let state = HostState::for_task(wasi.build(), limits);
+        let stop = Stop::new(cancel.clone(), sandbox.deadline);
+        let state = HostState::for_task(wasi.build(), limits, stop.clone());
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         if runtime.meters_fuel() {
@@ -123,14 +140,12 @@ impl GuestInstance {
                 .set_fuel(sandbox.fuel.unwrap_or(u64::MAX))
                 .map_err(|e| GuestError::Failed { message: e.to_string() })?;
         }
+        // Every tick the running guest checks its stop; a guest blocked in `wasi:io` checks it there.
         store.set_epoch_deadline(1);
-        let mut remaining = sandbox.deadline_ticks();
-        let flag = cancel.clone();
         store.epoch_deadline_callback(move |_| {
-            if flag.load(Ordering::Relaxed) || remaining == 0 {
+            if stop.reached() {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            remaining -= 1;
             Ok(UpdateDeadline::Continue(1))
         });
         let setup = |e: wasmtime::Error| GuestError::Trapped {
@@ -160,8 +175,8 @@ impl GuestInstance {
     /// What the guest wrote to stdout and stderr so far.
     pub(crate) fn output(&self) -> GuestOutput {
         GuestOutput {
-            stdout: self.capture.stdout.contents().to_vec(),
-            stderr: self.capture.stderr.contents().to_vec(),
+            stdout: self.capture.stdout.contents(),
+            stderr: self.capture.stderr.contents(),
         }
     }
 
@@ -187,13 +202,20 @@ impl GuestInstance {
     }
 }
 
-/// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner).
+/// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner); a
+/// call that returned after its guest filled a capture fails too, whatever the guest did with
+/// the write errors (nothing it produced may be committed).
 fn check<T>(
     r: wasmtime::Result<Result<T, String>>,
     capture: &Capture,
     cancel: &AtomicBool,
     sandbox: &Sandbox,
 ) -> Result<T, GuestError> {
+    if r.is_ok()
+        && let Some(stream) = capture.overflowed()
+    {
+        return Err(GuestError::Failed { message: Capture::overflow_message(stream) });
+    }
     match r {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(message)) => Err(GuestError::Failed { message: one_line(&message) }),
@@ -228,10 +250,7 @@ fn limit_message(e: &wasmtime::Error, capture: &Capture, sandbox: &Sandbox) -> O
         _ => {}
     }
     if let Some(stream) = capture.overflowed() {
-        return Some(format!(
-            "task wrote more than {} MiB to {stream}, the capture limit per task",
-            OUTPUT_CAPTURE >> 20
-        ));
+        return Some(Capture::overflow_message(stream));
     }
     let cause = e.root_cause().to_string();
     cause.contains("forcing trap when growing memory").then(|| {

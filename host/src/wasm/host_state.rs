@@ -8,6 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::job::wisp::task::driver::{self, Host as DriverHost};
 use super::bindings::job::wisp::task::types;
+use super::stoppable_io::Stop;
 use super::validate::ComponentError;
 
 /// What answers a store's calls to the WIT `driver` interface.
@@ -33,16 +34,19 @@ pub(crate) struct HostState {
     pub(crate) limits: StoreLimits,
     /// The store's driver (`NotOnTheDriver` inside tasks).
     pub(crate) driver: Box<dyn Driver>,
+    /// When the guest's waits inside `wasi:io` must end (its task cancelled or out of time).
+    pub(crate) stop: Stop,
 }
 
 impl HostState {
-    /// The state of a task's store: no driver.
-    pub(crate) fn for_task(wasi: WasiCtx, limits: StoreLimits) -> HostState {
+    /// The state of a task's store: no driver, waits that end at `stop`.
+    pub(crate) fn for_task(wasi: WasiCtx, limits: StoreLimits, stop: Stop) -> HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
             limits,
             driver: Box::new(super::no_driver::NotOnTheDriver),
+            stop,
         }
     }
 
@@ -52,7 +56,7 @@ impl HostState {
         limits: StoreLimits,
         driver: Box<dyn Driver>,
     ) -> HostState {
-        HostState { wasi, table: ResourceTable::new(), limits, driver }
+        HostState { wasi, table: ResourceTable::new(), limits, driver, stop: Stop::never() }
     }
 }
 

@@ -74,6 +74,67 @@ fn flood(n: u64) -> u64 {
     n
 }
 
+/// Sleeps `secs` seconds (a monotonic-clock pollable the host waits on); first leaves
+/// `/scratch/sleeping` behind when the job grants a scratch directory, so a test sees it asleep.
+fn sleep_secs(secs: u64) -> u64 {
+    let _ = std::fs::write("/scratch/sleeping", b"");
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    secs
+}
+
+/// Milliseconds since the Unix epoch (the wall clock).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Partition 0 sleeps an hour if it starts before `until_ms` (wall clock); others, and later attempts, return at once.
+fn straggle((partition, until_ms): (u64, u64)) -> u64 {
+    if partition == 0 && now_ms() < until_ms {
+        sleep_secs(3600);
+    }
+    partition
+}
+
+/// Sleeps 50 ms at a time, without end: each nap is short, their sum is not.
+fn nap_forever(n: u64) -> u64 {
+    let mut naps = n;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        naps = std::hint::black_box(naps + 1);
+        if naps == u64::MAX {
+            return naps;
+        }
+    }
+}
+
+/// Reads the task's stdin to its end.
+fn read_stdin(_: u64) -> String {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match std::io::stdin().read_to_end(&mut bytes) {
+        Ok(n) => format!("{n} bytes, then end of stream"),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Writes 50 MiB to `stream` (stdout or stderr), ignoring every write error, then returns normally.
+fn flood_ignoring_errors(stream: String) -> String {
+    use std::io::Write;
+    let line = [b'x'; 1023];
+    let mut failed = 0u64;
+    for _ in 0..(50u64 << 10) {
+        let wrote = if stream == "stderr" {
+            std::io::stderr().write_all(&line).and_then(|()| std::io::stderr().write_all(b"\n"))
+        } else {
+            std::io::stdout().write_all(&line).and_then(|()| std::io::stdout().write_all(b"\n"))
+        };
+        failed += u64::from(wrote.is_err());
+    }
+    format!("wrote 50 MiB to {stream}, {failed} writes failed")
+}
+
 /// Allocates without end, touching every page.
 fn hoard(n: u64) -> u64 {
     let mut kept: Vec<Vec<u8>> = Vec::new();
@@ -120,6 +181,33 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         }
         "hoard" => {
             println!("kept={:?}", ctx.parallelize(vec![0u64], 1).map(hoard).collect()?);
+            Ok(())
+        }
+        "sleep" => {
+            let secs = arg.parse().unwrap_or(3600);
+            println!("slept={}", ctx.parallelize(vec![secs], 1).map(sleep_secs).count()?);
+            Ok(())
+        }
+        "speculate" => {
+            // Warm up every executor, then a job whose partition 0 sleeps in its first attempt only.
+            ctx.parallelize(0..8u64, 8).count()?;
+            let until = now_ms() + 3000;
+            let parts: Vec<(u64, u64)> = (0..8u64).map(|p| (p, until)).collect();
+            println!("sum={}", ctx.parallelize(parts, 8).map(straggle).fold(0, |a, b| a + b)?);
+            // A later job: the event log then holds the loser's end too.
+            println!("slept={}", ctx.parallelize(vec![3u64], 1).map(sleep_secs).count()?);
+            Ok(())
+        }
+        "naps" => {
+            println!("naps={}", ctx.parallelize(vec![0u64], 1).map(nap_forever).count()?);
+            Ok(())
+        }
+        "stdin" => report("stdin", &ctx.parallelize(vec![0u64], 1).map(read_stdin).collect()?),
+        "flood-ignore" => {
+            // args: flood-ignore STREAM OUTPUT-DIR
+            let out = args.get(2).cloned().unwrap_or_default();
+            ctx.parallelize(vec![arg], 1).map(flood_ignoring_errors).save_as_text_file(&out)?;
+            println!("saved={out}");
             Ok(())
         }
         "panic-midway" => {

@@ -1,0 +1,306 @@
+//! `wasi:io` waits that a task's limits can end: `poll`, `pollable.block` and the blocking stream calls, shadowed in the linker.
+//!
+//! Epoch interruption only fires while wasm code runs; a guest blocked in a
+//! host call (`std::thread::sleep` is a monotonic-clock pollable waited on
+//! with `wasi:io/poll`) would ignore its time limit and `KillTask`. Every
+//! `wasi:io` function that can wait is therefore replaced by one that races
+//! the wait against the store's `Stop` and traps with
+//! `Trap::Interrupt` when the task is cancelled or past its deadline: the
+//! caller then reports `task killed` or the time limit, as for a spinning
+//! guest. The non-waiting functions delegate unchanged.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use wasmtime::Trap;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::io::poll::{Host as AsyncPoll, HostPollable as AsyncPollable};
+use wasmtime_wasi::p2::bindings::io::streams::{
+    self as async_streams, Host as AsyncStreams, HostInputStream as AsyncInput,
+    HostOutputStream as AsyncOutput,
+};
+use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamError, StreamResult};
+use wasmtime_wasi::runtime::in_tokio;
+
+use super::EPOCH_TICK;
+use super::host_state::HostState;
+use super::validate::ComponentError;
+
+/// When a store's guest must stop: its task was cancelled, or its deadline passed.
+#[derive(Clone, Debug)]
+pub(crate) struct Stop {
+    /// The task's cancel flag (`None`: a store nobody cancels).
+    cancel: Option<Arc<AtomicBool>>,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    /// Stops when `cancel` is set or at `deadline`.
+    pub(crate) fn new(cancel: Arc<AtomicBool>, deadline: Option<Instant>) -> Stop {
+        Stop { cancel: Some(cancel), deadline }
+    }
+
+    /// A store that never stops (a job's main).
+    pub(crate) fn never() -> Stop {
+        Stop { cancel: None, deadline: None }
+    }
+
+    /// Whether the guest must stop now.
+    pub(crate) fn reached(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Resolves once the guest must stop (checked every epoch tick, and at the deadline).
+    async fn reached_later(&self) {
+        loop {
+            if self.reached() {
+                return;
+            }
+            let tick = tokio::time::Instant::now() + EPOCH_TICK;
+            let at = match self.deadline {
+                Some(d) => tick.min(tokio::time::Instant::from_std(d)),
+                None => tick,
+            };
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Runs a host wait to completion unless the guest must stop first (then a `Trap::Interrupt`).
+    fn wait<T>(&self, wait: impl Future<Output = T>) -> Result<T, Trap> {
+        if self.cancel.is_none() && self.deadline.is_none() {
+            return Ok(in_tokio(wait));
+        }
+        if self.reached() {
+            return Err(Trap::Interrupt);
+        }
+        let r = in_tokio(async {
+            tokio::select! {
+                biased;
+                done = wait => Ok(done),
+                () = self.reached_later() => Err(Trap::Interrupt),
+            }
+        });
+        if r.is_err() {
+            tracing::info!(
+                "stopped a guest waiting in wasi:io: its task was cancelled or out of time"
+            );
+        }
+        r
+    }
+}
+
+/// The store's resource table seen by the shadowed `wasi:io` functions, with its `Stop`.
+pub(crate) struct StoppableIo<'a> {
+    table: &'a mut ResourceTable,
+    stop: &'a Stop,
+}
+
+struct HasStoppableIo;
+
+impl HasData for HasStoppableIo {
+    type Data<'a> = StoppableIo<'a>;
+}
+
+fn view(s: &mut HostState) -> StoppableIo<'_> {
+    StoppableIo { table: &mut s.table, stop: &s.stop }
+}
+
+/// Replaces the waiting `wasi:io/poll` and `wasi:io/streams` functions of `add_to_linker_sync` with stoppable ones.
+pub(crate) fn shadow_waits(linker: &mut Linker<HostState>) -> Result<(), ComponentError> {
+    linker.allow_shadowing(true);
+    let added = poll::add_to_linker::<HostState, HasStoppableIo>(linker, view)
+        .and_then(|()| streams::add_to_linker::<HostState, HasStoppableIo>(linker, view));
+    linker.allow_shadowing(false);
+    added.map_err(|e| ComponentError::Engine { message: format!("{e:#}") })
+}
+
+fn interrupted<T>(r: Result<wasmtime::Result<T>, Trap>) -> wasmtime::Result<T> {
+    r.unwrap_or_else(|t| Err(t.into()))
+}
+
+fn stream_interrupted<T>(r: Result<StreamResult<T>, Trap>) -> StreamResult<T> {
+    r.unwrap_or_else(|t| Err(StreamError::Trap(t.into())))
+}
+
+impl poll::Host for StoppableIo<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        interrupted(stop.wait(AsyncPoll::poll(table, pollables)))
+    }
+}
+
+impl poll::HostPollable for StoppableIo<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        // Never waits: it polls the pollable once.
+        in_tokio(AsyncPollable::ready(self.table, pollable))
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        interrupted(stop.wait(AsyncPollable::block(table, pollable)))
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        AsyncPollable::drop(self.table, pollable)
+    }
+}
+
+impl streams::Host for StoppableIo<'_> {
+    fn convert_stream_error(&mut self, err: StreamError) -> wasmtime::Result<streams::StreamError> {
+        Ok(match AsyncStreams::convert_stream_error(self.table, err)? {
+            async_streams::StreamError::LastOperationFailed(e) => {
+                streams::StreamError::LastOperationFailed(e)
+            }
+            async_streams::StreamError::Closed => streams::StreamError::Closed,
+        })
+    }
+}
+
+impl streams::HostOutputStream for StoppableIo<'_> {
+    fn drop(&mut self, stream: Resource<DynOutputStream>) -> wasmtime::Result<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        interrupted(stop.wait(AsyncOutput::drop(table, stream)))
+    }
+
+    fn check_write(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<u64> {
+        AsyncOutput::check_write(self.table, stream)
+    }
+
+    fn write(&mut self, stream: Resource<DynOutputStream>, bytes: Vec<u8>) -> StreamResult<()> {
+        AsyncOutput::write(self.table, stream, bytes)
+    }
+
+    fn blocking_write_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        bytes: Vec<u8>,
+    ) -> StreamResult<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(stop.wait(AsyncOutput::blocking_write_and_flush(table, stream, bytes)))
+    }
+
+    fn blocking_write_zeroes_and_flush(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+        len: u64,
+    ) -> StreamResult<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(
+            stop.wait(AsyncOutput::blocking_write_zeroes_and_flush(table, stream, len)),
+        )
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynOutputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        AsyncOutput::subscribe(self.table, stream)
+    }
+
+    fn write_zeroes(&mut self, stream: Resource<DynOutputStream>, len: u64) -> StreamResult<()> {
+        AsyncOutput::write_zeroes(self.table, stream, len)
+    }
+
+    fn flush(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<()> {
+        AsyncOutput::flush(self.table, stream)
+    }
+
+    fn blocking_flush(&mut self, stream: Resource<DynOutputStream>) -> StreamResult<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(stop.wait(AsyncOutput::blocking_flush(table, stream)))
+    }
+
+    fn splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        AsyncOutput::splice(self.table, dst, src, len)
+    }
+
+    fn blocking_splice(
+        &mut self,
+        dst: Resource<DynOutputStream>,
+        src: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<u64> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(stop.wait(AsyncOutput::blocking_splice(table, dst, src, len)))
+    }
+}
+
+impl streams::HostInputStream for StoppableIo<'_> {
+    fn drop(&mut self, stream: Resource<DynInputStream>) -> wasmtime::Result<()> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        interrupted(stop.wait(AsyncInput::drop(table, stream)))
+    }
+
+    fn read(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<Vec<u8>> {
+        AsyncInput::read(self.table, stream, len)
+    }
+
+    fn blocking_read(
+        &mut self,
+        stream: Resource<DynInputStream>,
+        len: u64,
+    ) -> StreamResult<Vec<u8>> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(stop.wait(AsyncInput::blocking_read(table, stream, len)))
+    }
+
+    fn skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        AsyncInput::skip(self.table, stream, len)
+    }
+
+    fn blocking_skip(&mut self, stream: Resource<DynInputStream>, len: u64) -> StreamResult<u64> {
+        let (table, stop) = (&mut *self.table, self.stop);
+        stream_interrupted(stop.wait(AsyncInput::blocking_skip(table, stream, len)))
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<DynInputStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        AsyncInput::subscribe(self.table, stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_wait_that_never_ends_is_stopped_by_the_deadline_or_the_cancel_flag() {
+        let deadline = Stop::new(
+            Arc::new(AtomicBool::new(false)),
+            Some(Instant::now() + Duration::from_millis(100)),
+        );
+        let started = Instant::now();
+        assert_eq!(deadline.wait(std::future::pending::<()>()), Err(Trap::Interrupt));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(5), "{took:?}");
+
+        let flag = Arc::new(AtomicBool::new(false));
+        let cancelled = Stop::new(flag.clone(), None);
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            flag.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(cancelled.wait(std::future::pending::<()>()), Err(Trap::Interrupt));
+        setter.join().unwrap();
+        assert!(cancelled.reached());
+
+        // A wait that ends is not disturbed, and a store nobody stops just waits.
+        let running = Stop::new(Arc::new(AtomicBool::new(false)), None);
+        assert_eq!(running.wait(async { 7 }), Ok(7));
+        assert_eq!(Stop::never().wait(async { 8 }), Ok(8));
+        assert!(!Stop::never().reached());
+    }
+}
