@@ -12,6 +12,7 @@ mod capture;
 pub(crate) mod guest_instance;
 mod host_state;
 mod no_driver;
+mod stop;
 mod stoppable_io;
 mod validate;
 

@@ -13,7 +13,7 @@ use wasmtime::component::{Func, TypedFunc};
 use super::bindings::job::wisp::task::types as wit;
 use super::capture::CapturePipe;
 use super::host_state::HostState;
-use super::stoppable_io::Stop;
+use super::stop::Stop;
 use super::validate::one_line;
 use super::{LoadedComponent, Runtime, Sandbox};
 use crate::lineage::{Op, OpKind};

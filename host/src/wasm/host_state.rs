@@ -8,7 +8,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::job::wisp::task::driver::{self, Host as DriverHost};
 use super::bindings::job::wisp::task::types;
-use super::stoppable_io::Stop;
+use super::stop::Stop;
 use super::validate::ComponentError;
 
 /// What answers a store's calls to the WIT `driver` interface.
