@@ -73,3 +73,38 @@ impl Stop {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_wait_that_never_ends_is_stopped_by_the_deadline_or_the_cancel_flag() {
+        let deadline = Stop::new(
+            Arc::new(AtomicBool::new(false)),
+            Some(Instant::now() + Duration::from_millis(100)),
+        );
+        let started = Instant::now();
+        assert_eq!(deadline.wait(std::future::pending::<()>()), Err(Trap::Interrupt));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(5), "{took:?}");
+
+        let flag = Arc::new(AtomicBool::new(false));
+        let cancelled = Stop::new(flag.clone(), None);
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            flag.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(cancelled.wait(std::future::pending::<()>()), Err(Trap::Interrupt));
+        setter.join().unwrap();
+        assert!(cancelled.reached());
+
+        // A wait that ends is not disturbed, and a store nobody stops just waits.
+        let running = Stop::new(Arc::new(AtomicBool::new(false)), None);
+        assert_eq!(running.wait(async { 7 }), Ok(7));
+        assert_eq!(Stop::never().wait(async { 8 }), Ok(8));
+        assert!(!Stop::never().reached());
+    }
+}
