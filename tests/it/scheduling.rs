@@ -87,6 +87,48 @@ fn persist_expected() -> String {
     )
 }
 
+/// Partitions of `stage` whose attempt on `executor` succeeded.
+fn succeeded_on(events: &Events, stage: u64, executor: u64) -> BTreeSet<u64> {
+    events
+        .tasks("task_end", stage)
+        .into_iter()
+        .filter(|v| v["executor"] == executor && v["result"] == "succeeded")
+        .map(|v| num(&v["partition"]))
+        .collect()
+}
+
+/// Partitions of `stage` started again after its first attempt.
+fn rerun_partitions(events: &Events, stage: u64) -> BTreeSet<u64> {
+    events
+        .tasks("task_start", stage)
+        .into_iter()
+        .filter(|v| v["stage_attempt"] != 0)
+        .map(|v| num(&v["partition"]))
+        .collect()
+}
+
+/// Runs `job` while SIGKILLing executor 2 as soon as it runs a (fault-delayed) reduce task.
+fn with_executor_2_killed_in_reduce<T: Send>(
+    cluster: &mut Cluster,
+    job: impl FnOnce(&Cluster) -> T + Send,
+) -> T {
+    let victim_log = cluster.executor_log_path(2);
+    let mut victim = cluster.executors.remove(1);
+    let cluster = &*cluster;
+    std::thread::scope(|s| {
+        let job = s.spawn(move || job(cluster));
+        wait_for("executor 2 to run a reduce task", JOB_TIMEOUT, || {
+            assert!(!job.is_finished(), "the job ended before executor 2 ran a reduce task");
+            std::fs::read_to_string(&victim_log)
+                .ok()?
+                .contains("test fault: delaying the task")
+                .then_some(())
+        });
+        victim.kill();
+        job.join().unwrap()
+    })
+}
+
 /// For each partition of `stage`, the executor of its succeeded attempt.
 fn winners(events: &Events, stage: u64) -> BTreeMap<u64, u64> {
     events
@@ -264,13 +306,11 @@ fn deleted_shuffle_files_rerun_every_map_output_of_their_executor() {
         on_executor_2.len() as u64,
         "with every map output of executor 2"
     );
-    let rerun: BTreeSet<u64> = events
-        .tasks("task_start", map)
-        .iter()
-        .filter(|v| v["stage_attempt"] != 0)
-        .map(|v| num(&v["partition"]))
-        .collect();
-    assert_eq!(rerun, on_executor_2, "exactly executor 2's map outputs rerun");
+    assert_eq!(
+        rerun_partitions(&events, map),
+        on_executor_2,
+        "exactly executor 2's map outputs rerun"
+    );
     let failed = events.of("task_end").find(|v| {
         v["failure"]
             .as_str()
@@ -285,39 +325,19 @@ fn an_executor_killed_during_the_reduce_stage_does_not_change_the_result() {
     let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=1500";
     let mut cluster =
         Cluster::start_with_faults(&FAST, &FAST, &[slow_reduce, slow_reduce, slow_reduce]);
-    let victim_log = cluster.executor_log_path(2);
-    let mut victim = cluster.executors.remove(1);
-    let cluster = &cluster;
-    let (run, out, expected) = std::thread::scope(|s| {
-        let job = s.spawn(|| submit_wordcount(cluster, 43));
-        wait_for("executor 2 to run a reduce task", JOB_TIMEOUT, || {
-            assert!(!job.is_finished(), "the job ended before executor 2 ran a reduce task");
-            std::fs::read_to_string(&victim_log)
-                .ok()?
-                .contains("test fault: delaying the task")
-                .then_some(())
-        });
-        victim.kill();
-        job.join().unwrap()
-    });
+    let (run, out, expected) =
+        with_executor_2_killed_in_reduce(&mut cluster, |c| submit_wordcount(c, 43));
     check_wordcount(&run, &out, &expected);
 
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let on_victim: BTreeSet<u64> = events
-        .tasks("task_end", map)
-        .iter()
-        .filter(|v| v["executor"] == 2 && v["result"] == "succeeded")
-        .map(|v| num(&v["partition"]))
-        .collect();
-    let rerun: BTreeSet<u64> = events
-        .tasks("task_start", map)
-        .iter()
-        .filter(|v| v["stage_attempt"] != 0)
-        .map(|v| num(&v["partition"]))
-        .collect();
+    let on_victim = succeeded_on(&events, map, 2);
     assert!(!on_victim.is_empty(), "executor 2 ran map tasks");
-    assert_eq!(rerun, on_victim, "exactly executor 2's map outputs are recomputed");
+    assert_eq!(
+        rerun_partitions(&events, map),
+        on_victim,
+        "exactly executor 2's map outputs are recomputed"
+    );
     assert!(
         events.of("task_end").any(|v| v["executor"] == 2 && v["result"] == "failed"),
         "executor 2's running reduce task ended as failed (executor lost or fetch failure)"
@@ -458,49 +478,28 @@ fn a_killed_executor_loses_all_its_map_outputs_in_one_map_stage_rerun() {
     let slow_reduce = "sleep kind=result stage-attempt=0 attempt=0 ms=5000";
     let mut cluster =
         Cluster::start_with_faults(&slow, &slow, &[slow_reduce, slow_reduce, slow_reduce]);
-    let victim_log = cluster.executor_log_path(2);
-    let mut victim = cluster.executors.remove(1);
-    let cluster = &cluster;
-    let dir = cluster.dir.path();
-    let (input, expected) = corpus(dir, 512 << 10, 54);
+    let dir = cluster.dir.path().to_path_buf();
+    let (input, expected) = corpus(&dir, 512 << 10, 54);
     let out = dir.join("out");
-    let run = std::thread::scope(|s| {
-        let job = s.spawn(|| {
-            let conf = ["wisp.files.maxPartitionBytes=32k"];
-            cluster.submit(WORDCOUNT, &conf, &[&input, &out], None)
-        });
-        wait_for("executor 2 to run a reduce task", JOB_TIMEOUT, || {
-            assert!(!job.is_finished(), "the job ended before executor 2 ran a reduce task");
-            std::fs::read_to_string(&victim_log)
-                .ok()?
-                .contains("test fault: delaying the task")
-                .then_some(())
-        });
-        victim.kill();
-        job.join().unwrap()
+    let run = with_executor_2_killed_in_reduce(&mut cluster, |c| {
+        let conf = ["wisp.files.maxPartitionBytes=32k"];
+        c.submit(WORDCOUNT, &conf, &[&input, &out], None)
     });
     check_wordcount(&run, &out, &expected);
 
     let events = Events(cluster.events());
     let map = *events.stages("shuffle-map").first().expect("a map stage");
-    let on_victim: BTreeSet<u64> = events
-        .tasks("task_end", map)
-        .iter()
-        .filter(|v| v["executor"] == 2 && v["result"] == "succeeded")
-        .map(|v| num(&v["partition"]))
-        .collect();
+    let on_victim = succeeded_on(&events, map, 2);
     assert!(on_victim.len() >= 2, "executor 2 held several map outputs: {on_victim:?}");
     let submitted: Vec<&Value> =
         events.of("stage_submitted").filter(|v| v["stage"] == map).collect();
     assert_eq!(submitted.len(), 2, "one rerun of the map stage: {submitted:?}");
     assert_eq!(num(&submitted[1]["tasks"]), on_victim.len() as u64, "{submitted:?}");
-    let rerun: BTreeSet<u64> = events
-        .tasks("task_start", map)
-        .iter()
-        .filter(|v| v["stage_attempt"] != 0)
-        .map(|v| num(&v["partition"]))
-        .collect();
-    assert_eq!(rerun, on_victim, "the rerun covers every map output of executor 2");
+    assert_eq!(
+        rerun_partitions(&events, map),
+        on_victim,
+        "the rerun covers every map output of executor 2"
+    );
     let fetch_failed = events
         .of("task_end")
         .any(|v| v["failure"].as_str().is_some_and(|f| f.contains("from executor-2")));
