@@ -173,6 +173,15 @@ fn executors_register_again_with_a_restarted_master_and_the_next_job_succeeds() 
         "stderr: {stderr}"
     );
     assert!(!out_lost.exists(), "the failed job's output was committed");
+    // The dead master's temporary output directory is still beside the output…
+    let leftovers = || -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".out-lost.wisp-temporary-"))
+            .collect()
+    };
+    assert_eq!(leftovers().len(), 1, "the killed master's temporary output directory");
 
     // Submitted while no master listens: one line, quickly.
     let started = Instant::now();
@@ -201,6 +210,8 @@ fn executors_register_again_with_a_restarted_master_and_the_next_job_succeeds() 
 
     cluster.restart_master();
     cluster.wait_registered(2);
+    // …until the restarted master removes it at start (its journal lists it, its writer is gone).
+    assert_eq!(leftovers(), Vec::<String>::new(), "the restarted master left the leftover");
     let out = dir.join("out");
     check_wordcount(&cluster.submit(WORDCOUNT, &[], &[&input, &out], None), &out, &expected);
     let logs = [cluster.executor_log_path(1), cluster.executor_log_path(2)];
