@@ -49,9 +49,9 @@ struct MasterCmd {
     conf: Vec<String>,
 }
 
-/// Arguments of `wisp executor`.
+/// How an executor or a submit client reaches the master.
 #[derive(clap::Args, Debug, Clone)]
-struct ExecutorCmd {
+struct MasterContact {
     /// The master's address, `host:port`.
     #[arg(long, value_name = "ADDR")]
     master: String,
@@ -61,6 +61,20 @@ struct ExecutorCmd {
     /// File holding the cluster secret.
     #[arg(long, value_name = "FILE")]
     secret_file: PathBuf,
+}
+
+impl MasterContact {
+    /// The address, the pinned fingerprint and the secret, checked.
+    fn resolve(self) -> anyhow::Result<(String, Fingerprint, ClusterSecret)> {
+        Ok((self.master, fingerprint(&self.master_fingerprint)?, secret(&self.secret_file)?))
+    }
+}
+
+/// Arguments of `wisp executor`.
+#[derive(clap::Args, Debug, Clone)]
+struct ExecutorCmd {
+    #[command(flatten)]
+    contact: MasterContact,
     /// Task slots.
     #[arg(long)]
     cores: u32,
@@ -84,15 +98,8 @@ struct ExecutorCmd {
 /// Arguments of `wisp submit`.
 #[derive(clap::Args, Debug, Clone)]
 struct SubmitCmd {
-    /// The master's address, `host:port`.
-    #[arg(long, value_name = "ADDR")]
-    master: String,
-    /// The master's certificate fingerprint (printed by `wisp master`).
-    #[arg(long, value_name = "FP")]
-    master_fingerprint: String,
-    /// File holding the cluster secret.
-    #[arg(long, value_name = "FILE")]
-    secret_file: PathBuf,
+    #[command(flatten)]
+    contact: MasterContact,
     /// The job: a WebAssembly component implementing the wisp:task job world.
     job: PathBuf,
     /// Configuration, `key=value` (repeatable).
@@ -194,10 +201,11 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
     let work_dir = args.work_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("wisp-executor-{}-{}", std::process::id(), unique()))
     });
+    let (master, master_fingerprint, secret) = args.contact.resolve()?;
     wisp::run_executor(ExecutorArgs {
-        master: args.master,
-        master_fingerprint: fingerprint(&args.master_fingerprint)?,
-        secret: secret(&args.secret_file)?,
+        master,
+        master_fingerprint,
+        secret,
         cores: args.cores,
         host: args.host,
         rack: args.rack,
@@ -224,14 +232,9 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     }
     let component = std::fs::read(&args.job)
         .with_context(|| format!("cannot read job {}", args.job.display()))?;
-    let submit_args = SubmitArgs {
-        master: args.master,
-        master_fingerprint: fingerprint(&args.master_fingerprint)?,
-        secret: secret(&args.secret_file)?,
-        component,
-        args: args.args,
-        conf,
-    };
+    let (master, master_fingerprint, secret) = args.contact.resolve()?;
+    let submit_args =
+        SubmitArgs { master, master_fingerprint, secret, component, args: args.args, conf };
     let mut out = std::io::stdout();
     wisp::submit(submit_args, &mut out, &mut |state| eprintln!("wisp: {state}"))?;
     Ok(())

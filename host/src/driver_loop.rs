@@ -231,13 +231,7 @@ fn run(
             match command {
                 SchedulerCommand::LaunchTask { executor, task } => {
                     let a = task.id;
-                    let stage = tracing::debug_span!(
-                        "stage",
-                        job = %a.job,
-                        stage = %a.stage,
-                        stage_attempt = a.stage_attempt
-                    );
-                    let _stage = stage.enter();
+                    let _stage = a.stage_span().entered();
                     tracing::debug!(task = %a.task, partition = a.partition, %executor, "launch");
                     let cancel = Arc::new(AtomicBool::new(false));
                     running.insert(task.id.task, cancel.clone());

@@ -13,5 +13,5 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         }
         source = s.source();
     }
-    if line.contains('\n') { line.replace('\n', "; ") } else { line }
+    line.replace('\n', "; ")
 }

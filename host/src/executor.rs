@@ -273,13 +273,7 @@ impl Executor {
     ) -> TaskReport {
         let started = Instant::now();
         let a = &task.id;
-        let stage = tracing::debug_span!(
-            "stage",
-            job = %a.job,
-            stage = %a.stage,
-            stage_attempt = a.stage_attempt
-        );
-        let _stage = stage.enter();
+        let _stage = a.stage_span().entered();
         let span = tracing::debug_span!(
             "task",
             task = %a.task,

@@ -145,6 +145,18 @@ pub struct TaskAttempt {
     pub attempt: u32,
 }
 
+impl TaskAttempt {
+    /// The span of the attempt's stage (job, stage, stage attempt), on the driver and on executors.
+    pub(crate) fn stage_span(&self) -> tracing::Span {
+        tracing::debug_span!(
+            "stage",
+            job = %self.job,
+            stage = %self.stage,
+            stage_attempt = self.stage_attempt
+        )
+    }
+}
+
 /// A task to run: one partition of one stage attempt.
 #[derive(Clone, Debug)]
 pub struct TaskDesc {

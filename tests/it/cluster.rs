@@ -8,13 +8,13 @@ use std::time::Duration;
 use wisp::testing::{Probe, ProbeError, hold_half_open};
 use wisp::{HandshakeError, NetConfig, Role};
 use wisp_tests::{
-    API_JOB, HOSTILE, JOIN, PAGERANK, RAW_GUEST, Rng, Run, WORDCOUNT, parse_counts,
-    read_output_lines, reference_join, reference_word_count, wait_for, wisp,
+    API_JOB, HOSTILE, JOIN, PAGERANK, RAW_GUEST, Rng, WORDCOUNT, parse_counts, read_output_lines,
+    reference_join, wait_for, wisp,
 };
 
 use crate::RUN_TIMEOUT;
 
-use crate::harness::{Cluster, START_TIMEOUT};
+use crate::harness::{Cluster, START_TIMEOUT, check_wordcount, corpus};
 
 /// Whether `dir` holds, at most `depth` levels down, a file with this extension.
 fn has_file_with_extension(dir: &Path, ext: &str, depth: u32) -> bool {
@@ -27,19 +27,6 @@ fn has_file_with_extension(dir: &Path, ext: &str, depth: u32) -> bool {
             p.extension().is_some_and(|x| x == ext)
         }
     })
-}
-
-fn corpus(dir: &Path, name: &str, bytes: u64, seed: u64) -> (PathBuf, HashMap<String, i64>) {
-    let path = dir.join(name);
-    wisp_tests::write_corpus(&path, bytes, seed).unwrap();
-    let expected = reference_word_count(&std::fs::read(&path).unwrap());
-    (path, expected)
-}
-
-fn check_wordcount(run: &Run, out: &Path, expected: &HashMap<String, i64>) {
-    assert!(run.ok(), "submit failed: {}", run.stderr);
-    assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
-    assert_eq!(&parse_counts(&read_output_lines(out)), expected);
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! A real cluster for the integration tests: a master with an event log and one-core executors on 127.0.0.1, each process logging to its own file in the test's temp dir, all killed when the `Cluster` drops.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use wisp::{ClusterSecret, Fingerprint};
-use wisp_tests::{ProcessGuard, Run, run_bounded, wait_for, wisp_bin};
+use wisp_tests::{
+    ProcessGuard, Run, parse_counts, read_output_lines, reference_word_count, run_bounded,
+    wait_for, wisp_bin,
+};
 
 use crate::RUN_TIMEOUT;
 
@@ -275,4 +278,34 @@ impl Cluster {
             .map(|v| v["executor"].as_u64().unwrap())
             .collect()
     }
+}
+
+/// Writes a corpus of `bytes` to `dir/name`; returns its path and its word count computed by the test.
+pub(crate) fn corpus(
+    dir: &Path,
+    name: &str,
+    bytes: u64,
+    seed: u64,
+) -> (PathBuf, HashMap<String, i64>) {
+    let path = dir.join(name);
+    wisp_tests::write_corpus(&path, bytes, seed).unwrap();
+    let expected = reference_word_count(&std::fs::read(&path).unwrap());
+    (path, expected)
+}
+
+/// Asserts a word count job succeeded, committed its output and counted as `expected`.
+pub(crate) fn check_wordcount(run: &Run, out: &Path, expected: &HashMap<String, i64>) {
+    assert!(run.ok(), "submit failed: {}", run.stderr);
+    assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
+    assert_eq!(&parse_counts(&read_output_lines(out)), expected, "word counts differ");
+}
+
+/// Every entry of a directory (hidden ones too), sorted.
+pub(crate) fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }

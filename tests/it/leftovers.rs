@@ -1,6 +1,5 @@
 //! Crash leftovers: a `wisp run` killed mid-job leaves its temporary output directory, and the next run to the same output removes it.
 
-use std::path::Path;
 use std::process::Command;
 
 use wisp_tests::{
@@ -9,16 +8,7 @@ use wisp_tests::{
 };
 
 use crate::RUN_TIMEOUT;
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use crate::harness::entries;
 
 #[test]
 fn a_run_killed_mid_job_leaves_nothing_once_the_output_is_written_again() {
@@ -39,7 +29,7 @@ fn a_run_killed_mid_job_leaves_nothing_once_the_output_is_written_again() {
     let mut killed = ProcessGuard::spawn("wisp run", cmd, &dir.path().join("killed.log"));
     let pid = killed.id();
     let temporary = wait_for("the run's temporary output directory", RUN_TIMEOUT, || {
-        names(&results).into_iter().find(|n| n.starts_with(".out.wisp-temporary-"))
+        entries(&results).into_iter().find(|n| n.starts_with(".out.wisp-temporary-"))
     });
     killed.kill();
     assert!(
@@ -47,15 +37,15 @@ fn a_run_killed_mid_job_leaves_nothing_once_the_output_is_written_again() {
         "{temporary} is not named after the killed process {pid}"
     );
     assert_eq!(
-        names(&results),
+        entries(&results),
         [temporary.as_str()],
         "the killed run must have left its temporary directory (and only that), uncommitted"
     );
 
     let run = wisp(&["run", WORDCOUNT, "--cores", "2", "--", input_arg, out_arg], RUN_TIMEOUT);
     assert!(run.ok(), "the rerun failed: {}", run.stderr);
-    assert_eq!(names(&results), ["out"], "a leftover survived beside the output");
-    let files = names(&out);
+    assert_eq!(entries(&results), ["out"], "a leftover survived beside the output");
+    let files = entries(&out);
     let parts = files.len() - 1;
     let mut spark_layout: Vec<String> = (0..parts).map(|i| format!("part-{i:05}")).collect();
     spark_layout.push("_SUCCESS".into());

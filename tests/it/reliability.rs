@@ -1,30 +1,15 @@
 //! Failure detection and reconnection with default settings: a SIGKILLed executor is lost within seconds, a SIGTERMed master closes its connections, executors register again with a restarted master, and a submission without a master fails at once.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use wisp_tests::{
-    API_JOB, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for,
-};
+use wisp_tests::{API_JOB, WORDCOUNT, wait_for};
 
 use crate::RUN_TIMEOUT;
-use crate::harness::{Cluster, START_TIMEOUT};
+use crate::harness::{Cluster, START_TIMEOUT, check_wordcount, corpus};
 
 /// How fast a dead peer must be noticed with default settings (`wisp.network.livenessTimeout` is 3s).
 const DETECTION_BOUND: Duration = Duration::from_secs(5);
-
-fn corpus(dir: &Path, name: &str, bytes: u64, seed: u64) -> (PathBuf, HashMap<String, i64>) {
-    let path = dir.join(name);
-    wisp_tests::write_corpus(&path, bytes, seed).unwrap();
-    let expected = reference_word_count(&std::fs::read(&path).unwrap());
-    (path, expected)
-}
-
-fn check_wordcount(run: &Run, out: &Path, expected: &HashMap<String, i64>) {
-    assert!(run.ok(), "wisp submit failed: {}", run.stderr);
-    assert_eq!(&parse_counts(&read_output_lines(out)), expected, "word counts differ");
-}
 
 /// Files below `dir` (any depth) whose name ends with `.ext`.
 fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {

@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use wisp_tests::{
-    API_JOB, Run, WORDCOUNT, parse_counts, read_output_lines, reference_word_count, wait_for,
-};
+use wisp_tests::{API_JOB, Run, WORDCOUNT, wait_for};
 
-use crate::harness::Cluster;
+use crate::harness::{Cluster, check_wordcount, corpus, entries};
 
 /// Bound on one job of these tests.
 const JOB_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,23 +50,10 @@ fn time(v: &Value) -> f64 {
     v["time_ms"].as_f64().unwrap_or_else(|| panic!("no time_ms in {v}"))
 }
 
-fn corpus(dir: &Path, bytes: u64, seed: u64) -> (PathBuf, HashMap<String, i64>) {
-    let path = dir.join("corpus.txt");
-    wisp_tests::write_corpus(&path, bytes, seed).unwrap();
-    let expected = reference_word_count(&std::fs::read(&path).unwrap());
-    (path, expected)
-}
-
-fn check_wordcount(run: &Run, out: &Path, expected: &HashMap<String, i64>) {
-    assert!(run.ok(), "submit failed: {}", run.stderr);
-    assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker");
-    assert_eq!(&parse_counts(&read_output_lines(out)), expected);
-}
-
 /// Word count in 8 map partitions of a 512 KiB corpus (the reference job of the fault tests).
 fn submit_wordcount(cluster: &Cluster, seed: u64) -> (Run, PathBuf, HashMap<String, i64>) {
     let dir = cluster.dir.path();
-    let (input, expected) = corpus(dir, 512 << 10, seed);
+    let (input, expected) = corpus(dir, "corpus.txt", 512 << 10, seed);
     let out = dir.join("out");
     let run =
         cluster.submit(WORDCOUNT, &["wisp.files.maxPartitionBytes=64k"], &[&input, &out], None);
@@ -367,16 +352,6 @@ fn a_task_that_always_fails_fails_the_job_after_four_attempts_on_two_executors()
     assert!(job_end["error"].as_str().is_some_and(|e| e.contains("boom: record 3")), "{job_end}");
 }
 
-/// Every entry of an output directory (hidden ones too), sorted.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn retried_result_attempts_leave_exactly_one_part_file_per_partition() {
     // Executor 1 dies right after its first result attempt wrote its part file (before reporting it);
@@ -433,7 +408,7 @@ fn a_launch_lost_in_transport_is_retried_even_when_guest_failures_are_not() {
     let drop = "drop-launch kind=map partition=0";
     let cluster = Cluster::start_with_faults(&[], &[], &[drop, drop]);
     let dir = cluster.dir.path();
-    let (input, expected) = corpus(dir, 512 << 10, 53);
+    let (input, expected) = corpus(dir, "corpus.txt", 512 << 10, 53);
     let out = dir.join("out");
     let conf = ["wisp.files.maxPartitionBytes=64k", "wisp.task.retryGuestFailures=false"];
     let run = cluster.submit(WORDCOUNT, &conf, &[&input, &out], None);
@@ -479,7 +454,7 @@ fn a_killed_executor_loses_all_its_map_outputs_in_one_map_stage_rerun() {
     let mut cluster =
         Cluster::start_with_faults(&slow, &slow, &[slow_reduce, slow_reduce, slow_reduce]);
     let dir = cluster.dir.path().to_path_buf();
-    let (input, expected) = corpus(&dir, 512 << 10, 54);
+    let (input, expected) = corpus(&dir, "corpus.txt", 512 << 10, 54);
     let out = dir.join("out");
     let run = with_executor_2_killed_in_reduce(&mut cluster, |c| {
         let conf = ["wisp.files.maxPartitionBytes=32k"];
