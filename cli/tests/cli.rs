@@ -40,13 +40,21 @@ fn unknown_wisp_key_is_refused_naming_the_nearest_known_key() {
         err.trim(),
         "wisp: error: unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)"
     );
-    // Spark's per-executor memory key: Wisp limits memory per task.
-    let out = wisp(&["run", "no-such-job.wasm", "--conf", "wisp.executor.memory=256m"]);
+    // A per-task key asked for per executor.
+    let out = wisp(&["run", "no-such-job.wasm", "--conf", "wisp.executor.fuel=5"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
-        "wisp: error: unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)"
+        "wisp: error: unknown configuration key wisp.executor.fuel (did you mean wisp.task.fuel?)"
+    );
+    // A memory budget too small for the task slots names the key and the minimum.
+    let args = ["run", "no-such-job.wasm", "--cores", "2", "--conf", "wisp.executor.memory=20m"];
+    let out = wisp(&args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "wisp: error: invalid value `20m` for wisp.executor.memory: expected at least 24m for 2 task slots (12m each)"
     );
 }
 

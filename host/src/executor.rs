@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use crate::block::BlockManager;
 use crate::ids::{ExecutorId, ShuffleId};
+use crate::memory::MemoryManager;
 use crate::records::Batch;
+use crate::spill::SpillSpace;
 use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 #[cfg(any(test, feature = "testing"))]
 use crate::testing::TestFaults;
@@ -90,7 +92,9 @@ pub(crate) struct ExecutorConfig {
 pub(crate) struct Executor {
     config: ExecutorConfig,
     runtime: Arc<Runtime>,
-    blocks: BlockManager,
+    /// The process's memory budget (shared by the executors of the applications it serves).
+    memory: Arc<MemoryManager>,
+    blocks: Arc<BlockManager>,
     fetcher: Arc<dyn BlockFetcher>,
     /// Test-only fault rules (`WISP_TEST_FAULTS`).
     #[cfg(any(test, feature = "testing"))]
@@ -110,6 +114,8 @@ pub(crate) struct TaskState<'a> {
     pub(crate) live: Option<&'a LiveMetrics>,
     /// The task's sandbox, resolved when its first guest starts.
     sandbox: Option<Sandbox>,
+    /// The task's memory account and spill directory (created on its first spill).
+    pub(crate) spill: SpillSpace,
     /// The end of what its guests wrote (at most `TASK_LOG_BYTES`).
     pub(crate) log: String,
 }
@@ -149,12 +155,19 @@ impl TaskState<'_> {
         }
     }
 
-    /// Removes the scratch directory, if one was made.
+    /// Removes the scratch and spill directories, if they were made.
     fn clean_up(&mut self) {
         if let Some(dir) = self.sandbox.as_ref().and_then(|s| s.scratch.as_ref())
             && let Err(e) = std::fs::remove_dir_all(dir)
         {
             tracing::warn!(dir = %dir.display(), "cannot remove a task's scratch directory: {e}");
+        }
+        let spill = self.spill.dir();
+        match std::fs::remove_dir_all(spill) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %spill.display(), "cannot remove a task's spill directory: {e}");
+            }
+            _ => {}
         }
     }
 
@@ -206,17 +219,21 @@ impl LiveMetrics {
 }
 
 impl Executor {
-    /// Creates the executor and its work directory.
+    /// Creates the executor and its work directory; its tasks and cached blocks draw on `memory`.
     pub(crate) fn new(
         config: ExecutorConfig,
         runtime: Arc<Runtime>,
+        memory: Arc<MemoryManager>,
         fetcher: Arc<dyn BlockFetcher>,
     ) -> std::io::Result<Executor> {
         std::fs::create_dir_all(config.work_dir.join("shuffle"))?;
-        let blocks = BlockManager::new(config.work_dir.join("blocks"))?;
+        // Spill runs of tasks a killed process ran are garbage.
+        let _ = std::fs::remove_dir_all(config.work_dir.join("spill"));
+        let blocks = BlockManager::new(config.work_dir.join("blocks"), memory.clone())?;
         Ok(Executor {
             config,
             runtime,
+            memory,
             blocks,
             fetcher,
             #[cfg(any(test, feature = "testing"))]
@@ -245,6 +262,11 @@ impl Executor {
     /// Its block manager.
     pub(crate) fn blocks(&self) -> &BlockManager {
         &self.blocks
+    }
+
+    /// The memory budget it draws on.
+    pub(crate) fn memory(&self) -> &Arc<MemoryManager> {
+        &self.memory
     }
 
     pub(crate) fn runtime(&self) -> &Runtime {
@@ -296,6 +318,7 @@ impl Executor {
             cached: Vec::new(),
             live,
             sandbox: None,
+            spill: SpillSpace::new(self.spill_dir(task), Arc::new(self.memory.task())),
             log: String::new(),
         };
         let result = match before {
@@ -329,6 +352,12 @@ impl Executor {
     fn scratch_dir(&self, task: &TaskDesc) -> PathBuf {
         let n = self.scratch_seq.fetch_add(1, Ordering::Relaxed);
         self.config.work_dir.join("scratch").join(format!("{n}-task-{}", task.id.task.0))
+    }
+
+    /// A new spill directory's path for a task attempt (created on its first spill).
+    fn spill_dir(&self, task: &TaskDesc) -> PathBuf {
+        let n = self.scratch_seq.fetch_add(1, Ordering::Relaxed);
+        self.config.work_dir.join("spill").join(format!("{n}-task-{}", task.id.task.0))
     }
 
     /// Removes this executor's work directory (shuffle files, disk blocks).

@@ -3,20 +3,25 @@
 //! Every step has the shape of a guest task: `push` batches in, `finish` at
 //! the end of the partition; output records are appended to `out`. The
 //! record encodings are those of `wit/task.wit` (pairs, lists, options,
-//! tuples). Steps that need the whole partition (group, sort, cogroup)
-//! keep it in memory, packed in a few large buffers (no allocation per
-//! record); bounding their memory by spilling is left to a later version.
+//! tuples). Steps that need the whole partition (group, sort, cogroup,
+//! distinct) keep it in memory, packed in a few large buffers (no allocation
+//! per record), within what their task's memory account grants; past that
+//! they spill sorted runs to the task's spill directory and merge them
+//! (`crate::spill`), with the same output. Output is handed on in batches of
+//! bounded size.
 
 mod cogroup;
 mod group;
 mod key_table;
 mod sample;
+mod spilled;
 
 #[cfg(test)]
 mod tests;
 
 use crate::lineage::HostStep;
 use crate::records::{Batch, MalformedBatch, NotAPair};
+use crate::spill::{SpillError, SpillSpace};
 use crate::task::ReduceStep;
 
 pub(crate) use cogroup::Cogroup;
@@ -66,14 +71,26 @@ pub(crate) enum HostOpError {
         /// The step.
         op: &'static str,
     },
+    /// Spilling to local disk failed: the executor's fault, not the data's.
+    #[error(transparent)]
+    Spill(SpillError),
+}
+
+impl HostOpError {
+    /// Whether the executor (its disk) failed rather than the records: retried elsewhere.
+    pub(crate) fn is_host_failure(&self) -> bool {
+        matches!(self, HostOpError::Spill(_))
+    }
 }
 
 /// A host step with the shape of a guest task.
 pub(crate) trait HostOp {
     /// Consumes a batch of input records, appending any output records to `out`.
     fn push(&mut self, batch: &Batch, out: &mut Batch) -> Result<(), HostOpError>;
-    /// Ends the input, appending the remaining output records to `out`.
-    fn finish(&mut self, out: &mut Batch) -> Result<(), HostOpError>;
+    /// Ends the input (first call) and appends remaining output records to
+    /// `out` until it holds about `max_bytes`; true once everything was
+    /// handed out (call again with an emptied `out` while false).
+    fn finish(&mut self, out: &mut Batch, max_bytes: usize) -> Result<bool, HostOpError>;
 }
 
 /// The host op of a narrow host step, for map partition `partition`.
@@ -85,12 +102,12 @@ pub(crate) fn narrow_op(step: &HostStep, partition: u32) -> Box<dyn HostOp + Sen
     }
 }
 
-/// The host op of a reduce step.
-pub(crate) fn reduce_op(step: &ReduceStep) -> Box<dyn HostOp + Send> {
+/// The host op of a reduce step, spilling into `space`.
+pub(crate) fn reduce_op(step: &ReduceStep, space: &SpillSpace) -> Box<dyn HostOp + Send> {
     match *step {
-        ReduceStep::Group => Box::new(GroupByKey::new()),
-        ReduceStep::Sort { ascending } => Box::new(SortByKey::new(ascending)),
-        ReduceStep::Distinct => Box::new(Distinct::new()),
+        ReduceStep::Group => Box::new(GroupByKey::new(space)),
+        ReduceStep::Sort { ascending } => Box::new(SortByKey::new(ascending, space)),
+        ReduceStep::Distinct => Box::new(Distinct::new(space)),
     }
 }
 

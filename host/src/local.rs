@@ -10,6 +10,7 @@ use crate::dag::SchedulerEvent;
 use crate::driver_loop::{ExecutorBackend, ExecutorPort, LoopMessage};
 use crate::executor::{Executor, ExecutorConfig, NoRemoteBlocks};
 use crate::ids::ExecutorId;
+use crate::memory::MemoryManager;
 use crate::task::{BlockId, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 use crate::task_threads::{QueueFull, TaskQueue, TaskThreads};
 use crate::wasm::Runtime;
@@ -53,9 +54,10 @@ impl LocalExecutors {
         work_root: PathBuf,
         config: ExecutorConfig,
         runtime: Arc<Runtime>,
+        memory: Arc<MemoryManager>,
     ) -> Result<LocalExecutors, StartError> {
         let executor = Arc::new(
-            Executor::new(config.clone(), runtime, Arc::new(NoRemoteBlocks))
+            Executor::new(config.clone(), runtime, memory, Arc::new(NoRemoteBlocks))
                 .map_err(|source| StartError::WorkDir { path: config.work_dir.clone(), source })?,
         );
         let loop_tx: Arc<OnceLock<Sender<LoopMessage>>> = Arc::default();

@@ -8,9 +8,11 @@
 //! (`crate::settings` stays below everything, so no module cycle runs
 //! through the configuration).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dag::SchedulerConfig;
+use crate::memory::MemoryManager;
 use crate::settings::{Conf, ConfigError, keys};
 use crate::task::TaskLimits;
 
@@ -43,6 +45,49 @@ impl AppSettings {
     }
 }
 
+/// An executor's memory budget (`wisp.executor.memory`, `wisp.memory.storageFraction`) for its task slots.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct MemorySettings {
+    /// The budget in bytes.
+    pub(crate) budget: u64,
+    /// Fraction of the pool cached blocks keep against execution.
+    pub(crate) storage_fraction: f64,
+    /// Task slots (cores) sharing it.
+    pub(crate) slots: u32,
+    /// Fixed bytes per slot besides the buffers every slot has (fetch buffers in cluster mode).
+    pub(crate) reserved_per_slot: u64,
+}
+
+impl MemorySettings {
+    fn from_conf(
+        conf: &Conf,
+        slots: u32,
+        reserved_per_slot: u64,
+    ) -> Result<MemorySettings, ConfigError> {
+        let budget =
+            conf.given(&keys::EXECUTOR_MEMORY)?.unwrap_or_else(crate::memory::default_budget);
+        let settings = MemorySettings {
+            budget,
+            storage_fraction: conf.read(&keys::MEMORY_STORAGE_FRACTION)?,
+            slots,
+            reserved_per_slot,
+        };
+        settings.manager()?;
+        Ok(settings)
+    }
+
+    /// The executor's memory manager; a budget too small for the slots is the key's error.
+    pub(crate) fn manager(&self) -> Result<Arc<MemoryManager>, ConfigError> {
+        MemoryManager::new(self.budget, self.slots, self.reserved_per_slot, self.storage_fraction)
+            .map(Arc::new)
+            .map_err(|e| ConfigError::BadValue {
+                key: keys::EXECUTOR_MEMORY.name.to_string(),
+                value: keys::format_bytes(self.budget),
+                reason: e.to_string(),
+            })
+    }
+}
+
 /// Settings of `wisp run`: one application, its executor threads and the guests of this process.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct LocalSettings {
@@ -52,6 +97,8 @@ pub(crate) struct LocalSettings {
     pub(crate) task_limits: TaskLimits,
     /// Bytes a shuffle writer buffers before spilling (`wisp.shuffle.spill.memory`).
     pub(crate) shuffle_spill_memory: usize,
+    /// The executor's memory budget for its `cores` task slots.
+    pub(crate) memory: MemorySettings,
 }
 
 impl LocalSettings {
@@ -64,6 +111,7 @@ impl LocalSettings {
             app,
             task_limits: TaskLimits::from_conf(conf)?,
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
+            memory: MemorySettings::from_conf(conf, cores, 0)?,
         })
     }
 }
@@ -127,20 +175,27 @@ pub(crate) struct ExecutorProcessSettings {
     pub(crate) shuffle_spill_memory: usize,
     /// This process's guest limits: defaults for jobs that set none, and its memory limit a cap.
     pub(crate) task_limits: TaskLimits,
+    /// Its memory budget for its `cores` task slots (each with its fetch buffers).
+    pub(crate) memory: MemorySettings,
 }
 
 impl ExecutorProcessSettings {
-    /// Reads `wisp executor`'s configuration.
-    pub(crate) fn from_conf(conf: &Conf) -> Result<ExecutorProcessSettings, ConfigError> {
+    /// Reads `wisp executor`'s configuration for `cores` task slots.
+    pub(crate) fn from_conf(
+        conf: &Conf,
+        cores: u32,
+    ) -> Result<ExecutorProcessSettings, ConfigError> {
         conf.validate()?;
         let heartbeat: Duration = conf.read(&keys::EXECUTOR_HEARTBEAT_INTERVAL)?;
+        let max_bytes_in_flight = conf.read(&keys::REDUCER_MAX_BYTES_IN_FLIGHT)?;
         Ok(ExecutorProcessSettings {
             net: NetTimers::from_conf(conf)?,
             heartbeat_interval: heartbeat.max(MIN_HEARTBEAT_INTERVAL),
             reconnect_timeout: conf.read(&keys::EXECUTOR_RECONNECT_TIMEOUT)?,
-            max_bytes_in_flight: conf.read(&keys::REDUCER_MAX_BYTES_IN_FLIGHT)?,
+            max_bytes_in_flight,
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
             task_limits: TaskLimits::from_conf(conf)?,
+            memory: MemorySettings::from_conf(conf, cores, max_bytes_in_flight)?,
         })
     }
 }
@@ -184,7 +239,7 @@ mod tests {
             NetTimers { network_timeout: Duration::from_secs(30), liveness_timeout: SECS_3 };
         assert_eq!(master.net, timers);
         assert_eq!(SubmitSettings::from_pairs(&[]).unwrap().net, timers);
-        let executor = ExecutorProcessSettings::from_conf(&empty).unwrap();
+        let executor = ExecutorProcessSettings::from_conf(&empty, 2).unwrap();
         assert_eq!(
             (executor.net, executor.heartbeat_interval, executor.reconnect_timeout),
             (timers, Duration::from_secs(10), Duration::from_secs(300))
@@ -206,6 +261,11 @@ mod tests {
                 let value = match k.default {
                     DefaultValue::Value(text) => text,
                     DefaultValue::SameAs(_) => "250ms",
+                    DefaultValue::Unset(_) | DefaultValue::Derived(_)
+                        if matches!(k.kind, keys::Kind::Bytes { .. }) =>
+                    {
+                        "4g"
+                    }
                     DefaultValue::Unset(_) | DefaultValue::Derived(_)
                         if k.kind == keys::Kind::Duration =>
                     {
@@ -233,7 +293,7 @@ mod tests {
             Duration::from_millis(250)
         );
         MasterSettings::from_conf(&conf).unwrap();
-        ExecutorProcessSettings::from_conf(&conf).unwrap();
+        ExecutorProcessSettings::from_conf(&conf, 2).unwrap();
         let pairs =
             args.iter().map(|a| a.split_once('=').unwrap()).map(|(k, v)| (k.into(), v.into()));
         let submit = SubmitSettings::from_pairs(&pairs.collect::<Vec<_>>()).unwrap();
@@ -253,7 +313,7 @@ mod tests {
             LocalSettings::from_conf(&conf, 2).unwrap().app.scheduler.task_scheduler.cpus_per_task,
             2
         );
-        let executor = ExecutorProcessSettings::from_conf(&conf).unwrap();
+        let executor = ExecutorProcessSettings::from_conf(&conf, 2).unwrap();
         assert_eq!(
             (executor.net.network_timeout, executor.net.liveness_timeout),
             (MIN_NETWORK_TIMEOUT, MIN_NETWORK_TIMEOUT)

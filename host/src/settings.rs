@@ -247,10 +247,10 @@ mod tests {
             err.to_string(),
             "unknown configuration key wisp.task.memmory (did you mean wisp.task.memory?)"
         );
-        let err = Conf::from_args(["wisp.executor.memory=256m"]).unwrap_err();
+        let err = Conf::from_args(["wisp.executor.fuel=5"]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown configuration key wisp.executor.memory (did you mean wisp.task.memory?)"
+            "unknown configuration key wisp.executor.fuel (did you mean wisp.task.fuel?)"
         );
         let err = Conf::from_args(["wisp.nothing.like.it=1"]).unwrap_err();
         assert_eq!(

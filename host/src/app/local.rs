@@ -95,7 +95,9 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
         shuffle_spill_memory: settings.shuffle_spill_memory,
         batch_bytes: crate::executor::BATCH_BYTES,
     };
-    let executors = LocalExecutors::start(cores, work_root, executor_config, runtime.clone())?;
+    let memory = settings.memory.manager()?;
+    let executors =
+        LocalExecutors::start(cores, work_root, executor_config, runtime.clone(), memory)?;
     let spec = AppSpec {
         app: AppId(0),
         job,

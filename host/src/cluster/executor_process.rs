@@ -109,6 +109,8 @@ struct Process {
     peer_client: NetConfig,
     /// Compiled components are kept across registrations.
     runtime: Arc<Runtime>,
+    /// The memory budget of its task slots and cached blocks.
+    memory: Arc<crate::memory::MemoryManager>,
     rt: tokio::runtime::Handle,
 }
 
@@ -155,10 +157,12 @@ async fn register(p: &Process) -> Result<Registration, ClusterError> {
 }
 
 async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), ClusterError> {
-    let settings = ExecutorProcessSettings::from_conf(&args.conf)?;
+    let settings = ExecutorProcessSettings::from_conf(&args.conf, args.cores.max(1))?;
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let memory = settings.memory.manager()?;
     let p = Process {
+        memory,
         cores: args.cores.max(1),
         net: client_net(settings.net, "master"),
         peer_server: server_net(settings.net, "executor"),
@@ -326,6 +330,7 @@ impl Session {
             max_in_flight: p.settings.max_bytes_in_flight,
             spill: p.settings.shuffle_spill_memory,
             batch_bytes: crate::executor::BATCH_BYTES,
+            memory: p.memory.clone(),
             #[cfg(any(test, feature = "testing"))]
             faults: crate::testing::TestFaults::from_env()
                 .map_err(|e| ClusterError::Runtime { message: e.to_string() })?,

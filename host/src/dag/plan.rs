@@ -120,7 +120,11 @@ impl PlanContext<'_> {
         let block = BlockId { rdd, partition };
         let holders = self.cache.locations(block);
         if holders.contains(&on) {
-            return Ok(Plan::Read(Source::Cached { block, executor: on }));
+            // Read where it is; recomputed (and cached again) if `on` evicted it meanwhile.
+            return Ok(match self.compute(node, partition, on) {
+                Ok(computed) => Plan::Cache { input: Box::new(computed), block, level },
+                Err(_) => Plan::Read(Source::Cached { block, executor: on }),
+            });
         }
         match (holders.first(), self.compute(node, partition, on)) {
             (None, computed) => Ok(Plan::Cache { input: Box::new(computed?), block, level }),

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use super::{BatchSink, TaskState, guest_failure, host_failure};
+use crate::block::Stored;
 use crate::block::input::read_split_lines;
-use crate::host_ops::{Cogroup, HostOp, narrow_op, reduce_op};
+use crate::host_ops::{Cogroup, HostOp, HostOpError, narrow_op, reduce_op};
 use crate::lineage::Op;
 use crate::records::Batch;
 use crate::shuffle::{BlockDecoder, open_block};
@@ -28,7 +29,10 @@ pub(crate) fn run_plan(
             let op = narrow_op(step, st.task.id.partition);
             run_host_op(st, input, op, out)
         }
-        Plan::Reduce { input, step } => run_host_op(st, input, reduce_op(step), out),
+        Plan::Reduce { input, step } => {
+            let op = reduce_op(step, &st.spill);
+            run_host_op(st, input, op, out)
+        }
         Plan::Concat(inputs) => {
             for p in inputs {
                 run_plan(st, p, out)?;
@@ -36,21 +40,26 @@ pub(crate) fn run_plan(
             Ok(())
         }
         Plan::Cogroup { inputs, output } => {
-            let mut cg = Cogroup::new(inputs.len(), *output);
+            let mut cg = Cogroup::new(inputs.len(), *output, &st.spill);
             for (i, p) in inputs.iter().enumerate() {
                 let mut sink = CogroupInput { cogroup: &mut cg, input: i };
                 run_plan(st, p, &mut sink)?;
             }
-            let mut rest = Batch::default();
-            cg.finish(&mut rest).map_err(|e| guest_failure(e.to_string()))?;
-            push_nonempty(out, &rest)
+            let batch_bytes = st.executor.config().batch_bytes;
+            drain(out, |rest| cg.finish(rest, batch_bytes))
         }
         Plan::Cache { input, block, level } => {
+            // Still here (not evicted): read it instead of computing it.
+            if let Ok(Some(batches)) = st.executor.blocks().get(*block) {
+                st.cached.push(*block);
+                return push_cached(st, &batches, out);
+            }
             let mut tee = Tee { copies: Vec::new(), out };
             run_plan(st, input, &mut tee)?;
             let copies = tee.copies;
             match st.executor.blocks().put(*block, copies, *level) {
-                Ok(()) => st.cached.push(*block),
+                Ok(Stored::Memory | Stored::Disk) => st.cached.push(*block),
+                Ok(Stored::NotStored) => {}
                 Err(e) => tracing::warn!(block = ?block, "could not cache block: {e}"),
             }
             Ok(())
@@ -60,6 +69,27 @@ pub(crate) fn run_plan(
 
 fn push_nonempty(out: &mut dyn BatchSink, b: &Batch) -> Result<(), TaskFailure> {
     if b.is_empty() { Ok(()) } else { out.push(b) }
+}
+
+/// A host step's failure: the executor's (its disk) or the records'.
+fn op_failure(e: HostOpError) -> TaskFailure {
+    if e.is_host_failure() { host_failure(e.to_string()) } else { guest_failure(e.to_string()) }
+}
+
+/// Pushes a finishing step's output on, one bounded batch at a time.
+fn drain(
+    out: &mut dyn BatchSink,
+    mut finish: impl FnMut(&mut Batch) -> Result<bool, HostOpError>,
+) -> Result<(), TaskFailure> {
+    let mut rest = Batch::default();
+    loop {
+        rest.clear();
+        let done = finish(&mut rest).map_err(op_failure)?;
+        push_nonempty(out, &rest)?;
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 fn read_source(
@@ -110,15 +140,24 @@ fn read_source(
                 .ok_or_else(|| {
                     host_failure(format!("cached block {block:?} is missing on {executor}"))
                 })?;
-            for b in batches.iter() {
-                st.metrics.records_read += b.len() as u64;
-                st.metrics.bytes_read += b.byte_len() as u64;
-                push_nonempty(out, b)?;
-            }
-            Ok(())
+            push_cached(st, &batches, out)
         }
         Source::Shuffle(read) => read_shuffle(st, read, out),
     }
+}
+
+/// Pushes a cached partition's batches (in batches of bounded size).
+fn push_cached(
+    st: &mut TaskState<'_>,
+    batches: &[Batch],
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
+    for b in batches {
+        st.metrics.records_read += b.len() as u64;
+        st.metrics.bytes_read += b.byte_len() as u64;
+        push_chunked(b, out)?;
+    }
+    Ok(())
 }
 
 fn push_chunked(batch: &Batch, out: &mut dyn BatchSink) -> Result<(), TaskFailure> {
@@ -259,9 +298,8 @@ fn run_host_op(
 ) -> Result<(), TaskFailure> {
     let mut sink = HostOpSink { op: op.as_mut(), out, scratch: Batch::default() };
     run_plan(st, input, &mut sink)?;
-    let mut rest = Batch::default();
-    op.finish(&mut rest).map_err(|e| guest_failure(e.to_string()))?;
-    push_nonempty(out, &rest)
+    let batch_bytes = st.executor.config().batch_bytes;
+    drain(out, |rest| op.finish(rest, batch_bytes))
 }
 
 struct HostOpSink<'a> {
@@ -273,7 +311,7 @@ struct HostOpSink<'a> {
 impl BatchSink for HostOpSink<'_> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         self.scratch.clear();
-        self.op.push(batch, &mut self.scratch).map_err(|e| guest_failure(e.to_string()))?;
+        self.op.push(batch, &mut self.scratch).map_err(op_failure)?;
         push_nonempty(self.out, &self.scratch)
     }
 }
@@ -285,7 +323,7 @@ struct CogroupInput<'a> {
 
 impl BatchSink for CogroupInput<'_> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
-        self.cogroup.push_input(self.input, batch).map_err(|e| guest_failure(e.to_string()))
+        self.cogroup.push_input(self.input, batch).map_err(op_failure)
     }
 }
 

@@ -18,7 +18,40 @@ pub(crate) struct KeyTable {
     arena: Vec<u8>,
 }
 
+/// The capacity a vector of `len` elements and capacity `cap` needs for `extra` more: unchanged if
+/// they fit, else at least half again (so growth stays amortised).
+fn grown(len: usize, cap: usize, extra: usize) -> usize {
+    if len + extra <= cap { cap } else { (len + extra).max(cap + cap / 2) }
+}
+
 impl KeyTable {
+    /// Bytes its buffers would occupy with room for `keys` more keys of `bytes` bytes in all.
+    pub(crate) fn planned_bytes(&self, keys: usize, bytes: usize) -> u64 {
+        let n = self.len();
+        let mut slots = self.slots.len().max(1024);
+        while (n + keys) * 2 > slots {
+            slots *= 2;
+        }
+        (grown(self.arena.len(), self.arena.capacity(), bytes)
+            + grown(n, self.hashes.capacity(), keys) * 8
+            + grown(n, self.ends.capacity(), keys) * 8
+            + slots * 4) as u64
+    }
+
+    /// Makes the room `planned_bytes` counted (slots grow as keys arrive).
+    pub(crate) fn reserve(&mut self, keys: usize, bytes: usize) {
+        reserve_for(&mut self.arena, bytes);
+        reserve_for(&mut self.hashes, keys);
+        reserve_for(&mut self.ends, keys);
+    }
+
+    /// The ids of its keys in ascending order of their bytes.
+    pub(crate) fn ids_by_key(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.len() as u32).collect();
+        ids.sort_unstable_by(|&a, &b| self.key(a).cmp(self.key(b)));
+        ids
+    }
+
     /// Number of distinct keys.
     pub(crate) fn len(&self) -> usize {
         self.hashes.len()
@@ -73,6 +106,14 @@ impl KeyTable {
     }
 }
 
+/// Grows `v` to hold `extra` more elements, as `grown` plans.
+fn reserve_for<T>(v: &mut Vec<T>, extra: usize) {
+    let cap = grown(v.len(), v.capacity(), extra);
+    if cap > v.capacity() {
+        v.reserve_exact(cap - v.len());
+    }
+}
+
 /// Values tagged with the id of their key, packed in one arena.
 #[derive(Default)]
 pub(crate) struct GroupedValues {
@@ -82,6 +123,26 @@ pub(crate) struct GroupedValues {
 }
 
 impl GroupedValues {
+    /// Bytes its buffers would occupy with room for `values` more values of `bytes` bytes in all.
+    pub(crate) fn planned_bytes(&self, values: usize, bytes: usize) -> u64 {
+        let n = self.groups.len();
+        (grown(self.data.len(), self.data.capacity(), bytes)
+            + grown(n, self.ends.capacity(), values) * 8
+            + grown(n, self.groups.capacity(), values) * 4) as u64
+    }
+
+    /// Makes the room `planned_bytes` counted.
+    pub(crate) fn reserve(&mut self, values: usize, bytes: usize) {
+        reserve_for(&mut self.data, bytes);
+        reserve_for(&mut self.ends, values);
+        reserve_for(&mut self.groups, values);
+    }
+
+    /// Number of values.
+    pub(crate) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Adds a value of key `group`.
     pub(crate) fn push(&mut self, group: u32, value: &[u8]) {
         self.data.extend_from_slice(value);

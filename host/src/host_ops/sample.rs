@@ -82,8 +82,8 @@ impl HostOp for Sampler {
         check_output("sample", out)
     }
 
-    fn finish(&mut self, _out: &mut Batch) -> Result<(), HostOpError> {
-        Ok(())
+    fn finish(&mut self, _out: &mut Batch, _max_bytes: usize) -> Result<bool, HostOpError> {
+        Ok(true)
     }
 }
 

@@ -104,6 +104,8 @@ pub(crate) enum Section {
     Tasks,
     /// `## Input and shuffle`.
     InputAndShuffle,
+    /// `## Memory`.
+    Memory,
     /// `## Scheduling`.
     Scheduling,
     /// `## Cluster`.
@@ -116,14 +118,20 @@ pub(crate) enum Section {
 )]
 impl Section {
     /// Every section, in docs order.
-    pub(crate) const ALL: [Section; 4] =
-        [Section::Tasks, Section::InputAndShuffle, Section::Scheduling, Section::Cluster];
+    pub(crate) const ALL: [Section; 5] = [
+        Section::Tasks,
+        Section::InputAndShuffle,
+        Section::Memory,
+        Section::Scheduling,
+        Section::Cluster,
+    ];
 
     /// Its heading.
     pub(crate) fn title(self) -> &'static str {
         match self {
             Section::Tasks => "Tasks and jobs",
             Section::InputAndShuffle => "Input and shuffle",
+            Section::Memory => "Memory",
             Section::Scheduling => "Scheduling",
             Section::Cluster => "Cluster",
         }
@@ -264,6 +272,30 @@ pub(crate) static REDUCER_MAX_BYTES_IN_FLIGHT: Key = Key {
     scope: EXECUTOR_PROCESS,
     section: Section::InputAndShuffle,
     doc: "remote shuffle bytes a reduce task fetches at once (cluster mode)",
+};
+
+// ---- Memory ----
+
+/// The memory budget of an executor.
+pub(crate) static EXECUTOR_MEMORY: Key = Key {
+    name: "wisp.executor.memory",
+    kind: Kind::Bytes { min: 1 << 20, max: u64::MAX },
+    default: DefaultValue::Derived("60% of the machine's physical memory"),
+    unit: "",
+    scope: EXECUTOR,
+    section: Section::Memory,
+    doc: "memory budget of an executor (local mode: of `wisp run`): its task slots' fixed buffers (8 MiB each, plus `wisp.reducer.maxBytesInFlight` in cluster mode), then one pool for execution (sort, group, join and shuffle buffers, which spill to disk when refused; guests' linear memory, which fails the task when refused) and storage (cached blocks, least recently used evicted first). Too small for the task slots is an error at start naming the minimum",
+};
+
+/// The share of the memory pool cached blocks keep against execution.
+pub(crate) static MEMORY_STORAGE_FRACTION: Key = Key {
+    name: "wisp.memory.storageFraction",
+    kind: Kind::Number { min: 0.0, max: 1.0 },
+    default: DefaultValue::Value("0.5"),
+    unit: "",
+    scope: EXECUTOR,
+    section: Section::Memory,
+    doc: "fraction of the memory pool whose cached blocks execution memory never evicts (Spark's `spark.memory.storageFraction`); storage may use more while execution does not need it",
 };
 
 // ---- Scheduling ----
@@ -460,6 +492,8 @@ pub(crate) static KEYS: &[&Key] = &[
     &MAX_PARTITION_BYTES,
     &SHUFFLE_SPILL_MEMORY,
     &REDUCER_MAX_BYTES_IN_FLIGHT,
+    &EXECUTOR_MEMORY,
+    &MEMORY_STORAGE_FRACTION,
     &LOCALITY_WAIT,
     &LOCALITY_WAIT_PROCESS,
     &LOCALITY_WAIT_NODE,
@@ -488,7 +522,7 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Key> {
 
 /// The declared key an unknown name most likely meant: the nearest by edit
 /// distance (ignoring case) if within `max(2, len / 4)` edits, else the
-/// nearest sharing its last segment (`wisp.executor.memory` → `wisp.task.memory`).
+/// nearest sharing its last segment (`wisp.executor.fuel` → `wisp.task.fuel`).
 pub(crate) fn nearest(unknown: &str) -> Option<&'static Key> {
     let unknown = unknown.to_ascii_lowercase();
     let scored =
@@ -790,8 +824,8 @@ mod tests {
         assert_eq!(near("wisp.task.maxfailures"), Some("wisp.task.maxFailures"));
         assert_eq!(near("wisp.speculation.quantil"), Some("wisp.speculation.quantile"));
         assert_eq!(near("wisp.locality.wait.host"), Some("wisp.locality.wait.node"));
-        // Spark's name of a setting Wisp has per task.
-        assert_eq!(near("wisp.executor.memory"), Some("wisp.task.memory"));
+        // A setting Wisp has per task, asked for per executor.
+        assert_eq!(near("wisp.executor.fuel"), Some("wisp.task.fuel"));
         assert_eq!(near("wisp.completely.different"), None);
         assert_eq!(near("wisp.x"), None);
     }

@@ -45,6 +45,8 @@ pub(super) struct ExecutorSettings {
     pub(super) max_in_flight: u64,
     pub(super) spill: usize,
     pub(super) batch_bytes: usize,
+    /// The process's memory budget, shared by every application's executor.
+    pub(super) memory: Arc<crate::memory::MemoryManager>,
     /// Test-only fault rules applied to every task attempt (`WISP_TEST_FAULTS`).
     #[cfg(any(test, feature = "testing"))]
     pub(super) faults: Option<Arc<crate::testing::TestFaults>>,
@@ -106,7 +108,7 @@ impl ExecutorState {
             batch_bytes: s.batch_bytes,
         };
         let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), s.max_in_flight);
-        let e = Executor::new(config, self.runtime.clone(), Arc::new(fetcher))?;
+        let e = Executor::new(config, self.runtime.clone(), s.memory.clone(), Arc::new(fetcher))?;
         #[cfg(any(test, feature = "testing"))]
         let e = e.with_test_faults(s.faults.clone());
         let e = Arc::new(e);

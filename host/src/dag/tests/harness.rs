@@ -283,6 +283,11 @@ impl Sim {
     }
 
     /// Every record of a collect job, sorted.
+    /// The executors the scheduler's cache registry says hold `block`.
+    pub(crate) fn cache_holders(&self, block: BlockId) -> Vec<ExecutorId> {
+        self.sched.cache().locations(block).to_vec()
+    }
+
     pub(crate) fn collected(&self, job: JobId) -> Vec<String> {
         let mut out = Vec::new();
         for v in self.ok(job) {
@@ -467,6 +472,11 @@ impl Sim {
                 Batch::from_records(
                     first.into_iter().filter(|k| sets.iter().all(|s| s.contains(k))),
                 )
+            }
+            // As the real executor: a block it still holds is read, not computed.
+            Plan::Cache { block, .. } if self.blocks.contains_key(&(*block, executor)) => {
+                cached.push(*block);
+                self.blocks[&(*block, executor)].clone()
             }
             Plan::Cache { input, block, .. } => {
                 let b = self.eval(input, executor, cached)?;

@@ -54,7 +54,7 @@ fn second_job_over_a_cached_rdd_runs_every_task_process_local_where_its_block_is
     }
     for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.job == second) {
         assert!(
-            matches!(&t.plan, Plan::Read(Source::Cached { executor, .. }) if executor == e),
+            matches!(&t.plan, Plan::Cache { block, .. } if sim.cache_holders(*block) == vec![*e]),
             "{:?}",
             t.plan
         );

@@ -319,8 +319,8 @@ fn reduce_tasks_prefer_hosts_holding_most_bytes_and_executors_caching_blocks() {
     // A second job over the cached RDD prefers the executors caching each block.
     let job = sim.submit(&l, d, vec![0, 1], ResultKind::Count);
     for (e, t) in sim.launched.iter().filter(|(_, t)| t.id.job == job) {
-        let Plan::Read(Source::Cached { executor, .. }) = &t.plan else { panic!("{:?}", t.plan) };
-        assert_eq!(e, executor, "launched where its block is cached");
+        let Plan::Cache { block, .. } = &t.plan else { panic!("{:?}", t.plan) };
+        assert_eq!(sim.cache_holders(*block), vec![*e], "launched where its block is cached");
     }
     sim.run();
     sim.ok(job);
