@@ -171,19 +171,20 @@ impl BlockManager {
     }
 
     fn write_disk(&self, block: BlockId, batches: &[Batch]) -> Result<(), BlockError> {
+        let mut w = self.disk_writer(block)?;
+        for b in batches {
+            w.write(b)?;
+        }
+        w.commit()
+    }
+
+    /// Writes a block to disk batch by batch (a partition too big to copy in memory first).
+    pub(crate) fn disk_writer(&self, block: BlockId) -> Result<DiskBlockWriter, BlockError> {
         let path = self.path(block);
         let tmp = path.with_extension("tmp");
-        let io = |source| BlockError::Io { path: path.clone(), source };
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-        for b in batches {
-            for r in b.iter() {
-                f.write_all(&(r.len() as u32).to_le_bytes()).map_err(io)?;
-                f.write_all(r).map_err(io)?;
-            }
-        }
-        f.flush().map_err(io)?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(io)
+        let file = std::fs::File::create(&tmp)
+            .map_err(|source| BlockError::Io { path: tmp.clone(), source })?;
+        Ok(DiskBlockWriter { out: std::io::BufWriter::new(file), tmp, path })
     }
 
     /// A cached partition, if this executor holds it (in memory or on disk).
@@ -218,6 +219,39 @@ impl BlockManager {
             }
             let _ = std::fs::remove_file(self.path(*b));
         }
+    }
+}
+
+/// A block being written to disk; nothing is visible under its name until `commit`.
+pub(crate) struct DiskBlockWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl DiskBlockWriter {
+    /// Appends a batch's records.
+    pub(crate) fn write(&mut self, batch: &Batch) -> Result<(), BlockError> {
+        let io = |source| BlockError::Io { path: self.tmp.clone(), source };
+        for r in batch.iter() {
+            self.out.write_all(&(r.len() as u32).to_le_bytes()).map_err(io)?;
+            self.out.write_all(r).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the block under its name.
+    pub(crate) fn commit(mut self) -> Result<(), BlockError> {
+        let io = |path: &PathBuf, source| BlockError::Io { path: path.clone(), source };
+        self.out.flush().map_err(|e| io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| io(&self.path, e))
+    }
+}
+
+impl Drop for DiskBlockWriter {
+    fn drop(&mut self) {
+        // Removes the temporary file of an uncommitted block (a no-op once renamed).
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }
 

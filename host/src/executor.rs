@@ -7,6 +7,7 @@
 //! process is forked.
 
 mod plan_run;
+mod reduce_combine;
 mod sinks;
 
 use std::path::{Path, PathBuf};
@@ -125,11 +126,12 @@ impl TaskState<'_> {
     pub(crate) fn sandbox(&mut self) -> Result<&Sandbox, TaskFailure> {
         if self.sandbox.is_none() {
             let dir = self.executor.scratch_dir(self.task);
-            let sandbox = self
+            let mut sandbox = self
                 .executor
                 .runtime
                 .sandbox(&self.task.limits, Some(dir))
                 .map_err(|e| guest_failure(e.to_string()))?;
+            sandbox.account = Some(self.spill.account().clone());
             if let Some(dir) = &sandbox.scratch {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| io_failure("cannot create the scratch directory", dir, e))?;
@@ -264,10 +266,6 @@ impl Executor {
         &self.blocks
     }
 
-    /// The memory budget it draws on.
-    pub(crate) fn memory(&self) -> &Arc<MemoryManager> {
-        &self.memory
-    }
 
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.runtime

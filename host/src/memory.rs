@@ -61,8 +61,6 @@ impl Accounts {
 
 /// The memory budget of one executor (shared by its task threads and its block managers).
 pub(crate) struct MemoryManager {
-    /// The budget as configured.
-    budget: u64,
     /// The pool execution and storage share (budget less the slots' fixed buffers).
     usable: u64,
     /// Storage memory execution may not evict.
@@ -93,7 +91,6 @@ impl MemoryManager {
         }
         let usable = budget - (SLOT_FIXED_BYTES + reserved_per_slot) * u64::from(slots);
         Ok(MemoryManager {
-            budget,
             usable,
             protected_storage: (usable as f64 * storage_fraction.clamp(0.0, 1.0)) as u64,
             accounts: Mutex::new(Accounts::default()),
@@ -107,7 +104,6 @@ impl MemoryManager {
     #[cfg(test)]
     pub(crate) fn with_usable(usable: u64) -> Arc<MemoryManager> {
         Arc::new(MemoryManager {
-            budget: usable,
             usable,
             protected_storage: usable / 2,
             accounts: Mutex::new(Accounts::default()),
@@ -117,17 +113,13 @@ impl MemoryManager {
         })
     }
 
-    /// The configured budget.
-    pub(crate) fn budget(&self) -> u64 {
-        self.budget
-    }
-
     /// The pool execution and storage share.
     pub(crate) fn usable(&self) -> u64 {
         self.usable
     }
 
     /// Highest execution + storage memory held at once so far.
+    #[cfg(test)]
     pub(crate) fn peak(&self) -> u64 {
         self.peak.load(Ordering::Relaxed)
     }
@@ -221,12 +213,6 @@ impl MemoryManager {
         true
     }
 
-    /// Storage memory that is neither used nor held by execution.
-    pub(crate) fn free(&self) -> u64 {
-        let a = self.lock();
-        self.usable.saturating_sub(a.execution_total() + a.storage)
-    }
-
     /// Gives back storage memory.
     pub(crate) fn release_storage(&self, bytes: u64) {
         let mut a = self.lock();
@@ -234,6 +220,7 @@ impl MemoryManager {
     }
 
     /// Execution and storage memory held now.
+    #[cfg(test)]
     pub(crate) fn used(&self) -> (u64, u64) {
         let a = self.lock();
         (a.execution_total(), a.storage)
@@ -262,9 +249,11 @@ impl TaskMemory {
         self.manager.release_execution(self.id, bytes)
     }
 
-    /// The manager it draws from.
-    pub(crate) fn manager(&self) -> &Arc<MemoryManager> {
-        &self.manager
+}
+
+impl std::fmt::Debug for TaskMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskMemory({})", self.id)
     }
 }
 
@@ -287,6 +276,7 @@ impl Reservation {
     }
 
     /// Bytes held.
+    #[cfg(test)]
     pub(crate) fn held(&self) -> u64 {
         self.held
     }
@@ -403,7 +393,7 @@ mod tests {
         assert_eq!(t.acquire(80 * MIB), 50 * MIB);
         assert_eq!(*blocks.held.lock().unwrap(), 50 * MIB);
         assert_eq!(m.used(), (50 * MIB, 50 * MIB));
-        assert_eq!(m.free(), 0);
+        assert_eq!(m.used().0 + m.used().1, m.usable());
     }
 
     #[test]

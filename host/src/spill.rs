@@ -67,6 +67,11 @@ impl SpillSpace {
         SpillSpace { dir, memory }
     }
 
+    /// The task's memory account.
+    pub(crate) fn account(&self) -> &Arc<TaskMemory> {
+        &self.memory
+    }
+
     /// Its directory.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
@@ -131,13 +136,9 @@ impl ExternalSorter {
     }
 
     /// Its counters so far.
+    #[cfg(test)]
     pub(crate) fn metrics(&self) -> SpillMetrics {
         self.metrics
-    }
-
-    /// Memory its buffer occupies.
-    fn footprint(&self) -> u64 {
-        (self.data.capacity() as u64) + self.entries.capacity() as u64 * ENTRY_BYTES
     }
 
     /// Adds an item, spilling the buffer first if the budget refuses room for it.

@@ -11,6 +11,7 @@ mod bindings;
 mod capture;
 pub(crate) mod guest_instance;
 mod host_state;
+mod limiter;
 mod no_driver;
 mod stop;
 mod stoppable_io;
@@ -38,6 +39,7 @@ pub(crate) use crate::task::TaskLimits;
 use bindings::PipelineExports;
 pub(crate) use bindings::job as job_bindings;
 
+use crate::memory::TaskMemory;
 use crate::settings::keys;
 use crate::task::{ComponentBytes, DEFAULT_TASK_MEMORY};
 
@@ -57,6 +59,8 @@ pub(crate) struct Sandbox {
     pub fuel: Option<u64>,
     /// Host directory preopened as `/scratch`, if the job asked for one.
     pub scratch: Option<PathBuf>,
+    /// The task's memory account its guests' linear memory is charged to (none: not charged).
+    pub account: Option<Arc<TaskMemory>>,
 }
 
 /// A compiled component ready to instantiate.
@@ -176,7 +180,7 @@ impl Runtime {
             });
         }
         let scratch = if job.scratch || d.scratch { scratch } else { None };
-        Ok(Sandbox { memory, timeout, deadline, fuel, scratch })
+        Ok(Sandbox { memory, timeout, deadline, fuel, scratch, account: None })
     }
 
     /// Whether stores of this engine burn fuel.

@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use super::{BatchSink, TaskState, guest_failure, host_failure};
-use crate::block::Stored;
+use super::{BatchSink, TaskState, guest_failure, host_failure, reduce_combine};
+use crate::block::{BlockManager, DiskBlockWriter, Stored};
+use crate::lineage::StorageLevel;
+use crate::memory::Reservation;
+use crate::task::BlockId;
 use crate::block::input::read_split_lines;
 use crate::host_ops::{Cogroup, HostOp, HostOpError, narrow_op, reduce_op};
 use crate::lineage::Op;
@@ -24,7 +27,15 @@ pub(crate) fn run_plan(
 ) -> Result<(), TaskFailure> {
     match plan {
         Plan::Read(source) => read_source(st, source, out),
-        Plan::Guest { input, component, ops } => run_guest(st, input, component, ops, out),
+        Plan::Guest { input, component, ops } => {
+            if reduce_combine::is_reduce_combiner(input, ops)
+                && reduce_combine::shuffle_input_bytes(input)
+                    > reduce_combine::generation_bytes(st.sandbox()?)
+            {
+                return reduce_combine::run_in_generations(st, input, component, ops, out);
+            }
+            run_guest(st, input, component, ops, out)
+        }
         Plan::Host { input, step } => {
             let op = narrow_op(step, st.task.id.partition);
             run_host_op(st, input, op, out)
@@ -54,10 +65,24 @@ pub(crate) fn run_plan(
                 st.cached.push(*block);
                 return push_cached(st, &batches, out);
             }
-            let mut tee = Tee { copies: Vec::new(), out };
+            let executor = st.executor;
+            let blocks = executor.blocks();
+            let mut tee = Tee {
+                copy: Copy::Memory(Vec::new()),
+                copied: 0,
+                reservation: st.spill.reservation(),
+                blocks,
+                block: *block,
+                level: *level,
+                out,
+            };
             run_plan(st, input, &mut tee)?;
-            let copies = tee.copies;
-            match st.executor.blocks().put(*block, copies, *level) {
+            let stored = match tee.copy {
+                Copy::Memory(copies) => blocks.put(*block, copies, *level),
+                Copy::Disk(writer) => writer.commit().map(|()| Stored::Disk),
+                Copy::Dropped => Ok(Stored::NotStored),
+            };
+            match stored {
                 Ok(Stored::Memory | Stored::Disk) => st.cached.push(*block),
                 Ok(Stored::NotStored) => {}
                 Err(e) => tracing::warn!(block = ?block, "could not cache block: {e}"),
@@ -67,7 +92,7 @@ pub(crate) fn run_plan(
     }
 }
 
-fn push_nonempty(out: &mut dyn BatchSink, b: &Batch) -> Result<(), TaskFailure> {
+pub(super) fn push_nonempty(out: &mut dyn BatchSink, b: &Batch) -> Result<(), TaskFailure> {
     if b.is_empty() { Ok(()) } else { out.push(b) }
 }
 
@@ -327,14 +352,74 @@ impl BatchSink for CogroupInput<'_> {
     }
 }
 
+/// Where a partition being cached is copied while it flows on.
+enum Copy {
+    /// In memory, within what the task's account grants.
+    Memory(Vec<Batch>),
+    /// Too big for memory: streamed to the block's disk file (memory-and-disk, disk-only).
+    Disk(DiskBlockWriter),
+    /// Too big for memory and memory-only (or its disk file failed): not cached.
+    Dropped,
+}
+
+/// Passes batches on and copies them for the block manager.
 struct Tee<'a> {
-    copies: Vec<Batch>,
+    copy: Copy,
+    /// Bytes copied in memory so far.
+    copied: u64,
+    reservation: Reservation,
+    blocks: &'a BlockManager,
+    block: BlockId,
+    level: StorageLevel,
     out: &'a mut dyn BatchSink,
+}
+
+/// Least memory a copy asks for at a time.
+const COPY_STEP: u64 = 1 << 20;
+
+impl Tee<'_> {
+    fn copy(&mut self, batch: &Batch) {
+        if let Copy::Memory(copies) = &mut self.copy {
+            let need = self.copied + batch.byte_len() as u64 + 4 * batch.len() as u64;
+            if self.level != StorageLevel::DiskOnly && self.reservation.ensure(need, COPY_STEP) {
+                copies.push(batch.clone());
+                self.copied = need;
+                return;
+            }
+            let copies = std::mem::take(copies);
+            self.reservation.shrink_to(0);
+            self.copy = self.spill_copy(copies);
+        }
+        if let Copy::Disk(writer) = &mut self.copy
+            && let Err(e) = writer.write(batch)
+        {
+            tracing::warn!(block = ?self.block, "cannot write the block to disk, not caching it: {e}");
+            self.copy = Copy::Dropped;
+        }
+    }
+
+    /// The copy once memory refused it: on disk if the level allows.
+    fn spill_copy(&self, copies: Vec<Batch>) -> Copy {
+        if self.level == StorageLevel::MemoryOnly {
+            tracing::info!(block = ?self.block, "partition larger than the memory it may use: not cached");
+            return Copy::Dropped;
+        }
+        let written = self.blocks.disk_writer(self.block).and_then(|mut w| {
+            copies.iter().try_for_each(|b| w.write(b)).map(|()| w)
+        });
+        match written {
+            Ok(w) => Copy::Disk(w),
+            Err(e) => {
+                tracing::warn!(block = ?self.block, "cannot write the block to disk, not caching it: {e}");
+                Copy::Dropped
+            }
+        }
+    }
 }
 
 impl BatchSink for Tee<'_> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
-        self.copies.push(batch.clone());
+        self.copy(batch);
         self.out.push(batch)
     }
 }

@@ -19,7 +19,8 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
             let budget = st.executor.config().shuffle_spill_memory;
             let writer =
                 ShuffleWriter::new(&dir, *shuffle, task.id.partition, partitioner.clone(), budget)
-                    .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?;
+                    .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?
+                    .with_reservation(st.spill.reservation());
             let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
             run_plan(st, &task.plan, &mut sink)?;
             let (records, bytes) = (sink.records, sink.bytes);

@@ -9,10 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{partition_hash, shuffle_file_names};
 use crate::ids::ShuffleId;
 use crate::lineage::Partitioner;
+use crate::memory::Reservation;
 use crate::records::{Batch, MalformedBatch, NotAPair, split_pair};
 
 /// Size of the buffered writers and readers of shuffle files.
 const IO_BUFFER: usize = 1 << 20;
+
+/// Least execution memory the buffers ask their task's account for at a time.
+const RESERVATION_STEP: u64 = 1 << 20;
 
 /// Makes temporary names unique within the process (attempts of one map task may run at once).
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -131,6 +135,8 @@ pub(crate) struct ShuffleWriter {
     buffers: Vec<Vec<u8>>,
     buffered: usize,
     budget: usize,
+    /// The task's execution memory the buffers hold (none: bounded by `budget` only).
+    reservation: Option<Reservation>,
     spill: Option<Spill>,
     metrics: ShuffleWriteMetrics,
 }
@@ -165,9 +171,22 @@ impl ShuffleWriter {
             buffers: vec![Vec::new(); partitions as usize],
             buffered: 0,
             budget: memory_budget,
+            reservation: None,
             spill: None,
             metrics: ShuffleWriteMetrics::default(),
         })
+    }
+
+    /// Buffers only what `reservation` can get from its task's memory account (besides `memory_budget`).
+    pub(crate) fn with_reservation(mut self, reservation: Reservation) -> Self {
+        self.reservation = Some(reservation);
+        self
+    }
+
+    /// Whether the buffers may hold `bytes`: within the writer's own cap and what the task's account grants.
+    fn may_buffer(&mut self, bytes: usize) -> bool {
+        bytes <= self.budget
+            && self.reservation.as_mut().is_none_or(|r| r.ensure(bytes as u64, RESERVATION_STEP))
     }
 
     /// Counters so far.
@@ -188,7 +207,7 @@ impl ShuffleWriter {
             buf.extend_from_slice(&(record.len() as u32).to_le_bytes());
             buf.extend_from_slice(record);
             self.buffered += 4 + record.len();
-            if self.buffered > self.budget {
+            if !self.may_buffer(self.buffered) {
                 self.spill()?;
             }
         }
@@ -233,6 +252,9 @@ impl ShuffleWriter {
         self.metrics.spilled_bytes += self.buffered as u64;
         tracing::debug!(shuffle = %self.shuffle, map = self.map, bytes = self.buffered, "spilled shuffle buffers");
         self.buffered = 0;
+        if let Some(r) = self.reservation.as_mut() {
+            r.shrink_to(0);
+        }
         Ok(())
     }
 
