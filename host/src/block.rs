@@ -122,6 +122,8 @@ impl BlockManager {
             }
             return Ok(Stored::Memory);
         }
+        let (execution, storage) = self.budget.used();
+        tracing::debug!(?block, bytes, execution, storage, "no storage memory for the block");
         if level == StorageLevel::MemoryAndDisk {
             self.write_disk(block, &batches)?;
             Ok(Stored::Disk)
@@ -357,12 +359,11 @@ mod tests {
             blocks.put(block(1, p), partition(1000, 1), StorageLevel::MemoryAndDisk).unwrap();
         }
         let task = budget.task();
-        // Less than 1 MB is free: execution takes more by evicting blocks, never below the
-        // protected half, and the evicted memory-and-disk blocks still read back (from disk).
-        let granted = task.acquire(3_000_000);
-        assert!(granted > 1_500_000, "{granted}");
+        // Less than 1 MB is free: a guest's growth is granted by evicting blocks (whole ones, so
+        // perhaps below the protected half), and the evicted memory-and-disk blocks still read back.
+        assert!(task.acquire_all(2_500_000));
         let storage = budget.used().1;
-        assert!((2_000_000 - 1_004_000..3_012_000).contains(&storage), "{storage}");
+        assert!(storage <= 1_500_000, "{storage}");
         assert!((0..3).all(|p| blocks.get(block(1, p)).unwrap().is_some()));
     }
 }

@@ -266,7 +266,6 @@ impl Executor {
         &self.blocks
     }
 
-
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.runtime
     }

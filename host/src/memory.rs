@@ -44,18 +44,27 @@ pub(crate) trait StorageEvictor: Send + Sync {
     fn evict(&self, bytes: u64) -> u64;
 }
 
+/// The execution memory one running task holds.
+#[derive(Clone, Copy, Default)]
+struct Held {
+    /// By its host operators (capped at half a fair share).
+    operators: u64,
+    /// By its guests' linear memories.
+    guests: u64,
+}
+
 /// The accounts, under one lock.
 #[derive(Default)]
 struct Accounts {
     /// Execution memory held per running task (key: the task's account number).
-    execution: HashMap<u64, u64>,
+    execution: HashMap<u64, Held>,
     /// Storage memory held by cached blocks.
     storage: u64,
 }
 
 impl Accounts {
     fn execution_total(&self) -> u64 {
-        self.execution.values().sum()
+        self.execution.values().map(|h| h.operators + h.guests).sum()
     }
 }
 
@@ -63,6 +72,8 @@ impl Accounts {
 pub(crate) struct MemoryManager {
     /// The pool execution and storage share (budget less the slots' fixed buffers).
     usable: u64,
+    /// Task slots sharing it.
+    slots: u32,
     /// Storage memory execution may not evict.
     protected_storage: u64,
     accounts: Mutex<Accounts>,
@@ -92,6 +103,7 @@ impl MemoryManager {
         let usable = budget - (SLOT_FIXED_BYTES + reserved_per_slot) * u64::from(slots);
         Ok(MemoryManager {
             usable,
+            slots,
             protected_storage: (usable as f64 * storage_fraction.clamp(0.0, 1.0)) as u64,
             accounts: Mutex::new(Accounts::default()),
             next_account: AtomicU64::new(1),
@@ -105,6 +117,7 @@ impl MemoryManager {
     pub(crate) fn with_usable(usable: u64) -> Arc<MemoryManager> {
         Arc::new(MemoryManager {
             usable,
+            slots: 1,
             protected_storage: usable / 2,
             accounts: Mutex::new(Accounts::default()),
             next_account: AtomicU64::new(1),
@@ -116,6 +129,11 @@ impl MemoryManager {
     /// The pool execution and storage share.
     pub(crate) fn usable(&self) -> u64 {
         self.usable
+    }
+
+    /// A task slot's fair share of the pool when every slot is busy.
+    pub(crate) fn slot_share(&self) -> u64 {
+        self.usable / u64::from(self.slots)
     }
 
     /// Highest execution + storage memory held at once so far.
@@ -134,7 +152,7 @@ impl MemoryManager {
     /// Opens the account of one running task; it is closed (and its memory released) when dropped.
     pub(crate) fn task(self: &Arc<Self>) -> TaskMemory {
         let id = self.next_account.fetch_add(1, Ordering::Relaxed);
-        self.lock().execution.insert(id, 0);
+        self.lock().execution.insert(id, Held::default());
         TaskMemory { manager: self.clone(), id }
     }
 
@@ -146,21 +164,25 @@ impl MemoryManager {
         self.peak.fetch_max(a.execution_total() + a.storage, Ordering::Relaxed);
     }
 
-    /// Grants task `id` up to `bytes` more execution memory (`all`: all or
-    /// nothing); evicts cached blocks above the protected region if that is
-    /// what it takes. Returns the bytes granted.
+    /// Grants task `id` up to `bytes` more execution memory, evicting cached
+    /// blocks above the protected region if that is what it takes. A host
+    /// operator (`all` false) gets at most half of a fair share (`1/2N` of
+    /// the pool with `N` tasks running), leaving the rest to the guests, which
+    /// get all they ask for (`all`) if the pool has it, or nothing. Returns the
+    /// bytes granted.
     fn acquire_execution(&self, id: u64, bytes: u64, all: bool) -> u64 {
         let mut evicted = false;
         loop {
             let mut a = self.lock();
-            let tasks = a.execution.len().max(1) as u64;
-            let held = a.execution.get(&id).copied().unwrap_or(0);
-            // What execution may have: the pool less the protected storage in use, shared by the tasks.
-            let pool = self.usable - a.storage.min(self.protected_storage);
-            let wanted = bytes.min((pool / tasks).saturating_sub(held));
-            if all && wanted < bytes {
-                return 0;
-            }
+            let wanted = if all {
+                bytes
+            } else {
+                let tasks = a.execution.len().max(1) as u64;
+                let held = a.execution.get(&id).map_or(0, |h| h.operators);
+                // The pool less the protected storage in use, half of it shared by the tasks' operators.
+                let pool = self.usable - a.storage.min(self.protected_storage);
+                bytes.min((pool / tasks / 2).saturating_sub(held))
+            };
             let free = self.usable.saturating_sub(a.execution_total() + a.storage);
             let evictable = a.storage.saturating_sub(self.protected_storage);
             if free < wanted && evictable > 0 && !evicted {
@@ -173,7 +195,12 @@ impl MemoryManager {
             if all && grant < bytes {
                 return 0;
             }
-            *a.execution.entry(id).or_insert(0) += grant;
+            let held = a.execution.entry(id).or_default();
+            if all {
+                held.guests += grant;
+            } else {
+                held.operators += grant;
+            }
             self.note_peak(&a);
             return grant;
         }
@@ -194,10 +221,11 @@ impl MemoryManager {
         }
     }
 
-    fn release_execution(&self, id: u64, bytes: u64) {
+    fn release_execution(&self, id: u64, bytes: u64, guests: bool) {
         let mut a = self.lock();
         if let Some(held) = a.execution.get_mut(&id) {
-            *held = held.saturating_sub(bytes);
+            let from = if guests { &mut held.guests } else { &mut held.operators };
+            *from = from.saturating_sub(bytes);
         }
     }
 
@@ -220,7 +248,6 @@ impl MemoryManager {
     }
 
     /// Execution and storage memory held now.
-    #[cfg(test)]
     pub(crate) fn used(&self) -> (u64, u64) {
         let a = self.lock();
         (a.execution_total(), a.storage)
@@ -239,16 +266,25 @@ impl TaskMemory {
         self.manager.acquire_execution(self.id, bytes, false)
     }
 
-    /// Exactly `bytes` more, or nothing (a guest growing its linear memory).
+    /// Exactly `bytes` more for a guest's linear memory, or nothing.
     pub(crate) fn acquire_all(&self, bytes: u64) -> bool {
         bytes == 0 || self.manager.acquire_execution(self.id, bytes, true) == bytes
     }
 
-    /// Gives back `bytes`.
-    pub(crate) fn release(&self, bytes: u64) {
-        self.manager.release_execution(self.id, bytes)
+    /// Gives back `bytes` of guest memory.
+    pub(crate) fn release_guest(&self, bytes: u64) {
+        self.manager.release_execution(self.id, bytes, true)
     }
 
+    /// A task slot's fair share of its executor's pool.
+    pub(crate) fn slot_share(&self) -> u64 {
+        self.manager.slot_share()
+    }
+
+    /// Gives back `bytes` of operator memory.
+    pub(crate) fn release(&self, bytes: u64) {
+        self.manager.release_execution(self.id, bytes, false)
+    }
 }
 
 impl std::fmt::Debug for TaskMemory {
@@ -349,17 +385,20 @@ mod tests {
         let m = manager(8 + 100, 1);
         assert_eq!(m.usable(), 100 * MIB);
         let a = m.task();
-        assert_eq!(a.acquire(80 * MIB), 80 * MIB);
+        // Alone, a task's operators may hold half the pool.
+        assert_eq!(a.acquire(80 * MIB), 50 * MIB);
         let b = m.task();
-        // Two tasks: each may hold half; `a` already holds more, `b` gets the rest.
+        // Two tasks: a quarter each; `a` already holds more, `b` gets its quarter.
         assert_eq!(a.acquire(10 * MIB), 0);
-        assert_eq!(b.acquire(80 * MIB), 20 * MIB);
+        assert_eq!(b.acquire(80 * MIB), 25 * MIB);
         a.release(40 * MIB);
-        assert_eq!(b.acquire(80 * MIB), 30 * MIB);
+        assert_eq!(a.acquire(80 * MIB), 15 * MIB);
         drop(b);
-        assert_eq!(m.used(), (40 * MIB, 0));
-        assert!(!a.acquire_all(70 * MIB));
-        assert!(a.acquire_all(60 * MIB));
+        assert_eq!(m.used(), (25 * MIB, 0));
+        // Guests get what is free, all or nothing.
+        assert!(!a.acquire_all(76 * MIB));
+        assert!(a.acquire_all(75 * MIB));
+        assert!(!a.acquire_all(1));
         drop(a);
         assert_eq!(m.used(), (0, 0));
         assert_eq!(m.peak(), 100 * MIB);
@@ -389,11 +428,14 @@ mod tests {
         let weak: Weak<dyn StorageEvictor> = Arc::downgrade(&(blocks.clone() as Arc<_>));
         m.add_evictor(weak);
         let t = m.task();
-        // 10 free, 40 evictable above the protected 50.
-        assert_eq!(t.acquire(80 * MIB), 50 * MIB);
+        // An operator's half share is 25 of the 50 not protected; 10 are free, 15 more are evicted.
+        assert_eq!(t.acquire(80 * MIB), 25 * MIB);
+        assert_eq!(*blocks.held.lock().unwrap(), 75 * MIB);
+        // A guest may take everything but the protected storage.
+        assert!(!t.acquire_all(26 * MIB));
         assert_eq!(*blocks.held.lock().unwrap(), 50 * MIB);
+        assert!(t.acquire_all(25 * MIB));
         assert_eq!(m.used(), (50 * MIB, 50 * MIB));
-        assert_eq!(m.used().0 + m.used().1, m.usable());
     }
 
     #[test]
@@ -403,8 +445,8 @@ mod tests {
         let mut r = Reservation::new(t.clone());
         assert!(r.ensure(MIB, 4 * MIB));
         assert_eq!(r.held(), 4 * MIB);
-        assert!(r.ensure(10 * MIB, MIB));
-        assert!(!r.ensure(11 * MIB, MIB));
+        assert!(r.ensure(5 * MIB, MIB));
+        assert!(!r.ensure(6 * MIB, MIB));
         r.shrink_to(MIB);
         assert_eq!(m.used().0, MIB);
         drop(r);

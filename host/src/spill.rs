@@ -222,6 +222,7 @@ impl ExternalSorter {
         }
         w.flush().map_err(write_error)?;
         w.get_ref().sync_data().ok();
+        tracing::debug!(dir = %self.space.dir.display(), bytes, items = self.entries.len(), "spilled a sorted run");
         self.runs.push(run);
         self.metrics.spills += 1;
         self.metrics.bytes += bytes;

@@ -9,6 +9,7 @@ mod guest_lang;
 mod harness;
 mod js;
 mod leftovers;
+mod memory;
 mod python;
 mod reliability;
 mod scheduling;

@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use super::{BatchSink, TaskState, guest_failure, host_failure, reduce_combine};
-use crate::block::{BlockManager, DiskBlockWriter, Stored};
-use crate::lineage::StorageLevel;
-use crate::memory::Reservation;
-use crate::task::BlockId;
 use crate::block::input::read_split_lines;
+use crate::block::{BlockManager, DiskBlockWriter, Stored};
 use crate::host_ops::{Cogroup, HostOp, HostOpError, narrow_op, reduce_op};
 use crate::lineage::Op;
+use crate::lineage::StorageLevel;
+use crate::memory::Reservation;
 use crate::records::Batch;
 use crate::shuffle::{BlockDecoder, open_block};
+use crate::task::BlockId;
 use crate::task::{ComponentBytes, MapBlock, Plan, ShuffleRead, Source, TaskFailure};
 use crate::wasm::GuestInstance;
 use crate::wasm::guest_instance::GuestError;
@@ -62,6 +62,7 @@ pub(crate) fn run_plan(
         Plan::Cache { input, block, level } => {
             // Still here (not evicted): read it instead of computing it.
             if let Ok(Some(batches)) = st.executor.blocks().get(*block) {
+                tracing::debug!(?block, "read cached block");
                 st.cached.push(*block);
                 return push_cached(st, &batches, out);
             }
@@ -82,6 +83,7 @@ pub(crate) fn run_plan(
                 Copy::Disk(writer) => writer.commit().map(|()| Stored::Disk),
                 Copy::Dropped => Ok(Stored::NotStored),
             };
+            tracing::debug!(?block, ?stored, "computed block");
             match stored {
                 Ok(Stored::Memory | Stored::Disk) => st.cached.push(*block),
                 Ok(Stored::NotStored) => {}
@@ -165,6 +167,7 @@ fn read_source(
                 .ok_or_else(|| {
                     host_failure(format!("cached block {block:?} is missing on {executor}"))
                 })?;
+            tracing::debug!(?block, "read cached block");
             push_cached(st, &batches, out)
         }
         Source::Shuffle(read) => read_shuffle(st, read, out),
@@ -404,9 +407,10 @@ impl Tee<'_> {
             tracing::info!(block = ?self.block, "partition larger than the memory it may use: not cached");
             return Copy::Dropped;
         }
-        let written = self.blocks.disk_writer(self.block).and_then(|mut w| {
-            copies.iter().try_for_each(|b| w.write(b)).map(|()| w)
-        });
+        let written = self
+            .blocks
+            .disk_writer(self.block)
+            .and_then(|mut w| copies.iter().try_for_each(|b| w.write(b)).map(|()| w));
         match written {
             Ok(w) => Copy::Disk(w),
             Err(e) => {

@@ -3,7 +3,8 @@
 //! A reduce task whose first guest op is `combine` or `merge` holds one
 //! combiner per distinct key in the guest until the input ends. When the
 //! task's shuffle input is larger than a *generation* (a quarter of the
-//! guest's memory limit), the host feeds the guest one generation of input
+//! guest's memory limit or of a task slot's share of the executor's memory,
+//! whichever is smaller), the host feeds the guest one generation of input
 //! at a time, each in a fresh instance running only that op, and sorts the
 //! combiners each generation emits into an [`ExternalSorter`] (spilling
 //! within the task's memory). The merged combiners then go, in ascending key
@@ -31,9 +32,11 @@ pub(super) fn is_reduce_combiner(input: &Plan, ops: &[Op]) -> bool {
         && ops.first().is_some_and(|op| matches!(op.kind, OpKind::Combine | OpKind::Merge))
 }
 
-/// Input bytes one guest instance combines at most: a quarter of its memory limit.
+/// Input bytes one guest instance combines at most: a quarter of its memory limit or of a task
+/// slot's share of the executor's memory, whichever is smaller.
 pub(super) fn generation_bytes(sandbox: &Sandbox) -> u64 {
-    (sandbox.memory / 4).max(1 << 20) as u64
+    let share = sandbox.account.as_ref().map_or(u64::MAX, |a| a.slot_share());
+    ((sandbox.memory as u64).min(share) / 4).max(1 << 20)
 }
 
 /// Bytes of shuffle input a plan reads (known before the read).
@@ -75,7 +78,8 @@ pub(super) fn run_in_generations(
     ops: &[Op],
     out: &mut dyn BatchSink,
 ) -> Result<(), TaskFailure> {
-    let loaded = st.executor.runtime().load(component).map_err(|e| super::guest_failure(e.to_string()))?;
+    let loaded =
+        st.executor.runtime().load(component).map_err(|e| super::guest_failure(e.to_string()))?;
     let sandbox = st.sandbox()?.clone();
     let limit = generation_bytes(&sandbox);
     let starter = Starter {

@@ -71,7 +71,7 @@ impl ResourceLimiter for GuestLimiter {
 impl Drop for GuestLimiter {
     fn drop(&mut self) {
         if let Some(account) = &self.account {
-            account.release(self.charged);
+            account.release_guest(self.charged);
         }
     }
 }

@@ -62,6 +62,8 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "tiny-tasks" => tiny_tasks(ctx, rest),
         "spin" => spin(ctx),
         "grow" => grow(ctx, rest),
+        "out-of-core" => out_of_core(ctx, rest),
+        "cache-twice" => cache_twice(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }
@@ -413,3 +415,46 @@ fn grow(ctx: &Context, args: Vec<String>) -> Result<()> {
 }
 
 wisp_guest::main!(run);
+
+/// `key value` lines as pairs.
+fn key_value(line: String) -> (String, i64) {
+    let (k, v) = line.split_once(' ').unwrap_or((line.as_str(), "0"));
+    (k.to_owned(), v.parse().unwrap_or(0))
+}
+
+fn out_of_core(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [input, out] = args_array(args)?;
+    let pairs = ctx.text_file(&input, 8).map(key_value);
+    pairs
+        .sort_by_key_n(true, 2)
+        .map(|(k, v)| format!("{k} {v}"))
+        .save_as_text_file(&format!("{out}/sorted"))?;
+    pairs
+        .group_by_key_n(2)
+        .map(|(k, vs)| format!("{k} {} {}", vs.len(), vs.iter().sum::<i64>()))
+        .save_as_text_file(&format!("{out}/grouped"))?;
+    pairs
+        .reduce_by_key_n(add, 2)
+        .map(|(k, s)| format!("{k} {s}"))
+        .save_as_text_file(&format!("{out}/reduced"))?;
+    pairs
+        .reduce_by_key_n(add, 3)
+        .join_n(&pairs, 2)
+        .map(|(k, (s, v))| format!("{k} {s} {v}"))
+        .save_as_text_file(&format!("{out}/joined"))?;
+    pairs.keys().distinct_n(2).save_as_text_file(&format!("{out}/distinct"))?;
+    println!("saved={out}");
+    Ok(())
+}
+
+fn cache_twice(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [input] = args_array(args)?;
+    let lines = ctx
+        .text_file(&input, 32)
+        .map(|l| format!("{l}{}", ".".repeat(100)))
+        .persist(StorageLevel::MemoryAndDisk);
+    let first = lines.count()?;
+    let second = lines.map(|l| l.len() as u64).reduce(add_u64)?;
+    println!("count={first} bytes={second}");
+    Ok(())
+}
