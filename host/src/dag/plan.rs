@@ -12,8 +12,8 @@ use rustc_hash::FxHashMap;
 use super::outputs::{CacheRegistry, MapOutputs};
 use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
 use crate::lineage::{
-    GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep,
-    StorageLevel,
+    CogroupDep, GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide,
+    ShuffleDep, StorageLevel,
 };
 use crate::task::{
     BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink,
@@ -40,6 +40,15 @@ pub(crate) enum PlanError {
     /// A shuffle read needs a map output that does not exist.
     #[error("map output {map} of {shuffle} is missing")]
     MissingMapOutput { shuffle: ShuffleId, map: u32 },
+}
+
+/// A step of the preferred-locations walk.
+enum Visit<'a> {
+    /// A partition of an RDD.
+    Rdd(RddId, u32),
+    /// The bytes of a cogroup's shuffled inputs for one reduce partition,
+    /// looked at once its narrow inputs gave no preference.
+    ShuffleBytes(Vec<&'a ShuffleDep>, u32),
 }
 
 /// What plan building reads: the lineage and components of the stage's job,
@@ -194,7 +203,10 @@ impl PlanContext<'_> {
             RddKind::CoGrouped { deps, output } => Plan::Cogroup {
                 inputs: deps
                     .iter()
-                    .map(|d| self.shuffle_read(d.shuffle, partition))
+                    .map(|d| match d {
+                        CogroupDep::Shuffle(dep) => self.shuffle_read(dep.shuffle, partition),
+                        CogroupDep::Narrow(parent) => self.rdd_plan(*parent, partition, on),
+                    })
                     .collect::<Result<_, _>>()?,
                 output: *output,
             },
@@ -245,9 +257,22 @@ impl PlanContext<'_> {
     /// ancestor (a cached block, or the hosts holding most of a shuffle
     /// read's bytes, or the hosts whose executors announced a data root
     /// holding a text-file split).
+    ///
+    /// A cogroup looks at its narrow (co-partitioned) inputs first, then at
+    /// the bytes of its shuffled ones.
     pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
-        let mut stack = vec![(rdd, partition)];
-        while let Some((rdd, p)) = stack.pop() {
+        let mut stack = vec![Visit::Rdd(rdd, partition)];
+        while let Some(visit) = stack.pop() {
+            let (rdd, p) = match visit {
+                Visit::Rdd(rdd, p) => (rdd, p),
+                Visit::ShuffleBytes(deps, p) => {
+                    let locs = self.shuffle_locations(&deps, p);
+                    if !locs.is_empty() {
+                        return locs;
+                    }
+                    continue;
+                }
+            };
             let Some(node) = self.lineage.get(rdd) else {
                 continue;
             };
@@ -286,13 +311,13 @@ impl PlanContext<'_> {
                     }
                 }
                 RddKind::Parallel { .. } => {}
-                RddKind::Narrow { parent, .. } => stack.push((*parent, p)),
+                RddKind::Narrow { parent, .. } => stack.push(Visit::Rdd(*parent, p)),
                 RddKind::Union { parents } => {
                     let mut offset = 0u32;
                     for parent in parents {
                         let n = self.lineage.get(*parent).map_or(0, |n| n.partitions);
                         if p < offset + n {
-                            stack.push((*parent, p - offset));
+                            stack.push(Visit::Rdd(*parent, p - offset));
                             break;
                         }
                         offset += n;
@@ -300,20 +325,23 @@ impl PlanContext<'_> {
                 }
                 RddKind::Coalesce { parent, groups } => {
                     if let Some(group) = groups.get(p as usize) {
-                        stack.extend(group.iter().rev().map(|q| (*parent, *q)));
+                        stack.extend(group.iter().rev().map(|q| Visit::Rdd(*parent, *q)));
                     }
                 }
                 RddKind::Shuffled { dep, .. } => {
-                    let locs = self.shuffle_locations(std::slice::from_ref(dep), p);
+                    let locs = self.shuffle_locations(&[dep], p);
                     if !locs.is_empty() {
                         return locs;
                     }
                 }
                 RddKind::CoGrouped { deps, .. } => {
-                    let locs = self.shuffle_locations(deps, p);
-                    if !locs.is_empty() {
-                        return locs;
+                    let shuffled: Vec<&ShuffleDep> =
+                        deps.iter().filter_map(CogroupDep::shuffle).collect();
+                    if !shuffled.is_empty() {
+                        stack.push(Visit::ShuffleBytes(shuffled, p));
                     }
+                    let narrow = deps.iter().rev().filter(|d| d.shuffle().is_none());
+                    stack.extend(narrow.map(|d| Visit::Rdd(d.parent(), p)));
                 }
             }
         }
@@ -322,7 +350,7 @@ impl PlanContext<'_> {
 
     /// Hosts whose executors hold at least a fifth of a reduce partition's
     /// shuffle bytes, most bytes first (node-local: shuffle files are on disk).
-    fn shuffle_locations(&self, deps: &[ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
+    fn shuffle_locations(&self, deps: &[&ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
         let mut bytes: FxHashMap<&str, u64> = FxHashMap::default();
         let mut total = 0u64;
         for dep in deps {
@@ -366,7 +394,9 @@ pub(crate) fn node_components(node: &RddNode) -> Vec<ComponentId> {
             };
             map_side(dep).into_iter().chain(reduce).collect()
         }
-        RddKind::CoGrouped { deps, .. } => deps.iter().filter_map(map_side).collect(),
+        RddKind::CoGrouped { deps, .. } => {
+            deps.iter().filter_map(CogroupDep::shuffle).filter_map(map_side).collect()
+        }
         _ => Vec::new(),
     }
 }

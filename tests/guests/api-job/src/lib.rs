@@ -48,6 +48,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "group" => group(ctx),
         "aggregations" => aggregations(ctx),
         "joins" => joins(ctx),
+        "copartitioned-join" => copartitioned_join(ctx, rest),
         "union-coalesce-repartition" => union_coalesce_repartition(ctx),
         "sample" => sample(ctx),
         "take-first" => take_first(ctx),
@@ -235,6 +236,34 @@ fn joins(ctx: &Context) -> Result<()> {
     for line in lines {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// `(k, v)` of a `k v` line (two integers).
+fn int_pair(line: String) -> (u64, i64) {
+    let mut fields = line.split_ascii_whitespace().map(|f| f.parse::<i64>().unwrap_or(0));
+    let (k, v) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+    (k as u64, v)
+}
+
+fn copartitioned_join(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [left, right] = args_array(args)?;
+    let left = ctx.text_file(&left, 4).map(int_pair).reduce_by_key_n(add, 3);
+    let right = ctx.text_file(&right, 5).map(int_pair).reduce_by_key_n(add, 3);
+    let joined = left.join_n(&right, 3);
+    let mut lines = Vec::new();
+    for (k, (v, w)) in joined.collect()? {
+        lines.push(format!("join {k} {v} {w}"));
+    }
+    let products = joined.map_values(|(v, w)| v * w).reduce_by_key_n(add, 3);
+    for (k, p) in products.collect()? {
+        lines.push(format!("product {k} {p}"));
+    }
+    lines.sort();
+    for line in lines {
+        println!("{line}");
+    }
+    println!("default-join count={}", left.join(&right).count()?);
     Ok(())
 }
 
