@@ -54,7 +54,7 @@ pub(crate) fn bench_joins(data_dir: &Path) -> anyhow::Result<()> {
         Ok(python) => {
             let mut cmd = Command::new(python);
             cmd.args(["-c", "import pyspark; print(pyspark.__version__)"]);
-            run_bounded(cmd, Duration::from_secs(60)).stdout.trim().to_string()
+            piped(cmd, Duration::from_secs(60)).stdout.trim().to_string()
         }
         Err(_) => String::new(),
     };
@@ -301,18 +301,24 @@ fn pyspark() -> Result<PathBuf, String> {
     }
     eprintln!("installing pyspark into {} (pip)", venv.display());
     let mut cmd = Command::new("python3");
-    cmd.args(["-m", "venv"]).arg(&venv).stdin(Stdio::null());
-    let made = run_bounded(cmd, Duration::from_secs(300));
+    cmd.args(["-m", "venv"]).arg(&venv);
+    let made = piped(cmd, Duration::from_secs(300));
     if !made.ok() {
         return Err(format!("python3 -m venv failed: {}", last_line(&made.stderr)));
     }
     let mut cmd = Command::new(venv.join("bin").join("pip"));
-    cmd.args(["install", "--quiet", "pyspark"]).stdin(Stdio::null());
-    let installed = run_bounded(cmd, Duration::from_secs(1800));
+    cmd.args(["install", "--quiet", "pyspark"]);
+    let installed = piped(cmd, Duration::from_secs(1800));
     if !installed.ok() || !importable(&python) {
         return Err(format!("pip install pyspark failed: {}", last_line(&installed.stderr)));
     }
     Ok(python)
+}
+
+/// Runs `cmd` with its output captured, killed after `timeout`.
+fn piped(mut cmd: Command, timeout: Duration) -> wisp_tests::Run {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    run_bounded(cmd, timeout)
 }
 
 fn last_line(text: &str) -> &str {
@@ -322,15 +328,9 @@ fn last_line(text: &str) -> &str {
 fn run_pyspark(python: &Path, args: &[&str]) -> anyhow::Result<BaselineRun> {
     let script = Path::new(REPO_ROOT).join("tests/src/bin/bench/pyspark_jobs.py");
     let mut cmd = Command::new(python);
-    cmd.arg(&script)
-        .args(args)
-        .env("PYSPARK_PYTHON", python)
-        .env("PYSPARK_DRIVER_PYTHON", python)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.arg(&script).args(args).env("PYSPARK_PYTHON", python).env("PYSPARK_DRIVER_PYTHON", python);
     let start = Instant::now();
-    let r = run_bounded(cmd, PYSPARK_TIMEOUT);
+    let r = piped(cmd, PYSPARK_TIMEOUT);
     let wall = start.elapsed();
     anyhow::ensure!(r.ok(), "pyspark {} failed: {}", args[0], r.stderr.trim());
     let job = r
