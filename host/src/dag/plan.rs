@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::outputs::{CacheRegistry, MapOutputs};
 use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
@@ -79,7 +79,7 @@ impl PlanContext<'_> {
         partition: u32,
         on: ExecutorId,
     ) -> Result<(Plan, TaskSink), PlanError> {
-        let input = self.rdd_plan(dep.parent, partition, on)?;
+        let input = self.rdd_plan(dep.parent, partition, on, &mut FxHashSet::default())?;
         let plan = match &dep.map_side {
             MapSideCombine::None => input,
             MapSideCombine::Guest(ops) => self.guest(input, ops)?,
@@ -101,7 +101,8 @@ impl PlanContext<'_> {
         kind: &ResultKind,
         on: ExecutorId,
     ) -> Result<(Plan, TaskSink), PlanError> {
-        Ok((self.rdd_plan(rdd, partition, on)?, TaskSink::Result(kind.clone())))
+        let plan = self.rdd_plan(rdd, partition, on, &mut FxHashSet::default())?;
+        Ok((plan, TaskSink::Result(kind.clone())))
     }
 
     /// The records of one partition of an RDD, for a task running on
@@ -113,26 +114,33 @@ impl PlanContext<'_> {
     /// copy) recomputes the partition from its lineage, without caching a
     /// second copy. Only when that is impossible (a shuffle output below it is
     /// gone) does it name a holder, and then fails on `on` and is retried.
-    pub(crate) fn rdd_plan(
+    /// `caching` holds the blocks the task's plan already caches: a block
+    /// met twice in one task (a cogroup or union of two RDDs derived from the
+    /// same persisted one) is cached by its first occurrence only.
+    fn rdd_plan(
         &self,
         rdd: RddId,
         partition: u32,
         on: ExecutorId,
+        caching: &mut FxHashSet<BlockId>,
     ) -> Result<Plan, PlanError> {
         let node = self.node(rdd)?;
         if partition >= node.partitions {
             return Err(PlanError::NoPartition { rdd, partition });
         }
         let Some(level) = node.persist else {
-            return self.compute(node, partition, on);
+            return self.compute(node, partition, on, caching);
         };
         let block = BlockId { rdd, partition };
         let holders = self.cache.locations(block);
         if holders.contains(&on) {
             return Ok(Plan::Read(Source::Cached { block, executor: on }));
         }
-        match (holders.first(), self.compute(node, partition, on)) {
-            (None, computed) => Ok(Plan::Cache { input: Box::new(computed?), block, level }),
+        match (holders.first(), self.compute(node, partition, on, caching)) {
+            (None, computed) if caching.insert(block) => {
+                Ok(Plan::Cache { input: Box::new(computed?), block, level })
+            }
+            (None, computed) => computed,
             (Some(_), Ok(computed)) => Ok(computed),
             (Some(&executor), Err(PlanError::MissingMapOutput { .. })) => {
                 Ok(Plan::Read(Source::Cached { block, executor }))
@@ -141,7 +149,13 @@ impl PlanContext<'_> {
         }
     }
 
-    fn compute(&self, node: &RddNode, partition: u32, on: ExecutorId) -> Result<Plan, PlanError> {
+    fn compute(
+        &self,
+        node: &RddNode,
+        partition: u32,
+        on: ExecutorId,
+        caching: &mut FxHashSet<BlockId>,
+    ) -> Result<Plan, PlanError> {
         let missing = || PlanError::NoPartition { rdd: node.id, partition };
         let p = partition as usize;
         Ok(match &node.kind {
@@ -152,7 +166,7 @@ impl PlanContext<'_> {
                 Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone()))
             }
             RddKind::Narrow { parent, step } => {
-                let input = self.rdd_plan(*parent, partition, on)?;
+                let input = self.rdd_plan(*parent, partition, on, caching)?;
                 match step {
                     NarrowStep::Guest(ops) => self.guest(input, ops)?,
                     NarrowStep::Host(step) => {
@@ -172,14 +186,14 @@ impl PlanContext<'_> {
                     offset += n;
                 }
                 let (parent, p) = found.ok_or_else(missing)?;
-                self.rdd_plan(parent, p, on)?
+                self.rdd_plan(parent, p, on, caching)?
             }
             RddKind::Coalesce { parent, groups } => {
                 let group = groups.get(p).ok_or_else(missing)?;
                 Plan::Concat(
                     group
                         .iter()
-                        .map(|q| self.rdd_plan(*parent, *q, on))
+                        .map(|q| self.rdd_plan(*parent, *q, on, caching))
                         .collect::<Result<_, _>>()?,
                 )
             }
@@ -205,7 +219,9 @@ impl PlanContext<'_> {
                     .iter()
                     .map(|d| match d {
                         CogroupDep::Shuffle(dep) => self.shuffle_read(dep.shuffle, partition),
-                        CogroupDep::Narrow(parent) => self.rdd_plan(*parent, partition, on),
+                        CogroupDep::Narrow(parent) => {
+                            self.rdd_plan(*parent, partition, on, caching)
+                        }
                     })
                     .collect::<Result<_, _>>()?,
                 output: *output,

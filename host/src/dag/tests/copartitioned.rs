@@ -188,3 +188,38 @@ fn fetch_failure_under_a_co_partitioned_input_reruns_its_map_stage() {
     );
     assert_eq!(subs.last(), Some(&(StageId(2), 1, Result)));
 }
+
+/// `Plan::Cache` nodes in a plan.
+fn caches(plan: &Plan) -> usize {
+    match plan {
+        Plan::Read(_) => 0,
+        Plan::Cache { input, .. } => 1 + caches(input),
+        Plan::Guest { input, .. } | Plan::Host { input, .. } | Plan::Reduce { input, .. } => {
+            caches(input)
+        }
+        Plan::Concat(inputs) | Plan::Cogroup { inputs, .. } => inputs.iter().map(caches).sum(),
+    }
+}
+
+#[test]
+fn a_persisted_rdd_under_both_inputs_of_a_task_is_cached_once() {
+    // PageRank's first iteration: `links.join(links.map_values(...))`, links persisted.
+    let mut l = Lineage::default();
+    let links = words3(&mut l, LEFT, 0);
+    persist(&mut l, links);
+    let ranks = guest(&mut l, links, 1, &["identity"]);
+    let joined = join(&mut l, vec![CogroupDep::Narrow(links), CogroupDep::Narrow(ranks)]);
+    let mut sim = Sim::new(2, 2);
+    let job = sim.collect(&l, joined);
+    sim.run();
+    assert_eq!(sim.collected(job), distinct_words(LEFT));
+    let results: Vec<&Plan> = sim
+        .launched
+        .iter()
+        .filter(|(_, t)| t.id.stage == StageId(1))
+        .map(|(_, t)| &t.plan)
+        .collect();
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(|p| caches(p) == 1), "{results:?}");
+    assert!(sim.sched.cache().fully_cached(links, 3));
+}
