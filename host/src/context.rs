@@ -15,8 +15,8 @@ use crate::block::input::list_splits;
 use crate::driver_loop::LoopHandle;
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
-    CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep, Op, OpKind,
-    Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
+    CogroupDep, CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep,
+    Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::settings::Conf;
@@ -310,6 +310,11 @@ impl Context {
         ))
     }
 
+    /// A cogroup of `parents` into `partitions` hash partitions (Spark's
+    /// `CoGroupedRDD`): a parent already hash-partitioned that way is read
+    /// one-to-one without a shuffle, the others are shuffled. The result
+    /// keeps the partitioner, so a following aggregation or join with the
+    /// same partitioner needs no shuffle either.
     fn cogrouped(
         &mut self,
         parents: &[RddId],
@@ -319,35 +324,50 @@ impl Context {
         let partitioner = Partitioner::Hash { partitions };
         let mut deps = Vec::with_capacity(parents.len());
         for &parent in parents {
-            self.node(parent)?;
+            if self.node(parent)?.partitioner.as_ref() == Some(&partitioner) {
+                deps.push(CogroupDep::Narrow(parent));
+                continue;
+            }
             let shuffle = self.lineage.new_shuffle();
-            deps.push(ShuffleDep {
+            deps.push(CogroupDep::Shuffle(ShuffleDep {
                 shuffle,
                 parent,
                 partitioner: partitioner.clone(),
                 map_side: MapSideCombine::None,
-            });
+            }));
         }
         Ok(self.lineage.add(RddKind::CoGrouped { deps, output }, partitions, Some(partitioner)))
     }
 
-    /// `(k, (list<v1>, ...))` over several pair RDDs.
+    /// The partition count of a cogroup or join called with `partitions`
+    /// (0: Spark's default partitioner, `Lineage::default_hash_partitions`).
+    fn cogroup_partitions(&self, parents: &[RddId], partitions: u32) -> Result<u32, ContextError> {
+        for &parent in parents {
+            self.node(parent)?;
+        }
+        Ok(match partitions {
+            0 => self.lineage.default_hash_partitions(parents, self.default_parallelism),
+            n => n,
+        })
+    }
+
+    /// `(k, (list<v1>, ...))` over several pair RDDs (`partitions` 0: the default partitioner).
     pub(crate) fn cogroup(
         &mut self,
         parents: &[RddId],
         partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let partitions = Self::partitions_arg("cogroup", partitions)?;
         if parents.is_empty() {
             return Err(ContextError::InvalidArgument {
                 call: "cogroup",
                 reason: "no RDDs given".into(),
             });
         }
+        let partitions = self.cogroup_partitions(parents, partitions)?;
         self.cogrouped(parents, partitions, CogroupOutput::Cogroup)
     }
 
-    /// A join of two pair RDDs.
+    /// A join of two pair RDDs (`partitions` 0: the default partitioner).
     pub(crate) fn join(
         &mut self,
         left: RddId,
@@ -355,7 +375,7 @@ impl Context {
         kind: JoinKind,
         partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let partitions = Self::partitions_arg("join", partitions)?;
+        let partitions = self.cogroup_partitions(&[left, right], partitions)?;
         self.cogrouped(&[left, right], partitions, CogroupOutput::Join(kind))
     }
 

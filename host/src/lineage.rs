@@ -139,6 +139,34 @@ pub enum JoinKind {
     FullOuter,
 }
 
+/// How a cogroup reads one of its inputs (Spark's `CoGroupedRDD` dependencies).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CogroupDep {
+    /// The input is shuffled into the cogroup's partitioner.
+    Shuffle(ShuffleDep),
+    /// The input already follows the cogroup's partitioner: partition `i`
+    /// reads the parent's partition `i` (one-to-one, no shuffle).
+    Narrow(RddId),
+}
+
+impl CogroupDep {
+    /// The shuffle dependency, if the input is shuffled.
+    pub fn shuffle(&self) -> Option<&ShuffleDep> {
+        match self {
+            CogroupDep::Shuffle(dep) => Some(dep),
+            CogroupDep::Narrow(_) => None,
+        }
+    }
+
+    /// The parent RDD read by this input.
+    pub fn parent(&self) -> RddId {
+        match self {
+            CogroupDep::Shuffle(dep) => dep.parent,
+            CogroupDep::Narrow(parent) => *parent,
+        }
+    }
+}
+
 /// A byte range of one input file; lines starting inside it belong to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSplit {
@@ -181,8 +209,9 @@ pub enum RddKind {
     Coalesce { parent: RddId, groups: Vec<Vec<u32>> },
     /// The output of one shuffle, read per reduce partition.
     Shuffled { dep: ShuffleDep, reduce: ReduceSide },
-    /// Several shuffles with the same partitioner, grouped by key.
-    CoGrouped { deps: Vec<ShuffleDep>, output: CogroupOutput },
+    /// Several inputs with the same partitioner (each shuffled, or already
+    /// partitioned that way), grouped by key.
+    CoGrouped { deps: Vec<CogroupDep>, output: CogroupOutput },
 }
 
 /// How a persisted RDD keeps its partitions (mirror of the WIT `storage-level`).
@@ -276,6 +305,31 @@ impl Lineage {
         self.rdds.is_empty()
     }
 
+    /// The hash partition count Spark's default partitioner picks for an
+    /// operation over `parents` (ids made by this lineage): that of the
+    /// parent with the most hash partitions, if it is within an order of
+    /// magnitude of the largest parent or not below `default_parallelism`;
+    /// otherwise `default_parallelism`.
+    pub fn default_hash_partitions(&self, parents: &[RddId], default_parallelism: u32) -> u32 {
+        let largest = parents.iter().map(|p| self.node(*p).partitions).max().unwrap_or(0);
+        let hashed = parents
+            .iter()
+            .filter_map(|p| match self.node(*p).partitioner {
+                Some(Partitioner::Hash { partitions }) => Some(partitions),
+                _ => None,
+            })
+            .max();
+        match hashed {
+            Some(n)
+                if default_parallelism <= n
+                    || (largest as f64).log10() - (n as f64).log10() < 1.0 =>
+            {
+                n
+            }
+            _ => default_parallelism,
+        }
+    }
+
     /// The dependencies of an RDD, in parent order.
     pub fn dependencies(&self, id: RddId) -> Vec<Dependency> {
         match &self.node(id).kind {
@@ -285,9 +339,43 @@ impl Lineage {
             }
             RddKind::Union { parents } => parents.iter().map(|p| Dependency::Narrow(*p)).collect(),
             RddKind::Shuffled { dep, .. } => vec![Dependency::Shuffle(dep.clone())],
-            RddKind::CoGrouped { deps, .. } => {
-                deps.iter().cloned().map(Dependency::Shuffle).collect()
-            }
+            RddKind::CoGrouped { deps, .. } => deps
+                .iter()
+                .map(|d| match d {
+                    CogroupDep::Shuffle(dep) => Dependency::Shuffle(dep.clone()),
+                    CogroupDep::Narrow(parent) => Dependency::Narrow(*parent),
+                })
+                .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rdd(l: &mut Lineage, partitions: u32, partitioner: Option<Partitioner>) -> RddId {
+        l.add(RddKind::Parallel { slices: Vec::new() }, partitions, partitioner)
+    }
+
+    #[test]
+    fn default_hash_partitions_follow_sparks_default_partitioner() {
+        let mut l = Lineage::default();
+        let plain = rdd(&mut l, 50, None);
+        let hash3 = rdd(&mut l, 3, Some(Partitioner::Hash { partitions: 3 }));
+        let hash8 = rdd(&mut l, 8, Some(Partitioner::Hash { partitions: 8 }));
+        let range =
+            rdd(&mut l, 9, Some(Partitioner::Range { bounds: vec![vec![1]; 8], ascending: true }));
+        // No hash-partitioned parent: the default parallelism.
+        assert_eq!(l.default_hash_partitions(&[plain, range], 4), 4);
+        // The hash-partitioned parent with the most partitions.
+        assert_eq!(l.default_hash_partitions(&[hash3, hash8], 4), 8);
+        assert_eq!(l.default_hash_partitions(&[hash3, range], 2), 3);
+        // 3 is over ten times fewer than 50 and below the default of 4: not eligible.
+        assert_eq!(l.default_hash_partitions(&[plain, hash3], 4), 4);
+        // 8 is within an order of magnitude of 50.
+        assert_eq!(l.default_hash_partitions(&[plain, hash8], 16), 8);
+        // Not eligible by size, but not below the default parallelism either.
+        assert_eq!(l.default_hash_partitions(&[plain, hash3], 2), 3);
     }
 }

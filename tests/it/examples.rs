@@ -46,7 +46,7 @@ fn join_example_matches_reference_inner_join() {
 }
 
 /// Spark's SparkPageRank, computed directly.
-fn reference_pagerank(edges: &str, iterations: usize) -> BTreeMap<String, f64> {
+pub(crate) fn reference_pagerank(edges: &str, iterations: usize) -> BTreeMap<String, f64> {
     let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in edges.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();

@@ -4,6 +4,7 @@ mod api;
 mod bad_input;
 mod c_guest;
 mod cluster;
+mod copartitioned;
 mod examples;
 mod guest_lang;
 mod harness;

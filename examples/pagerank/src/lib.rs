@@ -38,6 +38,10 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let [edges, iterations, output] = args_array(args)?;
     let iterations: u32 = parse_arg("ITERATIONS", &iterations)?;
     let lines = ctx.text_file(&edges, ctx.default_parallelism());
+    // `group_by_key` hash-partitions the links once and `cache` keeps them:
+    // `ranks` keeps that partitioning (`map_values`, and `reduce_by_key` into
+    // the same partition count), so every `join` reads both sides where they
+    // are and each iteration shuffles only the contributions.
     let links = lines.flat_map(edge).distinct().group_by_key().cache();
     let mut ranks = links.map_values(|_| 1.0f64);
     for _ in 0..iterations {

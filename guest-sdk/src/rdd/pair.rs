@@ -3,7 +3,10 @@
 //! their encoded bytes.
 //!
 //! Every shuffle has a `*_n` variant taking the number of partitions; the
-//! plain one uses [`Context::default_parallelism`](crate::Context::default_parallelism).
+//! plain one uses [`Context::default_parallelism`](crate::Context::default_parallelism),
+//! except the joins and `cogroup`, which use Spark's default partitioner: the
+//! hash partitioning of an input that has one (the one with the most
+//! partitions), so that an input already partitioned that way is not shuffled.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -33,9 +36,11 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         self.then(|id| driver::combine_by_key(id, aggregator, 0, partitions.max(1), true))
     }
 
+    /// A join into `partitions` partitions; 0 lets the host pick Spark's
+    /// default partitioner (an input's hash partitioning, if it has one).
     fn join_with<W, R>(&self, other: &Rdd<(K, W)>, kind: JoinKind, partitions: u32) -> Rdd<(K, R)> {
         match (&self.id, &other.id) {
-            (Ok(a), Ok(b)) => Rdd::from_driver(driver::join(*a, *b, kind, partitions.max(1))),
+            (Ok(a), Ok(b)) => Rdd::from_driver(driver::join(*a, *b, kind, partitions)),
             (Err(e), _) | (_, Err(e)) => Rdd::failed(e.clone()),
         }
     }
@@ -235,17 +240,17 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
 
     /// Pairs `(k, (v, w))` for every `v` and `w` of a key on both sides.
     pub fn join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, W))> {
-        self.join_n(other, default_partitions())
+        self.join_with(other, JoinKind::Inner, 0)
     }
 
     /// [`Rdd::join`] into `partitions` partitions.
     pub fn join_n<W: Data>(&self, other: &Rdd<(K, W)>, partitions: u32) -> Rdd<(K, (V, W))> {
-        self.join_with(other, JoinKind::Inner, partitions)
+        self.join_with(other, JoinKind::Inner, partitions.max(1))
     }
 
     /// Every pair of `self`, with each matching value of `other` or `None`.
     pub fn left_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (V, Option<W>))> {
-        self.left_outer_join_n(other, default_partitions())
+        self.join_with(other, JoinKind::LeftOuter, 0)
     }
 
     /// [`Rdd::left_outer_join`] into `partitions` partitions.
@@ -254,12 +259,12 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         other: &Rdd<(K, W)>,
         partitions: u32,
     ) -> Rdd<(K, (V, Option<W>))> {
-        self.join_with(other, JoinKind::LeftOuter, partitions)
+        self.join_with(other, JoinKind::LeftOuter, partitions.max(1))
     }
 
     /// Every pair of `other`, with each matching value of `self` or `None`.
     pub fn right_outer_join<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Option<V>, W))> {
-        self.right_outer_join_n(other, default_partitions())
+        self.join_with(other, JoinKind::RightOuter, 0)
     }
 
     /// [`Rdd::right_outer_join`] into `partitions` partitions.
@@ -268,7 +273,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         other: &Rdd<(K, W)>,
         partitions: u32,
     ) -> Rdd<(K, (Option<V>, W))> {
-        self.join_with(other, JoinKind::RightOuter, partitions)
+        self.join_with(other, JoinKind::RightOuter, partitions.max(1))
     }
 
     /// Every key of either side, with the matching values or `None`.
@@ -276,7 +281,7 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         &self,
         other: &Rdd<(K, W)>,
     ) -> Rdd<(K, (Option<V>, Option<W>))> {
-        self.full_outer_join_n(other, default_partitions())
+        self.join_with(other, JoinKind::FullOuter, 0)
     }
 
     /// [`Rdd::full_outer_join`] into `partitions` partitions.
@@ -285,12 +290,12 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         other: &Rdd<(K, W)>,
         partitions: u32,
     ) -> Rdd<(K, (Option<V>, Option<W>))> {
-        self.join_with(other, JoinKind::FullOuter, partitions)
+        self.join_with(other, JoinKind::FullOuter, partitions.max(1))
     }
 
     /// For every key of either side, all its values on each side.
     pub fn cogroup<W: Data>(&self, other: &Rdd<(K, W)>) -> Rdd<(K, (Vec<V>, Vec<W>))> {
-        self.cogroup_n(other, default_partitions())
+        self.cogroup_with(other, 0)
     }
 
     /// [`Rdd::cogroup`] into `partitions` partitions.
@@ -299,8 +304,17 @@ impl<K: Data, V: Data> Rdd<(K, V)> {
         other: &Rdd<(K, W)>,
         partitions: u32,
     ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
+        self.cogroup_with(other, partitions.max(1))
+    }
+
+    /// A cogroup into `partitions` partitions (0: as [`Rdd::join_with`]).
+    fn cogroup_with<W: Data>(
+        &self,
+        other: &Rdd<(K, W)>,
+        partitions: u32,
+    ) -> Rdd<(K, (Vec<V>, Vec<W>))> {
         match (&self.id, &other.id) {
-            (Ok(a), Ok(b)) => Rdd::from_driver(driver::cogroup(&[*a, *b], partitions.max(1))),
+            (Ok(a), Ok(b)) => Rdd::from_driver(driver::cogroup(&[*a, *b], partitions)),
             (Err(e), _) | (_, Err(e)) => Rdd::failed(e.clone()),
         }
     }

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::outputs::{CacheRegistry, MapOutputs};
 use crate::ids::{ComponentId, ExecutorId, RddId, ShuffleId};
 use crate::lineage::{
-    GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide, ShuffleDep,
-    StorageLevel,
+    CogroupDep, GuestOps, Lineage, MapSideCombine, NarrowStep, RddKind, RddNode, ReduceSide,
+    ShuffleDep, StorageLevel,
 };
 use crate::task::{
     BlockId, ComponentBytes, MapBlock, Plan, ReduceStep, ResultKind, ShuffleRead, Source, TaskSink,
@@ -40,6 +40,15 @@ pub(crate) enum PlanError {
     /// A shuffle read needs a map output that does not exist.
     #[error("map output {map} of {shuffle} is missing")]
     MissingMapOutput { shuffle: ShuffleId, map: u32 },
+}
+
+/// A step of the preferred-locations walk.
+enum Visit<'a> {
+    /// A partition of an RDD.
+    Rdd(RddId, u32),
+    /// The bytes of a cogroup's shuffled inputs for one reduce partition,
+    /// looked at once its narrow inputs gave no preference.
+    ShuffleBytes(Vec<&'a ShuffleDep>, u32),
 }
 
 /// What plan building reads: the lineage and components of the stage's job,
@@ -70,7 +79,7 @@ impl PlanContext<'_> {
         partition: u32,
         on: ExecutorId,
     ) -> Result<(Plan, TaskSink), PlanError> {
-        let input = self.rdd_plan(dep.parent, partition, on)?;
+        let input = self.rdd_plan(dep.parent, partition, on, &mut FxHashSet::default())?;
         let plan = match &dep.map_side {
             MapSideCombine::None => input,
             MapSideCombine::Guest(ops) => self.guest(input, ops)?,
@@ -92,7 +101,8 @@ impl PlanContext<'_> {
         kind: &ResultKind,
         on: ExecutorId,
     ) -> Result<(Plan, TaskSink), PlanError> {
-        Ok((self.rdd_plan(rdd, partition, on)?, TaskSink::Result(kind.clone())))
+        let plan = self.rdd_plan(rdd, partition, on, &mut FxHashSet::default())?;
+        Ok((plan, TaskSink::Result(kind.clone())))
     }
 
     /// The records of one partition of an RDD, for a task running on
@@ -104,18 +114,22 @@ impl PlanContext<'_> {
     /// copy) recomputes the partition from its lineage, without caching a
     /// second copy. Only when that is impossible (a shuffle output below it is
     /// gone) does it name a holder, and then fails on `on` and is retried.
-    pub(crate) fn rdd_plan(
+    /// `caching` holds the blocks the task's plan already caches: a block
+    /// met twice in one task (a cogroup or union of two RDDs derived from the
+    /// same persisted one) is cached by its first occurrence only.
+    fn rdd_plan(
         &self,
         rdd: RddId,
         partition: u32,
         on: ExecutorId,
+        caching: &mut FxHashSet<BlockId>,
     ) -> Result<Plan, PlanError> {
         let node = self.node(rdd)?;
         if partition >= node.partitions {
             return Err(PlanError::NoPartition { rdd, partition });
         }
         let Some(level) = node.persist else {
-            return self.compute(node, partition, on);
+            return self.compute(node, partition, on, caching);
         };
         let block = BlockId { rdd, partition };
         let holders = self.cache.locations(block);
@@ -126,8 +140,11 @@ impl PlanContext<'_> {
                 Err(_) => Plan::Read(Source::Cached { block, executor: on }),
             });
         }
-        match (holders.first(), self.compute(node, partition, on)) {
-            (None, computed) => Ok(Plan::Cache { input: Box::new(computed?), block, level }),
+        match (holders.first(), self.compute(node, partition, on, caching)) {
+            (None, computed) if caching.insert(block) => {
+                Ok(Plan::Cache { input: Box::new(computed?), block, level })
+            }
+            (None, computed) => computed,
             (Some(_), Ok(computed)) => Ok(computed),
             (Some(&executor), Err(PlanError::MissingMapOutput { .. })) => {
                 Ok(Plan::Read(Source::Cached { block, executor }))
@@ -136,7 +153,13 @@ impl PlanContext<'_> {
         }
     }
 
-    fn compute(&self, node: &RddNode, partition: u32, on: ExecutorId) -> Result<Plan, PlanError> {
+    fn compute(
+        &self,
+        node: &RddNode,
+        partition: u32,
+        on: ExecutorId,
+        caching: &mut FxHashSet<BlockId>,
+    ) -> Result<Plan, PlanError> {
         let missing = || PlanError::NoPartition { rdd: node.id, partition };
         let p = partition as usize;
         Ok(match &node.kind {
@@ -147,7 +170,7 @@ impl PlanContext<'_> {
                 Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone()))
             }
             RddKind::Narrow { parent, step } => {
-                let input = self.rdd_plan(*parent, partition, on)?;
+                let input = self.rdd_plan(*parent, partition, on, caching)?;
                 match step {
                     NarrowStep::Guest(ops) => self.guest(input, ops)?,
                     NarrowStep::Host(step) => {
@@ -167,14 +190,14 @@ impl PlanContext<'_> {
                     offset += n;
                 }
                 let (parent, p) = found.ok_or_else(missing)?;
-                self.rdd_plan(parent, p, on)?
+                self.rdd_plan(parent, p, on, caching)?
             }
             RddKind::Coalesce { parent, groups } => {
                 let group = groups.get(p).ok_or_else(missing)?;
                 Plan::Concat(
                     group
                         .iter()
-                        .map(|q| self.rdd_plan(*parent, *q, on))
+                        .map(|q| self.rdd_plan(*parent, *q, on, caching))
                         .collect::<Result<_, _>>()?,
                 )
             }
@@ -198,7 +221,12 @@ impl PlanContext<'_> {
             RddKind::CoGrouped { deps, output } => Plan::Cogroup {
                 inputs: deps
                     .iter()
-                    .map(|d| self.shuffle_read(d.shuffle, partition))
+                    .map(|d| match d {
+                        CogroupDep::Shuffle(dep) => self.shuffle_read(dep.shuffle, partition),
+                        CogroupDep::Narrow(parent) => {
+                            self.rdd_plan(*parent, partition, on, caching)
+                        }
+                    })
                     .collect::<Result<_, _>>()?,
                 output: *output,
             },
@@ -249,9 +277,22 @@ impl PlanContext<'_> {
     /// ancestor (a cached block, or the hosts holding most of a shuffle
     /// read's bytes, or the hosts whose executors announced a data root
     /// holding a text-file split).
+    ///
+    /// A cogroup looks at its narrow (co-partitioned) inputs first, then at
+    /// the bytes of its shuffled ones.
     pub(crate) fn preferred_locations(&self, rdd: RddId, partition: u32) -> Vec<TaskLocation> {
-        let mut stack = vec![(rdd, partition)];
-        while let Some((rdd, p)) = stack.pop() {
+        let mut stack = vec![Visit::Rdd(rdd, partition)];
+        while let Some(visit) = stack.pop() {
+            let (rdd, p) = match visit {
+                Visit::Rdd(rdd, p) => (rdd, p),
+                Visit::ShuffleBytes(deps, p) => {
+                    let locs = self.shuffle_locations(&deps, p);
+                    if !locs.is_empty() {
+                        return locs;
+                    }
+                    continue;
+                }
+            };
             let Some(node) = self.lineage.get(rdd) else {
                 continue;
             };
@@ -290,13 +331,13 @@ impl PlanContext<'_> {
                     }
                 }
                 RddKind::Parallel { .. } => {}
-                RddKind::Narrow { parent, .. } => stack.push((*parent, p)),
+                RddKind::Narrow { parent, .. } => stack.push(Visit::Rdd(*parent, p)),
                 RddKind::Union { parents } => {
                     let mut offset = 0u32;
                     for parent in parents {
                         let n = self.lineage.get(*parent).map_or(0, |n| n.partitions);
                         if p < offset + n {
-                            stack.push((*parent, p - offset));
+                            stack.push(Visit::Rdd(*parent, p - offset));
                             break;
                         }
                         offset += n;
@@ -304,20 +345,23 @@ impl PlanContext<'_> {
                 }
                 RddKind::Coalesce { parent, groups } => {
                     if let Some(group) = groups.get(p as usize) {
-                        stack.extend(group.iter().rev().map(|q| (*parent, *q)));
+                        stack.extend(group.iter().rev().map(|q| Visit::Rdd(*parent, *q)));
                     }
                 }
                 RddKind::Shuffled { dep, .. } => {
-                    let locs = self.shuffle_locations(std::slice::from_ref(dep), p);
+                    let locs = self.shuffle_locations(&[dep], p);
                     if !locs.is_empty() {
                         return locs;
                     }
                 }
                 RddKind::CoGrouped { deps, .. } => {
-                    let locs = self.shuffle_locations(deps, p);
-                    if !locs.is_empty() {
-                        return locs;
+                    let shuffled: Vec<&ShuffleDep> =
+                        deps.iter().filter_map(CogroupDep::shuffle).collect();
+                    if !shuffled.is_empty() {
+                        stack.push(Visit::ShuffleBytes(shuffled, p));
                     }
+                    let narrow = deps.iter().rev().filter(|d| d.shuffle().is_none());
+                    stack.extend(narrow.map(|d| Visit::Rdd(d.parent(), p)));
                 }
             }
         }
@@ -326,7 +370,7 @@ impl PlanContext<'_> {
 
     /// Hosts whose executors hold at least a fifth of a reduce partition's
     /// shuffle bytes, most bytes first (node-local: shuffle files are on disk).
-    fn shuffle_locations(&self, deps: &[ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
+    fn shuffle_locations(&self, deps: &[&ShuffleDep], reduce: u32) -> Vec<TaskLocation> {
         let mut bytes: FxHashMap<&str, u64> = FxHashMap::default();
         let mut total = 0u64;
         for dep in deps {
@@ -370,7 +414,9 @@ pub(crate) fn node_components(node: &RddNode) -> Vec<ComponentId> {
             };
             map_side(dep).into_iter().chain(reduce).collect()
         }
-        RddKind::CoGrouped { deps, .. } => deps.iter().filter_map(map_side).collect(),
+        RddKind::CoGrouped { deps, .. } => {
+            deps.iter().filter_map(CogroupDep::shuffle).filter_map(map_side).collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -14,7 +14,7 @@ use rustc_hash::FxHashSet;
 use super::plan::{PlanError, node_components};
 use super::{EventRecord, Scheduler, StageKind};
 use crate::ids::{JobId, RddId, StageId};
-use crate::lineage::{Lineage, RddKind, ShuffleDep};
+use crate::lineage::{CogroupDep, Lineage, RddKind, ShuffleDep};
 use crate::task::ComponentBytes;
 use crate::task_scheduler::{PendingTask, TaskSet};
 
@@ -102,7 +102,10 @@ fn shuffle_deps(
             RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => narrow(*parent),
             RddKind::Union { parents } => parents.iter().rev().for_each(|p| narrow(*p)),
             RddKind::Shuffled { dep, .. } => deps.push(dep.clone()),
-            RddKind::CoGrouped { deps: ds, .. } => deps.extend(ds.iter().cloned()),
+            RddKind::CoGrouped { deps: ds, .. } => {
+                deps.extend(ds.iter().filter_map(CogroupDep::shuffle).cloned());
+                ds.iter().rev().filter(|d| d.shuffle().is_none()).for_each(|d| narrow(d.parent()));
+            }
         }
     }
     let mut shuffles = FxHashSet::default();
@@ -232,18 +235,27 @@ impl Scheduler {
                     stack.push(parent);
                 }
             };
-            let shuffles: &[ShuffleDep] = match &node.kind {
-                RddKind::TextFile { .. } | RddKind::Parallel { .. } => &[],
+            let shuffles: Vec<&ShuffleDep> = match &node.kind {
+                RddKind::TextFile { .. } | RddKind::Parallel { .. } => Vec::new(),
                 RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => {
                     narrow(*parent);
-                    &[]
+                    Vec::new()
                 }
                 RddKind::Union { parents } => {
                     parents.iter().for_each(|p| narrow(*p));
-                    &[]
+                    Vec::new()
                 }
-                RddKind::Shuffled { dep, .. } => std::slice::from_ref(dep),
-                RddKind::CoGrouped { deps, .. } => deps,
+                RddKind::Shuffled { dep, .. } => vec![dep],
+                RddKind::CoGrouped { deps, .. } => deps
+                    .iter()
+                    .filter_map(|d| match d {
+                        CogroupDep::Shuffle(dep) => Some(dep),
+                        CogroupDep::Narrow(parent) => {
+                            narrow(*parent);
+                            None
+                        }
+                    })
+                    .collect(),
             };
             for dep in shuffles {
                 if !self.outputs.is_available(dep.shuffle)

@@ -1,5 +1,6 @@
 //! DAG scheduler tests: the whole `Scheduler` driven by a simulated cluster (`harness`), as pure data.
 
+mod copartitioned;
 mod epochs;
 mod faults;
 mod harness;

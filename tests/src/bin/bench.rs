@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -20,6 +20,10 @@
 //! starts beyond the first of each stage partition), and checks every output
 //! against the fault-free one.
 //!
+//! The joins section (`--only joins`; not part of the default run) times a
+//! 5M × 1M-row join and 10 iterations of PageRank on a 2M-edge graph against
+//! PySpark's RDD programs over the same files (`bench/joins.rs`).
+//!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -36,6 +40,8 @@ use wisp_tests::{
     write_corpus,
 };
 
+#[path = "bench/joins.rs"]
+mod joins;
 #[path = "bench/languages.rs"]
 mod languages;
 
@@ -61,17 +67,19 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let job = PathBuf::from(&args[0]);
     let mut conf = Vec::new();
     let mut cores = None;
+    let mut event_log = None;
     let mut i = 1;
     while i < split {
         match args[i].as_str() {
             "--cores" => cores = Some(args[i + 1].parse()?),
             "--conf" => conf.push(args[i + 1].clone()),
+            "--event-log" => event_log = Some(PathBuf::from(&args[i + 1])),
             other => anyhow::bail!("unknown child flag {other}"),
         }
         i += 2;
     }
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
-    run_local(&LocalOptions { job, cores, event_log: None, conf, args: job_args })?;
+    run_local(&LocalOptions { job, cores, event_log, conf, args: job_args })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
@@ -131,6 +139,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024u64;
     let mut task_counts = vec![1000u32, 10_000];
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
+    let mut join_section = false;
     let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -141,7 +150,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("cluster") => local = false,
                 Some("languages") => (local, cluster, langs) = (false, false, true),
                 Some("faults") => (local, cluster, faults) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages|faults"),
+                Some("joins") => (local, cluster, join_section) = (false, false, true),
+                _ => anyhow::bail!("--only local|cluster|languages|faults|joins"),
             },
             "--languages" => {
                 only_languages = it
@@ -168,6 +178,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     let data_dir = PathBuf::from(REPO_ROOT).join("target").join("bench-data");
     std::fs::create_dir_all(&data_dir)?;
+    if join_section {
+        return joins::bench_joins(&data_dir);
+    }
     let corpus = data_dir.join(format!("corpus-{size_mib}m.txt"));
     if std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0) < size_mib << 20 {
         eprintln!("generating {size_mib} MiB corpus at {}", corpus.display());

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use super::harness::*;
 use crate::dag::{EventRecord, StageKind};
 use crate::ids::{ExecutorId, StageId};
-use crate::lineage::{CogroupOutput, JoinKind, Lineage, MapSideCombine, RddKind, ReduceSide};
+use crate::lineage::{
+    CogroupDep, CogroupOutput, JoinKind, Lineage, MapSideCombine, RddKind, ReduceSide,
+};
 use crate::task::{Plan, ReduceStep, ResultKind, ResultValue, Source, TaskSink};
 use crate::task_scheduler::TaskLocation;
 
@@ -85,7 +87,10 @@ fn join_of_two_shuffled_lineages_is_one_job() {
     let ld = shuffle_dep(&mut l, lw, 2, MapSideCombine::None);
     let rd = shuffle_dep(&mut l, rw, 2, MapSideCombine::None);
     let joined = l.add(
-        RddKind::CoGrouped { deps: vec![ld, rd], output: CogroupOutput::Join(JoinKind::Inner) },
+        RddKind::CoGrouped {
+            deps: vec![CogroupDep::Shuffle(ld), CogroupDep::Shuffle(rd)],
+            output: CogroupOutput::Join(JoinKind::Inner),
+        },
         2,
         None,
     );

@@ -48,6 +48,8 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "group" => group(ctx),
         "aggregations" => aggregations(ctx),
         "joins" => joins(ctx),
+        "copartitioned-join" => copartitioned_join(ctx, rest),
+        "join-checksum" => join_checksum(ctx, rest),
         "union-coalesce-repartition" => union_coalesce_repartition(ctx),
         "sample" => sample(ctx),
         "take-first" => take_first(ctx),
@@ -237,6 +239,59 @@ fn joins(ctx: &Context) -> Result<()> {
     for line in lines {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// `(k, v)` of a `k v` line (two integers).
+fn int_pair(line: String) -> (u64, i64) {
+    let mut fields = line.split_ascii_whitespace().map(|f| f.parse::<i64>().unwrap_or(0));
+    let (k, v) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+    (k as u64, v)
+}
+
+fn copartitioned_join(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [left, right] = args_array(args)?;
+    let left = ctx.text_file(&left, 4).map(int_pair).reduce_by_key_n(add, 3);
+    let right = ctx.text_file(&right, 5).map(int_pair).reduce_by_key_n(add, 3);
+    let joined = left.join_n(&right, 3);
+    let mut lines = Vec::new();
+    for (k, (v, w)) in joined.collect()? {
+        lines.push(format!("join {k} {v} {w}"));
+    }
+    let products = joined.map_values(|(v, w)| v * w).reduce_by_key_n(add, 3);
+    for (k, p) in products.collect()? {
+        lines.push(format!("product {k} {p}"));
+    }
+    lines.sort();
+    for line in lines {
+        println!("{line}");
+    }
+    println!("default-join count={}", left.join(&right).count()?);
+    Ok(())
+}
+
+/// `(k, v)` of a `k<TAB>v` line (two unsigned integers).
+fn tab_pair(line: String) -> (u64, u64) {
+    let (k, v) = line.split_once('\t').unwrap_or((&line, "0"));
+    (k.parse().unwrap_or(0), v.parse().unwrap_or(0))
+}
+
+/// One joined row as `(1, k * 1000003 + v * 31 + w)`, all modulo 2^64.
+fn row_checksum((k, (v, w)): (u64, (u64, u64))) -> (u64, u64) {
+    (1, k.wrapping_mul(1_000_003).wrapping_add(v.wrapping_mul(31)).wrapping_add(w))
+}
+
+fn add_pairs(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0 + b.0, a.1.wrapping_add(b.1))
+}
+
+fn join_checksum(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [left, right] = args_array(args)?;
+    let n = ctx.default_parallelism();
+    let left = ctx.text_file(&left, n).map(tab_pair);
+    let right = ctx.text_file(&right, n).map(tab_pair);
+    let (count, checksum) = left.join(&right).map(row_checksum).fold((0, 0), add_pairs)?;
+    println!("count={count} checksum={checksum}");
     Ok(())
 }
 
