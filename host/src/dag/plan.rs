@@ -135,7 +135,8 @@ impl PlanContext<'_> {
         let holders = self.cache.locations(block);
         if holders.contains(&on) {
             // Read where it is; recomputed (and cached again) if `on` evicted it meanwhile.
-            return Ok(match self.compute(node, partition, on) {
+            caching.insert(block);
+            return Ok(match self.compute(node, partition, on, caching) {
                 Ok(computed) => Plan::Cache { input: Box::new(computed), block, level },
                 Err(_) => Plan::Read(Source::Cached { block, executor: on }),
             });

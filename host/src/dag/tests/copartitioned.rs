@@ -144,8 +144,9 @@ fn a_cached_co_partitioned_input_is_read_where_its_blocks_are() {
         assert_eq!((s.executor, s.locality), (holder, TaskLocality::ProcessLocal), "{s:?}");
         let (e, t) = sim.launched.iter().find(|(_, t)| t.id.task == s.task).unwrap();
         let Plan::Cogroup { inputs, .. } = &t.plan else { panic!("{:?}", t.plan) };
+        // Read from the cache of the executor it runs on (computed again only if evicted there).
         assert!(
-            matches!(&inputs[0], Plan::Read(Source::Cached { executor, .. }) if executor == e),
+            matches!(&inputs[0], Plan::Cache { block, .. } if sim.cache_holders(*block) == vec![*e]),
             "{inputs:?}"
         );
     }
