@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -24,6 +24,11 @@
 //! 5M × 1M-row join and 10 iterations of PageRank on a 2M-edge graph against
 //! PySpark's RDD programs over the same files (`bench/joins.rs`).
 //!
+//! The out-of-core section (`--only out-of-core`, `--sort-mib N`, 4096 by
+//! default; not part of the default run) sorts TeraSort records under a
+//! 512 MiB executor budget, unconstrained, and with PySpark's `sortByKey`,
+//! verifying each output (`bench/out_of_core.rs`).
+//!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -44,6 +49,8 @@ use wisp_tests::{
 mod joins;
 #[path = "bench/languages.rs"]
 mod languages;
+#[path = "bench/out_of_core.rs"]
+mod out_of_core;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -140,6 +147,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut task_counts = vec![1000u32, 10_000];
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
     let mut join_section = false;
+    let mut sort_mib = None;
     let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -151,7 +159,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("languages") => (local, cluster, langs) = (false, false, true),
                 Some("faults") => (local, cluster, faults) = (false, false, true),
                 Some("joins") => (local, cluster, join_section) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages|faults|joins"),
+                Some("out-of-core") => (local, cluster, sort_mib) = (false, false, Some(4096)),
+                _ => anyhow::bail!("--only local|cluster|languages|faults|joins|out-of-core"),
             },
             "--languages" => {
                 only_languages = it
@@ -160,6 +169,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                     .split(',')
                     .map(String::from)
                     .collect()
+            }
+            "--sort-mib" => {
+                sort_mib =
+                    Some(it.next().ok_or_else(|| anyhow::anyhow!("--sort-mib N"))?.parse()?)
             }
             "--runs" => runs = it.next().ok_or_else(|| anyhow::anyhow!("--runs N"))?.parse()?,
             "--size-mib" => {
@@ -180,6 +193,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     if join_section {
         return joins::bench_joins(&data_dir);
+    }
+    if let Some(mib) = sort_mib {
+        return out_of_core::bench_out_of_core(&data_dir, mib);
     }
     let corpus = data_dir.join(format!("corpus-{size_mib}m.txt"));
     if std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0) < size_mib << 20 {

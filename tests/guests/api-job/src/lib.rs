@@ -66,6 +66,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "grow" => grow(ctx, rest),
         "out-of-core" => out_of_core(ctx, rest),
         "cache-twice" => cache_twice(ctx, rest),
+        "terasort" => terasort(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }
@@ -511,5 +512,21 @@ fn cache_twice(ctx: &Context, args: Vec<String>) -> Result<()> {
     let first = lines.count()?;
     let second = lines.map(|l| l.len() as u64).reduce(add_u64)?;
     println!("count={first} bytes={second}");
+    Ok(())
+}
+
+/// TeraSort over 100-byte lines (`KEY VALUE`, a 10-byte key): sorted by key into `PARTS` files.
+fn terasort(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [input, output, parts] = args_array(args)?;
+    let parts: u32 = parse_arg("PARTS", &parts)?;
+    ctx.text_file(&input, 0)
+        .map(|l| {
+            let (k, v) = l.split_at(l.len().min(10));
+            (k.to_owned(), v.to_owned())
+        })
+        .sort_by_key_n(true, parts)
+        .map(|(k, v)| format!("{k}{v}"))
+        .save_as_text_file(&output)?;
+    println!("saved={output}");
     Ok(())
 }

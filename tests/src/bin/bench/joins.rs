@@ -38,10 +38,10 @@ struct JoinAnswer {
 }
 
 /// A PySpark run: its wall time, the job time it measured itself, its stdout.
-struct BaselineRun {
-    wall: Duration,
-    job: Duration,
-    stdout: String,
+pub(super) struct BaselineRun {
+    pub(super) wall: Duration,
+    pub(super) job: Duration,
+    pub(super) stdout: String,
 }
 
 /// Runs the section.
@@ -283,7 +283,7 @@ fn check_ranks(who: &str, out: &Path, expected: &HashMap<String, f64>) -> anyhow
 
 /// The venv's python with pyspark importable (installing it on first use),
 /// or why the baseline cannot run.
-fn pyspark() -> Result<PathBuf, String> {
+pub(super) fn pyspark() -> Result<PathBuf, String> {
     let mut java = Command::new("java");
     java.arg("-version").stdout(Stdio::null()).stderr(Stdio::null());
     if !java.status().is_ok_and(|s| s.success()) {
@@ -325,7 +325,7 @@ fn last_line(text: &str) -> &str {
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output")
 }
 
-fn run_pyspark(python: &Path, args: &[&str]) -> anyhow::Result<BaselineRun> {
+pub(super) fn run_pyspark(python: &Path, args: &[&str]) -> anyhow::Result<BaselineRun> {
     let script = Path::new(REPO_ROOT).join("tests/src/bin/bench/pyspark_jobs.py");
     let mut cmd = Command::new(python);
     cmd.arg(&script).args(args).env("PYSPARK_PYTHON", python).env("PYSPARK_DRIVER_PYTHON", python);

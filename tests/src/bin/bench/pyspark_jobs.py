@@ -2,6 +2,7 @@
 
 Usage: python pyspark_jobs.py join LEFT RIGHT
        python pyspark_jobs.py pagerank EDGES ITERATIONS OUTPUT_DIR
+       python pyspark_jobs.py terasort INPUT OUTPUT_DIR PARTS
 
 Runs on local[2] with spark.default.parallelism=2 (Wisp's local mode with 2
 cores) and prints its result and `job_seconds=<s>`: the time from the first
@@ -51,6 +52,17 @@ def pagerank(sc, edges, iterations, output):
     ranks.map(lambda pr: f"{pr[0]}\t{pr[1]!r}").saveAsTextFile(output)
 
 
+def terasort(sc, input, output, parts):
+    # The same program as api-job's `terasort`: a 10-byte key, the rest the value.
+    (
+        sc.textFile(input)
+        .map(lambda line: (line[:10], line[10:]))
+        .sortByKey(True, int(parts))
+        .map(lambda kv: kv[0] + kv[1])
+        .saveAsTextFile(output)
+    )
+
+
 def main():
     conf = (
         SparkConf()
@@ -68,6 +80,8 @@ def main():
         join(sc, sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "pagerank":
         pagerank(sc, sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "terasort":
+        terasort(sc, sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         raise SystemExit(f"unknown job {sys.argv[1]!r}")
     print(f"job_seconds={time.perf_counter() - start:.3f}")
