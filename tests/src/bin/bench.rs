@@ -416,12 +416,17 @@ impl BenchCluster {
 
     /// CPU seconds used so far by the executors' network threads (their tokio runtime and its blocking pool).
     fn net_cpu_secs(&self) -> f64 {
+        self.thread_cpu_secs("wisp-executor-n")
+    }
+
+    /// CPU seconds used so far by the executors' threads whose name starts with `prefix`.
+    fn thread_cpu_secs(&self, prefix: &str) -> f64 {
         let mut stats = Vec::new();
         for e in &self.executors {
             let tasks = format!("/proc/{}/task", e.id());
             for t in std::fs::read_dir(&tasks).into_iter().flatten().flatten() {
                 let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-                if comm.starts_with("wisp-executor-n") {
+                if comm.starts_with(prefix) {
                     stats.push(t.path().join("stat"));
                 }
             }
@@ -588,6 +593,7 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
         raw[1], raw[0], raw[1], raw[2]
     );
     let net_cpu_before = cluster.net_cpu_secs();
+    let task_cpu_before = cluster.thread_cpu_secs("wisp-task");
     let before = cluster.fetches().len();
     let conf = ["wisp.files.maxPartitionBytes=64m"];
     let (join_wall, _) = cluster.submit(
@@ -612,9 +618,11 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
         join_wall.as_secs_f64()
     );
     let net_cpu = cluster.net_cpu_secs() - net_cpu_before;
+    let task_cpu = cluster.thread_cpu_secs("wisp-task") - task_cpu_before;
     println!(
-        "    the executors' network threads (serving and fetching, both ends) used {net_cpu:.2} CPU s: {:.2} CPU ns/byte fetched",
-        net_cpu * 1e9 / bytes as f64
+        "    the executors' network threads (serving and fetching, both ends) used {net_cpu:.2} CPU s: {:.2} CPU ns/byte fetched; their task threads (map, decode, join) {task_cpu:.2} CPU s in the join's {:.2} s",
+        net_cpu * 1e9 / bytes as f64,
+        join_wall.as_secs_f64()
     );
     for executor in 1..=2 {
         let mine: Vec<Fetch> = fetches.iter().filter(|f| f.executor == executor).copied().collect();
