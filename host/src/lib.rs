@@ -78,3 +78,6 @@ pub use task_scheduler::TaskLocality;
 pub use net::endpoint::{HandshakeError, NetConfig};
 pub use net::framing::Limits;
 pub use net::protocol::{PROTOCOL_VERSION, Role, SubmitRequest};
+
+// Raw quinn throughput with Wisp's transport configuration, the shuffle-fetch benchmark's baseline.
+pub use net::loopback::{LoopbackError, quic_loopback_throughput};

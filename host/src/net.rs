@@ -22,6 +22,7 @@
 pub(crate) mod auth;
 pub(crate) mod endpoint;
 pub(crate) mod framing;
+pub(crate) mod loopback;
 pub(crate) mod protocol;
 pub(crate) mod rpc;
 mod socket;

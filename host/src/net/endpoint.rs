@@ -279,11 +279,12 @@ pub(crate) fn endpoint_config() -> quinn::EndpointConfig {
 }
 
 /// `quinn::Endpoint::server` on a socket that logs datagrams that are not QUIC (`net::socket`).
-fn watched_endpoint(
+pub(crate) fn watched_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
 ) -> std::io::Result<(quinn::Endpoint, Arc<WatchedSocket>)> {
     let socket = std::net::UdpSocket::bind(addr)?;
+    size_socket_buffers(&socket);
     let runtime =
         quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
     let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
@@ -482,6 +483,7 @@ pub(crate) fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoi
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let socket = std::net::UdpSocket::bind(local)?;
+    size_socket_buffers(&socket);
     let runtime =
         quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
     quinn::Endpoint::new(endpoint_config(), None, socket, runtime)
@@ -578,5 +580,25 @@ fn refused_by_close(conn: &quinn::Connection, server: &'static str) -> Option<Ha
             })
         }
         _ => None,
+    }
+}
+
+/// The send and receive buffer asked of the kernel for every Wisp UDP
+/// socket (Linux caps it at `net.core.rmem_max` / `wmem_max`). The default
+/// (about 208 KiB) fills in a fraction of a millisecond at loopback rates
+/// whenever the receiving process is briefly off its core; the datagrams
+/// dropped then halve the sender's congestion window. Measured on a shuffle
+/// fetch of 18 MB blocks between two executors: about 3 % of datagrams lost
+/// and 30–45 congestion events per block with the default, none with this.
+pub(crate) const SOCKET_BUFFER_BYTES: usize = 4 << 20;
+
+/// Asks for `SOCKET_BUFFER_BYTES` of send and receive buffer; a refusal only costs throughput.
+fn size_socket_buffers(socket: &std::net::UdpSocket) {
+    let sized = quinn::udp::UdpSocketState::new(socket.into()).and_then(|state| {
+        state.set_recv_buffer_size(socket.into(), SOCKET_BUFFER_BYTES)?;
+        state.set_send_buffer_size(socket.into(), SOCKET_BUFFER_BYTES)
+    });
+    if let Err(e) = sized {
+        tracing::debug!(error = %e, "cannot enlarge the UDP socket buffers");
     }
 }

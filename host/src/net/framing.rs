@@ -8,14 +8,15 @@
 //! in a frame, otherwise `Chunked { len }` followed by `Chunk` frames that
 //! together hold the message's postcard encoding. The receiver accepts a
 //! chunked message up to `Limits::max_message` bytes and grows its buffer
-//! only as chunks arrive. `write_payload`/`read_payload_chunk` stream raw
-//! bytes (shuffle blocks) the same way without building a message.
+//! only as chunks arrive. Raw bytes (shuffle blocks) stream the same way
+//! without building a message: `chunk_frame` builds a `Chunk` frame around
+//! bytes read in place, `read_payload` reads chunks straight into the
+//! payload's buffer. Neither copies the bytes through a `Chunk` value: the
+//! frame header is written and parsed by hand (`chunk_header`).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-use crate::net::protocol::Chunk;
 
 /// Default largest frame body: 16 MiB.
 pub(crate) const DEFAULT_MAX_FRAME: u32 = 16 << 20;
@@ -46,7 +47,8 @@ impl Default for Limits {
 }
 
 impl Limits {
-    fn chunk_size(&self) -> usize {
+    /// The size payloads are cut into.
+    pub(crate) fn chunk_size(&self) -> usize {
         (self.chunk as usize).clamp(1, (self.max_frame as usize).saturating_sub(16).max(1))
     }
 }
@@ -166,13 +168,6 @@ enum EnvelopeRef<'a, T> {
     },
 }
 
-/// Borrowed form of `Chunk` for encoding without a copy.
-#[derive(serde::Serialize)]
-struct ChunkRef<'a> {
-    #[serde(with = "serde_bytes")]
-    bytes: &'a [u8],
-}
-
 fn short_name<T>() -> &'static str {
     let name = std::any::type_name::<T>();
     name.rsplit("::").next().unwrap_or(name)
@@ -288,9 +283,27 @@ async fn write_chunks<W: AsyncWrite + Unpin>(
     limits: &Limits,
 ) -> Result<(), FrameError> {
     for piece in bytes.chunks(limits.chunk_size()) {
-        write_frame(w, &ChunkRef { bytes: piece }, limits.max_frame).await?;
+        let (header, used) = chunk_header(piece.len());
+        w.write_all(&header[..used]).await?;
+        w.write_all(piece).await?;
     }
     Ok(())
+}
+
+/// One `Chunk` frame of `n` bytes (at most `limits.chunk`, at least 1) in a
+/// single buffer, its bytes written in place by `fill` (from a file, say):
+/// handed to the transport as it is (`Stream::write_frame_bytes`), no copy.
+pub(crate) fn chunk_frame<E>(
+    n: usize,
+    limits: &Limits,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<bytes::Bytes, E> {
+    debug_assert!(n >= 1 && n <= limits.chunk_size(), "a chunk of {n} bytes");
+    let (header, used) = chunk_header(n);
+    let mut frame = bytes::BytesMut::zeroed(used + n);
+    frame[..used].copy_from_slice(&header[..used]);
+    fill(&mut frame[used..])?;
+    Ok(frame.freeze())
 }
 
 /// Reads a message written by `write_message`; `Ok(None)` on a clean end of stream before it.
@@ -305,7 +318,7 @@ pub(crate) async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(
     match decode::<Envelope<T>>(&buf) {
         Ok(Envelope::Inline(msg)) => Ok(Some(msg)),
         Ok(Envelope::Chunked { len }) => {
-            let bytes = read_payload(r, len, limits).await?;
+            let bytes = read_payload(r, len, 0, limits).await?;
             decode(&bytes).map(Some)
         }
         Err(FrameError::Decode { source, .. }) => {
@@ -316,6 +329,7 @@ pub(crate) async fn read_message<T: DeserializeOwned, R: AsyncRead + Unpin>(
 }
 
 /// Streams `bytes` as `Chunk` frames (the receiver knows the total from a preceding message).
+#[cfg(test)]
 pub(crate) async fn write_payload<W: AsyncWrite + Unpin>(
     w: &mut W,
     bytes: &[u8],
@@ -324,36 +338,134 @@ pub(crate) async fn write_payload<W: AsyncWrite + Unpin>(
     write_chunks(w, bytes, limits).await
 }
 
-/// Reads the next `Chunk` of a payload of which `remaining` bytes are still due.
-pub(crate) async fn read_payload_chunk<R: AsyncRead + Unpin>(
+/// Largest `Chunk` frame header: the `u32le` frame length and the byte
+/// string's length as a postcard varint (at most 5 bytes for a `u32`).
+pub(crate) const MAX_CHUNK_HEADER: usize = 4 + 5;
+
+/// The header of a `Chunk` frame holding `n` bytes (`n` at most `u32::MAX - 5`):
+/// `u32le(frame body length) ++ varint(n)`. Followed by the `n` bytes it is
+/// byte for byte `encode_frame(&Chunk { bytes })`, built without copying them.
+pub(crate) fn chunk_header(n: usize) -> ([u8; MAX_CHUNK_HEADER], usize) {
+    let mut out = [0u8; MAX_CHUNK_HEADER];
+    let mut varint = n as u64;
+    let mut used = 4;
+    loop {
+        let byte = (varint & 0x7f) as u8;
+        varint >>= 7;
+        if varint == 0 {
+            out[used] = byte;
+            used += 1;
+            break;
+        }
+        out[used] = byte | 0x80;
+        used += 1;
+    }
+    let body = (used - 4 + n) as u32;
+    out[..4].copy_from_slice(&body.to_le_bytes());
+    (out, used)
+}
+
+fn chunk_decode_error(source: postcard::Error) -> FrameError {
+    FrameError::Decode { what: "Chunk", source }
+}
+
+/// Reads the next `Chunk` frame of a payload of which `remaining` bytes are
+/// still due and appends its bytes to `out`: the frame header is parsed as
+/// it arrives and the bytes are read straight into `out` (one copy, from
+/// the transport's buffer). The frame must be exactly a `Chunk` (postcard
+/// length and frame length agree) of 1 to `remaining` bytes.
+pub(crate) async fn read_chunk_into<R: AsyncRead + Unpin>(
     r: &mut R,
     remaining: u64,
     limits: &Limits,
-) -> Result<Vec<u8>, FrameError> {
-    let chunk: Chunk =
-        read_frame(r, limits.max_frame).await?.ok_or(FrameError::Truncated { what: "payload" })?;
-    if chunk.bytes.len() as u64 > remaining || chunk.bytes.is_empty() {
-        return Err(FrameError::ChunkMismatch {
-            expected: remaining,
-            got: chunk.bytes.len() as u64,
-        });
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = r.read(&mut header[got..]).await?;
+        if n == 0 {
+            let what = if got == 0 { "payload" } else { "frame header" };
+            return Err(FrameError::Truncated { what });
+        }
+        got += n;
     }
-    Ok(chunk.bytes)
+    let len = u32::from_le_bytes(header);
+    if len > limits.max_frame {
+        return Err(FrameError::TooLarge { len: len as u64, max: limits.max_frame as u64 });
+    }
+    // The byte string's length: a postcard varint of at most 5 bytes, inside the frame.
+    let (mut n, mut used) = (0u64, 0u32);
+    loop {
+        if used == len {
+            return Err(chunk_decode_error(postcard::Error::DeserializeUnexpectedEnd));
+        }
+        if used == 5 {
+            return Err(chunk_decode_error(postcard::Error::DeserializeBadVarint));
+        }
+        let byte = match r.read_u8().await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(FrameError::Truncated { what: "frame" });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        n |= ((byte & 0x7f) as u64) << (7 * used);
+        used += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let body = (len - used) as u64;
+    if n > body {
+        return Err(chunk_decode_error(postcard::Error::DeserializeUnexpectedEnd));
+    }
+    if n < body {
+        return Err(chunk_decode_error(postcard::Error::DeserializeBadEncoding));
+    }
+    if n > remaining || n == 0 {
+        return Err(FrameError::ChunkMismatch { expected: remaining, got: n });
+    }
+    let start = out.len();
+    out.reserve(n as usize);
+    let mut left = n as usize;
+    while left > 0 {
+        let read = r.read_buf(&mut bytes::BufMut::limit(&mut *out, left)).await;
+        match read {
+            Ok(0) => {
+                out.truncate(start);
+                return Err(FrameError::Truncated { what: "frame" });
+            }
+            Ok(k) => left -= k,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Reads a whole payload of `len` bytes (at most `limits.max_message`), growing the buffer as chunks arrive.
+/// Reads a whole payload of `len` bytes (at most `limits.max_message`).
+///
+/// The buffer starts at `expected` bytes (what the receiver already knows
+/// to expect and has budgeted, e.g. a shuffle block's size from its map
+/// status), at most `len`, and at least one frame; beyond that it grows
+/// only as chunks arrive, so a peer that announces more than it sends
+/// cannot make the receiver allocate much more than it sent.
 pub(crate) async fn read_payload<R: AsyncRead + Unpin>(
     r: &mut R,
     len: u64,
+    expected: u64,
     limits: &Limits,
 ) -> Result<Vec<u8>, FrameError> {
     if len > limits.max_message {
         return Err(FrameError::TooLarge { len, max: limits.max_message });
     }
-    let mut out = Vec::with_capacity(len.min(limits.max_frame as u64) as usize);
+    let initial = len.min(expected.max(limits.max_frame as u64));
+    let mut out = Vec::with_capacity(initial as usize);
     while (out.len() as u64) < len {
-        let chunk = read_payload_chunk(r, len - out.len() as u64, limits).await?;
-        out.extend_from_slice(&chunk);
+        read_chunk_into(r, len - out.len() as u64, limits, &mut out).await?;
     }
     Ok(out)
 }

@@ -139,6 +139,14 @@ pub(crate) enum HandshakeReply {
 // ---------------------------------------------------------------------------
 
 /// A slice of a streamed payload (a large message, a shuffle block).
+///
+/// `framing` writes and reads this frame by hand (`chunk_header`,
+/// `read_chunk_into`) so that the bytes are never copied into or out of
+/// this struct; its tests check that both agree with this definition.
+#[allow(
+    dead_code,
+    reason = "the wire form of payload chunks; framing encodes it by hand, tests check they agree"
+)]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Chunk {
     /// The bytes.

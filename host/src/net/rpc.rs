@@ -110,14 +110,23 @@ impl Stream {
         self.read().await?.ok_or(RpcError::Missing { what })
     }
 
-    /// Streams raw bytes as chunks (after a message announcing their length).
-    pub(crate) async fn write_payload(&mut self, bytes: &[u8]) -> Result<(), RpcError> {
-        Ok(framing::write_payload(&mut self.send, bytes, &self.limits).await?)
+    /// Writes frames already encoded in one buffer (`framing::chunk_frame`),
+    /// handing the buffer to quinn without copying it.
+    pub(crate) async fn write_frame_bytes(&mut self, frames: bytes::Bytes) -> Result<(), RpcError> {
+        self.send
+            .write_chunk(frames)
+            .await
+            .map_err(|e| RpcError::from(FrameError::from(std::io::Error::from(e))))
     }
 
-    /// Reads a whole payload of `len` bytes (at most `limits.max_message`).
-    pub(crate) async fn read_payload(&mut self, len: u64) -> Result<Vec<u8>, RpcError> {
-        Ok(framing::read_payload(&mut self.recv, len, &self.limits).await?)
+    /// Reads a whole payload of `len` bytes (at most `limits.max_message`),
+    /// into a buffer of `expected` bytes to start with (see `framing::read_payload`).
+    pub(crate) async fn read_payload(
+        &mut self,
+        len: u64,
+        expected: u64,
+    ) -> Result<Vec<u8>, RpcError> {
+        Ok(framing::read_payload(&mut self.recv, len, expected, &self.limits).await?)
     }
 
     /// Finishes the sending half (the peer sees a clean end of stream).

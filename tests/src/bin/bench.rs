@@ -10,7 +10,11 @@
 //! on 127.0.0.1 and measures, in the same run: word count on the corpus
 //! against local mode with 2 cores, the QUIC shuffle fetch throughput
 //! between the two executors (from their `fetched shuffle blocks` debug
-//! lines), and the launch → status round trip of empty tasks.
+//! lines: bytes over the wall time during which at least one fetch request
+//! was in flight; also per executor and per request) against raw quinn on
+//! loopback with the same endpoint and transport configuration
+//! (`wisp::quic_loopback_throughput`), with the CPU spent per byte on both
+//! sides, and the launch → status round trip of empty tasks.
 //! The faults section (`--only faults`; not part of the default run) starts a
 //! master and three one-core executors with default settings and runs the
 //! word count on the corpus `--runs` times (5 by default) fault-free and as
@@ -439,8 +443,28 @@ impl BenchCluster {
         Ok((wall, r.stdout))
     }
 
-    /// (bytes, microseconds) of every shuffle fetch request the executors logged.
-    fn fetches(&self) -> Vec<(u64, u64)> {
+    /// CPU seconds used so far by the executors' network threads (their tokio runtime and its blocking pool).
+    fn net_cpu_secs(&self) -> f64 {
+        self.thread_cpu_secs("wisp-executor-n")
+    }
+
+    /// CPU seconds used so far by the executors' threads whose name starts with `prefix`.
+    fn thread_cpu_secs(&self, prefix: &str) -> f64 {
+        let mut stats = Vec::new();
+        for e in &self.executors {
+            let tasks = format!("/proc/{}/task", e.id());
+            for t in std::fs::read_dir(&tasks).into_iter().flatten().flatten() {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                if comm.starts_with(prefix) {
+                    stats.push(t.path().join("stat"));
+                }
+            }
+        }
+        cpu_secs(&stats)
+    }
+
+    /// Every shuffle fetch request the executors logged, in log order.
+    fn fetches(&self) -> Vec<Fetch> {
         let field = |line: &str, name: &str| -> Option<u64> {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
@@ -453,13 +477,73 @@ impl BenchCluster {
                 break;
             };
             for line in text.lines().filter(|l| l.contains("fetched shuffle blocks")) {
-                if let (Some(b), Some(us)) = (field(line, "bytes"), field(line, "elapsed_us")) {
-                    fetches.push((b, us));
+                // The line is logged as the request ends: its timestamp is the end.
+                let end = line.split_whitespace().next().and_then(log_time_us);
+                if let (Some(bytes), Some(us), Some(end)) =
+                    (field(line, "bytes"), field(line, "elapsed_us"), end)
+                {
+                    fetches.push(Fetch { executor: i, bytes, start: end.saturating_sub(us), end });
                 }
             }
         }
         fetches
     }
+}
+
+/// One shuffle fetch request, as its executor logged it (times in microseconds since the epoch).
+#[derive(Clone, Copy)]
+struct Fetch {
+    executor: usize,
+    bytes: u64,
+    start: u64,
+    end: u64,
+}
+
+/// Microseconds since the epoch of a log line's UTC timestamp (`2026-12-04T19:03:42.413553Z`).
+fn log_time_us(stamp: &str) -> Option<u64> {
+    let (date, time) = stamp.strip_suffix('Z')?.split_once('T')?;
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let t: Vec<u64> = hms.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let (&[y, m, day], &[hh, mm, ss]) = (d.as_slice(), t.as_slice()) else { return None };
+    // Days from 1970-01-01 to the date (proleptic Gregorian calendar).
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let micros: u64 = format!("{frac:0<6}")[..6].parse().ok()?;
+    Some(((days as u64 * 86_400 + hh * 3600 + mm * 60 + ss) * 1_000_000) + micros)
+}
+
+/// User + system CPU seconds of the processes or threads whose `stat` files these are (clock ticks of 10 ms).
+fn cpu_secs(stats: &[PathBuf]) -> f64 {
+    let ticks: u64 = stats
+        .iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+            let rest = &text[text.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// Microseconds during which at least one of `fetches` was in flight (the union of their intervals).
+fn wall_us(fetches: &[Fetch]) -> u64 {
+    let mut spans: Vec<(u64, u64)> = fetches.iter().map(|f| (f.start, f.end)).collect();
+    spans.sort();
+    let (mut total, mut reach) = (0u64, 0u64);
+    for (start, end) in spans {
+        let start = start.max(reach);
+        if end > start {
+            total += end - start;
+            reach = end;
+        }
+    }
+    total
 }
 
 fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
@@ -521,6 +605,24 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     }
     let right = scratch.path().join("right.tsv");
     std::fs::write(&right, "nomatch\tx\n")?;
+    // Raw quinn on loopback with the same endpoint and transport configuration, in the same run:
+    // 256 MiB on one stream, three times; the median, and the CPU this process spent per byte.
+    let raw_bytes = 256u64 << 20;
+    let mut raw = Vec::new();
+    let cpu_before = cpu_secs(&["/proc/self/stat".into()]);
+    for _ in 0..3 {
+        let took = wisp::quic_loopback_throughput(raw_bytes, 2)?;
+        raw.push(raw_bytes as f64 / took.as_secs_f64() / 1e6);
+    }
+    let raw_ns_per_byte =
+        (cpu_secs(&["/proc/self/stat".into()]) - cpu_before) * 1e9 / (3 * raw_bytes) as f64;
+    raw.sort_by(f64::total_cmp);
+    println!(
+        "  raw quinn on loopback, same transport config, 256 MiB on one stream: {:.0} MB/s (median of {:.0}, {:.0}, {:.0}); {raw_ns_per_byte:.2} CPU ns/byte",
+        raw[1], raw[0], raw[1], raw[2]
+    );
+    let net_cpu_before = cluster.net_cpu_secs();
+    let task_cpu_before = cluster.thread_cpu_secs("wisp-task");
     let before = cluster.fetches().len();
     let conf = ["wisp.files.maxPartitionBytes=64m"];
     let (join_wall, _) = cluster.submit(
@@ -528,19 +630,44 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
         &conf,
         &[&path(&left), &path(&right), &path(&scratch.path().join("join-out"))],
     )?;
-    let fetches: Vec<(u64, u64)> = cluster.fetches().into_iter().skip(before).collect();
-    let (bytes, us): (u64, u64) = fetches.iter().fold((0, 0), |(b, t), (fb, ft)| (b + fb, t + ft));
-    let largest = fetches.iter().max_by_key(|f| f.0).copied().unwrap_or((0, 0));
+    let fetches: Vec<Fetch> = cluster.fetches().into_iter().skip(before).collect();
+    let bytes: u64 = fetches.iter().map(|f| f.bytes).sum();
     anyhow::ensure!(bytes > 0, "the join fetched no remote shuffle blocks");
+    let rate = |bytes: u64, us: u64| bytes as f64 / us.max(1) as f64; // MB/s
+    let wall = wall_us(&fetches);
+    let summed: u64 = fetches.iter().map(|f| f.end - f.start).sum();
+    let largest = fetches.iter().max_by_key(|f| f.bytes).copied().expect("a fetch");
     println!(
-        "  QUIC shuffle fetch between the executors: {} requests, {:.1} MB in {:.2} s of fetching: {:.0} MB/s; largest request {:.1} MB at {:.0} MB/s (join {:.2} s)",
+        "  QUIC shuffle fetch between the executors: {} requests, {:.1} MB in {:.2} s of wall time with a fetch in flight: {:.0} MB/s = {:.2} x raw quinn (join {:.2} s)",
         fetches.len(),
         bytes as f64 / 1e6,
-        us as f64 / 1e6,
-        bytes as f64 / us.max(1) as f64,
-        largest.0 as f64 / 1e6,
-        largest.0 as f64 / largest.1.max(1) as f64,
+        wall as f64 / 1e6,
+        rate(bytes, wall),
+        rate(bytes, wall) / raw[1],
         join_wall.as_secs_f64()
+    );
+    let net_cpu = cluster.net_cpu_secs() - net_cpu_before;
+    let task_cpu = cluster.thread_cpu_secs("wisp-task") - task_cpu_before;
+    println!(
+        "    the executors' network threads (serving and fetching, both ends) used {net_cpu:.2} CPU s: {:.2} CPU ns/byte fetched; their task threads (map, decode, join) {task_cpu:.2} CPU s in the join's {:.2} s",
+        net_cpu * 1e9 / bytes as f64,
+        join_wall.as_secs_f64()
+    );
+    for executor in 1..=2 {
+        let mine: Vec<Fetch> = fetches.iter().filter(|f| f.executor == executor).copied().collect();
+        let mine_bytes: u64 = mine.iter().map(|f| f.bytes).sum();
+        println!(
+            "    executor {executor} fetched {:.1} MB in {:.2} s of fetching: {:.0} MB/s",
+            mine_bytes as f64 / 1e6,
+            wall_us(&mine) as f64 / 1e6,
+            rate(mine_bytes, wall_us(&mine))
+        );
+    }
+    println!(
+        "    per request: {:.0} MB/s (bytes over the requests' summed times, overlaps counted twice); largest request {:.1} MB at {:.0} MB/s",
+        rate(bytes, summed),
+        largest.bytes as f64 / 1e6,
+        rate(largest.bytes, largest.end - largest.start)
     );
 
     // Task round trip (launch → status) of empty tasks: (t(N) − t(1)) / N with N one-record partitions.

@@ -6,6 +6,13 @@
 //! under the limit. Fetched blocks come back to the task thread, which decodes
 //! and pushes them; the budget a request holds is released when its last block
 //! has been consumed.
+//!
+//! `wisp.reducer.maxBytesInFlight` is the one bound on a reduce task's fetch
+//! memory: a request's bytes are counted from before it is sent until its
+//! blocks were consumed, which covers everything held for them on the way —
+//! what quinn buffers for the stream (never more than the request's own
+//! bytes and their frame headers) and each block's buffer, allocated at the size the map status
+//! gives and filled straight from the stream (`framing::read_payload`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -211,7 +218,7 @@ async fn fetch_blocks(
                         ),
                     ));
                 }
-                let bytes = s.read_payload(len).await.map_err(|e| (b.map, chain(&e)))?;
+                let bytes = s.read_payload(len, b.bytes).await.map_err(|e| (b.map, chain(&e)))?;
                 fetched += len;
                 if tx
                     .send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() }))

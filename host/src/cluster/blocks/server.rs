@@ -7,9 +7,14 @@ use std::sync::Arc;
 use super::shuffle_dir;
 use crate::error_chain::chain;
 use crate::ids::{AppId, ShuffleId};
+use crate::net::framing;
 use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{HandshakeError, Limits, Role, RpcError, Server, Stream};
 use crate::shuffle::block_range;
+
+/// Chunks read from a block file per blocking section: 4 MiB with the default
+/// 1 MiB chunks, well under quinn's send window, which holds them until acknowledged.
+const READ_AHEAD: usize = 4;
 
 /// Accepts `Role::Peer` connections until the endpoint closes or `stop` says
 /// why it closes (every connection is then closed with that reason);
@@ -62,8 +67,8 @@ async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
     };
     let dir = shuffle_dir(base, AppId(app));
     let dir = dir.as_path();
-    let chunk = s.limits.chunk.max(4096) as usize;
-    let mut buf = vec![0u8; chunk];
+    let limits = s.limits;
+    let chunk = limits.chunk_size();
     for map in maps {
         let range =
             tokio::task::block_in_place(|| block_range(dir, ShuffleId(shuffle), map, reduce));
@@ -90,15 +95,31 @@ async fn serve_stream(mut s: Stream, base: &Path) -> Result<(), RpcError> {
         s.write(&BlockReply::Block { map, len: end - start }).await?;
         let mut left = end - start;
         while left > 0 {
-            let n = (left as usize).min(chunk);
-            if let Err(e) = tokio::task::block_in_place(|| file.read_exact(&mut buf[..n])) {
-                // The block was announced: abort the stream so that the fetcher fails this fetch.
-                tracing::warn!(file = %path.display(), error = %e, "cannot read shuffle block");
-                let _ = s.send.reset(1u32.into());
-                return Ok(());
+            // Up to `READ_AHEAD` chunks' frames, read from the file in place in one blocking
+            // section (each section hands the worker's other tasks to another thread), then
+            // handed to quinn as they are.
+            let frames = tokio::task::block_in_place(|| {
+                let mut frames = Vec::with_capacity(READ_AHEAD);
+                while frames.len() < READ_AHEAD && left > 0 {
+                    let n = (left as usize).min(chunk);
+                    frames.push(framing::chunk_frame(n, &limits, |b| file.read_exact(b))?);
+                    left -= n as u64;
+                }
+                Ok::<_, std::io::Error>(frames)
+            });
+            match frames {
+                Ok(frames) => {
+                    for frame in frames {
+                        s.write_frame_bytes(frame).await?;
+                    }
+                }
+                Err(e) => {
+                    // The block was announced: abort the stream so that the fetcher fails this fetch.
+                    tracing::warn!(file = %path.display(), error = %e, "cannot read shuffle block");
+                    let _ = s.send.reset(1u32.into());
+                    return Ok(());
+                }
             }
-            s.write_payload(&buf[..n]).await?;
-            left -= n as u64;
         }
     }
     s.finish();

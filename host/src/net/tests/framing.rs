@@ -221,7 +221,7 @@ async fn large_messages_travel_in_chunks_within_limits() {
         let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         framing::write_payload(&mut a, &payload, &small).await.unwrap();
         assert_eq!(
-            framing::read_payload(&mut b, payload.len() as u64, &small).await.unwrap(),
+            framing::read_payload(&mut b, payload.len() as u64, 0, &small).await.unwrap(),
             payload
         );
     })
@@ -283,6 +283,76 @@ async fn bad_frames_are_errors_without_large_allocations() {
         // A sender refuses to write a frame above its limit.
         let err = framing::encode_frame(&Chunk { bytes: vec![0; 5000] }, 4096).unwrap_err();
         assert!(matches!(err, FrameError::TooLarge { max: 4096, .. }), "{err:?}");
+    })
+    .await;
+}
+
+#[test]
+fn chunk_headers_match_postcard_encoding_of_chunk() {
+    for n in [1usize, 5, 127, 128, 300, 16_383, 16_384, 65_536, 1 << 20, (1 << 21) + 3] {
+        let bytes: Vec<u8> = (0..n).map(|i| (i * 31) as u8).collect();
+        let expected = framing::encode_frame(&Chunk { bytes: bytes.clone() }, u32::MAX).unwrap();
+        let (header, used) = framing::chunk_header(n);
+        let mut got = header[..used].to_vec();
+        got.extend_from_slice(&bytes);
+        assert_eq!(got, expected, "chunk of {n} bytes");
+        let limits = Limits { max_frame: 4 << 20, max_message: 8 << 20, chunk: 4 << 20 };
+        let frame = framing::chunk_frame(n, &limits, |b| {
+            b.copy_from_slice(&bytes);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        assert_eq!(&frame[..], &expected[..], "chunk_frame of {n} bytes");
+    }
+}
+
+#[tokio::test]
+async fn payload_chunks_are_read_from_postcard_frames_and_checked() {
+    bounded(async {
+        let l = Limits { max_frame: 4096, max_message: 1 << 20, chunk: 1000 };
+        // Chunks written by postcard (not by the code under test) are read back.
+        let payload: Vec<u8> = (0..2500u32).map(|i| (i * 13) as u8).collect();
+        let mut wire = Vec::new();
+        for piece in payload.chunks(1000) {
+            wire.extend(framing::encode_frame(&Chunk { bytes: piece.to_vec() }, 4096).unwrap());
+        }
+        let got = framing::read_payload(&mut wire.as_slice(), 2500, 2500, &l).await.unwrap();
+        assert_eq!(got, payload);
+        // Announced more than sent: the buffer grew only with what arrived.
+        let err = framing::read_payload(&mut wire.as_slice(), 1 << 20, 0, &l).await.unwrap_err();
+        assert!(matches!(err, FrameError::Truncated { what: "payload" }), "{err:?}");
+
+        // Hostile chunk frames: (frame bytes, what the reader must say).
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            // Frame length says 3, varint says 10 bytes follow.
+            (vec![3, 0, 0, 0, 10, 1, 2], "decode"),
+            // Frame length 6, varint 2: trailing bytes inside the frame.
+            (vec![6, 0, 0, 0, 2, 1, 2, 3, 4, 5], "decode"),
+            // A varint that never ends (6 continuation bytes).
+            (vec![8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0], "decode"),
+            // An empty frame body: no varint at all.
+            (vec![0, 0, 0, 0], "decode"),
+            // An empty chunk.
+            (vec![1, 0, 0, 0, 0], "mismatch"),
+            // More bytes than the payload still needs (needs 3).
+            (framing::encode_frame(&Chunk { bytes: vec![1; 10] }, 4096).unwrap(), "mismatch"),
+            // A frame above the limit.
+            (vec![0, 0, 1, 0, 0x80, 0x80, 4], "too large"),
+            // Header and varint fine, bytes cut short.
+            (vec![4, 0, 0, 0, 3, 1], "truncated"),
+            // A header cut short.
+            (vec![11, 0], "truncated"),
+        ];
+        for (frame, want) in cases {
+            let err = framing::read_payload(&mut frame.as_slice(), 3, 3, &l).await.unwrap_err();
+            let ok = match want {
+                "decode" => matches!(err, FrameError::Decode { what: "Chunk", .. }),
+                "mismatch" => matches!(err, FrameError::ChunkMismatch { expected: 3, .. }),
+                "too large" => matches!(err, FrameError::TooLarge { .. }),
+                _ => matches!(err, FrameError::Truncated { .. }),
+            };
+            assert!(ok, "{frame:?}: expected {want}, got {err:?}");
+        }
     })
     .await;
 }

@@ -1,0 +1,108 @@
+//! Raw quinn throughput on 127.0.0.1 with Wisp's endpoint, TLS and transport configuration: the baseline the shuffle-fetch benchmark reports against.
+//!
+//! Two endpoints built exactly as the block server and a fetcher build
+//! theirs (`endpoint::watched_endpoint`, `endpoint::client_endpoint`,
+//! `tls::server_config`, `tls::client_config`), one bidirectional stream,
+//! `bytes` written in 1 MiB `write_all`s and read with `read_chunk` (no
+//! framing, no copies of ours, no handshake of ours). The time runs from the
+//! first write to the last byte read.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::net::endpoint::{self, NetConfig};
+use crate::net::tls::{self, Identity};
+
+/// The raw loopback measurement could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("raw QUIC loopback throughput: {message}")]
+pub struct LoopbackError {
+    /// What failed.
+    pub message: String,
+}
+
+fn fail(what: &str) -> impl FnOnce(String) -> LoopbackError + '_ {
+    move |e| LoopbackError { message: format!("{what}: {e}") }
+}
+
+/// Longest a measurement may take (at 1 MB/s, 120 MB).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Streams `bytes` over one QUIC stream between two endpoints on 127.0.0.1
+/// and returns how long it took (the receiver checks it got every byte).
+/// Runs its own tokio runtime with as many worker threads as an executor's
+/// network runtime (`net_threads`); gives up after two minutes.
+pub fn quic_loopback_throughput(bytes: u64, net_threads: usize) -> Result<Duration, LoopbackError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(net_threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| fail("tokio runtime")(e.to_string()))?;
+    rt.block_on(async {
+        tokio::time::timeout(DEADLINE, transfer(bytes))
+            .await
+            .unwrap_or_else(|_| Err(fail("transfer")(format!("not done after {DEADLINE:?}"))))
+    })
+}
+
+async fn transfer(bytes: u64) -> Result<Duration, LoopbackError> {
+    let config = NetConfig::default();
+    let identity = Identity::generate().map_err(|e| fail("identity")(e.to_string()))?;
+    let server_config = tls::server_config(&identity, config.idle_timeout)
+        .map_err(|e| fail("server TLS")(e.to_string()))?;
+    let addr: SocketAddr = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+    let (server, _socket) = endpoint::watched_endpoint(server_config, addr)
+        .map_err(|e| fail("server endpoint")(e.to_string()))?;
+    let addr = server.local_addr().map_err(|e| fail("server address")(e.to_string()))?;
+    let (client_config, _) =
+        tls::client_config(identity.fingerprint(), config.idle_timeout, config.keep_alive)
+            .map_err(|e| fail("client TLS")(e.to_string()))?;
+    let client =
+        endpoint::client_endpoint(addr).map_err(|e| fail("client endpoint")(e.to_string()))?;
+
+    let receiver = tokio::spawn(async move {
+        let incoming = server.accept().await.ok_or("the server endpoint closed")?;
+        let conn = incoming.await.map_err(|e| e.to_string())?;
+        let (_send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
+        let mut got = 0u64;
+        while let Some(chunk) =
+            recv.read_chunk(usize::MAX, true).await.map_err(|e| e.to_string())?
+        {
+            got += chunk.bytes.len() as u64;
+        }
+        let done = Instant::now();
+        conn.close(endpoint::CLOSE_DONE.into(), b"done");
+        Ok::<_, String>((got, done))
+    });
+    let conn = client
+        .connect_with(client_config, addr, tls::SERVER_NAME)
+        .map_err(|e| fail("connect")(e.to_string()))?
+        .await
+        .map_err(|e| fail("connect")(e.to_string()))?;
+    let (mut send, _recv) = conn.open_bi().await.map_err(|e| fail("open stream")(e.to_string()))?;
+    let block = vec![0x5au8; 1 << 20];
+    let started = Instant::now();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        send.write_all(&block[..n]).await.map_err(|e| fail("write")(e.to_string()))?;
+        left -= n as u64;
+    }
+    send.finish().map_err(|e| fail("finish")(e.to_string()))?;
+    let (got, done) =
+        receiver.await.map_err(|e| fail("receiver")(e.to_string()))?.map_err(fail("receive"))?;
+    if got != bytes {
+        return Err(fail("receive")(format!("got {got} bytes of {bytes}")));
+    }
+    client.close(endpoint::CLOSE_DONE.into(), b"done");
+    Ok(done.duration_since(started))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn streams_every_byte_between_two_endpoints() {
+        let took = super::quic_loopback_throughput(3 << 20, 2).unwrap();
+        assert!(took > std::time::Duration::ZERO);
+    }
+}
