@@ -31,7 +31,7 @@ pub(crate) enum Stored {
     /// On local disk (asked for, or a memory-and-disk block that did not fit).
     Disk,
     /// Nowhere: a memory-only block that does not fit the storage memory.
-    NotStored,
+    Nowhere,
 }
 
 /// A block in the memory store.
@@ -129,7 +129,7 @@ impl BlockManager {
             Ok(Stored::Disk)
         } else {
             tracing::info!(?block, bytes, "no storage memory for a memory-only block: not cached");
-            Ok(Stored::NotStored)
+            Ok(Stored::Nowhere)
         }
     }
 
@@ -340,7 +340,7 @@ mod tests {
         let blocks = BlockManager::new(dir.path().join("blocks"), budget.clone()).unwrap();
         assert_eq!(
             blocks.put(block(1, 0), partition(1000, 1), StorageLevel::MemoryOnly).unwrap(),
-            Stored::NotStored
+            Stored::Nowhere
         );
         assert_eq!(
             blocks.put(block(1, 1), partition(1000, 1), StorageLevel::MemoryAndDisk).unwrap(),

@@ -436,6 +436,9 @@ impl Source {
     }
 }
 
+/// One merged item: its key and payload.
+pub(crate) type Item<'a> = (&'a [u8], &'a [u8]);
+
 /// The merged items of a sorter, in order.
 pub(crate) struct Sorted {
     sources: Vec<Source>,
@@ -503,7 +506,7 @@ impl Sorted {
     }
 
     /// The next item in order, or `None` at the end.
-    pub(crate) fn next_item(&mut self) -> Result<Option<(&[u8], &[u8])>, SpillError> {
+    pub(crate) fn next_item(&mut self) -> Result<Option<Item<'_>>, SpillError> {
         if let Some(last) = self.last.take() {
             if self.sources[last].advance()? {
                 self.sift_down(0);

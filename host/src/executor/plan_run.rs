@@ -81,12 +81,12 @@ pub(crate) fn run_plan(
             let stored = match tee.copy {
                 Copy::Memory(copies) => blocks.put(*block, copies, *level),
                 Copy::Disk(writer) => writer.commit().map(|()| Stored::Disk),
-                Copy::Dropped => Ok(Stored::NotStored),
+                Copy::Dropped => Ok(Stored::Nowhere),
             };
             tracing::debug!(?block, ?stored, "computed block");
             match stored {
                 Ok(Stored::Memory | Stored::Disk) => st.cached.push(*block),
-                Ok(Stored::NotStored) => {}
+                Ok(Stored::Nowhere) => {}
                 Err(e) => tracing::warn!(block = ?block, "could not cache block: {e}"),
             }
             Ok(())

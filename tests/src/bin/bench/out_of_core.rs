@@ -86,7 +86,128 @@ pub(crate) fn bench_out_of_core(data_dir: &Path, mib: u64) -> anyhow::Result<()>
         }
         Err(why) => println!("  pyspark baseline skipped: {why}"),
     }
+    bench_grouping(data_dir, mib / 4, &scratch)
+}
+
+/// The executor budget of the grouping runs: a quarter of each reduce partition.
+const GROUPING_BUDGET_MIB: u64 = 64;
+
+/// `group_by_key`, a guest `reduce_by_key` and a join (api-job `out-of-core`) over `mib` MiB of
+/// pairs in 2 reduce partitions, each about 4× a 64 MiB budget, against the same run unconstrained.
+fn bench_grouping(data_dir: &Path, mib: u64, scratch: &tempfile::TempDir) -> anyhow::Result<()> {
+    let (input, expected) = pairs_input(data_dir, mib)?;
+    let s = |p: &Path| p.display().to_string();
+    println!(
+        "out-of-core: group_by_key, reduce_by_key, join (and sort, distinct) of {} pairs ({mib} MiB), 2 reduce partitions",
+        expected.pairs
+    );
+    let budget = format!("wisp.executor.memory={GROUPING_BUDGET_MIB}m");
+    let mut walls = Vec::new();
+    for (name, flags) in [
+        ("wisp, executor memory 64m", vec!["--cores", "2", "--conf", budget.as_str()]),
+        ("wisp, default memory", vec!["--cores", "2"]),
+    ] {
+        let out = scratch.path().join(format!("grouping-{}", walls.len()));
+        let run = run_child(API_JOB, &flags, &["out-of-core", &s(&input), &s(&out)])?;
+        for (what, want) in [
+            ("grouped", expected.grouped),
+            ("reduced", expected.reduced),
+            ("joined", expected.joined),
+            ("sorted", expected.pairs_digest),
+        ] {
+            let got = digest_dir(&out.join(what))?;
+            anyhow::ensure!(got == want, "{name}: {what} output {got:?} is not {want:?}");
+        }
+        std::fs::remove_dir_all(&out)?;
+        println!(
+            "  {name:<36} {:>8.2} s  peak RSS {:>6} MiB  (every output checked)",
+            run.wall.as_secs_f64(),
+            run.peak_rss_kib >> 10
+        );
+        walls.push(run.wall.as_secs_f64());
+    }
+    println!("  constrained / unconstrained time: {:.2}", walls[0] / walls[1]);
     Ok(())
+}
+
+/// The digests of the expected outputs of api-job `out-of-core` over a pairs file.
+struct PairsAnswer {
+    pairs: u64,
+    pairs_digest: Digest,
+    grouped: Digest,
+    reduced: Digest,
+    joined: Digest,
+}
+
+/// `k<N> <V>` lines over 2M keys (made once), and the digests of what each job must write.
+fn pairs_input(dir: &Path, mib: u64) -> anyhow::Result<(PathBuf, PairsAnswer)> {
+    const KEYS: u64 = 2_000_000;
+    let path = dir.join(format!("pairs-{mib}m.txt"));
+    let generate = |mut each: Box<dyn FnMut(u64, i64) -> anyhow::Result<()> + '_>| {
+        let mut rng = Rng::new(77);
+        let mut bytes = 0u64;
+        while bytes < mib << 20 {
+            let (k, v) = (rng.below(KEYS), rng.below(1000) as i64);
+            bytes += format!("k{k} {v}\n").len() as u64;
+            each(k, v)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    };
+    let mut sums: Vec<(u64, i64)> = vec![(0, 0); KEYS as usize];
+    let complete = std::fs::metadata(&path).is_ok_and(|m| m.len() >= mib << 20);
+    let mut out = if complete { None } else { Some(BufWriter::new(std::fs::File::create(&path)?)) };
+    let mut answer = PairsAnswer {
+        pairs: 0,
+        pairs_digest: Digest::default(),
+        grouped: Digest::default(),
+        reduced: Digest::default(),
+        joined: Digest::default(),
+    };
+    generate(Box::new(|k, v| {
+        let line = format!("k{k} {v}");
+        if let Some(out) = out.as_mut() {
+            writeln!(out, "{line}")?;
+        }
+        answer.pairs += 1;
+        answer.pairs_digest.add(line.as_bytes());
+        let e = &mut sums[k as usize];
+        e.0 += 1;
+        e.1 += v;
+        Ok(())
+    }))?;
+    if let Some(mut out) = out {
+        out.flush()?;
+    }
+    for (k, &(n, sum)) in sums.iter().enumerate().filter(|(_, e)| e.0 > 0) {
+        answer.grouped.add(format!("k{k} {n} {sum}").as_bytes());
+        answer.reduced.add(format!("k{k} {sum}").as_bytes());
+    }
+    generate(Box::new(|k, v| {
+        answer.joined.add(format!("k{k} {} {v}", sums[k as usize].1).as_bytes());
+        Ok(())
+    }))?;
+    Ok((path, answer))
+}
+
+/// The digest of every line of an output directory's part files.
+fn digest_dir(dir: &Path) -> anyhow::Result<Digest> {
+    let mut digest = Digest::default();
+    let mut line = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part-")) {
+            continue;
+        }
+        let mut r = BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            digest.add(line.strip_suffix(b"\n").unwrap_or(&line));
+        }
+    }
+    Ok(digest)
 }
 
 /// The input file (made once) and its digest.
