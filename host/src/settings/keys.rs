@@ -284,7 +284,7 @@ pub(crate) static EXECUTOR_MEMORY: Key = Key {
     unit: "",
     scope: EXECUTOR,
     section: Section::Memory,
-    doc: "memory budget of an executor (local mode: of `wisp run`): its task slots' fixed buffers (8 MiB each, plus `wisp.reducer.maxBytesInFlight` in cluster mode), then one pool for execution (sort, group, join and shuffle buffers, which spill to disk when refused; guests' linear memory, which fails the task when refused) and storage (cached blocks, least recently used evicted first). Too small for the task slots is an error at start naming the minimum",
+    doc: "memory budget of an executor (local mode: of `wisp run`): its task slots' fixed buffers (8 MiB each, plus `wisp.reducer.maxBytesInFlight` in cluster mode), then one pool for execution (sort, group, join and shuffle buffers, which spill to disk when refused; guests' linear memory, counted but never refused: `wisp.task.memory` caps it) and storage (cached blocks, least recently used evicted first). Too small for the task slots is an error at start naming the minimum",
 };
 
 /// The share of the memory pool cached blocks keep against execution.

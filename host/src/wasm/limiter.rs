@@ -1,16 +1,15 @@
-//! A store's resource limiter: the sandbox's limits, and its linear memory charged to its task's memory account.
+//! A store's resource limiter: the sandbox's limits, and its linear memory counted in its task's memory account.
 
 use std::sync::Arc;
 
 use wasmtime::{ResourceLimiter, StoreLimits};
 
 use crate::memory::TaskMemory;
-use crate::settings::keys;
 
 /// Limits one store: wasmtime's `StoreLimits` (memory size, instances,
-/// tables), and every memory growth charged to the task's account, so that
-/// guests count against their executor's budget; growth the budget cannot
-/// give fails the guest. What it charged is given back when the store drops.
+/// tables), and every memory growth counted in the task's account, so that
+/// guests count against their executor's budget (host operators then spill
+/// sooner). What it counted is given back when the store drops.
 pub(crate) struct GuestLimiter {
     limits: StoreLimits,
     account: Option<Arc<TaskMemory>>,
@@ -34,15 +33,11 @@ impl ResourceLimiter for GuestLimiter {
         if !self.limits.memory_growing(current, desired, maximum)? {
             return Ok(false);
         }
-        let Some(account) = &self.account else { return Ok(true) };
-        let delta = desired.saturating_sub(current) as u64;
-        if !account.acquire_all(delta) {
-            return Err(wasmtime::format_err!(
-                "the executor's memory budget ({}) has no {delta} bytes left for this task's guest to grow into",
-                keys::EXECUTOR_MEMORY
-            ));
+        if let Some(account) = &self.account {
+            let delta = desired.saturating_sub(current) as u64;
+            account.acquire_guest(delta);
+            self.charged += delta;
         }
-        self.charged += delta;
         Ok(true)
     }
 
