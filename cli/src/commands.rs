@@ -124,6 +124,9 @@ struct RunArgs {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
     args: Vec<String>,
@@ -147,8 +150,12 @@ fn run_local(args: RunArgs) -> anyhow::Result<()> {
         event_log: args.event_log,
         conf: args.conf,
         args: args.args,
+        progress: !args.quiet,
     };
-    wisp::run_local(&options)?;
+    let summary = wisp::run_local(&options)?;
+    if options.progress && wisp::stderr_is_terminal() {
+        eprintln!("wisp: {summary}");
+    }
     Ok(())
 }
 

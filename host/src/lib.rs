@@ -32,6 +32,7 @@ mod ids;
 mod lineage;
 mod local;
 mod net;
+mod observe;
 mod process_settings;
 mod records;
 mod settings;
@@ -58,6 +59,8 @@ pub use cluster::submit::{SubmitArgs, submit};
 pub use error_chain::chain as error_chain;
 pub use net::auth::{ClusterSecret, SecretError};
 pub use net::tls::Fingerprint;
+pub use observe::console::{ConsoleProgress, stderr_is_terminal};
+pub use observe::progress::{RunSummary, StageProgress};
 pub use settings::{Conf, ConfigError};
 
 // The scheduler core as pure data, for the scheduler benchmark's simulated cluster.

@@ -52,6 +52,8 @@ pub(crate) struct LocalSettings {
     pub(crate) task_limits: TaskLimits,
     /// Bytes a shuffle writer buffers before spilling (`wisp.shuffle.spill.memory`).
     pub(crate) shuffle_spill_memory: usize,
+    /// Draw console progress (`wisp.ui.showConsoleProgress`).
+    pub(crate) show_progress: bool,
 }
 
 impl LocalSettings {
@@ -64,6 +66,7 @@ impl LocalSettings {
             app,
             task_limits: TaskLimits::from_conf(conf)?,
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
+            show_progress: conf.read(&keys::UI_SHOW_CONSOLE_PROGRESS)?,
         })
     }
 }

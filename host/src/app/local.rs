@@ -8,6 +8,9 @@ use crate::event_log::{EventLog, EventLogError};
 use crate::executor::ExecutorConfig;
 use crate::ids::{AppId, ExecutorId};
 use crate::local::{LocalExecutors, StartError};
+use crate::observe::LiveApp;
+use crate::observe::console::{ProgressThread, stderr_is_terminal};
+use crate::observe::progress::{RunSummary, summary};
 use crate::process_settings::LocalSettings;
 use crate::settings::{Conf, ConfigError, compile_cache_dir};
 use crate::task::ComponentBytes;
@@ -26,6 +29,8 @@ pub struct LocalOptions {
     pub conf: Vec<String>,
     /// Arguments passed to the job's main.
     pub args: Vec<String>,
+    /// Draw the running stages' progress on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 /// Why `wisp run` failed.
@@ -71,8 +76,9 @@ fn default_cores() -> u32 {
     std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
 }
 
-/// Runs a job in local mode; what its main prints goes to this process's stdout.
-pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
+/// Runs a job in local mode; what its main prints goes to this process's stdout. On success,
+/// says what it did (summed from its event-log lines).
+pub fn run_local(options: &LocalOptions) -> Result<RunSummary, RunError> {
     let conf = Conf::from_args(&options.conf)?;
     let cores = options.cores.unwrap_or_else(default_cores);
     if cores == 0 {
@@ -88,6 +94,8 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
     let loaded = runtime.load(&job).map_err(not_a_job)?;
     check_job(&loaded).map_err(not_a_job)?;
     let event_log = options.event_log.as_deref().map(EventLog::create).transpose()?;
+    let progress = options.progress && settings.show_progress && stderr_is_terminal();
+    let live = LiveApp::new();
     let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
     let executor_config = ExecutorConfig {
         id: ExecutorId(0),
@@ -98,19 +106,29 @@ pub fn run_local(options: &LocalOptions) -> Result<(), RunError> {
     let executors = LocalExecutors::start(cores, work_root, executor_config, runtime.clone())?;
     let spec = AppSpec {
         app: AppId(0),
+        name: options.job.file_name().map_or_else(
+            || options.job.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        mode: "local",
         job,
         loaded,
         conf,
         settings: settings.app,
         args: options.args.clone(),
         event_log,
+        live: Some(live.clone()),
+        metrics: None,
         stdout: None,
         cancel: None,
         output_journal: None,
     };
+    let bars = if progress { ProgressThread::start(live.clone()).ok() } else { None };
     let result = super::run(&runtime, spec, &executors);
+    drop(bars);
     executors.shutdown();
-    Ok(result?)
+    result?;
+    Ok(summary(&live.lock()))
 }
 
 fn unique() -> u64 {

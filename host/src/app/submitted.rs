@@ -75,12 +75,16 @@ impl SubmissionHandler for SubmittedApps {
             .map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
         let spec = AppSpec {
             app,
+            name: format!("submitted job {app}"),
+            mode: "cluster",
             job,
             loaded,
             conf,
             settings,
             args,
             event_log,
+            live: None,
+            metrics: None,
             stdout: Some(stdout),
             cancel: Some(cancel),
             output_journal: Some(self.output_journal.clone()),

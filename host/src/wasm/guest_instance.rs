@@ -13,6 +13,7 @@ use wasmtime::component::{Func, TypedFunc};
 use super::bindings::job::wisp::task::types as wit;
 use super::capture::CapturePipe;
 use super::host_state::HostState;
+use super::stats::MeteredLimits;
 use super::stop::Stop;
 use super::validate::one_line;
 use super::{LoadedComponent, Runtime, Sandbox};
@@ -131,6 +132,7 @@ impl GuestInstance {
             .tables(256)
             .trap_on_grow_failure(true)
             .build();
+        let limits = MeteredLimits::new(limits, Some(runtime.stats().clone()));
         let stop = Stop::new(cancel.clone(), sandbox.deadline);
         let state = HostState::for_task(wasi.build(), limits, stop.clone());
         let mut store = Store::new(runtime.engine(), state);

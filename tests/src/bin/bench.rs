@@ -71,7 +71,14 @@ fn child(args: &[String]) -> anyhow::Result<()> {
         i += 2;
     }
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
-    run_local(&LocalOptions { job, cores, event_log: None, conf, args: job_args })?;
+    run_local(&LocalOptions {
+        job,
+        cores,
+        event_log: None,
+        conf,
+        args: job_args,
+        progress: false,
+    })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
