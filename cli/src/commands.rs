@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
-use wisp::{ClusterSecret, Conf, ExecutorArgs, Fingerprint, LocalOptions, MasterArgs, SubmitArgs};
+use wisp::{
+    ClusterSecret, Conf, ExecutorArgs, Fingerprint, HistoryArgs, LocalOptions, MasterArgs, RunNotice, SubmitArgs,
+};
 
 /// Wisp: a Spark-style batch engine whose user code is WebAssembly.
 #[derive(Parser, Debug)]
@@ -27,6 +29,18 @@ enum Command {
     Executor(ExecutorCmd),
     /// Submit a job component to a master and print its output.
     Submit(SubmitCmd),
+    /// Serve the web UI of finished applications from a directory of event logs.
+    History(HistoryCmd),
+}
+
+/// Arguments of `wisp history`.
+#[derive(clap::Args, Debug, Clone)]
+struct HistoryCmd {
+    /// The event-log directory (`--event-log DIR` of `wisp run` or `wisp master`).
+    dir: PathBuf,
+    /// Address to listen on (HTTP); bind another address than 127.0.0.1 only on a trusted network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:18080")]
+    listen: String,
 }
 
 /// Arguments of `wisp master`.
@@ -127,6 +141,10 @@ struct RunArgs {
     /// No progress bars and no summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Serve the web UI, its JSON API and /metrics while the job runs (default 127.0.0.1:4040).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:4040")]
+    ui: Option<String>,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
     args: Vec<String>,
@@ -139,6 +157,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Master(args) => master(args),
         Command::Executor(args) => executor(args),
         Command::Submit(args) => submit(args),
+        Command::History(args) => history(args),
     }
 }
 
@@ -151,8 +170,12 @@ fn run_local(args: RunArgs) -> anyhow::Result<()> {
         conf: args.conf,
         args: args.args,
         progress: !args.quiet,
+        ui: args.ui,
     };
-    let summary = wisp::run_local(&options)?;
+    let summary = wisp::run_local_with(&options, &mut |notice| match notice {
+        RunNotice::UiListening(addr) => eprintln!("wisp: web UI at http://{addr}/"),
+        RunNotice::UiFailed(e) => eprintln!("wisp: {e}; the job runs without it"),
+    })?;
     if options.progress && wisp::stderr_is_terminal() {
         eprintln!("wisp: {summary}");
     }
@@ -195,6 +218,14 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");
         let _ = out.flush();
+    })?;
+    Ok(())
+}
+
+/// `wisp history`: prints `wisp history server at http://ADDR/`, then serves until killed.
+fn history(args: HistoryCmd) -> anyhow::Result<()> {
+    wisp::run_history(HistoryArgs { dir: args.dir, listen: args.listen }, |addr| {
+        eprintln!("wisp history server at http://{addr}/");
     })?;
     Ok(())
 }

@@ -32,6 +32,11 @@ impl LiveApp {
         Arc::new(LiveApp::default())
     }
 
+    /// A finished application's status (replayed from its event log).
+    pub(crate) fn from_status(status: AppStatus) -> Arc<LiveApp> {
+        Arc::new(LiveApp { status: Mutex::new(status) })
+    }
+
     /// The status, locked: hold it only to read or apply a line.
     pub(crate) fn lock(&self) -> MutexGuard<'_, AppStatus> {
         self.status.lock().unwrap_or_else(|p| p.into_inner())

@@ -8,7 +8,9 @@ use crate::event_log::{EventLog, EventLogError};
 use crate::executor::ExecutorConfig;
 use crate::ids::{AppId, ExecutorId};
 use crate::local::{LocalExecutors, StartError};
-use crate::observe::LiveApp;
+use crate::observe::{LiveApp, Metrics};
+use crate::ui::live::LiveApps;
+use crate::ui::{UiError, UiServer};
 use crate::observe::console::{ProgressThread, stderr_is_terminal};
 use crate::observe::progress::{RunSummary, summary};
 use crate::process_settings::LocalSettings;
@@ -31,6 +33,17 @@ pub struct LocalOptions {
     pub args: Vec<String>,
     /// Draw the running stages' progress on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Serve the web UI, its JSON API and `/metrics` on this address (`host:port`) while the job runs.
+    pub ui: Option<String>,
+}
+
+/// What `wisp run` tells its caller before the job ends.
+#[derive(Debug)]
+pub enum RunNotice {
+    /// The web UI serves at this address.
+    UiListening(std::net::SocketAddr),
+    /// The web UI could not start; the job runs without it.
+    UiFailed(UiError),
 }
 
 /// Why `wisp run` failed.
@@ -79,6 +92,14 @@ fn default_cores() -> u32 {
 /// Runs a job in local mode; what its main prints goes to this process's stdout. On success,
 /// says what it did (summed from its event-log lines).
 pub fn run_local(options: &LocalOptions) -> Result<RunSummary, RunError> {
+    run_local_with(options, &mut |_| {})
+}
+
+/// `run_local`, telling `notice` where the web UI serves (or why it does not).
+pub fn run_local_with(
+    options: &LocalOptions,
+    notice: &mut dyn FnMut(RunNotice),
+) -> Result<RunSummary, RunError> {
     let conf = Conf::from_args(&options.conf)?;
     let cores = options.cores.unwrap_or_else(default_cores);
     if cores == 0 {
@@ -96,6 +117,7 @@ pub fn run_local(options: &LocalOptions) -> Result<RunSummary, RunError> {
     let event_log = options.event_log.as_deref().map(EventLog::create).transpose()?;
     let progress = options.progress && settings.show_progress && stderr_is_terminal();
     let live = LiveApp::new();
+    let metrics = options.ui.is_some().then(|| Metrics::new(Some(runtime.stats().clone())));
     let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
     let executor_config = ExecutorConfig {
         id: ExecutorId(0),
@@ -118,14 +140,29 @@ pub fn run_local(options: &LocalOptions) -> Result<RunSummary, RunError> {
         args: options.args.clone(),
         event_log,
         live: Some(live.clone()),
-        metrics: None,
+        metrics: metrics.clone(),
         stdout: None,
         cancel: None,
         output_journal: None,
     };
+    let ui = options.ui.as_deref().and_then(|addr| {
+        let apps = Arc::new(LiveApps::default());
+        apps.add(live.clone());
+        match UiServer::start(addr, apps, metrics.clone()) {
+            Ok(server) => {
+                notice(RunNotice::UiListening(server.addr()));
+                Some(server)
+            }
+            Err(e) => {
+                notice(RunNotice::UiFailed(e));
+                None
+            }
+        }
+    });
     let bars = if progress { ProgressThread::start(live.clone()).ok() } else { None };
     let result = super::run(&runtime, spec, &executors);
     drop(bars);
+    drop(ui);
     executors.shutdown();
     result?;
     Ok(summary(&live.lock()))

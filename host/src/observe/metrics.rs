@@ -42,17 +42,17 @@ impl Collector for RuntimeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let s = self.0.snapshot();
         let counters = [
-            ("wisp_guest_instantiations", "guest instances created (a fresh store each)", s.instantiations),
-            ("wisp_compile_cache_hits", "component loads served by the in-memory or on-disk compile cache", s.cache_hits),
-            ("wisp_component_compiles", "components compiled (cache misses)", s.compiles),
+            ("guest_instantiations", "guest instances created (a fresh store each)", s.instantiations),
+            ("compile_cache_hits", "component loads served by the in-memory or on-disk compile cache", s.cache_hits),
+            ("component_compiles", "components compiled (cache misses)", s.compiles),
         ];
         for (name, help, value) in counters {
             let c = ConstCounter::new(value);
             c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
         }
         let gauges = [
-            ("wisp_wasm_memory_bytes", "guest linear memory in use now, bytes", s.memory_bytes as i64),
-            ("wisp_guest_instances", "guest instances alive now", s.live_instances as i64),
+            ("wasm_memory_bytes", "guest linear memory in use now, bytes", s.memory_bytes as i64),
+            ("guest_instances", "guest instances alive now", s.live_instances as i64),
         ];
         for (name, help, value) in gauges {
             let g = ConstGauge::new(value);
@@ -152,11 +152,52 @@ impl Metrics {
         self.executors.dec_by(count);
     }
 
-    /// The metrics in the Prometheus text exposition format (OpenMetrics flavour).
-    pub(crate) fn render(&self) -> String {
+    /// The metrics in the OpenMetrics text format (what prometheus-client writes).
+    pub(crate) fn render_openmetrics(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The metrics in Prometheus's classic text format (0.0.4), which `promtool` and scrapers
+    /// that do not ask for OpenMetrics read.
+    pub(crate) fn render_prometheus(&self) -> String {
+        to_prometheus_text(&self.render_openmetrics())
+    }
+}
+
+/// OpenMetrics text → Prometheus text 0.0.4: a counter family is named with its `_total`
+/// suffix (as its samples are), and there is no `# EOF` line.
+fn to_prometheus_text(open: &str) -> String {
+    let counters: Vec<&str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open.len() + counters.len() * 16);
+    for line in open.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(&name).then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counters_keep_their_total_suffix_in_the_prometheus_text_format() {
+        let open = "# HELP wisp_tasks_started task attempts launched.\n# TYPE wisp_tasks_started counter\nwisp_tasks_started_total 3\n# HELP wisp_tasks_running running.\n# TYPE wisp_tasks_running gauge\nwisp_tasks_running 1\n# EOF\n";
+        assert_eq!(
+            super::to_prometheus_text(open),
+            "# HELP wisp_tasks_started_total task attempts launched.\n# TYPE wisp_tasks_started_total counter\nwisp_tasks_started_total 3\n# HELP wisp_tasks_running running.\n# TYPE wisp_tasks_running gauge\nwisp_tasks_running 1\n"
+        );
     }
 }

@@ -78,6 +78,7 @@ fn child(args: &[String]) -> anyhow::Result<()> {
         conf,
         args: job_args,
         progress: false,
+        ui: None,
     })?;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
