@@ -14,7 +14,11 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}t
 .running{color:#3a7bd5}.succeeded{color:#3c9a3c}.failed,.unreadable{color:#c0392b}.skipped,.pending{color:#888}\
 pre{white-space:pre-wrap;max-width:60em;margin:0}.bar{background:#e3f5e1;display:inline-block;height:10px}";
 
-/// A whole page; it reloads every second while `live`.
+/// While the application runs, the page fetches itself every second and swaps its `<main>` in
+/// (no navigation, so nothing flickers); it stops once the fetched page is no longer live.
+const LIVE_SCRIPT: &str = r#"<script id="wisp-live">const t=setInterval(async()=>{try{const r=await fetch(location.href);if(!r.ok)return;const d=new DOMParser().parseFromString(await r.text(),"text/html");document.querySelector("main").replaceWith(d.querySelector("main"));if(!d.getElementById("wisp-live"))clearInterval(t)}catch(e){}},1000)</script>"#;
+
+/// A whole page; it updates itself every second while `live`.
 fn page(title: &str, app: Option<&str>, live: bool, body: &str) -> String {
     let mut nav = String::from(r#"<a href="/">Applications</a>"#);
     if let Some(a) = app {
@@ -24,9 +28,9 @@ fn page(title: &str, app: Option<&str>, live: bool, body: &str) -> String {
             r#"<a href="/app/{a}/">Jobs</a><a href="/app/{a}/stages">Stages</a><a href="/app/{a}/executors">Executors</a><a href="/app/{a}/environment">Environment</a>"#
         );
     }
-    let refresh = if live { r#"<meta http-equiv="refresh" content="1">"# } else { "" };
+    let refresh = if live { LIVE_SCRIPT } else { "" };
     format!(
-        r#"<!DOCTYPE html><html><head><meta charset="utf-8">{refresh}<title>{t} - Wisp</title><style>{STYLE}</style></head><body><header><b>Wisp</b> &nbsp; {nav}</header><main><h2>{t}</h2>{body}</main></body></html>"#,
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>{t} - Wisp</title><style>{STYLE}</style></head><body><header><b>Wisp</b> &nbsp; {nav}</header><main><h2>{t}</h2>{body}</main>{refresh}</body></html>"#,
         t = esc(title)
     )
 }
