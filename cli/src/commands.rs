@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use wisp::{
     ClusterSecret, Conf, ExecutorArgs, Fingerprint, HistoryArgs, LocalOptions, MasterArgs, RunNotice, SubmitArgs,
+    SubmitNotice, ConsoleProgress,
 };
 
 /// Wisp: a Spark-style batch engine whose user code is WebAssembly.
@@ -58,6 +59,9 @@ struct MasterCmd {
     /// Write each application's event log (one JSON object per line) into `DIR/app-N/`.
     #[arg(long, value_name = "DIR")]
     event_log: Option<PathBuf>,
+    /// Serve the web UI, its JSON API and /metrics on this loopback address (e.g. 127.0.0.1:4040).
+    #[arg(long, value_name = "ADDR")]
+    ui_listen: Option<String>,
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
@@ -107,6 +111,9 @@ struct ExecutorCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (bind a non-loopback address only on a trusted network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 /// Arguments of `wisp submit`.
@@ -119,6 +126,9 @@ struct SubmitCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
     args: Vec<String>,
@@ -213,10 +223,14 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         state_dir,
         conf,
         event_log: args.event_log,
+        ui_listen: args.ui_listen,
     };
-    wisp::run_master(master_args, |addr, fp| {
+    wisp::run_master(master_args, |addr, fp, ui| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");
+        if let Some(ui) = ui {
+            let _ = writeln!(out, "wisp master web UI at http://{ui}/");
+        }
         let _ = out.flush();
     })?;
     Ok(())
@@ -255,6 +269,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
             .context("invalid --data-root")?,
         work_dir,
         conf,
+        metrics_listen: args.metrics_listen,
     })?;
     Ok(())
 }
@@ -273,7 +288,30 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     let (master, master_fingerprint, secret) = args.contact.resolve()?;
     let submit_args =
         SubmitArgs { master, master_fingerprint, secret, component, args: args.args, conf };
+    let off = |(k, v): &(String, String)| {
+        k == "wisp.ui.showConsoleProgress"
+            && matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off")
+    };
+    let draw = !args.quiet && !submit_args.conf.iter().any(off) && wisp::stderr_is_terminal();
+    let mut bars = draw.then(ConsoleProgress::new);
     let mut out = std::io::stdout();
-    wisp::submit(submit_args, &mut out, &mut |state| eprintln!("wisp: {state}"))?;
+    let result = wisp::submit(submit_args, &mut out, &mut |notice| match notice {
+        SubmitNotice::State(state) => eprintln!("wisp: {state}"),
+        SubmitNotice::Stages(stages) => {
+            if let Some(b) = &mut bars {
+                b.update(stages);
+            }
+        }
+        SubmitNotice::Summary(summary) => {
+            if let Some(b) = &mut bars {
+                b.clear();
+                eprintln!("wisp: {summary}");
+            }
+        }
+    });
+    if let Some(b) = &mut bars {
+        b.clear();
+    }
+    result?;
     Ok(())
 }

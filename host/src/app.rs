@@ -11,6 +11,7 @@
 
 pub(crate) mod job_main;
 pub(crate) mod local;
+mod progress_pump;
 mod stdout;
 pub(crate) mod submitted;
 

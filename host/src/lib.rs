@@ -56,7 +56,7 @@ pub use app::submitted::run_master;
 pub use cluster::ClusterError;
 pub use cluster::executor_process::{ExecutorArgs, run_executor};
 pub use cluster::master::MasterArgs;
-pub use cluster::submit::{SubmitArgs, submit};
+pub use cluster::submit::{SubmitArgs, SubmitNotice, submit};
 pub use error_chain::chain as error_chain;
 pub use net::auth::{ClusterSecret, SecretError};
 pub use net::tls::Fingerprint;

@@ -10,6 +10,7 @@
 //! streams to `wisp submit`), `console.rs` draws it with indicatif.
 
 pub(crate) mod console;
+pub(crate) mod http_server;
 pub(crate) mod metrics;
 pub(crate) mod progress;
 pub(crate) mod recorder;

@@ -10,7 +10,7 @@ use crate::ids::{AppId, ExecutorId};
 use crate::local::{LocalExecutors, StartError};
 use crate::observe::{LiveApp, Metrics};
 use crate::ui::live::LiveApps;
-use crate::ui::{UiError, UiServer};
+use crate::ui::{UiError, serve};
 use crate::observe::console::{ProgressThread, stderr_is_terminal};
 use crate::observe::progress::{RunSummary, summary};
 use crate::process_settings::LocalSettings;
@@ -148,7 +148,7 @@ pub fn run_local_with(
     let ui = options.ui.as_deref().and_then(|addr| {
         let apps = Arc::new(LiveApps::default());
         apps.add(live.clone());
-        match UiServer::start(addr, apps, metrics.clone()) {
+        match serve(addr, apps, metrics.clone()) {
             Ok(server) => {
                 notice(RunNotice::UiListening(server.addr()));
                 Some(server)

@@ -31,6 +31,8 @@ use self::state::{ExecutorSettings, ExecutorState, QueuedTask};
 use super::blocks::fetch::FetchPool;
 use super::blocks::{PeerTable, server};
 use super::{ClusterError, Shutdown, client_net, resolve, server_net};
+use crate::observe::Metrics;
+use crate::observe::http_server::{HttpServer, metrics_router};
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::auth::random_bytes;
@@ -72,6 +74,9 @@ pub struct ExecutorArgs {
     pub work_dir: PathBuf,
     /// Executor configuration (timeouts, fetch limits, task limits).
     pub conf: Conf,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (the wasm runtime's: instantiations,
+    /// compile cache, guest memory).
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs an executor until SIGTERM or SIGINT, or until it lost its master
@@ -158,6 +163,16 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let settings = ExecutorProcessSettings::from_conf(&args.conf)?;
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
+    let _metrics = match &args.metrics_listen {
+        Some(addr) => {
+            let metrics = Metrics::new(Some(runtime.stats().clone()));
+            let server = HttpServer::start(addr, metrics_router(metrics))
+                .map_err(|e| ClusterError::Ui { message: e.to_string() })?;
+            tracing::info!(addr = %server.addr(), "serving metrics at /metrics");
+            Some(server)
+        }
+        None => None,
+    };
     let p = Process {
         cores: args.cores.max(1),
         net: client_net(settings.net, "master"),

@@ -103,11 +103,6 @@ impl ProgressThread {
         Ok(ProgressThread { stop, thread: Some(thread) })
     }
 
-    /// Clears the bars and ends the thread.
-    pub(crate) fn stop(mut self) {
-        self.stop_now();
-    }
-
     fn stop_now(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {

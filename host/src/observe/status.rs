@@ -360,14 +360,6 @@ impl AppStatus {
         t.log = log.to_string();
     }
 
-    /// Records an executor's heartbeat (cluster mode).
-    pub(crate) fn heartbeat(&mut self, executor: u32, memory_bytes: u64) {
-        let at_ms = self.now_ms;
-        if let Some(e) = self.executors.get_mut(&executor) {
-            e.heartbeat = Some(Heartbeat { at_ms, memory_bytes });
-        }
-    }
-
     /// The stage attempts running now, by stage id.
     pub(crate) fn active_stages(&self) -> Vec<&StageAttemptStatus> {
         self.stages.values().filter(|s| s.state == State::Running).collect()

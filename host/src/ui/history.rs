@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use super::live::row;
-use super::{AppRow, AppSource, Lookup, UiError, UiServer};
+use super::{AppRow, AppSource, Lookup, UiError, serve};
 use crate::event_log::LogLine;
 use crate::observe::LiveApp;
 use crate::observe::status::AppStatus;
@@ -32,7 +32,7 @@ pub fn run_history(args: HistoryArgs, ready: impl FnOnce(SocketAddr)) -> Result<
         return Err(UiError::NoDirectory { dir: args.dir });
     }
     let source = Arc::new(HistoryDir::new(args.dir));
-    let server = UiServer::start(&args.listen, source, None)?;
+    let server = serve(&args.listen, source, None)?;
     ready(server.addr());
     loop {
         std::thread::park();

@@ -232,7 +232,7 @@ pub(crate) fn executors(app: &AppStatus) -> String {
     for e in app.executors.values() {
         let (memory, beat) = match &e.heartbeat {
             Some(h) => (bytes(h.memory_bytes), format!("{} ago", duration(app.now_ms - h.at_ms))),
-            None => ("".to_string(), "— (in process)".to_string()),
+            None => (String::new(), "—".to_string()),
         };
         let _ = write!(
             b,

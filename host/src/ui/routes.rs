@@ -12,6 +12,7 @@ use axum::routing::get;
 use super::{AppSource, Lookup, api, pages};
 use crate::observe::status::AppStatus;
 use crate::observe::Metrics;
+use crate::observe::http_server::metrics_response;
 
 #[derive(Clone)]
 struct Ui {
@@ -166,21 +167,9 @@ fn api_tasks(a: &AppStatus, p: &HashMap<String, String>) -> Option<serde_json::V
 }
 
 async fn serve_metrics(State(ui): State<Ui>, headers: HeaderMap) -> Response {
-    let openmetrics = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
     match &ui.metrics {
-        Some(m) if openmetrics => (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-            m.render_openmetrics(),
-        )
-            .into_response(),
-        Some(m) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-            m.render_prometheus(),
-        )
-            .into_response(),
+        Some(m) => metrics_response(m, accept),
         None => not_found(false, "this process serves no metrics"),
     }
 }
