@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|ui] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -27,10 +27,13 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
-use wisp::{LocalOptions, run_local};
+
+use wisp::{LocalOptions, RunNotice, run_local_with};
 use wisp_tests::{
     API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin,
     write_corpus,
@@ -38,6 +41,8 @@ use wisp_tests::{
 
 #[path = "bench/languages.rs"]
 mod languages;
+#[path = "bench/ui.rs"]
+mod ui;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -61,25 +66,39 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let job = PathBuf::from(&args[0]);
     let mut conf = Vec::new();
     let mut cores = None;
+    let mut ui_addr = None;
     let mut i = 1;
     while i < split {
         match args[i].as_str() {
             "--cores" => cores = Some(args[i + 1].parse()?),
             "--conf" => conf.push(args[i + 1].clone()),
+            "--ui" => ui_addr = Some(args[i + 1].clone()),
             other => anyhow::bail!("unknown child flag {other}"),
         }
         i += 2;
     }
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
-    run_local(&LocalOptions {
+    let options = LocalOptions {
         job,
         cores,
         event_log: None,
         conf,
         args: job_args,
         progress: false,
-        ui: None,
+        ui: ui_addr,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut poller = None;
+    run_local_with(&options, &mut |notice| {
+        if let RunNotice::UiListening(addr) = notice {
+            poller = Some(ui::poll_ui(addr, stop.clone()));
+        }
     })?;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(p) = poller {
+        let requests = p.join().unwrap_or(0);
+        eprintln!("ui requests={requests}");
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
@@ -139,6 +158,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut size_mib = 1024u64;
     let mut task_counts = vec![1000u32, 10_000];
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
+    let mut ui = false;
     let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -149,7 +169,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("cluster") => local = false,
                 Some("languages") => (local, cluster, langs) = (false, false, true),
                 Some("faults") => (local, cluster, faults) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages|faults"),
+                Some("ui") => (local, cluster, ui) = (false, false, true),
+                _ => anyhow::bail!("--only local|cluster|languages|faults|ui"),
             },
             "--languages" => {
                 only_languages = it
@@ -189,6 +210,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     if faults {
         bench_faults(&data_dir, &corpus, runs)?;
+    }
+    if ui {
+        ui::bench_ui(&data_dir, &corpus, runs)?;
     }
     if langs {
         read_all(&corpus)?;
