@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
 use wisp::{
-    ClusterSecret, Conf, ExecutorArgs, Fingerprint, HistoryArgs, LocalOptions, MasterArgs, RunNotice, SubmitArgs,
-    SubmitNotice, ConsoleProgress,
+    ClusterSecret, Conf, ConsoleProgress, ExecutorArgs, Fingerprint, HistoryArgs, LocalOptions,
+    MasterArgs, RunNotice, SubmitArgs, SubmitNotice,
 };
 
 /// Wisp: a Spark-style batch engine whose user code is WebAssembly.

@@ -54,8 +54,10 @@ impl EventLog {
         let err = |source| EventLogError { path: self.path.clone(), source };
         serde_json::to_writer(&mut self.out, line).map_err(|e| err(e.into()))?;
         self.out.write_all(b"\n").map_err(err)?;
-        if matches!(line, LogLine::JobEnd { .. } | LogLine::AppStart { .. } | LogLine::AppEnd { .. })
-        {
+        if matches!(
+            line,
+            LogLine::JobEnd { .. } | LogLine::AppStart { .. } | LogLine::AppEnd { .. }
+        ) {
             self.out.flush().map_err(err)?;
         }
         Ok(())

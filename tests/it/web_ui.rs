@@ -60,7 +60,9 @@ fn task_counts(events: &[Value]) -> BTreeMap<u64, (u64, u64, u64)> {
     for e in events {
         let stage = e["stage"].as_u64().unwrap_or(0);
         match e["event"].as_str() {
-            Some("stage_submitted") => out.entry(stage).or_default().0 = e["tasks"].as_u64().unwrap(),
+            Some("stage_submitted") => {
+                out.entry(stage).or_default().0 = e["tasks"].as_u64().unwrap()
+            }
             Some("task_end") if e["result"] == "succeeded" => out.entry(stage).or_default().1 += 1,
             Some("task_end") => out.entry(stage).or_default().2 += 1,
             _ => {}
@@ -87,7 +89,8 @@ fn check_pages(base: &str, app: &str, events: &[Value], shots: &str) -> Vec<Path
     let page = dump_dom(&format!("{base}/app/{app}/job/0"));
     assert_eq!(count(&page, r#"class="stage-box""#), 3, "{page}");
     assert_eq!(count(&page, r#"class="edge""#), 2, "{page}");
-    shots_taken.push(screenshot(&format!("{base}/app/{app}/job/0"), &format!("{shots}-job0-graph")));
+    shots_taken
+        .push(screenshot(&format!("{base}/app/{app}/job/0"), &format!("{shots}-job0-graph")));
     // Task counts as the event log has them.
     let counts = task_counts(events);
     for s in &stages {
@@ -185,7 +188,11 @@ fn web_ui_follows_a_running_job_and_the_history_server_shows_it_finished() {
 }
 
 fn event_lines_of(file: &Path) -> Vec<Value> {
-    std::fs::read_to_string(file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A counter's value in Prometheus text.
@@ -213,16 +220,33 @@ fn metrics_pass_promtool_and_match_the_event_log() {
         .stdin(std::fs::File::open(&file).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "promtool: {}{}\n{text}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Jobs 0 and 1 ended (their lines are flushed); the tail job's task is running.
     let events = event_lines(&dir.path().join("events"));
     let n = |kind: &str, result: &str| {
         events.iter().filter(|e| e["event"] == kind && e["result"] == result).count() as f64
     };
-    assert_eq!(sample(&text, r#"wisp_tasks_finished_total{result="succeeded"}"#), n("task_end", "succeeded"));
-    assert_eq!(sample(&text, r#"wisp_tasks_finished_total{result="failed"}"#), n("task_end", "failed"));
-    assert_eq!(sample(&text, r#"wisp_jobs_finished_total{result="succeeded"}"#), n("job_end", "succeeded"));
-    assert_eq!(sample(&text, r#"wisp_jobs_finished_total{result="failed"}"#), n("job_end", "failed"));
+    assert_eq!(
+        sample(&text, r#"wisp_tasks_finished_total{result="succeeded"}"#),
+        n("task_end", "succeeded")
+    );
+    assert_eq!(
+        sample(&text, r#"wisp_tasks_finished_total{result="failed"}"#),
+        n("task_end", "failed")
+    );
+    assert_eq!(
+        sample(&text, r#"wisp_jobs_finished_total{result="succeeded"}"#),
+        n("job_end", "succeeded")
+    );
+    assert_eq!(
+        sample(&text, r#"wisp_jobs_finished_total{result="failed"}"#),
+        n("job_end", "failed")
+    );
     let shuffle: f64 = events
         .iter()
         .filter(|e| e["event"] == "task_end")
@@ -316,5 +340,9 @@ fn console_progress_advances_on_a_terminal_and_piped_output_is_unchanged() {
     let piped = wisp(&["run", API_JOB, "--cores", "2", "--", "ui-demo", "20", "10"], RUN_TIMEOUT);
     assert!(piped.ok(), "{}", piped.stderr);
     assert_eq!(piped.stdout, expected_demo_stdout());
-    assert!(!piped.stderr.contains("[Stage") && !piped.stderr.contains("jobs,"), "{}", piped.stderr);
+    assert!(
+        !piped.stderr.contains("[Stage") && !piped.stderr.contains("jobs,"),
+        "{}",
+        piped.stderr
+    );
 }

@@ -8,14 +8,14 @@ use crate::event_log::{EventLog, EventLogError};
 use crate::executor::ExecutorConfig;
 use crate::ids::{AppId, ExecutorId};
 use crate::local::{LocalExecutors, StartError};
-use crate::observe::{LiveApp, Metrics};
-use crate::ui::live::LiveApps;
-use crate::ui::{UiError, serve};
 use crate::observe::console::{ProgressThread, stderr_is_terminal};
 use crate::observe::progress::{RunSummary, summary};
+use crate::observe::{LiveApp, Metrics};
 use crate::process_settings::LocalSettings;
 use crate::settings::{Conf, ConfigError, compile_cache_dir};
 use crate::task::ComponentBytes;
+use crate::ui::live::LiveApps;
+use crate::ui::{UiError, serve};
 use crate::wasm::{ComponentError, Runtime, content_hash};
 
 /// What `wisp run` was asked to do.

@@ -23,31 +23,32 @@ impl ProgressPump {
     pub(super) fn start(live: Arc<LiveApp>, events: JobEvents) -> std::io::Result<ProgressPump> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new().name("wisp-progress-pump".into()).spawn(move || {
-            let mut last: Vec<WireStageProgress> = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                let now: Vec<WireStageProgress> = running_stages(&live.lock())
-                    .into_iter()
-                    .map(|s| WireStageProgress {
-                        stage: s.stage,
-                        attempt: s.attempt,
-                        total: s.total,
-                        completed: s.completed,
-                        running: s.running,
-                    })
-                    .collect();
-                if now != last {
-                    if !events.progress(now.clone()) {
-                        return;
+        let thread =
+            std::thread::Builder::new().name("wisp-progress-pump".into()).spawn(move || {
+                let mut last: Vec<WireStageProgress> = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let now: Vec<WireStageProgress> = running_stages(&live.lock())
+                        .into_iter()
+                        .map(|s| WireStageProgress {
+                            stage: s.stage,
+                            attempt: s.attempt,
+                            total: s.total,
+                            completed: s.completed,
+                            running: s.running,
+                        })
+                        .collect();
+                    if now != last {
+                        if !events.progress(now.clone()) {
+                            return;
+                        }
+                        last = now;
                     }
-                    last = now;
+                    std::thread::park_timeout(INTERVAL);
                 }
-                std::thread::park_timeout(INTERVAL);
-            }
-            if !last.is_empty() {
-                events.progress(Vec::new());
-            }
-        })?;
+                if !last.is_empty() {
+                    events.progress(Vec::new());
+                }
+            })?;
         Ok(ProgressPump { stop, thread: Some(thread) })
     }
 }

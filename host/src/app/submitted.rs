@@ -14,14 +14,14 @@ use crate::context::Journal;
 use crate::error_chain::chain;
 use crate::event_log::EventLog;
 use crate::net::Fingerprint;
+use crate::observe::http_server::HttpServer;
 use crate::observe::progress::summary;
 use crate::observe::{LiveApp, Metrics};
-use crate::observe::http_server::HttpServer;
-use crate::ui::serve;
-use crate::ui::live::LiveApps;
 use crate::process_settings::{AppSettings, MasterSettings};
 use crate::settings::compile_cache_dir;
 use crate::task::ComponentBytes;
+use crate::ui::live::LiveApps;
+use crate::ui::serve;
 use crate::wasm::{Runtime, content_hash};
 
 /// The journal of temporary output directories, under the master's state directory.

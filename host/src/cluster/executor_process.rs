@@ -31,8 +31,6 @@ use self::state::{ExecutorSettings, ExecutorState, QueuedTask};
 use super::blocks::fetch::FetchPool;
 use super::blocks::{PeerTable, server};
 use super::{ClusterError, Shutdown, client_net, resolve, server_net};
-use crate::observe::Metrics;
-use crate::observe::http_server::{HttpServer, metrics_router};
 use crate::error_chain::chain;
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::auth::random_bytes;
@@ -42,6 +40,8 @@ use crate::net::{
     ClientConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, NetConfig, Role,
     Server, Stream, call, connect_with,
 };
+use crate::observe::Metrics;
+use crate::observe::http_server::{HttpServer, metrics_router};
 use crate::process_settings::ExecutorProcessSettings;
 use crate::settings::{Conf, compile_cache_dir};
 use crate::task_threads::TaskThreads;

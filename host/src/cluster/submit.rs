@@ -10,8 +10,8 @@ use super::{ClusterError, client_net, resolve};
 use crate::error_chain::chain;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
-use crate::observe::progress::StageProgress;
 use crate::net::{ClusterSecret, Fingerprint, Role, Stream, connect_with};
+use crate::observe::progress::StageProgress;
 use crate::process_settings::SubmitSettings;
 
 /// How long the client waits, after sending `CancelJob`, for the master to confirm the job ended.
@@ -104,8 +104,7 @@ async fn run(
     let reader = tokio::spawn(async move {
         loop {
             let event = framing::read_message::<JobEvent, _>(&mut recv, &limits).await;
-            let last =
-                !matches!(event, Ok(Some(JobEvent::JobDone { .. })) | Ok(None) | Err(_));
+            let last = !matches!(event, Ok(Some(JobEvent::JobDone { .. })) | Ok(None) | Err(_));
             if tx.send(event).await.is_err() || last {
                 break;
             }

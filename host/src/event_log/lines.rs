@@ -27,13 +27,35 @@ pub(crate) enum LogLine {
         start_unix_ms: u64,
     },
     /// The application's main returned (always the last line when it ended normally).
-    AppEnd { time_ms: f64, result: Outcome, error: Option<String> },
+    AppEnd {
+        time_ms: f64,
+        result: Outcome,
+        error: Option<String>,
+    },
     /// An executor became available to the application.
-    ExecutorAdded { time_ms: f64, executor: u32, host: String, cores: u32 },
+    ExecutorAdded {
+        time_ms: f64,
+        executor: u32,
+        host: String,
+        cores: u32,
+    },
     /// An executor was lost to the application.
-    ExecutorRemoved { time_ms: f64, executor: u32, reason: String },
-    JobStart { time_ms: f64, job: u32, stages: Vec<u32> },
-    JobEnd { time_ms: f64, job: u32, result: Outcome, error: Option<String> },
+    ExecutorRemoved {
+        time_ms: f64,
+        executor: u32,
+        reason: String,
+    },
+    JobStart {
+        time_ms: f64,
+        job: u32,
+        stages: Vec<u32>,
+    },
+    JobEnd {
+        time_ms: f64,
+        job: u32,
+        result: Outcome,
+        error: Option<String>,
+    },
     StageSubmitted {
         time_ms: f64,
         stage: u32,

@@ -183,16 +183,19 @@ fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
         task.id.partition, task.id.task.0, task.id.attempt
     ));
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
-    let mut sink =
-        TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0, us: 0 };
+    let mut sink = TextWriter {
+        file: std::io::BufWriter::with_capacity(1 << 20, file),
+        records: 0,
+        bytes: 0,
+        us: 0,
+    };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         let t = Instant::now();
-        let committed = sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e)).and_then(
-            |()| {
+        let committed =
+            sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e)).and_then(|()| {
                 std::fs::rename(&temp, &final_path)
                     .map_err(|e| io_failure("cannot commit", &final_path, e))
-            },
-        );
+            });
         sink.us += elapsed_us(t);
         committed
     });

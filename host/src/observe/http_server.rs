@@ -50,7 +50,8 @@ pub(crate) struct HttpServer {
 impl HttpServer {
     /// Binds `addr` (`host:port`; port 0 picks one) and serves `router`.
     pub(crate) fn start(addr: &str, router: Router) -> Result<HttpServer, ServeError> {
-        let parsed: SocketAddr = addr.parse().map_err(|_| ServeError::Address { addr: addr.into() })?;
+        let parsed: SocketAddr =
+            addr.parse().map_err(|_| ServeError::Address { addr: addr.into() })?;
         let listener = TcpListener::bind(parsed)
             .map_err(|source| ServeError::Bind { addr: addr.to_string(), source })?;
         listener.set_nonblocking(true).map_err(|source| ServeError::Start { source })?;
@@ -106,7 +107,10 @@ impl Drop for HttpServer {
 }
 
 /// `/metrics` of a process's metrics: Prometheus text 0.0.4, or OpenMetrics when the scraper asks for it.
-pub(crate) fn metrics_response(metrics: &Metrics, accept: Option<&str>) -> axum::response::Response {
+pub(crate) fn metrics_response(
+    metrics: &Metrics,
+    accept: Option<&str>,
+) -> axum::response::Response {
     if accept.is_some_and(|a| a.contains("application/openmetrics-text")) {
         (
             [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
@@ -114,7 +118,10 @@ pub(crate) fn metrics_response(metrics: &Metrics, accept: Option<&str>) -> axum:
         )
             .into_response()
     } else {
-        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], metrics.render_prometheus())
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            metrics.render_prometheus(),
+        )
             .into_response()
     }
 }

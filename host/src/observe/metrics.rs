@@ -42,8 +42,16 @@ impl Collector for RuntimeCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let s = self.0.snapshot();
         let counters = [
-            ("guest_instantiations", "guest instances created (a fresh store each)", s.instantiations),
-            ("compile_cache_hits", "component loads served by the in-memory or on-disk compile cache", s.cache_hits),
+            (
+                "guest_instantiations",
+                "guest instances created (a fresh store each)",
+                s.instantiations,
+            ),
+            (
+                "compile_cache_hits",
+                "component loads served by the in-memory or on-disk compile cache",
+                s.cache_hits,
+            ),
             ("component_compiles", "components compiled (cache misses)", s.compiles),
         ];
         for (name, help, value) in counters {
@@ -63,10 +71,13 @@ impl Collector for RuntimeCollector {
 }
 
 fn result_label(outcome: Outcome) -> Labels {
-    [("result", match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "failed",
-    })]
+    [(
+        "result",
+        match outcome {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+        },
+    )]
 }
 
 impl Metrics {
@@ -89,17 +100,49 @@ impl Metrics {
             instantiation: Counter::default(),
         };
         registry.register("tasks_started", "task attempts launched", m.tasks_started.clone());
-        registry.register("tasks_finished", "task attempts ended, by result", m.tasks_finished.clone());
+        registry.register(
+            "tasks_finished",
+            "task attempts ended, by result",
+            m.tasks_finished.clone(),
+        );
         registry.register("tasks_running", "task attempts running now", m.tasks_running.clone());
-        registry.register("stages_completed", "stage attempts ended, by result", m.stages_completed.clone());
+        registry.register(
+            "stages_completed",
+            "stage attempts ended, by result",
+            m.stages_completed.clone(),
+        );
         registry.register("jobs_finished", "jobs ended, by result", m.jobs_finished.clone());
         registry.register("jobs_running", "jobs running now", m.jobs_running.clone());
-        registry.register("applications_running", "applications running now", m.applications_running.clone());
-        registry.register("executors", "executors registered with running applications (summed over them)", m.executors.clone());
-        registry.register("shuffle_written_bytes", "shuffle data file bytes written by ended tasks", m.shuffle_written.clone());
-        registry.register("shuffle_fetched_bytes", "shuffle block bytes read by ended tasks", m.shuffle_fetched.clone());
-        registry.register("shuffle_fetch_wait_seconds", "time ended tasks waited for remote shuffle blocks", m.fetch_wait.clone());
-        registry.register("guest_instantiation_seconds", "time ended tasks spent instantiating guests", m.instantiation.clone());
+        registry.register(
+            "applications_running",
+            "applications running now",
+            m.applications_running.clone(),
+        );
+        registry.register(
+            "executors",
+            "executors registered with running applications (summed over them)",
+            m.executors.clone(),
+        );
+        registry.register(
+            "shuffle_written_bytes",
+            "shuffle data file bytes written by ended tasks",
+            m.shuffle_written.clone(),
+        );
+        registry.register(
+            "shuffle_fetched_bytes",
+            "shuffle block bytes read by ended tasks",
+            m.shuffle_fetched.clone(),
+        );
+        registry.register(
+            "shuffle_fetch_wait_seconds",
+            "time ended tasks waited for remote shuffle blocks",
+            m.fetch_wait.clone(),
+        );
+        registry.register(
+            "guest_instantiation_seconds",
+            "time ended tasks spent instantiating guests",
+            m.instantiation.clone(),
+        );
         if let Some(stats) = runtime {
             registry.register_collector(Box::new(RuntimeCollector(stats)));
         }
@@ -170,10 +213,8 @@ impl Metrics {
 /// OpenMetrics text → Prometheus text 0.0.4: a counter family is named with its `_total`
 /// suffix (as its samples are), and there is no `# EOF` line.
 fn to_prometheus_text(open: &str) -> String {
-    let counters: Vec<&str> = open
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
-        .collect();
+    let counters: Vec<&str> =
+        open.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter")).collect();
     let mut out = String::with_capacity(open.len() + counters.len() * 16);
     for line in open.lines() {
         if line == "# EOF" {

@@ -65,11 +65,9 @@ pub(crate) fn summary(status: &AppStatus) -> RunSummary {
         ..RunSummary::default()
     };
     for j in status.jobs.values() {
-        s.skipped_stages += j
-            .stages
-            .iter()
-            .filter(|st| j.stage_state(status, **st) == State::Skipped)
-            .count() as u32;
+        s.skipped_stages +=
+            j.stages.iter().filter(|st| j.stage_state(status, **st) == State::Skipped).count()
+                as u32;
     }
     for t in status.tasks.values() {
         if t.state == State::Running {

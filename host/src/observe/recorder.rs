@@ -24,8 +24,7 @@ impl Recorder {
         metrics: Option<Arc<Metrics>>,
         start: LogLine,
     ) -> Recorder {
-        let mut r =
-            Recorder { event_log, live, metrics, executors: BTreeSet::new(), ended: false };
+        let mut r = Recorder { event_log, live, metrics, executors: BTreeSet::new(), ended: false };
         r.record(&start);
         r
     }

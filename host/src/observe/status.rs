@@ -300,9 +300,9 @@ impl AppStatus {
                     },
                 );
             }
-            LogLine::TaskEnd { id, executor, duration_ms, result, failure, metrics, log, .. } => {
-                self.task_ended(id, *executor, *duration_ms, *result, failure, metrics, log)
-            }
+            LogLine::TaskEnd {
+                id, executor, duration_ms, result, failure, metrics, log, ..
+            } => self.task_ended(id, *executor, *duration_ms, *result, failure, metrics, log),
         }
     }
 

@@ -87,7 +87,8 @@ impl HistoryDir {
 }
 
 fn log_stem(path: &Path) -> Option<String> {
-    (path.extension()? == "jsonl").then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+    (path.extension()? == "jsonl")
+        .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
 }
 
 fn version(path: &Path) -> Version {

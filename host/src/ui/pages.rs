@@ -121,7 +121,7 @@ fn stage_rows(app: &AppStatus, attempts: &[&StageAttemptStatus], b: &mut String)
     b.push_str("<table id=\"stages\"><tr><th>Stage</th><th>Attempt</th><th>Kind</th><th>State</th><th>Tasks: done + running / all</th><th>Failed</th><th>Killed</th><th>Duration</th><th>Input</th><th>Output</th><th>Shuffle read</th><th>Shuffle write</th><th>Failure</th></tr>");
     for s in attempts {
         let kind = app.stage_info.get(&s.stage).map_or("", |i| i.kind.as_str());
-        let pct = if s.tasks == 0 { 0 } else { s.succeeded * 100 / s.tasks };
+        let pct = (s.succeeded * 100).checked_div(s.tasks).unwrap_or(0);
         let m = &s.metrics;
         let _ = write!(
             b,
@@ -159,8 +159,7 @@ pub(crate) fn job(app: &AppStatus, j: &JobStatus) -> String {
     }
     b.push_str("<h3>Stage graph</h3>");
     b.push_str(&job_graph(app, j, &app.app));
-    let attempts: Vec<&StageAttemptStatus> =
-        j.ran.iter().flat_map(|s| app.attempts(*s)).collect();
+    let attempts: Vec<&StageAttemptStatus> = j.ran.iter().flat_map(|s| app.attempts(*s)).collect();
     b.push_str("<h3>Stages</h3>");
     stage_rows(app, &attempts, &mut b);
     let title = format!("Job {} of {}", j.id, title_of(app));
@@ -228,7 +227,9 @@ pub(crate) fn stage(app: &AppStatus, s: &StageAttemptStatus) -> String {
 }
 
 pub(crate) fn executors(app: &AppStatus) -> String {
-    let mut b = String::from("<table id=\"executors\"><tr><th>Executor</th><th>Host</th><th>Cores</th><th>Running tasks</th><th>Tasks done</th><th>Tasks failed</th><th>Guest memory</th><th>Shuffle read</th><th>Shuffle write</th><th>Last heartbeat</th><th>Removed</th></tr>");
+    let mut b = String::from(
+        "<table id=\"executors\"><tr><th>Executor</th><th>Host</th><th>Cores</th><th>Running tasks</th><th>Tasks done</th><th>Tasks failed</th><th>Guest memory</th><th>Shuffle read</th><th>Shuffle write</th><th>Last heartbeat</th><th>Removed</th></tr>",
+    );
     for e in app.executors.values() {
         let (memory, beat) = match &e.heartbeat {
             Some(h) => (bytes(h.memory_bytes), format!("{} ago", duration(app.now_ms - h.at_ms))),

@@ -10,9 +10,9 @@ use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
 
 use super::{AppSource, Lookup, api, pages};
-use crate::observe::status::AppStatus;
 use crate::observe::Metrics;
 use crate::observe::http_server::metrics_response;
+use crate::observe::status::AppStatus;
 
 #[derive(Clone)]
 struct Ui {
@@ -38,9 +38,18 @@ pub(super) fn router(source: Arc<dyn AppSource>, metrics: Option<Arc<Metrics>>) 
         .route(&format!("{api_app}/stages"), get(|s, p| json(s, p, |a, _| Some(api::stages(a)))))
         .route(&format!("{api_app}/stages/{{id}}"), get(|s, p| json(s, p, api_stage)))
         .route(&format!("{api_app}/stages/{{id}}/{{attempt}}"), get(|s, p| json(s, p, api_attempt)))
-        .route(&format!("{api_app}/stages/{{id}}/{{attempt}}/taskList"), get(|s, p| json(s, p, api_tasks)))
-        .route(&format!("{api_app}/executors"), get(|s, p| json(s, p, |a, _| Some(api::executors(a)))))
-        .route(&format!("{api_app}/environment"), get(|s, p| json(s, p, |a, _| Some(api::environment(a)))))
+        .route(
+            &format!("{api_app}/stages/{{id}}/{{attempt}}/taskList"),
+            get(|s, p| json(s, p, api_tasks)),
+        )
+        .route(
+            &format!("{api_app}/executors"),
+            get(|s, p| json(s, p, |a, _| Some(api::executors(a)))),
+        )
+        .route(
+            &format!("{api_app}/environment"),
+            get(|s, p| json(s, p, |a, _| Some(api::environment(a)))),
+        )
         .route("/metrics", get(serve_metrics))
         .fallback(|| async { not_found(false, "no such page") })
         .with_state(Ui { source, metrics })
@@ -66,23 +75,24 @@ fn with_app<T>(
     params: &HashMap<String, String>,
     json: bool,
     f: impl FnOnce(&AppStatus, &HashMap<String, String>) -> Option<T>,
-) -> Result<T, Response> {
+) -> Result<T, Box<Response>> {
     let id = params.get("app").map_or("", String::as_str);
     match ui.source.open(id) {
         Ok(app) => {
             let status = app.lock();
-            f(&status, params).ok_or_else(|| not_found(json, "no such job, stage or attempt"))
+            f(&status, params)
+                .ok_or_else(|| Box::new(not_found(json, "no such job, stage or attempt")))
         }
-        Err(Lookup::NotFound) => Err(not_found(json, &format!("no application {id}"))),
+        Err(Lookup::NotFound) => Err(Box::new(not_found(json, &format!("no application {id}")))),
         Err(Lookup::Unreadable(reason)) => {
             let text = format!("the event log of {id} cannot be read: {reason}");
-            Err(if json {
+            Err(Box::new(if json {
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({ "error": text })))
                     .into_response()
             } else {
                 (StatusCode::UNPROCESSABLE_ENTITY, Html(pages::message("Unreadable", &text)))
                     .into_response()
-            })
+            }))
         }
     }
 }
@@ -94,7 +104,7 @@ async fn html(
 ) -> Response {
     match with_app(&ui, &params, false, f) {
         Ok(page) => Html(page).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -105,7 +115,7 @@ async fn json(
 ) -> Response {
     match with_app(&ui, &params, true, f) {
         Ok(v) => Json(v).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 

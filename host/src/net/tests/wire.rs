@@ -232,7 +232,7 @@ fn task_reports_roundtrip() {
                 bytes_written: 4,
                 shuffle_read_bytes: 5,
                 shuffle_write_bytes: 6,
-                times: crate::task::TaskTimes {
+                times: TaskTimes {
                     instantiation_us: 7,
                     guest_us: 8,
                     input_read_us: 9,

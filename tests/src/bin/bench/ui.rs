@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wisp_tests::WORDCOUNT;
 
-use super::{median, native_word_count, read_all, count_output, run_child};
+use super::{count_output, median, native_word_count, read_all, run_child};
 
 /// How often the child's poller fetches a page and `/metrics` while the job runs.
 const POLL: Duration = Duration::from_millis(500);
@@ -60,7 +60,10 @@ pub(super) fn bench_ui(data_dir: &Path, corpus: &Path, runs: usize) -> anyhow::R
         }
     }
     let (p, u) = (median(plain), median(with_ui));
-    println!("word count over {:.0} MB, {cores} cores, median of {runs} runs each", bytes as f64 / 1e6);
+    println!(
+        "word count over {:.0} MB, {cores} cores, median of {runs} runs each",
+        bytes as f64 / 1e6
+    );
     println!("  wisp run:                         {p:>7.2} s");
     println!("  wisp run --ui (polled every 0.5 s): {u:>7.2} s");
     println!("  ratio --ui / plain wall time:       {:.3}", u / p);
