@@ -346,3 +346,113 @@ fn console_progress_advances_on_a_terminal_and_piped_output_is_unchanged() {
         piped.stderr
     );
 }
+
+/// The first line of `file` starting with `prefix`, once it is there.
+fn line_after(file: &Path, prefix: &str) -> String {
+    wait_for(prefix, START_TIMEOUT, || {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.trim().to_string()))
+    })
+}
+
+#[test]
+fn master_ui_executor_metrics_and_submit_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = d.join("secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let master_cmd = |ui: &str| {
+        let mut cmd = Command::new(wisp_bin());
+        cmd.args(["master", "--listen", "127.0.0.1:0", "--secret-file"])
+            .arg(&secret)
+            .arg("--state-dir")
+            .arg(d.join("state"))
+            .arg("--event-log")
+            .arg(d.join("events"))
+            .args(["--ui-listen", ui]);
+        cmd
+    };
+    // The master's UI has no authentication: any address but a loopback one is refused.
+    let mut refused = master_cmd("0.0.0.0:0");
+    let refused = wisp_tests::run_bounded(
+        {
+            refused.stdin(std::process::Stdio::null());
+            refused.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            refused
+        },
+        RUN_TIMEOUT,
+    );
+    assert_eq!(refused.code, Some(1));
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("loopback address only"), "{}", refused.stderr);
+
+    let mut master = master_cmd("127.0.0.1:0");
+    master.env("WISP_LOG", "info");
+    let _master = ProcessGuard::spawn("master", master, &d.join("master.log"));
+    let listening = line_after(&d.join("master.out"), "wisp master listening on ");
+    let words: Vec<&str> = listening.split_whitespace().collect();
+    let (addr, fp) = (words[0].to_string(), words[2].to_string());
+    let ui = line_after(&d.join("master.out"), "wisp master web UI at http://");
+    let ui = ui.trim_end_matches('/').to_string();
+    let mut exec = Command::new(wisp_bin());
+    exec.env("WISP_LOG", "info")
+        .args(["executor", "--master", &addr, "--master-fingerprint", &fp, "--secret-file"])
+        .arg(&secret)
+        .args(["--cores", "2", "--metrics-listen", "127.0.0.1:0", "--work-dir"])
+        .arg(d.join("exec"));
+    let _executor = ProcessGuard::spawn("executor", exec, &d.join("executor.log"));
+    let metrics_at = line_after(&d.join("executor.log"), "serving metrics at /metrics addr=");
+    wait_for("the executor to register", START_TIMEOUT, || {
+        let text = std::fs::read_to_string(d.join("master.log")).ok()?;
+        text.contains("executor registered").then_some(())
+    });
+    // `wisp submit` on a terminal (tmux) draws the stage bars the master streams.
+    let out = d.join("submit.out");
+    let done = d.join("submit.done");
+    let session = format!("wisp-submit-{}", std::process::id());
+    let script = format!(
+        "{} submit --master {addr} --master-fingerprint {fp} --secret-file {} {API_JOB} -- ui-demo 100 3000 > {}; echo $? > {}; sleep 600",
+        wisp_bin().display(),
+        secret.display(),
+        out.display(),
+        done.display()
+    );
+    let status = Command::new(tmux())
+        .args(["new-session", "-d", "-x", "120", "-y", "30", "-s", &session, &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _session = Session(session.clone());
+    wait_for("a stage bar from the master", RUN_TIMEOUT, || {
+        capture(&session)
+            .lines()
+            .any(|l| l.starts_with("[Stage 0:") && l.ends_with("/ 4]"))
+            .then_some(())
+    });
+    // Meanwhile the master's UI lists the application.
+    let apps = get_json(&ui, "/api/v1/applications");
+    assert_eq!(apps.as_array().unwrap().len(), 1, "{apps}");
+    let app = apps[0]["id"].as_str().unwrap().to_string();
+    let jobs_page = dump_dom(&format!("http://{ui}/app/{app}/"));
+    assert!(jobs_page.contains(r#"data-job="0""#), "{jobs_page}");
+    wait_for("the submit to end", RUN_TIMEOUT, || done.exists().then_some(()));
+    assert_eq!(std::fs::read_to_string(&done).unwrap().trim(), "0");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected_demo_stdout());
+    wait_for("the summary", Duration::from_secs(10), || {
+        capture(&session).contains("wisp: 3 jobs").then_some(())
+    });
+    // The executor's /metrics: guests ran there.
+    let (code, text) = http_get(&metrics_at, "/metrics");
+    assert_eq!(code, 200);
+    assert!(sample(&text, "wisp_guest_instantiations_total") >= 9.0, "{text}");
+    // The master's: the application's tasks, as its event log counts them.
+    let (_, master_metrics) = http_get(&ui, "/metrics");
+    let app_dir = d.join("events").join(&app);
+    let events = event_lines(&app_dir);
+    let ok =
+        events.iter().filter(|e| e["event"] == "task_end" && e["result"] == "succeeded").count();
+    assert_eq!(
+        sample(&master_metrics, r#"wisp_tasks_finished_total{result="succeeded"}"#),
+        ok as f64
+    );
+}

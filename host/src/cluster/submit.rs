@@ -104,7 +104,7 @@ async fn run(
     let reader = tokio::spawn(async move {
         loop {
             let event = framing::read_message::<JobEvent, _>(&mut recv, &limits).await;
-            let last = !matches!(event, Ok(Some(JobEvent::JobDone { .. })) | Ok(None) | Err(_));
+            let last = matches!(event, Ok(Some(JobEvent::JobDone { .. })) | Ok(None) | Err(_));
             if tx.send(event).await.is_err() || last {
                 break;
             }
