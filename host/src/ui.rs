@@ -25,7 +25,7 @@ use crate::observe::{LiveApp, Metrics};
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
     /// The server could not start.
-    #[error(transparent)]
+    #[error("cannot serve the web UI: {0}")]
     Serve(#[from] ServeError),
     /// `wisp history DIR` of something that is not a directory.
     #[error("history directory {}: not a directory", dir.display())]

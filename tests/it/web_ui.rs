@@ -273,7 +273,8 @@ fn a_ui_port_in_use_is_one_line_and_the_job_still_runs() {
     assert_eq!(run.stdout, "count=3\n");
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
-    assert!(lines[0].contains(&format!("cannot serve the web UI on {addr}")), "{}", run.stderr);
+    let expected = format!("cannot serve the web UI: cannot listen on {addr}");
+    assert!(lines[0].contains(&expected), "{}", run.stderr);
     let history = wisp(&["history", dir.path().join("missing").to_str().unwrap()], RUN_TIMEOUT);
     assert_eq!(history.code, Some(1));
     assert_eq!(history.stderr.lines().count(), 1, "{}", history.stderr);

@@ -167,7 +167,7 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
         Some(addr) => {
             let metrics = Metrics::new(Some(runtime.stats().clone()));
             let server = HttpServer::start(addr, metrics_router(metrics))
-                .map_err(|e| ClusterError::Ui { message: e.to_string() })?;
+                .map_err(|e| ClusterError::Ui { message: format!("cannot serve metrics: {e}") })?;
             tracing::info!(addr = %server.addr(), "serving metrics at /metrics");
             Some(server)
         }

@@ -19,7 +19,7 @@ use super::Metrics;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The address could not be bound.
-    #[error("cannot serve HTTP on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Bind {
         /// The address asked for.
         addr: String,
