@@ -186,10 +186,20 @@ fn run_local(args: RunArgs) -> anyhow::Result<()> {
         RunNotice::UiListening(addr) => eprintln!("wisp: web UI at http://{addr}/"),
         RunNotice::UiFailed(e) => eprintln!("wisp: {e}; the job runs without it"),
     })?;
-    if options.progress && wisp::stderr_is_terminal() {
+    if options.progress && !progress_off(&options.conf) && wisp::stderr_is_terminal() {
         eprintln!("wisp: {summary}");
     }
     Ok(())
+}
+
+/// Whether `--conf wisp.ui.showConsoleProgress=false` (or `0`, `no`, `off`) is among `conf`.
+fn progress_off(conf: &[String]) -> bool {
+    conf.iter().any(|c| {
+        c.split_once('=').is_some_and(|(k, v)| {
+            k.trim() == "wisp.ui.showConsoleProgress"
+                && matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off")
+        })
+    })
 }
 
 fn unique() -> u64 {
@@ -288,11 +298,7 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     let (master, master_fingerprint, secret) = args.contact.resolve()?;
     let submit_args =
         SubmitArgs { master, master_fingerprint, secret, component, args: args.args, conf };
-    let off = |(k, v): &(String, String)| {
-        k == "wisp.ui.showConsoleProgress"
-            && matches!(v.to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off")
-    };
-    let draw = !args.quiet && !submit_args.conf.iter().any(off) && wisp::stderr_is_terminal();
+    let draw = !args.quiet && !progress_off(&args.conf) && wisp::stderr_is_terminal();
     let mut bars = draw.then(ConsoleProgress::new);
     let mut out = std::io::stdout();
     let result = wisp::submit(submit_args, &mut out, &mut |notice| match notice {
