@@ -113,8 +113,9 @@ fn check_pages(base: &str, app: &str, events: &[Value], shots: &str) -> Vec<Path
 #[test]
 fn web_ui_follows_a_running_job_and_the_history_server_shows_it_finished() {
     let dir = tempfile::tempdir().unwrap();
-    // Stage 0: 4 tasks of 10 records, 150 ms each, on 2 cores: about 3 s of running job.
-    let (mut run, addr) = start_demo(dir.path(), 150, 25_000);
+    // Stage 0: 4 tasks of 10 records, 150 ms each, on 2 cores: about 3 s of running job; the
+    // tail job (45 s) keeps the application alive while a slow browser looks at it.
+    let (mut run, addr) = start_demo(dir.path(), 150, 45_000);
     let base = format!("http://{addr}");
     // While job 0 runs, the API says so and the jobs page lists it.
     wait_for("job 0 running", RUN_TIMEOUT, || {
@@ -206,7 +207,7 @@ fn sample(text: &str, name: &str) -> f64 {
 fn metrics_pass_promtool_and_match_the_event_log() {
     let promtool = ensure_program("promtool", "prometheus");
     let dir = tempfile::tempdir().unwrap();
-    let (mut run, addr) = start_demo(dir.path(), 5, 4000);
+    let (mut run, addr) = start_demo(dir.path(), 5, 8000);
     wait_for("job 2 running", RUN_TIMEOUT, || {
         let jobs = get_json(&addr, "/api/v1/applications/app-0/jobs");
         (jobs[0]["jobId"] == 2).then_some(())
