@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 
-use wisp::{ClusterSecret, Conf, ExecutorArgs, Fingerprint, LocalOptions, MasterArgs, SubmitArgs};
+use wisp::{
+    ClusterSecret, Conf, ConsoleProgress, ExecutorArgs, Fingerprint, HistoryArgs, LocalOptions,
+    MasterArgs, RunNotice, SubmitArgs, SubmitNotice,
+};
 
 /// Wisp: a Spark-style batch engine whose user code is WebAssembly.
 #[derive(Parser, Debug)]
@@ -27,6 +30,18 @@ enum Command {
     Executor(ExecutorCmd),
     /// Submit a job component to a master and print its output.
     Submit(SubmitCmd),
+    /// Serve the web UI of finished applications from a directory of event logs.
+    History(HistoryCmd),
+}
+
+/// Arguments of `wisp history`.
+#[derive(clap::Args, Debug, Clone)]
+struct HistoryCmd {
+    /// The event-log directory (`--event-log DIR` of `wisp run` or `wisp master`).
+    dir: PathBuf,
+    /// Address to listen on (HTTP); bind another address than 127.0.0.1 only on a trusted network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:18080")]
+    listen: String,
 }
 
 /// Arguments of `wisp master`.
@@ -44,6 +59,9 @@ struct MasterCmd {
     /// Write each application's event log (one JSON object per line) into `DIR/app-N/`.
     #[arg(long, value_name = "DIR")]
     event_log: Option<PathBuf>,
+    /// Serve the web UI, its JSON API and /metrics on this loopback address (e.g. 127.0.0.1:4040).
+    #[arg(long, value_name = "ADDR")]
+    ui_listen: Option<String>,
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
@@ -93,6 +111,9 @@ struct ExecutorCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (bind a non-loopback address only on a trusted network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 /// Arguments of `wisp submit`.
@@ -105,6 +126,9 @@ struct SubmitCmd {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
     args: Vec<String>,
@@ -124,6 +148,13 @@ struct RunArgs {
     /// Configuration, `key=value` (repeatable).
     #[arg(long = "conf", value_name = "KEY=VALUE")]
     conf: Vec<String>,
+    /// No progress bars and no summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Serve the web UI, its JSON API and /metrics while the job runs (default 127.0.0.1:4040).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "127.0.0.1:4040")]
+    ui: Option<String>,
     /// Arguments passed to the job's main.
     #[arg(last = true)]
     args: Vec<String>,
@@ -136,6 +167,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Master(args) => master(args),
         Command::Executor(args) => executor(args),
         Command::Submit(args) => submit(args),
+        Command::History(args) => history(args),
     }
 }
 
@@ -147,9 +179,27 @@ fn run_local(args: RunArgs) -> anyhow::Result<()> {
         event_log: args.event_log,
         conf: args.conf,
         args: args.args,
+        progress: !args.quiet,
+        ui: args.ui,
     };
-    wisp::run_local(&options)?;
+    let summary = wisp::run_local_with(&options, &mut |notice| match notice {
+        RunNotice::UiListening(addr) => eprintln!("wisp: web UI at http://{addr}/"),
+        RunNotice::UiFailed(e) => eprintln!("wisp: {e}; the job runs without it"),
+    })?;
+    if options.progress && !progress_off(&options.conf) && wisp::stderr_is_terminal() {
+        eprintln!("wisp: {summary}");
+    }
     Ok(())
+}
+
+/// Whether `--conf wisp.ui.showConsoleProgress=false` (or `0`, `no`, `off`) is among `conf`.
+fn progress_off(conf: &[String]) -> bool {
+    conf.iter().any(|c| {
+        c.split_once('=').is_some_and(|(k, v)| {
+            k.trim() == "wisp.ui.showConsoleProgress"
+                && matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no" | "off")
+        })
+    })
 }
 
 fn unique() -> u64 {
@@ -183,11 +233,23 @@ fn master(args: MasterCmd) -> anyhow::Result<()> {
         state_dir,
         conf,
         event_log: args.event_log,
+        ui_listen: args.ui_listen,
     };
-    wisp::run_master(master_args, |addr, fp| {
+    wisp::run_master(master_args, |addr, fp, ui| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "wisp master listening on {addr} fingerprint {fp}");
+        if let Some(ui) = ui {
+            let _ = writeln!(out, "wisp master web UI at http://{ui}/");
+        }
         let _ = out.flush();
+    })?;
+    Ok(())
+}
+
+/// `wisp history`: prints `wisp history server at http://ADDR/`, then serves until killed.
+fn history(args: HistoryCmd) -> anyhow::Result<()> {
+    wisp::run_history(HistoryArgs { dir: args.dir, listen: args.listen }, |addr| {
+        eprintln!("wisp history server at http://{addr}/");
     })?;
     Ok(())
 }
@@ -217,6 +279,7 @@ fn executor(args: ExecutorCmd) -> anyhow::Result<()> {
             .context("invalid --data-root")?,
         work_dir,
         conf,
+        metrics_listen: args.metrics_listen,
     })?;
     Ok(())
 }
@@ -235,7 +298,26 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     let (master, master_fingerprint, secret) = args.contact.resolve()?;
     let submit_args =
         SubmitArgs { master, master_fingerprint, secret, component, args: args.args, conf };
+    let draw = !args.quiet && !progress_off(&args.conf) && wisp::stderr_is_terminal();
+    let mut bars = draw.then(ConsoleProgress::new);
     let mut out = std::io::stdout();
-    wisp::submit(submit_args, &mut out, &mut |state| eprintln!("wisp: {state}"))?;
+    let result = wisp::submit(submit_args, &mut out, &mut |notice| match notice {
+        SubmitNotice::State(state) => eprintln!("wisp: {state}"),
+        SubmitNotice::Stages(stages) => {
+            if let Some(b) = &mut bars {
+                b.update(stages);
+            }
+        }
+        SubmitNotice::Summary(summary) => {
+            if let Some(b) = &mut bars {
+                b.clear();
+                eprintln!("wisp: {summary}");
+            }
+        }
+    });
+    if let Some(b) = &mut bars {
+        b.clear();
+    }
+    result?;
     Ok(())
 }

@@ -11,6 +11,7 @@
 
 pub(crate) mod job_main;
 pub(crate) mod local;
+mod progress_pump;
 mod stdout;
 pub(crate) mod submitted;
 
@@ -23,8 +24,10 @@ pub(crate) use job_main::{JobMainError, check_job};
 use crate::context::{Context, Journal};
 use crate::dag::Scheduler;
 use crate::driver_loop::{ExecutorBackend, RunningLoop};
-use crate::event_log::EventLog;
+use crate::error_chain::chain;
+use crate::event_log::{EventLog, LogLine};
 use crate::ids::AppId;
+use crate::observe::{LiveApp, Metrics, Recorder, masked_conf};
 use crate::process_settings::AppSettings;
 use crate::settings::Conf;
 use crate::task::ComponentBytes;
@@ -48,6 +51,10 @@ pub enum AppError {
 pub(crate) struct AppSpec {
     /// Its id (routing on a master, thread and span names).
     pub(crate) app: AppId,
+    /// Its name (the job file's name, or what the submitter called it).
+    pub(crate) name: String,
+    /// `local` or `cluster` (for the UI).
+    pub(crate) mode: &'static str,
     /// The job component's bytes (component 0 of the lineage).
     pub(crate) job: Arc<ComponentBytes>,
     /// The same, compiled and checked to be a job.
@@ -60,6 +67,10 @@ pub(crate) struct AppSpec {
     pub(crate) args: Vec<String>,
     /// The open event log, if any.
     pub(crate) event_log: Option<EventLog>,
+    /// Its live status, if anyone watches (web UI, console progress).
+    pub(crate) live: Option<Arc<LiveApp>>,
+    /// The process's metrics, if served.
+    pub(crate) metrics: Option<Arc<Metrics>>,
     /// Where the main's stdout goes (`None`: this process's stdout).
     pub(crate) stdout: Option<File>,
     /// Set when the application is cancelled from outside.
@@ -77,7 +88,19 @@ pub(crate) fn run(
     let _span = tracing::info_span!("app", app = %spec.app).entered();
     let AppSettings { scheduler, default_parallelism, max_split_bytes } = spec.settings;
     let scheduler = Scheduler::new(scheduler);
-    let driver_loop = RunningLoop::start(spec.app, scheduler, backend, spec.event_log, spec.cancel)
+    let start = LogLine::AppStart {
+        time_ms: 0.0,
+        app: spec.app.to_string(),
+        name: spec.name.clone(),
+        mode: spec.mode.to_string(),
+        args: spec.args.clone(),
+        conf: masked_conf(spec.conf.pairs()),
+        start_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let recorder = Recorder::new(spec.event_log, spec.live, spec.metrics, start);
+    let driver_loop = RunningLoop::start(spec.app, scheduler, backend, recorder, spec.cancel)
         .map_err(|source| AppError::Start { source })?;
     let context = Context::new(
         spec.job,
@@ -90,6 +113,7 @@ pub(crate) fn run(
     );
     let (result, context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
     let shuffles = context.map_or(0, |c| c.lineage().shuffle_count());
+    driver_loop.app_ended(result.as_ref().err().map(|e| chain(e)));
     driver_loop.stop();
     backend.detach(shuffles);
     result.map_err(AppError::from)

@@ -35,6 +35,9 @@ pub enum ClusterError {
     /// The tokio runtime or a thread could not start.
     #[error("cannot start {what}: {source}")]
     Start { what: &'static str, source: std::io::Error },
+    /// The web UI or the metrics endpoint could not start.
+    #[error("{message}")]
+    Ui { message: String },
     /// An address did not resolve.
     #[error("cannot resolve {addr}: {message}")]
     Resolve { addr: String, message: String },

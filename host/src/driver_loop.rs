@@ -4,7 +4,7 @@
 //! a bounded channel; jobs get their result on a one-shot channel. The loop
 //! feeds events to `dag::Scheduler::handle` and performs the commands it
 //! drains (launch/kill tasks through an `ExecutorPort`, finish jobs, drop
-//! blocks, write the event log). Where the executors are (threads of this
+//! blocks, hand event-log lines to the application's `observe::Recorder`). Where the executors are (threads of this
 //! process, or processes behind a master) is behind `ExecutorBackend`.
 
 use std::collections::HashMap;
@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::dag::{Scheduler, SchedulerCommand, SchedulerEvent};
-use crate::event_log::EventLog;
+use crate::event_log::LogLine;
+use crate::event_log::lines::{Outcome, ms};
 use crate::ids::{AppId, ExecutorId, JobId, RddId, TaskId};
 use crate::lineage::Lineage;
+use crate::observe::Recorder;
 use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc};
 
 /// How often the loop ticks when idle.
@@ -33,6 +35,8 @@ pub(crate) enum LoopMessage {
     Event(SchedulerEvent),
     /// A job, with where to send its result.
     Submit { job: JobId, event: SchedulerEvent, reply: Sender<Result<Vec<ResultValue>, String>> },
+    /// The application's main returned (`error`: why it failed): the `app_end` line.
+    AppEnded { error: Option<String> },
     /// Stop the loop.
     Shutdown,
 }
@@ -132,14 +136,14 @@ impl RunningLoop {
         app: AppId,
         scheduler: Scheduler,
         backend: &dyn ExecutorBackend,
-        event_log: Option<EventLog>,
+        recorder: Recorder,
         cancel: Option<Arc<AtomicBool>>,
     ) -> std::io::Result<RunningLoop> {
         let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(LOOP_CHANNEL_CAPACITY);
         let port = backend.port();
         let thread = std::thread::Builder::new()
             .name(format!("wisp-driver-loop-{}", app.0))
-            .spawn(move || run(app, scheduler, rx, port, event_log, Instant::now()))?;
+            .spawn(move || run(app, scheduler, rx, port, recorder, Instant::now()))?;
         backend.attach(&tx);
         let handle = LoopHandle {
             app,
@@ -154,6 +158,11 @@ impl RunningLoop {
     /// The handle jobs are submitted through.
     pub(crate) fn handle(&self) -> LoopHandle {
         self.handle.clone()
+    }
+
+    /// Records the application's end (its `app_end` line).
+    pub(crate) fn app_ended(&self, error: Option<String>) {
+        let _ = self.handle.tx.send(LoopMessage::AppEnded { error });
     }
 
     /// Stops the loop (running attempts are cancelled) and waits for its thread.
@@ -206,7 +215,7 @@ fn run(
     mut scheduler: Scheduler,
     rx: Receiver<LoopMessage>,
     mut port: Box<dyn ExecutorPort>,
-    mut event_log: Option<EventLog>,
+    mut recorder: Recorder,
     start: Instant,
 ) {
     let _app_span = tracing::info_span!("app", %app).entered();
@@ -216,6 +225,12 @@ fn run(
         let event = match rx.recv_timeout(TICK) {
             Ok(LoopMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Ok(LoopMessage::Event(e)) => e,
+            Ok(LoopMessage::AppEnded { error }) => {
+                let time_ms = ms(start.elapsed());
+                let result = Outcome::of(error.is_none());
+                recorder.record(&LogLine::AppEnd { time_ms, result, error });
+                continue;
+            }
             Ok(LoopMessage::Submit { job, event, reply }) => {
                 replies.insert(job, reply);
                 event
@@ -223,8 +238,21 @@ fn run(
             Err(RecvTimeoutError::Timeout) => SchedulerEvent::Tick,
         };
         let _span = event_span(&event).entered();
-        if let SchedulerEvent::TaskFinished(report) = &event {
-            running.remove(&report.task);
+        match &event {
+            SchedulerEvent::TaskFinished(report) => {
+                running.remove(&report.task);
+            }
+            SchedulerEvent::ExecutorAdded { executor, host, cores, .. } if recorder.is_active() => {
+                let time_ms = ms(start.elapsed());
+                let (executor, host, cores) = (executor.0, host.clone(), *cores);
+                recorder.record(&LogLine::ExecutorAdded { time_ms, executor, host, cores });
+            }
+            SchedulerEvent::ExecutorLost { executor, reason } if recorder.is_active() => {
+                let time_ms = ms(start.elapsed());
+                let (executor, reason) = (executor.0, reason.clone());
+                recorder.record(&LogLine::ExecutorRemoved { time_ms, executor, reason });
+            }
+            _ => {}
         }
         scheduler.handle(start.elapsed(), event);
         for command in scheduler.drain_commands() {
@@ -254,11 +282,8 @@ fn run(
                     port.drop_blocks(executor, &blocks)
                 }
                 SchedulerCommand::Record(record) => {
-                    if let Some(log) = &mut event_log
-                        && let Err(e) = log.write(&record)
-                    {
-                        tracing::error!("{e}; event logging stopped");
-                        event_log = None;
+                    if recorder.is_active() {
+                        recorder.record(&LogLine::from(&record));
                     }
                 }
             }
@@ -267,7 +292,5 @@ fn run(
     for flag in running.values() {
         flag.store(true, Ordering::Relaxed);
     }
-    if let Some(log) = &mut event_log {
-        let _ = log.flush();
-    }
+    recorder.finish();
 }

@@ -216,6 +216,7 @@ impl LiveMetrics {
             bytes_written: get(d),
             shuffle_read_bytes: get(e),
             shuffle_write_bytes: get(f),
+            times: Default::default(),
         }
     }
 }

@@ -33,6 +33,7 @@ mod lineage;
 mod local;
 mod memory;
 mod net;
+mod observe;
 mod process_settings;
 mod records;
 mod settings;
@@ -41,6 +42,7 @@ mod spill;
 mod task;
 mod task_scheduler;
 mod task_threads;
+mod ui;
 mod wasm;
 
 #[cfg(any(test, feature = "testing"))]
@@ -51,16 +53,20 @@ pub mod testing;
 // The commands of the `wisp` binary.
 pub use app::AppError;
 pub use app::job_main::JobMainError;
-pub use app::local::{LocalOptions, RunError, run_local};
+pub use app::local::{LocalOptions, RunError, RunNotice, run_local, run_local_with};
 pub use app::submitted::run_master;
 pub use cluster::ClusterError;
 pub use cluster::executor_process::{ExecutorArgs, run_executor};
 pub use cluster::master::MasterArgs;
-pub use cluster::submit::{SubmitArgs, submit};
+pub use cluster::submit::{SubmitArgs, SubmitNotice, submit};
 pub use error_chain::chain as error_chain;
 pub use net::auth::{ClusterSecret, SecretError};
 pub use net::tls::Fingerprint;
+pub use observe::console::{ConsoleProgress, stderr_is_terminal};
+pub use observe::progress::{RunSummary, StageProgress};
 pub use settings::{Conf, ConfigError};
+pub use ui::UiError;
+pub use ui::history::{HistoryArgs, run_history};
 
 // The scheduler core as pure data, for the scheduler benchmark's simulated cluster.
 pub use dag::config::SchedulerConfig;

@@ -99,6 +99,8 @@ pub(crate) struct LocalSettings {
     pub(crate) shuffle_spill_memory: usize,
     /// The executor's memory budget for its `cores` task slots.
     pub(crate) memory: MemorySettings,
+    /// Draw console progress (`wisp.ui.showConsoleProgress`).
+    pub(crate) show_progress: bool,
 }
 
 impl LocalSettings {
@@ -112,6 +114,7 @@ impl LocalSettings {
             task_limits: TaskLimits::from_conf(conf)?,
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
             memory: MemorySettings::from_conf(conf, cores, 0)?,
+            show_progress: conf.read(&keys::UI_SHOW_CONSOLE_PROGRESS)?,
         })
     }
 }

@@ -87,6 +87,11 @@ impl Conf {
         self.values.get(key).map(String::as_str)
     }
 
+    /// Every key and value as given, in key order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Refuses the first undeclared `wisp.*` key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.values.keys().try_for_each(|k| check_key(k))

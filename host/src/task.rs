@@ -236,6 +236,29 @@ pub struct TaskMetrics {
     pub shuffle_read_bytes: u64,
     /// Shuffle bytes written.
     pub shuffle_write_bytes: u64,
+    /// Where the attempt's time went.
+    pub times: TaskTimes,
+}
+
+/// Where one task attempt's time went, in microseconds on the executor's clock.
+///
+/// Each part is measured around one kind of call, excluding the time spent
+/// downstream of it, so the parts do not overlap; their sum is at most the
+/// attempt's duration (the rest is host steps and bookkeeping).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskTimes {
+    /// Instantiating guests (a fresh store per guest instance).
+    pub instantiation_us: u64,
+    /// Inside guest calls (`push`, `finish`).
+    pub guest_us: u64,
+    /// Reading input splits, cached blocks and local shuffle blocks.
+    pub input_read_us: u64,
+    /// Waiting for remote shuffle blocks.
+    pub fetch_wait_us: u64,
+    /// Routing records into shuffle files and writing them.
+    pub shuffle_write_us: u64,
+    /// Writing output files (`save-as-text-file`).
+    pub output_write_us: u64,
 }
 
 /// Why a task attempt failed; decides retries.

@@ -11,8 +11,8 @@ mod bindings;
 mod capture;
 pub(crate) mod guest_instance;
 mod host_state;
-mod limiter;
 mod no_driver;
+mod stats;
 mod stop;
 mod stoppable_io;
 mod validate;
@@ -31,6 +31,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub(crate) use guest_instance::trap_message;
 pub(crate) use guest_instance::{GuestError, GuestInstance, GuestOutput};
 pub(crate) use host_state::HostState;
+pub(crate) use stats::{MeteredLimits, RuntimeStats};
 pub(crate) use validate::{ComponentError, check_header};
 pub(crate) use validate::{one_line, root_message};
 
@@ -86,6 +87,8 @@ pub(crate) struct Runtime {
     max_memory: usize,
     ticker_stop: Arc<AtomicBool>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Counters for metrics.
+    stats: Arc<RuntimeStats>,
 }
 
 impl Runtime {
@@ -144,6 +147,7 @@ impl Runtime {
             max_memory,
             ticker_stop,
             ticker: Mutex::new(Some(ticker)),
+            stats: Arc::default(),
         }))
     }
 
@@ -183,6 +187,11 @@ impl Runtime {
         Ok(Sandbox { memory, timeout, deadline, fuel, scratch, account: None })
     }
 
+    /// Its counters (instantiations, compile cache, guest memory).
+    pub(crate) fn stats(&self) -> &Arc<RuntimeStats> {
+        &self.stats
+    }
+
     /// Whether stores of this engine burn fuel.
     pub(crate) fn meters_fuel(&self) -> bool {
         self.defaults.fuel.is_some()
@@ -197,6 +206,9 @@ impl Runtime {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.entry(bytes.hash.clone()).or_default().clone()
         };
+        if cell.get().is_some() {
+            self.stats.cache_hit();
+        }
         cell.get_or_init(|| self.compile(bytes).map(Arc::new)).clone()
     }
 
@@ -216,6 +228,7 @@ impl Runtime {
     fn compile_cached(&self, bytes: &ComponentBytes) -> Result<Component, ComponentError> {
         let invalid = |e: wasmtime::Error| ComponentError::Invalid { message: root_message(&e) };
         let Some(dir) = &self.disk_cache else {
+            self.stats.compiled();
             return Component::new(&self.engine, &bytes.bytes).map_err(invalid);
         };
         let mut h = Sha256::new();
@@ -230,12 +243,16 @@ impl Runtime {
             // SAFETY: the cache directory is ours and files are published by rename after a
             // successful precompile with an engine of the same compatibility hash (part of the key).
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(c) => return Ok(c),
+                Ok(c) => {
+                    self.stats.cache_hit();
+                    return Ok(c);
+                }
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "ignoring unusable compile cache entry: {e}")
                 }
             }
         }
+        self.stats.compiled();
         let artifact = self.engine.precompile_component(&bytes.bytes).map_err(invalid)?;
         if std::fs::create_dir_all(dir).is_ok() {
             let tmp = dir.join(format!(".{key}.{}.tmp", std::process::id()));

@@ -15,6 +15,8 @@ mod python;
 mod reliability;
 mod scheduling;
 mod stoppable;
+mod web;
+mod web_ui;
 mod wordcount;
 
 use std::time::Duration;

@@ -7,7 +7,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use crate::context::Context;
 use crate::wasm::job_bindings::JobPre;
 use crate::wasm::{
-    ComponentError, HostState, LoadedComponent, Runtime, one_line, root_message, trap_message,
+    ComponentError, HostState, LoadedComponent, MeteredLimits, Runtime, one_line, root_message,
+    trap_message,
 };
 
 /// Why a job's main did not succeed.
@@ -57,6 +58,7 @@ pub(super) fn run(
         .instances(64)
         .tables(256)
         .build();
+    let limits = MeteredLimits::new(limits, None);
     let state = HostState::for_job_main(wasi.build(), limits, Box::new(context));
     let mut store = Store::new(runtime.engine(), state);
     store.limiter(|s| &mut s.limits);

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::progress_pump::ProgressPump;
 use super::{AppSpec, check_job, stdout};
 use crate::cluster::ClusterError;
 use crate::cluster::master::{
@@ -13,18 +14,24 @@ use crate::context::Journal;
 use crate::error_chain::chain;
 use crate::event_log::EventLog;
 use crate::net::Fingerprint;
+use crate::observe::http_server::HttpServer;
+use crate::observe::progress::summary;
+use crate::observe::{LiveApp, Metrics};
 use crate::process_settings::{AppSettings, MasterSettings};
 use crate::settings::compile_cache_dir;
 use crate::task::ComponentBytes;
+use crate::ui::live::LiveApps;
+use crate::ui::serve;
 use crate::wasm::{Runtime, content_hash};
 
 /// The journal of temporary output directories, under the master's state directory.
 const OUTPUT_JOURNAL_DIR: &str = "temporary-outputs";
 
-/// Runs `wisp master` until its process ends; `ready` is told the bound address and the fingerprint to pin.
+/// Runs `wisp master` until its process ends; `ready` is told the bound address, the
+/// fingerprint to pin and the web UI's address (with `ui_listen`).
 pub fn run_master(
     args: MasterArgs,
-    ready: impl FnOnce(SocketAddr, Fingerprint),
+    ready: impl FnOnce(SocketAddr, Fingerprint, Option<SocketAddr>),
 ) -> Result<(), ClusterError> {
     let settings = MasterSettings::from_conf(&args.conf)?;
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
@@ -32,9 +39,42 @@ pub fn run_master(
     // Job mains run in this process: the temporary outputs a killed master left are its own to clean.
     let output_journal = Arc::new(Journal::new(args.state_dir.join(OUTPUT_JOURNAL_DIR)));
     output_journal.clean();
-    let handler =
-        Arc::new(SubmittedApps { runtime, event_log: args.event_log.clone(), output_journal });
-    master::run(args, &settings, handler, ready)
+    let apps = Arc::new(LiveApps::default());
+    // Guests run on the executors: the master's metrics are its applications' only.
+    let metrics = Metrics::new(None);
+    let ui = match &args.ui_listen {
+        Some(addr) => Some(start_ui(addr, apps.clone(), metrics.clone())?),
+        None => None,
+    };
+    let ui_addr = ui.as_ref().map(HttpServer::addr);
+    let handler = Arc::new(SubmittedApps {
+        runtime,
+        event_log: args.event_log.clone(),
+        output_journal,
+        apps,
+        metrics,
+    });
+    let result = master::run(args, &settings, handler, |addr, fp| ready(addr, fp, ui_addr));
+    drop(ui);
+    result
+}
+
+/// The master's UI has no authentication of its own: it is served on loopback addresses only
+/// (reach it from elsewhere through an SSH tunnel). See docs/security.md.
+fn start_ui(
+    addr: &str,
+    apps: Arc<LiveApps>,
+    metrics: Arc<Metrics>,
+) -> Result<HttpServer, ClusterError> {
+    let loopback = addr.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+    if !loopback {
+        return Err(ClusterError::Ui {
+            message: format!(
+                "--ui-listen {addr}: the master's web UI has no authentication, so it listens on a loopback address only (e.g. 127.0.0.1:4040; reach it through an SSH tunnel)"
+            ),
+        });
+    }
+    serve(addr, apps, Some(metrics)).map_err(|e| ClusterError::Ui { message: e.to_string() })
 }
 
 /// Runs each submission as an application whose job main runs in this (the master's) process.
@@ -44,6 +84,10 @@ struct SubmittedApps {
     event_log: Option<PathBuf>,
     /// Where the applications' temporary output directories are recorded.
     output_journal: Arc<Journal>,
+    /// Every application's live status, for the web UI.
+    apps: Arc<LiveApps>,
+    /// The master's metrics.
+    metrics: Arc<Metrics>,
 }
 
 impl SubmissionHandler for SubmittedApps {
@@ -70,23 +114,35 @@ impl SubmissionHandler for SubmittedApps {
             Some(dir) => Some(EventLog::create(&dir.join(app.to_string())).map_err(|e| chain(&e))?),
             None => None,
         };
+        let live = LiveApp::new();
+        self.apps.add(live.clone());
+        let pump = ProgressPump::start(live.clone(), events.clone())
+            .map_err(|e| format!("cannot start the progress thread: {e}"))?;
         let output = events.clone();
-        let (stdout, pump) = stdout::piped(move |chunk| output.output(chunk))
+        let (stdout, stdout_pump) = stdout::piped(move |chunk| output.output(chunk))
             .map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
         let spec = AppSpec {
             app,
+            name: format!("submitted job {app}"),
+            mode: "cluster",
             job,
             loaded,
             conf,
             settings,
             args,
             event_log,
+            live: Some(live.clone()),
+            metrics: Some(self.metrics.clone()),
             stdout: Some(stdout),
             cancel: Some(cancel),
             output_journal: Some(self.output_journal.clone()),
         };
         let result = super::run(&self.runtime, spec, &executors);
-        let _ = pump.join();
+        drop(pump);
+        let _ = stdout_pump.join();
+        if result.is_ok() {
+            events.summary(summary(&live.lock()).to_string());
+        }
         result.map_err(|e| chain(&e))
     }
 }

@@ -40,6 +40,8 @@ use crate::net::{
     ClientConn, ClusterSecret, Fingerprint, HandshakeError, Identity, Limits, NetConfig, Role,
     Server, Stream, call, connect_with,
 };
+use crate::observe::Metrics;
+use crate::observe::http_server::{HttpServer, metrics_router};
 use crate::process_settings::ExecutorProcessSettings;
 use crate::settings::{Conf, compile_cache_dir};
 use crate::task_threads::TaskThreads;
@@ -72,6 +74,9 @@ pub struct ExecutorArgs {
     pub work_dir: PathBuf,
     /// Executor configuration (timeouts, fetch limits, task limits).
     pub conf: Conf,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (the wasm runtime's: instantiations,
+    /// compile cache, guest memory).
+    pub metrics_listen: Option<String>,
 }
 
 /// Runs an executor until SIGTERM or SIGINT, or until it lost its master
@@ -161,6 +166,16 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
     let memory = settings.memory.manager()?;
+    let _metrics = match &args.metrics_listen {
+        Some(addr) => {
+            let metrics = Metrics::new(Some(runtime.stats().clone()));
+            let server = HttpServer::start(addr, metrics_router(metrics))
+                .map_err(|e| ClusterError::Ui { message: format!("cannot serve metrics: {e}") })?;
+            tracing::info!(addr = %server.addr(), "serving metrics at /metrics");
+            Some(server)
+        }
+        None => None,
+    };
     let p = Process {
         memory,
         cores: args.cores.max(1),

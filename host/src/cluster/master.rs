@@ -48,6 +48,8 @@ pub struct MasterArgs {
     pub conf: Conf,
     /// Write each application's event log under `DIR/app-N/`.
     pub event_log: Option<PathBuf>,
+    /// Serve the web UI, its JSON API and `/metrics` here (a loopback address: it has no authentication).
+    pub ui_listen: Option<String>,
 }
 
 /// The reason a master's connections are closed with when it stops (executors and `wisp submit` show it).

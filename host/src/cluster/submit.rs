@@ -11,10 +11,22 @@ use crate::error_chain::chain;
 use crate::net::framing;
 use crate::net::protocol::{JobEvent, SubmitRequest};
 use crate::net::{ClusterSecret, Fingerprint, Role, Stream, connect_with};
+use crate::observe::progress::StageProgress;
 use crate::process_settings::SubmitSettings;
 
 /// How long the client waits, after sending `CancelJob`, for the master to confirm the job ended.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
+
+/// What `wisp submit` hears from the master besides the job's output.
+#[derive(Debug)]
+pub enum SubmitNotice<'a> {
+    /// A state change, e.g. `waiting for executors`.
+    State(&'a str),
+    /// The running stages' progress (empty: none runs).
+    Stages(&'a [StageProgress]),
+    /// The application's one-line summary, before a successful end.
+    Summary(&'a str),
+}
 
 /// What `wisp submit` sends.
 pub struct SubmitArgs {
@@ -41,7 +53,7 @@ pub struct SubmitArgs {
 pub fn submit(
     args: SubmitArgs,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(SubmitNotice<'_>),
 ) -> Result<(), ClusterError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,7 +65,7 @@ pub fn submit(
 async fn run(
     args: SubmitArgs,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn FnMut(SubmitNotice<'_>),
 ) -> Result<(), ClusterError> {
     // Installed before anything else, so that a Ctrl-C at any point cancels instead of killing the process.
     let mut interrupt = signal(SignalKind::interrupt())
@@ -92,8 +104,7 @@ async fn run(
     let reader = tokio::spawn(async move {
         loop {
             let event = framing::read_message::<JobEvent, _>(&mut recv, &limits).await;
-            let last =
-                !matches!(event, Ok(Some(JobEvent::JobOutput { .. } | JobEvent::JobState { .. })));
+            let last = matches!(event, Ok(Some(JobEvent::JobDone { .. })) | Ok(None) | Err(_));
             if tx.send(event).await.is_err() || last {
                 break;
             }
@@ -109,7 +120,7 @@ async fn run(
                 if cancel_deadline.is_some() {
                     break Err(ClusterError::Cancelled);
                 }
-                progress("cancelling the job (Ctrl-C again to stop waiting)");
+                progress(SubmitNotice::State("cancelling the job (Ctrl-C again to stop waiting)"));
                 if let Err(e) = framing::write_message(&mut send, &SubmitRequest::CancelJob, &limits).await {
                     tracing::debug!(error = %chain(&e), "cannot send CancelJob; closing the connection cancels the job");
                     break Err(ClusterError::Cancelled);
@@ -125,7 +136,25 @@ async fn run(
                     .and_then(|()| out.flush())
                     .map_err(|source| ClusterError::Output { source })?;
             }
-            Some(Ok(Some(JobEvent::JobState { message }))) => progress(&message),
+            Some(Ok(Some(JobEvent::JobState { message }))) => {
+                progress(SubmitNotice::State(&message))
+            }
+            Some(Ok(Some(JobEvent::JobProgress { stages }))) => {
+                let stages: Vec<StageProgress> = stages
+                    .iter()
+                    .map(|s| StageProgress {
+                        stage: s.stage,
+                        attempt: s.attempt,
+                        total: s.total,
+                        completed: s.completed,
+                        running: s.running,
+                    })
+                    .collect();
+                progress(SubmitNotice::Stages(&stages));
+            }
+            Some(Ok(Some(JobEvent::JobSummary { summary }))) => {
+                progress(SubmitNotice::Summary(&summary))
+            }
             Some(Ok(Some(JobEvent::JobDone { result }))) => {
                 break match result {
                     Ok(()) => Ok(()),

@@ -1,6 +1,7 @@
 //! Evaluates a task's plan push-style: each node pushes its output batches into the sink above it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{BatchSink, TaskState, guest_failure, host_failure, reduce_combine};
 use crate::block::input::read_split_lines;
@@ -18,6 +19,11 @@ use crate::wasm::guest_instance::GuestError;
 
 /// Records per batch when re-batching slices and shuffle blocks for guests.
 const MAX_BATCH_RECORDS: usize = 64 * 1024;
+
+/// Microseconds since `t` (the task's time split, `TaskTimes`).
+pub(super) fn elapsed_us(t: Instant) -> u64 {
+    t.elapsed().as_micros() as u64
+}
 
 /// Pushes every record of `plan` into `out`.
 pub(crate) fn run_plan(
@@ -129,6 +135,7 @@ fn read_source(
             let batch_bytes = st.executor.config().batch_bytes;
             let mut records = 0u64;
             let (live, mut so_far) = (st.live, st.metrics.clone());
+            let (read_start, mut downstream_us) = (Instant::now(), 0);
             let stats = read_split_lines(split, batch_bytes, |b: &Batch| {
                 records += b.len() as u64;
                 if let Some(live) = live {
@@ -136,12 +143,16 @@ fn read_source(
                     so_far.bytes_read += b.byte_len() as u64;
                     live.store(&so_far);
                 }
-                out.push(b)
+                let t = Instant::now();
+                let pushed = out.push(b);
+                downstream_us += elapsed_us(t);
+                pushed
             })
             .map_err(|e| match e {
                 crate::block::input::ReadError::Sink(f) => f,
                 other => host_failure(other.to_string()),
             })?;
+            st.metrics.times.input_read_us += elapsed_us(read_start).saturating_sub(downstream_us);
             st.metrics.records_read += records;
             st.metrics.bytes_read += stats.bytes;
             st.publish();
@@ -226,10 +237,10 @@ fn read_shuffle(
         st.metrics.shuffle_read_bytes += reader.len();
         loop {
             batch.clear();
-            if !reader
-                .next_batch(&mut batch, batch_bytes)
-                .map_err(|e| fetch_failed(e.to_string()))?
-            {
+            let t = Instant::now();
+            let more = reader.next_batch(&mut batch, batch_bytes);
+            st.metrics.times.input_read_us += elapsed_us(t);
+            if !more.map_err(|e| fetch_failed(e.to_string()))? {
                 break;
             }
             st.metrics.records_read += batch.len() as u64;
@@ -244,7 +255,9 @@ fn read_shuffle(
     let remote: Vec<MapBlock> = remote.into_iter().cloned().collect();
     let fetcher = st.executor.fetcher().clone();
     let (metrics, live) = (&mut st.metrics, st.live);
-    fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
+    let (fetch_start, mut downstream_us) = (Instant::now(), 0);
+    let fetched = fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
+        let t = Instant::now();
         let fetch_failed = |message: String| TaskFailure::FetchFailed {
             shuffle: read.shuffle,
             map: m.map,
@@ -268,8 +281,11 @@ fn read_shuffle(
             }
             push_nonempty(out, &batch)?;
         }
+        downstream_us += elapsed_us(t);
         Ok(())
-    })
+    });
+    metrics.times.fetch_wait_us += elapsed_us(fetch_start).saturating_sub(downstream_us);
+    fetched
 }
 
 fn run_guest(
@@ -281,6 +297,7 @@ fn run_guest(
 ) -> Result<(), TaskFailure> {
     let loaded = st.executor.runtime().load(component).map_err(|e| guest_failure(e.to_string()))?;
     let sandbox = st.sandbox()?.clone();
+    let t = Instant::now();
     let guest = GuestInstance::start(
         st.executor.runtime(),
         &loaded,
@@ -290,11 +307,15 @@ fn run_guest(
         &sandbox,
     )
     .map_err(guest_error)?;
-    let mut sink = GuestSink { guest, out };
+    st.metrics.times.instantiation_us += elapsed_us(t);
+    let mut sink = GuestSink { guest, out, guest_us: 0 };
     let result = run_plan(st, input, &mut sink).and_then(|()| {
-        let rest = sink.guest.finish().map_err(guest_error)?;
-        push_nonempty(sink.out, &rest)
+        let t = Instant::now();
+        let rest = sink.guest.finish().map_err(guest_error);
+        sink.guest_us += elapsed_us(t);
+        push_nonempty(sink.out, &rest?)
     });
+    st.metrics.times.guest_us += sink.guest_us;
     st.keep_output(&sink.guest.output());
     result
 }
@@ -309,11 +330,16 @@ pub(crate) fn guest_error(e: GuestError) -> TaskFailure {
 struct GuestSink<'a> {
     guest: GuestInstance,
     out: &'a mut dyn BatchSink,
+    /// Time inside the guest's calls.
+    guest_us: u64,
 }
 
 impl BatchSink for GuestSink<'_> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
-        let produced = self.guest.push(batch).map_err(guest_error)?;
+        let t = Instant::now();
+        let produced = self.guest.push(batch).map_err(guest_error);
+        self.guest_us += elapsed_us(t);
+        let produced = produced?;
         push_nonempty(self.out, &produced)
     }
 }

@@ -2,8 +2,9 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Instant;
 
-use super::plan_run::run_plan;
+use super::plan_run::{elapsed_us, run_plan};
 use super::{BatchSink, TaskState, guest_failure, host_failure, io_failure};
 use crate::records::{Batch, split_pair};
 use crate::settings::keys::SHUFFLE_SPILL_MEMORY;
@@ -21,10 +22,12 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                 ShuffleWriter::new(&dir, *shuffle, task.id.partition, partitioner.clone(), budget)
                     .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?
                     .with_reservation(st.spill.reservation());
-            let mut sink = ShuffleSink { writer, records: 0, bytes: 0 };
+            let mut sink = ShuffleSink { writer, records: 0, bytes: 0, us: 0 };
             run_plan(st, &task.plan, &mut sink)?;
             let (records, bytes) = (sink.records, sink.bytes);
+            let t = Instant::now();
             let sizes = sink.writer.commit().map_err(shuffle_write_failure)?;
+            st.metrics.times.shuffle_write_us += sink.us + elapsed_us(t);
             st.metrics.records_written += records;
             st.metrics.bytes_written += bytes;
             st.metrics.shuffle_write_bytes += sizes.iter().sum::<u64>();
@@ -71,13 +74,18 @@ struct ShuffleSink {
     writer: ShuffleWriter,
     records: u64,
     bytes: u64,
+    /// Time in the writer.
+    us: u64,
 }
 
 impl BatchSink for ShuffleSink {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         self.records += batch.len() as u64;
         self.bytes += batch.byte_len() as u64;
-        self.writer.write(batch).map_err(shuffle_write_failure)
+        let t = Instant::now();
+        let written = self.writer.write(batch).map_err(shuffle_write_failure);
+        self.us += elapsed_us(t);
+        written
     }
 }
 
@@ -147,10 +155,13 @@ struct TextWriter<W: Write> {
     file: W,
     records: u64,
     bytes: u64,
+    /// Time writing.
+    us: u64,
 }
 
 impl<W: Write> BatchSink for TextWriter<W> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        let t = Instant::now();
         for r in batch.iter() {
             self.file
                 .write_all(r)
@@ -159,6 +170,7 @@ impl<W: Write> BatchSink for TextWriter<W> {
         }
         self.records += batch.len() as u64;
         self.bytes += batch.byte_len() as u64 + batch.len() as u64;
+        self.us += elapsed_us(t);
         Ok(())
     }
 }
@@ -172,17 +184,28 @@ fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
         task.id.partition, task.id.task.0, task.id.attempt
     ));
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
-    let mut sink =
-        TextWriter { file: std::io::BufWriter::with_capacity(1 << 20, file), records: 0, bytes: 0 };
+    let mut sink = TextWriter {
+        file: std::io::BufWriter::with_capacity(1 << 20, file),
+        records: 0,
+        bytes: 0,
+        us: 0,
+    };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
-        sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e))?;
-        std::fs::rename(&temp, &final_path).map_err(|e| io_failure("cannot commit", &final_path, e))
+        let t = Instant::now();
+        let committed =
+            sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e)).and_then(|()| {
+                std::fs::rename(&temp, &final_path)
+                    .map_err(|e| io_failure("cannot commit", &final_path, e))
+            });
+        sink.us += elapsed_us(t);
+        committed
     });
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     st.metrics.records_written += sink.records;
     st.metrics.bytes_written += sink.bytes;
+    st.metrics.times.output_write_us += sink.us;
     written
 }
 

@@ -30,7 +30,7 @@ pub(crate) use task::{
 };
 
 /// The protocol version this build speaks; peers must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The TLS application protocol (ALPN) of every Wisp connection.
 ///
@@ -340,11 +340,31 @@ pub(crate) enum JobEvent {
         #[serde(with = "serde_bytes")]
         chunk: Vec<u8>,
     },
+    /// The running stages' progress (sent when it changes, at most a few times a second).
+    JobProgress {
+        /// One entry per running stage attempt.
+        stages: Vec<WireStageProgress>,
+    },
+    /// What the application did, on one line (sent before a successful `JobDone`).
+    JobSummary {
+        /// The line.
+        summary: String,
+    },
     /// The job ended.
     JobDone {
         /// `Err` holds the job's error text.
         result: Result<(), String>,
     },
+}
+
+/// One running stage attempt's progress: `[Stage 3:=====>   (120 + 2) / 200]`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WireStageProgress {
+    pub stage: u32,
+    pub attempt: u32,
+    pub total: u32,
+    pub completed: u32,
+    pub running: u32,
 }
 
 // ---------------------------------------------------------------------------

@@ -110,6 +110,8 @@ pub(crate) enum Section {
     Scheduling,
     /// `## Cluster`.
     Cluster,
+    /// `## Monitoring`.
+    Monitoring,
 }
 
 #[cfg_attr(
@@ -118,12 +120,13 @@ pub(crate) enum Section {
 )]
 impl Section {
     /// Every section, in docs order.
-    pub(crate) const ALL: [Section; 5] = [
+    pub(crate) const ALL: [Section; 6] = [
         Section::Tasks,
         Section::InputAndShuffle,
         Section::Memory,
         Section::Scheduling,
         Section::Cluster,
+        Section::Monitoring,
     ];
 
     /// Its heading.
@@ -134,6 +137,7 @@ impl Section {
             Section::Memory => "Memory",
             Section::Scheduling => "Scheduling",
             Section::Cluster => "Cluster",
+            Section::Monitoring => "Monitoring",
         }
     }
 }
@@ -478,6 +482,22 @@ pub(crate) static EXECUTOR_RECONNECT_TIMEOUT: Key = Key {
     doc: "how long an executor that lost its master (closed, timed out, or declared this executor lost) keeps trying to register again, with exponential backoff and jitter (0.25s doubling to 8s), before it exits; it drops the state of the old master's applications first (`0`: one attempt)",
 };
 
+// ---- Monitoring ----
+
+/// Where the console progress bars are drawn.
+const CONSOLE: Scope = Scope { run: true, submit: true, master: false, executor: false };
+
+/// Whether `wisp run` and `wisp submit` draw the running stages' progress.
+pub(crate) static UI_SHOW_CONSOLE_PROGRESS: Key = Key {
+    name: "wisp.ui.showConsoleProgress",
+    kind: Kind::Bool,
+    default: DefaultValue::Value("true"),
+    unit: "",
+    scope: CONSOLE,
+    section: Section::Monitoring,
+    doc: "draw one progress bar per running stage on stderr, `[Stage 3:=====>   (120 + 2) / 200]`, and a one-line summary on success; only when stderr is a terminal (piped output never changes); `--quiet` turns it off too",
+};
+
 /// Every declared key, in docs order within each section.
 pub(crate) static KEYS: &[&Key] = &[
     &TASK_MAX_FAILURES,
@@ -510,6 +530,7 @@ pub(crate) static KEYS: &[&Key] = &[
     &NETWORK_LIVENESS_TIMEOUT,
     &EXECUTOR_HEARTBEAT_INTERVAL,
     &EXECUTOR_RECONNECT_TIMEOUT,
+    &UI_SHOW_CONSOLE_PROGRESS,
 ];
 
 /// The prefix of the keys Wisp owns: any other key under it is refused.

@@ -13,7 +13,7 @@ use wasmtime::component::{Func, TypedFunc};
 use super::bindings::job::wisp::task::types as wit;
 use super::capture::CapturePipe;
 use super::host_state::HostState;
-use super::limiter::GuestLimiter;
+use super::stats::MeteredLimits;
 use super::stop::Stop;
 use super::validate::one_line;
 use super::{LoadedComponent, Runtime, Sandbox};
@@ -132,8 +132,9 @@ impl GuestInstance {
             .tables(256)
             .trap_on_grow_failure(true)
             .build();
+        let limits = MeteredLimits::new(limits, Some(runtime.stats().clone()))
+            .with_account(sandbox.account.clone());
         let stop = Stop::new(cancel.clone(), sandbox.deadline);
-        let limits = GuestLimiter::new(limits, sandbox.account.clone());
         let state = HostState::for_task(wasi.build(), limits, stop.clone());
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);

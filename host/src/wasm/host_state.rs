@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::job::wisp::task::driver::{self, Host as DriverHost};
 use super::bindings::job::wisp::task::types;
-use super::limiter::GuestLimiter;
+use super::stats::MeteredLimits;
 use super::stop::Stop;
 use super::validate::ComponentError;
 
@@ -31,7 +31,7 @@ impl<T: DriverHost + Send + 'static> Driver for T {
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) limits: GuestLimiter,
+    pub(crate) limits: MeteredLimits,
     /// The store's driver (`NotOnTheDriver` inside tasks).
     pub(crate) driver: Box<dyn Driver>,
     /// When the guest's waits inside `wasi:io` must end (its task cancelled or out of time).
@@ -40,7 +40,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// The state of a task's store: no driver, waits that end at `stop`.
-    pub(crate) fn for_task(wasi: WasiCtx, limits: GuestLimiter, stop: Stop) -> HostState {
+    pub(crate) fn for_task(wasi: WasiCtx, limits: MeteredLimits, stop: Stop) -> HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
@@ -53,10 +53,9 @@ impl HostState {
     /// The state of a job main's store, talking to `driver`.
     pub(crate) fn for_job_main(
         wasi: WasiCtx,
-        limits: wasmtime::StoreLimits,
+        limits: MeteredLimits,
         driver: Box<dyn Driver>,
     ) -> HostState {
-        let limits = GuestLimiter::new(limits, None);
         HostState { wasi, table: ResourceTable::new(), limits, driver, stop: Stop::never() }
     }
 }

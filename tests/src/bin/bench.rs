@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -40,10 +40,13 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
-use wisp::{LocalOptions, run_local};
+
+use wisp::{LocalOptions, RunNotice, run_local_with};
 use wisp_tests::{
     API_JOB, JOIN, ProcessGuard, REPO_ROOT, Rng, WORDCOUNT, run_bounded, wait_for, wisp_bin,
     write_corpus,
@@ -55,6 +58,8 @@ mod joins;
 mod languages;
 #[path = "bench/out_of_core.rs"]
 mod out_of_core;
+#[path = "bench/ui.rs"]
+mod ui;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -79,18 +84,33 @@ fn child(args: &[String]) -> anyhow::Result<()> {
     let mut conf = Vec::new();
     let mut cores = None;
     let mut event_log = None;
+    let mut ui_addr = None;
     let mut i = 1;
     while i < split {
         match args[i].as_str() {
             "--cores" => cores = Some(args[i + 1].parse()?),
             "--conf" => conf.push(args[i + 1].clone()),
             "--event-log" => event_log = Some(PathBuf::from(&args[i + 1])),
+            "--ui" => ui_addr = Some(args[i + 1].clone()),
             other => anyhow::bail!("unknown child flag {other}"),
         }
         i += 2;
     }
     let job_args = args.get(split + 1..).unwrap_or_default().to_vec();
-    run_local(&LocalOptions { job, cores, event_log, conf, args: job_args })?;
+    let options =
+        LocalOptions { job, cores, event_log, conf, args: job_args, progress: false, ui: ui_addr };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut poller = None;
+    run_local_with(&options, &mut |notice| {
+        if let RunNotice::UiListening(addr) = notice {
+            poller = Some(ui::poll_ui(addr, stop.clone()));
+        }
+    })?;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(p) = poller {
+        let requests = p.join().unwrap_or(0);
+        eprintln!("ui requests={requests}");
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
@@ -152,6 +172,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
     let mut join_section = false;
     let mut sort_mib = None;
+    let mut ui = false;
     let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -164,7 +185,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("faults") => (local, cluster, faults) = (false, false, true),
                 Some("joins") => (local, cluster, join_section) = (false, false, true),
                 Some("out-of-core") => (local, cluster, sort_mib) = (false, false, Some(4096)),
-                _ => anyhow::bail!("--only local|cluster|languages|faults|joins|out-of-core"),
+                Some("ui") => (local, cluster, ui) = (false, false, true),
+                _ => anyhow::bail!("--only local|cluster|languages|faults|joins|out-of-core|ui"),
             },
             "--languages" => {
                 only_languages = it
@@ -175,8 +197,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                     .collect()
             }
             "--sort-mib" => {
-                sort_mib =
-                    Some(it.next().ok_or_else(|| anyhow::anyhow!("--sort-mib N"))?.parse()?)
+                sort_mib = Some(it.next().ok_or_else(|| anyhow::anyhow!("--sort-mib N"))?.parse()?)
             }
             "--runs" => runs = it.next().ok_or_else(|| anyhow::anyhow!("--runs N"))?.parse()?,
             "--size-mib" => {
@@ -214,6 +235,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     if faults {
         bench_faults(&data_dir, &corpus, runs)?;
+    }
+    if ui {
+        ui::bench_ui(&data_dir, &corpus, runs)?;
     }
     if langs {
         read_all(&corpus)?;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::app_executors::MasterExecutors;
 use crate::error_chain::chain;
 use crate::net::framing;
-use crate::net::protocol::{JobEvent, SubmitRequest};
+use crate::net::protocol::{JobEvent, SubmitRequest, WireStageProgress};
 use crate::net::{Limits, Stream};
 use crate::settings::Conf;
 
@@ -57,6 +57,16 @@ impl JobEvents {
     /// A chunk of the main's stdout; false once the submitter is gone.
     pub(crate) fn output(&self, chunk: Vec<u8>) -> bool {
         self.0.blocking_send(JobEvent::JobOutput { chunk }).is_ok()
+    }
+
+    /// The running stages' progress.
+    pub(crate) fn progress(&self, stages: Vec<WireStageProgress>) -> bool {
+        self.0.blocking_send(JobEvent::JobProgress { stages }).is_ok()
+    }
+
+    /// The application's one-line summary.
+    pub(crate) fn summary(&self, summary: String) {
+        let _ = self.0.blocking_send(JobEvent::JobSummary { summary });
     }
 
     fn done(&self, result: Result<(), String>) {

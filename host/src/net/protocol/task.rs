@@ -345,4 +345,7 @@ pub struct WireTaskMetrics {
     pub bytes_written: u64,
     pub shuffle_read_bytes: u64,
     pub shuffle_write_bytes: u64,
+    /// `TaskTimes` in microseconds: instantiation, guest, input read, fetch wait, shuffle
+    /// write, output write.
+    pub times_us: [u64; 6],
 }

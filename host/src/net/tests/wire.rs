@@ -232,6 +232,14 @@ fn task_reports_roundtrip() {
                 bytes_written: 4,
                 shuffle_read_bytes: 5,
                 shuffle_write_bytes: 6,
+                times: TaskTimes {
+                    instantiation_us: 7,
+                    guest_us: 8,
+                    input_read_us: 9,
+                    fetch_wait_us: 10,
+                    shuffle_write_us: 11,
+                    output_write_us: 12,
+                },
             },
             log: "hello from the guest\n".into(),
         };

@@ -63,6 +63,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "bad-function" => bad_function(ctx),
         "tiny-tasks" => tiny_tasks(ctx, rest),
         "spin" => spin(ctx),
+        "ui-demo" => ui_demo(ctx, rest),
         "grow" => grow(ctx, rest),
         "out-of-core" => out_of_core(ctx, rest),
         "cache-twice" => cache_twice(ctx, rest),
@@ -455,6 +456,40 @@ fn spin(ctx: &Context) -> Result<()> {
         }
     });
     println!("count={}", stuck.count()?);
+    Ok(())
+}
+
+/// Sleeps `ms` milliseconds, then passes `n` on (slow stages for the UI tests).
+fn slowly(n: u64, ms: &u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(*ms));
+    n
+}
+
+/// Three jobs for the web UI tests: two shuffles (each record of the first stage sleeps `MS`
+/// ms), a job whose task panics with `boom: record 3`, then one task sleeping `TAIL_MS` ms.
+fn ui_demo(ctx: &Context, args: Vec<String>) -> Result<()> {
+    let [ms, tail] = args_array(args)?;
+    let ms: u64 = parse_arg("MS", &ms)?;
+    let tail: u64 = parse_arg("TAIL_MS", &tail)?;
+    let mut groups = ctx
+        .parallelize(0..40u64, 4)
+        .map_with(slowly, ms)
+        .map(|n| (n % 7, 1i64))
+        .reduce_by_key_n(add, 3)
+        .map(|(k, c)| (c, k))
+        .group_by_key_n(2)
+        .collect()?;
+    groups.sort();
+    for (count, mut keys) in groups {
+        keys.sort_unstable();
+        println!("{count}={}", join(keys));
+    }
+    let boom = ctx.parallelize(0..10u64, 1).map(|n| {
+        assert!(n != 3, "boom: record {n}");
+        n
+    });
+    println!("boom={}", if boom.count().is_err() { "failed" } else { "succeeded" });
+    println!("tail={}", ctx.parallelize(0..1u64, 1).map_with(slowly, tail).count()?);
     Ok(())
 }
 

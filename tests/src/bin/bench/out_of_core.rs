@@ -249,9 +249,8 @@ fn terasort_input(dir: &Path, mib: u64) -> anyhow::Result<(PathBuf, Digest)> {
 
 /// Checks an output directory: keys never decrease across part files in order, and the lines are the input's.
 fn verify_sorted(dir: &Path, expected: Digest) -> anyhow::Result<()> {
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut parts: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     parts.retain(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("part-")));
     parts.sort();
     let mut digest = Digest::default();

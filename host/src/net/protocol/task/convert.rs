@@ -11,7 +11,7 @@ use crate::lineage::{
 use crate::records::Batch;
 use crate::task::{
     BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt,
-    TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink,
+    TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink, TaskTimes,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -550,6 +550,14 @@ impl From<&TaskMetrics> for WireTaskMetrics {
             bytes_written: m.bytes_written,
             shuffle_read_bytes: m.shuffle_read_bytes,
             shuffle_write_bytes: m.shuffle_write_bytes,
+            times_us: [
+                m.times.instantiation_us,
+                m.times.guest_us,
+                m.times.input_read_us,
+                m.times.fetch_wait_us,
+                m.times.shuffle_write_us,
+                m.times.output_write_us,
+            ],
         }
     }
 }
@@ -563,6 +571,14 @@ impl From<WireTaskMetrics> for TaskMetrics {
             bytes_written: m.bytes_written,
             shuffle_read_bytes: m.shuffle_read_bytes,
             shuffle_write_bytes: m.shuffle_write_bytes,
+            times: TaskTimes {
+                instantiation_us: m.times_us[0],
+                guest_us: m.times_us[1],
+                input_read_us: m.times_us[2],
+                fetch_wait_us: m.times_us[3],
+                shuffle_write_us: m.times_us[4],
+                output_write_us: m.times_us[5],
+            },
         }
     }
 }
