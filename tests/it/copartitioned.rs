@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
-use wisp_tests::{API_JOB, PAGERANK, Rng, Run, read_output_lines, wisp};
+use wisp_tests::{API_JOB, PAGERANK, Rng, Run, wisp};
 
 use crate::RUN_TIMEOUT;
-use crate::examples::reference_pagerank;
+use crate::examples::{check_ranks, reference_pagerank};
 
 /// Every event of the one application logged under `dir`.
 fn events(dir: &Path) -> Vec<Value> {
@@ -100,17 +100,7 @@ fn pagerank_partitions_links_once_and_shuffles_once_per_iteration() {
     let it = iterations.to_string();
     run_logged(dir.path(), PAGERANK, &[e.to_str().unwrap(), &it, out.to_str().unwrap()]);
 
-    let expected = reference_pagerank(&edges, iterations);
-    let mut got = BTreeMap::new();
-    for line in read_output_lines(&out) {
-        let (page, rank) = line.split_once('\t').expect("page<TAB>rank");
-        got.insert(page.to_string(), rank.parse::<f64>().expect("a float"));
-    }
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (page, want) in &expected {
-        let have = got[page];
-        assert!((have - want).abs() <= 1e-9 * want.abs(), "{page}: {have} vs {want}");
-    }
+    check_ranks(&out, &reference_pagerank(&edges, iterations));
 
     // `distinct` and `group_by_key` build the links once; then each
     // iteration's join reads the cached links and the previous ranks in

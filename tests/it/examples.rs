@@ -46,6 +46,21 @@ fn join_example_matches_reference_inner_join() {
 }
 
 /// Spark's SparkPageRank, computed directly.
+/// Checks the `page<TAB>rank` lines of a PageRank output directory against `expected`.
+pub(crate) fn check_ranks(out: &std::path::Path, expected: &BTreeMap<String, f64>) {
+    let mut got = BTreeMap::new();
+    for line in read_output_lines(out) {
+        let (page, rank) = line.split_once('\t').expect("page<TAB>rank");
+        got.insert(page.to_string(), rank.parse::<f64>().expect("a float"));
+    }
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (page, want) in expected {
+        let have = got[page];
+        // Sums of the same terms in another order differ in the last bits only.
+        assert!((have - want).abs() <= 1e-9 * want.abs(), "{page}: {have} vs {want}");
+    }
+}
+
 pub(crate) fn reference_pagerank(edges: &str, iterations: usize) -> BTreeMap<String, f64> {
     let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in edges.lines() {
@@ -85,16 +100,5 @@ fn pagerank_example_matches_spark_pagerank() {
         RUN_TIMEOUT,
     );
     assert!(run.ok(), "{}", run.stderr);
-    let expected = reference_pagerank(&edges, 5);
-    let mut got = BTreeMap::new();
-    for line in read_output_lines(&out) {
-        let (page, rank) = line.split_once('\t').expect("page<TAB>rank");
-        got.insert(page.to_string(), rank.parse::<f64>().expect("a float"));
-    }
-    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
-    for (page, want) in &expected {
-        let have = got[page];
-        // Sums of the same terms in another order differ in the last bits only.
-        assert!((have - want).abs() <= 1e-9 * want.abs(), "{page}: {have} vs {want}");
-    }
+    check_ranks(&out, &reference_pagerank(&edges, 5));
 }

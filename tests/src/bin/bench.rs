@@ -31,7 +31,9 @@
 //! The out-of-core section (`--only out-of-core`, `--sort-mib N`, 4096 by
 //! default; not part of the default run) sorts TeraSort records under a
 //! 512 MiB executor budget, unconstrained, and with PySpark's `sortByKey`,
-//! verifying each output (`bench/out_of_core.rs`).
+//! then groups, reduces and joins pairs whose reduce partitions are 4× a
+//! 64 MiB budget, verifying each output (`bench/out_of_core.rs`;
+//! `--sort-mib 0` runs only the grouping part, over 1 GiB of pairs).
 //!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
