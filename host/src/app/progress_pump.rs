@@ -27,16 +27,8 @@ impl ProgressPump {
             std::thread::Builder::new().name("wisp-progress-pump".into()).spawn(move || {
                 let mut last: Vec<WireStageProgress> = Vec::new();
                 while !flag.load(Ordering::Relaxed) {
-                    let now: Vec<WireStageProgress> = running_stages(&live.lock())
-                        .into_iter()
-                        .map(|s| WireStageProgress {
-                            stage: s.stage,
-                            attempt: s.attempt,
-                            total: s.total,
-                            completed: s.completed,
-                            running: s.running,
-                        })
-                        .collect();
+                    let now: Vec<WireStageProgress> =
+                        running_stages(&live.lock()).into_iter().map(Into::into).collect();
                     if now != last {
                         if !events.progress(now.clone()) {
                             return;

@@ -140,16 +140,7 @@ async fn run(
                 progress(SubmitNotice::State(&message))
             }
             Some(Ok(Some(JobEvent::JobProgress { stages }))) => {
-                let stages: Vec<StageProgress> = stages
-                    .iter()
-                    .map(|s| StageProgress {
-                        stage: s.stage,
-                        attempt: s.attempt,
-                        total: s.total,
-                        completed: s.completed,
-                        running: s.running,
-                    })
-                    .collect();
+                let stages: Vec<StageProgress> = stages.iter().copied().map(Into::into).collect();
                 progress(SubmitNotice::Stages(&stages));
             }
             Some(Ok(Some(JobEvent::JobSummary { summary }))) => {

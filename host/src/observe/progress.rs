@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::status::{AppStatus, State};
+use crate::net::protocol::WireStageProgress;
 
 /// One running stage attempt: `[Stage 3:=====>   (120 + 2) / 200]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +18,20 @@ pub struct StageProgress {
     pub completed: u32,
     /// Tasks running now.
     pub running: u32,
+}
+
+impl From<StageProgress> for WireStageProgress {
+    fn from(s: StageProgress) -> Self {
+        let StageProgress { stage, attempt, total, completed, running } = s;
+        WireStageProgress { stage, attempt, total, completed, running }
+    }
+}
+
+impl From<WireStageProgress> for StageProgress {
+    fn from(s: WireStageProgress) -> Self {
+        let WireStageProgress { stage, attempt, total, completed, running } = s;
+        StageProgress { stage, attempt, total, completed, running }
+    }
 }
 
 /// The stage attempts running now.
