@@ -296,8 +296,12 @@ fn submit(args: SubmitCmd) -> anyhow::Result<()> {
     let component = std::fs::read(&args.job)
         .with_context(|| format!("cannot read job {}", args.job.display()))?;
     let (master, master_fingerprint, secret) = args.contact.resolve()?;
+    let name = args
+        .job
+        .file_name()
+        .map_or_else(|| args.job.display().to_string(), |n| n.to_string_lossy().into_owned());
     let submit_args =
-        SubmitArgs { master, master_fingerprint, secret, component, args: args.args, conf };
+        SubmitArgs { master, master_fingerprint, secret, name, component, args: args.args, conf };
     let draw = !args.quiet && !progress_off(&args.conf) && wisp::stderr_is_terminal();
     let mut bars = draw.then(ConsoleProgress::new);
     let mut out = std::io::stdout();

@@ -20,11 +20,15 @@ use crate::event_log::LogLine;
 use crate::event_log::lines::{Outcome, ms};
 use crate::ids::{AppId, ExecutorId, JobId, RddId, TaskId};
 use crate::lineage::Lineage;
+use crate::memory::MemoryUse;
 use crate::observe::Recorder;
 use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc};
 
 /// How often the loop ticks when idle.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How often the loop samples the memory of executors in its own process (local mode).
+const SAMPLE_MEMORY_EVERY: Duration = Duration::from_secs(1);
 
 /// Messages the loop's channel holds at most; senders block (or, on tokio, wait) beyond it.
 pub(crate) const LOOP_CHANNEL_CAPACITY: usize = 4096;
@@ -37,6 +41,9 @@ pub(crate) enum LoopMessage {
     Submit { job: JobId, event: SchedulerEvent, reply: Sender<Result<Vec<ResultValue>, String>> },
     /// The application's main returned (`error`: why it failed): the `app_end` line.
     AppEnded { error: Option<String> },
+    /// An executor's heartbeat (cluster mode) and when it arrived (possibly before the
+    /// application started), for the live status.
+    Heartbeat { executor: ExecutorId, memory: MemoryUse, at: Instant },
     /// Stop the loop.
     Shutdown,
 }
@@ -49,6 +56,11 @@ pub(crate) trait ExecutorPort: Send {
     fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]);
     /// Cancels a running attempt (after its cancel flag was set); it still reports, as `Killed`.
     fn kill(&mut self, _executor: ExecutorId, _task: TaskId) {}
+    /// The memory of executors in this process, sampled by the loop in place of heartbeats
+    /// (local mode); remote executors send heartbeats instead.
+    fn sample_memory(&self) -> Vec<(ExecutorId, MemoryUse)> {
+        Vec::new()
+    }
 }
 
 /// The executors one application runs on: in this process (local mode) or registered with a master.
@@ -221,6 +233,7 @@ fn run(
     let _app_span = tracing::info_span!("app", %app).entered();
     let mut replies: HashMap<JobId, Sender<Result<Vec<ResultValue>, String>>> = HashMap::new();
     let mut running: HashMap<TaskId, Arc<AtomicBool>> = HashMap::new();
+    let mut last_sample = start;
     loop {
         let event = match rx.recv_timeout(TICK) {
             Ok(LoopMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
@@ -231,12 +244,26 @@ fn run(
                 recorder.record(&LogLine::AppEnd { time_ms, result, error });
                 continue;
             }
+            Ok(LoopMessage::Heartbeat { executor, memory, at }) => {
+                let at_ms = match at.checked_duration_since(start) {
+                    Some(after) => ms(after),
+                    None => -ms(start - at),
+                };
+                recorder.heartbeat(executor.0, at_ms, memory);
+                continue;
+            }
             Ok(LoopMessage::Submit { job, event, reply }) => {
                 replies.insert(job, reply);
                 event
             }
             Err(RecvTimeoutError::Timeout) => SchedulerEvent::Tick,
         };
+        if recorder.is_live() && last_sample.elapsed() >= SAMPLE_MEMORY_EVERY {
+            last_sample = Instant::now();
+            for (executor, memory) in port.sample_memory() {
+                recorder.heartbeat(executor.0, ms(start.elapsed()), memory);
+            }
+        }
         let _span = event_span(&event).entered();
         match &event {
             SchedulerEvent::TaskFinished(report) => {

@@ -262,6 +262,11 @@ impl Executor {
         self.config.work_dir.join("shuffle")
     }
 
+    /// Its memory pool now.
+    pub(crate) fn memory_use(&self) -> crate::memory::MemoryUse {
+        self.memory.usage()
+    }
+
     /// Its block manager.
     pub(crate) fn blocks(&self) -> &BlockManager {
         &self.blocks

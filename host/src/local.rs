@@ -10,7 +10,7 @@ use crate::dag::SchedulerEvent;
 use crate::driver_loop::{ExecutorBackend, ExecutorPort, LoopMessage};
 use crate::executor::{Executor, ExecutorConfig, NoRemoteBlocks};
 use crate::ids::ExecutorId;
-use crate::memory::MemoryManager;
+use crate::memory::{MemoryManager, MemoryUse};
 use crate::task::{BlockId, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 use crate::task_threads::{QueueFull, TaskQueue, TaskThreads};
 use crate::wasm::Runtime;
@@ -142,5 +142,9 @@ impl ExecutorPort for LocalPort {
 
     fn drop_blocks(&mut self, _executor: ExecutorId, blocks: &[BlockId]) {
         self.executor.blocks().remove(blocks);
+    }
+
+    fn sample_memory(&self) -> Vec<(ExecutorId, MemoryUse)> {
+        vec![(LOCAL_EXECUTOR, self.executor.memory_use())]
     }
 }

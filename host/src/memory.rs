@@ -261,6 +261,31 @@ impl MemoryManager {
         let a = self.lock();
         (a.execution_total(), a.storage)
     }
+
+    /// What the pool holds now, split by holder (heartbeats, metrics, the UI).
+    pub(crate) fn usage(&self) -> MemoryUse {
+        let a = self.lock();
+        let guests = a.execution.values().map(|h| h.guests).sum();
+        MemoryUse {
+            pool: self.usable,
+            operators: a.execution_total() - guests,
+            guests,
+            storage: a.storage,
+        }
+    }
+}
+
+/// A snapshot of an executor's memory pool, bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MemoryUse {
+    /// The pool execution and storage share (`wisp.executor.memory` less the slots' fixed buffers).
+    pub(crate) pool: u64,
+    /// Held by running tasks' host operators (sort buffers, hash tables, shuffle writers).
+    pub(crate) operators: u64,
+    /// Guests' linear memory (counted against the pool, never refused).
+    pub(crate) guests: u64,
+    /// Cached blocks in memory.
+    pub(crate) storage: u64,
 }
 
 /// One running task's account: what its operators and guests hold. Dropping it releases everything.

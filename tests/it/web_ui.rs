@@ -258,6 +258,15 @@ fn metrics_pass_promtool_and_match_the_event_log() {
     assert_eq!(sample(&text, "wisp_executors"), 1.0);
     assert!(sample(&text, "wisp_guest_instantiations_total") >= n("task_end", "succeeded"));
     assert!(sample(&text, "wisp_wasm_memory_bytes") > 0.0);
+    // The local executor's memory pool, as /metrics and the executors API (its sampled heartbeat) report it.
+    let pool = sample(&text, "wisp_memory_pool_bytes");
+    assert!(pool > 0.0, "{text}");
+    let executors = wait_for("the local executor's memory sample", RUN_TIMEOUT, || {
+        let e = get_json(&addr, "/api/v1/applications/app-0/executors");
+        (!e[0]["lastHeartbeat"].is_null()).then_some(e)
+    });
+    assert_eq!(executors[0]["maxMemory"].as_f64(), Some(pool), "{executors}");
+    assert!(executors[0]["memory"]["guests"].as_u64().is_some(), "{executors}");
     assert!(run.wait_timeout(RUN_TIMEOUT).expect("wisp run ends").success());
 }
 
@@ -431,10 +440,24 @@ fn master_ui_executor_metrics_and_submit_progress() {
             .any(|l| l.starts_with("[Stage 0:") && l.ends_with("/ 4]"))
             .then_some(())
     });
-    // Meanwhile the master's UI lists the application.
+    // Meanwhile the master's UI lists the application, named after the job's file.
     let apps = get_json(&ui, "/api/v1/applications");
     assert_eq!(apps.as_array().unwrap().len(), 1, "{apps}");
+    let job_file = Path::new(API_JOB).file_name().unwrap().to_str().unwrap();
+    assert_eq!(apps[0]["name"], job_file, "{apps}");
     let app = apps[0]["id"].as_str().unwrap().to_string();
+    // The executor's heartbeats reach the application: its memory, as the executor's /metrics says.
+    let executors = wait_for("a heartbeat on the executors API", RUN_TIMEOUT, || {
+        let e = get_json(&ui, &format!("/api/v1/applications/{app}/executors"));
+        (!e[0]["lastHeartbeat"].is_null()).then_some(e)
+    });
+    let (_, text) = http_get(&metrics_at, "/metrics");
+    let pool = sample(&text, "wisp_memory_pool_bytes");
+    assert!(pool > 0.0, "{text}");
+    assert_eq!(executors[0]["maxMemory"].as_f64(), Some(pool), "{executors}");
+    let executors_page = dump_dom(&format!("http://{ui}/app/{app}/executors"));
+    assert!(executors_page.contains(r#"<td class="heartbeat">"#), "{executors_page}");
+    assert!(!executors_page.contains(r#"<td class="memory"></td>"#), "{executors_page}");
     let jobs_page = dump_dom(&format!("http://{ui}/app/{app}/"));
     assert!(jobs_page.contains(r#"data-job="0""#), "{jobs_page}");
     wait_for("the submit to end", RUN_TIMEOUT, || done.exists().then_some(()));
@@ -447,14 +470,14 @@ fn master_ui_executor_metrics_and_submit_progress() {
     let (code, text) = http_get(&metrics_at, "/metrics");
     assert_eq!(code, 200);
     assert!(sample(&text, "wisp_guest_instantiations_total") >= 9.0, "{text}");
-    // The master's: the application's tasks, as its event log counts them.
+    // The master's and the executor's (its only executor): the application's tasks, as its event log counts them.
     let (_, master_metrics) = http_get(&ui, "/metrics");
     let app_dir = d.join("events").join(&app);
     let events = event_lines(&app_dir);
     let ok =
         events.iter().filter(|e| e["event"] == "task_end" && e["result"] == "succeeded").count();
-    assert_eq!(
-        sample(&master_metrics, r#"wisp_tasks_finished_total{result="succeeded"}"#),
-        ok as f64
-    );
+    let succeeded = r#"wisp_tasks_finished_total{result="succeeded"}"#;
+    assert_eq!(sample(&master_metrics, succeeded), ok as f64);
+    assert_eq!(sample(&text, succeeded), ok as f64, "{text}");
+    assert_eq!(sample(&text, "wisp_tasks_running"), 0.0, "{text}");
 }

@@ -117,7 +117,6 @@ pub fn run_local_with(
     let event_log = options.event_log.as_deref().map(EventLog::create).transpose()?;
     let progress = options.progress && settings.show_progress && stderr_is_terminal();
     let live = LiveApp::new();
-    let metrics = options.ui.is_some().then(|| Metrics::new(Some(runtime.stats().clone())));
     let work_root = std::env::temp_dir().join(format!("wisp-{}-{}", std::process::id(), unique()));
     let executor_config = ExecutorConfig {
         id: ExecutorId(0),
@@ -126,6 +125,10 @@ pub fn run_local_with(
         batch_bytes: crate::executor::BATCH_BYTES,
     };
     let memory = settings.memory.manager()?;
+    let metrics = options
+        .ui
+        .is_some()
+        .then(|| Metrics::new(Some(runtime.stats().clone()), Some(memory.clone())));
     let executors =
         LocalExecutors::start(cores, work_root, executor_config, runtime.clone(), memory)?;
     let spec = AppSpec {

@@ -41,7 +41,7 @@ pub fn run_master(
     output_journal.clean();
     let apps = Arc::new(LiveApps::default());
     // Guests run on the executors: the master's metrics are its applications' only.
-    let metrics = Metrics::new(None);
+    let metrics = Metrics::new(None, None);
     let ui = match &args.ui_listen {
         Some(addr) => Some(start_ui(addr, apps.clone(), metrics.clone())?),
         None => None,
@@ -97,7 +97,7 @@ impl SubmissionHandler for SubmittedApps {
         executors: &MasterExecutors,
         events: &JobEvents,
     ) -> Result<(), String> {
-        let Submission { component, args, conf, cancel } = submission;
+        let Submission { name, component, args, conf, cancel } = submission;
         let settings =
             AppSettings::from_conf(&conf).map_err(|e| format!("bad configuration: {e}"))?;
         let job = Arc::new(ComponentBytes { hash: content_hash(&component), bytes: component });
@@ -123,7 +123,7 @@ impl SubmissionHandler for SubmittedApps {
             .map_err(|e| format!("cannot create the job's stdout pipe: {e}"))?;
         let spec = AppSpec {
             app,
-            name: format!("submitted job {app}"),
+            name,
             mode: "cluster",
             job,
             loaded,

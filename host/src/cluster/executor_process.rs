@@ -32,6 +32,7 @@ use super::blocks::fetch::FetchPool;
 use super::blocks::{PeerTable, server};
 use super::{ClusterError, Shutdown, client_net, resolve, server_net};
 use crate::error_chain::chain;
+use crate::event_log::lines::Outcome;
 use crate::ids::{AppId, ExecutorId, TaskId};
 use crate::net::auth::random_bytes;
 use crate::net::endpoint::CLOSE_DONE;
@@ -116,6 +117,8 @@ struct Process {
     runtime: Arc<Runtime>,
     /// The memory budget of its task slots and cached blocks.
     memory: Arc<crate::memory::MemoryManager>,
+    /// Its Prometheus metrics, when served (`--metrics-listen`).
+    metrics: Option<Arc<Metrics>>,
     rt: tokio::runtime::Handle,
 }
 
@@ -166,17 +169,18 @@ async fn serve(args: ExecutorArgs, rt: tokio::runtime::Handle) -> Result<(), Clu
     let runtime = Runtime::new(settings.task_limits.clone(), compile_cache_dir())
         .map_err(|e| ClusterError::Runtime { message: e.to_string() })?;
     let memory = settings.memory.manager()?;
-    let _metrics = match &args.metrics_listen {
+    let metrics_server = match &args.metrics_listen {
         Some(addr) => {
-            let metrics = Metrics::new(Some(runtime.stats().clone()));
-            let server = HttpServer::start(addr, metrics_router(metrics))
+            let metrics = Metrics::new(Some(runtime.stats().clone()), Some(memory.clone()));
+            let server = HttpServer::start(addr, metrics_router(metrics.clone()))
                 .map_err(|e| ClusterError::Ui { message: format!("cannot serve metrics: {e}") })?;
             tracing::info!(addr = %server.addr(), "serving metrics at /metrics");
-            Some(server)
+            Some((server, metrics))
         }
         None => None,
     };
     let p = Process {
+        metrics: metrics_server.as_ref().map(|(_, m)| m.clone()),
         memory,
         cores: args.cores.max(1),
         net: client_net(settings.net, "master"),
@@ -330,10 +334,17 @@ impl Session {
         let (status_tx, status_rx) =
             mpsc::channel::<(AppId, TaskId, WireTaskReport)>(cores as usize * 4);
         let thread_span = span.clone();
+        let metrics = p.metrics.clone();
         let threads =
             TaskThreads::start(cores, MAX_QUEUED_TASKS, "wisp-task", move |q: QueuedTask| {
                 let _span = thread_span.enter();
+                if let Some(m) = &metrics {
+                    m.task_started();
+                }
                 let report = q.executor.run_task_live(&q.task, q.cancel, Some(&q.live));
+                if let Some(m) = &metrics {
+                    m.task_ended(Outcome::of(report.result.is_ok()), &(&report.metrics).into());
+                }
                 status_tx
                     .blocking_send((q.app, q.task.id.task, WireTaskReport::from(&report)))
                     .is_ok()
@@ -456,7 +467,9 @@ async fn send_heartbeats(
     loop {
         tick.tick().await;
         let running = state.running_tasks();
-        match call::<_, MasterReply>(&conn, &ExecutorRequest::Heartbeat { running }, limits).await {
+        let memory = state.settings.memory.usage().into();
+        let beat = ExecutorRequest::Heartbeat { running, memory };
+        match call::<_, MasterReply>(&conn, &beat, limits).await {
             Ok(MasterReply::Ack) => {}
             Ok(MasterReply::Reregister) => {
                 return "the master declared this executor lost".to_string();

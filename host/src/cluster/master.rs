@@ -139,6 +139,7 @@ fn accepted(c: AuthenticatedConn, shared: &Arc<Shared>, submissions: &Arc<Submis
                 cores: *cores,
                 conn: c.conn.clone(),
                 last_seen: Mutex::new(Instant::now()),
+                memory: Mutex::new(None),
             };
             tokio::spawn(serve_queue(
                 id,
@@ -205,8 +206,9 @@ async fn executor_request(
     let known = shared.registry.seen(id);
     let reply = match req {
         ExecutorRequest::Heartbeat { .. } if !known => MasterReply::Reregister,
-        ExecutorRequest::Heartbeat { running } => {
+        ExecutorRequest::Heartbeat { running, memory } => {
             heartbeat(id, &running);
+            shared.registry.heartbeat(id, memory.into());
             MasterReply::Ack
         }
         ExecutorRequest::TaskStatus { app, report } => {

@@ -36,6 +36,8 @@ pub struct SubmitArgs {
     pub master_fingerprint: Fingerprint,
     /// The cluster secret.
     pub secret: ClusterSecret,
+    /// The application's name (the UI and event log show it): the job file's name.
+    pub name: String,
     /// The job's component bytes.
     pub component: Vec<u8>,
     /// Arguments of the job's main.
@@ -91,6 +93,7 @@ async fn run(
     };
     let mut s = Stream::open(&client.conn, net.limits).await.map_err(rpc)?;
     s.write(&SubmitRequest::SubmitJob {
+        name: args.name,
         component: args.component,
         args: args.args,
         conf: args.conf,

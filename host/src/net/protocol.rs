@@ -25,12 +25,14 @@ pub(crate) mod task;
 
 use serde::{Deserialize, Serialize};
 
+use crate::memory::MemoryUse;
+
 pub(crate) use task::{
     ConvertError, WireBlockId, WireTask, WireTaskMetrics, WireTaskReport, components_of,
 };
 
 /// The protocol version this build speaks; peers must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The TLS application protocol (ALPN) of every Wisp connection.
 ///
@@ -258,6 +260,8 @@ pub(crate) enum ExecutorRequest {
     Heartbeat {
         /// The attempts running now.
         running: Vec<RunningTask>,
+        /// Its memory pool now.
+        memory: WireMemory,
     },
     /// A task attempt finished.
     TaskStatus {
@@ -281,6 +285,31 @@ pub(crate) struct RunningTask {
     pub metrics: WireTaskMetrics,
 }
 
+/// An executor's memory pool at a heartbeat, bytes (`memory::MemoryUse` on the wire).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WireMemory {
+    /// The pool execution and storage share.
+    pub pool: u64,
+    /// Held by running tasks' host operators.
+    pub operators: u64,
+    /// Guests' linear memory.
+    pub guests: u64,
+    /// Cached blocks in memory.
+    pub storage: u64,
+}
+
+impl From<MemoryUse> for WireMemory {
+    fn from(m: MemoryUse) -> WireMemory {
+        WireMemory { pool: m.pool, operators: m.operators, guests: m.guests, storage: m.storage }
+    }
+}
+
+impl From<WireMemory> for MemoryUse {
+    fn from(m: WireMemory) -> MemoryUse {
+        MemoryUse { pool: m.pool, operators: m.operators, guests: m.guests, storage: m.storage }
+    }
+}
+
 /// Master → executor: the answer to an `ExecutorRequest`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum MasterReply {
@@ -299,6 +328,8 @@ pub(crate) enum MasterReply {
 pub enum SubmitRequest {
     /// Run a job: its component's `run` export is the job's main.
     SubmitJob {
+        /// The application's name (the component's file name unless `wisp.app.name` says otherwise).
+        name: String,
         /// The job's component.
         #[serde(with = "serde_bytes")]
         component: Vec<u8>,
@@ -314,8 +345,9 @@ pub enum SubmitRequest {
 impl std::fmt::Debug for SubmitRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SubmitRequest::SubmitJob { component, args, conf } => f
+            SubmitRequest::SubmitJob { name, component, args, conf } => f
                 .debug_struct("SubmitJob")
+                .field("name", name)
                 .field("component_len", &component.len())
                 .field("args", args)
                 .field("conf", conf)

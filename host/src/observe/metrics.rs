@@ -1,4 +1,4 @@
-//! The process's Prometheus metrics (prometheus-client): counters fed by the event-log lines of its applications, plus the wasm runtime's gauges read at scrape time.
+//! The process's Prometheus metrics (prometheus-client): counters fed by the event-log lines of its applications (or, on an executor, by its task threads), plus the wasm runtime's and the memory pool's gauges read at scrape time.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -11,7 +11,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use crate::event_log::LogLine;
-use crate::event_log::lines::Outcome;
+use crate::event_log::lines::{Metrics as TaskLineMetrics, Outcome};
+use crate::memory::MemoryManager;
 use crate::wasm::RuntimeStats;
 
 type Labels = [(&'static str, &'static str); 1];
@@ -70,6 +71,36 @@ impl Collector for RuntimeCollector {
     }
 }
 
+/// Reads the executor's memory pool at each scrape.
+struct MemoryCollector(Arc<MemoryManager>);
+
+impl std::fmt::Debug for MemoryCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryCollector")
+    }
+}
+
+impl Collector for MemoryCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = self.0.usage();
+        let gauges = [
+            (
+                "memory_pool_bytes",
+                "the executor memory pool execution and storage share (wisp.executor.memory less fixed buffers)",
+                m.pool,
+            ),
+            ("memory_operators_bytes", "pool memory held by host operators now", m.operators),
+            ("memory_guests_bytes", "pool memory counted for guests' linear memory now", m.guests),
+            ("memory_storage_bytes", "pool memory held by cached blocks now", m.storage),
+        ];
+        for (name, help, value) in gauges {
+            let g = ConstGauge::new(value as i64);
+            g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
 fn result_label(outcome: Outcome) -> Labels {
     [(
         "result",
@@ -81,8 +112,12 @@ fn result_label(outcome: Outcome) -> Labels {
 }
 
 impl Metrics {
-    /// The metrics of a process; `runtime` adds the wasm runtime's (where guests run here).
-    pub(crate) fn new(runtime: Option<Arc<RuntimeStats>>) -> Arc<Metrics> {
+    /// The metrics of a process; `runtime` adds the wasm runtime's and `memory` the executor
+    /// memory pool's (where tasks run here).
+    pub(crate) fn new(
+        runtime: Option<Arc<RuntimeStats>>,
+        memory: Option<Arc<MemoryManager>>,
+    ) -> Arc<Metrics> {
         let mut registry = Registry::with_prefix("wisp");
         let m = Metrics {
             registry: Registry::default(),
@@ -146,6 +181,9 @@ impl Metrics {
         if let Some(stats) = runtime {
             registry.register_collector(Box::new(RuntimeCollector(stats)));
         }
+        if let Some(memory) = memory {
+            registry.register_collector(Box::new(MemoryCollector(memory)));
+        }
         Arc::new(Metrics { registry, ..m })
     }
 
@@ -175,19 +213,25 @@ impl Metrics {
             LogLine::StageCompleted { result, .. } => {
                 self.stages_completed.get_or_create(&result_label(*result)).inc();
             }
-            LogLine::TaskStart { .. } => {
-                self.tasks_started.inc();
-                self.tasks_running.inc();
-            }
-            LogLine::TaskEnd { result, metrics, .. } => {
-                self.tasks_running.dec();
-                self.tasks_finished.get_or_create(&result_label(*result)).inc();
-                self.shuffle_written.inc_by(metrics.shuffle_write_bytes);
-                self.shuffle_fetched.inc_by(metrics.shuffle_read_bytes);
-                self.fetch_wait.inc_by(metrics.fetch_wait_ms / 1000.0);
-                self.instantiation.inc_by(metrics.instantiation_ms / 1000.0);
-            }
+            LogLine::TaskStart { .. } => self.task_started(),
+            LogLine::TaskEnd { result, metrics, .. } => self.task_ended(*result, metrics),
         }
+    }
+
+    /// A task attempt started (driver side: its `task_start` line; executor side: its thread took it).
+    pub(crate) fn task_started(&self) {
+        self.tasks_started.inc();
+        self.tasks_running.inc();
+    }
+
+    /// A task attempt ended with `metrics`.
+    pub(crate) fn task_ended(&self, result: Outcome, metrics: &TaskLineMetrics) {
+        self.tasks_running.dec();
+        self.tasks_finished.get_or_create(&result_label(result)).inc();
+        self.shuffle_written.inc_by(metrics.shuffle_write_bytes);
+        self.shuffle_fetched.inc_by(metrics.shuffle_read_bytes);
+        self.fetch_wait.inc_by(metrics.fetch_wait_ms / 1000.0);
+        self.instantiation.inc_by(metrics.instantiation_ms / 1000.0);
     }
 
     /// An application ended without its end line (its executors leave with it).

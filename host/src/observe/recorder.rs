@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{LiveApp, Metrics};
 use crate::event_log::{EventLog, LogLine};
+use crate::memory::MemoryUse;
 
 /// One application's sinks for its event-log lines (each optional).
 pub(crate) struct Recorder {
@@ -57,6 +58,18 @@ impl Recorder {
         }
         if let Some(m) = &self.metrics {
             m.observe(line);
+        }
+    }
+
+    /// Whether a live status (web UI) is kept, the only sink of heartbeats.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Hands an executor's heartbeat to the live status.
+    pub(crate) fn heartbeat(&mut self, executor: u32, at_ms: f64, memory: MemoryUse) {
+        if let Some(live) = &self.live {
+            live.lock().heartbeat(executor, at_ms, memory);
         }
     }
 

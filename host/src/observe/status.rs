@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event_log::LogLine;
 use crate::event_log::lines::{Attempt, Metrics, Outcome};
+use crate::memory::MemoryUse;
 
 /// Where a job, stage attempt or task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,13 +143,13 @@ pub(crate) struct ExecutorStatus {
     pub(crate) heartbeat: Option<Heartbeat>,
 }
 
-/// The latest heartbeat of an executor.
+/// The latest heartbeat of an executor (in local mode, the driver loop's sample of it).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Heartbeat {
     /// When it arrived, milliseconds since the application started.
     pub(crate) at_ms: f64,
-    /// Guest linear memory in use on the executor, bytes.
-    pub(crate) memory_bytes: u64,
+    /// Its memory pool then.
+    pub(crate) memory: MemoryUse,
 }
 
 /// One application.
@@ -189,6 +190,14 @@ impl AppStatus {
             .values()
             .filter(|t| t.id.stage == stage && t.id.stage_attempt == attempt)
             .collect()
+    }
+
+    /// Notes an executor's heartbeat (live status only: heartbeats are not event-log lines).
+    pub(crate) fn heartbeat(&mut self, executor: u32, at_ms: f64, memory: MemoryUse) {
+        self.now_ms = self.now_ms.max(at_ms);
+        if let Some(e) = self.executors.get_mut(&executor) {
+            e.heartbeat = Some(Heartbeat { at_ms, memory });
+        }
     }
 
     /// Applies one line; lines must come in the log's order.

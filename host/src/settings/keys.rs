@@ -468,7 +468,7 @@ pub(crate) static EXECUTOR_HEARTBEAT_INTERVAL: Key = Key {
     unit: "",
     scope: EXECUTOR_PROCESS,
     section: Section::Cluster,
-    doc: "how often executors report their running tasks (at least 50ms)",
+    doc: "how often executors report their running tasks and memory (at least 50ms)",
 };
 
 /// How long an executor that lost its master keeps trying to register again.

@@ -187,7 +187,15 @@ pub(crate) fn executors(app: &AppStatus) -> Value {
                     "totalTasks": e.running + e.succeeded + e.failed,
                     "totalShuffleRead": e.shuffle_read_bytes,
                     "totalShuffleWrite": e.shuffle_write_bytes,
-                    "memoryUsed": e.heartbeat.as_ref().map_or(0, |h| h.memory_bytes),
+                    // As Spark's: storage memory used and the most it may reach (the whole pool).
+                    "memoryUsed": e.heartbeat.as_ref().map_or(0, |h| h.memory.storage),
+                    "maxMemory": e.heartbeat.as_ref().map_or(0, |h| h.memory.pool),
+                    "memory": e.heartbeat.as_ref().map(|h| json!({
+                        "pool": h.memory.pool,
+                        "operators": h.memory.operators,
+                        "guests": h.memory.guests,
+                        "storage": h.memory.storage,
+                    })),
                     "lastHeartbeat": e.heartbeat.as_ref().map(|h| at(app, h.at_ms)),
                     "addTime": at(app, e.added_ms),
                     "removeTime": e.removed.as_ref().map(|(t, _)| at(app, *t)),

@@ -228,16 +228,24 @@ pub(crate) fn stage(app: &AppStatus, s: &StageAttemptStatus) -> String {
 
 pub(crate) fn executors(app: &AppStatus) -> String {
     let mut b = String::from(
-        "<table id=\"executors\"><tr><th>Executor</th><th>Host</th><th>Cores</th><th>Running tasks</th><th>Tasks done</th><th>Tasks failed</th><th>Guest memory</th><th>Shuffle read</th><th>Shuffle write</th><th>Last heartbeat</th><th>Removed</th></tr>",
+        "<table id=\"executors\"><tr><th>Executor</th><th>Host</th><th>Cores</th><th>Running tasks</th><th>Tasks done</th><th>Tasks failed</th><th>Memory used / pool</th><th>Guest memory</th><th>Storage memory</th><th>Shuffle read</th><th>Shuffle write</th><th>Last heartbeat</th><th>Removed</th></tr>",
     );
     for e in app.executors.values() {
-        let (memory, beat) = match &e.heartbeat {
-            Some(h) => (bytes(h.memory_bytes), format!("{} ago", duration(app.now_ms - h.at_ms))),
-            None => (String::new(), "—".to_string()),
+        let (pool, guests, storage, beat) = match &e.heartbeat {
+            Some(h) => {
+                let m = &h.memory;
+                (
+                    format!("{} / {}", bytes(m.operators + m.guests + m.storage), bytes(m.pool)),
+                    bytes(m.guests),
+                    bytes(m.storage),
+                    format!("{} ago", duration(app.now_ms - h.at_ms)),
+                )
+            }
+            None => (String::new(), String::new(), String::new(), "—".to_string()),
         };
         let _ = write!(
             b,
-            r#"<tr class="executor" data-executor="{id}"><td>{id}</td><td>{h}</td><td>{c}</td><td>{r}</td><td>{ok}</td><td>{f}</td><td>{memory}</td><td>{sr}</td><td>{sw}</td><td>{beat}</td><td>{rm}</td></tr>"#,
+            r#"<tr class="executor" data-executor="{id}"><td>{id}</td><td>{h}</td><td>{c}</td><td>{r}</td><td>{ok}</td><td>{f}</td><td class="memory">{pool}</td><td class="guest-memory">{guests}</td><td>{storage}</td><td>{sr}</td><td>{sw}</td><td class="heartbeat">{beat}</td><td>{rm}</td></tr>"#,
             id = e.id,
             h = esc(&e.host),
             c = e.cores,

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::dag::SchedulerEvent;
 use crate::driver_loop::LoopMessage;
 use crate::ids::{AppId, ExecutorId};
+use crate::memory::MemoryUse;
 use crate::net::protocol::{MasterRequest, PeerInfo};
 use crate::task::TaskDesc;
 
@@ -45,6 +46,8 @@ pub(crate) struct Link {
     pub(crate) cores: u32,
     pub(crate) conn: quinn::Connection,
     pub(crate) last_seen: Mutex<Instant>,
+    /// Its memory pool as its last heartbeat reported it, and when that arrived.
+    pub(crate) memory: Mutex<Option<(MemoryUse, Instant)>>,
 }
 
 impl Link {
@@ -94,6 +97,9 @@ impl Registry {
         let mut inner = self.inner();
         for (id, l) in inner.links.iter() {
             let _ = tx.send(LoopMessage::Event(l.added(*id)));
+            if let Some((memory, at)) = *lock(&l.memory) {
+                let _ = tx.send(LoopMessage::Heartbeat { executor: *id, memory, at });
+            }
         }
         inner.apps.insert(app, tx);
     }
@@ -116,6 +122,19 @@ impl Registry {
         let tx = self.inner().apps.get(&app).cloned();
         if let Some(tx) = tx {
             post(&tx, event);
+        }
+    }
+
+    /// Hands an executor's heartbeat to every application's loop; dropped where a loop is busy
+    /// (it only feeds the live status, and the next one comes soon).
+    pub(crate) fn heartbeat(&self, executor: ExecutorId, memory: MemoryUse) {
+        let inner = self.inner();
+        let at = Instant::now();
+        if let Some(link) = inner.links.get(&executor) {
+            *lock(&link.memory) = Some((memory, at));
+        }
+        for tx in inner.apps.values() {
+            let _ = tx.try_send(LoopMessage::Heartbeat { executor, memory, at });
         }
     }
 

@@ -22,6 +22,8 @@ const JOB_EVENTS_CAPACITY: usize = 64;
 
 /// One submitted job, as the master received it.
 pub(crate) struct Submission {
+    /// The application's name, as the submitter gave it.
+    pub(crate) name: String,
     /// The job component's bytes.
     pub(crate) component: Vec<u8>,
     /// Arguments of its main.
@@ -91,8 +93,10 @@ pub(crate) async fn serve_submitter(conn: quinn::Connection, submissions: Arc<Su
 }
 
 async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
-    let (component, args, pairs) = match s.read::<SubmitRequest>().await {
-        Ok(Some(SubmitRequest::SubmitJob { component, args, conf })) => (component, args, conf),
+    let (name, component, args, pairs) = match s.read::<SubmitRequest>().await {
+        Ok(Some(SubmitRequest::SubmitJob { name, component, args, conf })) => {
+            (name, component, args, conf)
+        }
         Ok(None) => return,
         first => {
             let cause = match first {
@@ -106,7 +110,7 @@ async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
             return;
         }
     };
-    tracing::info!(component_bytes = component.len(), ?args, "job submitted");
+    tracing::info!(%name, component_bytes = component.len(), ?args, "job submitted");
     // The job's settings override the master's (the cluster's defaults); an unknown `wisp.*` key refuses the job.
     let conf = match Conf::from_pairs(&pairs) {
         Ok(job_conf) => submissions.conf.overlaid(&job_conf),
@@ -119,7 +123,7 @@ async fn serve_job(mut s: Stream, submissions: Arc<Submissions>) {
         }
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    let submission = Submission { component, args, conf, cancel: cancel.clone() };
+    let submission = Submission { name, component, args, conf, cancel: cancel.clone() };
     let (tx, mut rx) = mpsc::channel::<JobEvent>(JOB_EVENTS_CAPACITY);
     let events = JobEvents(tx);
     let thread_submissions = submissions.clone();

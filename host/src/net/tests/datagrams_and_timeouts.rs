@@ -32,7 +32,8 @@ async fn wisp_traffic_is_never_counted_as_not_quic_but_garbage_is() {
         };
         let calls = async {
             for _ in 0..300 {
-                let req = ExecutorRequest::Heartbeat { running: Vec::new() };
+                let req =
+                    ExecutorRequest::Heartbeat { running: Vec::new(), memory: Default::default() };
                 let reply = rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()).await;
                 assert_eq!(reply.unwrap(), MasterReply::Ack);
             }
@@ -97,7 +98,7 @@ async fn a_peer_that_falls_silent_is_reported_as_a_timeout() {
         server_rt.shutdown_background();
 
         let started = Instant::now();
-        let req = ExecutorRequest::Heartbeat { running: Vec::new() };
+        let req = ExecutorRequest::Heartbeat { running: Vec::new(), memory: Default::default() };
         let err = rpc::call::<_, MasterReply>(&client.conn, &req, Limits::default())
             .await
             .expect_err("a silent server cannot reply");

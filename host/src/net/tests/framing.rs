@@ -147,6 +147,7 @@ async fn every_message_type_roundtrips() {
                     elapsed_ms: 5,
                     metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
                 }],
+                memory: WireMemory { pool: 1 << 30, operators: 5, guests: 7, storage: 11 },
             },
             &l,
         )
@@ -164,6 +165,7 @@ async fn every_message_type_roundtrips() {
         roundtrip(MasterReply::Reregister, &l).await;
         roundtrip(
             SubmitRequest::SubmitJob {
+                name: "job.wasm".into(),
                 component: vec![0, 97, 115, 109, 13, 0, 1, 0],
                 args: vec!["in.txt".into()],
                 conf: vec![("wisp.task.maxFailures".into(), "4".into())],
@@ -201,14 +203,23 @@ async fn large_messages_travel_in_chunks_within_limits() {
     bounded(async {
         let small = Limits { max_frame: 4096, max_message: 1 << 20, chunk: 1000 };
         let component: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
-        let msg = SubmitRequest::SubmitJob { component, args: vec!["a".into()], conf: vec![] };
+        let msg = SubmitRequest::SubmitJob {
+            name: "job.wasm".into(),
+            component,
+            args: vec!["a".into()],
+            conf: vec![],
+        };
         roundtrip(msg, &small).await;
 
         // The same message exceeds a receiver's max_message: refused by its declared length.
         let tiny = Limits { max_frame: 4096, max_message: 10_000, chunk: 1000 };
         let (mut a, mut b) = tokio::io::duplex(1 << 20);
-        let big =
-            SubmitRequest::SubmitJob { component: vec![1; 50_000], args: vec![], conf: vec![] };
+        let big = SubmitRequest::SubmitJob {
+            name: "job.wasm".into(),
+            component: vec![1; 50_000],
+            args: vec![],
+            conf: vec![],
+        };
         framing::write_message(&mut a, &big, &small).await.unwrap();
         let err = framing::read_message::<SubmitRequest, _>(&mut b, &tiny).await.unwrap_err();
         assert!(

@@ -92,6 +92,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                             elapsed_ms: 30,
                             metrics: Default::default(),
                         }],
+                        memory: WireMemory { pool: 1 << 30, operators: 5, guests: 7, storage: 11 },
                     },
                     ExecutorRequest::TaskStatus { app: 1, report: sample_report() },
                 ],
@@ -123,6 +124,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                 7,
                 &[
                     SubmitRequest::SubmitJob {
+                        name: "job.wasm".into(),
                         component: vec![0, 97, 115, 109, 13, 0, 1, 0],
                         args: vec!["in".into(), "out".into()],
                         conf: vec![("wisp.task.timeout".into(), "2s".into())],

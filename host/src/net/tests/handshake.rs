@@ -9,7 +9,8 @@ use crate::net::auth::ClusterSecret;
 use crate::net::endpoint::{self, HandshakeError, NetConfig, Server};
 use crate::net::framing::{self, Limits};
 use crate::net::protocol::{
-    Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, RunningTask, WireTaskMetrics,
+    Challenge, ExecutorRequest, MasterReply, PROTOCOL_VERSION, Role, RunningTask, WireMemory,
+    WireTaskMetrics,
 };
 use crate::net::rpc::{self, Stream};
 use crate::net::tls::{Fingerprint, Identity, IdentityError};
@@ -55,7 +56,7 @@ async fn right_secret_is_welcomed_and_can_call() {
             let mut stream = Stream::accept(&s.conn, Limits::default()).await.unwrap().unwrap();
             let req: ExecutorRequest = stream.expect().await.unwrap();
             assert!(
-                matches!(req, ExecutorRequest::Heartbeat { ref running } if running.len() == 1)
+                matches!(req, ExecutorRequest::Heartbeat { ref running, .. } if running.len() == 1)
             );
             stream.write(&MasterReply::Ack).await.unwrap();
             stream.finish();
@@ -68,6 +69,7 @@ async fn right_secret_is_welcomed_and_can_call() {
                 elapsed_ms: 5,
                 metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
             }],
+            memory: WireMemory { pool: 1 << 30, operators: 5, guests: 7, storage: 11 },
         };
         let (_, reply) =
             tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
@@ -229,7 +231,7 @@ async fn hostile_input_is_refused_and_the_server_keeps_accepting() {
             stream.finish();
             let _ = stream.send.stopped().await;
         };
-        let req = ExecutorRequest::Heartbeat { running: vec![] };
+        let req = ExecutorRequest::Heartbeat { running: vec![], memory: Default::default() };
         let (_, reply) =
             tokio::join!(serve, rpc::call::<_, MasterReply>(&c.conn, &req, Limits::default()));
         assert_eq!(reply.unwrap(), MasterReply::Reregister);
@@ -331,6 +333,7 @@ async fn measure_handshake_and_round_trip() {
                 elapsed_ms: 5,
                 metrics: WireTaskMetrics { records_read: 9, ..WireTaskMetrics::default() },
             }],
+            memory: WireMemory { pool: 1 << 30, operators: 5, guests: 7, storage: 11 },
         };
         for _ in 0..200 {
             rpc::call::<_, MasterReply>(&client.conn, &req, Limits::default()).await.unwrap();
