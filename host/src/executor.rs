@@ -6,6 +6,7 @@
 //! component in a fresh `Store` per task from the runtime's cache; no
 //! process is forked.
 
+mod map_combine;
 mod plan_run;
 mod reduce_combine;
 mod sinks;

@@ -23,6 +23,20 @@ pub enum OpKind {
 }
 
 impl OpKind {
+    /// Whether the op sees one record at a time (so restarting its instance between records
+    /// changes nothing of its output).
+    pub fn is_record_wise(self) -> bool {
+        matches!(
+            self,
+            OpKind::Map
+                | OpKind::Filter
+                | OpKind::FlatMap
+                | OpKind::MapValues
+                | OpKind::FlatMapValues
+                | OpKind::KeyBy
+        )
+    }
+
     /// Whether records keep their keys (so a partitioner survives the op).
     pub fn preserves_keys(self) -> bool {
         matches!(

@@ -118,7 +118,14 @@ pub enum ResultKind {
 #[derive(Clone, Debug)]
 pub enum TaskSink {
     /// Partition into one data file and one index file on the executor's disk.
-    ShuffleWrite { shuffle: ShuffleId, partitioner: Partitioner },
+    ShuffleWrite {
+        shuffle: ShuffleId,
+        partitioner: Partitioner,
+        /// The plan's last guest op is the shuffle's map-side combiner: its output is partial
+        /// (the reduce side merges), so the executor may restart it in generations to bound
+        /// its guest's memory, emitting a key more than once.
+        map_side_combine: bool,
+    },
     /// Produce a result for the driver.
     Result(ResultKind),
 }

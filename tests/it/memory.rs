@@ -1,4 +1,4 @@
-//! Data bigger than memory: reduce-side operators spill and merge, guest combiners run in generations, cached blocks are evicted to disk — with the same answers, computed here independently.
+//! Data bigger than memory: reduce-side operators spill and merge, guest combiners (map and reduce side) run in generations, cached blocks are evicted to disk — with the same answers, computed here independently.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -11,11 +11,15 @@ use crate::RUN_TIMEOUT;
 const BUDGET: &str = "wisp.executor.memory=64m";
 
 /// Log targets whose debug lines show spills, generations and cache reads.
-const LOG: &str = "warn,wisp::spill=debug,wisp::executor::reduce_combine=debug,wisp::executor::plan_run=debug,wisp::block=debug";
+const LOG: &str = "warn,wisp::spill=debug,wisp::executor::reduce_combine=debug,wisp::executor::map_combine=debug,wisp::executor::plan_run=debug,wisp::block=debug";
 
-fn run_api(args: &[&str]) -> wisp_tests::Run {
+fn run_api(conf: &[&str], args: &[&str]) -> wisp_tests::Run {
     let mut cmd = std::process::Command::new(wisp_bin());
-    cmd.args(["run", API_JOB, "--cores", "2", "--conf", BUDGET, "--"])
+    cmd.args(["run", API_JOB, "--cores", "2", "--conf", BUDGET]);
+    for c in conf {
+        cmd.args(["--conf", c]);
+    }
+    cmd.arg("--")
         .args(args)
         .env("WISP_LOG", LOG)
         .stdin(std::process::Stdio::null())
@@ -56,9 +60,15 @@ fn reduce_side_operators_bigger_than_the_budget_spill_and_give_the_same_answers(
     let input = dir.path().join("pairs.txt");
     let pairs = write_pairs(&input);
     let out = dir.path().join("out");
-    let run = run_api(&["out-of-core", input.to_str().unwrap(), out.to_str().unwrap()]);
+    // Guests limited to 16 MiB: a generation is 4 MiB of guest memory or shuffle input.
+    let run = run_api(
+        &["wisp.task.memory=16m"],
+        &["out-of-core", input.to_str().unwrap(), out.to_str().unwrap()],
+    );
     assert!(run.stderr.contains("spilled a sorted run"), "nothing spilled:\n{}", run.stderr);
     assert!(run.stderr.contains("reduce-side combiner runs in generations"), "{}", run.stderr);
+    // Map tasks of ~190k pairs over ~150k keys each outgrow a generation of guest memory.
+    assert!(run.stderr.contains("map-side combiner ran in generations"), "{}", run.stderr);
 
     let mut sums: HashMap<&str, (u64, i64)> = HashMap::new();
     for (k, v) in &pairs {
@@ -99,7 +109,7 @@ fn a_cache_three_times_the_pool_spills_to_disk_and_the_second_action_recomputes_
     let cached_bytes: u64 = lines.iter().map(|l| l.len() as u64 + 100).sum();
     assert!(cached_bytes > 3 * (48 << 20), "the cache must be 3× the pool: {cached_bytes}");
 
-    let run = run_api(&["cache-twice", input.to_str().unwrap()]);
+    let run = run_api(&[], &["cache-twice", input.to_str().unwrap()]);
     assert_eq!(run.stdout.trim(), format!("count={} bytes={cached_bytes}", lines.len()));
     let count = |needle: &str| run.stderr.lines().filter(|l| l.contains(needle)).count();
     // 32 partitions: computed (and cached) once by the first action, read back by the second.

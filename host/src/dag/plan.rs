@@ -89,7 +89,11 @@ impl PlanContext<'_> {
         };
         Ok((
             plan,
-            TaskSink::ShuffleWrite { shuffle: dep.shuffle, partitioner: dep.partitioner.clone() },
+            TaskSink::ShuffleWrite {
+                shuffle: dep.shuffle,
+                partitioner: dep.partitioner.clone(),
+                map_side_combine: matches!(dep.map_side, MapSideCombine::Guest(_)),
+            },
         ))
     }
 

@@ -48,16 +48,35 @@ pub(super) fn shuffle_input_bytes(input: &Plan) -> u64 {
 }
 
 /// What starting a guest instance needs, detached from the task state so sinks can start them.
-struct Starter<'a> {
+pub(super) struct Starter<'a> {
     executor: &'a Executor,
     loaded: Arc<LoadedComponent>,
     partition: u32,
     cancel: Arc<AtomicBool>,
-    sandbox: Sandbox,
+    pub(super) sandbox: Sandbox,
 }
 
-impl Starter<'_> {
-    fn start(&self, ops: &[Op]) -> Result<GuestInstance, TaskFailure> {
+impl<'a> Starter<'a> {
+    /// Loads the component (compiled once per executor) for instances of the task's sandbox.
+    pub(super) fn new(
+        st: &mut TaskState<'a>,
+        component: &Arc<ComponentBytes>,
+    ) -> Result<Starter<'a>, TaskFailure> {
+        let loaded = st
+            .executor
+            .runtime()
+            .load(component)
+            .map_err(|e| super::guest_failure(e.to_string()))?;
+        Ok(Starter {
+            executor: st.executor,
+            loaded,
+            partition: st.task.id.partition,
+            cancel: st.cancel.clone(),
+            sandbox: st.sandbox()?.clone(),
+        })
+    }
+
+    pub(super) fn start(&self, ops: &[Op]) -> Result<GuestInstance, TaskFailure> {
         GuestInstance::start(
             self.executor.runtime(),
             &self.loaded,
@@ -78,17 +97,8 @@ pub(super) fn run_in_generations(
     ops: &[Op],
     out: &mut dyn BatchSink,
 ) -> Result<(), TaskFailure> {
-    let loaded =
-        st.executor.runtime().load(component).map_err(|e| super::guest_failure(e.to_string()))?;
-    let sandbox = st.sandbox()?.clone();
-    let limit = generation_bytes(&sandbox);
-    let starter = Starter {
-        executor: st.executor,
-        loaded,
-        partition: st.task.id.partition,
-        cancel: st.cancel.clone(),
-        sandbox,
-    };
+    let starter = Starter::new(st, component)?;
+    let limit = generation_bytes(&starter.sandbox);
     tracing::debug!(
         input = shuffle_input_bytes(input),
         generation = limit,

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
+use super::map_combine;
 use super::plan_run::{elapsed_us, run_plan};
 use super::{BatchSink, TaskState, guest_failure, host_failure, io_failure};
 use crate::records::{Batch, split_pair};
@@ -15,7 +16,7 @@ use crate::task::{ResultKind, ResultValue, TaskFailure, TaskOutput, TaskSink};
 pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
     let task = st.task;
     match &task.sink {
-        TaskSink::ShuffleWrite { shuffle, partitioner } => {
+        TaskSink::ShuffleWrite { shuffle, partitioner, map_side_combine } => {
             let dir = st.executor.shuffle_dir();
             let budget = st.executor.config().shuffle_spill_memory;
             let writer =
@@ -23,7 +24,12 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     .map_err(|e| guest_failure(format!("{SHUFFLE_SPILL_MEMORY}: {e}")))?
                     .with_reservation(st.spill.reservation());
             let mut sink = ShuffleSink { writer, records: 0, bytes: 0, us: 0 };
-            run_plan(st, &task.plan, &mut sink)?;
+            match map_combine::generational(&task.plan, *map_side_combine) {
+                Some((input, component, ops)) => {
+                    map_combine::run(st, input, component, ops, &mut sink)?
+                }
+                None => run_plan(st, &task.plan, &mut sink)?,
+            }
             let (records, bytes) = (sink.records, sink.bytes);
             let t = Instant::now();
             let sizes = sink.writer.commit().map_err(shuffle_write_failure)?;

@@ -388,6 +388,7 @@ mod tests {
             TaskSink::ShuffleWrite {
                 shuffle: ShuffleId(0),
                 partitioner: crate::lineage::Partitioner::Hash { partitions: 2 },
+                map_side_combine: false,
             }
         } else {
             TaskSink::Result(ResultKind::Count)

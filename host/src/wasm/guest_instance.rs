@@ -175,6 +175,11 @@ impl GuestInstance {
         Ok(GuestInstance { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
     }
 
+    /// Linear memory the instance holds now, bytes (it never shrinks while the instance lives).
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.store.data().limits.memory_bytes()
+    }
+
     /// What the guest wrote to stdout and stderr so far.
     pub(crate) fn output(&self) -> GuestOutput {
         GuestOutput {

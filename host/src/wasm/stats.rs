@@ -67,6 +67,11 @@ impl MeteredLimits {
         MeteredLimits { limits, stats, counted: 0, account: None }
     }
 
+    /// Linear memory this store's instances hold now, bytes.
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        self.counted.max(0) as u64
+    }
+
     /// Counts memory growth in `account` too (a task's guest).
     pub(crate) fn with_account(mut self, account: Option<Arc<TaskMemory>>) -> MeteredLimits {
         self.account = account;

@@ -368,7 +368,7 @@ impl Sim {
             Err(f) => return (Err(f), cached),
         };
         let output = match &desc.sink {
-            TaskSink::ShuffleWrite { shuffle, partitioner } => {
+            TaskSink::ShuffleWrite { shuffle, partitioner, .. } => {
                 let n = partitioner.partitions() as usize;
                 let mut buckets = vec![Batch::default(); n];
                 for r in records.iter() {

@@ -274,7 +274,7 @@ pub enum WireStorageLevel {
 /// Mirror of `TaskSink`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub enum WireSink {
-    ShuffleWrite { shuffle: u32, partitioner: WirePartitioner },
+    ShuffleWrite { shuffle: u32, partitioner: WirePartitioner, map_side_combine: bool },
     Result(WireResultKind),
 }
 

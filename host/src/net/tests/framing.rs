@@ -37,6 +37,7 @@ pub(super) fn sample_task() -> WireTask {
         sink: WireSink::ShuffleWrite {
             shuffle: 4,
             partitioner: WirePartitioner::Hash { partitions: 8 },
+            map_side_combine: true,
         },
         limits: Default::default(),
     }

@@ -113,6 +113,7 @@ fn task_desc_with_every_plan_variant_roundtrips() {
         TaskSink::ShuffleWrite {
             shuffle: ShuffleId(8),
             partitioner: Partitioner::Hash { partitions: 16 },
+            map_side_combine: false,
         },
         TaskSink::ShuffleWrite {
             shuffle: ShuffleId(8),
@@ -120,14 +121,17 @@ fn task_desc_with_every_plan_variant_roundtrips() {
                 bounds: vec![b"g".to_vec(), b"p".to_vec()],
                 ascending: true,
             },
+            map_side_combine: false,
         },
         TaskSink::ShuffleWrite {
             shuffle: ShuffleId(8),
             partitioner: Partitioner::RecordHash { partitions: 3 },
+            map_side_combine: false,
         },
         TaskSink::ShuffleWrite {
             shuffle: ShuffleId(8),
             partitioner: Partitioner::RoundRobin { partitions: 5 },
+            map_side_combine: false,
         },
         TaskSink::Result(ResultKind::Count),
         TaskSink::Result(ResultKind::Collect),

@@ -272,8 +272,12 @@ impl From<WireResultKind> for ResultKind {
 impl From<&TaskSink> for WireSink {
     fn from(s: &TaskSink) -> Self {
         match s {
-            TaskSink::ShuffleWrite { shuffle, partitioner } => {
-                WireSink::ShuffleWrite { shuffle: shuffle.0, partitioner: partitioner.into() }
+            TaskSink::ShuffleWrite { shuffle, partitioner, map_side_combine } => {
+                WireSink::ShuffleWrite {
+                    shuffle: shuffle.0,
+                    partitioner: partitioner.into(),
+                    map_side_combine: *map_side_combine,
+                }
             }
             TaskSink::Result(k) => WireSink::Result(k.into()),
         }
@@ -283,10 +287,13 @@ impl From<&TaskSink> for WireSink {
 impl From<WireSink> for TaskSink {
     fn from(s: WireSink) -> Self {
         match s {
-            WireSink::ShuffleWrite { shuffle, partitioner } => TaskSink::ShuffleWrite {
-                shuffle: ShuffleId(shuffle),
-                partitioner: partitioner.into(),
-            },
+            WireSink::ShuffleWrite { shuffle, partitioner, map_side_combine } => {
+                TaskSink::ShuffleWrite {
+                    shuffle: ShuffleId(shuffle),
+                    partitioner: partitioner.into(),
+                    map_side_combine,
+                }
+            }
             WireSink::Result(k) => TaskSink::Result(k.into()),
         }
     }
