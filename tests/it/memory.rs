@@ -121,3 +121,45 @@ fn a_cache_three_times_the_pool_spills_to_disk_and_the_second_action_recomputes_
     assert!(count("stored=Ok(Disk)") > 0, "nothing on disk:\n{}", run.stderr);
     assert!(!run.stderr.contains("Nowhere"), "{}", run.stderr);
 }
+
+/// A spill the file system refuses (a file size limit, as a full disk would): each attempt fails
+/// as the executor's fault and is retried; when every attempt fails, the job ends with one line
+/// naming the spill and the cause, writes no output and leaves no work files.
+#[test]
+fn a_spill_the_disk_refuses_fails_the_job_in_one_line_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.txt");
+    write_pairs(&input);
+    let out = dir.path().join("out");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // Files may not grow past 1 MiB (SIGXFSZ ignored: the write fails with EFBIG instead). Map
+    // splits of 512 KiB keep shuffle files under it; a 32 MiB budget makes the sort spill runs
+    // of a few MiB.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["-c", r#"trap "" XFSZ; ulimit -f 1024; exec "$0" "$@""#])
+        .arg(wisp_bin())
+        .args(["run", API_JOB, "--cores", "2", "--quiet"])
+        .args(["--conf", "wisp.executor.memory=32m", "--conf", "wisp.files.maxPartitionBytes=512k"])
+        .args(["--conf", "wisp.task.maxFailures=2", "--", "out-of-core"])
+        .arg(&input)
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        // No compiled component is written to the cache (it would be past the limit too).
+        .env("WISP_CACHE_DIR", "")
+        .env_remove("WISP_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let run = run_bounded(cmd, RUN_TIMEOUT);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let line = run.stderr.trim_end();
+    assert!(line.starts_with("wisp: error: job failed: task "), "{line}");
+    assert!(line.contains("failed 2 times; last failure: cannot spill "), "{line}");
+    assert!(line.contains("/spill/") && line.ends_with("File too large (os error 27)"), "{line}");
+    // Nothing was saved, and the executor's work directory (spill runs, shuffle files) is gone.
+    assert!(!out.join("sorted").exists());
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
