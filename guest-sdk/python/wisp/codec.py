@@ -23,11 +23,14 @@ annotation             encoding
 A key/value pair is the 2-tuple ``tuple[K, V]``.
 """
 
+import operator
 import struct
 import types as _types
 import typing
+from itertools import accumulate as _accumulate
 
 _SIGN = 0x8000_0000_0000_0000
+_NEG_SIGN = -_SIGN
 _MASK = 0xFFFF_FFFF_FFFF_FFFF
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct(">Q")
@@ -49,6 +52,14 @@ class Codec:
     def decode(self, data: bytes):
         raise NotImplementedError
 
+    def encode_many(self, values) -> list:
+        """The records of `values`; raises `CodecError` (naming nothing) when one cannot be encoded: see `first_bad_value`."""
+        return list(map(self.encode, values))
+
+    def decode_many(self, records) -> list:
+        """The values of `records`; raises `CodecError` when one is not of this encoding: see `first_bad_record`."""
+        return list(map(self.decode, records))
+
     def __repr__(self) -> str:
         return self.name
 
@@ -66,6 +77,18 @@ class _Str(Codec):
             return data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise CodecError(f"record is not UTF-8: {e}") from None
+
+    def encode_many(self, values) -> list:
+        try:
+            return list(map(str.encode, values))
+        except (TypeError, UnicodeError):
+            return super().encode_many(values)
+
+    def decode_many(self, records) -> list:
+        try:
+            return list(map(bytes.decode, records))
+        except (TypeError, UnicodeError):
+            return super().decode_many(records)
 
 
 class _Bytes(Codec):
@@ -95,6 +118,21 @@ class _S64(Codec):
             raise CodecError(f"field of {len(data)} bytes is not an s64")
         v = _U64.unpack(data)[0] ^ _SIGN
         return v - (1 << 64) if v & _SIGN else v
+
+    def encode_many(self, values) -> list:
+        # (v + 2**63) as u64 big-endian is v's s64 encoding; struct refuses non-ints and ints out of range.
+        try:
+            if bool in set(map(type, values)):
+                raise TypeError
+            return list(map(_U64.pack, map(_SIGN.__add__, values)))
+        except (TypeError, struct.error):
+            return super().encode_many(values)
+
+    def decode_many(self, records) -> list:
+        try:
+            return list(map(_NEG_SIGN.__add__, map(_first, map(_U64.unpack, records))))
+        except (TypeError, struct.error):
+            return super().decode_many(records)
 
 
 class _U64Codec(Codec):
@@ -214,6 +252,32 @@ class Tuple(Codec):
             out.append(codec.decode(data[pos:pos + n]))
             pos += n
         return tuple(out)
+
+
+    def encode_many(self, values) -> list:
+        if len(self.elems) != 2 or not values:
+            return super().encode_many(values)
+        try:
+            if not set(map(type, values)) <= _SEQUENCES or set(map(len, values)) != _TWO:
+                raise TypeError
+            keys = self.elems[0].encode_many(list(map(_first, values)))
+            rest = self.elems[1].encode_many(list(map(_second, values)))
+        except (CodecError, TypeError):
+            return super().encode_many(values)
+        return list(map(b"".join, zip(map(_U32.pack, map(len, keys)), keys, rest)))
+
+    def decode_many(self, records) -> list:
+        if len(self.elems) != 2 or not records:
+            return super().decode_many(records)
+        try:
+            ns = list(map(_first, map(_U32.unpack_from, records)))
+            if any(map(operator.gt, map(_FOUR.__add__, ns), map(len, records))):
+                raise TypeError
+            keys = self.elems[0].decode_many([r[4:4 + n] for r, n in zip(records, ns)])
+            rest = self.elems[1].decode_many([r[4 + n:] for r, n in zip(records, ns)])
+        except (CodecError, TypeError, struct.error):
+            return super().decode_many(records)
+        return list(zip(keys, rest))
 
 
 class List(Codec):
@@ -343,6 +407,34 @@ def element_codec(annotation) -> Codec:
     if typing.get_origin(annotation) is not None and len(args) == 1:
         return codec_for(args[0])
     raise CodecError(f"expected an iterable annotation like list[T], got {annotation!r}")
+
+
+_FOUR = 4
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
+
+
+_SEQUENCES = {tuple, list}
+_TWO = {2}
+
+
+def split_batch(data: bytes, ends) -> list:
+    """The records of a batch (`data`, record `ends`); `CodecError` if the offsets do not fit the data."""
+    n = len(data)
+    if not ends:
+        if n:
+            raise CodecError(f"malformed batch: {n} data bytes but no records")
+        return []
+    starts = [0]
+    starts += ends[:-1]
+    if ends[-1] != n or not all(map(operator.le, starts, ends)):
+        raise CodecError(f"malformed batch: record ends out of order or not ending at its {n} data bytes")
+    return list(map(data.__getitem__, map(slice, starts, ends)))
+
+
+def join_batch(records: list):
+    """The batch (`data`, record `ends`) of encoded records."""
+    return b"".join(records), list(_accumulate(map(len, records)))
 
 
 def split_pair(record: bytes):
