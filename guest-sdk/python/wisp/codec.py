@@ -28,6 +28,7 @@ import struct
 import types as _types
 import typing
 from itertools import accumulate as _accumulate
+from itertools import repeat as _repeat
 
 _SIGN = 0x8000_0000_0000_0000
 _NEG_SIGN = -_SIGN
@@ -101,6 +102,9 @@ class _Bytes(Codec):
 
     def decode(self, data: bytes):
         return bytes(data)
+
+    def decode_many(self, records) -> list:
+        return list(map(bytes, records))
 
 
 class _S64(Codec):
@@ -270,11 +274,11 @@ class Tuple(Codec):
         if len(self.elems) != 2 or not records:
             return super().decode_many(records)
         try:
-            ns = list(map(_first, map(_U32.unpack_from, records)))
-            if any(map(operator.gt, map(_FOUR.__add__, ns), map(len, records))):
+            cuts = list(map(_FOUR.__add__, map(_first, map(_U32.unpack_from, records))))
+            if any(map(operator.gt, cuts, map(len, records))):
                 raise TypeError
-            keys = self.elems[0].decode_many([r[4:4 + n] for r, n in zip(records, ns)])
-            rest = self.elems[1].decode_many([r[4 + n:] for r, n in zip(records, ns)])
+            keys = self.elems[0].decode_many(list(map(bytes.__getitem__, records, map(slice, _repeat(4), cuts))))
+            rest = self.elems[1].decode_many(list(map(bytes.__getitem__, records, map(slice, cuts, _repeat(None)))))
         except (CodecError, TypeError, struct.error):
             return super().decode_many(records)
         return list(zip(keys, rest))
@@ -435,6 +439,46 @@ def split_batch(data: bytes, ends) -> list:
 def join_batch(records: list):
     """The batch (`data`, record `ends`) of encoded records."""
     return b"".join(records), list(_accumulate(map(len, records)))
+
+
+def decode_batch(codec, data: bytes, ends):
+    """The values of a batch's records, or None when `codec` has no whole-batch path (then decode its records).
+
+    Pairs are cut straight out of the batch's bytes (no list of records in
+    between); anything unusual (a short record, a key past its record)
+    returns None so the per-record path names the record at fault.
+    """
+    if not isinstance(codec, Tuple) or len(codec.elems) != 2 or not ends or not isinstance(data, bytes):
+        return None
+    n = len(data)
+    starts = [0]
+    starts += ends[:-1]
+    if ends[-1] != n or not all(map(operator.le, starts, ends)):
+        return None
+    kstarts = list(map(_FOUR.__add__, starts))
+    if any(map(operator.gt, kstarts, ends)):
+        return None
+    kends = list(map(operator.add, kstarts, map(_first, map(_U32.unpack_from, _repeat(data), starts))))
+    if any(map(operator.gt, kends, ends)):
+        return None
+    try:
+        keys = codec.elems[0].decode_many(list(map(data.__getitem__, map(slice, kstarts, kends))))
+        rest = codec.elems[1].decode_many(list(map(data.__getitem__, map(slice, kends, ends))))
+    except CodecError:
+        return None
+    return list(zip(keys, rest))
+
+
+def encode_batch(codec, values: list):
+    """The batch (`data`, record `ends`) of `values`, or None when `codec` has no whole-batch path."""
+    if codec is STR and values:
+        try:
+            text = "".join(values)
+        except TypeError:
+            return None
+        if text.isascii():
+            return text.encode("ascii"), list(_accumulate(map(len, values)))
+    return None
 
 
 def split_pair(record: bytes):

@@ -144,7 +144,7 @@ class Stage:
         self.args = args
         self.cin = self.cout = None
 
-    def link(self, prev) -> bool:
+    def link(self, prev, hint=None) -> bool:
         self.cout = self.out_codec(self.cin)
         return prev is not None and _same(prev, self.cin)
 
@@ -235,8 +235,16 @@ class PairStage(Stage):
     pair_input = True
     natural_keys_only = False
 
-    def link(self, prev) -> bool:
+    def link(self, prev, hint=None) -> bool:
+        """`hint`: the next op's input codec, whose key codec raw keys are decoded with when nothing comes before."""
         key = _codec.BYTES
+        if (
+            prev is None
+            and isinstance(hint, _codec.Tuple)
+            and len(hint.elems) == 2
+            and hint.elems[0].name in _NATURAL_KEYS
+        ):
+            key = hint.elems[0]
         same = (
             prev is not None
             and isinstance(prev, _codec.Tuple)
@@ -427,17 +435,23 @@ class Chain:
         # passes[i]: stage i takes stage i-1's values as they are (else they are encoded and decoded again).
         self.passes = []
         prev = None
-        for stage in self.stages:
-            self.passes.append(stage.link(prev))
+        for i, stage in enumerate(self.stages):
+            hint = self.stages[i + 1].cin if i + 1 < len(self.stages) else None
+            self.passes.append(stage.link(prev, hint))
             prev = stage.cout
 
-    def _through(self, first: int, values: list, records=None) -> list:
-        """Runs stages `first`.. over `values` (or over the encoded `records` when `values` is None)."""
+    def _through(self, first: int, values: list, records=None, first_decoded: bool = False) -> list:
+        """Runs stages `first`.. over `values` (or over the encoded `records` when `values` is None).
+
+        `first_decoded`: `values` are already stage `first`'s input, decoded from the batch.
+        """
         stages = self.stages
         for i in range(first, len(stages)):
             stage = stages[i]
             if values is None:
                 values = decode_all(stage.name, stage.cin, records)
+            elif first_decoded and i == first:
+                pass
             elif not self.passes[i]:
                 prev = stages[i - 1]
                 values = decode_all(stage.name, stage.cin, encode_all(prev.name, prev.cout, values))
@@ -450,17 +464,26 @@ class Chain:
         if not self.stages:
             return _codec.join_batch(values)
         last = self.stages[-1]
+        whole = _codec.encode_batch(last.cout, values)
+        if whole is not None:
+            return whole
         return _codec.join_batch(encode_all(last.name, last.cout, values))
 
     def push(self, data: bytes, ends):
-        try:
-            records = _codec.split_batch(data, ends)
-        except _codec.CodecError as e:
-            raise TaskError(str(e)) from None
         if not self.stages:
-            return _codec.join_batch(records)
+            try:
+                return _codec.join_batch(_codec.split_batch(data, ends))
+            except _codec.CodecError as e:
+                raise TaskError(str(e)) from None
         gc.disable()
         try:
+            values = _codec.decode_batch(self.stages[0].cin, data, ends)
+            if values is not None:
+                return self._encoded(self._through(0, values, first_decoded=True))
+            try:
+                records = _codec.split_batch(data, ends)
+            except _codec.CodecError as e:
+                raise TaskError(str(e)) from None
             return self._encoded(self._through(0, None, records))
         finally:
             gc.collect(1)
