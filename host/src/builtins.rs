@@ -252,7 +252,12 @@ impl BuiltinChain {
         Ok(())
     }
 
-    fn run_from(&mut self, first: usize, input: &Batch, out: &mut Batch) -> Result<(), BuiltinError> {
+    fn run_from(
+        &mut self,
+        first: usize,
+        input: &Batch,
+        out: &mut Batch,
+    ) -> Result<(), BuiltinError> {
         let n = self.stages.len();
         if first >= n {
             out.extend(input);

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block::input::list_splits;
+use crate::builtins::{BUILTINS_PATH, BuiltinChain};
 use crate::driver_loop::LoopHandle;
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
@@ -20,7 +21,6 @@ use crate::lineage::{
 };
 use crate::records::Batch;
 use crate::settings::Conf;
-use crate::builtins::{BUILTINS_PATH, BuiltinChain};
 use crate::task::ComponentBytes;
 use crate::wasm::{GuestInstance, Runtime, content_hash};
 

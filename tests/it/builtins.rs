@@ -116,11 +116,14 @@ fn check_job(job: &str, prefix: &[&str], skip: &[&str]) {
         .stdout
         .lines()
         .filter_map(|l| l.split_once('\t'))
-        .map(|(k, v)| (k.to_string(), serde_json::from_str(v).unwrap_or_else(|e| panic!("{v}: {e}"))))
+        .map(|(k, v)| {
+            (k.to_string(), serde_json::from_str(v).unwrap_or_else(|e| panic!("{v}: {e}")))
+        })
         .collect();
     let want = expected();
     for (name, value) in want.iter().filter(|(n, _)| !skip.contains(n)) {
-        let value_got = got.get(*name).unwrap_or_else(|| panic!("{job}: no {name} in {}", run.stdout));
+        let value_got =
+            got.get(*name).unwrap_or_else(|| panic!("{job}: no {name} in {}", run.stdout));
         assert_eq!(normalized(value_got), normalized(value), "{job}: {name}");
     }
 }
@@ -137,11 +140,16 @@ fn check_bad_record(job: &str, prefix: &[&str]) {
     let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
     assert_eq!(errors.len(), 1, "{}", run.stderr);
     assert!(
-        errors[0].contains("built-in parse_int failed on record \"x1y\" of partition 0: not an integer"),
+        errors[0]
+            .contains("built-in parse_int failed on record \"x1y\" of partition 0: not an integer"),
         "{}",
         errors[0]
     );
-    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("wasm trap"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("wasm trap"),
+        "{}",
+        run.stderr
+    );
 }
 
 fn wordcount_input(dir: &Path) -> PathBuf {
@@ -180,6 +188,11 @@ fn python_and_javascript_builtin_word_counts_match_the_rust_guest_part_for_part(
     for language in ["python", "javascript"] {
         let dir = tempfile::tempdir().unwrap();
         let input = wordcount_input(dir.path());
-        wordcount_matches_rust(&built(language, "wordcount_builtins"), &input, dir.path(), language);
+        wordcount_matches_rust(
+            &built(language, "wordcount_builtins"),
+            &input,
+            dir.path(),
+            language,
+        );
     }
 }

@@ -46,9 +46,9 @@ impl Aggregator {
     /// The aggregator of a `reduce` op (its records are values and combiners at once).
     pub(super) fn reducer(name: &str) -> Result<Aggregator, BuiltinError> {
         match Aggregator::new(name, "reduce") {
-            Ok(a @ (Aggregator::Sum | Aggregator::SumFloat | Aggregator::Min | Aggregator::Max)) => {
-                Ok(a)
-            }
+            Ok(
+                a @ (Aggregator::Sum | Aggregator::SumFloat | Aggregator::Min | Aggregator::Max),
+            ) => Ok(a),
             _ => Err(BuiltinError::Unknown { name: name.into(), kind: "reduce", known: REDUCERS }),
         }
     }
@@ -114,7 +114,9 @@ impl Aggregator {
     fn add_value(self, acc: &mut Acc, v: &[u8]) -> Result<(), String> {
         match (self, &mut *acc) {
             (Aggregator::Sum, Acc::Int(a)) => {
-                *a = a.checked_add(decode_i64(v)?).ok_or_else(|| "the s64 sum overflows".to_string())?
+                *a = a
+                    .checked_add(decode_i64(v)?)
+                    .ok_or_else(|| "the s64 sum overflows".to_string())?
             }
             (Aggregator::Count, Acc::Int(a)) => *a += 1,
             (Aggregator::Min | Aggregator::Max, Acc::Bytes(a)) => {

@@ -47,17 +47,32 @@ fn splitters_cut_like_the_standard_library() {
         .collect();
     assert_eq!(run(&[op(OpKind::FlatMap, "split_whitespace", "")], lines).unwrap(), want);
     let csvish: &[&[u8]] = &[b"a,,b", b"", b"x"];
-    assert_eq!(run(&[op(OpKind::FlatMap, "split", ",")], csvish).unwrap(), strs(&["a", "", "b", "", "x"]));
+    assert_eq!(
+        run(&[op(OpKind::FlatMap, "split", ",")], csvish).unwrap(),
+        strs(&["a", "", "b", "", "x"])
+    );
     let multi: &[&[u8]] = &["1::2::".as_bytes(), "é::ü".as_bytes()];
-    assert_eq!(run(&[op(OpKind::FlatMap, "split", "::")], multi).unwrap(), strs(&["1", "2", "", "é", "ü"]));
+    assert_eq!(
+        run(&[op(OpKind::FlatMap, "split", "::")], multi).unwrap(),
+        strs(&["1", "2", "", "é", "ü"])
+    );
 }
 
 #[test]
 fn string_functions_and_parsers() {
     let words: &[&[u8]] = &["MiXeD".as_bytes(), "ÉCOLE".as_bytes(), "  pad \t".as_bytes()];
-    assert_eq!(run(&[op(OpKind::Map, "lower", "")], words).unwrap(), strs(&["mixed", "école", "  pad \t"]));
-    assert_eq!(run(&[op(OpKind::Map, "upper", "")], words).unwrap(), strs(&["MIXED", "ÉCOLE", "  PAD \t"]));
-    assert_eq!(run(&[op(OpKind::Map, "trim", "")], words).unwrap(), strs(&["MiXeD", "ÉCOLE", "pad"]));
+    assert_eq!(
+        run(&[op(OpKind::Map, "lower", "")], words).unwrap(),
+        strs(&["mixed", "école", "  pad \t"])
+    );
+    assert_eq!(
+        run(&[op(OpKind::Map, "upper", "")], words).unwrap(),
+        strs(&["MIXED", "ÉCOLE", "  PAD \t"])
+    );
+    assert_eq!(
+        run(&[op(OpKind::Map, "trim", "")], words).unwrap(),
+        strs(&["MiXeD", "ÉCOLE", "pad"])
+    );
     let ints: &[&[u8]] = &[b"42", b" -7 ", b"9223372036854775807"];
     assert_eq!(
         run(&[op(OpKind::Map, "parse_int", "")], ints).unwrap(),
@@ -82,8 +97,12 @@ fn field_pickers() {
     assert_eq!(run(&[op(OpKind::Map, "csv_field", "3")], rows).unwrap(), strs(&["4", "d"]));
     let tsv: &[&[u8]] = &[b"k\tv\tw", b"\tx\t"];
     assert_eq!(run(&[op(OpKind::Map, "tsv_field", "1")], tsv).unwrap(), strs(&["v", "x"]));
-    let json: &[&[u8]] = &[br#"{"name": "caf\u00e9", "n": 3, "tags": ["a", 1]}"#, br#"{"name": null, "n": -1.5}"#];
-    assert_eq!(run(&[op(OpKind::Map, "json_field", "name")], json).unwrap(), strs(&["café", "null"]));
+    let json: &[&[u8]] =
+        &[br#"{"name": "caf\u00e9", "n": 3, "tags": ["a", 1]}"#, br#"{"name": null, "n": -1.5}"#];
+    assert_eq!(
+        run(&[op(OpKind::Map, "json_field", "name")], json).unwrap(),
+        strs(&["café", "null"])
+    );
     assert_eq!(run(&[op(OpKind::Map, "json_field", "n")], json).unwrap(), strs(&["3", "-1.5"]));
 }
 
@@ -92,8 +111,11 @@ fn value_and_key_ops_keep_the_other_half() {
     let pairs = [pair(b"k1", b"10"), pair(b"k2", b"x y")];
     let records: Vec<&[u8]> = pairs.iter().map(Vec::as_slice).collect();
     assert_eq!(
-        run(&[op(OpKind::MapValues, "parse_int", ""), op(OpKind::MapValues, "pair_with_one", "")], &records[..1])
-            .unwrap(),
+        run(
+            &[op(OpKind::MapValues, "parse_int", ""), op(OpKind::MapValues, "pair_with_one", "")],
+            &records[..1]
+        )
+        .unwrap(),
         vec![pair(b"k1", &pair(&s64(10), &s64(1)))]
     );
     assert_eq!(
@@ -117,16 +139,22 @@ fn aggregators_combine_and_merge_in_key_order() {
     assert_eq!(agg("min"), vec![pair(b"a", &s64(-2)), pair(b"b", &s64(5)), pair(b"c", &s64(0))]);
     assert_eq!(agg("max"), vec![pair(b"a", &s64(10)), pair(b"b", &s64(7)), pair(b"c", &s64(0))]);
     // Merging two map outputs' combiners gives the same totals.
-    let merged = run(&[op(OpKind::Merge, "sum", "")], &[&pair(b"a", &s64(3)), &pair(b"a", &s64(4))]).unwrap();
+    let merged =
+        run(&[op(OpKind::Merge, "sum", "")], &[&pair(b"a", &s64(3)), &pair(b"a", &s64(4))])
+            .unwrap();
     assert_eq!(merged, vec![pair(b"a", &s64(7))]);
-    let counted = run(&[op(OpKind::Merge, "count", "")], &[&pair(b"x", &s64(2)), &pair(b"x", &s64(5))]).unwrap();
+    let counted =
+        run(&[op(OpKind::Merge, "count", "")], &[&pair(b"x", &s64(2)), &pair(b"x", &s64(5))])
+            .unwrap();
     assert_eq!(counted, vec![pair(b"x", &s64(7))]);
 }
 
 #[test]
 fn float_sum_and_mean_through_merge() {
-    let enc: Vec<Vec<u8>> =
-        [("m", 1.5), ("m", 2.5), ("n", -4.0)].iter().map(|(k, v)| pair(k.as_bytes(), &f64e(*v))).collect();
+    let enc: Vec<Vec<u8>> = [("m", 1.5), ("m", 2.5), ("n", -4.0)]
+        .iter()
+        .map(|(k, v)| pair(k.as_bytes(), &f64e(*v)))
+        .collect();
     let records: Vec<&[u8]> = enc.iter().map(Vec::as_slice).collect();
     assert_eq!(
         run(&[op(OpKind::Combine, "sum_float", "")], &records).unwrap(),
@@ -139,7 +167,8 @@ fn float_sum_and_mean_through_merge() {
     assert_eq!(combiners[0], pair(b"m", &mean_m));
     let parts: Vec<&[u8]> = combiners.iter().map(Vec::as_slice).collect();
     assert_eq!(
-        run(&[op(OpKind::Merge, "mean", ""), op(OpKind::MapValues, "mean_value", "")], &parts).unwrap(),
+        run(&[op(OpKind::Merge, "mean", ""), op(OpKind::MapValues, "mean_value", "")], &parts)
+            .unwrap(),
         vec![pair(b"m", &f64e(2.0)), pair(b"n", &f64e(-4.0))]
     );
 }
@@ -171,14 +200,25 @@ fn fused_word_count_matches_a_plain_count() {
 
 #[test]
 fn bad_records_name_the_builtin_the_record_and_the_partition() {
-    let err = run(&[op(OpKind::Map, "parse_int", "")], &[b"12", b"twelve"]).unwrap_err().to_string();
-    assert!(err.starts_with("built-in parse_int failed on record \"twelve\" of partition 3: not an integer"), "{err}");
+    let err =
+        run(&[op(OpKind::Map, "parse_int", "")], &[b"12", b"twelve"]).unwrap_err().to_string();
+    assert!(
+        err.starts_with(
+            "built-in parse_int failed on record \"twelve\" of partition 3: not an integer"
+        ),
+        "{err}"
+    );
     let long = "x".repeat(500);
-    let err = run(&[op(OpKind::Map, "parse_float", "")], &[long.as_bytes()]).unwrap_err().to_string();
+    let err =
+        run(&[op(OpKind::Map, "parse_float", "")], &[long.as_bytes()]).unwrap_err().to_string();
     assert!(err.contains(&format!("\"{}…\"", "x".repeat(60))) && err.len() < 200, "{err}");
     let err = run(&[op(OpKind::Map, "csv_field", "5")], &[b"a,b"]).unwrap_err().to_string();
-    assert!(err.contains("csv_field") && err.contains("no field 5: the line has 2 CSV fields"), "{err}");
-    let err = run(&[op(OpKind::Map, "json_field", "id")], &[b"{\"x\": 1}"]).unwrap_err().to_string();
+    assert!(
+        err.contains("csv_field") && err.contains("no field 5: the line has 2 CSV fields"),
+        "{err}"
+    );
+    let err =
+        run(&[op(OpKind::Map, "json_field", "id")], &[b"{\"x\": 1}"]).unwrap_err().to_string();
     assert!(err.contains("json_field") && err.contains("no field \"id\""), "{err}");
     let err = run(&[op(OpKind::Combine, "sum", "")], &[&pair(b"k", b"7")]).unwrap_err().to_string();
     assert!(err.contains("built-in sum") && err.contains("1 bytes are not an s64"), "{err}");
@@ -191,7 +231,8 @@ fn unknown_builtins_and_bad_parameters_are_refused_at_creation() {
     assert!(err.contains("no map function \"tokenize\"") && err.contains("parse_int"), "{err}");
     let err = BuiltinChain::new(&[op(OpKind::Filter, "lower", "")], 0).err().unwrap().to_string();
     assert!(err.contains("no filter function"), "{err}");
-    let err = BuiltinChain::new(&[op(OpKind::Map, "csv_field", "first")], 0).err().unwrap().to_string();
+    let err =
+        BuiltinChain::new(&[op(OpKind::Map, "csv_field", "first")], 0).err().unwrap().to_string();
     assert!(err.contains("bad parameter \"first\""), "{err}");
     let err = BuiltinChain::new(&[op(OpKind::Reduce, "mean", "")], 0).err().unwrap().to_string();
     assert!(err.contains("no reduce function \"mean\""), "{err}");

@@ -40,7 +40,11 @@ fn field_index(name: &'static str, args: &[u8]) -> Result<usize, BuiltinError> {
 }
 
 impl RecordFn {
-    pub(super) fn new(name: &str, args: &[u8], kind: &'static str) -> Result<RecordFn, BuiltinError> {
+    pub(super) fn new(
+        name: &str,
+        args: &[u8],
+        kind: &'static str,
+    ) -> Result<RecordFn, BuiltinError> {
         Ok(match name {
             "lower" => RecordFn::Lower,
             "upper" => RecordFn::Upper,
@@ -94,10 +98,9 @@ impl RecordFn {
             RecordFn::CsvField(i) => csv_field(r, *i, out)?,
             RecordFn::TsvField(i) => {
                 let n = r.split(|&b| b == b'\t').count();
-                let field = r
-                    .split(|&b| b == b'\t')
-                    .nth(*i)
-                    .ok_or_else(|| format!("no field {i}: the line has {n} tab-separated fields"))?;
+                let field = r.split(|&b| b == b'\t').nth(*i).ok_or_else(|| {
+                    format!("no field {i}: the line has {n} tab-separated fields")
+                })?;
                 out.extend_from_slice(field);
             }
             RecordFn::JsonField(name) => json_field(r, name, out)?,
@@ -222,7 +225,11 @@ pub(super) enum Splitter {
 }
 
 impl Splitter {
-    pub(super) fn new(name: &str, args: &[u8], kind: &'static str) -> Result<Splitter, BuiltinError> {
+    pub(super) fn new(
+        name: &str,
+        args: &[u8],
+        kind: &'static str,
+    ) -> Result<Splitter, BuiltinError> {
         match name {
             "split_whitespace" => Ok(Splitter::Whitespace),
             "split" if args.is_empty() => Err(BuiltinError::BadArgs {

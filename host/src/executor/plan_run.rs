@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::{BatchSink, TaskState, guest_failure, host_failure, reduce_combine};
 use crate::block::input::read_split_lines;
-use crate::builtins::BuiltinChain;
 use crate::block::{BlockManager, DiskBlockWriter, Stored};
+use crate::builtins::BuiltinChain;
 use crate::host_ops::{Cogroup, HostOp, HostOpError, narrow_op, reduce_op};
 use crate::lineage::Op;
 use crate::lineage::StorageLevel;
@@ -331,8 +331,8 @@ fn run_builtins(
     ops: &[Op],
     out: &mut dyn BatchSink,
 ) -> Result<(), TaskFailure> {
-    let chain = BuiltinChain::new(ops, st.task.id.partition)
-        .map_err(|e| guest_failure(e.to_string()))?;
+    let chain =
+        BuiltinChain::new(ops, st.task.id.partition).map_err(|e| guest_failure(e.to_string()))?;
     let mut sink = BuiltinSink { chain, out, scratch: Batch::default(), guest_us: 0 };
     let result = run_plan(st, input, &mut sink).and_then(|()| {
         let t = Instant::now();
@@ -358,7 +358,8 @@ impl BatchSink for BuiltinSink<'_> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         let t = Instant::now();
         self.scratch.clear();
-        let done = self.chain.push(batch, &mut self.scratch).map_err(|e| guest_failure(e.to_string()));
+        let done =
+            self.chain.push(batch, &mut self.scratch).map_err(|e| guest_failure(e.to_string()));
         self.guest_us += elapsed_us(t);
         done?;
         push_nonempty(self.out, &self.scratch)

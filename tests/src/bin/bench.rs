@@ -67,10 +67,10 @@ mod faults;
 mod joins;
 #[path = "bench/languages.rs"]
 mod languages;
-#[path = "bench/python_speed.rs"]
-mod python_speed;
 #[path = "bench/out_of_core.rs"]
 mod out_of_core;
+#[path = "bench/python_speed.rs"]
+mod python_speed;
 #[path = "bench/ui.rs"]
 mod ui;
 
@@ -201,7 +201,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("out-of-core") => (local, cluster, sort_mib) = (false, false, Some(4096)),
                 Some("ui") => (local, cluster, ui) = (false, false, true),
                 Some("python") => (local, cluster, python) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages|faults|joins|out-of-core|ui|python"),
+                _ => anyhow::bail!(
+                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python"
+                ),
             },
             "--languages" => {
                 only_languages = it
@@ -216,8 +218,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             }
             "--runs" => runs = it.next().ok_or_else(|| anyhow::anyhow!("--runs N"))?.parse()?,
             "--size-mib" => {
-                size_mib =
-                    Some(it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?)
+                size_mib = Some(it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?)
             }
             "--tasks" => {
                 task_counts = it

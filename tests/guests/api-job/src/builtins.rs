@@ -59,7 +59,10 @@ pub(crate) fn builtins(ctx: &Context, args: &[String]) -> Result<()> {
     let [mode, d] = args else { return Err(Error::msg("expected: builtins MODE DIR")) };
     let file = |n: &str| ctx.text_file(&format!("{d}/{n}"), 2);
     if mode == "bad" {
-        return show("bad", b::parse_int(&ctx.text_file(&format!("{d}/bad-ints.txt"), 1)).collect());
+        return show(
+            "bad",
+            b::parse_int(&ctx.text_file(&format!("{d}/bad-ints.txt"), 1)).collect(),
+        );
     }
     let (lines, ints, floats) = (file("lines.txt"), file("ints.txt"), file("floats.txt"));
     let (rows, tsv, objs) = (file("rows.csv"), file("rows.tsv"), file("objs.jsonl"));
@@ -76,8 +79,11 @@ pub(crate) fn builtins(ctx: &Context, args: &[String]) -> Result<()> {
     let words = b::pair_with_one(&b::split_whitespace(&lines));
     show("word-sum", b::sum_by_key(&words, 0).sort_by_key(true).collect())?;
     let keyed: Rdd<(String, String)> = b::apply(&rows, raw::OpKind::KeyBy, "csv_field", "0");
-    let field = |i: &str| -> Rdd<(String, String)> { b::apply(&keyed, raw::OpKind::MapValues, "csv_field", i) };
-    let ints_by_key: Rdd<(String, i64)> = b::apply(&field("2"), raw::OpKind::MapValues, "parse_int", "");
+    let field = |i: &str| -> Rdd<(String, String)> {
+        b::apply(&keyed, raw::OpKind::MapValues, "csv_field", i)
+    };
+    let ints_by_key: Rdd<(String, i64)> =
+        b::apply(&field("2"), raw::OpKind::MapValues, "parse_int", "");
     let floats_by_key: Rdd<(String, f64)> =
         b::apply(&field("3"), raw::OpKind::MapValues, "parse_float", "");
     show("count", b::count_per_key(&keyed, 0).sort_by_key(true).collect())?;

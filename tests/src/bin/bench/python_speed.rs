@@ -220,7 +220,11 @@ fn report(
     let runs = times.iter().map(Vec::len).max().unwrap_or(0);
     println!("{title} over {mb:.0} MB, 2 cores, median of {runs} interleaved runs (job time)");
     let base = |name: &str| {
-        ready.iter().position(|(p, _)| p.name == name).map(|i| median(&times[i])).unwrap_or(f64::NAN)
+        ready
+            .iter()
+            .position(|(p, _)| p.name == name)
+            .map(|i| median(&times[i]))
+            .unwrap_or(f64::NAN)
     };
     let (spark, rust) = (base("pyspark"), base("rust guest"));
     println!("  {:<16} {:>9} {:>12} {:>12}", "program", "time", "vs pyspark", "vs rust");
