@@ -4,6 +4,7 @@ use std::fmt::Debug;
 
 use wisp_guest::builtins as b;
 use wisp_guest::prelude::*;
+use wisp_guest::raw;
 
 /// JSON of strings, numbers and their pairs and lists.
 trait Json {

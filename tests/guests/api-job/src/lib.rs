@@ -70,7 +70,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "out-of-core" => out_of_core(ctx, rest),
         "cache-twice" => cache_twice(ctx, rest),
         "terasort" => terasort(ctx, rest),
-        "builtins" => builtins::builtins(ctx, rest),
+        "builtins" => builtins::builtins(ctx, &rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }

@@ -207,7 +207,8 @@ fn prepare(p: &Program, baseline: &Result<PathBuf, String>) -> Ready {
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    // The lower median: with two runs, the faster (this machine is shared; slow outliers are noise).
+    if v.is_empty() { f64::NAN } else { v[(v.len() - 1) / 2] }
 }
 
 fn report(
@@ -235,12 +236,15 @@ fn report(
         }
         let m = median(t);
         let all: Vec<String> = t.iter().map(|s| format!("{s:.2}")).collect();
+        let ratio = |base: f64| {
+            if base.is_nan() { "-".to_string() } else { format!("{:.2}x", m / base) }
+        };
         println!(
-            "  {:<16} {:>7.2} s {:>11.2}x {:>11.2}x   runs: {}",
+            "  {:<16} {:>7.2} s {:>12} {:>12}   runs: {}",
             p.name,
             m,
-            m / spark,
-            m / rust,
+            ratio(spark),
+            ratio(rust),
             all.join(" ")
         );
     }
