@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use wisp_tests::{API_JOB, REPO_ROOT, wisp};
+use wisp_tests::{API_JOB, REPO_ROOT, WORDCOUNT, wisp};
 
 use crate::RUN_TIMEOUT;
-use crate::guest_lang::{build_once, wordcount_matches_rust};
+use crate::guest_lang::{assert_same_parts, build_once, wordcount_matches_rust};
+use crate::harness::Cluster;
 
 /// The jobs of each SDK: (build script, its arguments, the component).
 fn built(language: &str, name: &str) -> PathBuf {
@@ -195,4 +196,20 @@ fn python_and_javascript_builtin_word_counts_match_the_rust_guest_part_for_part(
             language,
         );
     }
+}
+
+#[test]
+fn builtins_run_on_cluster_executors_without_being_shipped() {
+    let job = built("python", "wordcount_builtins");
+    let cluster = Cluster::start(2, &[], &[]);
+    let dir = cluster.dir.path();
+    let input = wordcount_input(dir);
+    let (out, rust_out) = (dir.join("builtins-out"), dir.join("rust-out"));
+    let conf = ["wisp.files.maxPartitionBytes=512k", "wisp.default.parallelism=3"];
+    let run = cluster.submit(job.to_str().unwrap(), &conf, &[&input, &out], None);
+    assert!(run.ok(), "submit failed: {}", run.stderr);
+    let run = cluster.submit(WORDCOUNT, &conf, &[&input, &rust_out], None);
+    assert!(run.ok(), "submit failed: {}", run.stderr);
+    assert_same_parts(&out, &rust_out, "built-in word count in cluster mode");
+    assert_eq!(cluster.executors_with_tasks().len(), 2, "both executors should have run tasks");
 }
