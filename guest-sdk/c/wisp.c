@@ -897,6 +897,13 @@ int wisp_load_functions(const char *path, uint32_t *component) {
     return 0;
 }
 
+uint32_t wisp_builtins(void) {
+    /* UINT32_MAX (no such component) if the host refused: the ops using it then fail naming it. */
+    static uint32_t id = UINT32_MAX;
+    if (id == UINT32_MAX && wisp_load_functions(WISP_BUILTINS, &id) != 0) id = UINT32_MAX;
+    return id;
+}
+
 wisp_rdd wisp_text_file(const char *path, uint32_t min_partitions) {
     job_string_t p = borrow_str(path), err;
     wisp_task_driver_rdd_id_t id = 0;

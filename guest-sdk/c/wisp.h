@@ -271,6 +271,11 @@ char *wisp_conf(const char *key);
 uint32_t wisp_default_parallelism(void);
 /* Loads a functions component; *component is its id for wisp_transform. */
 int wisp_load_functions(const char *path, uint32_t *component);
+/* The host's built-in library (docs/languages/builtins.md), for wisp_transform and
+ * wisp_combine_by_key_named: wisp_transform(lines, WISP_OP_FLAT_MAP, "split_whitespace", NULL, 0,
+ * wisp_builtins()). Args are the parameter's text ("2" for csv_field 2). */
+#define WISP_BUILTINS "wisp:builtins"
+uint32_t wisp_builtins(void);
 
 /* Sources. */
 wisp_rdd wisp_text_file(const char *path, uint32_t min_partitions);

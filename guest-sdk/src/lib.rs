@@ -62,6 +62,7 @@ static ALLOCATOR: alloc::FastAlloc = alloc::FastAlloc::new();
 mod alloc;
 #[doc(hidden)]
 pub mod bindings;
+pub mod builtins;
 pub mod codec;
 mod context;
 mod error;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::block::input::list_splits;
+use crate::builtins::{BUILTINS_PATH, BuiltinChain};
 use crate::driver_loop::LoopHandle;
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
@@ -129,6 +130,11 @@ impl Context {
     fn check_ops(&self, component: ComponentId, ops: &[Op]) -> Result<(), ContextError> {
         self.check_component(component)?;
         let bytes = &self.components[component.0 as usize];
+        if bytes.is_builtins() {
+            return BuiltinChain::new(ops, 0)
+                .map(drop)
+                .map_err(|e| ContextError::InvalidOp { message: e.to_string() });
+        }
         let loaded = self
             .runtime
             .load(bytes)
@@ -154,7 +160,16 @@ impl Context {
     }
 
     /// Loads a functions component so that ops can name its functions.
+    /// The reserved path `wisp:builtins` names the host's built-in library (`builtins`), loaded once.
     pub(crate) fn load_functions(&mut self, path: &str) -> Result<ComponentId, ContextError> {
+        if path == BUILTINS_PATH {
+            if let Some(i) = self.components.iter().position(|c| c.is_builtins()) {
+                return Ok(ComponentId(i as u32));
+            }
+            let id = ComponentId(self.components.len() as u32);
+            Arc::make_mut(&mut self.components).push(Arc::new(ComponentBytes::builtins()));
+            return Ok(id);
+        }
         let path = PathBuf::from(path);
         let bytes = std::fs::read(&path).map_err(|source| ContextError::Io {
             what: "cannot read",

@@ -20,6 +20,7 @@
 
 mod app;
 mod block;
+mod builtins;
 mod cluster;
 mod context;
 mod dag;

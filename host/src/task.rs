@@ -24,6 +24,21 @@ pub struct ComponentBytes {
     pub bytes: Vec<u8>,
 }
 
+/// The reserved hash of the built-in function library (`wisp:builtins`): not a sha256, so no component has it.
+const BUILTINS_HASH: &str = "wisp:builtins";
+
+impl ComponentBytes {
+    /// The built-in function library: no bytes; its ops run in the host (`builtins`).
+    pub(crate) fn builtins() -> ComponentBytes {
+        ComponentBytes { hash: BUILTINS_HASH.into(), bytes: Vec::new() }
+    }
+
+    /// Whether this is the built-in function library rather than a wasm component.
+    pub(crate) fn is_builtins(&self) -> bool {
+        self.hash == BUILTINS_HASH
+    }
+}
+
 /// A cached partition: (rdd, partition).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockId {

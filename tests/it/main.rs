@@ -2,6 +2,7 @@
 
 mod api;
 mod bad_input;
+mod builtins;
 mod c_guest;
 mod cluster;
 mod copartitioned;

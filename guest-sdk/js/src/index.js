@@ -21,6 +21,7 @@ import { Context, WispError } from './rdd.js';
 
 export { CodecError, Writer, bool, bytes, decode, dynamic, encode, f64, list, option, pair, parseType, s64, s64n, string, tuple, u64, u64n, unit } from './codec.js';
 export { fn } from './functions.js';
+export * as builtins from './builtins.js';
 export { Context, ForeignFunction, Functions, Rdd, WispError, inferType } from './rdd.js';
 
 /** The `pipeline` export of the `job` world: re-export it from the job module (`export { pipeline }`). */

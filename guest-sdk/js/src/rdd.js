@@ -111,8 +111,12 @@ export class Functions {
   }
 }
 
-function target(f) {
-  if (f instanceof ForeignFunction) return { name: f.name, component: f.component, type: f.type, foreign: true };
+function target(f, input) {
+  if (f instanceof ForeignFunction) {
+    // A built-in's type follows from its input's (pairWithOne: [T, s64]); its args are its parameter.
+    const type = f.typeFor ? f.typeFor(input) : f.type;
+    return { name: f.name, component: f.component, type, foreign: true, args: f.args ?? new Uint8Array(0) };
+  }
   return { name: nameOf(f), component: 0, type: declaredType(f), foreign: false };
 }
 
@@ -170,10 +174,11 @@ export class Rdd {
   }
 
   _transform(kind, f, outType, out) {
-    const t = target(f);
+    const onValues = kind === 'map-values' || kind === 'flat-map-values';
+    const t = target(f, onValues ? this._valueType() : this.type);
     const declared = outType ?? t.type;
     const type = out(declared ?? C.dynamic(label(t.name)));
-    const o = t.foreign ? { kind, name: t.name, args: new Uint8Array(0) } : op(kind, t.name, { in: this.type.name, out: type.name });
+    const o = t.foreign ? { kind, name: t.name, args: t.args } : op(kind, t.name, { in: this.type.name, out: type.name });
     return new Rdd(call(driver.transform, this.id, o, t.component), type);
   }
 
@@ -235,9 +240,12 @@ export class Rdd {
   /** The values of each key merged with `f(v, v) => v`, combining on the map side first. */
   reduceByKey(f, numPartitions = 0) {
     this._needPairs('reduceByKey');
-    const t = target(f);
-    const o = t.foreign ? { kind: 'combine', name: t.name, args: new Uint8Array(0) } : op('combine', t.name, { in: this.type.name, out: this.type.name });
-    return new Rdd(call(driver.combineByKey, this.id, o, t.component, numPartitions || defaultPartitions(), true), this.type);
+    const t = target(f, this._valueType());
+    const o = t.foreign ? { kind: 'combine', name: t.name, args: t.args } : op('combine', t.name, { in: this.type.name, out: this.type.name });
+    // A built-in aggregator (count, mean...) may change the value type; mean then takes its combiner's mean.
+    const type = f.typeFor ? C.pair(this._keyType(), t.type) : this.type;
+    const combined = new Rdd(call(driver.combineByKey, this.id, o, t.component, numPartitions || defaultPartitions(), true), type);
+    return f.then ? combined.mapValues(f.then) : combined;
   }
 
   /** Spark's combineByKey: `type` (or `fn(mergeCombiners, { type })`) is the codec of the combiner. */
@@ -372,6 +380,13 @@ export class Rdd {
 
   /** The records reduced pairwise with `f(t, t) => t` (per partition on executors, then here). */
   reduce(f) {
+    if (f instanceof ForeignFunction && f.python) {
+      const o = { kind: 'reduce', name: f.name, args: f.args };
+      const batches = call(driver.runPartitions, this.id, [o], f.component);
+      const values = batches.flatMap((b) => recordsOf(this.type, b, 'reduce'));
+      if (!values.length) throw new WispError('reduce() of an empty RDD');
+      return values.reduce((a, b) => f.python(a, b));
+    }
     const t = this.type.name;
     const batches = call(driver.runPartitions, this.id, [op('reduce', nameOf(f), { in: t, out: t })], 0);
     const values = batches.flatMap((b) => recordsOf(this.type, b, 'reduce'));

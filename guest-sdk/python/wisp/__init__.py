@@ -19,12 +19,13 @@ Build: ``componentize-py -d wit -w job componentize MODULE -p guest-sdk/python -
 
 from componentize_py_types import Err as _Err
 
+from . import builtins
 from .codec import Codec, CodecError, U64Type as U64
 from .functions import Aggregator, Function, Functions, fn
 from .rdd import Context, Rdd, WispError
 from .task import format_traceback as _format_traceback
 
-__all__ = ["Aggregator", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
+__all__ = ["builtins", "Aggregator", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
 
 
 def main(run):

@@ -23,11 +23,15 @@ annotation             encoding
 A key/value pair is the 2-tuple ``tuple[K, V]``.
 """
 
+import operator
 import struct
 import types as _types
 import typing
+from itertools import accumulate as _accumulate
+from itertools import repeat as _repeat
 
 _SIGN = 0x8000_0000_0000_0000
+_NEG_SIGN = -_SIGN
 _MASK = 0xFFFF_FFFF_FFFF_FFFF
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct(">Q")
@@ -49,6 +53,14 @@ class Codec:
     def decode(self, data: bytes):
         raise NotImplementedError
 
+    def encode_many(self, values) -> list:
+        """The records of `values`; raises `CodecError` (naming nothing) when one cannot be encoded: see `first_bad_value`."""
+        return list(map(self.encode, values))
+
+    def decode_many(self, records) -> list:
+        """The values of `records`; raises `CodecError` when one is not of this encoding: see `first_bad_record`."""
+        return list(map(self.decode, records))
+
     def __repr__(self) -> str:
         return self.name
 
@@ -67,6 +79,18 @@ class _Str(Codec):
         except UnicodeDecodeError as e:
             raise CodecError(f"record is not UTF-8: {e}") from None
 
+    def encode_many(self, values) -> list:
+        try:
+            return list(map(str.encode, values))
+        except (TypeError, UnicodeError):
+            return super().encode_many(values)
+
+    def decode_many(self, records) -> list:
+        try:
+            return list(map(bytes.decode, records))
+        except (TypeError, UnicodeError):
+            return super().decode_many(records)
+
 
 class _Bytes(Codec):
     name = "bytes"
@@ -78,6 +102,9 @@ class _Bytes(Codec):
 
     def decode(self, data: bytes):
         return bytes(data)
+
+    def decode_many(self, records) -> list:
+        return list(map(bytes, records))
 
 
 class _S64(Codec):
@@ -95,6 +122,21 @@ class _S64(Codec):
             raise CodecError(f"field of {len(data)} bytes is not an s64")
         v = _U64.unpack(data)[0] ^ _SIGN
         return v - (1 << 64) if v & _SIGN else v
+
+    def encode_many(self, values) -> list:
+        # (v + 2**63) as u64 big-endian is v's s64 encoding; struct refuses non-ints and ints out of range.
+        try:
+            if bool in set(map(type, values)):
+                raise TypeError
+            return list(map(_U64.pack, map(_SIGN.__add__, values)))
+        except (TypeError, struct.error):
+            return super().encode_many(values)
+
+    def decode_many(self, records) -> list:
+        try:
+            return list(map(_NEG_SIGN.__add__, map(_first, map(_U64.unpack, records))))
+        except (TypeError, struct.error):
+            return super().decode_many(records)
 
 
 class _U64Codec(Codec):
@@ -214,6 +256,32 @@ class Tuple(Codec):
             out.append(codec.decode(data[pos:pos + n]))
             pos += n
         return tuple(out)
+
+
+    def encode_many(self, values) -> list:
+        if len(self.elems) != 2 or not values:
+            return super().encode_many(values)
+        try:
+            if not set(map(type, values)) <= _SEQUENCES or set(map(len, values)) != _TWO:
+                raise TypeError
+            keys = self.elems[0].encode_many(list(map(_first, values)))
+            rest = self.elems[1].encode_many(list(map(_second, values)))
+        except (CodecError, TypeError):
+            return super().encode_many(values)
+        return list(map(b"".join, zip(map(_U32.pack, map(len, keys)), keys, rest)))
+
+    def decode_many(self, records) -> list:
+        if len(self.elems) != 2 or not records:
+            return super().decode_many(records)
+        try:
+            cuts = list(map(_FOUR.__add__, map(_first, map(_U32.unpack_from, records))))
+            if any(map(operator.gt, cuts, map(len, records))):
+                raise TypeError
+            keys = self.elems[0].decode_many(list(map(bytes.__getitem__, records, map(slice, _repeat(4), cuts))))
+            rest = self.elems[1].decode_many(list(map(bytes.__getitem__, records, map(slice, cuts, _repeat(None)))))
+        except (CodecError, TypeError, struct.error):
+            return super().decode_many(records)
+        return list(zip(keys, rest))
 
 
 class List(Codec):
@@ -343,6 +411,74 @@ def element_codec(annotation) -> Codec:
     if typing.get_origin(annotation) is not None and len(args) == 1:
         return codec_for(args[0])
     raise CodecError(f"expected an iterable annotation like list[T], got {annotation!r}")
+
+
+_FOUR = 4
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
+
+
+_SEQUENCES = {tuple, list}
+_TWO = {2}
+
+
+def split_batch(data: bytes, ends) -> list:
+    """The records of a batch (`data`, record `ends`); `CodecError` if the offsets do not fit the data."""
+    n = len(data)
+    if not ends:
+        if n:
+            raise CodecError(f"malformed batch: {n} data bytes but no records")
+        return []
+    starts = [0]
+    starts += ends[:-1]
+    if ends[-1] != n or not all(map(operator.le, starts, ends)):
+        raise CodecError(f"malformed batch: record ends out of order or not ending at its {n} data bytes")
+    return list(map(data.__getitem__, map(slice, starts, ends)))
+
+
+def join_batch(records: list):
+    """The batch (`data`, record `ends`) of encoded records."""
+    return b"".join(records), list(_accumulate(map(len, records)))
+
+
+def decode_batch(codec, data: bytes, ends):
+    """The values of a batch's records, or None when `codec` has no whole-batch path (then decode its records).
+
+    Pairs are cut straight out of the batch's bytes (no list of records in
+    between); anything unusual (a short record, a key past its record)
+    returns None so the per-record path names the record at fault.
+    """
+    if not isinstance(codec, Tuple) or len(codec.elems) != 2 or not ends or not isinstance(data, bytes):
+        return None
+    n = len(data)
+    starts = [0]
+    starts += ends[:-1]
+    if ends[-1] != n or not all(map(operator.le, starts, ends)):
+        return None
+    kstarts = list(map(_FOUR.__add__, starts))
+    if any(map(operator.gt, kstarts, ends)):
+        return None
+    kends = list(map(operator.add, kstarts, map(_first, map(_U32.unpack_from, _repeat(data), starts))))
+    if any(map(operator.gt, kends, ends)):
+        return None
+    try:
+        keys = codec.elems[0].decode_many(list(map(data.__getitem__, map(slice, kstarts, kends))))
+        rest = codec.elems[1].decode_many(list(map(data.__getitem__, map(slice, kends, ends))))
+    except CodecError:
+        return None
+    return list(zip(keys, rest))
+
+
+def encode_batch(codec, values: list):
+    """The batch (`data`, record `ends`) of `values`, or None when `codec` has no whole-batch path."""
+    if codec is STR and values:
+        try:
+            text = "".join(values)
+        except TypeError:
+            return None
+        if text.isascii():
+            return text.encode("ascii"), list(_accumulate(map(len, values)))
+    return None
 
 
 def split_pair(record: bytes):

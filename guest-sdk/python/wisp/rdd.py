@@ -110,32 +110,49 @@ class Rdd:
             return c.elems
         return _codec.DYNAMIC, _codec.DYNAMIC
 
+    def _result(self, f, input_codec, elements: bool = False):
+        """The codec of what `f` returns (each element when `elements`), a built-in's from its input's codec."""
+        result_codec = getattr(f, "result_codec", None)
+        if result_codec is not None:
+            return result_codec(input_codec)
+        return _functions.return_codec(f, elements=elements)
+
     # Transformations.
     def map(self, f) -> "Rdd":
-        return self._transform(_types.OpKind.MAP, f, _functions.return_codec(f))
+        return self._transform(_types.OpKind.MAP, f, self._result(f, self.codec))
 
     def filter(self, f) -> "Rdd":
         return self._transform(_types.OpKind.FILTER, f, self.codec)
 
     def flat_map(self, f) -> "Rdd":
-        return self._transform(_types.OpKind.FLAT_MAP, f, _functions.return_codec(f, elements=True))
+        return self._transform(_types.OpKind.FLAT_MAP, f, self._result(f, self.codec, elements=True))
 
     def map_partitions(self, f) -> "Rdd":
         return self._transform(_types.OpKind.MAP_PARTITIONS, f, _functions.return_codec(f, elements=True))
 
     def map_values(self, f) -> "Rdd":
-        return self._transform(_types.OpKind.MAP_VALUES, f, _codec.Tuple(self._pair_parts()[0], _functions.return_codec(f)))
+        k, v = self._pair_parts()
+        return self._transform(_types.OpKind.MAP_VALUES, f, _codec.Tuple(k, self._result(f, v)))
 
     def flat_map_values(self, f) -> "Rdd":
-        k = self._pair_parts()[0]
-        return self._transform(_types.OpKind.FLAT_MAP_VALUES, f, _codec.Tuple(k, _functions.return_codec(f, elements=True)))
+        k, v = self._pair_parts()
+        return self._transform(_types.OpKind.FLAT_MAP_VALUES, f, _codec.Tuple(k, self._result(f, v, elements=True)))
 
     def key_by(self, f) -> "Rdd":
-        return self._transform(_types.OpKind.KEY_BY, f, _codec.Tuple(_functions.return_codec(f), self.codec))
+        return self._transform(_types.OpKind.KEY_BY, f, _codec.Tuple(self._result(f, self.codec), self.codec))
 
     def reduce_by_key(self, f, num_partitions: int = 0) -> "Rdd":
-        """The values of each key merged with `f(v, v) -> v`, combining on the map side first."""
-        return self._combine(f, num_partitions, self.codec)
+        """The values of each key merged with `f(v, v) -> v`, combining on the map side first.
+
+        `f` may be a built-in aggregator (`wisp.builtins.sum`, `count`, `mean`...): the values of each key
+        become its result (`count`: how many, `mean`: their mean as a float).
+        """
+        result_codec = getattr(f, "result_codec", None)
+        if result_codec is None:
+            return self._combine(f, num_partitions, self.codec)
+        k, v = self._pair_parts()
+        combined = self._combine(f, num_partitions, _codec.Tuple(k, result_codec(v)))
+        return combined.map_values(f.then) if f.then is not None else combined
 
     def combine_by_key(self, create, merge_value, merge_combiners, num_partitions: int = 0) -> "Rdd":
         """Spark's combineByKey; the three must be module-level functions."""
@@ -199,7 +216,16 @@ class Rdd:
         return got[0]
 
     def reduce(self, f):
-        """The records reduced pairwise with `f(t, t) -> t` (per partition on executors, then here)."""
+        """The records reduced pairwise with `f(t, t) -> t` (per partition on executors, then here); or a built-in (`sum`, `min`...)."""
+        if getattr(f, "python", None) is not None:
+            batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.REDUCE, f)], f.component)
+            values = [self.codec.decode(r) for b in batches for r in _records(b)]
+            if not values:
+                raise WispError("reduce() of an empty RDD")
+            acc = values[0]
+            for v in values[1:]:
+                acc = f.python(acc, v)
+            return acc
         _local(f, "reduce")
         c = _functions.param_codec(f, 0, "reduce")
         batches = _call(driver.run_partitions, self.id, [_op(_types.OpKind.REDUCE, f)], 0)

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::{BatchSink, TaskState, guest_failure, host_failure, reduce_combine};
 use crate::block::input::read_split_lines;
 use crate::block::{BlockManager, DiskBlockWriter, Stored};
+use crate::builtins::BuiltinChain;
 use crate::host_ops::{Cogroup, HostOp, HostOpError, narrow_op, reduce_op};
 use crate::lineage::Op;
 use crate::lineage::StorageLevel;
@@ -33,6 +34,9 @@ pub(crate) fn run_plan(
 ) -> Result<(), TaskFailure> {
     match plan {
         Plan::Read(source) => read_source(st, source, out),
+        Plan::Guest { input, component, ops } if component.is_builtins() => {
+            run_builtins(st, input, ops, out)
+        }
         Plan::Guest { input, component, ops } => {
             if reduce_combine::is_reduce_combiner(input, ops)
                 && reduce_combine::shuffle_input_bytes(input)
@@ -318,6 +322,48 @@ fn run_guest(
     st.metrics.times.guest_us += sink.guest_us;
     st.keep_output(&sink.guest.output());
     result
+}
+
+/// Runs built-in ops (`wisp:builtins`) over the input on this thread: no guest, no instance.
+fn run_builtins(
+    st: &mut TaskState<'_>,
+    input: &Plan,
+    ops: &[Op],
+    out: &mut dyn BatchSink,
+) -> Result<(), TaskFailure> {
+    let chain =
+        BuiltinChain::new(ops, st.task.id.partition).map_err(|e| guest_failure(e.to_string()))?;
+    let mut sink = BuiltinSink { chain, out, scratch: Batch::default(), guest_us: 0 };
+    let result = run_plan(st, input, &mut sink).and_then(|()| {
+        let t = Instant::now();
+        sink.scratch.clear();
+        let rest = sink.chain.finish(&mut sink.scratch).map_err(|e| guest_failure(e.to_string()));
+        sink.guest_us += elapsed_us(t);
+        rest?;
+        push_nonempty(sink.out, &sink.scratch)
+    });
+    st.metrics.times.guest_us += sink.guest_us;
+    result
+}
+
+struct BuiltinSink<'a> {
+    chain: BuiltinChain,
+    out: &'a mut dyn BatchSink,
+    scratch: Batch,
+    /// Time inside the built-ins (counted as the guest's).
+    guest_us: u64,
+}
+
+impl BatchSink for BuiltinSink<'_> {
+    fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
+        let t = Instant::now();
+        self.scratch.clear();
+        let done =
+            self.chain.push(batch, &mut self.scratch).map_err(|e| guest_failure(e.to_string()));
+        self.guest_us += elapsed_us(t);
+        done?;
+        push_nonempty(self.out, &self.scratch)
+    }
 }
 
 pub(crate) fn guest_error(e: GuestError) -> TaskFailure {

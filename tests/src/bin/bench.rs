@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui|python] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -35,6 +35,13 @@
 //! 64 MiB budget, verifying each output (`bench/out_of_core.rs`;
 //! `--sort-mib 0` runs only the grouping part, over 1 GiB of pairs).
 //!
+//! The python section (`--only python`, `--size-mib` 32 by default, `--runs`
+//! rounds, `--languages WORD,...` to keep only the programs whose name holds a
+//! word; not part of the default run) times the word count and a CSV-like
+//! parse-and-aggregate in PySpark, the Rust guest, and Python and JavaScript
+//! (plain and with built-ins), interleaved, every answer checked
+//! (`bench/python_speed.rs`).
+//!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -62,6 +69,8 @@ mod joins;
 mod languages;
 #[path = "bench/out_of_core.rs"]
 mod out_of_core;
+#[path = "bench/python_speed.rs"]
+mod python_speed;
 #[path = "bench/ui.rs"]
 mod ui;
 
@@ -171,7 +180,8 @@ fn run_child_with(
 }
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
-    let mut size_mib = 1024u64;
+    let mut size_mib = None;
+    let mut python = false;
     let mut task_counts = vec![1000u32, 10_000];
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
     let mut join_section = false;
@@ -190,7 +200,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("joins") => (local, cluster, join_section) = (false, false, true),
                 Some("out-of-core") => (local, cluster, sort_mib) = (false, false, Some(4096)),
                 Some("ui") => (local, cluster, ui) = (false, false, true),
-                _ => anyhow::bail!("--only local|cluster|languages|faults|joins|out-of-core|ui"),
+                Some("python") => (local, cluster, python) = (false, false, true),
+                _ => anyhow::bail!(
+                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python"
+                ),
             },
             "--languages" => {
                 only_languages = it
@@ -205,7 +218,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             }
             "--runs" => runs = it.next().ok_or_else(|| anyhow::anyhow!("--runs N"))?.parse()?,
             "--size-mib" => {
-                size_mib = it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?
+                size_mib = Some(it.next().ok_or_else(|| anyhow::anyhow!("--size-mib N"))?.parse()?)
             }
             "--tasks" => {
                 task_counts = it
@@ -226,6 +239,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     if let Some(mib) = sort_mib {
         return out_of_core::bench_out_of_core(&data_dir, mib);
     }
+    let size_mib: u64 = size_mib.unwrap_or(if python { 32 } else { 1024 });
     let corpus = data_dir.join(format!("corpus-{size_mib}m.txt"));
     if std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0) < size_mib << 20 {
         eprintln!("generating {size_mib} MiB corpus at {}", corpus.display());
@@ -242,6 +256,11 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     }
     if ui {
         ui::bench_ui(&data_dir, &corpus, runs)?;
+    }
+    if python {
+        read_all(&corpus)?;
+        let expected = native_word_count(&corpus, 2)?;
+        python_speed::bench_python(&data_dir, &corpus, &expected, runs, &only_languages)?;
     }
     if langs {
         read_all(&corpus)?;

@@ -89,7 +89,8 @@ pub(crate) fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
             Plan::Read(_) => {}
             Plan::Guest { input, component, .. } => {
                 walk(input, out);
-                if !out.iter().any(|c| c.hash == component.hash) {
+                // The built-in library is not shipped: every executor has it.
+                if !component.is_builtins() && !out.iter().any(|c| c.hash == component.hash) {
                     out.push(component.clone());
                 }
             }

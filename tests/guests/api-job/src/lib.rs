@@ -9,6 +9,8 @@ use std::fmt::Display;
 use wisp_guest::prelude::*;
 use wisp_guest::raw;
 
+mod builtins;
+
 fn add(a: i64, b: i64) -> i64 {
     a + b
 }
@@ -68,6 +70,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "out-of-core" => out_of_core(ctx, rest),
         "cache-twice" => cache_twice(ctx, rest),
         "terasort" => terasort(ctx, rest),
+        "builtins" => builtins::builtins(ctx, &rest),
         other => wisp_guest::bail!("unknown scenario {other:?}"),
     }
 }

@@ -3,6 +3,8 @@
 Usage: python pyspark_jobs.py join LEFT RIGHT
        python pyspark_jobs.py pagerank EDGES ITERATIONS OUTPUT_DIR
        python pyspark_jobs.py terasort INPUT OUTPUT_DIR PARTS
+       python pyspark_jobs.py wordcount INPUT OUTPUT_DIR
+       python pyspark_jobs.py csvsum INPUT OUTPUT_DIR
 
 Runs on local[2] with spark.default.parallelism=2 (Wisp's local mode with 2
 cores) and prints its result and `job_seconds=<s>`: the time from the first
@@ -63,6 +65,33 @@ def terasort(sc, input, output, parts):
     )
 
 
+def wordcount(sc, input, output):
+    # The same program as examples/python-wordcount: `word<TAB>count` lines.
+    (
+        sc.textFile(input, max(sc.defaultParallelism, 8))
+        .flatMap(lambda line: line.split())
+        .map(lambda w: (w, 1))
+        .reduceByKey(lambda a, b: a + b)
+        .map(lambda wc: f"{wc[0]}\t{wc[1]}")
+        .saveAsTextFile(output)
+    )
+
+
+def csvsum(sc, input, output):
+    # The same program as examples/python-csv: the sum of field 3 per field 2 of `id,name,category,qty,price` lines.
+    def parse(line):
+        fields = line.split(",")
+        return fields[2], int(fields[3])
+
+    (
+        sc.textFile(input, max(sc.defaultParallelism, 8))
+        .map(parse)
+        .reduceByKey(lambda a, b: a + b)
+        .map(lambda kv: f"{kv[0]}\t{kv[1]}")
+        .saveAsTextFile(output)
+    )
+
+
 def main():
     conf = (
         SparkConf()
@@ -82,6 +111,10 @@ def main():
         pagerank(sc, sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "terasort":
         terasort(sc, sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "wordcount":
+        wordcount(sc, sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "csvsum":
+        csvsum(sc, sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(f"unknown job {sys.argv[1]!r}")
     print(f"job_seconds={time.perf_counter() - start:.3f}")
