@@ -8,7 +8,7 @@ mod actions;
 mod temporary_output;
 mod wit_driver;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::block::input::list_splits;
@@ -43,6 +43,9 @@ pub(crate) enum ContextError {
     /// The output directory of `save-as-text-file` exists.
     #[error("output directory {path} already exists")]
     OutputExists { path: PathBuf },
+    /// Output to a store failed (exists, bad URL, a request failed).
+    #[error("{0}")]
+    Output(String),
     /// Reading a functions component or preparing output failed.
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
@@ -68,6 +71,16 @@ pub(crate) struct Context {
     max_split_bytes: u64,
     /// Where temporary output directories are recorded (a master's journal), if anywhere.
     output_journal: Option<Arc<Journal>>,
+    /// The driver's object-store clients and the output compression.
+    io: OutputTarget,
+}
+
+/// How the driver reaches stores (listing input, committing output) and compresses output.
+pub(crate) struct OutputTarget {
+    /// This process's clients, with the application's `wisp.s3.*` settings.
+    pub(crate) stores: Arc<crate::store::Stores>,
+    /// `wisp.output.compress`.
+    pub(crate) codec: crate::store::Codec,
 }
 
 impl Context {
@@ -79,6 +92,7 @@ impl Context {
         conf: Conf,
         default_parallelism: Option<u32>,
         max_split_bytes: u64,
+        io: OutputTarget,
         backend: LoopHandle,
         runtime: Arc<Runtime>,
         output_journal: Option<Arc<Journal>>,
@@ -94,6 +108,7 @@ impl Context {
             default_parallelism,
             max_split_bytes,
             output_journal,
+            io,
         }
     }
 
@@ -176,8 +191,9 @@ impl Context {
         path: &str,
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let splits = list_splits(Path::new(path), min_partitions.max(1), self.max_split_bytes)
-            .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let splits =
+            list_splits(path, &self.io.stores, min_partitions.max(1), self.max_split_bytes)
+                .map_err(|e| ContextError::Input { message: e.to_string() })?;
         let n = splits.len() as u32;
         Ok(self.lineage.add(RddKind::TextFile { splits }, n, None))
     }

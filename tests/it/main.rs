@@ -15,6 +15,7 @@ mod python;
 mod reliability;
 mod scheduling;
 mod stoppable;
+mod store;
 mod web;
 mod web_ui;
 mod wordcount;

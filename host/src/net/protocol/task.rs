@@ -296,6 +296,8 @@ pub enum WireResultKind {
     SaveText {
         #[serde(with = "serde_bytes")]
         dir: Vec<u8>,
+        /// 0 none, 1 gzip, 2 zstd.
+        codec: u8,
     },
     SampleKeys(u32),
 }
@@ -324,6 +326,7 @@ pub enum WireResultValue {
     Count(u64),
     Records(WireBatch),
     Saved,
+    Staged { key: String, upload_id: String, parts: Vec<String> },
 }
 
 /// Mirror of `TaskFailure`.
