@@ -107,8 +107,8 @@ pub(crate) fn run(
         spec.job,
         spec.conf,
         default_parallelism,
-        max_split_bytes,
-        crate::context::OutputTarget {
+        crate::context::InputOutput {
+            max_split_bytes,
             stores: crate::store::Stores::new(store),
             codec: output_codec,
         },

@@ -68,15 +68,16 @@ pub(crate) struct Context {
     backend: LoopHandle,
     runtime: Arc<Runtime>,
     default_parallelism: u32,
-    max_split_bytes: u64,
     /// Where temporary output directories are recorded (a master's journal), if anywhere.
     output_journal: Option<Arc<Journal>>,
     /// The driver's object-store clients and the output compression.
-    io: OutputTarget,
+    io: InputOutput,
 }
 
-/// How the driver reaches stores (listing input, committing output) and compresses output.
-pub(crate) struct OutputTarget {
+/// How the driver cuts input (listing local files or a store) and writes output.
+pub(crate) struct InputOutput {
+    /// Largest input split (`wisp.files.maxPartitionBytes`).
+    pub(crate) max_split_bytes: u64,
     /// This process's clients, with the application's `wisp.s3.*` settings.
     pub(crate) stores: Arc<crate::store::Stores>,
     /// `wisp.output.compress`.
@@ -86,13 +87,12 @@ pub(crate) struct OutputTarget {
 impl Context {
     /// A context for a job whose own component is `job` (component 0). Its
     /// default parallelism is `default_parallelism`, else the backend's total
-    /// cores; input splits are at most `max_split_bytes` (the application's settings).
+    /// cores; `io` says how input is cut and output written (the application's settings).
     pub(crate) fn new(
         job: Arc<ComponentBytes>,
         conf: Conf,
         default_parallelism: Option<u32>,
-        max_split_bytes: u64,
-        io: OutputTarget,
+        io: InputOutput,
         backend: LoopHandle,
         runtime: Arc<Runtime>,
         output_journal: Option<Arc<Journal>>,
@@ -106,7 +106,6 @@ impl Context {
             backend,
             runtime,
             default_parallelism,
-            max_split_bytes,
             output_journal,
             io,
         }
@@ -192,7 +191,7 @@ impl Context {
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
         let splits =
-            list_splits(path, &self.io.stores, min_partitions.max(1), self.max_split_bytes)
+            list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
                 .map_err(|e| ContextError::Input { message: e.to_string() })?;
         let n = splits.len() as u32;
         Ok(self.lineage.add(RddKind::TextFile { splits }, n, None))

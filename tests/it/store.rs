@@ -112,9 +112,13 @@ fn store_wordcount_in_local_mode_matches_the_local_file_run_byte_for_byte() {
 
     // s3 in, s3 out; then file:// in, s3 out: the same part files.
     let events = dir.path().join("events.jsonl");
+    // 64 KiB GETs: every split takes several, with one in flight ahead of the reader.
+    let small_gets = [SPLIT, "wisp.s3.readChunk=64k"];
     let run =
-        run_with(&moto, WORDCOUNT, &[SPLIT], &["s3://data/in", "s3://data/out"], Some(&events));
+        run_with(&moto, WORDCOUNT, &small_gets, &["s3://data/in", "s3://data/out"], Some(&events));
     assert!(run.ok(), "s3 run: {}", run.stderr);
+    let gets = moto.requests().matches("GET /data/in/b-corpus.txt").count();
+    assert!(gets >= 16, "1 MiB in 64 KiB ranged GETs, {gets} made");
     assert_eq!(names(&moto, "data", "out"), committed(want.len(), ""));
     assert!(moto.parts("data", "out") == want, "s3 part files differ from the local run's");
     let file_url = format!("file://{}", local_in.display());
@@ -187,6 +191,24 @@ fn compressed_input_gives_the_same_counts_from_files_and_objects() {
             .collect();
         assert_eq!(parse_counts(&lines), expected, "{input}");
     }
+    // Compressed output on a local disk: part-NNNNN.zst, decoding to the same counts.
+    let out = dir.path().join("zst-out");
+    let conf = [SPLIT, "wisp.output.compress=zstd"];
+    let run = run_with(&moto, WORDCOUNT, &conf, &["s3://zipped/in", out.to_str().unwrap()], None);
+    assert!(run.ok(), "zstd output: {}", run.stderr);
+    let mut lines = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names.iter().filter(|n| n.starts_with("part-")) {
+        assert!(name.ends_with(".zst"), "{name}");
+        let bytes = zstd::decode_all(&std::fs::read(out.join(name)).unwrap()[..]).unwrap();
+        lines.extend(String::from_utf8(bytes).unwrap().lines().map(str::to_string));
+    }
+    assert!(names.contains(&"_SUCCESS".to_string()));
+    assert_eq!(parse_counts(&lines), expected, "zstd output");
 }
 
 /// A cluster whose master and two executors have their own work directories and the server's environment.

@@ -229,8 +229,8 @@ fn split_sizes_follow_hadoop() {
 }
 
 /// Clients with the default settings (the tests read local files only).
-fn stores() -> std::sync::Arc<crate::store::Stores> {
-    crate::store::Stores::new(crate::store::StoreSettings::default())
+fn stores() -> std::sync::Arc<Stores> {
+    Stores::new(crate::store::StoreSettings::default())
 }
 
 /// A path as the `text-file` argument.

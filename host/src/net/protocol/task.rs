@@ -326,7 +326,16 @@ pub enum WireResultValue {
     Count(u64),
     Records(WireBatch),
     Saved,
-    Staged { key: String, upload_id: String, parts: Vec<String> },
+    /// Boxed: a report's size stays that of its common variants.
+    Staged(Box<WireStagedPart>),
+}
+
+/// Mirror of `StagedPart`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct WireStagedPart {
+    pub key: String,
+    pub upload_id: String,
+    pub parts: Vec<String>,
 }
 
 /// Mirror of `TaskFailure`.

@@ -650,11 +650,11 @@ impl From<&TaskOutput> for WireTaskOutput {
                 WireTaskOutput::Result(WireResultValue::Saved)
             }
             TaskOutput::Result(ResultValue::Staged(p)) => {
-                WireTaskOutput::Result(WireResultValue::Staged {
+                WireTaskOutput::Result(WireResultValue::Staged(Box::new(WireStagedPart {
                     key: p.key.clone(),
                     upload_id: p.upload_id.clone(),
                     parts: p.parts.clone(),
-                })
+                })))
             }
         }
     }
@@ -674,7 +674,8 @@ impl TryFrom<WireTaskOutput> for TaskOutput {
             WireTaskOutput::Result(WireResultValue::Saved) => {
                 TaskOutput::Result(ResultValue::Saved)
             }
-            WireTaskOutput::Result(WireResultValue::Staged { key, upload_id, parts }) => {
+            WireTaskOutput::Result(WireResultValue::Staged(p)) => {
+                let WireStagedPart { key, upload_id, parts } = *p;
                 TaskOutput::Result(ResultValue::Staged(StagedPart { key, upload_id, parts }))
             }
         })
