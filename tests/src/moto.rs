@@ -128,6 +128,15 @@ impl Moto {
             .to_vec()
     }
 
+    /// Bytes `range` of an object (one ranged GET).
+    pub fn get_range(&self, bucket: &str, key: &str, range: std::ops::Range<u64>) -> Vec<u8> {
+        let c = self.client(bucket);
+        self.client_rt
+            .block_on(c.get_range(&ObjectPath::from(key), range))
+            .unwrap_or_else(|e| panic!("get {bucket}/{key}: {e}"))
+            .to_vec()
+    }
+
     /// Every object below `prefix` (recursive): key and size, sorted by key.
     pub fn list(&self, bucket: &str, prefix: &str) -> Vec<(String, u64)> {
         let c = self.client(bucket);

@@ -65,6 +65,19 @@ pub(super) fn bench_store(data_dir: &Path, corpus: &Path, runs: usize) -> anyhow
             }
         }
     }
+    // moto's own speed: the whole object in one GET by the test's client, the same server.
+    let get = Instant::now();
+    let got = moto.get("bench", "corpus/corpus.txt").len() as u64;
+    let get_s = get.elapsed().as_secs_f64();
+    anyhow::ensure!(got == bytes, "the object read back has {got} bytes");
+    // And in 8 MiB ranged GETs one after the other (the pattern of a split's reader, without Wisp).
+    let ranged = Instant::now();
+    let mut at = 0;
+    while at < bytes {
+        let end = (at + (8 << 20)).min(bytes);
+        at += moto.get_range("bench", "corpus/corpus.txt", at..end).len() as u64;
+    }
+    let ranged_s = ranged.elapsed().as_secs_f64();
     let (l, s) = (median(local), median(store));
     println!("store: read {mb:.0} MB (moto upload {:.1} MB/s, not Wisp)", mb / upload_s);
     println!("  line count, local disk: {:.2}s ({:.0} MB/s)", l, mb / l);
@@ -73,6 +86,16 @@ pub(super) fn bench_store(data_dir: &Path, corpus: &Path, runs: usize) -> anyhow
         s,
         mb / s,
         s / l
+    );
+    println!(
+        "  one plain GET of the object (moto's ceiling): {get_s:.2}s ({:.0} MB/s); the s3 line count reads at {:.0}% of that",
+        mb / get_s,
+        100.0 * get_s / s
+    );
+    println!(
+        "  8 MiB ranged GETs of the object by the test's client: {ranged_s:.2}s ({:.0} MB/s); the s3 line count (2 tasks) reads at {:.0}% of that",
+        mb / ranged_s,
+        100.0 * ranged_s / s
     );
 
     // Word count both ways, checked against the native count.
