@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use wisp_tests::moto::{Moto, SECRET_KEY};
 use wisp_tests::{
-    JOIN, Run, WORDCOUNT, awkward_bytes, parse_counts, reference_join, reference_word_count,
-    run_bounded, wisp_bin,
+    JOIN, PAGERANK, Rng, Run, WORDCOUNT, awkward_bytes, parse_counts, reference_join,
+    reference_word_count, run_bounded, wisp_bin,
 };
 
 use crate::RUN_TIMEOUT;
@@ -132,6 +132,21 @@ fn store_wordcount_in_local_mode_matches_the_local_file_run_byte_for_byte() {
         .collect();
     assert!(log.contains("app_start"), "an event log was written");
     assert!(!log.contains(SECRET_KEY) && !run.stderr.contains(SECRET_KEY));
+
+    // PageRank (5 iterations, 12 shuffles) from and to the store: the local-file run's parts.
+    let mut rng = Rng::new(5);
+    let edges: String =
+        (0..3000).map(|_| format!("p{} p{}\n", rng.below(300), rng.below(400))).collect();
+    std::fs::write(dir.path().join("edges.txt"), &edges).unwrap();
+    moto.put("data", "graph/edges.txt", edges.into_bytes());
+    let ranks = dir.path().join("ranks");
+    let e = dir.path().join("edges.txt");
+    let run =
+        run_with(&moto, PAGERANK, &[], &[e.to_str().unwrap(), "5", ranks.to_str().unwrap()], None);
+    assert!(run.ok(), "pagerank on files: {}", run.stderr);
+    let run = run_with(&moto, PAGERANK, &[], &["s3://data/graph", "5", "s3://data/ranks"], None);
+    assert!(run.ok(), "pagerank on the store: {}", run.stderr);
+    assert!(moto.parts("data", "ranks") == parts(&ranks), "pagerank parts differ");
 
     // Compressed output: the same lines, gzip-encoded, named .gz.
     let run = run_with(
