@@ -86,7 +86,8 @@ pub(crate) fn run(
     backend: &dyn ExecutorBackend,
 ) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
-    let AppSettings { scheduler, default_parallelism, max_split_bytes } = spec.settings;
+    let AppSettings { scheduler, default_parallelism, max_split_bytes, store, output_codec } =
+        spec.settings;
     let scheduler = Scheduler::new(scheduler);
     let start = LogLine::AppStart {
         time_ms: 0.0,
@@ -106,7 +107,11 @@ pub(crate) fn run(
         spec.job,
         spec.conf,
         default_parallelism,
-        max_split_bytes,
+        crate::context::InputOutput {
+            max_split_bytes,
+            stores: crate::store::Stores::new(store),
+            codec: output_codec,
+        },
         driver_loop.handle(),
         runtime.clone(),
         spec.output_journal,

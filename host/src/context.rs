@@ -8,7 +8,7 @@ mod actions;
 mod temporary_output;
 mod wit_driver;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::block::input::list_splits;
@@ -44,6 +44,9 @@ pub(crate) enum ContextError {
     /// The output directory of `save-as-text-file` exists.
     #[error("output directory {path} already exists")]
     OutputExists { path: PathBuf },
+    /// Output to a store failed (exists, bad URL, a request failed).
+    #[error("{0}")]
+    Output(String),
     /// Reading a functions component or preparing output failed.
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
@@ -66,20 +69,31 @@ pub(crate) struct Context {
     backend: LoopHandle,
     runtime: Arc<Runtime>,
     default_parallelism: u32,
-    max_split_bytes: u64,
     /// Where temporary output directories are recorded (a master's journal), if anywhere.
     output_journal: Option<Arc<Journal>>,
+    /// The driver's object-store clients and the output compression.
+    io: InputOutput,
+}
+
+/// How the driver cuts input (listing local files or a store) and writes output.
+pub(crate) struct InputOutput {
+    /// Largest input split (`wisp.files.maxPartitionBytes`).
+    pub(crate) max_split_bytes: u64,
+    /// This process's clients, with the application's `wisp.s3.*` settings.
+    pub(crate) stores: Arc<crate::store::Stores>,
+    /// `wisp.output.compress`.
+    pub(crate) codec: crate::store::Codec,
 }
 
 impl Context {
     /// A context for a job whose own component is `job` (component 0). Its
     /// default parallelism is `default_parallelism`, else the backend's total
-    /// cores; input splits are at most `max_split_bytes` (the application's settings).
+    /// cores; `io` says how input is cut and output written (the application's settings).
     pub(crate) fn new(
         job: Arc<ComponentBytes>,
         conf: Conf,
         default_parallelism: Option<u32>,
-        max_split_bytes: u64,
+        io: InputOutput,
         backend: LoopHandle,
         runtime: Arc<Runtime>,
         output_journal: Option<Arc<Journal>>,
@@ -93,8 +107,8 @@ impl Context {
             backend,
             runtime,
             default_parallelism,
-            max_split_bytes,
             output_journal,
+            io,
         }
     }
 
@@ -191,8 +205,9 @@ impl Context {
         path: &str,
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let splits = list_splits(Path::new(path), min_partitions.max(1), self.max_split_bytes)
-            .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let splits =
+            list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
+                .map_err(|e| ContextError::Input { message: e.to_string() })?;
         let n = splits.len() as u32;
         Ok(self.lineage.add(RddKind::TextFile { splits }, n, None))
     }

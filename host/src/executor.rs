@@ -88,6 +88,8 @@ pub(crate) struct ExecutorConfig {
     pub shuffle_spill_memory: usize,
     /// Target bytes of a batch pushed into guests.
     pub batch_bytes: usize,
+    /// This process's object-store clients (`s3://` input splits and output).
+    pub stores: Arc<crate::store::Stores>,
 }
 
 /// One executor: the runtime, a block manager and a work directory.

@@ -40,6 +40,7 @@ mod records;
 mod settings;
 mod shuffle;
 mod spill;
+mod store;
 mod task;
 mod task_scheduler;
 mod task_threads;

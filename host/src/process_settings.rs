@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::dag::SchedulerConfig;
 use crate::memory::MemoryManager;
 use crate::settings::{Conf, ConfigError, keys};
+use crate::store::{Codec, StoreSettings, output_codec};
 use crate::task::TaskLimits;
 
 /// The least `wisp.network.timeout` and `wisp.network.livenessTimeout` used (shorter ones would drop healthy peers).
@@ -31,6 +32,10 @@ pub(crate) struct AppSettings {
     pub(crate) default_parallelism: Option<u32>,
     /// Largest input split (`wisp.files.maxPartitionBytes`).
     pub(crate) max_split_bytes: u64,
+    /// How the driver reaches object stores (`wisp.s3.*`: listing and the output commit).
+    pub(crate) store: StoreSettings,
+    /// Compression of `save-as-text-file`'s part files (`wisp.output.compress`).
+    pub(crate) output_codec: Codec,
 }
 
 impl AppSettings {
@@ -41,6 +46,8 @@ impl AppSettings {
             scheduler: SchedulerConfig::from_conf(conf)?,
             default_parallelism: conf.given(&keys::DEFAULT_PARALLELISM)?,
             max_split_bytes: conf.read(&keys::MAX_PARTITION_BYTES)?,
+            store: StoreSettings::from_conf(conf)?,
+            output_codec: output_codec(conf)?,
         })
     }
 }
@@ -180,6 +187,8 @@ pub(crate) struct ExecutorProcessSettings {
     pub(crate) task_limits: TaskLimits,
     /// Its memory budget for its `cores` task slots (each with its fetch buffers).
     pub(crate) memory: MemorySettings,
+    /// How its tasks reach object stores (`wisp.s3.*`, over its own AWS environment).
+    pub(crate) store: StoreSettings,
 }
 
 impl ExecutorProcessSettings {
@@ -199,6 +208,7 @@ impl ExecutorProcessSettings {
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
             task_limits: TaskLimits::from_conf(conf)?,
             memory: MemorySettings::from_conf(conf, cores, max_bytes_in_flight)?,
+            store: StoreSettings::from_conf(conf)?,
         })
     }
 }
@@ -273,6 +283,11 @@ mod tests {
                         if k.kind == keys::Kind::Duration =>
                     {
                         "2s"
+                    }
+                    DefaultValue::Unset(_) | DefaultValue::Derived(_)
+                        if k.kind == keys::Kind::Bool =>
+                    {
+                        "true"
                     }
                     DefaultValue::Unset(_) | DefaultValue::Derived(_) => "7",
                 };

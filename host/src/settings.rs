@@ -213,6 +213,16 @@ impl FromValue for f64 {
     }
 }
 
+impl FromValue for String {
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Text(t) => Some(t),
+            Value::Choice(w) => Some(w.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// A parsed value as `T`; a mismatch is a programming error (a key read as the wrong type).
 fn typed<T: FromValue>(key: &Key, value: Value) -> T {
     T::from_value(value)

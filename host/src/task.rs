@@ -123,8 +123,11 @@ pub enum ResultKind {
     /// At most this many records, the partition's first.
     Take(u32),
     /// Write the records as text lines to `{dir}/part-NNNNN` (a job-private
-    /// temporary directory the driver renames on success).
-    SaveText { dir: PathBuf },
+    /// temporary directory the driver renames on success), or, when `dir` is an
+    /// `s3://` URL, as an open multipart upload of `{dir}/part-NNNNN` that the
+    /// driver completes on success (`ResultValue::Staged`). Compressed by `codec`
+    /// (`part-NNNNN.gz`, `.zst`).
+    SaveText { dir: PathBuf, codec: Codec },
     /// Up to this many keys of pair records, sampled uniformly (for range bounds).
     SampleKeys(u32),
 }
@@ -232,6 +235,42 @@ pub enum ResultValue {
     Records(Batch),
     /// Part file written.
     Saved,
+    /// Part file uploaded to a store, not yet visible: the driver completes it at job commit.
+    Staged(StagedPart),
+}
+
+/// Compression of written part files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// Plain text.
+    #[default]
+    None,
+    /// gzip.
+    Gzip,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Codec {
+    /// The extension of the files it writes (`""`, `".gz"`, `".zst"`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Codec::None => "",
+            Codec::Gzip => ".gz",
+            Codec::Zstd => ".zst",
+        }
+    }
+}
+
+/// A part file uploaded as a multipart upload left open (invisible until completed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedPart {
+    /// The object's key in the output's bucket.
+    pub key: String,
+    /// The store's id of the upload.
+    pub upload_id: String,
+    /// The store's ids of its parts, in order.
+    pub parts: Vec<String>,
 }
 
 /// What a successful task produced.

@@ -31,6 +31,8 @@ pub(crate) struct Cluster {
     master_log: PathBuf,
     /// Masters started so far.
     masters: usize,
+    /// Environment variables every process of the cluster (and `submit`) gets.
+    env: Vec<(String, String)>,
 }
 
 /// Starts a master on `listen` with the cluster's state and event-log directories; it, its address and fingerprint.
@@ -40,8 +42,10 @@ fn spawn_master(
     listen: &str,
     conf: &[impl AsRef<str>],
     log: &Path,
+    env: &[(String, String)],
 ) -> (ProcessGuard, String, String) {
     let mut cmd = Command::new(wisp_bin());
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.env("WISP_LOG", "info").args(["master", "--listen", listen, "--secret-file"]).arg(secret);
     cmd.arg("--state-dir").arg(dir.join("master-state")).arg("--event-log").arg(dir.join("events"));
     for c in conf {
@@ -71,12 +75,24 @@ impl Cluster {
         executor_conf: &[&str],
         faults: &[&str],
     ) -> Cluster {
+        Cluster::start_with_env(master_conf, executor_conf, faults, &[])
+    }
+
+    /// As `start_with_faults`, every process (and each `submit`) with these environment variables.
+    pub(crate) fn start_with_env(
+        master_conf: &[&str],
+        executor_conf: &[&str],
+        faults: &[&str],
+        env: &[(&str, String)],
+    ) -> Cluster {
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
         std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
         let master_log = dir.path().join("master.log");
         let (master, addr, fingerprint) =
-            spawn_master(dir.path(), &secret, "127.0.0.1:0", master_conf, &master_log);
+            spawn_master(dir.path(), &secret, "127.0.0.1:0", master_conf, &master_log, &env);
         let mut cluster = Cluster {
             dir,
             master,
@@ -87,6 +103,7 @@ impl Cluster {
             master_conf: master_conf.iter().map(|c| c.to_string()).collect(),
             master_log,
             masters: 1,
+            env,
         };
         for (i, rules) in faults.iter().enumerate() {
             cluster.add_executor_with_faults(executor_conf, rules);
@@ -103,6 +120,7 @@ impl Cluster {
     fn add_executor_with_faults(&mut self, conf: &[&str], faults: &str) {
         let i = self.executors.len() + 1;
         let mut cmd = Command::new(wisp_bin());
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.env("WISP_LOG", "info").args([
             "executor",
             "--master",
@@ -153,6 +171,7 @@ impl Cluster {
             &self.addr,
             &self.master_conf,
             &self.master_log,
+            &self.env,
         );
         assert_eq!((&addr, &fingerprint), (&self.addr, &self.fingerprint), "a different master");
         self.master = master;
@@ -177,6 +196,7 @@ impl Cluster {
         secret: Option<&Path>,
     ) -> Run {
         let mut cmd = Command::new(wisp_bin());
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.args([
             "submit",
             "--master",

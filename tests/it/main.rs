@@ -16,6 +16,7 @@ mod python;
 mod reliability;
 mod scheduling;
 mod stoppable;
+mod store;
 mod web;
 mod web_ui;
 mod wordcount;

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod moto;
+
 /// The word-count example component.
 pub const WORDCOUNT: &str = env!("WISP_GUEST_WORDCOUNT");
 /// The join example component.

@@ -123,6 +123,7 @@ pub fn run_local_with(
         work_dir: work_root.join("executor-0"),
         shuffle_spill_memory: settings.shuffle_spill_memory,
         batch_bytes: crate::executor::BATCH_BYTES,
+        stores: crate::store::Stores::new(settings.app.store.clone()),
     };
     let memory = settings.memory.manager()?;
     let metrics = options

@@ -11,6 +11,10 @@
 //! `\n` is a line; a `\n` at the end of the file does not start another line.
 //! Bytes that are not UTF-8 become U+FFFD exactly as `String::from_utf8_lossy`
 //! does.
+//!
+//! Input is a local path or a store URL (`store::Location`): object splits are
+//! read with ranged GETs and follow the same rules byte for byte. A `.gz` or
+//! `.zst` file is one split, decoded from its first byte to its end.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -18,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lineage::FileSplit;
 use crate::records::Batch;
+use crate::store::{Codec, Location, RangedReader, StoreError, Stores, codec_of_name, decoder};
 
 /// Largest read from an input file, and the initial line buffer of a large split.
 const READ_BUFFER: usize = 1 << 20;
@@ -41,6 +46,9 @@ pub(crate) enum InputError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A store URL is malformed, or listing it failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Reading the lines of a split failed, or the consumer of its batches did.
@@ -117,11 +125,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
 /// remains, the rest being its last split. An empty file yields one empty
 /// split (as Hadoop does), which reads no lines.
 pub(crate) fn list_splits(
-    path: &Path,
+    path: &str,
+    stores: &Stores,
     min_partitions: u32,
     max_split_bytes: u64,
 ) -> Result<Vec<FileSplit>, InputError> {
-    let files = list_files(path)?;
+    let files = match Location::parse(path)? {
+        Location::Local(p) => list_files(&p)?,
+        Location::Object(url) => stores
+            .list_input(&url)?
+            .into_iter()
+            .map(|o| (PathBuf::from(o.url.to_string()), o.size))
+            .collect(),
+    };
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     let goal = total / min_partitions.max(1) as u64;
     let size = goal.min(max_split_bytes).max(1);
@@ -129,6 +145,11 @@ pub(crate) fn list_splits(
     for (file, len) in files {
         if len == 0 {
             splits.push(FileSplit { path: file, start: 0, end: 0 });
+            continue;
+        }
+        // A compressed file cannot be cut: one split, read whole.
+        if is_compressed(&file) {
+            splits.push(FileSplit { path: file, start: 0, end: len });
             continue;
         }
         let mut remaining = len;
@@ -140,7 +161,7 @@ pub(crate) fn list_splits(
         }
         splits.push(FileSplit { path: file, start: len - remaining, end: len });
     }
-    tracing::debug!(path = %path.display(), total, split_size = size, splits = splits.len(), "listed input splits");
+    tracing::debug!(path, total, split_size = size, splits = splits.len(), "listed input splits");
     Ok(splits)
 }
 
@@ -149,6 +170,7 @@ pub(crate) fn list_splits(
 /// The batch passed to `consume` is reused afterwards; a consumer keeps what it needs by copying.
 pub(crate) fn read_split_lines<E>(
     split: &FileSplit,
+    stores: &Stores,
     batch_bytes: usize,
     mut consume: impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
@@ -158,14 +180,15 @@ pub(crate) fn read_split_lines<E>(
     }
     let path = &split.path;
     let io_err = |source| ReadError::Io { path: path.clone(), source };
-    let mut file = File::open(path).map_err(io_err)?;
+    let codec = path.to_str().map_or(Codec::None, codec_of_name);
     // A split that starts mid-file begins one byte early, so that a `\n` right
     // before `start` marks `start` as a line start; the partial first line is skipped.
-    let mut skipping = split.start > 0;
+    // A compressed file is one split: its decoded bytes are read to their end.
+    let mut skipping = split.start > 0 && codec == Codec::None;
     let origin = if skipping { split.start - 1 } else { 0 };
-    if origin > 0 {
-        file.seek(SeekFrom::Start(origin)).map_err(io_err)?;
-    }
+    let end = if codec == Codec::None { split.end } else { u64::MAX };
+    let mut file =
+        decoder(codec, open_raw(path, stores, origin, end).map_err(io_err)?).map_err(io_err)?;
     let split_len = (split.end - split.start) as usize;
     let mut buf = vec![0u8; split_len.saturating_add(MIN_BUFFER).clamp(MIN_BUFFER, READ_BUFFER)];
     let batch_bytes = batch_bytes.max(1);
@@ -196,7 +219,7 @@ pub(crate) fn read_split_lines<E>(
                 cursor = nl + 1;
                 scan = cursor;
                 pos += line_len;
-                if pos >= split.end {
+                if pos >= end {
                     break;
                 }
                 if batch.data.len() >= batch_bytes {
@@ -225,7 +248,7 @@ pub(crate) fn read_split_lines<E>(
                     buf.resize(buf.len() * 2, 0);
                 }
                 let want = (buf.len() - filled).min(READ_BUFFER);
-                let n = read_some(&mut file, &mut buf[filled..filled + want]).map_err(io_err)?;
+                let n = read_some(&mut *file, &mut buf[filled..filled + want]).map_err(io_err)?;
                 if n == 0 {
                     eof = true;
                     continue;
@@ -241,6 +264,32 @@ pub(crate) fn read_split_lines<E>(
         consume(&batch).map_err(ReadError::Sink)?;
     }
     Ok(stats)
+}
+
+/// Whether a file's name says it is compressed (not splittable).
+pub(crate) fn is_compressed(file: &Path) -> bool {
+    file.to_str().is_some_and(|name| codec_of_name(name) != Codec::None)
+}
+
+/// The raw bytes of a local file or an object from `origin` (GETs bounded by `end` until the reader goes past it).
+fn open_raw(
+    path: &Path,
+    stores: &Stores,
+    origin: u64,
+    end: u64,
+) -> io::Result<Box<dyn Read + Send>> {
+    match Location::of_path(path).map_err(StoreError::into_io)? {
+        Location::Local(p) => {
+            let mut file = File::open(p)?;
+            if origin > 0 {
+                file.seek(SeekFrom::Start(origin))?;
+            }
+            Ok(Box::new(file))
+        }
+        Location::Object(url) => Ok(Box::new(
+            RangedReader::open(stores, &url, origin, end).map_err(StoreError::into_io)?,
+        )),
+    }
 }
 
 /// Length of the longest valid UTF-8 prefix of `bytes`.
@@ -267,7 +316,7 @@ fn push_line(batch: &mut Batch, line: &[u8], checked: bool) {
 }
 
 /// One `read`, retried on interruption.
-fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_some(file: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     loop {
         match file.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

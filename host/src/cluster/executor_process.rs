@@ -357,6 +357,7 @@ impl Session {
             spill: p.settings.shuffle_spill_memory,
             batch_bytes: crate::executor::BATCH_BYTES,
             memory: p.memory.clone(),
+            stores: crate::store::Stores::new(p.settings.store.clone()),
             #[cfg(any(test, feature = "testing"))]
             faults: crate::testing::TestFaults::from_env()
                 .map_err(|e| ClusterError::Runtime { message: e.to_string() })?,

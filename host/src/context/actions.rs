@@ -8,6 +8,7 @@ use super::{Context, ContextError};
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{GuestOps, MapSideCombine, NarrowStep, Op, Partitioner, RddKind, ReduceSide};
 use crate::records::Batch;
+use crate::store::{Codec, Location, ObjectOutput, ObjectUrl, OutputError};
 use crate::task::{ResultKind, ResultValue};
 
 /// Keys sampled per output partition to choose range bounds (Spark samples 20 per partition).
@@ -98,7 +99,11 @@ impl Context {
 
     /// Writes string records as `part-NNNNN` text files plus `_SUCCESS`, all or nothing.
     pub(crate) fn save_as_text_file(&mut self, rdd: RddId, path: &str) -> Result<(), ContextError> {
-        let out = PathBuf::from(path);
+        let codec = self.io.codec;
+        let out = match Location::parse(path).map_err(|e| ContextError::Output(e.to_string()))? {
+            Location::Local(out) => out,
+            Location::Object(url) => return self.save_to_store(rdd, url, codec),
+        };
         if out.exists() {
             return Err(ContextError::OutputExists { path: out });
         }
@@ -125,7 +130,7 @@ impl Context {
             })?;
         let dir = temp.path().to_path_buf();
         self.all_partitions(rdd).and_then(|parts| {
-            self.run_job(rdd, parts, ResultKind::SaveText { dir: dir.clone() })
+            self.run_job(rdd, parts, ResultKind::SaveText { dir: dir.clone(), codec })
         })?;
         std::fs::write(dir.join("_SUCCESS"), b"").map_err(|source| ContextError::Io {
             what: "cannot write",
@@ -141,6 +146,47 @@ impl Context {
             path: out.clone(),
             source,
         })
+    }
+
+    /// Writes string records to a store prefix with the rename-free commit protocol
+    /// (`store/commit.rs`): refused if anything is there, visible only when the job succeeded.
+    fn save_to_store(
+        &mut self,
+        rdd: RddId,
+        url: ObjectUrl,
+        codec: Codec,
+    ) -> Result<(), ContextError> {
+        let output_err = |e: OutputError| ContextError::Output(e.to_string());
+        let output =
+            ObjectOutput::prepare(self.io.stores.clone(), url.clone()).map_err(output_err)?;
+        let parts = self.all_partitions(rdd)?;
+        let dir = PathBuf::from(url.to_string());
+        let values = self.run_job(rdd, parts.clone(), ResultKind::SaveText { dir, codec })?;
+        let mut staged = Vec::with_capacity(values.len());
+        let mut unexpected = None;
+        for (partition, value) in parts.iter().zip(values) {
+            match value {
+                ResultValue::Staged(part)
+                    if part.key == output.part_url(*partition, codec.extension()).key =>
+                {
+                    staged.push(part)
+                }
+                ResultValue::Staged(part) => {
+                    unexpected.get_or_insert(format!("an upload of {}", part.key));
+                    staged.push(part);
+                }
+                other => {
+                    unexpected.get_or_insert(format!("{other:?}"));
+                }
+            }
+        }
+        if let Some(what) = unexpected {
+            output.abort(staged);
+            return Err(ContextError::Output(format!(
+                "cannot commit {url}: a task reported {what} instead of its part file"
+            )));
+        }
+        output.commit(staged).map_err(output_err)
     }
 
     /// Pairs sorted by key across range partitions chosen from a sample (runs a sampling job now, as Spark does).

@@ -137,10 +137,11 @@ fn read_source(
     match source {
         Source::File(split) => {
             let batch_bytes = st.executor.config().batch_bytes;
+            let stores = st.executor.config().stores.clone();
             let mut records = 0u64;
             let (live, mut so_far) = (st.live, st.metrics.clone());
             let (read_start, mut downstream_us) = (Instant::now(), 0);
-            let stats = read_split_lines(split, batch_bytes, |b: &Batch| {
+            let stats = read_split_lines(split, &stores, batch_bytes, |b: &Batch| {
                 records += b.len() as u64;
                 if let Some(live) = live {
                     so_far.records_read += b.len() as u64;

@@ -10,6 +10,7 @@ use super::{BatchSink, TaskState, guest_failure, host_failure, io_failure};
 use crate::records::{Batch, split_pair};
 use crate::settings::keys::SHUFFLE_SPILL_MEMORY;
 use crate::shuffle::ShuffleWriter;
+use crate::store::{Codec, Encoder, Location, ObjectUrl, PartUpload, StagedPart, encoder};
 use crate::task::{ResultKind, ResultValue, TaskFailure, TaskOutput, TaskSink};
 
 /// Runs the task's plan into its sink and returns what the driver needs.
@@ -66,10 +67,7 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     run_plan(st, &task.plan, &mut sink)?;
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
-                ResultKind::SaveText { dir } => {
-                    save_text(st, dir)?;
-                    ResultValue::Saved
-                }
+                ResultKind::SaveText { dir, codec } => save_text(st, dir, *codec)?,
             };
             Ok(TaskOutput::Result(value))
         }
@@ -158,7 +156,8 @@ impl BatchSink for KeySampler {
 }
 
 struct TextWriter<W: Write> {
-    file: W,
+    /// The writer, until the sink is finished.
+    file: Option<Encoder<W>>,
     records: u64,
     bytes: u64,
     /// Time writing.
@@ -168,10 +167,10 @@ struct TextWriter<W: Write> {
 impl<W: Write> BatchSink for TextWriter<W> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         let t = Instant::now();
+        let file = self.file.as_mut().expect("no push after the sink is finished");
         for r in batch.iter() {
-            self.file
-                .write_all(r)
-                .and_then(|()| self.file.write_all(b"\n"))
+            file.write_all(r)
+                .and_then(|()| file.write_all(b"\n"))
                 .map_err(|e| host_failure(format!("writing output: {e}")))?;
         }
         self.records += batch.len() as u64;
@@ -181,25 +180,37 @@ impl<W: Write> BatchSink for TextWriter<W> {
     }
 }
 
+/// Writes the partition's part file: in a local directory (`save_local`), or as an open upload to a store.
+fn save_text(st: &mut TaskState<'_>, dir: &Path, codec: Codec) -> Result<ResultValue, TaskFailure> {
+    let name = format!("part-{:05}{}", st.task.id.partition, codec.extension());
+    match Location::of_path(dir).map_err(|e| host_failure(e.to_string()))? {
+        Location::Local(dir) => save_local(st, &dir, &name, codec).map(|()| ResultValue::Saved),
+        Location::Object(url) => save_object(st, &url.child(&name), codec).map(ResultValue::Staged),
+    }
+}
+
 /// Writes the partition to a task-attempt file, then renames it to `part-NNNNN` (task commit).
-fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
+fn save_local(
+    st: &mut TaskState<'_>,
+    dir: &Path,
+    name: &str,
+    codec: Codec,
+) -> Result<(), TaskFailure> {
     let task = st.task;
-    let final_path = dir.join(format!("part-{:05}", task.id.partition));
-    let temp = dir.join(format!(
-        ".part-{:05}.{}.attempt-{}",
-        task.id.partition, task.id.task.0, task.id.attempt
-    ));
+    let final_path = dir.join(name);
+    let temp = dir.join(format!(".{name}.{}.attempt-{}", task.id.task.0, task.id.attempt));
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
-    let mut sink = TextWriter {
-        file: std::io::BufWriter::with_capacity(1 << 20, file),
-        records: 0,
-        bytes: 0,
-        us: 0,
-    };
+    let file = encoder(codec, std::io::BufWriter::with_capacity(1 << 20, file))
+        .map_err(|e| io_failure("cannot create", &temp, e))?;
+    let mut sink = TextWriter { file: Some(file), records: 0, bytes: 0, us: 0 };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         let t = Instant::now();
-        let committed =
-            sink.file.flush().map_err(|e| io_failure("cannot write", &temp, e)).and_then(|()| {
+        let file = sink.file.take().expect("the writer is there until finished");
+        let committed = file
+            .finish()
+            .and_then(|mut w| w.flush())
+            .map_err(|e| io_failure("cannot write", &temp, e))
+            .and_then(|()| {
                 std::fs::rename(&temp, &final_path)
                     .map_err(|e| io_failure("cannot commit", &final_path, e))
             });
@@ -213,6 +224,34 @@ fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
     st.metrics.bytes_written += sink.bytes;
     st.metrics.times.output_write_us += sink.us;
     written
+}
+
+/// Writes the partition as a multipart upload of `url` left open for the driver's commit
+/// (`store/commit.rs`); a failed attempt's upload is aborted when it drops.
+fn save_object(
+    st: &mut TaskState<'_>,
+    url: &ObjectUrl,
+    codec: Codec,
+) -> Result<StagedPart, TaskFailure> {
+    let task = st.task;
+    let stores = st.executor.config().stores.clone();
+    let upload = PartUpload::create(&stores, url).map_err(|e| host_failure(e.to_string()))?;
+    let file = encoder(codec, upload).map_err(|e| host_failure(format!("{url}: {e}")))?;
+    let mut sink = TextWriter { file: Some(file), records: 0, bytes: 0, us: 0 };
+    let staged = run_plan(st, &task.plan, &mut sink).and_then(|()| {
+        let t = Instant::now();
+        let file = sink.file.take().expect("the writer is there until finished");
+        let staged = file
+            .finish()
+            .map_err(|e| host_failure(format!("cannot write {url}: {e}")))
+            .and_then(|upload| upload.finish().map_err(|e| host_failure(e.to_string())));
+        sink.us += elapsed_us(t);
+        staged
+    });
+    st.metrics.records_written += sink.records;
+    st.metrics.bytes_written += sink.bytes;
+    st.metrics.times.output_write_us += sink.us;
+    staged
 }
 
 /// A shuffle write's IO error is the executor's; a record that cannot be partitioned is the task's own.

@@ -54,6 +54,10 @@ pub(crate) enum Kind {
     Bool,
     /// A finite number within `min..=max`.
     Number { min: f64, max: f64 },
+    /// Any non-empty text (an endpoint URL, a region name).
+    Text,
+    /// One of these words (any case).
+    Choice(&'static [&'static str]),
 }
 
 /// A key's value when it is not given.
@@ -112,6 +116,8 @@ pub(crate) enum Section {
     Cluster,
     /// `## Monitoring`.
     Monitoring,
+    /// `## Object storage and output`.
+    Storage,
 }
 
 #[cfg_attr(
@@ -120,13 +126,14 @@ pub(crate) enum Section {
 )]
 impl Section {
     /// Every section, in docs order.
-    pub(crate) const ALL: [Section; 6] = [
+    pub(crate) const ALL: [Section; 7] = [
         Section::Tasks,
         Section::InputAndShuffle,
         Section::Memory,
         Section::Scheduling,
         Section::Cluster,
         Section::Monitoring,
+        Section::Storage,
     ];
 
     /// Its heading.
@@ -138,6 +145,7 @@ impl Section {
             Section::Scheduling => "Scheduling",
             Section::Cluster => "Cluster",
             Section::Monitoring => "Monitoring",
+            Section::Storage => "Object storage and output",
         }
     }
 }
@@ -498,6 +506,111 @@ pub(crate) static UI_SHOW_CONSOLE_PROGRESS: Key = Key {
     doc: "draw one progress bar per running stage on stderr, `[Stage 3:=====>   (120 + 2) / 200]`, and a one-line summary on success; only when stderr is a terminal (piped output never changes); `--quiet` turns it off too",
 };
 
+// ---- Object storage and output ----
+
+/// Read by the process that touches the store with its own value: the driver (listing, commit)
+/// with the application's, executors (reading, writing) with theirs; local mode's `--conf` is both.
+const STORE: Scope = Scope { run: true, submit: true, master: true, executor: true };
+
+/// The S3 endpoint.
+pub(crate) static S3_ENDPOINT: Key = Key {
+    name: "wisp.s3.endpoint",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("`AWS_ENDPOINT_URL`, else AWS's own endpoint of the region"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "endpoint URL of the S3-compatible store behind `s3://` URLs (`http://127.0.0.1:9000` for a local server)",
+};
+
+/// The S3 region.
+pub(crate) static S3_REGION: Key = Key {
+    name: "wisp.s3.region",
+    kind: Kind::Text,
+    default: DefaultValue::Unset("`AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "region requests are signed for",
+};
+
+/// Path-style addressing.
+pub(crate) static S3_PATH_STYLE: Key = Key {
+    name: "wisp.s3.pathStyle",
+    kind: Kind::Bool,
+    default: DefaultValue::Unset("path-style unless `AWS_VIRTUAL_HOSTED_STYLE_REQUEST` is `true`"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "address buckets as `endpoint/bucket/key` (path style, what most S3-compatible servers want) rather than `bucket.endpoint/key`",
+};
+
+/// Plain HTTP endpoints.
+pub(crate) static S3_ALLOW_HTTP: Key = Key {
+    name: "wisp.s3.allowHttp",
+    kind: Kind::Bool,
+    default: DefaultValue::Unset("`AWS_ALLOW_HTTP`, else `false`"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "allow an `http://` endpoint (no TLS); credentials are never sent in clear text, but requests are signed over it",
+};
+
+/// Retries of a failed store request.
+pub(crate) static S3_MAX_RETRIES: Key = Key {
+    name: "wisp.s3.maxRetries",
+    kind: Kind::Number { min: 0.0, max: 100.0 },
+    default: DefaultValue::Value("3"),
+    unit: "retries",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "retries of a store request that failed transiently (5xx, timeout, connection error), with exponential backoff from 100ms; past them the task fails as a host failure (retried on another executor) or the driver's call fails",
+};
+
+/// How long a request is retried.
+pub(crate) static S3_RETRY_TIMEOUT: Key = Key {
+    name: "wisp.s3.retryTimeout",
+    kind: Kind::Duration,
+    default: DefaultValue::Value("30s"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "longest time one store request is retried, whatever `wisp.s3.maxRetries` says",
+};
+
+/// Size of each ranged GET.
+pub(crate) static S3_READ_CHUNK: Key = Key {
+    name: "wisp.s3.readChunk",
+    kind: Kind::Bytes { min: 64 << 10, max: 1 << 30 },
+    default: DefaultValue::Value("8m"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "bytes of each ranged GET reading an object split; a task keeps one more GET in flight ahead of its reader (its read-ahead: at most twice this per reading task)",
+};
+
+/// Size of each uploaded part.
+pub(crate) static S3_PART_SIZE: Key = Key {
+    name: "wisp.s3.partSize",
+    kind: Kind::Bytes { min: 5 << 20, max: 5 << 30 },
+    default: DefaultValue::Value("16m"),
+    unit: "",
+    scope: STORE,
+    section: Section::Storage,
+    doc: "bytes of each part of a part file's multipart upload (the memory a writing task buffers)",
+};
+
+/// Output compression of `save-as-text-file`.
+pub(crate) static OUTPUT_COMPRESS: Key = Key {
+    name: "wisp.output.compress",
+    kind: Kind::Choice(&["none", "gzip", "zstd"]),
+    default: DefaultValue::Value("none"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::Storage,
+    doc: "compress the part files of `save-as-text-file` (`part-00000.gz`, `part-00000.zst`), on local disks and stores alike; input is decompressed by extension (`.gz`, `.zst`) whatever this says",
+};
+
 /// Every declared key, in docs order within each section.
 pub(crate) static KEYS: &[&Key] = &[
     &TASK_MAX_FAILURES,
@@ -531,6 +644,15 @@ pub(crate) static KEYS: &[&Key] = &[
     &EXECUTOR_HEARTBEAT_INTERVAL,
     &EXECUTOR_RECONNECT_TIMEOUT,
     &UI_SHOW_CONSOLE_PROGRESS,
+    &S3_ENDPOINT,
+    &S3_REGION,
+    &S3_PATH_STYLE,
+    &S3_ALLOW_HTTP,
+    &S3_MAX_RETRIES,
+    &S3_RETRY_TIMEOUT,
+    &S3_READ_CHUNK,
+    &S3_PART_SIZE,
+    &OUTPUT_COMPRESS,
 ];
 
 /// The prefix of the keys Wisp owns: any other key under it is refused.
@@ -578,7 +700,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A parsed value of a key.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
     /// `PositiveU32`, `PositiveU64`.
     Int(u64),
@@ -590,6 +712,10 @@ pub(crate) enum Value {
     Bool(bool),
     /// `Number`.
     Number(f64),
+    /// `Text`.
+    Text(String),
+    /// `Choice`: the word as declared.
+    Choice(&'static str),
 }
 
 impl Kind {
@@ -634,6 +760,13 @@ impl Kind {
                 .ok_or_else(|| {
                     format!("expected a number {}", range_text(min, max, |f| f.to_string()))
                 }),
+            Kind::Text if text.is_empty() => Err("expected a non-empty value".to_string()),
+            Kind::Text => Ok(Value::Text(text.to_string())),
+            Kind::Choice(words) => words
+                .iter()
+                .find(|w| w.eq_ignore_ascii_case(text))
+                .map(|w| Value::Choice(w))
+                .ok_or_else(|| format!("expected one of {}", words.join(", "))),
         }
     }
 
@@ -649,6 +782,8 @@ impl Kind {
             Kind::Number { min, max } => {
                 format!("number {}", range_text(min, max, |f| f.to_string()))
             }
+            Kind::Text => "text".to_string(),
+            Kind::Choice(words) => format!("one of `{}`", words.join("`, `")),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui|python] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui|python|store] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -42,6 +42,12 @@
 //! (plain and with built-ins), interleaved, every answer checked
 //! (`bench/python_speed.rs`).
 //!
+//! The store section (`--only store`; not part of the default run) starts a
+//! moto S3 server on 127.0.0.1 and measures a line count and a word count of
+//! the corpus read from it against local disk, alternated in the same run, and
+//! the driver's commit time per part file (`bench/store.rs`; the figures are
+//! moto's more than Wisp's; `--size-mib 256` keeps moto's memory reasonable).
+//!
 //! Each Wisp run happens in a child process (this binary re-executed) so its
 //! peak RSS can be read from `/proc/self/status` at exit.
 
@@ -71,6 +77,8 @@ mod languages;
 mod out_of_core;
 #[path = "bench/python_speed.rs"]
 mod python_speed;
+#[path = "bench/store.rs"]
+mod store;
 #[path = "bench/ui.rs"]
 mod ui;
 
@@ -187,6 +195,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut join_section = false;
     let mut sort_mib = None;
     let mut ui = false;
+    let mut store_section = false;
     let mut runs = 5usize;
     let mut only_languages: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -201,8 +210,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("out-of-core") => (local, cluster, sort_mib) = (false, false, Some(4096)),
                 Some("ui") => (local, cluster, ui) = (false, false, true),
                 Some("python") => (local, cluster, python) = (false, false, true),
+                Some("store") => (local, cluster, store_section) = (false, false, true),
                 _ => anyhow::bail!(
-                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python"
+                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python|store"
                 ),
             },
             "--languages" => {
@@ -261,6 +271,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         read_all(&corpus)?;
         let expected = native_word_count(&corpus, 2)?;
         python_speed::bench_python(&data_dir, &corpus, &expected, runs, &only_languages)?;
+    }
+    if store_section {
+        store::bench_store(&data_dir, &corpus, runs)?;
     }
     if langs {
         read_all(&corpus)?;

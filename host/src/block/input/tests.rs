@@ -24,7 +24,7 @@ fn read_splits(splits: &[FileSplit], batch_bytes: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut total = ReadStats::default();
     for split in splits {
-        let stats = read_split_lines(split, batch_bytes, |batch: &Batch| {
+        let stats = read_split_lines(split, &stores(), batch_bytes, |batch: &Batch| {
             batch.validate().unwrap();
             lines.extend(
                 batch.iter().map(|r| String::from_utf8(r.to_vec()).expect("records are UTF-8")),
@@ -75,7 +75,7 @@ fn check_content(content: &[u8]) {
         }
     }
     for min_partitions in [1, 2, 3, 10] {
-        let splits = list_splits(&path, min_partitions, u64::MAX).unwrap();
+        let splits = list_splits(path_str(&path), &stores(), min_partitions, u64::MAX).unwrap();
         assert_eq!(read_splits(&splits, 100), expected, "min partitions {min_partitions}");
     }
 }
@@ -143,7 +143,7 @@ fn large_file_with_a_line_longer_than_the_buffer() {
         assert_eq!(read_splits(&cut(&path, len, size), 64 << 10), expected, "split size {size}");
     }
     let mut batches = 0;
-    read_split_lines(&cut(&path, len, len)[0], 4096, |b: &Batch| {
+    read_split_lines(&cut(&path, len, len)[0], &stores(), 4096, |b: &Batch| {
         assert!(b.byte_len() < 4096 + 3 * READ_BUFFER + 100);
         batches += 1;
         Ok::<(), std::convert::Infallible>(())
@@ -158,10 +158,10 @@ fn consumer_error_stops_reading() {
     let path = dir.path().join("f");
     std::fs::write(&path, "a\nb\nc\n").unwrap();
     let split = FileSplit { path: path.clone(), start: 0, end: 6 };
-    let err = read_split_lines(&split, 1, |_: &Batch| Err("full")).unwrap_err();
+    let err = read_split_lines(&split, &stores(), 1, |_: &Batch| Err("full")).unwrap_err();
     assert!(matches!(err, ReadError::Sink("full")));
     let missing = FileSplit { path: dir.path().join("gone"), start: 0, end: 6 };
-    let err = read_split_lines(&missing, 1, |_: &Batch| Ok::<(), &str>(())).unwrap_err();
+    let err = read_split_lines(&missing, &stores(), 1, |_: &Batch| Ok::<(), &str>(())).unwrap_err();
     assert!(matches!(err, ReadError::Io { .. }));
     assert!(err.to_string().contains("gone"), "{err}");
 }
@@ -181,7 +181,7 @@ fn directory_listing_is_sorted_and_skips_hidden_files() {
     let names: Vec<_> =
         files.iter().map(|(f, _)| f.file_name().unwrap().to_str().unwrap()).collect();
     assert_eq!(names, ["a.txt", "b.txt", "c"]);
-    let splits = list_splits(p, 1, u64::MAX).unwrap();
+    let splits = list_splits(path_str(p), &stores(), 1, u64::MAX).unwrap();
     assert_eq!(splits.len(), 3, "{splits:?}");
     assert_eq!(splits[2], FileSplit { path: p.join("c"), start: 0, end: 0 });
     assert_eq!(read_splits(&splits, 1 << 20), ["a1", "b1", "b2"]);
@@ -191,7 +191,7 @@ fn directory_listing_is_sorted_and_skips_hidden_files() {
 fn missing_path_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
-    let err = list_splits(&missing, 2, 100).unwrap_err();
+    let err = list_splits(path_str(&missing), &stores(), 2, 100).unwrap_err();
     assert!(matches!(err, InputError::NotFound { .. }));
     assert_eq!(err.to_string(), format!("input path does not exist: {}", missing.display()));
 }
@@ -202,7 +202,11 @@ fn split_sizes_follow_hadoop() {
     let path = dir.path().join("f");
     std::fs::write(&path, vec![b'x'; 1000]).unwrap();
     let ranges = |min: u32, max: u64| -> Vec<(u64, u64)> {
-        list_splits(&path, min, max).unwrap().iter().map(|s| (s.start, s.end)).collect()
+        list_splits(path_str(&path), &stores(), min, max)
+            .unwrap()
+            .iter()
+            .map(|s| (s.start, s.end))
+            .collect()
     };
     assert_eq!(ranges(1, 128 << 20), [(0, 1000)]);
     assert_eq!(ranges(0, 128 << 20), [(0, 1000)]);
@@ -218,8 +222,18 @@ fn split_sizes_follow_hadoop() {
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "").unwrap();
     assert_eq!(
-        list_splits(&empty, 4, 100).unwrap(),
+        list_splits(path_str(&empty), &stores(), 4, 100).unwrap(),
         [FileSplit { path: empty.clone(), start: 0, end: 0 }]
     );
-    assert!(read_splits(&list_splits(&empty, 4, 100).unwrap(), 10).is_empty());
+    assert!(read_splits(&list_splits(path_str(&empty), &stores(), 4, 100).unwrap(), 10).is_empty());
+}
+
+/// Clients with the default settings (the tests read local files only).
+fn stores() -> std::sync::Arc<Stores> {
+    Stores::new(crate::store::StoreSettings::default())
+}
+
+/// A path as the `text-file` argument.
+fn path_str(p: &(impl AsRef<std::path::Path> + ?Sized)) -> &str {
+    p.as_ref().to_str().unwrap()
 }

@@ -47,6 +47,8 @@ pub(super) struct ExecutorSettings {
     pub(super) batch_bytes: usize,
     /// The process's memory budget, shared by every application's executor.
     pub(super) memory: Arc<crate::memory::MemoryManager>,
+    /// The process's object-store clients.
+    pub(super) stores: Arc<crate::store::Stores>,
     /// Test-only fault rules applied to every task attempt (`WISP_TEST_FAULTS`).
     #[cfg(any(test, feature = "testing"))]
     pub(super) faults: Option<Arc<crate::testing::TestFaults>>,
@@ -106,6 +108,7 @@ impl ExecutorState {
             work_dir: app_dir(&s.base, app),
             shuffle_spill_memory: s.spill,
             batch_bytes: s.batch_bytes,
+            stores: s.stores.clone(),
         };
         let fetcher = QuicFetcher::new(app, self.fetch.clone(), self.rt.clone(), s.max_in_flight);
         let e = Executor::new(config, self.runtime.clone(), s.memory.clone(), Arc::new(fetcher))?;

@@ -297,6 +297,8 @@ pub enum WireResultKind {
     SaveText {
         #[serde(with = "serde_bytes")]
         dir: Vec<u8>,
+        /// 0 none, 1 gzip, 2 zstd.
+        codec: u8,
     },
     SampleKeys(u32),
 }
@@ -325,6 +327,16 @@ pub enum WireResultValue {
     Count(u64),
     Records(WireBatch),
     Saved,
+    /// Boxed: a report's size stays that of its common variants.
+    Staged(Box<WireStagedPart>),
+}
+
+/// Mirror of `StagedPart`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct WireStagedPart {
+    pub key: String,
+    pub upload_id: String,
+    pub parts: Vec<String>,
 }
 
 /// Mirror of `TaskFailure`.

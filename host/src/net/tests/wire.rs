@@ -136,7 +136,10 @@ fn task_desc_with_every_plan_variant_roundtrips() {
         TaskSink::Result(ResultKind::Count),
         TaskSink::Result(ResultKind::Collect),
         TaskSink::Result(ResultKind::Take(10)),
-        TaskSink::Result(ResultKind::SaveText { dir: PathBuf::from("/out/_temporary/job-2") }),
+        TaskSink::Result(ResultKind::SaveText {
+            dir: PathBuf::from("/out/_temporary/job-2"),
+            codec: Codec::Zstd,
+        }),
         TaskSink::Result(ResultKind::SampleKeys(20)),
     ];
     for sink in sinks {
@@ -212,6 +215,11 @@ fn task_reports_roundtrip() {
         Ok(TaskOutput::Result(ResultValue::Count(12))),
         Ok(TaskOutput::Result(ResultValue::Records(Batch::from_records(["x", "yy"])))),
         Ok(TaskOutput::Result(ResultValue::Saved)),
+        Ok(TaskOutput::Result(ResultValue::Staged(StagedPart {
+            key: "out/part-00001.gz".into(),
+            upload_id: "u-1".into(),
+            parts: vec!["e1".into(), "e2".into()],
+        }))),
         Err(TaskFailure::Guest { message: "trap: unreachable".into() }),
         Err(TaskFailure::Host { message: "disk full".into() }),
         Err(TaskFailure::FetchFailed {

@@ -10,8 +10,9 @@ use crate::lineage::{
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt,
-    TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink, TaskTimes,
+    BlockId, Codec, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source,
+    StagedPart, TaskAttempt, TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput,
+    TaskReport, TaskSink, TaskTimes,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -251,7 +252,14 @@ impl From<&ResultKind> for WireResultKind {
             ResultKind::Count => WireResultKind::Count,
             ResultKind::Collect => WireResultKind::Collect,
             ResultKind::Take(n) => WireResultKind::Take(*n),
-            ResultKind::SaveText { dir } => WireResultKind::SaveText { dir: path_to_wire(dir) },
+            ResultKind::SaveText { dir, codec } => WireResultKind::SaveText {
+                dir: path_to_wire(dir),
+                codec: match codec {
+                    Codec::None => 0,
+                    Codec::Gzip => 1,
+                    Codec::Zstd => 2,
+                },
+            },
             ResultKind::SampleKeys(n) => WireResultKind::SampleKeys(*n),
         }
     }
@@ -263,7 +271,14 @@ impl From<WireResultKind> for ResultKind {
             WireResultKind::Count => ResultKind::Count,
             WireResultKind::Collect => ResultKind::Collect,
             WireResultKind::Take(n) => ResultKind::Take(n),
-            WireResultKind::SaveText { dir } => ResultKind::SaveText { dir: path_from_wire(dir) },
+            WireResultKind::SaveText { dir, codec } => ResultKind::SaveText {
+                dir: path_from_wire(dir),
+                codec: match codec {
+                    1 => Codec::Gzip,
+                    2 => Codec::Zstd,
+                    _ => Codec::None,
+                },
+            },
             WireResultKind::SampleKeys(n) => ResultKind::SampleKeys(n),
         }
     }
@@ -641,6 +656,13 @@ impl From<&TaskOutput> for WireTaskOutput {
             TaskOutput::Result(ResultValue::Saved) => {
                 WireTaskOutput::Result(WireResultValue::Saved)
             }
+            TaskOutput::Result(ResultValue::Staged(p)) => {
+                WireTaskOutput::Result(WireResultValue::Staged(Box::new(WireStagedPart {
+                    key: p.key.clone(),
+                    upload_id: p.upload_id.clone(),
+                    parts: p.parts.clone(),
+                })))
+            }
         }
     }
 }
@@ -658,6 +680,10 @@ impl TryFrom<WireTaskOutput> for TaskOutput {
             }
             WireTaskOutput::Result(WireResultValue::Saved) => {
                 TaskOutput::Result(ResultValue::Saved)
+            }
+            WireTaskOutput::Result(WireResultValue::Staged(p)) => {
+                let WireStagedPart { key, upload_id, parts } = *p;
+                TaskOutput::Result(ResultValue::Staged(StagedPart { key, upload_id, parts }))
             }
         })
     }
