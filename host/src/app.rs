@@ -86,7 +86,8 @@ pub(crate) fn run(
     backend: &dyn ExecutorBackend,
 ) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
-    let AppSettings { scheduler, default_parallelism, max_split_bytes } = spec.settings;
+    let AppSettings { scheduler, default_parallelism, max_split_bytes, max_broadcast_bytes } =
+        spec.settings;
     let scheduler = Scheduler::new(scheduler);
     let start = LogLine::AppStart {
         time_ms: 0.0,
@@ -107,6 +108,7 @@ pub(crate) fn run(
         spec.conf,
         default_parallelism,
         max_split_bytes,
+        max_broadcast_bytes,
         driver_loop.handle(),
         runtime.clone(),
         spec.output_journal,

@@ -5,6 +5,7 @@
 //! actions submit one job each to the backend and block until it ends.
 
 mod actions;
+mod shared;
 mod temporary_output;
 mod wit_driver;
 
@@ -55,6 +56,23 @@ pub(crate) enum ContextError {
     /// A job failed.
     #[error("job failed: {message}")]
     JobFailed { message: String },
+    /// A broadcast variable that was never made or was destroyed.
+    #[error("broadcast {id} was destroyed (or never made)")]
+    NoBroadcast { id: u32 },
+    /// A broadcast value past `wisp.broadcast.maxBytes`.
+    #[error("broadcast value of {bytes} bytes exceeds wisp.broadcast.maxBytes ({max} bytes)")]
+    BroadcastTooLarge { bytes: u64, max: u64 },
+    /// An accumulator never made.
+    #[error("unknown accumulator id {id}")]
+    UnknownAccumulator { id: u32 },
+    /// `accumulator-add` from the job's main.
+    #[error(
+        "accumulator {id}: add is only allowed inside tasks, not from the job's main (the driver reads accumulators; it does not add to them)"
+    )]
+    AddOnDriver { id: u32 },
+    /// `checkpoint` before `set-checkpoint-dir`.
+    #[error("checkpoint of rdd {id}: no checkpoint directory (call set_checkpoint_dir first)")]
+    NoCheckpointDir { id: u32 },
 }
 
 /// Driver state of one application.
@@ -68,6 +86,12 @@ pub(crate) struct Context {
     max_split_bytes: u64,
     /// Where temporary output directories are recorded (a master's journal), if anywhere.
     output_journal: Option<Arc<Journal>>,
+    /// Broadcast variables by id (none once destroyed).
+    broadcasts: Vec<Option<Arc<ComponentBytes>>>,
+    /// Largest broadcast value (`wisp.broadcast.maxBytes`).
+    max_broadcast_bytes: u64,
+    /// Where `checkpoint` writes (`set-checkpoint-dir`).
+    checkpoint_dir: Option<PathBuf>,
 }
 
 impl Context {
@@ -79,6 +103,7 @@ impl Context {
         conf: Conf,
         default_parallelism: Option<u32>,
         max_split_bytes: u64,
+        max_broadcast_bytes: u64,
         backend: LoopHandle,
         runtime: Arc<Runtime>,
         output_journal: Option<Arc<Journal>>,
@@ -94,6 +119,9 @@ impl Context {
             default_parallelism,
             max_split_bytes,
             output_journal,
+            broadcasts: Vec::new(),
+            max_broadcast_bytes,
+            checkpoint_dir: None,
         }
     }
 

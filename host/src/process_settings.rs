@@ -31,6 +31,8 @@ pub(crate) struct AppSettings {
     pub(crate) default_parallelism: Option<u32>,
     /// Largest input split (`wisp.files.maxPartitionBytes`).
     pub(crate) max_split_bytes: u64,
+    /// Largest broadcast variable (`wisp.broadcast.maxBytes`).
+    pub(crate) max_broadcast_bytes: u64,
 }
 
 impl AppSettings {
@@ -41,6 +43,7 @@ impl AppSettings {
             scheduler: SchedulerConfig::from_conf(conf)?,
             default_parallelism: conf.given(&keys::DEFAULT_PARALLELISM)?,
             max_split_bytes: conf.read(&keys::MAX_PARTITION_BYTES)?,
+            max_broadcast_bytes: conf.read(&keys::BROADCAST_MAX_BYTES)?,
         })
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::settings::{Conf, ConfigError, keys};
 
-use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::accumulators::{AccumUpdate, AccumulatorKind};
+use crate::ids::{BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
 use crate::records::Batch;
 
@@ -168,6 +169,19 @@ pub struct TaskDesc {
     pub sink: TaskSink,
     /// The job's sandbox settings for its guests.
     pub limits: TaskLimits,
+    /// The broadcast variables and accumulators its guests may use.
+    pub shared: SharedVars,
+}
+
+/// The application's shared variables a task can reach: live broadcast
+/// variables (their bytes travel like components: by hash, once per executor)
+/// and the kinds of its accumulators (index = id).
+#[derive(Clone, Debug, Default)]
+pub struct SharedVars {
+    /// Live broadcast variables.
+    pub broadcasts: Arc<Vec<(BroadcastId, Arc<ComponentBytes>)>>,
+    /// Every accumulator's kind.
+    pub accumulators: Arc<Vec<AccumulatorKind>>,
 }
 
 /// A job's sandbox settings for each of its tasks (`wisp.task.*`), as the job
@@ -303,6 +317,9 @@ pub struct TaskReport {
     pub result: Result<TaskOutput, TaskFailure>,
     /// Blocks the task cached on its executor.
     pub cached: Vec<BlockId>,
+    /// The attempt's accumulator updates (merged by the driver only for the
+    /// first successful attempt of its stage partition).
+    pub accumulators: Vec<AccumUpdate>,
     /// Counters.
     pub metrics: TaskMetrics,
     /// The end of what the task's guests wrote to stdout and stderr (bounded; empty if nothing).

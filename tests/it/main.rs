@@ -14,6 +14,7 @@ mod memory;
 mod python;
 mod reliability;
 mod scheduling;
+mod shared_vars;
 mod stoppable;
 mod web;
 mod web_ui;

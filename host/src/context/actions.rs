@@ -27,7 +27,7 @@ impl Context {
         }
         let lineage = Arc::new(self.lineage.clone());
         self.backend
-            .run_job(lineage, rdd, partitions, result, self.components.clone())
+            .run_job(lineage, rdd, partitions, result, self.components.clone(), self.shared_vars())
             .map_err(|message| ContextError::JobFailed { message })
     }
 

@@ -39,6 +39,7 @@ pub(super) fn sample_task() -> WireTask {
             partitioner: WirePartitioner::Hash { partitions: 8 },
         },
         limits: Default::default(),
+        shared: WireSharedVars { broadcasts: vec![(0, "h".into())], accumulators: vec![0, 6] },
     }
 }
 
@@ -53,6 +54,7 @@ pub(super) fn sample_report() -> WireTaskReport {
         cached: vec![WireBlockId { rdd: 1, partition: 3 }],
         metrics: WireTaskMetrics { records_read: 5, bytes_read: 50, ..Default::default() },
         log: String::new(),
+        accumulators: vec![WireAccumUpdate::Long { id: 0, value: -3 }],
     }
 }
 

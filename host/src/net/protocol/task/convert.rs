@@ -4,14 +4,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
-use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::accumulators::{AccumUpdate, AccumValue, AccumulatorKind};
+use crate::ids::{
+    AccumulatorId, BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId,
+};
 use crate::lineage::{
     CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source, TaskAttempt,
-    TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink, TaskTimes,
+    BlockId, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, SharedVars, ShuffleRead, Source,
+    TaskAttempt, TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput, TaskReport, TaskSink,
+    TaskTimes,
 };
 
 fn path_to_wire(path: &std::path::Path) -> Vec<u8> {
@@ -517,6 +521,15 @@ impl From<&TaskDesc> for WireTask {
                 fuel: t.limits.fuel,
                 scratch: t.limits.scratch,
             },
+            shared: WireSharedVars {
+                broadcasts: t
+                    .shared
+                    .broadcasts
+                    .iter()
+                    .map(|(id, b)| (id.0, b.hash.clone()))
+                    .collect(),
+                accumulators: t.shared.accumulators.iter().map(|k| k.number()).collect(),
+            },
         }
     }
 }
@@ -537,7 +550,52 @@ impl WireTask {
                 fuel: self.limits.fuel,
                 scratch: self.limits.scratch,
             },
+            shared: self.shared.into_shared(components)?,
         })
+    }
+}
+
+impl WireSharedVars {
+    fn into_shared(self, components: &dyn ComponentResolver) -> Result<SharedVars, ConvertError> {
+        let broadcasts = self
+            .broadcasts
+            .into_iter()
+            .map(|(id, hash)| match components.resolve(&hash) {
+                Some(b) => Ok((BroadcastId(id), b)),
+                None => Err(ConvertError::UnknownComponent { hash }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let accumulators = self
+            .accumulators
+            .into_iter()
+            .map(|n| {
+                AccumulatorKind::from_number(n)
+                    .ok_or(ConvertError::Invalid { what: "accumulator kind" })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SharedVars { broadcasts: Arc::new(broadcasts), accumulators: Arc::new(accumulators) })
+    }
+}
+
+impl From<&AccumUpdate> for WireAccumUpdate {
+    fn from(u: &AccumUpdate) -> Self {
+        let id = u.id.0;
+        match &u.value {
+            AccumValue::Long(value) => WireAccumUpdate::Long { id, value: *value },
+            AccumValue::Double(x) => WireAccumUpdate::Double { id, bits: x.to_bits() },
+            AccumValue::Items(items) => WireAccumUpdate::Items { id, items: items.clone() },
+        }
+    }
+}
+
+impl From<WireAccumUpdate> for AccumUpdate {
+    fn from(u: WireAccumUpdate) -> Self {
+        let (id, value) = match u {
+            WireAccumUpdate::Long { id, value } => (id, AccumValue::Long(value)),
+            WireAccumUpdate::Double { id, bits } => (id, AccumValue::Double(f64::from_bits(bits))),
+            WireAccumUpdate::Items { id, items } => (id, AccumValue::Items(items)),
+        };
+        AccumUpdate { id: AccumulatorId(id), value }
     }
 }
 
@@ -668,6 +726,7 @@ impl From<&TaskReport> for WireTaskReport {
             cached: r.cached.iter().map(|b| (*b).into()).collect(),
             metrics: (&r.metrics).into(),
             log: r.log.clone(),
+            accumulators: r.accumulators.iter().map(WireAccumUpdate::from).collect(),
         }
     }
 }
@@ -676,6 +735,7 @@ impl TryFrom<WireTaskReport> for TaskReport {
     type Error = ConvertError;
     fn try_from(r: WireTaskReport) -> Result<Self, ConvertError> {
         Ok(TaskReport {
+            accumulators: r.accumulators.into_iter().map(AccumUpdate::from).collect(),
             task: TaskId(r.task),
             executor: ExecutorId(r.executor),
             result: match r.result {

@@ -1,0 +1,256 @@
+//! Broadcast variables, exactly-once accumulators and the `wisp:task@0.1.0` compatibility
+//! fixture, checked against answers the tests compute themselves.
+
+use std::path::Path;
+
+use serde_json::Value;
+use wisp_tests::{
+    RAW_GUEST, RAW_GUEST_V0_1, Rng, SHARED_VARS, parse_counts, read_output_lines,
+    reference_word_count, wisp,
+};
+
+use crate::RUN_TIMEOUT;
+use crate::harness::Cluster;
+
+/// The one `wisp: error:` line of a failed run (exit 1, nothing else on stderr that looks like a host panic).
+fn the_error_line(run: &wisp_tests::Run) -> String {
+    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("RUST_BACKTRACE"), "{}", run.stderr);
+    errors[0].to_owned()
+}
+
+/// Lines of numbers with bad lines mixed in; returns the text and the expected
+/// `bad sum min max half_sum bad_lines` of one pass, computed here.
+fn numbers_input(seed: u64, lines: usize) -> (String, Expected) {
+    let mut rng = Rng::new(seed);
+    let mut text = String::new();
+    let mut e = Expected::default();
+    for i in 0..lines {
+        if rng.below(7) == 0 {
+            let bad = format!("bad{i}");
+            text.push_str(&bad);
+            e.bad += 1;
+            e.bad_lines.push(bad);
+        } else {
+            let x = rng.below(2001) as i64 - 1000;
+            text.push_str(&x.to_string());
+            e.sum += x;
+            e.min = Some(e.min.map_or(x, |m: i64| m.min(x)));
+            e.max = Some(e.max.map_or(x, |m: i64| m.max(x)));
+            e.good += 1;
+        }
+        text.push('\n');
+    }
+    e.bad_lines.sort();
+    (text, e)
+}
+
+#[derive(Default, Debug)]
+struct Expected {
+    bad: i64,
+    good: u64,
+    sum: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+    bad_lines: Vec<String>,
+}
+
+impl Expected {
+    /// The report line of the job's `report` after `times` passes over the input.
+    fn line(&self, job: &str, times: usize) -> String {
+        let mut lines: Vec<String> =
+            self.bad_lines.iter().flat_map(|l| std::iter::repeat_n(l.clone(), times)).collect();
+        lines.sort();
+        let opt = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+        // Halves of integers sum exactly in f64 at these magnitudes.
+        let half = (self.sum * times as i64) as f64 / 2.0;
+        format!(
+            "{job} bad={} sum={} min={} max={} half_sum={half} bad_lines={}",
+            self.bad * times as i64,
+            self.sum * times as i64,
+            opt(self.min),
+            opt(self.max),
+            lines.join("|")
+        )
+    }
+}
+
+fn check_accumulator_output(stdout: &str, e: &Expected) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.contains(&format!("shuffled_total={}", e.sum).as_str()), "{stdout}");
+    assert!(lines.contains(&e.line("job1", 1).as_str()), "job 1 counts once:\n{stdout}");
+    assert!(lines.contains(&format!("count={}", e.good).as_str()), "{stdout}");
+    // The RDD is not cached: job 2 computes every partition again, and counts once more.
+    assert!(lines.contains(&e.line("job2", 2).as_str()), "job 2 counts once more:\n{stdout}");
+}
+
+#[test]
+fn accumulators_count_each_partition_once_per_job_in_local_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, expected) = numbers_input(5, 5000);
+    let input = dir.path().join("numbers.txt");
+    std::fs::write(&input, text).unwrap();
+    let run = wisp(
+        &[
+            "run",
+            SHARED_VARS,
+            "--cores",
+            "3",
+            "--conf",
+            "wisp.files.maxPartitionBytes=2k",
+            "--",
+            "accumulators",
+            input.to_str().unwrap(),
+            "4",
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    check_accumulator_output(&run.stdout, &expected);
+}
+
+#[test]
+fn accumulators_count_once_despite_failed_attempts_a_speculative_straggler_and_lost_shuffle_files()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (text, expected) = numbers_input(6, 6000);
+    let input = dir.path().join("numbers.txt");
+    std::fs::write(&input, text).unwrap();
+    let speculation = [
+        "wisp.speculation=true",
+        "wisp.speculation.interval=50ms",
+        "wisp.speculation.quantile=0.5",
+        "wisp.speculation.minTaskRuntime=200ms",
+    ];
+    // Executor 1: the first attempt of map partition 1 fails; map partition 0's first
+    // attempt straggles (a speculative copy wins). Executor 2 deletes its shuffle files when its
+    // first map task ends (before reporting it), so the map stage runs again for them.
+    let one = "fail kind=map partition=1 attempt=0 message=injected failure\n\
+               sleep kind=map partition=0 attempt=0 ms=30000";
+    let two = "delete-shuffle after-map-tasks=1\n\
+               fail kind=map partition=1 attempt=0 message=injected failure\n\
+               sleep kind=map partition=0 attempt=0 ms=30000";
+    let three = "fail kind=map partition=1 attempt=0 message=injected failure\n\
+                 sleep kind=map partition=0 attempt=0 ms=30000";
+    let cluster = Cluster::start_with_faults(&speculation, &[], &[one, two, three]);
+    let args = [Path::new("accumulators"), input.as_path(), Path::new("8")];
+    let run = cluster.submit(SHARED_VARS, &["wisp.files.maxPartitionBytes=2k"], &args, None);
+    assert!(run.ok(), "{}", run.stderr);
+    check_accumulator_output(&run.stdout, &expected);
+
+    // The faults happened: a failed attempt, a speculative copy, and a second map stage attempt.
+    let events = cluster.events();
+    let of = |kind: &'static str| events.iter().filter(move |e| e["event"] == kind);
+    let failed = of("task_end").filter(|e| e["result"] == "failed").count();
+    assert!(failed >= 1, "an attempt failed");
+    assert!(of("task_start").any(|e| e["speculative"] == Value::Bool(true)), "a speculative copy");
+    assert!(
+        of("stage_submitted").any(|e| e["attempt"].as_u64().unwrap_or(0) > 0),
+        "a stage ran again after the lost shuffle files"
+    );
+}
+
+#[test]
+fn broadcast_lookups_match_an_independent_sum_and_a_destroyed_broadcast_cannot_be_read() {
+    let (n, entries) = (20_000u64, 1_000u64);
+    let expected: u64 = (0..n).map(|x| format!("v{}", (x % entries) * 7).len() as u64).sum();
+    let run = wisp(
+        &[
+            "run",
+            SHARED_VARS,
+            "--cores",
+            "3",
+            "--conf",
+            "wisp.task.maxFailures=1",
+            "--",
+            "broadcast",
+            &n.to_string(),
+            "6",
+            &entries.to_string(),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], format!("total={expected}"));
+    assert_eq!(lines[1], format!("driver_entries={entries}"));
+    assert!(lines[2].starts_with("after_destroy=job failed:"), "{}", lines[2]);
+    assert!(lines[2].contains("broadcast 0 does not exist or was destroyed"), "{}", lines[2]);
+}
+
+#[test]
+fn broadcast_values_reach_every_executor_of_a_cluster() {
+    let (n, entries) = (30_000u64, 5_000u64);
+    let expected: u64 = (0..n).map(|x| format!("v{}", (x % entries) * 7).len() as u64).sum();
+    let cluster = Cluster::start(2, &[], &[]);
+    let n_arg = n.to_string();
+    let args = [Path::new("broadcast"), Path::new(&n_arg), Path::new("8"), Path::new("5000")];
+    let run = cluster.submit(SHARED_VARS, &["wisp.task.maxFailures=1"], &args, None);
+    assert!(run.ok(), "{}", run.stderr);
+    assert!(run.stdout.lines().any(|l| l == format!("total={expected}")), "{}", run.stdout);
+    assert!(run.stdout.contains("broadcast 0 does not exist or was destroyed"), "{}", run.stdout);
+}
+
+#[test]
+fn shared_variable_misuse_fails_with_one_line_naming_the_cause() {
+    let cases: [(&[&str], &[&str], &str); 3] = [
+        (
+            &["wisp.task.maxFailures=1"],
+            &["read-destroyed"],
+            "broadcast 0 does not exist or was destroyed",
+        ),
+        (
+            &["wisp.broadcast.maxBytes=1k"],
+            &["broadcast-bytes", "5000"],
+            "exceeds wisp.broadcast.maxBytes (1024 bytes)",
+        ),
+        (&[], &["add-on-driver"], "accumulator 0: add is only allowed inside tasks"),
+    ];
+    for (conf, args, needle) in cases {
+        let mut argv = vec!["run", SHARED_VARS];
+        for c in conf {
+            argv.extend(["--conf", c]);
+        }
+        argv.push("--");
+        argv.extend(args);
+        let line = the_error_line(&wisp(&argv, RUN_TIMEOUT));
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn a_component_built_against_wisp_task_0_1_0_runs_unchanged() {
+    let fixture = std::fs::read(RAW_GUEST_V0_1).unwrap();
+    let has = |needle: &str| fixture.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("wisp:task/driver@0.1.0") && !has("wisp:task/driver@0.2.0"), "a 0.1.0 fixture");
+    let current = std::fs::read(RAW_GUEST).unwrap();
+    assert!(current.windows(22).any(|w| w == b"wisp:task/driver@0.2.0"), "raw-guest is 0.2.0");
+
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let mut text = String::new();
+    let mut rng = Rng::new(9);
+    for _ in 0..3000 {
+        text.push_str(&format!("w{} w{}\n", rng.below(50), rng.below(7)));
+    }
+    std::fs::write(&input, &text).unwrap();
+    for job in [RAW_GUEST_V0_1, RAW_GUEST] {
+        let out = dir.path().join(format!("out-{}", job.len()));
+        let run = wisp(
+            &[
+                "run",
+                job,
+                "--conf",
+                "wisp.files.maxPartitionBytes=4k",
+                "--",
+                input.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            RUN_TIMEOUT,
+        );
+        assert!(run.ok(), "{job}: {}", run.stderr);
+        assert_eq!(parse_counts(&read_output_lines(&out)), reference_word_count(text.as_bytes()));
+    }
+}
