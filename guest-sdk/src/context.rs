@@ -64,6 +64,26 @@ impl Context {
         Broadcast::register(value)
     }
 
+    /// The directory [`Rdd::checkpoint`] writes into (each application writes below it).
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created.
+    pub fn set_checkpoint_dir(&self, path: &str) -> Result<()> {
+        driver::set_checkpoint_dir(path).map_err(Error::msg)
+    }
+
+    /// The lines of a file or directory as raw bytes (no U+FFFD replacement, for
+    /// Latin-1 and other non-UTF-8 data); `\r\n` ends a line like `\n`.
+    pub fn binary_lines(&self, path: &str, min_partitions: u32) -> Rdd<serde_bytes::ByteBuf> {
+        Rdd::from_driver(driver::binary_lines(path, min_partitions.max(1)))
+    }
+
+    /// One `(path, content)` pair per file of a directory (Spark's `wholeTextFiles`).
+    pub fn whole_text_files(&self, path: &str, min_partitions: u32) -> Rdd<(String, String)> {
+        Rdd::from_driver(driver::whole_text_files(path, min_partitions.max(1)))
+    }
+
     /// A sum of `i64` (wrapping), 0 until tasks add.
     ///
     /// # Errors

@@ -76,6 +76,7 @@ pub use context::{Context, args_array, parse_arg};
 pub use error::{Error, Result};
 pub use pipeline::stages::PartitionIter;
 pub use rdd::{Rdd, StorageLevel};
+pub use serde_bytes::ByteBuf;
 pub use shared::{Accumulator, Broadcast};
 
 /// What a record type must be: serializable, deserializable and owned.

@@ -287,6 +287,19 @@ impl<T: Data> Rdd<T> {
         self.then(|id| driver::persist(id, level.into()).map(|()| id))
     }
 
+    /// Writes this RDD's partitions into the checkpoint directory now (a job) and
+    /// returns an RDD reading them back: its lineage starts there (Spark's
+    /// `checkpoint`, eager, returning the checkpointed RDD).
+    pub fn checkpoint(&self) -> Rdd<T> {
+        self.then(driver::checkpoint)
+    }
+
+    /// Keeps this RDD's partitions on the executors and computes them now (a job);
+    /// later jobs start from them (Spark's `localCheckpoint`, eager).
+    pub fn local_checkpoint(&self) -> Rdd<T> {
+        self.then(driver::local_checkpoint)
+    }
+
     /// [`Rdd::persist`] in memory.
     pub fn cache(&self) -> Rdd<T> {
         self.persist(StorageLevel::MemoryOnly)

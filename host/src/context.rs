@@ -5,6 +5,7 @@
 //! actions submit one job each to the backend and block until it ends.
 
 mod actions;
+mod checkpoint;
 mod shared;
 mod temporary_output;
 mod wit_driver;

@@ -13,7 +13,9 @@ use crate::settings::{Conf, ConfigError, keys};
 
 use crate::accumulators::{AccumUpdate, AccumulatorKind};
 use crate::ids::{BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
-use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
+use crate::lineage::{
+    CogroupOutput, FileFormat, FileSplit, HostStep, Op, Partitioner, StorageLevel,
+};
 use crate::records::Batch;
 
 /// A component's bytes and content hash (sha256 hex), shared without copying.
@@ -67,6 +69,8 @@ pub enum Source {
     Cached { block: BlockId, executor: ExecutorId },
     /// Blocks of a shuffle.
     Shuffle(ShuffleRead),
+    /// Whole files or byte ranges read in another format than text lines.
+    Files { format: FileFormat, splits: Vec<FileSplit> },
 }
 
 /// Host-side reduce steps that need the whole input before they emit.
@@ -113,6 +117,9 @@ pub enum ResultKind {
     SaveText { dir: PathBuf },
     /// Up to this many keys of pair records, sampled uniformly (for range bounds).
     SampleKeys(u32),
+    /// Write the records, each as `u32le length ++ bytes`, to `{dir}/part-NNNNN`
+    /// (a reliable checkpoint; committed per task by rename like `SaveText`).
+    SaveRecords { dir: PathBuf },
 }
 
 /// Where a task's output records go.

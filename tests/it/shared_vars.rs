@@ -1,6 +1,7 @@
 //! Broadcast variables, exactly-once accumulators and the `wisp:task@0.1.0` compatibility
 //! fixture, checked against answers the tests compute themselves.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -253,4 +254,152 @@ fn a_component_built_against_wisp_task_0_1_0_runs_unchanged() {
         assert!(run.ok(), "{job}: {}", run.stderr);
         assert_eq!(parse_counts(&read_output_lines(&out)), reference_word_count(text.as_bytes()));
     }
+}
+
+/// Spark's PageRank computed here: ranks of the pages with an incoming link after `iterations`.
+fn reference_pagerank(edges: &[(String, String)], iterations: u32) -> BTreeMap<String, f64> {
+    let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (s, d) in edges {
+        links.entry(s.clone()).or_default().insert(d.clone());
+    }
+    let mut ranks: BTreeMap<String, f64> = links.keys().map(|k| (k.clone(), 1.0)).collect();
+    for _ in 0..iterations {
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (page, urls) in &links {
+            if let Some(rank) = ranks.get(page) {
+                for url in urls {
+                    *sums.entry(url.clone()).or_default() += rank / urls.len() as f64;
+                }
+            }
+        }
+        ranks = sums.into_iter().map(|(k, s)| (k, 0.15 + 0.85 * s)).collect();
+    }
+    ranks
+}
+
+/// Per job of an event log: (stages of its DAG, largest number of RDDs one of its stages' tasks computes).
+fn job_sizes(dir: &Path) -> Vec<(usize, usize)> {
+    let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    let events: Vec<Value> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut sizes = Vec::new();
+    for job in events.iter().filter(|e| e["event"] == "job_start") {
+        let stages: Vec<&Value> = job["stages"].as_array().unwrap().iter().collect();
+        let plan = events
+            .iter()
+            .filter(|e| e["event"] == "stage_submitted" && stages.contains(&&e["stage"]))
+            .map(|e| e["rdds"].as_array().unwrap().len())
+            .max()
+            .unwrap_or(0);
+        sizes.push((stages.len(), plan));
+    }
+    sizes
+}
+
+#[test]
+fn pagerank_checkpointed_every_10_of_100_iterations_keeps_dags_and_plans_bounded_with_the_same_ranks()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(17);
+    let edges: Vec<(String, String)> =
+        (0..500).map(|_| (format!("p{}", rng.below(80)), format!("p{}", rng.below(80)))).collect();
+    let text: String = edges.iter().map(|(s, d)| format!("{s} {d}\n")).collect();
+    let input = dir.path().join("edges.txt");
+    std::fs::write(&input, text).unwrap();
+    let expected = reference_pagerank(&edges, 100);
+    let mut outputs = Vec::new();
+    let mut sizes = Vec::new();
+    for every in ["10", "0"] {
+        let log = dir.path().join(format!("events-{every}"));
+        std::fs::create_dir(&log).unwrap();
+        let checkpoints = dir.path().join("checkpoints");
+        let run = wisp(
+            &[
+                "run",
+                SHARED_VARS,
+                "--cores",
+                "2",
+                "--event-log",
+                log.to_str().unwrap(),
+                "--",
+                "pagerank",
+                input.to_str().unwrap(),
+                "100",
+                every,
+                checkpoints.to_str().unwrap(),
+            ],
+            RUN_TIMEOUT,
+        );
+        assert!(run.ok(), "{}", run.stderr);
+        let ranks: BTreeMap<String, f64> = run
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("rank "))
+            .map(|l| {
+                let (p, r) = l.split_once(' ').unwrap();
+                (p.to_owned(), r.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(ranks.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+        for (page, rank) in &ranks {
+            let want = expected[page];
+            assert!((rank - want).abs() <= 1e-9 * want.abs(), "{page}: {rank} vs {want}");
+        }
+        outputs.push(run.stdout);
+        sizes.push(job_sizes(&log));
+    }
+    assert_eq!(outputs[0], outputs[1], "the same ranks with and without checkpoints");
+    let (with, without) = (&sizes[0], &sizes[1]);
+    eprintln!("per job (DAG stages, RDDs per task plan) with checkpoints every 10: {with:?}");
+    eprintln!("per job without checkpoints: {without:?}");
+    let max_stages = with.iter().map(|s| s.0).max().unwrap();
+    let max_plan = with.iter().map(|s| s.1).max().unwrap();
+    assert!(max_stages <= 2 * 10 + 4, "checkpointed DAGs stay bounded: {with:?}");
+    assert!(max_plan <= 12, "checkpointed task plans stay bounded: {with:?}");
+    assert!(without.last().unwrap().0 >= 100, "without checkpoints the DAG grows: {without:?}");
+}
+
+#[test]
+fn whole_text_files_and_binary_lines_read_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let files: [(&str, &[u8]); 3] =
+        [("a.txt", b"caf\xe9\r\nna\xefve\n"), ("b.txt", b"plain\nlast"), ("c.txt", b"")];
+    for (name, bytes) in files {
+        std::fs::write(input.join(name), bytes).unwrap();
+    }
+    std::fs::write(input.join("_hidden"), b"skipped").unwrap();
+    let run = wisp(&["run", SHARED_VARS, "--", "files", input.to_str().unwrap()], RUN_TIMEOUT);
+    assert!(run.ok(), "{}", run.stderr);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut expected = Vec::new();
+    for (name, bytes) in files {
+        expected.push(format!("whole {name} {}", hex(String::from_utf8_lossy(bytes).as_bytes())));
+    }
+    for (_, bytes) in files {
+        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        if lines.last() == Some(&&b""[..]) {
+            lines.pop();
+        }
+        for l in lines {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            expected.push(format!("raw {}", hex(l)));
+        }
+    }
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn checkpoint_without_a_directory_fails_with_one_line_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(wisp_tests::wisp_bin());
+    cmd.current_dir(dir.path()).args(["run", SHARED_VARS, "--", "checkpoint-no-dir"]);
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let line = the_error_line(&wisp_tests::run_bounded(cmd, RUN_TIMEOUT));
+    assert!(line.contains("no checkpoint directory (call set_checkpoint_dir first)"), "{line}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
 }

@@ -31,6 +31,16 @@ impl Context {
             .map_err(|message| ContextError::JobFailed { message })
     }
 
+    /// Runs a job over every partition whose results are `Saved` (written by the tasks).
+    pub(super) fn run_job_all(
+        &mut self,
+        rdd: RddId,
+        result: ResultKind,
+    ) -> Result<(), ContextError> {
+        let parts = self.all_partitions(rdd)?;
+        self.run_job(rdd, parts, result).map(drop)
+    }
+
     fn all_partitions(&self, rdd: RddId) -> Result<Vec<u32>, ContextError> {
         Ok((0..self.node(rdd)?.partitions).collect())
     }

@@ -65,35 +65,3 @@ impl Context {
         }
     }
 }
-
-impl Context {
-    pub(crate) fn set_checkpoint_dir(&mut self, _p: &str) -> Result<(), ContextError> {
-        Err(ContextError::Input { message: "WIP".into() })
-    }
-    pub(crate) fn checkpoint(
-        &mut self,
-        _r: crate::ids::RddId,
-    ) -> Result<crate::ids::RddId, ContextError> {
-        Err(ContextError::Input { message: "WIP".into() })
-    }
-    pub(crate) fn local_checkpoint(
-        &mut self,
-        _r: crate::ids::RddId,
-    ) -> Result<crate::ids::RddId, ContextError> {
-        Err(ContextError::Input { message: "WIP".into() })
-    }
-    pub(crate) fn binary_lines(
-        &mut self,
-        _p: &str,
-        _m: u32,
-    ) -> Result<crate::ids::RddId, ContextError> {
-        Err(ContextError::Input { message: "WIP".into() })
-    }
-    pub(crate) fn whole_text_files(
-        &mut self,
-        _p: &str,
-        _m: u32,
-    ) -> Result<crate::ids::RddId, ContextError> {
-        Err(ContextError::Input { message: "WIP".into() })
-    }
-}

@@ -61,7 +61,11 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
                 ResultKind::SaveText { dir } => {
-                    save_text(st, dir)?;
+                    save_text(st, dir, false)?;
+                    ResultValue::Saved
+                }
+                ResultKind::SaveRecords { dir } => {
+                    save_text(st, dir, true)?;
                     ResultValue::Saved
                 }
             };
@@ -153,6 +157,8 @@ impl BatchSink for KeySampler {
 
 struct TextWriter<W: Write> {
     file: W,
+    /// Records framed as `u32le length ++ bytes` (checkpoint files) rather than lines.
+    framed: bool,
     records: u64,
     bytes: u64,
     /// Time writing.
@@ -163,20 +169,26 @@ impl<W: Write> BatchSink for TextWriter<W> {
     fn push(&mut self, batch: &Batch) -> Result<(), TaskFailure> {
         let t = Instant::now();
         for r in batch.iter() {
-            self.file
-                .write_all(r)
-                .and_then(|()| self.file.write_all(b"\n"))
-                .map_err(|e| host_failure(format!("writing output: {e}")))?;
+            let written = if self.framed {
+                self.file
+                    .write_all(&(r.len() as u32).to_le_bytes())
+                    .and_then(|()| self.file.write_all(r))
+            } else {
+                self.file.write_all(r).and_then(|()| self.file.write_all(b"\n"))
+            };
+            written.map_err(|e| host_failure(format!("writing output: {e}")))?;
         }
         self.records += batch.len() as u64;
-        self.bytes += batch.byte_len() as u64 + batch.len() as u64;
+        let per_record = if self.framed { 4 } else { 1 };
+        self.bytes += batch.byte_len() as u64 + per_record * batch.len() as u64;
         self.us += elapsed_us(t);
         Ok(())
     }
 }
 
-/// Writes the partition to a task-attempt file, then renames it to `part-NNNNN` (task commit).
-fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
+/// Writes the partition (as lines, or `framed` records) to a task-attempt file, then renames
+/// it to `part-NNNNN` (task commit).
+fn save_text(st: &mut TaskState<'_>, dir: &Path, framed: bool) -> Result<(), TaskFailure> {
     let task = st.task;
     let final_path = dir.join(format!("part-{:05}", task.id.partition));
     let temp = dir.join(format!(
@@ -186,6 +198,7 @@ fn save_text(st: &mut TaskState<'_>, dir: &Path) -> Result<(), TaskFailure> {
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
     let mut sink = TextWriter {
         file: std::io::BufWriter::with_capacity(1 << 20, file),
+        framed,
         records: 0,
         bytes: 0,
         us: 0,

@@ -403,7 +403,7 @@ impl Sim {
                 ResultKind::Take(n) => {
                     ResultValue::Records(Batch::from_records(records.iter().take(*n as usize)))
                 }
-                ResultKind::SaveText { .. } => ResultValue::Saved,
+                ResultKind::SaveText { .. } | ResultKind::SaveRecords { .. } => ResultValue::Saved,
                 ResultKind::Collect | ResultKind::SampleKeys(_) => ResultValue::Records(records),
             }),
         };
@@ -421,6 +421,9 @@ impl Sim {
             // The simulation has no files: a split reads one record, its file's name.
             Plan::Read(Source::File(f)) => {
                 Batch::from_records([f.path.to_string_lossy().into_owned()])
+            }
+            Plan::Read(Source::Files { splits, .. }) => {
+                Batch::from_records(splits.iter().map(|f| f.path.to_string_lossy().into_owned()))
             }
             // As the real executor: it reads only its own blocks.
             Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {

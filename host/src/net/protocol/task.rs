@@ -195,8 +195,16 @@ pub(crate) enum WirePlanNode {
 pub enum WireSource {
     File(WireFileSplit),
     Slice(WireBatch),
-    Cached { block: WireBlockId, executor: u32 },
+    Cached {
+        block: WireBlockId,
+        executor: u32,
+    },
     Shuffle(WireShuffleRead),
+    /// `Source::Files`: the format's number in `FileFormat::ALL`, and its splits.
+    Files {
+        format: u8,
+        splits: Vec<WireFileSplit>,
+    },
 }
 
 /// Mirror of `FileSplit`; the path is raw OS bytes.
@@ -329,6 +337,10 @@ pub enum WireResultKind {
         dir: Vec<u8>,
     },
     SampleKeys(u32),
+    SaveRecords {
+        #[serde(with = "serde_bytes")]
+        dir: Vec<u8>,
+    },
 }
 
 /// Mirror of `TaskReport`.

@@ -129,6 +129,76 @@ fn add_on_driver(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// The `(src, dst)` of an edge line, if it has two fields.
+fn edge(line: String) -> Option<(String, String)> {
+    let mut fields = line.split_whitespace();
+    match (fields.next(), fields.next()) {
+        (Some(src), Some(dst)) => Some((src.to_owned(), dst.to_owned())),
+        _ => None,
+    }
+}
+
+fn contributions((urls, rank): (Vec<String>, f64)) -> Vec<(String, f64)> {
+    let size = urls.len() as f64;
+    urls.into_iter().map(|url| (url, rank / size)).collect()
+}
+
+fn add_f64(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// `pagerank EDGES ITERATIONS EVERY CHECKPOINT_DIR`: Spark's PageRank, checkpointing the
+/// ranks every EVERY iterations (0: never) and counting them after each iteration (one job
+/// each, whose DAG the tests read from the event log); prints every page's rank.
+fn pagerank(ctx: &Context, args: &[String]) -> Result<()> {
+    let [edges, iterations, every, dir] = args else {
+        wisp_guest::bail!("usage: pagerank EDGES ITERATIONS EVERY CHECKPOINT_DIR")
+    };
+    let iterations: u32 = parse_arg("iterations", iterations)?;
+    let every: u32 = parse_arg("every", every)?;
+    if every > 0 {
+        ctx.set_checkpoint_dir(dir)?;
+    }
+    let links = ctx.text_file(edges, 2).flat_map(edge).distinct().group_by_key().cache();
+    let mut ranks = links.map_values(|_| 1.0f64);
+    for i in 1..=iterations {
+        let contribs = links.join(&ranks).values().flat_map(contributions);
+        ranks = contribs.reduce_by_key(add_f64).map_values(|sum| 0.15 + 0.85 * sum);
+        if every > 0 && i % every == 0 {
+            ranks = ranks.checkpoint();
+        }
+        println!("iteration={i} pages={}", ranks.count()?);
+    }
+    let mut all = ranks.collect()?;
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    for (page, rank) in all {
+        println!("rank {page} {rank:?}");
+    }
+    Ok(())
+}
+
+/// `checkpoint-no-dir`: checkpoints without a checkpoint directory (refused).
+fn checkpoint_no_dir(ctx: &Context) -> Result<()> {
+    ctx.parallelize(0..10u64, 2).checkpoint().count()?;
+    Ok(())
+}
+
+/// `files DIR`: whole files and raw lines of a directory, each record printed as hex.
+fn files(ctx: &Context, args: &[String]) -> Result<()> {
+    let [dir] = args else { wisp_guest::bail!("usage: files DIR") };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut whole = ctx.whole_text_files(dir, 2).collect()?;
+    whole.sort();
+    for (path, content) in whole {
+        let name = path.rsplit('/').next().unwrap_or(&path).to_owned();
+        println!("whole {name} {}", hex(content.as_bytes()));
+    }
+    for line in ctx.binary_lines(dir, 3).collect()? {
+        println!("raw {}", hex(&line));
+    }
+    Ok(())
+}
+
 fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         wisp_guest::bail!("usage: shared-vars SCENARIO [ARGS...]");
@@ -139,6 +209,9 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "read-destroyed" => read_destroyed(ctx),
         "broadcast-bytes" => broadcast_bytes(ctx, rest),
         "add-on-driver" => add_on_driver(ctx),
+        "pagerank" => pagerank(ctx, rest),
+        "checkpoint-no-dir" => checkpoint_no_dir(ctx),
+        "files" => files(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other}"),
     }
 }

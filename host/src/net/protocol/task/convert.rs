@@ -9,7 +9,7 @@ use crate::ids::{
     AccumulatorId, BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId,
 };
 use crate::lineage::{
-    CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
+    CogroupOutput, FileFormat, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::{
@@ -256,6 +256,9 @@ impl From<&ResultKind> for WireResultKind {
             ResultKind::Collect => WireResultKind::Collect,
             ResultKind::Take(n) => WireResultKind::Take(*n),
             ResultKind::SaveText { dir } => WireResultKind::SaveText { dir: path_to_wire(dir) },
+            ResultKind::SaveRecords { dir } => {
+                WireResultKind::SaveRecords { dir: path_to_wire(dir) }
+            }
             ResultKind::SampleKeys(n) => WireResultKind::SampleKeys(*n),
         }
     }
@@ -268,6 +271,9 @@ impl From<WireResultKind> for ResultKind {
             WireResultKind::Collect => ResultKind::Collect,
             WireResultKind::Take(n) => ResultKind::Take(n),
             WireResultKind::SaveText { dir } => ResultKind::SaveText { dir: path_from_wire(dir) },
+            WireResultKind::SaveRecords { dir } => {
+                ResultKind::SaveRecords { dir: path_from_wire(dir) }
+            }
             WireResultKind::SampleKeys(n) => ResultKind::SampleKeys(n),
         }
     }
@@ -337,6 +343,17 @@ impl From<&Source> for WireSource {
                 WireSource::Cached { block: (*block).into(), executor: executor.0 }
             }
             Source::Shuffle(r) => WireSource::Shuffle(r.into()),
+            Source::Files { format, splits } => WireSource::Files {
+                format: FileFormat::ALL.iter().position(|f| f == format).unwrap_or(0) as u8,
+                splits: splits
+                    .iter()
+                    .map(|f| WireFileSplit {
+                        path: path_to_wire(&f.path),
+                        start: f.start,
+                        end: f.end,
+                    })
+                    .collect(),
+            },
         }
     }
 }
@@ -353,6 +370,15 @@ impl TryFrom<WireSource> for Source {
                 Source::Cached { block: block.into(), executor: ExecutorId(executor) }
             }
             WireSource::Shuffle(r) => Source::Shuffle(r.into()),
+            WireSource::Files { format, splits } => Source::Files {
+                format: *FileFormat::ALL
+                    .get(format as usize)
+                    .ok_or(ConvertError::Invalid { what: "file format" })?,
+                splits: splits
+                    .into_iter()
+                    .map(|f| FileSplit { path: path_from_wire(f.path), start: f.start, end: f.end })
+                    .collect(),
+            },
         })
     }
 }
