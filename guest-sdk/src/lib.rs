@@ -75,7 +75,7 @@ mod shared;
 pub use context::{Context, args_array, parse_arg};
 pub use error::{Error, Result};
 pub use pipeline::stages::PartitionIter;
-pub use rdd::{Rdd, StorageLevel};
+pub use rdd::{Rdd, StatCounter, StorageLevel};
 pub use serde_bytes::ByteBuf;
 pub use shared::{Accumulator, Broadcast};
 

@@ -7,7 +7,10 @@
 //! anything (checked at compile time); parameters travel through the
 //! `*_with` variants, serialized into the op.
 
+mod more;
 mod pair;
+
+pub use more::StatCounter;
 
 use std::marker::PhantomData;
 

@@ -403,3 +403,90 @@ fn checkpoint_without_a_directory_fails_with_one_line_and_leaves_nothing() {
     assert!(line.contains("no checkpoint directory (call set_checkpoint_dir first)"), "{line}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
 }
+
+fn debug_list<T: std::fmt::Debug>(items: impl IntoIterator<Item = T>) -> String {
+    items.into_iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(",")
+}
+
+#[test]
+fn the_rest_of_the_rdd_api_matches_answers_computed_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(23);
+    let xs: Vec<i64> = (0..60).map(|_| rng.below(41) as i64 - 20).collect();
+    let ys: Vec<i64> = (0..12).map(|_| rng.below(41) as i64 - 20).collect();
+    let write = |name: &str, v: &[i64]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, v.iter().map(|x| format!("{x}\n")).collect::<String>()).unwrap();
+        path
+    };
+    let (a, b) = (write("a.txt", &xs), write("b.txt", &ys));
+    let run = wisp(
+        &[
+            "run",
+            SHARED_VARS,
+            "--cores",
+            "3",
+            "--",
+            "rdd-api",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    let got: BTreeMap<&str, &str> =
+        run.stdout.lines().map(|l| l.split_once(|c| c == '=' || c == ' ').unwrap()).collect();
+    let mut sorted = xs.clone();
+    sorted.sort();
+    assert_eq!(got["take_ordered"], debug_list(&sorted[..5]));
+    assert_eq!(got["top"], debug_list(sorted.iter().rev().take(5)));
+    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+    xs.iter().for_each(|x| *counts.entry(*x).or_default() += 1);
+    assert_eq!(got["count_by_value"], debug_list(counts.iter().map(|(k, v)| (*k, *v))));
+    assert_eq!(
+        got["zip_with_index"],
+        debug_list(xs.iter().enumerate().map(|(i, x)| (*x, i as u64)))
+    );
+    assert_eq!(got["unique_ids"], format!("{} of {}", xs.len(), xs.len()));
+    let ys_set: BTreeSet<i64> = ys.iter().copied().collect();
+    let xs_set: BTreeSet<i64> = xs.iter().copied().collect();
+    let subtract: Vec<i64> = sorted.iter().copied().filter(|x| !ys_set.contains(x)).collect();
+    assert_eq!(got["subtract"], debug_list(&subtract));
+    assert_eq!(got["intersection"], debug_list(xs_set.intersection(&ys_set)));
+    let mut pairs: Vec<(i64, i64)> =
+        ys.iter().flat_map(|a| ys.iter().map(move |b| (*a, *b))).collect();
+    pairs.sort();
+    assert_eq!(got["cartesian"], debug_list(&pairs));
+    let glom: usize = got["glom"].split(',').map(|n| n.parse::<usize>().unwrap()).sum();
+    assert_eq!(glom, xs.len(), "glom keeps every record: {}", got["glom"]);
+    let y_keys: BTreeSet<i64> = ys.iter().map(|y| y.rem_euclid(5)).collect();
+    let mut sbk: Vec<(i64, i64)> =
+        xs.iter().map(|x| (x.rem_euclid(5), *x)).filter(|(k, _)| !y_keys.contains(k)).collect();
+    sbk.sort();
+    assert_eq!(got["subtract_by_key"], debug_list(&sbk));
+    let three: Vec<i64> = sorted.iter().copied().filter(|x| x.rem_euclid(5) == 3).collect();
+    assert_eq!(got["lookup3"], debug_list(&three));
+
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<i64>() as f64 / n;
+    let var = xs.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / n;
+    let fields: BTreeMap<&str, f64> = got["stats"]
+        .split(' ')
+        .map(|kv| kv.split_once('=').unwrap())
+        .map(|(k, v)| (k, v.parse().unwrap()))
+        .collect();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert_eq!(fields["count"], n);
+    assert!(close(fields["mean"], mean) && close(fields["stdev"], var.sqrt()), "{fields:?}");
+    assert!(close(fields["sample_stdev"], (var * n / (n - 1.0)).sqrt()), "{fields:?}");
+    assert_eq!((fields["min"], fields["max"]), (sorted[0] as f64, *sorted.last().unwrap() as f64));
+    assert!(close(fields["sum"], xs.iter().sum::<i64>() as f64));
+    let ys_mean = ys.iter().sum::<i64>() as f64 / ys.len() as f64;
+    let sums: BTreeMap<&str, f64> = got["sum"]
+        .split(' ')
+        .enumerate()
+        .map(|(i, kv)| if i == 0 { ("sum", kv) } else { kv.split_once('=').unwrap() })
+        .map(|(k, v)| (k, v.parse().unwrap()))
+        .collect();
+    assert!(close(sums["sum"], xs.iter().sum::<i64>() as f64) && close(sums["mean"], ys_mean));
+}

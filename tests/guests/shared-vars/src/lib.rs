@@ -199,6 +199,68 @@ fn files(ctx: &Context, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn to_i64(line: String) -> i64 {
+    line.trim().parse().unwrap_or(i64::MIN)
+}
+
+fn list<T: std::fmt::Debug>(items: &[T]) -> String {
+    items.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(",")
+}
+
+/// `rdd-api A B`: the rest of the RDD API over the numbers of files A and B, one line each.
+fn rdd_api(ctx: &Context, args: &[String]) -> Result<()> {
+    let [a, b] = args else { wisp_guest::bail!("usage: rdd-api A B") };
+    let xs = ctx.text_file(a, 3).map(to_i64);
+    let ys = ctx.text_file(b, 2).map(to_i64);
+    println!("take_ordered={}", list(&xs.take_ordered(5)?));
+    println!("top={}", list(&xs.top(5)?));
+    let mut by_value = xs.count_by_value()?;
+    by_value.sort();
+    println!("count_by_value={}", list(&by_value));
+    println!("zip_with_index={}", list(&xs.zip_with_index()?.collect()?));
+    let mut ids: Vec<u64> = xs.zip_with_unique_id()?.values().collect()?;
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    println!("unique_ids={} of {n}", ids.len());
+    let mut sub = xs.subtract(&ys).collect()?;
+    sub.sort();
+    println!("subtract={}", list(&sub));
+    let mut both = xs.intersection(&ys).collect()?;
+    both.sort();
+    println!("intersection={}", list(&both));
+    let mut pairs = ys.cartesian(&ys)?.collect()?;
+    pairs.sort();
+    println!("cartesian={}", list(&pairs));
+    let glom = xs.glom().collect()?;
+    println!("glom={}", list(&glom.iter().map(Vec::len).collect::<Vec<_>>()));
+    let keyed = xs.key_by(|x: &i64| x.rem_euclid(5));
+    let other = ys.key_by(|y: &i64| y.rem_euclid(5));
+    let mut sbk = keyed.subtract_by_key(&other).collect()?;
+    sbk.sort();
+    println!("subtract_by_key={}", list(&sbk));
+    let mut three = keyed.lookup(3)?;
+    three.sort();
+    println!("lookup3={}", list(&three));
+    let s = xs.map(|x: i64| x as f64).stats()?;
+    println!(
+        "stats count={} mean={:?} min={:?} max={:?} stdev={:?} sample_stdev={:?} sum={:?}",
+        s.count,
+        s.mean,
+        s.min,
+        s.max,
+        s.stdev(),
+        s.sample_stdev(),
+        s.sum()
+    );
+    println!(
+        "sum={:?} mean={:?}",
+        xs.map(|x: i64| x as f64).sum()?,
+        ys.map(|x: i64| x as f64).mean()?
+    );
+    Ok(())
+}
+
 fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         wisp_guest::bail!("usage: shared-vars SCENARIO [ARGS...]");
@@ -212,6 +274,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "pagerank" => pagerank(ctx, rest),
         "checkpoint-no-dir" => checkpoint_no_dir(ctx),
         "files" => files(ctx, rest),
+        "rdd-api" => rdd_api(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other}"),
     }
 }
