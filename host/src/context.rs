@@ -98,13 +98,13 @@ pub(crate) struct Context {
 impl Context {
     /// A context for a job whose own component is `job` (component 0). Its
     /// default parallelism is `default_parallelism`, else the backend's total
-    /// cores; input splits are at most `max_split_bytes` (the application's settings).
+    /// cores; input splits are at most `max_split_bytes` and broadcast values
+    /// `max_broadcast_bytes` (the application's settings).
     pub(crate) fn new(
         job: Arc<ComponentBytes>,
         conf: Conf,
         default_parallelism: Option<u32>,
-        max_split_bytes: u64,
-        max_broadcast_bytes: u64,
+        (max_split_bytes, max_broadcast_bytes): (u64, u64),
         backend: LoopHandle,
         runtime: Arc<Runtime>,
         output_journal: Option<Arc<Journal>>,

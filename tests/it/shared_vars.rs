@@ -435,7 +435,7 @@ fn the_rest_of_the_rdd_api_matches_answers_computed_here() {
     );
     assert!(run.ok(), "{}", run.stderr);
     let got: BTreeMap<&str, &str> =
-        run.stdout.lines().map(|l| l.split_once(|c| c == '=' || c == ' ').unwrap()).collect();
+        run.stdout.lines().map(|l| l.split_once(['=', ' ']).unwrap()).collect();
     let mut sorted = xs.clone();
     sorted.sort();
     assert_eq!(got["take_ordered"], debug_list(&sorted[..5]));

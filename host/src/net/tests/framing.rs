@@ -153,7 +153,8 @@ async fn every_message_type_roundtrips() {
             &l,
         )
         .await;
-        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: Box::new(sample_report()) }, &l)
+            .await;
         let mut failed = sample_report();
         failed.result = Err(WireTaskFailure::FetchFailed {
             shuffle: 1,
@@ -161,7 +162,7 @@ async fn every_message_type_roundtrips() {
             executor: 3,
             message: "gone".into(),
         });
-        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: failed }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: Box::new(failed) }, &l).await;
         roundtrip(MasterReply::Ack, &l).await;
         roundtrip(MasterReply::Reregister, &l).await;
         roundtrip(

@@ -93,7 +93,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                             metrics: Default::default(),
                         }],
                     },
-                    ExecutorRequest::TaskStatus { app: 1, report: sample_report() },
+                    ExecutorRequest::TaskStatus { app: 1, report: Box::new(sample_report()) },
                 ],
                 &small,
             ),
