@@ -20,17 +20,18 @@ use crate::harness::Cluster;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// (app directory, module) of every Python job the tests run.
-const PYTHON_JOBS: [(&str, &str); 6] = [
+const PYTHON_JOBS: [(&str, &str); 7] = [
     ("examples/python-wordcount", "wordcount"),
     ("examples/python-mixed", "mixed_wordcount"),
     ("guest-sdk/python/tests", "raising_job"),
     ("guest-sdk/python/tests", "bad_record_job"),
     ("guest-sdk/python/tests", "api_job"),
     ("guest-sdk/python/tests", "mixed_api_job"),
+    ("guest-sdk/python/tests", "shared_job"),
 ];
 
 /// Builds the Python jobs with the SDK's build script (once per test process) and returns one component's path.
-fn python_job(module: &str) -> PathBuf {
+pub(crate) fn python_job(module: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let outputs: Vec<String> =
         PYTHON_JOBS.iter().map(|(_, m)| format!("target/python/{m}.wasm")).collect();

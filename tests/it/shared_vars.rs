@@ -490,3 +490,33 @@ fn the_rest_of_the_rdd_api_matches_answers_computed_here() {
         .collect();
     assert!(close(sums["sum"], xs.iter().sum::<i64>() as f64) && close(sums["mean"], ys_mean));
 }
+
+#[test]
+fn python_broadcasts_accumulators_and_checkpoints_match_answers_computed_here() {
+    let job = crate::python::python_job("shared_job");
+    let dir = tempfile::tempdir().unwrap();
+    let (text, e) = numbers_input(8, 300);
+    let input = dir.path().join("numbers.txt");
+    std::fs::write(&input, text).unwrap();
+    let (n, entries) = (1000u64, 10u64);
+    let name_len = |x: u64| format!("v{}", (x % entries) * 7).len() as u64;
+    let run = wisp(
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--",
+            &n.to_string(),
+            &entries.to_string(),
+            input.to_str().unwrap(),
+            dir.path().join("checkpoints").to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], format!("total={}", (0..n).map(name_len).sum::<u64>()));
+    assert_eq!(lines[1], format!("count={}", e.good));
+    let half: f64 = e.sum as f64 / 2.0;
+    assert_eq!(lines[2], format!("bad={} half_sum={half:?} seen={}", e.bad, e.bad_lines.join("|")));
+    assert_eq!(lines[3], format!("checkpointed={:?}", (0..10).map(name_len).collect::<Vec<_>>()));
+}

@@ -261,6 +261,57 @@ fn rdd_api(ctx: &Context, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The rows `(i, key)` of seed partition `p`: `i` in `p*rows/parts..(p+1)*rows/parts`.
+fn rows_of(
+    p: u64,
+    (rows, parts, keys): &(u64, u64, u64),
+) -> impl Iterator<Item = (u64, u64)> + use<> {
+    let keys = *keys;
+    (p * rows / parts..(p + 1) * rows / parts).map(move |i| (i, i.wrapping_mul(7919) % keys))
+}
+
+fn wrapping_add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
+}
+
+/// `bjoin MODE ROWS KEYS PARTS`: joins ROWS generated rows `(i, key)` with a KEYS-row table
+/// `key -> "name-KEY"`, as a broadcast (map-side) join or a shuffle join (MODE `broadcast` or
+/// `shuffle`); prints `checksum=` the wrapping sum of `i * 31 + len(name)` over the rows.
+fn bjoin(ctx: &Context, args: &[String]) -> Result<()> {
+    let [mode, rows, keys, parts] = args else {
+        wisp_guest::bail!("usage: bjoin broadcast|shuffle ROWS KEYS PARTS")
+    };
+    let rows: u64 = parse_arg("rows", rows)?;
+    let keys: u64 = parse_arg("keys", keys)?;
+    let parts: u64 = parse_arg("parts", parts)?;
+    let table: Vec<String> = (0..keys).map(|k| format!("name-{k}")).collect();
+    let big = ctx.parallelize(0..parts, parts as u32).flat_map_with(rows_of, (rows, parts, keys));
+    let checksum = match mode.as_str() {
+        "broadcast" => {
+            let bc = ctx.broadcast(&table)?;
+            big.map_with(
+                |(i, k): (u64, u64), t: &Broadcast<Vec<String>>| {
+                    i.wrapping_mul(31).wrapping_add(t.value()[k as usize].len() as u64)
+                },
+                bc,
+            )
+            .fold(0, wrapping_add)?
+        }
+        "shuffle" => {
+            let lookup = ctx.parallelize((0..keys).zip(table), parts as u32);
+            big.map(|(i, k): (u64, u64)| (k, i))
+                .join(&lookup)
+                .map(|(_, (i, name)): (u64, (u64, String))| {
+                    i.wrapping_mul(31).wrapping_add(name.len() as u64)
+                })
+                .fold(0, wrapping_add)?
+        }
+        other => wisp_guest::bail!("unknown mode {other}"),
+    };
+    println!("checksum={checksum}");
+    Ok(())
+}
+
 fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         wisp_guest::bail!("usage: shared-vars SCENARIO [ARGS...]");
@@ -275,6 +326,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "checkpoint-no-dir" => checkpoint_no_dir(ctx),
         "files" => files(ctx, rest),
         "rdd-api" => rdd_api(ctx, rest),
+        "bjoin" => bjoin(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other}"),
     }
 }
