@@ -192,6 +192,22 @@ fn broadcast_values_reach_every_executor_of_a_cluster() {
     assert!(run.ok(), "{}", run.stderr);
     assert!(run.stdout.lines().any(|l| l == format!("total={expected}")), "{}", run.stdout);
     assert!(run.stdout.contains("broadcast 0 does not exist or was destroyed"), "{}", run.stdout);
+    // The table's encoding (a list of strings: `u32le len ++ bytes` each) arrives once per
+    // executor that ran its tasks, however many of those tasks it ran.
+    let table: u64 = (0..entries).map(|k| 4 + format!("v{}", k * 7).len() as u64).sum();
+    let needle = format!("bytes={table}");
+    let received: Vec<usize> = (1..=2)
+        .map(|i| {
+            let log = std::fs::read_to_string(cluster.executor_log_path(i)).unwrap_or_default();
+            log.lines()
+                .filter(|l| l.contains("shipped bytes received"))
+                .filter(|l| l.split_whitespace().any(|w| w == needle))
+                .count()
+        })
+        .collect();
+    eprintln!("broadcast of {table} bytes received per executor: {received:?}");
+    assert!(received.iter().all(|&n| n <= 1), "at most once per executor: {received:?}");
+    assert!(received.iter().sum::<usize>() >= 1, "shipped at least once: {received:?}");
 }
 
 #[test]
