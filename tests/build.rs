@@ -16,6 +16,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("api-job", "WISP_GUEST_API_JOB"),
     ("hostile", "WISP_GUEST_HOSTILE"),
     ("tokenizer", "WISP_GUEST_TOKENIZER"),
+    ("raw-guest-v0-1", "WISP_GUEST_RAW_V0_1"),
+    ("shared-vars", "WISP_GUEST_SHARED_VARS"),
 ];
 
 fn main() {

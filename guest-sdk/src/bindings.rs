@@ -12,7 +12,10 @@ wit_bindgen::generate!({
     export_macro_name: "__export_wisp_job",
     default_bindings_module: "wisp_guest::__private::bindings",
     runtime_path: "wisp_guest::__private::wit_bindgen::rt",
-    with: { "wisp:task/types@0.1.0": wisp_guest_functions::wisp::task::types },
+    with: {
+        "wisp:task/types@0.2.0": wisp_guest_functions::wisp::task::types,
+        "wisp:task/shared@0.2.0": wisp_guest_functions::wisp::task::shared,
+    },
 });
 
 /// The `types` interface (shared with the `functions` world).

@@ -7,6 +7,7 @@ use crate::bindings::types::Batch;
 use crate::bindings::wisp::task::driver;
 use crate::error::{Error, Result};
 use crate::rdd::Rdd;
+use crate::shared::{Accumulator, Broadcast};
 use crate::{Data, codec};
 
 /// The job's handle on the engine, given to the job's `run` function.
@@ -51,6 +52,99 @@ impl Context {
     #[must_use]
     pub fn conf(&self, key: &str) -> Option<String> {
         driver::conf(key)
+    }
+
+    /// Ships `value` to each executor once (Spark's `broadcast`); read it in a
+    /// function with [`Broadcast::value`], passing the handle as the function's argument.
+    ///
+    /// # Errors
+    ///
+    /// When the encoded value exceeds `wisp.broadcast.maxBytes`.
+    pub fn broadcast<T: Data>(&self, value: &T) -> Result<Broadcast<T>> {
+        Broadcast::register(value)
+    }
+
+    /// The directory [`Rdd::checkpoint`] writes into (each application writes below it).
+    ///
+    /// # Errors
+    ///
+    /// When the directory cannot be created.
+    pub fn set_checkpoint_dir(&self, path: &str) -> Result<()> {
+        driver::set_checkpoint_dir(path).map_err(Error::msg)
+    }
+
+    /// The lines of a file or directory as raw bytes (no U+FFFD replacement, for
+    /// Latin-1 and other non-UTF-8 data); `\r\n` ends a line like `\n`.
+    pub fn binary_lines(&self, path: &str, min_partitions: u32) -> Rdd<serde_bytes::ByteBuf> {
+        Rdd::from_driver(driver::binary_lines(path, min_partitions.max(1)))
+    }
+
+    /// One `(path, content)` pair per file of a directory (Spark's `wholeTextFiles`).
+    pub fn whole_text_files(&self, path: &str, min_partitions: u32) -> Rdd<(String, String)> {
+        Rdd::from_driver(driver::whole_text_files(path, min_partitions.max(1)))
+    }
+
+    /// A sum of `i64` (wrapping), 0 until tasks add.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (the driver refuses nothing here).
+    pub fn long_accumulator(&self) -> Result<Accumulator<i64, i64>> {
+        Accumulator::create(driver::AccumulatorKind::LongSum)
+    }
+
+    /// A sum of `f64`, 0.0 until tasks add.
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn double_accumulator(&self) -> Result<Accumulator<f64, f64>> {
+        Accumulator::create(driver::AccumulatorKind::DoubleSum)
+    }
+
+    /// The smallest `i64` added (`None` before any).
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn long_min_accumulator(&self) -> Result<Accumulator<i64, Option<i64>>> {
+        Accumulator::create(driver::AccumulatorKind::LongMin)
+    }
+
+    /// The largest `i64` added (`None` before any).
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn long_max_accumulator(&self) -> Result<Accumulator<i64, Option<i64>>> {
+        Accumulator::create(driver::AccumulatorKind::LongMax)
+    }
+
+    /// The smallest `f64` added (`None` before any).
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn double_min_accumulator(&self) -> Result<Accumulator<f64, Option<f64>>> {
+        Accumulator::create(driver::AccumulatorKind::DoubleMin)
+    }
+
+    /// The largest `f64` added (`None` before any).
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn double_max_accumulator(&self) -> Result<Accumulator<f64, Option<f64>>> {
+        Accumulator::create(driver::AccumulatorKind::DoubleMax)
+    }
+
+    /// Every value added, in the order the partitions' updates were merged.
+    ///
+    /// # Errors
+    ///
+    /// As [`long_accumulator`](Context::long_accumulator).
+    pub fn collection_accumulator<T: Data>(&self) -> Result<Accumulator<T, Vec<T>>> {
+        Accumulator::create(driver::AccumulatorKind::Collection)
     }
 
     /// The partitions of all the given RDDs, in order (Spark's `union`).

@@ -71,11 +71,14 @@ pub mod named;
 mod ops;
 mod pipeline;
 mod rdd;
+mod shared;
 
 pub use context::{Context, args_array, parse_arg};
 pub use error::{Error, Result};
 pub use pipeline::stages::PartitionIter;
-pub use rdd::{Rdd, StorageLevel};
+pub use rdd::{Rdd, StatCounter, StorageLevel};
+pub use serde_bytes::ByteBuf;
+pub use shared::{Accumulator, Broadcast};
 
 /// What a record type must be: serializable, deserializable and owned.
 pub trait Data: serde::Serialize + serde::de::DeserializeOwned + 'static {}
@@ -85,7 +88,8 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Data for T {}
 /// Everything a job usually needs.
 pub mod prelude {
     pub use crate::{
-        Context, Data, Error, PartitionIter, Rdd, Result, StorageLevel, args_array, parse_arg,
+        Accumulator, Broadcast, Context, Data, Error, PartitionIter, Rdd, Result, StorageLevel,
+        args_array, parse_arg,
     };
 }
 

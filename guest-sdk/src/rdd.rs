@@ -7,7 +7,10 @@
 //! anything (checked at compile time); parameters travel through the
 //! `*_with` variants, serialized into the op.
 
+mod more;
 mod pair;
+
+pub use more::StatCounter;
 
 use std::marker::PhantomData;
 
@@ -285,6 +288,19 @@ impl<T: Data> Rdd<T> {
     /// Keeps this RDD's partitions once computed, at `level`; returns `self`.
     pub fn persist(&self, level: StorageLevel) -> Rdd<T> {
         self.then(|id| driver::persist(id, level.into()).map(|()| id))
+    }
+
+    /// Writes this RDD's partitions into the checkpoint directory now (a job) and
+    /// returns an RDD reading them back: its lineage starts there (Spark's
+    /// `checkpoint`, eager, returning the checkpointed RDD).
+    pub fn checkpoint(&self) -> Rdd<T> {
+        self.then(driver::checkpoint)
+    }
+
+    /// Keeps this RDD's partitions on the executors and computes them now (a job);
+    /// later jobs start from them (Spark's `localCheckpoint`, eager).
+    pub fn local_checkpoint(&self) -> Rdd<T> {
+        self.then(driver::local_checkpoint)
     }
 
     /// [`Rdd::persist`] in memory.

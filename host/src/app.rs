@@ -86,7 +86,7 @@ pub(crate) fn run(
     backend: &dyn ExecutorBackend,
 ) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
-    let AppSettings { scheduler, default_parallelism, max_split_bytes, store, output_codec } =
+    let AppSettings { scheduler, default_parallelism, max_split_bytes, store, output_codec, max_broadcast_bytes } =
         spec.settings;
     let scheduler = Scheduler::new(scheduler);
     let start = LogLine::AppStart {
@@ -111,6 +111,7 @@ pub(crate) fn run(
             max_split_bytes,
             stores: crate::store::Stores::new(store),
             codec: output_codec,
+            max_broadcast_bytes,
         },
         driver_loop.handle(),
         runtime.clone(),

@@ -1,5 +1,6 @@
 //! The executor's block manager (cached partitions in memory or on local disk, least recently used evicted first) and input splits (`input`).
 
+pub(crate) mod formats;
 pub(crate) mod input;
 
 use std::collections::HashMap;

@@ -5,6 +5,8 @@
 //! actions submit one job each to the backend and block until it ends.
 
 mod actions;
+mod checkpoint;
+mod shared;
 mod temporary_output;
 mod wit_driver;
 
@@ -59,6 +61,23 @@ pub(crate) enum ContextError {
     /// A job failed.
     #[error("job failed: {message}")]
     JobFailed { message: String },
+    /// A broadcast variable that was never made or was destroyed.
+    #[error("broadcast {id} was destroyed (or never made)")]
+    NoBroadcast { id: u32 },
+    /// A broadcast value past `wisp.broadcast.maxBytes`.
+    #[error("broadcast value of {bytes} bytes exceeds wisp.broadcast.maxBytes ({max} bytes)")]
+    BroadcastTooLarge { bytes: u64, max: u64 },
+    /// An accumulator never made.
+    #[error("unknown accumulator id {id}")]
+    UnknownAccumulator { id: u32 },
+    /// `accumulator-add` from the job's main.
+    #[error(
+        "accumulator {id}: add is only allowed inside tasks, not from the job's main (the driver reads accumulators; it does not add to them)"
+    )]
+    AddOnDriver { id: u32 },
+    /// `checkpoint` before `set-checkpoint-dir`.
+    #[error("checkpoint of rdd {id}: no checkpoint directory (call set_checkpoint_dir first)")]
+    NoCheckpointDir { id: u32 },
 }
 
 /// Driver state of one application.
@@ -73,6 +92,10 @@ pub(crate) struct Context {
     output_journal: Option<Arc<Journal>>,
     /// The driver's object-store clients and the output compression.
     io: InputOutput,
+    /// Broadcast variables by id (none once destroyed).
+    broadcasts: Vec<Option<Arc<ComponentBytes>>>,
+    /// Where `checkpoint` writes (`set-checkpoint-dir`).
+    checkpoint_dir: Option<PathBuf>,
 }
 
 /// How the driver cuts input (listing local files or a store) and writes output.
@@ -83,12 +106,15 @@ pub(crate) struct InputOutput {
     pub(crate) stores: Arc<crate::store::Stores>,
     /// `wisp.output.compress`.
     pub(crate) codec: crate::store::Codec,
+    /// Largest broadcast value (`wisp.broadcast.maxBytes`): what the driver may ship to executors.
+    pub(crate) max_broadcast_bytes: u64,
 }
 
 impl Context {
     /// A context for a job whose own component is `job` (component 0). Its
     /// default parallelism is `default_parallelism`, else the backend's total
-    /// cores; `io` says how input is cut and output written (the application's settings).
+    /// cores; `io` says how input is cut, output written and how big a broadcast may be
+    /// (the application's settings).
     pub(crate) fn new(
         job: Arc<ComponentBytes>,
         conf: Conf,
@@ -109,6 +135,8 @@ impl Context {
             default_parallelism,
             output_journal,
             io,
+            broadcasts: Vec::new(),
+            checkpoint_dir: None,
         }
     }
 

@@ -46,9 +46,12 @@ pub(crate) use events::{EventRecord, StageKind};
 pub(crate) use outputs::{CacheRegistry, MapOutputs};
 pub(crate) use plan::PlanError;
 
+use crate::accumulators::AccumUpdate;
 use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
 use crate::lineage::Lineage;
-use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc, TaskReport};
+use crate::task::{
+    BlockId, ComponentBytes, ResultKind, ResultValue, SharedVars, TaskDesc, TaskReport,
+};
 use crate::task_scheduler::{Assignment, ExecutorPlace, TaskScheduler};
 use jobs::Job;
 use stages::{Stage, StageRole};
@@ -85,6 +88,8 @@ pub enum SchedulerEvent {
         result: ResultKind,
         /// The loaded components, indexed by `ComponentId`.
         components: Arc<Vec<Arc<ComponentBytes>>>,
+        /// The application's broadcast variables and accumulators when the job was submitted.
+        shared: SharedVars,
     },
     /// The caller gave up on a job.
     JobCancelled { job: JobId },
@@ -118,6 +123,10 @@ pub enum SchedulerCommand {
     DropBlocks { executor: ExecutorId, blocks: Vec<BlockId> },
     /// Append to the event log.
     Record(EventRecord),
+    /// Merge the accumulator updates of a task attempt: the first successful
+    /// attempt of its (stage, partition); later ones (retries, speculative
+    /// copies, recomputations after lost map outputs) never produce this.
+    MergeAccumulators { updates: Vec<AccumUpdate> },
 }
 
 /// The scheduler core: DAG scheduler state plus the task scheduler.
@@ -136,6 +145,10 @@ pub struct Scheduler {
     next_stage: u32,
     now: Duration,
     commands: Vec<SchedulerCommand>,
+    /// The newest job's broadcast variables and accumulators, given to every task.
+    shared: SharedVars,
+    /// (stage, partition) whose accumulator updates were merged: each at most once.
+    accumulated: FxHashSet<(StageId, u32)>,
 }
 
 impl Scheduler {
@@ -153,6 +166,8 @@ impl Scheduler {
             next_stage: 0,
             now: Duration::ZERO,
             commands: Vec::new(),
+            shared: SharedVars::default(),
+            accumulated: FxHashSet::default(),
         }
     }
 
@@ -172,7 +187,16 @@ impl Scheduler {
             SchedulerEvent::ExecutorLost { executor, reason } => {
                 self.executor_lost(executor, &reason)
             }
-            SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components } => {
+            SchedulerEvent::JobSubmitted {
+                job,
+                lineage,
+                rdd,
+                partitions,
+                result,
+                components,
+                shared,
+            } => {
+                self.shared = shared;
                 self.job_submitted(job, lineage, rdd, partitions, result, components)
             }
             SchedulerEvent::JobCancelled { job } => {
@@ -276,7 +300,13 @@ impl Scheduler {
                 ctx.result_task(stage.rdd, a.id.partition, &self.jobs[job].kind, a.executor)?
             }
         };
-        Ok(TaskDesc { id: a.id, plan, sink, limits: self.config.task_limits.clone() })
+        Ok(TaskDesc {
+            id: a.id,
+            plan,
+            sink,
+            limits: self.config.task_limits.clone(),
+            shared: self.shared.clone(),
+        })
     }
 
     fn plan_context<'a>(&'a self, stage: &'a Stage) -> plan::PlanContext<'a> {

@@ -8,13 +8,14 @@
 //! process, or processes behind a master) is behind `ExecutorBackend`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::accumulators::Accumulators;
 use crate::dag::{Scheduler, SchedulerCommand, SchedulerEvent};
 use crate::event_log::LogLine;
 use crate::event_log::lines::{Outcome, ms};
@@ -22,7 +23,7 @@ use crate::ids::{AppId, ExecutorId, JobId, RddId, TaskId};
 use crate::lineage::Lineage;
 use crate::memory::MemoryUse;
 use crate::observe::Recorder;
-use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, TaskDesc};
+use crate::task::{BlockId, ComponentBytes, ResultKind, ResultValue, SharedVars, TaskDesc};
 
 /// How often the loop ticks when idle.
 const TICK: Duration = Duration::from_millis(100);
@@ -84,6 +85,8 @@ pub(crate) struct LoopHandle {
     cores: Arc<AtomicU32>,
     /// Set when the application is cancelled (cluster mode: the submitter gave up).
     cancel: Option<Arc<AtomicBool>>,
+    /// The application's accumulators: the loop merges accepted updates, the context reads.
+    accumulators: Arc<Mutex<Accumulators>>,
 }
 
 impl LoopHandle {
@@ -100,13 +103,21 @@ impl LoopHandle {
         partitions: Vec<u32>,
         result: ResultKind,
         components: Arc<Vec<Arc<ComponentBytes>>>,
+        shared: SharedVars,
     ) -> Result<Vec<ResultValue>, String> {
         let job = JobId(self.next_job.fetch_add(1, Ordering::Relaxed));
         let _span = tracing::info_span!("job", app = %self.app, %job, %rdd).entered();
         tracing::debug!(partitions = partitions.len(), "job submitted");
         let (reply, rx) = crossbeam_channel::bounded(1);
-        let event =
-            SchedulerEvent::JobSubmitted { job, lineage, rdd, partitions, result, components };
+        let event = SchedulerEvent::JobSubmitted {
+            job,
+            lineage,
+            rdd,
+            partitions,
+            result,
+            components,
+            shared,
+        };
         self.tx
             .send(LoopMessage::Submit { job, event, reply })
             .map_err(|_| "the scheduler has stopped".to_string())?;
@@ -128,6 +139,11 @@ impl LoopHandle {
                 Err(RecvTimeoutError::Timeout) => {}
             }
         }
+    }
+
+    /// The application's accumulators (merged by the loop as tasks are accepted).
+    pub(crate) fn accumulators(&self) -> std::sync::MutexGuard<'_, Accumulators> {
+        self.accumulators.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Tells the scheduler an RDD is no longer persisted.
@@ -153,9 +169,11 @@ impl RunningLoop {
     ) -> std::io::Result<RunningLoop> {
         let (tx, rx) = crossbeam_channel::bounded::<LoopMessage>(LOOP_CHANNEL_CAPACITY);
         let port = backend.port();
+        let accumulators = Arc::new(Mutex::new(Accumulators::default()));
+        let merged = accumulators.clone();
         let thread = std::thread::Builder::new()
             .name(format!("wisp-driver-loop-{}", app.0))
-            .spawn(move || run(app, scheduler, rx, port, recorder, Instant::now()))?;
+            .spawn(move || run(app, scheduler, rx, port, recorder, merged, Instant::now()))?;
         backend.attach(&tx);
         let handle = LoopHandle {
             app,
@@ -163,6 +181,7 @@ impl RunningLoop {
             next_job: Arc::new(AtomicU32::new(0)),
             cores: backend.cores(),
             cancel,
+            accumulators,
         };
         Ok(RunningLoop { handle, thread: Some(thread) })
     }
@@ -228,6 +247,7 @@ fn run(
     rx: Receiver<LoopMessage>,
     mut port: Box<dyn ExecutorPort>,
     mut recorder: Recorder,
+    accumulators: Arc<Mutex<Accumulators>>,
     start: Instant,
 ) {
     let _app_span = tracing::info_span!("app", %app).entered();
@@ -307,6 +327,9 @@ fn run(
                 }
                 SchedulerCommand::DropBlocks { executor, blocks } => {
                     port.drop_blocks(executor, &blocks)
+                }
+                SchedulerCommand::MergeAccumulators { updates } => {
+                    accumulators.lock().unwrap_or_else(|p| p.into_inner()).merge_updates(updates)
                 }
                 SchedulerCommand::Record(record) => {
                     if recorder.is_active() {

@@ -24,7 +24,7 @@ use crate::spill::SpillSpace;
 use crate::task::{MapBlock, TaskDesc, TaskFailure, TaskMetrics, TaskReport};
 #[cfg(any(test, feature = "testing"))]
 use crate::testing::TestFaults;
-use crate::wasm::{GuestOutput, Runtime, Sandbox};
+use crate::wasm::{GuestOutput, Runtime, Sandbox, TaskShared};
 
 /// Target bytes of a batch pushed into guests.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
@@ -118,6 +118,8 @@ pub(crate) struct TaskState<'a> {
     pub(crate) live: Option<&'a LiveMetrics>,
     /// The task's sandbox, resolved when its first guest starts.
     sandbox: Option<Sandbox>,
+    /// The broadcast variables its guests read and the accumulator updates they make.
+    shared: Arc<TaskShared>,
     /// The task's memory account and spill directory (created on its first spill).
     pub(crate) spill: SpillSpace,
     /// The end of what its guests wrote (at most `TASK_LOG_BYTES`).
@@ -135,6 +137,7 @@ impl TaskState<'_> {
                 .sandbox(&self.task.limits, Some(dir))
                 .map_err(|e| guest_failure(e.to_string()))?;
             sandbox.account = Some(self.spill.account().clone());
+            sandbox.shared = self.shared.clone();
             if let Some(dir) = &sandbox.scratch {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| io_failure("cannot create the scratch directory", dir, e))?;
@@ -324,6 +327,7 @@ impl Executor {
             cached: Vec::new(),
             live,
             sandbox: None,
+            shared: Arc::new(TaskShared::new(&task.shared)),
             spill: SpillSpace::new(self.spill_dir(task), Arc::new(self.memory.task())),
             log: String::new(),
         };
@@ -344,7 +348,10 @@ impl Executor {
             tracing::debug!(failure = %f.message(), "task failed");
         }
         tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "task done");
+        // A failed attempt's updates never count.
+        let accumulators = if result.is_ok() { state.shared.take_updates() } else { Vec::new() };
         TaskReport {
+            accumulators,
             task: task.id.task,
             executor: self.config.id,
             result,

@@ -41,3 +41,9 @@ id_type!(
     /// An application: one job component's run (`wisp run`, or one `wisp submit` on a master).
     /// Task, RDD and shuffle ids are per application.
     AppId, "app-");
+id_type!(
+    /// A broadcast variable of an application.
+    BroadcastId, "broadcast-");
+id_type!(
+    /// An accumulator of an application.
+    AccumulatorId, "accumulator-");

@@ -18,6 +18,7 @@
 //! Test-only code (fault injection, protocol probes, the fuzz entry point) is
 //! compiled only with the `testing` feature, in `wisp::testing`.
 
+mod accumulators;
 mod app;
 mod block;
 mod builtins;

@@ -192,6 +192,23 @@ pub struct FileSplit {
     pub end: u64,
 }
 
+/// How a `Files` source turns file bytes into records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// The lines a split owns as `bytes` records: no U+FFFD replacement (`binary-lines`).
+    RawLines,
+    /// One `(path, content)` pair of strings per whole file (`whole-text-files`).
+    WholeText,
+    /// `u32le length ++ bytes` framed records, one whole file per split (checkpoints).
+    Records,
+}
+
+impl FileFormat {
+    /// Every format, in the order of their wire numbers.
+    pub const ALL: [FileFormat; 3] =
+        [FileFormat::RawLines, FileFormat::WholeText, FileFormat::Records];
+}
+
 /// A record-level step the host runs itself, without guest code.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostStep {
@@ -215,6 +232,9 @@ pub enum RddKind {
     TextFile { splits: Vec<FileSplit> },
     /// Records given by the driver, one slice per partition.
     Parallel { slices: Vec<Arc<Batch>> },
+    /// Files read in `format`: partition `i` reads `parts[i]` (a checkpoint's
+    /// files, raw lines, whole files).
+    Files { format: FileFormat, parts: Vec<Vec<FileSplit>> },
     /// A narrow step applied to each partition of the parent.
     Narrow { parent: RddId, step: NarrowStep },
     /// The partitions of every parent, in order.
@@ -347,7 +367,9 @@ impl Lineage {
     /// The dependencies of an RDD, in parent order.
     pub fn dependencies(&self, id: RddId) -> Vec<Dependency> {
         match &self.node(id).kind {
-            RddKind::TextFile { .. } | RddKind::Parallel { .. } => Vec::new(),
+            RddKind::TextFile { .. } | RddKind::Parallel { .. } | RddKind::Files { .. } => {
+                Vec::new()
+            }
             RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => {
                 vec![Dependency::Narrow(*parent)]
             }

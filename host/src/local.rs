@@ -124,6 +124,7 @@ impl ExecutorPort for LocalPort {
         if let Err(QueueFull((task, _))) = self.tasks.try_run((task, cancel)) {
             tracing::error!(task = %task.id.task, "no free task slot for a launched task");
             let report = TaskReport {
+                accumulators: Vec::new(),
                 task: task.id.task,
                 executor,
                 result: Err(TaskFailure::Host {

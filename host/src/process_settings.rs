@@ -36,6 +36,8 @@ pub(crate) struct AppSettings {
     pub(crate) store: StoreSettings,
     /// Compression of `save-as-text-file`'s part files (`wisp.output.compress`).
     pub(crate) output_codec: Codec,
+    /// Largest broadcast variable (`wisp.broadcast.maxBytes`).
+    pub(crate) max_broadcast_bytes: u64,
 }
 
 impl AppSettings {
@@ -48,6 +50,7 @@ impl AppSettings {
             max_split_bytes: conf.read(&keys::MAX_PARTITION_BYTES)?,
             store: StoreSettings::from_conf(conf)?,
             output_codec: output_codec(conf)?,
+            max_broadcast_bytes: conf.read(&keys::BROADCAST_MAX_BYTES)?,
         })
     }
 }

@@ -11,8 +11,11 @@ use std::time::Duration;
 
 use crate::settings::{Conf, ConfigError, keys};
 
-use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
-use crate::lineage::{CogroupOutput, FileSplit, HostStep, Op, Partitioner, StorageLevel};
+use crate::accumulators::{AccumUpdate, AccumulatorKind};
+use crate::ids::{BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::lineage::{
+    CogroupOutput, FileFormat, FileSplit, HostStep, Op, Partitioner, StorageLevel,
+};
 use crate::records::Batch;
 
 /// A component's bytes and content hash (sha256 hex), shared without copying.
@@ -81,6 +84,8 @@ pub enum Source {
     Cached { block: BlockId, executor: ExecutorId },
     /// Blocks of a shuffle.
     Shuffle(ShuffleRead),
+    /// Whole files or byte ranges read in another format than text lines.
+    Files { format: FileFormat, splits: Vec<FileSplit> },
 }
 
 /// Host-side reduce steps that need the whole input before they emit.
@@ -130,6 +135,9 @@ pub enum ResultKind {
     SaveText { dir: PathBuf, codec: Codec },
     /// Up to this many keys of pair records, sampled uniformly (for range bounds).
     SampleKeys(u32),
+    /// Write the records, each as `u32le length ++ bytes`, to `{dir}/part-NNNNN`
+    /// (a reliable checkpoint; committed per task by rename like `SaveText`).
+    SaveRecords { dir: PathBuf },
 }
 
 /// Where a task's output records go.
@@ -193,6 +201,19 @@ pub struct TaskDesc {
     pub sink: TaskSink,
     /// The job's sandbox settings for its guests.
     pub limits: TaskLimits,
+    /// The broadcast variables and accumulators its guests may use.
+    pub shared: SharedVars,
+}
+
+/// The application's shared variables a task can reach: live broadcast
+/// variables (their bytes travel like components: by hash, once per executor)
+/// and the kinds of its accumulators (index = id).
+#[derive(Clone, Debug, Default)]
+pub struct SharedVars {
+    /// Live broadcast variables.
+    pub broadcasts: Arc<Vec<(BroadcastId, Arc<ComponentBytes>)>>,
+    /// Every accumulator's kind.
+    pub accumulators: Arc<Vec<AccumulatorKind>>,
 }
 
 /// A job's sandbox settings for each of its tasks (`wisp.task.*`), as the job
@@ -364,6 +385,9 @@ pub struct TaskReport {
     pub result: Result<TaskOutput, TaskFailure>,
     /// Blocks the task cached on its executor.
     pub cached: Vec<BlockId>,
+    /// The attempt's accumulator updates (merged by the driver only for the
+    /// first successful attempt of its stage partition).
+    pub accumulators: Vec<AccumUpdate>,
     /// Counters.
     pub metrics: TaskMetrics,
     /// The end of what the task's guests wrote to stdout and stderr (bounded; empty if nothing).

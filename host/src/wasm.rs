@@ -12,9 +12,11 @@ mod capture;
 pub(crate) mod guest_instance;
 mod host_state;
 mod no_driver;
+mod shared_vars;
 mod stats;
 mod stop;
 mod stoppable_io;
+mod v0_1;
 mod validate;
 
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub(crate) use guest_instance::trap_message;
 pub(crate) use guest_instance::{GuestError, GuestInstance, GuestOutput};
 pub(crate) use host_state::HostState;
+pub(crate) use shared_vars::TaskShared;
 pub(crate) use stats::{MeteredLimits, RuntimeStats};
 pub(crate) use validate::{ComponentError, check_header};
 pub(crate) use validate::{one_line, root_message};
@@ -62,6 +65,8 @@ pub(crate) struct Sandbox {
     pub scratch: Option<PathBuf>,
     /// The task's memory account its guests' linear memory is charged to (none: not charged).
     pub account: Option<Arc<TaskMemory>>,
+    /// The task's broadcast variables and accumulator updates.
+    pub shared: Arc<TaskShared>,
 }
 
 /// A compiled component ready to instantiate.
@@ -184,7 +189,15 @@ impl Runtime {
             });
         }
         let scratch = if job.scratch || d.scratch { scratch } else { None };
-        Ok(Sandbox { memory, timeout, deadline, fuel, scratch, account: None })
+        Ok(Sandbox {
+            memory,
+            timeout,
+            deadline,
+            fuel,
+            scratch,
+            account: None,
+            shared: Arc::default(),
+        })
     }
 
     /// Its counters (instantiations, compile cache, guest memory).

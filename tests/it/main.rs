@@ -15,6 +15,7 @@ mod memory;
 mod python;
 mod reliability;
 mod scheduling;
+mod shared_vars;
 mod stoppable;
 mod store;
 mod web;

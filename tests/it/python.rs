@@ -20,17 +20,18 @@ use crate::harness::Cluster;
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// (app directory, module) of every Python job the tests run.
-const PYTHON_JOBS: [(&str, &str); 6] = [
+const PYTHON_JOBS: [(&str, &str); 7] = [
     ("examples/python-wordcount", "wordcount"),
     ("examples/python-mixed", "mixed_wordcount"),
     ("guest-sdk/python/tests", "raising_job"),
     ("guest-sdk/python/tests", "bad_record_job"),
     ("guest-sdk/python/tests", "api_job"),
     ("guest-sdk/python/tests", "mixed_api_job"),
+    ("guest-sdk/python/tests", "shared_job"),
 ];
 
 /// Builds the Python jobs with the SDK's build script (once per test process) and returns one component's path.
-fn python_job(module: &str) -> PathBuf {
+pub(crate) fn python_job(module: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let outputs: Vec<String> =
         PYTHON_JOBS.iter().map(|(_, m)| format!("target/python/{m}.wasm")).collect();
@@ -159,13 +160,13 @@ fn a_component_built_against_another_wisp_task_version_is_refused_naming_the_ver
     let dir = tempfile::tempdir().unwrap();
     let wit = std::fs::read_to_string(root.join("wit/task.wit")).unwrap();
     assert!(
-        wit.contains("package wisp:task@0.1.0;"),
-        "this test assumes the contract is wisp:task@0.1.0"
+        wit.contains("package wisp:task@0.2.0;"),
+        "this test assumes the contract is wisp:task@0.2.0"
     );
     std::fs::create_dir(dir.path().join("wit")).unwrap();
     std::fs::write(
         dir.path().join("wit/task.wit"),
-        wit.replace("package wisp:task@0.1.0;", "package wisp:task@0.0.9;"),
+        wit.replace("package wisp:task@0.2.0;", "package wisp:task@0.0.9;"),
     )
     .unwrap();
     let old = dir.path().join("old.wasm");
@@ -184,7 +185,7 @@ fn a_component_built_against_another_wisp_task_version_is_refused_naming_the_ver
     // As a job, and as a functions component loaded by a current job.
     let line = the_error_line(&wisp(&["run", old.to_str().unwrap()], RUN_TIMEOUT));
     assert!(
-        line.contains("built against wisp:task@0.0.9; this host implements wisp:task@0.1.0"),
+        line.contains("built against wisp:task@0.0.9; this host implements wisp:task@0.2.0"),
         "the error should name both versions: {line}"
     );
     let out = dir.path().join("out");

@@ -16,6 +16,10 @@ pub const JOIN: &str = env!("WISP_GUEST_JOIN");
 pub const PAGERANK: &str = env!("WISP_GUEST_PAGERANK");
 /// The job written against the WIT with plain wit-bindgen (no SDK).
 pub const RAW_GUEST: &str = env!("WISP_GUEST_RAW");
+/// `RAW_GUEST` built against `wisp:task@0.1.0` (the compatibility fixture).
+pub const RAW_GUEST_V0_1: &str = env!("WISP_GUEST_RAW_V0_1");
+/// Broadcast variables, accumulators and checkpoints.
+pub const SHARED_VARS: &str = env!("WISP_GUEST_SHARED_VARS");
 /// The API-coverage job.
 pub const API_JOB: &str = env!("WISP_GUEST_API_JOB");
 /// Misbehaving and probing guests for the sandbox tests.

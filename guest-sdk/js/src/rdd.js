@@ -10,7 +10,7 @@
 // type. The types travel to executors in each op's args (JSON: `in`, `out`
 // and, for fold, the encoded zero as `zero`).
 
-import * as driver from 'wisp:task/driver@0.1.0';
+import * as driver from 'wisp:task/driver@0.2.0';
 
 import * as C from './codec.js';
 import { aggregatorName, declaredType, label, nameOf } from './functions.js';

@@ -23,9 +23,10 @@ from . import builtins
 from .codec import Codec, CodecError, U64Type as U64
 from .functions import Aggregator, Function, Functions, fn
 from .rdd import Context, Rdd, WispError
+from .shared import Accumulator, Broadcast, SharedError
 from .task import format_traceback as _format_traceback
 
-__all__ = ["builtins", "Aggregator", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
+__all__ = ["Accumulator", "Aggregator", "Broadcast", "SharedError", "builtins", "Codec", "CodecError", "Context", "Function", "Functions", "Rdd", "U64", "WispError", "fn", "main"]
 
 
 def main(run):

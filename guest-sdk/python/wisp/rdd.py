@@ -77,6 +77,22 @@ class Context:
         batch = _batch([c.encode(v) for v in values])
         return Rdd(_call(driver.parallelize, batch, num_slices or _default_partitions()), c)
 
+    def broadcast(self, value, codec=None):
+        """Ships `value` to each executor once; returns its `wisp.Broadcast` (handles count from 0)."""
+        from . import shared as _shared
+
+        return _shared.make_broadcast(value, codec)
+
+    def accumulator(self, kind: str = "long-sum", codec=None):
+        """A new `wisp.Accumulator` of `kind` (handles count from 0)."""
+        from . import shared as _shared
+
+        return _shared.make_accumulator(kind, codec)
+
+    def set_checkpoint_dir(self, path: str) -> None:
+        """The directory `Rdd.checkpoint` writes into."""
+        _call(driver.set_checkpoint_dir, path)
+
     def load_functions(self, path: str) -> "_functions.Functions":
         """Loads a `functions` component (a library of another language's transformations, e.g. Rust) from `path`.
 
@@ -191,6 +207,14 @@ class Rdd:
 
     def coalesce(self, num_partitions: int) -> "Rdd":
         return Rdd(_call(driver.coalesce, self.id, num_partitions), self.codec)
+
+    def checkpoint(self) -> "Rdd":
+        """Writes the partitions into the checkpoint directory now; the RDD returned reads them (lineage cut)."""
+        return Rdd(_call(driver.checkpoint, self.id), self.codec)
+
+    def local_checkpoint(self) -> "Rdd":
+        """Keeps the partitions on the executors and computes them now."""
+        return Rdd(_call(driver.local_checkpoint, self.id), self.codec)
 
     def cache(self) -> "Rdd":
         _call(driver.persist, self.id, driver.StorageLevel.MEMORY_ONLY)

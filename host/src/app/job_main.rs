@@ -4,8 +4,9 @@ use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
+use wasmtime::component::ComponentExportIndex;
+
 use crate::context::Context;
-use crate::wasm::job_bindings::JobPre;
 use crate::wasm::{
     ComponentError, HostState, LoadedComponent, MeteredLimits, Runtime, one_line, root_message,
     trap_message,
@@ -25,11 +26,20 @@ pub enum JobMainError {
     Trapped { message: String },
 }
 
-/// Checks that a loaded component implements the `job` world.
-pub(crate) fn check_job(component: &LoadedComponent) -> Result<JobPre<HostState>, ComponentError> {
-    JobPre::new(component.pre.clone())
-        .map_err(|e| ComponentError::NotJob { message: root_message(&e) })
+/// Checks that a loaded component implements the `job` world (of any version the host
+/// runs: `run` is the world's own export, unversioned, and the pipeline was found at load).
+pub(crate) fn check_job(
+    component: &LoadedComponent,
+) -> Result<ComponentExportIndex, ComponentError> {
+    component
+        .pre
+        .component()
+        .get_export_index(None, "run")
+        .ok_or_else(|| ComponentError::NotJob { message: "missing export `run`".to_string() })
 }
+
+/// `run(args) -> result<_, string>` of an instance.
+type RunFunc = wasmtime::component::TypedFunc<(Vec<String>,), (Result<(), String>,)>;
 
 /// Instantiates the job with `context` as its driver and calls `run(args)`; gives the context back afterwards.
 ///
@@ -42,7 +52,7 @@ pub(super) fn run(
     args: &[String],
     stdout: Option<std::fs::File>,
 ) -> (Result<(), JobMainError>, Option<Context>) {
-    let pre = match check_job(component) {
+    let run_export = match check_job(component) {
         Ok(p) => p,
         Err(e) => return (Err(e.into()), Some(context)),
     };
@@ -73,11 +83,14 @@ pub(super) fn run(
     }
     // The main is not time-limited: actions block inside host calls, not in wasm.
     store.set_epoch_deadline(u64::MAX / 2);
-    let result = match pre.instantiate(&mut store) {
+    let instance = component.pre.instantiate(&mut store).and_then(|instance| {
+        instance.get_typed_func::<(Vec<String>,), (Result<(), String>,)>(&mut store, run_export)
+    });
+    let result = match instance {
         Err(e) => Err(JobMainError::Trapped {
             message: format!("cannot instantiate job: {}", root_message(&e)),
         }),
-        Ok(job) => match job.call_run(&mut store, args) {
+        Ok(run) => match call_run(&mut store, &run, args) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(JobMainError::Failed { message: one_line(&message) }),
             Err(e) => Err(JobMainError::Trapped { message: trap_message(&e, &stderr.contents()) }),
@@ -89,6 +102,15 @@ pub(super) fn run(
         let _ = std::io::stderr().write_all(&text);
     }
     (result, take_context(store))
+}
+
+fn call_run(
+    store: &mut Store<HostState>,
+    run: &RunFunc,
+    args: &[String],
+) -> wasmtime::Result<Result<(), String>> {
+    let (result,) = run.call(&mut *store, (args.to_vec(),))?;
+    Ok(result)
 }
 
 /// The context back out of the main's store.

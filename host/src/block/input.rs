@@ -172,6 +172,16 @@ pub(crate) fn read_split_lines<E>(
     split: &FileSplit,
     stores: &Stores,
     batch_bytes: usize,
+    consume: impl FnMut(&Batch) -> Result<(), E>,
+) -> Result<ReadStats, ReadError<E>> {
+    read_lines(split, batch_bytes, false, consume)
+}
+
+/// `read_split_lines`, or with `raw` each line's bytes as they are (no U+FFFD replacement).
+pub(crate) fn read_lines<E>(
+    split: &FileSplit,
+    batch_bytes: usize,
+    raw: bool,
     mut consume: impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
     let mut stats = ReadStats::default();
@@ -208,11 +218,11 @@ pub(crate) fn read_split_lines<E>(
                 if skipping {
                     skipping = false;
                 } else {
-                    if nl > valid {
+                    if !raw && nl > valid {
                         // One validation covers every complete line read so far (fast path: copy as is).
                         valid = cursor + utf8_prefix(&buf[cursor..last_nl]);
                     }
-                    push_line(&mut batch, &buf[cursor..nl], nl <= valid);
+                    push_line(&mut batch, &buf[cursor..nl], raw || nl <= valid);
                     stats.lines += 1;
                     stats.bytes += line_len;
                 }
@@ -229,7 +239,7 @@ pub(crate) fn read_split_lines<E>(
             }
             None if eof => {
                 if cursor < filled && !skipping {
-                    push_line(&mut batch, &buf[cursor..filled], false);
+                    push_line(&mut batch, &buf[cursor..filled], raw);
                     stats.lines += 1;
                     stats.bytes += (filled - cursor) as u64;
                 }

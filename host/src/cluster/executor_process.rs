@@ -446,7 +446,7 @@ async fn send_statuses(
         state.ended(app, task);
         if let Err(e) = call::<_, MasterReply>(
             &conn,
-            &ExecutorRequest::TaskStatus { app: app.0, report },
+            &ExecutorRequest::TaskStatus { app: app.0, report: Box::new(report) },
             limits,
         )
         .await

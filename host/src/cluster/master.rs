@@ -213,7 +213,7 @@ async fn executor_request(
         }
         ExecutorRequest::TaskStatus { app, report } => {
             if known {
-                task_status(id, AppId(app), report, shared);
+                task_status(id, AppId(app), *report, shared);
             }
             MasterReply::Ack
         }

@@ -28,8 +28,18 @@ impl Context {
         }
         let lineage = Arc::new(self.lineage.clone());
         self.backend
-            .run_job(lineage, rdd, partitions, result, self.components.clone())
+            .run_job(lineage, rdd, partitions, result, self.components.clone(), self.shared_vars())
             .map_err(|message| ContextError::JobFailed { message })
+    }
+
+    /// Runs a job over every partition whose results are `Saved` (written by the tasks).
+    pub(super) fn run_job_all(
+        &mut self,
+        rdd: RddId,
+        result: ResultKind,
+    ) -> Result<(), ContextError> {
+        let parts = self.all_partitions(rdd)?;
+        self.run_job(rdd, parts, result).map(drop)
     }
 
     fn all_partitions(&self, rdd: RddId) -> Result<Vec<u32>, ContextError> {

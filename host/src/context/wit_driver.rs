@@ -1,9 +1,11 @@
 //! The WIT `driver` interface implemented by the `Context`: a job main's store calls these.
 
-use crate::ids::{ComponentId, RddId};
+use crate::accumulators::AccumulatorKind;
+use crate::ids::{AccumulatorId, BroadcastId, ComponentId, RddId};
 use crate::lineage::{JoinKind, Op, OpKind, StorageLevel};
 use crate::records::Batch;
 use crate::wasm::job_bindings::wisp::task::driver::{self as wit, Host};
+use crate::wasm::job_bindings::wisp::task::shared::Host as SharedHost;
 use crate::wasm::job_bindings::wisp::task::types as witt;
 
 use super::{Context, ContextError};
@@ -194,5 +196,60 @@ impl Host for Context {
 
     fn save_as_text_file(&mut self, rdd: u32, path: String) -> Result<(), String> {
         self.with(|c| c.save_as_text_file(RddId(rdd), &path))
+    }
+
+    fn broadcast(&mut self, value: Vec<u8>) -> Result<u32, String> {
+        self.with(|c| c.broadcast(value).map(|b| b.0))
+    }
+
+    fn destroy_broadcast(&mut self, id: u32) -> Result<(), String> {
+        self.with(|c| c.destroy_broadcast(BroadcastId(id)))
+    }
+
+    fn accumulator(&mut self, kind: wit::AccumulatorKind) -> Result<u32, String> {
+        let kind = match kind {
+            wit::AccumulatorKind::LongSum => AccumulatorKind::LongSum,
+            wit::AccumulatorKind::DoubleSum => AccumulatorKind::DoubleSum,
+            wit::AccumulatorKind::LongMin => AccumulatorKind::LongMin,
+            wit::AccumulatorKind::LongMax => AccumulatorKind::LongMax,
+            wit::AccumulatorKind::DoubleMin => AccumulatorKind::DoubleMin,
+            wit::AccumulatorKind::DoubleMax => AccumulatorKind::DoubleMax,
+            wit::AccumulatorKind::Collection => AccumulatorKind::Collection,
+        };
+        Ok(Context::accumulator(self, kind).0)
+    }
+
+    fn accumulator_value(&mut self, id: u32) -> Result<Vec<u8>, String> {
+        self.with(|c| Context::accumulator_value(c, AccumulatorId(id)))
+    }
+
+    fn set_checkpoint_dir(&mut self, path: String) -> Result<(), String> {
+        self.with(|c| c.set_checkpoint_dir(&path))
+    }
+
+    fn checkpoint(&mut self, rdd: u32) -> Result<u32, String> {
+        self.with(|c| c.checkpoint(RddId(rdd)).map(|r| r.0))
+    }
+
+    fn local_checkpoint(&mut self, rdd: u32) -> Result<u32, String> {
+        self.with(|c| c.local_checkpoint(RddId(rdd)).map(|r| r.0))
+    }
+
+    fn binary_lines(&mut self, path: String, min_partitions: u32) -> Result<u32, String> {
+        self.with(|c| c.binary_lines(&path, min_partitions).map(|r| r.0))
+    }
+
+    fn whole_text_files(&mut self, path: String, min_partitions: u32) -> Result<u32, String> {
+        self.with(|c| c.whole_text_files(&path, min_partitions).map(|r| r.0))
+    }
+}
+
+impl SharedHost for Context {
+    fn broadcast_value(&mut self, id: u32) -> Result<Vec<u8>, String> {
+        self.with(|c| Context::broadcast_value(c, BroadcastId(id)))
+    }
+
+    fn accumulator_add(&mut self, id: u32, _value: Vec<u8>) -> Result<(), String> {
+        Err(ContextError::AddOnDriver { id }.to_string())
     }
 }

@@ -174,6 +174,10 @@ impl PlanContext<'_> {
             RddKind::Parallel { slices } => {
                 Plan::Read(Source::Slice(slices.get(p).ok_or_else(missing)?.clone()))
             }
+            RddKind::Files { format, parts } => Plan::Read(Source::Files {
+                format: *format,
+                splits: parts.get(p).ok_or_else(missing)?.clone(),
+            }),
             RddKind::Narrow { parent, step } => {
                 let input = self.rdd_plan(*parent, partition, on, caching)?;
                 match step {
@@ -335,7 +339,7 @@ impl PlanContext<'_> {
                         }
                     }
                 }
-                RddKind::Parallel { .. } => {}
+                RddKind::Parallel { .. } | RddKind::Files { .. } => {}
                 RddKind::Narrow { parent, .. } => stack.push(Visit::Rdd(*parent, p)),
                 RddKind::Union { parents } => {
                     let mut offset = 0u32;

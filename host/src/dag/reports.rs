@@ -35,6 +35,12 @@ impl Scheduler {
                 let Ok(output) = report.result else {
                     unreachable!("succeeded outcome of a failed report")
                 };
+                // Once per (stage, partition): a rerun after lost map outputs
+                // or a second successful copy adds nothing.
+                let first = self.accumulated.insert((ended.id.stage, ended.id.partition));
+                if first && !report.accumulators.is_empty() {
+                    self.emit(SchedulerCommand::MergeAccumulators { updates: report.accumulators });
+                }
                 self.task_succeeded(&ended, output);
             }
             TaskOutcome::TooManyFailures { message } => self.abort_stage(ended.id.stage, message),

@@ -98,7 +98,7 @@ fn shuffle_deps(
             }
         };
         match &node.kind {
-            RddKind::TextFile { .. } | RddKind::Parallel { .. } => {}
+            RddKind::TextFile { .. } | RddKind::Parallel { .. } | RddKind::Files { .. } => {}
             RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => narrow(*parent),
             RddKind::Union { parents } => parents.iter().rev().for_each(|p| narrow(*p)),
             RddKind::Shuffled { dep, .. } => deps.push(dep.clone()),
@@ -236,7 +236,9 @@ impl Scheduler {
                 }
             };
             let shuffles: Vec<&ShuffleDep> = match &node.kind {
-                RddKind::TextFile { .. } | RddKind::Parallel { .. } => Vec::new(),
+                RddKind::TextFile { .. } | RddKind::Parallel { .. } | RddKind::Files { .. } => {
+                    Vec::new()
+                }
                 RddKind::Narrow { parent, .. } | RddKind::Coalesce { parent, .. } => {
                     narrow(*parent);
                     Vec::new()

@@ -163,6 +163,22 @@ fn read_source(
             st.publish();
             Ok(())
         }
+        Source::Files { format, splits } => {
+            let batch_bytes = st.executor.config().batch_bytes;
+            let mut records = 0u64;
+            let stats = crate::block::formats::read_files(*format, splits, batch_bytes, |b| {
+                records += b.len() as u64;
+                out.push(b)
+            })
+            .map_err(|e| match e {
+                crate::block::input::ReadError::Sink(f) => f,
+                other => host_failure(other.to_string()),
+            })?;
+            st.metrics.records_read += records;
+            st.metrics.bytes_read += stats.bytes;
+            st.publish();
+            Ok(())
+        }
         Source::Slice(batch) => {
             st.metrics.records_read += batch.len() as u64;
             st.metrics.bytes_read += batch.byte_len() as u64;

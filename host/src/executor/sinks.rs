@@ -68,6 +68,11 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
                 ResultKind::SaveText { dir, codec } => save_text(st, dir, *codec)?,
+                ResultKind::SaveRecords { dir } => {
+                    let name = format!("part-{:05}", st.task.id.partition);
+                    save_local(st, dir, &name, Codec::None, true)?;
+                    ResultValue::Saved
+                }
             };
             Ok(TaskOutput::Result(value))
         }
@@ -158,6 +163,8 @@ impl BatchSink for KeySampler {
 struct TextWriter<W: Write> {
     /// The writer, until the sink is finished.
     file: Option<Encoder<W>>,
+    /// Records framed as `u32le length ++ bytes` (checkpoint files) rather than lines.
+    framed: bool,
     records: u64,
     bytes: u64,
     /// Time writing.
@@ -169,12 +176,16 @@ impl<W: Write> BatchSink for TextWriter<W> {
         let t = Instant::now();
         let file = self.file.as_mut().expect("no push after the sink is finished");
         for r in batch.iter() {
-            file.write_all(r)
-                .and_then(|()| file.write_all(b"\n"))
-                .map_err(|e| host_failure(format!("writing output: {e}")))?;
+            let written = if self.framed {
+                file.write_all(&(r.len() as u32).to_le_bytes()).and_then(|()| file.write_all(r))
+            } else {
+                file.write_all(r).and_then(|()| file.write_all(b"\n"))
+            };
+            written.map_err(|e| host_failure(format!("writing output: {e}")))?;
         }
         self.records += batch.len() as u64;
-        self.bytes += batch.byte_len() as u64 + batch.len() as u64;
+        let per_record = if self.framed { 4 } else { 1 };
+        self.bytes += batch.byte_len() as u64 + per_record * batch.len() as u64;
         self.us += elapsed_us(t);
         Ok(())
     }
@@ -184,17 +195,21 @@ impl<W: Write> BatchSink for TextWriter<W> {
 fn save_text(st: &mut TaskState<'_>, dir: &Path, codec: Codec) -> Result<ResultValue, TaskFailure> {
     let name = format!("part-{:05}{}", st.task.id.partition, codec.extension());
     match Location::of_path(dir).map_err(|e| host_failure(e.to_string()))? {
-        Location::Local(dir) => save_local(st, &dir, &name, codec).map(|()| ResultValue::Saved),
+        Location::Local(dir) => {
+            save_local(st, &dir, &name, codec, false).map(|()| ResultValue::Saved)
+        }
         Location::Object(url) => save_object(st, &url.child(&name), codec).map(ResultValue::Staged),
     }
 }
 
-/// Writes the partition to a task-attempt file, then renames it to `part-NNNNN` (task commit).
+/// Writes the partition (as lines, or `framed` records) to a task-attempt file, then renames it
+/// to `part-NNNNN` (task commit).
 fn save_local(
     st: &mut TaskState<'_>,
     dir: &Path,
     name: &str,
     codec: Codec,
+    framed: bool,
 ) -> Result<(), TaskFailure> {
     let task = st.task;
     let final_path = dir.join(name);
@@ -202,7 +217,7 @@ fn save_local(
     let file = std::fs::File::create(&temp).map_err(|e| io_failure("cannot create", &temp, e))?;
     let file = encoder(codec, std::io::BufWriter::with_capacity(1 << 20, file))
         .map_err(|e| io_failure("cannot create", &temp, e))?;
-    let mut sink = TextWriter { file: Some(file), records: 0, bytes: 0, us: 0 };
+    let mut sink = TextWriter { file: Some(file), framed, records: 0, bytes: 0, us: 0 };
     let written = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         let t = Instant::now();
         let file = sink.file.take().expect("the writer is there until finished");
@@ -237,7 +252,7 @@ fn save_object(
     let stores = st.executor.config().stores.clone();
     let upload = PartUpload::create(&stores, url).map_err(|e| host_failure(e.to_string()))?;
     let file = encoder(codec, upload).map_err(|e| host_failure(format!("{url}: {e}")))?;
-    let mut sink = TextWriter { file: Some(file), records: 0, bytes: 0, us: 0 };
+    let mut sink = TextWriter { file: Some(file), framed: false, records: 0, bytes: 0, us: 0 };
     let staged = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         let t = Instant::now();
         let file = sink.file.take().expect("the writer is there until finished");

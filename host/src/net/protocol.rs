@@ -267,8 +267,8 @@ pub(crate) enum ExecutorRequest {
     TaskStatus {
         /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
         app: u32,
-        /// Its report.
-        report: WireTaskReport,
+        /// Its report (boxed: the other variant is small).
+        report: Box<WireTaskReport>,
     },
 }
 

@@ -264,6 +264,17 @@ pub(crate) static MAX_PARTITION_BYTES: Key = Key {
     doc: "largest input split of `text-file` (Hadoop's sizing: `min(total / minPartitions, this)`)",
 };
 
+/// Largest broadcast variable.
+pub(crate) static BROADCAST_MAX_BYTES: Key = Key {
+    name: "wisp.broadcast.maxBytes",
+    kind: Kind::Bytes { min: 1, max: u64::MAX },
+    default: DefaultValue::Value("1g"),
+    unit: "",
+    scope: APPLICATION,
+    section: Section::InputAndShuffle,
+    doc: "largest value `broadcast` accepts (its bytes are kept on the driver and once on each executor)",
+};
+
 /// Bytes a shuffle writer buffers before spilling.
 pub(crate) static SHUFFLE_SPILL_MEMORY: Key = Key {
     name: "wisp.shuffle.spill.memory",
@@ -623,6 +634,7 @@ pub(crate) static KEYS: &[&Key] = &[
     &STAGE_MAX_CONSECUTIVE_ATTEMPTS,
     &DEFAULT_PARALLELISM,
     &MAX_PARTITION_BYTES,
+    &BROADCAST_MAX_BYTES,
     &SHUFFLE_SPILL_MEMORY,
     &REDUCER_MAX_BYTES_IN_FLIGHT,
     &EXECUTOR_MEMORY,

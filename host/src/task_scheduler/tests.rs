@@ -29,6 +29,7 @@ fn set(stage: u32, partitions: &[u32]) -> TaskSet {
 
 fn report(a: &Assignment, result: Result<TaskOutput, TaskFailure>) -> TaskReport {
     TaskReport {
+        accumulators: Vec::new(),
         task: a.id.task,
         executor: a.executor,
         result,

@@ -405,6 +405,7 @@ mod tests {
             plan: Plan::Read(Source::Slice(Default::default())),
             sink,
             limits: Default::default(),
+            shared: Default::default(),
         }
     }
 

@@ -16,8 +16,20 @@ pub(crate) mod job {
     });
 }
 
-/// The exported interface every Wisp component must have.
-pub(super) const PIPELINE_INTERFACE: &str = "wisp:task/pipeline@0.1.0";
+/// Bindings of the `job` world of `wisp:task@0.1.0` (`wit/0.1.0/task.wit`), for components
+/// built against it: only its `driver` is generated (its `types` are the current ones, which
+/// 0.2.0 left unchanged); calls go to the same driver (`v0_1.rs`).
+pub(crate) mod job_v0_1 {
+    wasmtime::component::bindgen!({
+        world: "job",
+        path: "../wit/0.1.0",
+        with: { "wisp:task/types@0.1.0": super::job::wisp::task::types },
+    });
+}
+
+/// The exported pipeline interface, by version: every Wisp component exports one.
+pub(super) const PIPELINE_INTERFACES: [&str; 2] =
+    ["wisp:task/pipeline@0.2.0", "wisp:task/pipeline@0.1.0"];
 
 /// Export indices of the pipeline's functions in one component, looked up once.
 #[derive(Clone, Debug)]
@@ -33,9 +45,10 @@ impl PipelineExports {
         let missing = |what: &str| ComponentError::NotPipeline {
             message: format!("missing export `{what}`"),
         };
-        let iface = component
-            .get_export_index(None, PIPELINE_INTERFACE)
-            .ok_or_else(|| missing(PIPELINE_INTERFACE))?;
+        let iface = PIPELINE_INTERFACES
+            .iter()
+            .find_map(|name| component.get_export_index(None, name))
+            .ok_or_else(|| missing(PIPELINE_INTERFACES[0]))?;
         let get = |name: &str| {
             component.get_export_index(Some(&iface), name).ok_or_else(|| missing(name))
         };

@@ -135,7 +135,7 @@ impl GuestInstance {
         let limits = MeteredLimits::new(limits, Some(runtime.stats().clone()))
             .with_account(sandbox.account.clone());
         let stop = Stop::new(cancel.clone(), sandbox.deadline);
-        let state = HostState::for_task(wasi.build(), limits, stop.clone());
+        let state = HostState::for_task(wasi.build(), limits, stop.clone(), sandbox.shared.clone());
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
         if runtime.meters_fuel() {

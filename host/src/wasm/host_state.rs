@@ -1,12 +1,16 @@
-//! The per-store host state: a sandboxed WASI context, resource limits, and the store's `driver` (a refusing one inside tasks).
+//! The per-store host state: a sandboxed WASI context, resource limits, the store's `driver` (a refusing one inside tasks) and its shared variables.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::job::wisp::task::driver::{self, Host as DriverHost};
+use super::bindings::job::wisp::task::shared::{self, Host as SharedHost};
 use super::bindings::job::wisp::task::types;
+use super::bindings::job_v0_1::wisp::task::driver as driver_v0_1;
+use super::shared_vars::TaskShared;
 use super::stats::MeteredLimits;
 use super::stop::Stop;
 use super::validate::ComponentError;
@@ -15,13 +19,14 @@ use super::validate::ComponentError;
 ///
 /// A job's main gets the application's driver (its context); a task's store
 /// gets one that refuses every call, since the driver lives on the driver
-/// only. The runtime never knows what implements it.
-pub(crate) trait Driver: DriverHost + Send {
+/// only. The runtime never knows what implements it. A job main's store asks
+/// it for broadcast values and accumulator adds too (`shared`).
+pub(crate) trait Driver: DriverHost + SharedHost + Send {
     /// The implementation itself, for its owner to take back after the main ended.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 }
 
-impl<T: DriverHost + Send + 'static> Driver for T {
+impl<T: DriverHost + SharedHost + Send + 'static> Driver for T {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
         self
     }
@@ -36,17 +41,26 @@ pub(crate) struct HostState {
     pub(crate) driver: Box<dyn Driver>,
     /// When the guest's waits inside `wasi:io` must end (its task cancelled or out of time).
     pub(crate) stop: Stop,
+    /// A task's broadcast variables and accumulator updates (none in a job main's store,
+    /// whose `shared` calls go to its driver).
+    pub(crate) shared: Option<Arc<TaskShared>>,
 }
 
 impl HostState {
     /// The state of a task's store: no driver, waits that end at `stop`.
-    pub(crate) fn for_task(wasi: WasiCtx, limits: MeteredLimits, stop: Stop) -> HostState {
+    pub(crate) fn for_task(
+        wasi: WasiCtx,
+        limits: MeteredLimits,
+        stop: Stop,
+        shared: Arc<TaskShared>,
+    ) -> HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
             limits,
             driver: Box::new(super::no_driver::NotOnTheDriver),
             stop,
+            shared: Some(shared),
         }
     }
 
@@ -56,7 +70,14 @@ impl HostState {
         limits: MeteredLimits,
         driver: Box<dyn Driver>,
     ) -> HostState {
-        HostState { wasi, table: ResourceTable::new(), limits, driver, stop: Stop::never() }
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            driver,
+            stop: Stop::never(),
+            shared: None,
+        }
     }
 }
 
@@ -75,9 +96,40 @@ impl HasData for StoreDriver {
 
 impl types::Host for HostState {}
 
-/// Adds the `driver` interface (and its `types`) to the linker: calls go to the store's driver.
+impl SharedHost for HostState {
+    fn broadcast_value(&mut self, id: u32) -> Result<Vec<u8>, String> {
+        match &self.shared {
+            Some(task) => task.broadcast_value(id),
+            None => self.driver.broadcast_value(id),
+        }
+    }
+
+    fn accumulator_add(&mut self, id: u32, value: Vec<u8>) -> Result<(), String> {
+        match &self.shared {
+            Some(task) => task.accumulator_add(id, value),
+            None => self.driver.accumulator_add(id, value),
+        }
+    }
+}
+
+/// Projects a store's state onto its driver as the 0.1.0 `driver` (`v0_1.rs` delegates).
+struct StoreDriverV0_1;
+
+impl HasData for StoreDriverV0_1 {
+    type Data<'a> = super::v0_1::DriverV0_1<'a>;
+}
+
+/// Adds the `driver` and `shared` interfaces (and their `types`) to the linker, in this
+/// version and as 0.1.0: calls go to the store's driver and shared variables.
 pub(crate) fn add_driver_to_linker(linker: &mut Linker<HostState>) -> Result<(), ComponentError> {
     types::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
         .and_then(|()| driver::add_to_linker::<HostState, StoreDriver>(linker, |s| &mut *s.driver))
+        .and_then(|()| shared::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s))
+        .and_then(|()| linker.instance("wisp:task/types@0.1.0").map(drop))
+        .and_then(|()| {
+            driver_v0_1::add_to_linker::<HostState, StoreDriverV0_1>(linker, |s| {
+                super::v0_1::DriverV0_1(&mut *s.driver)
+            })
+        })
         .map_err(|e| ComponentError::Engine { message: format!("{e:#}") })
 }

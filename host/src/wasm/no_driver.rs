@@ -1,6 +1,7 @@
 //! The `driver` a task's store gets: every call fails, since only a job's main talks to the driver.
 
-use super::bindings::job::wisp::task::driver::{Host, JoinKind, StorageLevel};
+use super::bindings::job::wisp::task::driver::{AccumulatorKind, Host, JoinKind, StorageLevel};
+use super::bindings::job::wisp::task::shared::Host as SharedHost;
 use super::bindings::job::wisp::task::types::{Batch, Op};
 
 /// Refuses every driver call (tasks run on executors, away from the application).
@@ -104,6 +105,43 @@ impl Host for NotOnTheDriver {
         refused()
     }
     fn save_as_text_file(&mut self, _rdd: u32, _path: String) -> Result<(), String> {
+        refused()
+    }
+    fn broadcast(&mut self, _value: Vec<u8>) -> Result<u32, String> {
+        refused()
+    }
+    fn destroy_broadcast(&mut self, _id: u32) -> Result<(), String> {
+        refused()
+    }
+    fn accumulator(&mut self, _kind: AccumulatorKind) -> Result<u32, String> {
+        refused()
+    }
+    fn accumulator_value(&mut self, _id: u32) -> Result<Vec<u8>, String> {
+        refused()
+    }
+    fn set_checkpoint_dir(&mut self, _path: String) -> Result<(), String> {
+        refused()
+    }
+    fn checkpoint(&mut self, _rdd: u32) -> Result<u32, String> {
+        refused()
+    }
+    fn local_checkpoint(&mut self, _rdd: u32) -> Result<u32, String> {
+        refused()
+    }
+    fn binary_lines(&mut self, _path: String, _min_partitions: u32) -> Result<u32, String> {
+        refused()
+    }
+    fn whole_text_files(&mut self, _path: String, _min_partitions: u32) -> Result<u32, String> {
+        refused()
+    }
+}
+
+/// A task's store answers `shared` calls from its own task state (`HostState`), never from here.
+impl SharedHost for NotOnTheDriver {
+    fn broadcast_value(&mut self, _id: u32) -> Result<Vec<u8>, String> {
+        refused()
+    }
+    fn accumulator_add(&mut self, _id: u32, _value: Vec<u8>) -> Result<(), String> {
         refused()
     }
 }

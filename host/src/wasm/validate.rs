@@ -14,7 +14,7 @@ pub enum ComponentError {
     Invalid { message: String },
     /// Built against another version of the `wisp:task` contract.
     #[error(
-        "component was built against wisp:task@{theirs}; this host implements wisp:task@{ours} (rebuild it with this Wisp's wit/ and SDK)"
+        "component was built against wisp:task@{theirs}; this host implements wisp:task@{ours} and 0.1.0 (rebuild it with this Wisp's wit/ and SDK)"
     )]
     OtherVersion {
         /// The version the component imports or exports.
@@ -27,11 +27,13 @@ pub enum ComponentError {
     Link { message: String },
     /// Does not export `wisp:task/pipeline`.
     #[error(
-        "component does not export the wisp:task/pipeline interface (version 0.1.0): {message}"
+        "component does not export the wisp:task/pipeline interface (version 0.2.0 or 0.1.0): {message}"
     )]
     NotPipeline { message: String },
     /// Does not implement the `job` world (no `run` export).
-    #[error("component does not implement the wisp:task job world (version 0.1.0): {message}")]
+    #[error(
+        "component does not implement the wisp:task job world (version 0.2.0 or 0.1.0): {message}"
+    )]
     NotJob { message: String },
     /// The engine could not be set up.
     #[error("wasm engine: {message}")]
@@ -50,8 +52,11 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), ComponentError> {
     }
 }
 
-/// The `wisp:task` version this host implements.
-pub(super) const WIT_VERSION: &str = "0.1.0";
+/// The `wisp:task` version this host implements (it also runs components built against 0.1.0).
+pub(super) const WIT_VERSION: &str = "0.2.0";
+
+/// The older `wisp:task` versions this host still runs unchanged.
+const OLDER_WIT_VERSIONS: [&str; 1] = ["0.1.0"];
 
 /// A `wisp:task` version other than ours among a component's imports and exports, if any.
 pub(super) fn other_wit_version(
@@ -66,7 +71,8 @@ pub(super) fn other_wit_version(
         .collect();
     names.iter().find_map(|name| {
         let version = name.strip_prefix("wisp:task/")?.split_once('@')?.1;
-        (version != WIT_VERSION).then(|| version.to_string())
+        (version != WIT_VERSION && !OLDER_WIT_VERSIONS.contains(&version))
+            .then(|| version.to_string())
     })
 }
 

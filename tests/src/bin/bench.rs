@@ -1,6 +1,6 @@
 //! Benchmarks (not timed tests): word count vs a native Rust baseline in the same run, per-task overhead, and cluster mode.
 //!
-//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui|python|store] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
+//! `cargo run --release -p wisp-tests --bin wisp-bench -- [--size-mib N] [--tasks N,N] [--only local|cluster|languages|faults|joins|out-of-core|ui|python|store|broadcast] [--sort-mib N] [--runs N] [--languages c,javascript,python]`
 //!
 //! The languages section (`--only languages`; not part of the default run, as
 //! interpreted guests take minutes on a large corpus) runs the word count of
@@ -23,6 +23,10 @@
 //! prints the slowdown and the task attempts rerun (from the event log: task
 //! starts beyond the first of each stage partition), and checks every output
 //! against the fault-free one.
+//!
+//! The broadcast section (`--only broadcast`; not part of the default run) times
+//! a 5M-row × 100k-key join as a broadcast join and as a shuffle join, same
+//! answer (`bench/broadcast.rs`).
 //!
 //! The joins section (`--only joins`; not part of the default run) times a
 //! 5M × 1M-row join and 10 iterations of PageRank on a 2M-edge graph against
@@ -67,6 +71,8 @@ use wisp_tests::{
     write_corpus,
 };
 
+#[path = "bench/broadcast.rs"]
+mod broadcast;
 #[path = "bench/faults.rs"]
 mod faults;
 #[path = "bench/joins.rs"]
@@ -193,6 +199,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut task_counts = vec![1000u32, 10_000];
     let (mut local, mut cluster, mut langs, mut faults) = (true, true, false, false);
     let mut join_section = false;
+    let mut broadcast_section = false;
     let mut sort_mib = None;
     let mut ui = false;
     let mut store_section = false;
@@ -211,8 +218,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
                 Some("ui") => (local, cluster, ui) = (false, false, true),
                 Some("python") => (local, cluster, python) = (false, false, true),
                 Some("store") => (local, cluster, store_section) = (false, false, true),
+                Some("broadcast") => (local, cluster, broadcast_section) = (false, false, true),
                 _ => anyhow::bail!(
-                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python|store"
+                    "--only local|cluster|languages|faults|joins|out-of-core|ui|python|store|broadcast"
                 ),
             },
             "--languages" => {
@@ -245,6 +253,9 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     if join_section {
         return joins::bench_joins(&data_dir);
+    }
+    if broadcast_section {
+        return broadcast::bench_broadcast(runs);
     }
     if let Some(mib) = sort_mib {
         return out_of_core::bench_out_of_core(&data_dir, mib);

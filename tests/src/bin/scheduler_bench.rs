@@ -200,6 +200,7 @@ impl SimCluster {
                         _ => Vec::new(),
                     };
                     self.launches.push_back(TaskReport {
+                        accumulators: Vec::new(),
                         task: task.id.task,
                         executor,
                         result: Ok(TaskOutput::Result(ResultValue::Count(1))),
@@ -238,6 +239,7 @@ impl SimCluster {
             partitions: (0..n).collect(),
             result: ResultKind::Count,
             components: components.clone(),
+            shared: Default::default(),
         });
         while done.is_none() {
             let Some(report) = self.launches.pop_front() else {

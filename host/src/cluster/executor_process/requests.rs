@@ -74,6 +74,8 @@ fn launch(
                 message: format!("component bytes hash to {actual}, not {}", up.hash),
             });
         }
+        // Components and broadcast values alike: each arrives once per executor.
+        tracing::info!(%app, hash = %up.hash, bytes = up.bytes.len(), "shipped bytes received");
         state.add_component(ComponentBytes { hash: up.hash, bytes: up.bytes });
     }
     let task = match task.into_task(&|hash: &str| state.component(hash)) {

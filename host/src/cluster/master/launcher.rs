@@ -44,6 +44,7 @@ pub(crate) async fn serve_queue(
                         TaskFailure::Host { message }
                     };
                     let report = TaskReport {
+                        accumulators: Vec::new(),
                         task: task.id.task,
                         executor: id,
                         result: Err(failure),

@@ -108,6 +108,8 @@ fn fetch_failure_reruns_every_map_output_of_the_executor_it_names_then_the_reduc
     assert_eq!(reruns, held, "every map output of the executor the failure named");
     assert!(sim.records.iter().any(|r| matches!(r,
         EventRecord::StageCompleted { stage: StageId(1), attempt: 0, failure: Some(f), .. } if f.contains("map 1"))));
+    // Accumulator updates: once per (stage, partition), the two reruns of map outputs add nothing.
+    assert_eq!(sim.merged_count(), 4 + 3, "4 map and 3 reduce partitions, each merged once");
 }
 
 #[test]
@@ -279,6 +281,7 @@ fn stale_reports_are_ignored() {
     {
         let before = sim.records.len();
         sim.report(TaskReport {
+            accumulators: Vec::new(),
             task,
             executor,
             result: ok(),

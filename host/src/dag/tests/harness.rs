@@ -58,6 +58,8 @@ pub(crate) struct Sim {
     pub(crate) records: Vec<EventRecord>,
     pub(crate) finished: BTreeMap<JobId, Result<Vec<ResultValue>, JobFailure>>,
     pub(crate) kills: Vec<(ExecutorId, TaskId)>,
+    /// Accumulator updates the scheduler told the shell to merge.
+    pub(crate) merged: Vec<crate::accumulators::AccumUpdate>,
     pub(crate) drops: Vec<(ExecutorId, Vec<BlockId>)>,
     /// Shuffle files: one batch per reduce partition, by (shuffle, map, executor).
     pub(crate) files: BTreeMap<(ShuffleId, u32, ExecutorId), Vec<Batch>>,
@@ -89,6 +91,7 @@ impl Sim {
             records: Vec::new(),
             finished: BTreeMap::new(),
             kills: Vec::new(),
+            merged: Vec::new(),
             drops: Vec::new(),
             files: BTreeMap::new(),
             blocks: BTreeMap::new(),
@@ -134,6 +137,7 @@ impl Sim {
                     self.launched.push((executor, task.clone()));
                     self.running.insert(task.id.task, (executor, task));
                 }
+                SchedulerCommand::MergeAccumulators { updates } => self.merged.extend(updates),
                 SchedulerCommand::KillTask { executor, task } => {
                     self.kills.push((executor, task));
                     let (e, _) =
@@ -144,6 +148,7 @@ impl Sim {
                     }
                     self.running.remove(&task);
                     self.outbox.push_back(TaskReport {
+                        accumulators: Vec::new(),
                         task,
                         executor,
                         result: Err(TaskFailure::Killed),
@@ -217,6 +222,7 @@ impl Sim {
             partitions,
             result,
             components: self.components.clone(),
+            shared: Default::default(),
         });
         job
     }
@@ -236,7 +242,16 @@ impl Sim {
             Step::Run => self.execute(executor, &desc),
         };
         self.running.remove(&task);
+        // Every attempt that ran adds 1 to accumulator 0: the merged total counts partitions.
+        let accumulators = match &result {
+            Ok(_) => vec![crate::accumulators::AccumUpdate {
+                id: crate::ids::AccumulatorId(0),
+                value: crate::accumulators::AccumValue::Long(1),
+            }],
+            Err(_) => Vec::new(),
+        };
         self.report(TaskReport {
+            accumulators,
             task,
             executor,
             result,
@@ -244,6 +259,11 @@ impl Sim {
             metrics: TaskMetrics::default(),
             log: String::new(),
         });
+    }
+
+    /// The merged total of accumulator 0 (one per attempt whose updates were merged).
+    pub(crate) fn merged_count(&self) -> usize {
+        self.merged.len()
     }
 
     pub(crate) fn report(&mut self, report: TaskReport) {
@@ -383,7 +403,7 @@ impl Sim {
                 ResultKind::Take(n) => {
                     ResultValue::Records(Batch::from_records(records.iter().take(*n as usize)))
                 }
-                ResultKind::SaveText { .. } => ResultValue::Saved,
+                ResultKind::SaveText { .. } | ResultKind::SaveRecords { .. } => ResultValue::Saved,
                 ResultKind::Collect | ResultKind::SampleKeys(_) => ResultValue::Records(records),
             }),
         };
@@ -401,6 +421,9 @@ impl Sim {
             // The simulation has no files: a split reads one record, its file's name.
             Plan::Read(Source::File(f)) => {
                 Batch::from_records([f.path.to_string_lossy().into_owned()])
+            }
+            Plan::Read(Source::Files { splits, .. }) => {
+                Batch::from_records(splits.iter().map(|f| f.path.to_string_lossy().into_owned()))
             }
             // As the real executor: it reads only its own blocks.
             Plan::Read(Source::Cached { block, executor: holder }) if *holder != executor => {

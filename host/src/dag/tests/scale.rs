@@ -65,6 +65,7 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
             partitions: (0..16).collect(),
             result: ResultKind::Count,
             components: sim.components.clone(),
+            shared: Default::default(),
         },
     );
     let mut pending = std::collections::VecDeque::new();
@@ -96,6 +97,7 @@ fn ten_thousand_map_tasks_feed_a_shuffle() {
         sched.handle(
             now,
             SchedulerEvent::TaskFinished(crate::task::TaskReport {
+                accumulators: Vec::new(),
                 task: task.id.task,
                 executor,
                 result: Ok(output),

@@ -158,6 +158,8 @@ fn speculated_map_task_registers_its_output_once_and_the_reduce_reads_it() {
     assert_eq!(sim.collected(job), distinct_words(TEXT));
     let map_launches = sim.launches_of(StageId(0)).len();
     assert_eq!(map_launches, 5, "four map tasks and one copy");
+    // Both attempts of map partition 2 succeeded; its updates were merged once.
+    assert_eq!(sim.merged_count(), 4 + 2, "once per (stage, partition)");
 }
 
 #[test]
@@ -171,6 +173,7 @@ fn killed_reports_never_count_as_failures() {
     // The copy is killed by its executor (not by the scheduler): the original still runs.
     sim.running.remove(&copy.task);
     sim.report(TaskReport {
+        accumulators: Vec::new(),
         task: copy.task,
         executor: copy.executor,
         result: Err(crate::task::TaskFailure::Killed),

@@ -54,6 +54,12 @@ pub enum ConvertError {
         /// The limit.
         max: usize,
     },
+    /// A value no variant of its type has.
+    #[error("invalid {what} in task message")]
+    Invalid {
+        /// What it should be.
+        what: &'static str,
+    },
     /// A batch's offsets do not fit its data.
     #[error("bad records in task message")]
     Batch {
@@ -81,8 +87,9 @@ impl<F: Fn(&str) -> Option<Arc<ComponentBytes>>> ComponentResolver for F {
     }
 }
 
-/// Every component a task's plan runs, once each, in plan order (the master
-/// ships those the executor has not seen with the `LaunchTask`).
+/// Every component a task's plan runs, once each, in plan order, then its
+/// broadcast values (the master ships those the executor has not seen with the
+/// `LaunchTask`).
 pub(crate) fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
     fn walk(plan: &Plan, out: &mut Vec<Arc<ComponentBytes>>) {
         match plan {
@@ -104,6 +111,12 @@ pub(crate) fn components_of(task: &TaskDesc) -> Vec<Arc<ComponentBytes>> {
     }
     let mut out = Vec::new();
     walk(&task.plan, &mut out);
+    // Broadcast values travel the same way, by hash, once per executor.
+    for (_, b) in task.shared.broadcasts.iter() {
+        if !out.iter().any(|c| c.hash == b.hash) {
+            out.push(b.clone());
+        }
+    }
     out
 }
 
@@ -118,6 +131,24 @@ pub(crate) struct WireTask {
     pub plan: WirePlan,
     pub sink: WireSink,
     pub limits: WireTaskLimits,
+    pub shared: WireSharedVars,
+}
+
+/// Mirror of `SharedVars`: broadcasts by (id, content hash), resolved like
+/// components (their bytes travel in `LaunchTask.components` the first time);
+/// accumulator kinds by number.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct WireSharedVars {
+    pub broadcasts: Vec<(u32, String)>,
+    pub accumulators: Vec<u8>,
+}
+
+/// Mirror of `AccumUpdate` (a double as its bits).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum WireAccumUpdate {
+    Long { id: u32, value: i64 },
+    Double { id: u32, bits: u64 },
+    Items { id: u32, items: Vec<Vec<u8>> },
 }
 
 /// Mirror of `TaskAttempt`. Postcard writes a nested struct as its fields in
@@ -165,8 +196,16 @@ pub(crate) enum WirePlanNode {
 pub enum WireSource {
     File(WireFileSplit),
     Slice(WireBatch),
-    Cached { block: WireBlockId, executor: u32 },
+    Cached {
+        block: WireBlockId,
+        executor: u32,
+    },
     Shuffle(WireShuffleRead),
+    /// `Source::Files`: the format's number in `FileFormat::ALL`, and its splits.
+    Files {
+        format: u8,
+        splits: Vec<WireFileSplit>,
+    },
 }
 
 /// Mirror of `FileSplit`; the path is raw OS bytes.
@@ -301,6 +340,10 @@ pub enum WireResultKind {
         codec: u8,
     },
     SampleKeys(u32),
+    SaveRecords {
+        #[serde(with = "serde_bytes")]
+        dir: Vec<u8>,
+    },
 }
 
 /// Mirror of `TaskReport`.
@@ -312,6 +355,7 @@ pub struct WireTaskReport {
     pub cached: Vec<WireBlockId>,
     pub metrics: WireTaskMetrics,
     pub log: String,
+    pub accumulators: Vec<WireAccumUpdate>,
 }
 
 /// Mirror of `TaskOutput`.

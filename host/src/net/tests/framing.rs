@@ -40,6 +40,7 @@ pub(super) fn sample_task() -> WireTask {
             map_side_combine: true,
         },
         limits: Default::default(),
+        shared: WireSharedVars { broadcasts: vec![(0, "h".into())], accumulators: vec![0, 6] },
     }
 }
 
@@ -54,6 +55,7 @@ pub(super) fn sample_report() -> WireTaskReport {
         cached: vec![WireBlockId { rdd: 1, partition: 3 }],
         metrics: WireTaskMetrics { records_read: 5, bytes_read: 50, ..Default::default() },
         log: String::new(),
+        accumulators: vec![WireAccumUpdate::Long { id: 0, value: -3 }],
     }
 }
 
@@ -153,7 +155,8 @@ async fn every_message_type_roundtrips() {
             &l,
         )
         .await;
-        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: sample_report() }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: Box::new(sample_report()) }, &l)
+            .await;
         let mut failed = sample_report();
         failed.result = Err(WireTaskFailure::FetchFailed {
             shuffle: 1,
@@ -161,7 +164,7 @@ async fn every_message_type_roundtrips() {
             executor: 3,
             message: "gone".into(),
         });
-        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: failed }, &l).await;
+        roundtrip(ExecutorRequest::TaskStatus { app: 1, report: Box::new(failed) }, &l).await;
         roundtrip(MasterReply::Ack, &l).await;
         roundtrip(MasterReply::Reregister, &l).await;
         roundtrip(

@@ -94,7 +94,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                         }],
                         memory: WireMemory { pool: 1 << 30, operators: 5, guests: 7, storage: 11 },
                     },
-                    ExecutorRequest::TaskStatus { app: 1, report: sample_report() },
+                    ExecutorRequest::TaskStatus { app: 1, report: Box::new(sample_report()) },
                 ],
                 &small,
             ),

@@ -384,6 +384,7 @@ async fn large_component_upload_over_quic() {
             },
             sink: WireSink::Result(WireResultKind::Count),
             limits: Default::default(),
+            shared: Default::default(),
         };
         let req = MasterRequest::LaunchTask { app: 1, task, components: vec![upload.clone()] };
         let serve = async {

@@ -92,7 +92,7 @@ fn task(plan: Plan, sink: TaskSink) -> TaskDesc {
         partition: 4,
         attempt: 2,
     };
-    TaskDesc { id, plan, sink, limits }
+    TaskDesc { id, plan, sink, limits, shared: Default::default() }
 }
 
 /// host → wire → postcard bytes → wire → host.
@@ -233,6 +233,7 @@ fn task_reports_roundtrip() {
     ];
     for result in reports {
         let r = TaskReport {
+            accumulators: Vec::new(),
             task: TaskId(5),
             executor: ExecutorId(2),
             result,
@@ -271,6 +272,7 @@ fn task_reports_roundtrip() {
         cached: vec![],
         metrics: WireTaskMetrics::default(),
         log: String::new(),
+        accumulators: vec![],
     };
     assert!(TaskReport::try_from(bad).is_err());
 }

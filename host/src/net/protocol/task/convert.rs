@@ -4,13 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::*;
-use crate::ids::{ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId};
+use crate::accumulators::{AccumUpdate, AccumValue, AccumulatorKind};
+use crate::ids::{
+    AccumulatorId, BroadcastId, ExecutorId, JobId, RddId, ShuffleId, StageId, TaskId,
+};
 use crate::lineage::{
-    CogroupOutput, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
+    CogroupOutput, FileFormat, FileSplit, HostStep, JoinKind, Op, OpKind, Partitioner, StorageLevel,
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, Codec, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, ShuffleRead, Source,
+    BlockId, Codec, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, SharedVars, ShuffleRead, Source,
     StagedPart, TaskAttempt, TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput,
     TaskReport, TaskSink, TaskTimes,
 };
@@ -260,6 +263,9 @@ impl From<&ResultKind> for WireResultKind {
                     Codec::Zstd => 2,
                 },
             },
+            ResultKind::SaveRecords { dir } => {
+                WireResultKind::SaveRecords { dir: path_to_wire(dir) }
+            }
             ResultKind::SampleKeys(n) => WireResultKind::SampleKeys(*n),
         }
     }
@@ -279,6 +285,9 @@ impl From<WireResultKind> for ResultKind {
                     _ => Codec::None,
                 },
             },
+            WireResultKind::SaveRecords { dir } => {
+                ResultKind::SaveRecords { dir: path_from_wire(dir) }
+            }
             WireResultKind::SampleKeys(n) => ResultKind::SampleKeys(n),
         }
     }
@@ -355,6 +364,17 @@ impl From<&Source> for WireSource {
                 WireSource::Cached { block: (*block).into(), executor: executor.0 }
             }
             Source::Shuffle(r) => WireSource::Shuffle(r.into()),
+            Source::Files { format, splits } => WireSource::Files {
+                format: FileFormat::ALL.iter().position(|f| f == format).unwrap_or(0) as u8,
+                splits: splits
+                    .iter()
+                    .map(|f| WireFileSplit {
+                        path: path_to_wire(&f.path),
+                        start: f.start,
+                        end: f.end,
+                    })
+                    .collect(),
+            },
         }
     }
 }
@@ -371,6 +391,15 @@ impl TryFrom<WireSource> for Source {
                 Source::Cached { block: block.into(), executor: ExecutorId(executor) }
             }
             WireSource::Shuffle(r) => Source::Shuffle(r.into()),
+            WireSource::Files { format, splits } => Source::Files {
+                format: *FileFormat::ALL
+                    .get(format as usize)
+                    .ok_or(ConvertError::Invalid { what: "file format" })?,
+                splits: splits
+                    .into_iter()
+                    .map(|f| FileSplit { path: path_from_wire(f.path), start: f.start, end: f.end })
+                    .collect(),
+            },
         })
     }
 }
@@ -539,6 +568,15 @@ impl From<&TaskDesc> for WireTask {
                 fuel: t.limits.fuel,
                 scratch: t.limits.scratch,
             },
+            shared: WireSharedVars {
+                broadcasts: t
+                    .shared
+                    .broadcasts
+                    .iter()
+                    .map(|(id, b)| (id.0, b.hash.clone()))
+                    .collect(),
+                accumulators: t.shared.accumulators.iter().map(|k| k.number()).collect(),
+            },
         }
     }
 }
@@ -559,7 +597,52 @@ impl WireTask {
                 fuel: self.limits.fuel,
                 scratch: self.limits.scratch,
             },
+            shared: self.shared.into_shared(components)?,
         })
+    }
+}
+
+impl WireSharedVars {
+    fn into_shared(self, components: &dyn ComponentResolver) -> Result<SharedVars, ConvertError> {
+        let broadcasts = self
+            .broadcasts
+            .into_iter()
+            .map(|(id, hash)| match components.resolve(&hash) {
+                Some(b) => Ok((BroadcastId(id), b)),
+                None => Err(ConvertError::UnknownComponent { hash }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let accumulators = self
+            .accumulators
+            .into_iter()
+            .map(|n| {
+                AccumulatorKind::from_number(n)
+                    .ok_or(ConvertError::Invalid { what: "accumulator kind" })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SharedVars { broadcasts: Arc::new(broadcasts), accumulators: Arc::new(accumulators) })
+    }
+}
+
+impl From<&AccumUpdate> for WireAccumUpdate {
+    fn from(u: &AccumUpdate) -> Self {
+        let id = u.id.0;
+        match &u.value {
+            AccumValue::Long(value) => WireAccumUpdate::Long { id, value: *value },
+            AccumValue::Double(x) => WireAccumUpdate::Double { id, bits: x.to_bits() },
+            AccumValue::Items(items) => WireAccumUpdate::Items { id, items: items.clone() },
+        }
+    }
+}
+
+impl From<WireAccumUpdate> for AccumUpdate {
+    fn from(u: WireAccumUpdate) -> Self {
+        let (id, value) = match u {
+            WireAccumUpdate::Long { id, value } => (id, AccumValue::Long(value)),
+            WireAccumUpdate::Double { id, bits } => (id, AccumValue::Double(f64::from_bits(bits))),
+            WireAccumUpdate::Items { id, items } => (id, AccumValue::Items(items)),
+        };
+        AccumUpdate { id: AccumulatorId(id), value }
     }
 }
 
@@ -701,6 +784,7 @@ impl From<&TaskReport> for WireTaskReport {
             cached: r.cached.iter().map(|b| (*b).into()).collect(),
             metrics: (&r.metrics).into(),
             log: r.log.clone(),
+            accumulators: r.accumulators.iter().map(WireAccumUpdate::from).collect(),
         }
     }
 }
@@ -709,6 +793,7 @@ impl TryFrom<WireTaskReport> for TaskReport {
     type Error = ConvertError;
     fn try_from(r: WireTaskReport) -> Result<Self, ConvertError> {
         Ok(TaskReport {
+            accumulators: r.accumulators.into_iter().map(AccumUpdate::from).collect(),
             task: TaskId(r.task),
             executor: ExecutorId(r.executor),
             result: match r.result {
