@@ -86,8 +86,14 @@ pub(crate) fn run(
     backend: &dyn ExecutorBackend,
 ) -> Result<(), AppError> {
     let _span = tracing::info_span!("app", app = %spec.app).entered();
-    let AppSettings { scheduler, default_parallelism, max_split_bytes, store, output_codec, max_broadcast_bytes } =
-        spec.settings;
+    let AppSettings {
+        scheduler,
+        default_parallelism,
+        max_split_bytes,
+        store,
+        output_codec,
+        max_broadcast_bytes,
+    } = spec.settings;
     let scheduler = Scheduler::new(scheduler);
     let start = LogLine::AppStart {
         time_ms: 0.0,

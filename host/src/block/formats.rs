@@ -10,18 +10,20 @@ use std::path::Path;
 use super::input::{ReadError, ReadStats, read_lines};
 use crate::lineage::{FileFormat, FileSplit};
 use crate::records::Batch;
+use crate::store::Stores;
 
 /// Reads `splits` in `format`, handing records to `consume` in batches of about `batch_bytes`.
 pub(crate) fn read_files<E>(
     format: FileFormat,
     splits: &[FileSplit],
+    stores: &Stores,
     batch_bytes: usize,
     mut consume: impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
     let mut stats = ReadStats::default();
     for split in splits {
         let s = match format {
-            FileFormat::RawLines => read_lines(split, batch_bytes, true, &mut consume)?,
+            FileFormat::RawLines => read_lines(split, stores, batch_bytes, true, &mut consume)?,
             FileFormat::WholeText => whole_text(&split.path, &mut consume)?,
             FileFormat::Records => records(&split.path, batch_bytes, &mut consume)?,
         };
@@ -96,7 +98,8 @@ mod tests {
 
     fn read(format: FileFormat, splits: &[FileSplit]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        read_files::<()>(format, splits, 7, |b| {
+        let stores = Stores::new(crate::store::StoreSettings::default());
+        read_files::<()>(format, splits, &stores, 7, |b| {
             out.extend(b.iter().map(<[u8]>::to_vec));
             Ok(())
         })

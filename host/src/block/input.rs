@@ -174,12 +174,13 @@ pub(crate) fn read_split_lines<E>(
     batch_bytes: usize,
     consume: impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
-    read_lines(split, batch_bytes, false, consume)
+    read_lines(split, stores, batch_bytes, false, consume)
 }
 
 /// `read_split_lines`, or with `raw` each line's bytes as they are (no U+FFFD replacement).
 pub(crate) fn read_lines<E>(
     split: &FileSplit,
+    stores: &Stores,
     batch_bytes: usize,
     raw: bool,
     mut consume: impl FnMut(&Batch) -> Result<(), E>,

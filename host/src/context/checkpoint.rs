@@ -94,8 +94,9 @@ impl Context {
         path: &str,
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let splits = list_splits(Path::new(path), min_partitions.max(1), self.max_split_bytes)
-            .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let splits =
+            list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
+                .map_err(|e| ContextError::Input { message: e.to_string() })?;
         let n = splits.len() as u32;
         let parts = splits.into_iter().map(|s| vec![s]).collect();
         Ok(self.lineage.add(RddKind::Files { format: FileFormat::RawLines, parts }, n, None))

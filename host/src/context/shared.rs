@@ -12,8 +12,11 @@ impl Context {
     /// Registers a broadcast value; its bytes go to each executor once, with the first task there after this.
     pub(crate) fn broadcast(&mut self, value: Vec<u8>) -> Result<BroadcastId, ContextError> {
         let bytes = value.len() as u64;
-        if bytes > self.max_broadcast_bytes {
-            return Err(ContextError::BroadcastTooLarge { bytes, max: self.max_broadcast_bytes });
+        if bytes > self.io.max_broadcast_bytes {
+            return Err(ContextError::BroadcastTooLarge {
+                bytes,
+                max: self.io.max_broadcast_bytes,
+            });
         }
         let blob = Arc::new(ComponentBytes { hash: content_hash(&value), bytes: value });
         self.broadcasts.push(Some(blob));

@@ -165,15 +165,17 @@ fn read_source(
         }
         Source::Files { format, splits } => {
             let batch_bytes = st.executor.config().batch_bytes;
+            let stores = st.executor.config().stores.clone();
             let mut records = 0u64;
-            let stats = crate::block::formats::read_files(*format, splits, batch_bytes, |b| {
-                records += b.len() as u64;
-                out.push(b)
-            })
-            .map_err(|e| match e {
-                crate::block::input::ReadError::Sink(f) => f,
-                other => host_failure(other.to_string()),
-            })?;
+            let stats =
+                crate::block::formats::read_files(*format, splits, &stores, batch_bytes, |b| {
+                    records += b.len() as u64;
+                    out.push(b)
+                })
+                .map_err(|e| match e {
+                    crate::block::input::ReadError::Sink(f) => f,
+                    other => host_failure(other.to_string()),
+                })?;
             st.metrics.records_read += records;
             st.metrics.bytes_read += stats.bytes;
             st.publish();

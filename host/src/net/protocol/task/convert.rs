@@ -13,8 +13,8 @@ use crate::lineage::{
 };
 use crate::records::Batch;
 use crate::task::{
-    BlockId, Codec, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, SharedVars, ShuffleRead, Source,
-    StagedPart, TaskAttempt, TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput,
+    BlockId, Codec, MapBlock, Plan, ReduceStep, ResultKind, ResultValue, SharedVars, ShuffleRead,
+    Source, StagedPart, TaskAttempt, TaskDesc, TaskFailure, TaskLimits, TaskMetrics, TaskOutput,
     TaskReport, TaskSink, TaskTimes,
 };
 
