@@ -18,8 +18,8 @@ use crate::builtins::{BUILTINS_PATH, BuiltinChain};
 use crate::driver_loop::LoopHandle;
 use crate::ids::{ComponentId, RddId};
 use crate::lineage::{
-    CogroupDep, CogroupOutput, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine, NarrowStep,
-    Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
+    CogroupDep, CogroupOutput, FileSplit, GuestOps, HostStep, JoinKind, Lineage, MapSideCombine,
+    NarrowStep, Op, OpKind, Partitioner, RddKind, ReduceSide, ShuffleDep, StorageLevel,
 };
 use crate::records::Batch;
 use crate::settings::Conf;
@@ -227,15 +227,23 @@ impl Context {
         Ok(id)
     }
 
+    /// The splits of a file, a directory or a store prefix (at least `min_partitions`).
+    pub(crate) fn input_splits(
+        &self,
+        path: &str,
+        min_partitions: u32,
+    ) -> Result<Vec<FileSplit>, ContextError> {
+        list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
+            .map_err(|e| ContextError::Input { message: e.to_string() })
+    }
+
     /// Lines of a file or directory.
     pub(crate) fn text_file(
         &mut self,
         path: &str,
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let splits =
-            list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
-                .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let splits = self.input_splits(path, min_partitions)?;
         let n = splits.len() as u32;
         Ok(self.lineage.add(RddKind::TextFile { splits }, n, None))
     }

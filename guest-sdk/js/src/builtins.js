@@ -11,7 +11,7 @@
 
 import * as C from './codec.js';
 import { ForeignFunction } from './rdd.js';
-import * as driver from 'wisp:task/driver@0.1.0';
+import * as driver from 'wisp:task/driver@0.2.0';
 
 const PATH = 'wisp:builtins';
 const ENCODER = new TextEncoder();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Context, ContextError};
-use crate::block::input::{list_files, list_splits};
+use crate::block::input::list_files;
 use crate::ids::RddId;
 use crate::lineage::{FileFormat, FileSplit, RddKind, StorageLevel};
 use crate::task::ResultKind;
@@ -94,9 +94,7 @@ impl Context {
         path: &str,
         min_partitions: u32,
     ) -> Result<RddId, ContextError> {
-        let splits =
-            list_splits(path, &self.io.stores, min_partitions.max(1), self.io.max_split_bytes)
-                .map_err(|e| ContextError::Input { message: e.to_string() })?;
+        let splits = self.input_splits(path, min_partitions)?;
         let n = splits.len() as u32;
         let parts = splits.into_iter().map(|s| vec![s]).collect();
         Ok(self.lineage.add(RddKind::Files { format: FileFormat::RawLines, parts }, n, None))

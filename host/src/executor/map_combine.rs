@@ -36,6 +36,9 @@ pub(super) fn generational(
         return None;
     }
     let Plan::Guest { input, component, ops } = plan else { return None };
+    if component.is_builtins() {
+        return None; // run in the host, no guest to bound
+    }
     let (last, before) = ops.split_last()?;
     let fits = last.kind == OpKind::Combine && before.iter().all(|op| op.kind.is_record_wise());
     fits.then_some((input.as_ref(), component, ops.as_slice()))
@@ -171,5 +174,9 @@ mod tests {
         assert!(generational(&guest(&[Combine, Map]), true).is_none());
         let read = Plan::Read(crate::task::Source::Slice(Arc::default()));
         assert!(generational(&read, true).is_none());
+        // Built-ins run in the host: there is no guest to restart.
+        let Plan::Guest { input, ops, .. } = ok else { unreachable!() };
+        let builtins = Arc::new(ComponentBytes::builtins());
+        assert!(generational(&Plan::Guest { input, component: builtins, ops }, true).is_none());
     }
 }
