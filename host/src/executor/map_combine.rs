@@ -76,8 +76,7 @@ pub(super) fn run(
     }
     st.metrics.times.guest_us += sink.guest_us;
     st.metrics.times.instantiation_us += sink.instantiation_us;
-    let logs = std::mem::take(&mut sink.logs);
-    for log in &logs {
+    for log in &sink.logs {
         st.keep_output(log);
     }
     result
