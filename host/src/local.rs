@@ -48,9 +48,11 @@ pub(crate) struct LocalExecutors {
 }
 
 impl LocalExecutors {
-    /// Starts the executor's `cores` task threads; shuffle files and disk blocks go below `work_root`.
+    /// Starts the executor's `cores` task threads, `niceness` nice levels below this process's
+    /// threads; shuffle files and disk blocks go below `work_root`.
     pub(crate) fn start(
         cores: u32,
+        niceness: u32,
         work_root: PathBuf,
         config: ExecutorConfig,
         runtime: Arc<Runtime>,
@@ -65,14 +67,19 @@ impl LocalExecutors {
         // One scheduler launches one task per free core: at most `cores` wait or run, plus killed
         // attempts still stopping.
         let capacity = cores as usize * 4;
-        let threads =
-            TaskThreads::start(cores, capacity, "wisp-task", move |(task, cancel): LocalTask| {
+        let threads = TaskThreads::start(
+            cores,
+            capacity,
+            "wisp-task",
+            niceness,
+            move |(task, cancel): LocalTask| {
                 let report = exec.run_task(&task, cancel);
                 reports.get().is_some_and(|tx| {
                     tx.send(LoopMessage::Event(SchedulerEvent::TaskFinished(report))).is_ok()
                 })
-            })
-            .map_err(StartError::Thread)?;
+            },
+        )
+        .map_err(StartError::Thread)?;
         Ok(LocalExecutors { executor, threads, loop_tx, cores, work_root })
     }
 

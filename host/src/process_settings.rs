@@ -111,6 +111,8 @@ pub(crate) struct LocalSettings {
     pub(crate) memory: MemorySettings,
     /// Draw console progress (`wisp.ui.showConsoleProgress`).
     pub(crate) show_progress: bool,
+    /// Nice levels the task threads run below this process's threads (`wisp.executor.taskNiceness`).
+    pub(crate) task_niceness: u32,
 }
 
 impl LocalSettings {
@@ -125,6 +127,7 @@ impl LocalSettings {
             shuffle_spill_memory: conf.read(&keys::SHUFFLE_SPILL_MEMORY)?,
             memory: MemorySettings::from_conf(conf, cores, 0)?,
             show_progress: conf.read(&keys::UI_SHOW_CONSOLE_PROGRESS)?,
+            task_niceness: conf.read(&keys::EXECUTOR_TASK_NICENESS)?,
         })
     }
 }
@@ -192,6 +195,8 @@ pub(crate) struct ExecutorProcessSettings {
     pub(crate) memory: MemorySettings,
     /// How its tasks reach object stores (`wisp.s3.*`, over its own AWS environment).
     pub(crate) store: StoreSettings,
+    /// Nice levels its task threads run below its network threads (`wisp.executor.taskNiceness`).
+    pub(crate) task_niceness: u32,
 }
 
 impl ExecutorProcessSettings {
@@ -212,6 +217,7 @@ impl ExecutorProcessSettings {
             task_limits: TaskLimits::from_conf(conf)?,
             memory: MemorySettings::from_conf(conf, cores, max_bytes_in_flight)?,
             store: StoreSettings::from_conf(conf)?,
+            task_niceness: conf.read(&keys::EXECUTOR_TASK_NICENESS)?,
         })
     }
 }

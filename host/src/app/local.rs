@@ -130,8 +130,14 @@ pub fn run_local_with(
         .ui
         .is_some()
         .then(|| Metrics::new(Some(runtime.stats().clone()), Some(memory.clone())));
-    let executors =
-        LocalExecutors::start(cores, work_root, executor_config, runtime.clone(), memory)?;
+    let executors = LocalExecutors::start(
+        cores,
+        settings.task_niceness,
+        work_root,
+        executor_config,
+        runtime.clone(),
+        memory,
+    )?;
     let spec = AppSpec {
         app: AppId(0),
         name: options.job.file_name().map_or_else(

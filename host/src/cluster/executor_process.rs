@@ -334,9 +334,13 @@ impl Session {
         let (status_tx, status_rx) =
             mpsc::channel::<(AppId, TaskId, WireTaskReport)>(cores as usize * 4);
         let thread_span = span.clone();
-        let metrics = p.metrics.clone();
-        let threads =
-            TaskThreads::start(cores, MAX_QUEUED_TASKS, "wisp-task", move |q: QueuedTask| {
+        let (metrics, niceness) = (p.metrics.clone(), p.settings.task_niceness);
+        let threads = TaskThreads::start(
+            cores,
+            MAX_QUEUED_TASKS,
+            "wisp-task",
+            niceness,
+            move |q: QueuedTask| {
                 let _span = thread_span.enter();
                 if let Some(m) = &metrics {
                     m.task_started();
@@ -348,8 +352,9 @@ impl Session {
                 status_tx
                     .blocking_send((q.app, q.task.id.task, WireTaskReport::from(&report)))
                     .is_ok()
-            })
-            .map_err(|source| ClusterError::Start { what: "task thread", source })?;
+            },
+        )
+        .map_err(|source| ClusterError::Start { what: "task thread", source })?;
         let settings = ExecutorSettings {
             id,
             base: base.clone(),

@@ -46,6 +46,8 @@ pub(crate) enum Kind {
     PositiveU32,
     /// A whole number from 1 to 2⁶⁴ − 1.
     PositiveU64,
+    /// A whole number within `min..=max`.
+    U32 { min: u32, max: u32 },
     /// A size in bytes (`4096`, `512k`, `64m`, `1g`, `1t`; a trailing `b` is allowed) within `min..=max`.
     Bytes { min: u64, max: u64 },
     /// A duration: `500ms`, `3s`, `1.5s`, `2m`, `2min`, or a bare number of seconds.
@@ -295,6 +297,17 @@ pub(crate) static REDUCER_MAX_BYTES_IN_FLIGHT: Key = Key {
     scope: EXECUTOR_PROCESS,
     section: Section::InputAndShuffle,
     doc: "remote shuffle bytes a reduce task fetches at once (cluster mode)",
+};
+
+/// How much lower than the executor's own threads its task threads run.
+pub(crate) static EXECUTOR_TASK_NICENESS: Key = Key {
+    name: "wisp.executor.taskNiceness",
+    kind: Kind::U32 { min: 0, max: 19 },
+    default: DefaultValue::Value("10"),
+    unit: "",
+    scope: EXECUTOR,
+    section: Section::Tasks,
+    doc: "how many `nice` levels (Linux) the task threads run below the executor's own threads, so that serving and fetching shuffle blocks, heartbeats and status reports get the CPU first while guests keep every core busy (0: the same priority)",
 };
 
 // ---- Memory ----
@@ -631,6 +644,7 @@ pub(crate) static KEYS: &[&Key] = &[
     &TASK_FUEL,
     &TASK_SCRATCH,
     &TASK_RETRY_GUEST_FAILURES,
+    &EXECUTOR_TASK_NICENESS,
     &STAGE_MAX_CONSECUTIVE_ATTEMPTS,
     &DEFAULT_PARALLELISM,
     &MAX_PARTITION_BYTES,
@@ -714,7 +728,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 /// A parsed value of a key.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Value {
-    /// `PositiveU32`, `PositiveU64`.
+    /// `PositiveU32`, `PositiveU64`, `U32`.
     Int(u64),
     /// `Bytes`.
     Bytes(u64),
@@ -747,6 +761,12 @@ impl Kind {
                 .filter(|n| *n > 0)
                 .map(Value::Int)
                 .ok_or_else(|| "expected a positive number".to_string()),
+            Kind::U32 { min, max } => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .map(|n| Value::Int(n.into()))
+                .ok_or_else(|| format!("expected a whole number between {min} and {max}")),
             Kind::Bytes { min, max } => {
                 let n = parse_bytes(text)
                     .ok_or_else(|| "expected a size such as 512k, 64m or 1g".to_string())?;
@@ -787,6 +807,7 @@ impl Kind {
     pub(crate) fn describe(self) -> String {
         match self {
             Kind::PositiveU32 | Kind::PositiveU64 => "integer ≥ 1".to_string(),
+            Kind::U32 { min, max } => format!("integer between {min} and {max}"),
             Kind::Bytes { min: 0, max: u64::MAX } => "size".to_string(),
             Kind::Bytes { min, max } => format!("size {}", range_text(min, max, format_bytes)),
             Kind::Duration => "duration".to_string(),
