@@ -5,7 +5,8 @@
 #   default: examples/c-wordcount target/c/wordcount.wasm
 #
 # Compiles every *.c file of APP_DIR with the SDK (guest-sdk/c/wisp.c,
-# wisp_codec.c) and the C bindings wit-bindgen generates from wit/, using
+# wisp_codec.c, wisp_alloc.c, wisp_shared.c, wisp_more.c) and the C bindings
+# wit-bindgen generates from wit/, using
 # `zig cc -target wasm32-wasi` (clang with a bundled wasi-libc) from the
 # pinned `ziglang` package of PyPI, installed into the virtualenv
 # target/c-venv (only when missing or of another version). The bindings and
@@ -65,7 +66,8 @@ trap 'rm -f "$core" "$tmp"' EXIT
     -std=c11 -Wall -Wextra -Wno-unused-parameter \
     -Wl,-z,stack-size=1048576 -Wl,--initial-memory=4194304 \
     -I guest-sdk/c -I "$gen" \
-    guest-sdk/c/wisp.c guest-sdk/c/wisp_codec.c guest-sdk/c/wisp_alloc.c "$gen/job.c" "$app_dir"/*.c \
+    guest-sdk/c/wisp.c guest-sdk/c/wisp_codec.c guest-sdk/c/wisp_alloc.c guest-sdk/c/wisp_shared.c \
+    guest-sdk/c/wisp_more.c "$gen/job.c" "$app_dir"/*.c \
     -o "$core"
 "$tool" component wit job "$core" "$tmp"
 mv "$tmp" "$output"
