@@ -5,7 +5,11 @@
  *   all            everything; DIR holds latin1.txt and texts/ (written by
  *                  the test), checkpoints go to DIR/ckpt
  *   destroyed      a job reads a destroyed broadcast (fails)
- *   no-checkpoint  checkpoint without a checkpoint directory (fails) */
+ *   no-checkpoint  checkpoint without a checkpoint directory (fails)
+ * or wisp run shared_job.wasm -- tree: tree_aggregate at depths 1..4 with a
+ * comb_op that counts its calls inside tasks (accumulator 0),
+ * or wisp run shared_job.wasm -- accumulate N P: the accumulators of 1..=N in
+ * P partitions, added in the map stage of a shuffle (for the fault tests). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +126,16 @@ static int quarter(wisp_bytes rec, wisp_buf *out) {
     return 0;
 }
 
+static int64_t add(int64_t a, int64_t b) { return a + b; }
+
+/* comb_op of the tree mode: a + b, counting the calls made inside tasks in
+ * accumulator 0 (the driver's own calls are refused and not counted). */
+static int counted_sum(wisp_bytes a, wisp_bytes b, wisp_buf *out) {
+    if (wisp_accumulator_add_s64(0, 1) != 0) wisp_clear_error();
+    wisp_put_s64(out, s64_of(a) + s64_of(b));
+    return 0;
+}
+
 static int never(wisp_bytes rec, bool *keep) {
     *keep = false;
     return 0;
@@ -129,7 +143,8 @@ static int never(wisp_bytes rec, bool *keep) {
 
 WISP_FUNCTIONS(WISP_MAP(look_up), WISP_MAP(count_things), WISP_MAP(square), WISP_REDUCER(sum_s64), WISP_MAP(scramble),
                WISP_COMPARATOR(by_last_digit), WISP_MAP(mod7), WISP_MAP(mod10), WISP_FILTER(is_even),
-               WISP_FILTER(is_mult3), WISP_FILTER(small_key), WISP_MAP(quarter), WISP_FILTER(never));
+               WISP_FILTER(is_mult3), WISP_FILTER(small_key), WISP_MAP(quarter), WISP_FILTER(never),
+               WISP_REDUCER_S64(add), WISP_REDUCER(counted_sum));
 
 /* ----------------------------------------------------------------- output */
 
@@ -411,7 +426,63 @@ static int more_api(wisp_rdd xs, const char *dir) {
     return 0;
 }
 
+/* The accumulators of every kind over 1..=n in p partitions, through a shuffle. */
+static int accumulate(int64_t n, uint32_t p) {
+    wisp_accumulator a[7];
+    for (int k = 0; k < 7; k++) CHECK(wisp_accumulator_create((wisp_accumulator_kind)k, &a[k]));
+    wisp_rdd counted = wisp_map_with(numbers(1, n, p), count_things, a, sizeof a);
+    uint64_t keys;
+    CHECK(wisp_count(wisp_reduce_by_key_s64(wisp_key_by(counted, mod7), add, 3), &keys));
+    int64_t ls, lmin, lmax;
+    double ds, dmin, dmax;
+    bool present;
+    CHECK(wisp_accumulator_value_s64(a[0], &ls, &present));
+    CHECK(wisp_accumulator_value_f64(a[1], &ds, &present));
+    CHECK(wisp_accumulator_value_s64(a[2], &lmin, &present));
+    CHECK(wisp_accumulator_value_s64(a[3], &lmax, &present));
+    CHECK(wisp_accumulator_value_f64(a[4], &dmin, &present));
+    CHECK(wisp_accumulator_value_f64(a[5], &dmax, &present));
+    printf("keys=%llu long_sum=%" PRId64 " double_sum=%.17g long_min=%" PRId64 " long_max=%" PRId64
+           " double_min=%.17g double_max=%.17g\n",
+           (unsigned long long)keys, ls, ds, lmin, lmax, dmin, dmax);
+    wisp_batch coll = {0};
+    CHECK(wisp_accumulator_value_collection(a[6], &coll));
+    print_s64s("collection", &coll, true);
+    wisp_batch_free(&coll);
+    return 0;
+}
+
+/* tree_aggregate over 1..=1000 in `parts` partitions at depths 1..4: value and comb_op calls in tasks. */
+static int tree_levels(wisp_accumulator calls, uint32_t parts) {
+    wisp_rdd big = numbers(1, 1000, parts);
+    wisp_buf zero = {0}, out = {0};
+    wisp_put_s64(&zero, 0);
+    int64_t before, after;
+    bool present;
+    CHECK(wisp_accumulator_value_s64(calls, &before, &present));
+    for (uint32_t depth = 1; depth <= 4; depth++) {
+        wisp_buf_clear(&out);
+        CHECK(wisp_tree_aggregate(big, wisp_buf_bytes(&zero), sum_s64, counted_sum, depth, &out));
+        CHECK(wisp_accumulator_value_s64(calls, &after, &present));
+        printf("parts=%u depth=%u value=%" PRId64 " task_comb_calls=%" PRId64 "\n", parts, depth,
+               s64_of(wisp_buf_bytes(&out)), after - before);
+        before = after;
+    }
+    wisp_buf_free(&zero);
+    wisp_buf_free(&out);
+    return 0;
+}
+
 int wisp_main(int argc, char **argv) {
+    if (argc == 1 && strcmp(argv[0], "tree") == 0) {
+        wisp_accumulator calls;
+        CHECK(wisp_accumulator_create(WISP_ACC_LONG_SUM, &calls));
+        if (calls != 0) return wisp_fail("expected accumulator 0, got %u", (unsigned)calls);
+        CHECK(tree_levels(calls, 10));
+        return tree_levels(calls, 64);
+    }
+    if (argc == 3 && strcmp(argv[0], "accumulate") == 0)
+        return accumulate(strtoll(argv[1], NULL, 10), (uint32_t)strtoul(argv[2], NULL, 10));
     if (argc != 2) return wisp_fail("expected MODE DIR, got %d arguments", argc);
     const char *mode = argv[0], *dir = argv[1];
     wisp_rdd xs = numbers(1, 100, 4);
