@@ -717,7 +717,8 @@ static const wisp_function *function_named(const uint8_t *name, size_t len) {
         const char *n = wisp_functions[i].name;
         if (strlen(n) == len && memcmp(n, name, len) == 0) return &wisp_functions[i];
     }
-    for (size_t i = 0; i < wisp__sdk_functions_len; i++) {
+    size_t sdk_len = &wisp__sdk_functions_len != NULL ? wisp__sdk_functions_len : 0;
+    for (size_t i = 0; i < sdk_len; i++) {
         const char *n = wisp__sdk_functions[i].name;
         if (strlen(n) == len && memcmp(n, name, len) == 0) return &wisp__sdk_functions[i];
     }

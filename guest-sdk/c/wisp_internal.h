@@ -19,9 +19,11 @@ typedef struct wisp__stream {
 } wisp__stream;
 
 /* The SDK's own functions, found by name like the job's (names start with
- * "wisp.", which no C identifier does). Defined in wisp_more.c. */
-extern const wisp_function wisp__sdk_functions[];
-extern const size_t wisp__sdk_functions_len;
+ * "wisp.", which no C identifier does). Defined in wisp_more.c, which
+ * build.sh links from an archive: only a job that calls one of its functions
+ * pulls it in, so wisp.c refers to the table weakly (NULL otherwise). */
+extern const wisp_function wisp__sdk_functions[] __attribute__((weak));
+extern const size_t wisp__sdk_functions_len __attribute__((weak));
 
 /* From wisp.c. */
 job_string_t wisp__borrow_str(const char *s);
