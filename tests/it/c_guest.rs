@@ -441,9 +441,10 @@ fn c_accumulators_count_once_despite_a_failed_attempt_and_lost_shuffle_files() {
 }
 
 /// The one `wisp: error:` line of a failed run of the shared-job.
-fn shared_job_error(mode: &str) -> String {
+fn shared_job_error(mode: &str, conf: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let run = shared_job(&["wisp.task.maxFailures=1"], &[mode, dir.path().to_str().unwrap()]);
+    let conf: Vec<&str> = ["wisp.task.maxFailures=1"].iter().chain(conf).copied().collect();
+    let run = shared_job(&conf, &[mode, dir.path().to_str().unwrap()]);
     assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
     let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
     assert_eq!(errors.len(), 1, "{}", run.stderr);
@@ -454,7 +455,7 @@ fn shared_job_error(mode: &str) -> String {
 
 #[test]
 fn c_reading_a_destroyed_broadcast_fails_the_job_with_one_line() {
-    let line = shared_job_error("destroyed");
+    let line = shared_job_error("destroyed", &[]);
     assert!(
         line.contains(
             "c function look_up (map) failed: broadcast 0 does not exist or was destroyed"
@@ -465,6 +466,17 @@ fn c_reading_a_destroyed_broadcast_fails_the_job_with_one_line() {
 
 #[test]
 fn c_checkpoint_without_a_directory_fails_the_job_with_one_line() {
-    let line = shared_job_error("no-checkpoint");
+    let line = shared_job_error("no-checkpoint", &[]);
     assert!(line.ends_with("no checkpoint directory (call set_checkpoint_dir first)"), "{line}");
+}
+
+#[test]
+fn c_broadcast_over_the_configured_limit_fails_the_job_with_one_line() {
+    let line = shared_job_error("too-big", &["wisp.broadcast.maxBytes=1000"]);
+    assert!(
+        line.ends_with(
+            "broadcast value of 4096 bytes exceeds wisp.broadcast.maxBytes (1000 bytes)"
+        ),
+        "{line}"
+    );
 }

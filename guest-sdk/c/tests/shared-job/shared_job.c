@@ -6,6 +6,7 @@
  *                  the test), checkpoints go to DIR/ckpt
  *   destroyed      a job reads a destroyed broadcast (fails)
  *   no-checkpoint  checkpoint without a checkpoint directory (fails)
+ *   too-big        a 4 KiB broadcast (fails under a smaller wisp.broadcast.maxBytes)
  * or wisp run shared_job.wasm -- tree: tree_aggregate at depths 1..4 with a
  * comb_op that counts its calls inside tasks (accumulator 0),
  * or wisp run shared_job.wasm -- accumulate N P: the accumulators of 1..=N in
@@ -495,6 +496,11 @@ int wisp_main(int argc, char **argv) {
         uint32_t args[2] = {bc, seen};
         uint64_t n;
         return wisp_count(wisp_map_with(xs, look_up, args, sizeof args), &n);
+    }
+    if (strcmp(mode, "too-big") == 0) {
+        static uint8_t value[4096];
+        wisp_broadcast bc;
+        return wisp_broadcast_create(value, sizeof value, &bc);
     }
     if (strcmp(mode, "no-checkpoint") == 0) {
         uint64_t n;
