@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "wisp_internal.h"
 
 /* Incremented by every wisp_fail (wisp_codec.c): how a function that cannot
  * return a status (an s64 reducer) reports failure. */
@@ -48,9 +49,12 @@ void wisp_batch_free(wisp_batch *b) {
     memset(b, 0, sizeof(*b));
 }
 
-/* A batch received from the host (its buffers come from cabi_realloc). */
+/* A batch received from the host (its buffers come from cabi_realloc). An empty
+ * list's pointer is not an allocation (cabi_realloc of 0 bytes returns the
+ * alignment): NULL instead, so that wisp_batch_free can free it. */
 static wisp_batch batch_from_wit(wisp_task_types_batch_t *in) {
-    wisp_batch b = {in->data.ptr, in->data.len, in->ends.ptr, in->ends.len, in->data.len, in->ends.len};
+    wisp_batch b = {in->data.len ? in->data.ptr : NULL, in->data.len, in->ends.len ? in->ends.ptr : NULL,
+                    in->ends.len, in->data.len, in->ends.len};
     return b;
 }
 
@@ -101,6 +105,7 @@ struct stage {
     int64_t acc_s64;
     bool has_acc;
     wisp_batch records;
+    void *stream; /* state of an SDK stream function */
 };
 
 struct chain {
@@ -604,6 +609,11 @@ static int feed_stage(stage *s, wisp_bytes rec) {
         rc = f->fn.flat_map(rec, &s->em);
         return rc != 0 ? fn_failed(s, rc) : 0;
     case WISP_OP_MAP_PARTITIONS:
+        if (f->kind == WISP_FN_SDK_STREAM) {
+            s->em.values = false;
+            rc = ((const wisp__stream *)f->fn.sdk)->record(s->stream, rec, &s->em);
+            return rc != 0 ? fn_failed(s, rc) : 0;
+        }
         wisp_batch_push(&s->records, rec.ptr, rec.len);
         return 0;
     case WISP_OP_MAP_VALUES: {
@@ -660,6 +670,10 @@ static int finish_stage(stage *s) {
     switch (s->kind) {
     case WISP_OP_MAP_PARTITIONS: {
         s->em.values = false;
+        if (s->fn->kind == WISP_FN_SDK_STREAM) {
+            int rc = ((const wisp__stream *)s->fn->fn.sdk)->end(s->stream, &s->em);
+            return rc != 0 ? fn_failed(s, rc) : 0;
+        }
         int rc = s->fn->fn.map_partitions(&s->records, &s->em);
         wisp_batch_free(&s->records);
         return rc != 0 ? fn_failed(s, rc) : 0;
@@ -690,6 +704,10 @@ static bool kind_fits(wisp_fn_kind f, wisp_op_kind k) {
         return k == WISP_OP_COMBINE || k == WISP_OP_MERGE || k == WISP_OP_FOLD || k == WISP_OP_REDUCE;
     case WISP_FN_AGGREGATOR:
         return k == WISP_OP_COMBINE || k == WISP_OP_MERGE;
+    case WISP_FN_SDK_STREAM:
+        return k == WISP_OP_MAP_PARTITIONS;
+    case WISP_FN_COMPARATOR:
+        return false;
     }
     return false;
 }
@@ -699,8 +717,15 @@ static const wisp_function *function_named(const uint8_t *name, size_t len) {
         const char *n = wisp_functions[i].name;
         if (strlen(n) == len && memcmp(n, name, len) == 0) return &wisp_functions[i];
     }
+    size_t sdk_len = &wisp__sdk_functions_len != NULL ? wisp__sdk_functions_len : 0;
+    for (size_t i = 0; i < sdk_len; i++) {
+        const char *n = wisp__sdk_functions[i].name;
+        if (strlen(n) == len && memcmp(n, name, len) == 0) return &wisp__sdk_functions[i];
+    }
     return NULL;
 }
+
+const wisp_function *wisp__function_named(const uint8_t *name, size_t len) { return function_named(name, len); }
 
 static void chain_free(chain *c) {
     for (size_t i = 0; i < c->len; i++) {
@@ -715,6 +740,11 @@ static void chain_free(chain *c) {
         wisp_buf_free(&s->em.buf);
         wisp_buf_free(&s->acc);
         wisp_batch_free(&s->records);
+        if (s->stream != NULL) {
+            const wisp__stream *st = s->fn->fn.sdk;
+            if (st->drop != NULL) st->drop(s->stream);
+            free(s->stream);
+        }
     }
     free(c->stages);
     wisp_buf_free(&c->data);
@@ -761,6 +791,18 @@ bool exports_wisp_task_pipeline_static_task_create(exports_wisp_task_pipeline_li
             goto fail;
         }
         if (s->kind == WISP_OP_COMBINE || s->kind == WISP_OP_MERGE) table_init(&s->tbl, agg_state_size(s->fn));
+        if (s->fn->kind == WISP_FN_SDK_STREAM) {
+            const wisp__stream *st = s->fn->fn.sdk;
+            s->stream = calloc(1, st->state_size ? st->state_size : 1);
+            if (s->stream == NULL) abort();
+            current = s;
+            int rc = st->begin != NULL ? st->begin(s->stream) : 0;
+            current = NULL;
+            if (rc != 0) {
+                fn_failed(s, rc);
+                goto fail;
+            }
+        }
         if (s->kind == WISP_OP_FOLD) {
             current = s;
             int rc = acc_set(s, s->args, "an s64 (the fold's zero value)");
@@ -956,6 +998,12 @@ static const char *name_of(wisp_fn_kind kind, const void *f, const char *api) {
             break;
         case WISP_FN_AGGREGATOR:
             p = (const void *)w->fn.aggregator;
+            break;
+        case WISP_FN_COMPARATOR:
+            p = (const void *)w->fn.comparator;
+            break;
+        case WISP_FN_SDK_STREAM:
+            p = w->fn.sdk;
             break;
         }
         if (p == f) return w->name;
@@ -1189,6 +1237,24 @@ int wisp_fold(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn f, wisp_buf *out) {
     if (rc >= 0) wisp_put_raw(out, acc.ptr, acc.len);
     wisp_buf_free(&acc);
     return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------ for the SDK's other files */
+
+job_string_t wisp__borrow_str(const char *s) { return borrow_str(s); }
+int wisp__host_error(job_string_t *err) { return host_error(err); }
+wisp_rdd wisp__rdd_result(bool ok, uint32_t id, job_string_t *err) { return rdd_result(ok, id, err); }
+int wisp__no_rdd(void) { return no_rdd(); }
+wisp_batch wisp__batch_from_wit(wisp_task_types_batch_t *in) { return batch_from_wit(in); }
+const char *wisp__name_of(wisp_fn_kind kind, const void *f, const char *api) { return name_of(kind, f, api); }
+
+int wisp__run_partitions(wisp_rdd rdd, const wisp_task_driver_op_t *ops, size_t n,
+                         wisp_task_driver_list_batch_t *out) {
+    if (rdd == WISP_NO_RDD) return no_rdd();
+    wisp_task_driver_list_op_t list = {(wisp_task_driver_op_t *)ops, n};
+    job_string_t err;
+    if (!wisp_task_driver_run_partitions(rdd, &list, 0, out, &err)) return host_error(&err);
+    return 0;
 }
 
 /* ================================================================ the main */

@@ -167,6 +167,9 @@ typedef int (*wisp_map_partitions_fn)(const wisp_batch *in, wisp_emitter *out);
 typedef int (*wisp_reducer_fn)(wisp_bytes a, wisp_bytes b, wisp_buf *out);
 /* The same on s64 values (no decoding in user code; fail with wisp_fail). */
 typedef int64_t (*wisp_reducer_s64_fn)(int64_t a, int64_t b);
+/* An order on encoded records (wisp_take_ordered, wisp_top): negative, 0 or
+ * positive as a sorts before, with or after b. */
+typedef int (*wisp_compare_fn)(wisp_bytes a, wisp_bytes b);
 
 /* combine-by-key with a fixed-size combiner state (`state_size` bytes,
  * zeroed before create/load). `create` makes the state from a key's first
@@ -191,6 +194,8 @@ typedef enum wisp_fn_kind {
     WISP_FN_REDUCER,
     WISP_FN_REDUCER_S64,
     WISP_FN_AGGREGATOR,
+    WISP_FN_COMPARATOR,
+    WISP_FN_SDK_STREAM, /* the SDK's own partition functions (wisp_more.c) */
 } wisp_fn_kind;
 
 /* One registered function: ops name it by `name`. */
@@ -205,6 +210,8 @@ typedef struct wisp_function {
         wisp_reducer_fn reducer;
         wisp_reducer_s64_fn reducer_s64;
         const wisp_aggregator *aggregator;
+        wisp_compare_fn comparator;
+        const void *sdk;
     } fn;
 } wisp_function;
 
@@ -216,6 +223,8 @@ typedef struct wisp_function {
 #define WISP_REDUCER_S64(f) {#f, WISP_FN_REDUCER_S64, {.reducer_s64 = (f)}}
 /* `a` is a `wisp_aggregator` variable; its name names the op. */
 #define WISP_AGGREGATOR(a) {#a, WISP_FN_AGGREGATOR, {.aggregator = &(a)}}
+/* Not an op: named by wisp_take_ordered/wisp_top, run inside their tasks. */
+#define WISP_COMPARATOR(f) {#f, WISP_FN_COMPARATOR, {.comparator = (f)}}
 
 /* The job's function table: exactly one per component. */
 #define WISP_FUNCTIONS(...)                                                         \
@@ -326,6 +335,138 @@ int wisp_save_as_text_file(wisp_rdd rdd, const char *path);
 int wisp_reduce(wisp_rdd rdd, wisp_reducer_fn f, wisp_buf *out, bool *found);
 /* f folded from `zero` in each partition, then over the partial results. */
 int wisp_fold(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn f, wisp_buf *out);
+
+/* ------------------------------------------------------- shared variables */
+
+/* Handles; pass them to functions in an op's args (the *_with calls below)
+ * and read them there with wisp_op_arg_u32. */
+typedef uint32_t wisp_broadcast;
+typedef uint32_t wisp_accumulator;
+
+/* Narrow transformations whose function reads `args` (wisp_op_args()). */
+wisp_rdd wisp_map_with(wisp_rdd parent, wisp_map_fn f, const void *args, size_t len);
+wisp_rdd wisp_filter_with(wisp_rdd parent, wisp_filter_fn f, const void *args, size_t len);
+wisp_rdd wisp_flat_map_with(wisp_rdd parent, wisp_flat_map_fn f, const void *args, size_t len);
+wisp_rdd wisp_map_partitions_with(wisp_rdd parent, wisp_map_partitions_fn f, const void *args, size_t len);
+wisp_rdd wisp_map_values_with(wisp_rdd parent, wisp_map_fn f, const void *args, size_t len);
+wisp_rdd wisp_flat_map_values_with(wisp_rdd parent, wisp_flat_map_fn f, const void *args, size_t len);
+/* Inside a function: the `index`-th little-endian u32 of the op's args (a
+ * handle packed by the driver, e.g. `uint32_t args[2] = {bc, acc}`). */
+int wisp_op_arg_u32(size_t index, uint32_t *out);
+
+/* Broadcast variables (driver): `value`'s bytes (any encoding) travel to each
+ * executor once and are read by handle; refused past wisp.broadcast.maxBytes. */
+int wisp_broadcast_create(const void *value, size_t len, wisp_broadcast *out);
+/* Inside a function (or on the driver): the value's bytes, fetched on first
+ * use in this guest instance and kept (valid until wisp_broadcast_unpersist).
+ * Fails when the broadcast was destroyed before the job started. */
+int wisp_broadcast_value(wisp_broadcast bc, wisp_bytes *out);
+/* Frees this instance's copy of the value; the next wisp_broadcast_value
+ * fetches it again. The host keeps the value (unlike destroy). */
+int wisp_broadcast_unpersist(wisp_broadcast bc);
+/* Forgets the broadcast (driver): jobs started later cannot read it. */
+int wisp_broadcast_destroy(wisp_broadcast bc);
+
+/* Accumulators: created on the driver, added to inside functions, read on
+ * the driver after an action. An update counts once per partition of each
+ * RDD a job computes, retries and speculation included
+ * (docs/shared-variables.md, "What once means"). */
+typedef enum wisp_accumulator_kind {
+    WISP_ACC_LONG_SUM = 0,   /* s64 sum (wrapping), 0 before any add */
+    WISP_ACC_DOUBLE_SUM = 1, /* f64 sum, 0.0 before any add */
+    WISP_ACC_LONG_MIN = 2,   /* none before any add */
+    WISP_ACC_LONG_MAX = 3,
+    WISP_ACC_DOUBLE_MIN = 4,
+    WISP_ACC_DOUBLE_MAX = 5,
+    WISP_ACC_COLLECTION = 6, /* every value added (bytes) */
+} wisp_accumulator_kind;
+
+int wisp_accumulator_create(wisp_accumulator_kind kind, wisp_accumulator *out);
+/* Inside a function: s64 to the long kinds, f64 to the double kinds, any
+ * bytes to a collection. From the job's main it fails. */
+int wisp_accumulator_add_s64(wisp_accumulator acc, int64_t v);
+int wisp_accumulator_add_f64(wisp_accumulator acc, double v);
+int wisp_accumulator_add(wisp_accumulator acc, const void *bytes, size_t len);
+/* On the driver: the value merged from the jobs that ended so far. For the
+ * sums *present is always true; for min/max false until something was added.
+ * Reading a double kind as s64 (or the reverse) fails. */
+int wisp_accumulator_value_s64(wisp_accumulator acc, int64_t *out, bool *present);
+int wisp_accumulator_value_f64(wisp_accumulator acc, double *out, bool *present);
+/* A collection's elements, one record each (*out overwritten). */
+int wisp_accumulator_value_collection(wisp_accumulator acc, wisp_batch *out);
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* Where wisp_checkpoint writes (each application writes a new directory below). */
+int wisp_set_checkpoint_dir(const char *path);
+/* Writes the RDD's partitions into the checkpoint directory now (a job) and
+ * returns an RDD reading them back, whose lineage starts there. Without a
+ * checkpoint directory: WISP_NO_RDD and the error. */
+wisp_rdd wisp_checkpoint(wisp_rdd rdd);
+/* Persists the RDD (memory and disk) and computes it now; returns it. */
+wisp_rdd wisp_local_checkpoint(wisp_rdd rdd);
+
+/* ----------------------------------------------------- more sources & API */
+
+/* Lines as raw bytes (no U+FFFD replacement), split like wisp_text_file. */
+wisp_rdd wisp_binary_lines(const char *path, uint32_t min_partitions);
+/* One pair (path: string, content: string) per file. */
+wisp_rdd wisp_whole_text_files(const char *path, uint32_t min_partitions);
+
+/* Each partition as one record: the list encoding of its records. */
+wisp_rdd wisp_glom(wisp_rdd rdd);
+/* The n smallest records by `cmp` (a WISP_COMPARATOR; NULL: byte order of
+ * the encodings, which is numeric order for s64/u64/f64 and code-point order
+ * for strings), ascending; wisp_top: the n largest, descending. Each
+ * partition keeps its n first, the driver merges them. *out overwritten. */
+int wisp_take_ordered(wisp_rdd rdd, uint32_t n, wisp_compare_fn cmp, wisp_batch *out);
+int wisp_top(wisp_rdd rdd, uint32_t n, wisp_compare_fn cmp, wisp_batch *out);
+/* Pairs (record, u64 count), one per distinct record, in no particular order. */
+int wisp_count_by_value(wisp_rdd rdd, wisp_batch *out);
+/* Pairs (record, u64 index): partition order, then order in the partition
+ * (runs a job counting the partitions first, as Spark). */
+wisp_rdd wisp_zip_with_index(wisp_rdd rdd);
+/* Pairs (record, u64 id): the k-th record of partition i of n gets k*n + i. */
+wisp_rdd wisp_zip_with_unique_id(wisp_rdd rdd);
+/* Records of `a` (duplicates kept) whose bytes do not occur in `b`. */
+wisp_rdd wisp_subtract(wisp_rdd a, wisp_rdd b, uint32_t partitions);
+/* Pairs of `a` whose key does not occur among the keys of pair RDD `b`. */
+wisp_rdd wisp_subtract_by_key(wisp_rdd a, wisp_rdd b, uint32_t partitions);
+/* The distinct records that occur in both. */
+wisp_rdd wisp_intersection(wisp_rdd a, wisp_rdd b, uint32_t partitions);
+/* (For the three above `partitions` 0 picks the default partitioner, as cogroup.) */
+/* Every pair (x, y), x of `a`, y of `b`, as the tuple encoding; `b` is
+ * collected and broadcast (it should fit in memory); `a`'s partitions. */
+wisp_rdd wisp_cartesian(wisp_rdd a, wisp_rdd b);
+/* The values (encodings) of the pairs whose key bytes equal `key`. */
+int wisp_lookup(wisp_rdd rdd, const void *key, size_t key_len, wisp_batch *out);
+
+/* Statistics of f64 records (Spark's StatCounter). */
+typedef struct wisp_stats {
+    uint64_t count;
+    double mean;
+    double m2;  /* sum of squared differences from the mean */
+    double min; /* +inf for none */
+    double max; /* -inf for none */
+} wisp_stats;
+int wisp_stats_of(wisp_rdd rdd, wisp_stats *out);
+/* 0.0 for none: each partition summed from 0.0, then the partial sums. */
+int wisp_sum(wisp_rdd rdd, double *out);
+/* NaN for none. */
+int wisp_mean(wisp_rdd rdd, double *out);
+double wisp_stats_variance(const wisp_stats *s);        /* population; NaN for none */
+double wisp_stats_sample_variance(const wisp_stats *s); /* NaN for fewer than two */
+
+/* Spark's treeAggregate: each partition folds with seq_op from zero; while
+ * there are more partial results than scale + ceil(count / scale), with
+ * scale = max(ceil(count^(1/depth)), 2), they are keyed by partition index %
+ * (count / scale) and combined with comb_op by a reduce-by-key into
+ * count / scale partitions; the driver combines the rest with comb_op from
+ * zero. Both are WISP_REDUCERs; depth >= 1 (0 means 2). */
+int wisp_tree_aggregate(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn seq_op, wisp_reducer_fn comb_op,
+                        uint32_t depth, wisp_buf *out);
+/* The same with f for both and no zero; *found false for an empty RDD (as wisp_reduce). */
+int wisp_tree_reduce(wisp_rdd rdd, wisp_reducer_fn f, uint32_t depth, wisp_buf *out, bool *found);
 
 #endif /* WISP_CODEC_ONLY */
 

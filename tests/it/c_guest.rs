@@ -1,5 +1,6 @@
-//! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, and failing C functions failing their job with one clear line.
+//! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, failing C functions failing their job with one clear line, and the C SDK's shared variables, checkpoints and the rest of the RDD API against answers computed here.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -12,14 +13,16 @@ use wisp_tests::{
 
 use crate::RUN_TIMEOUT;
 use crate::guest_lang::{build_once, wordcount_matches_rust};
+use crate::harness::Cluster;
 
 /// Builds the C jobs with the SDK's build script (once per test process) and returns the component's path.
 fn c_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let builds: [&[&str]; 3] = [
+    let builds: [&[&str]; 4] = [
         &["examples/c-wordcount", "target/c/wordcount.wasm"],
         &["guest-sdk/c/tests/failing-job", "target/c/failing.wasm"],
         &["guest-sdk/c/tests/api-job", "target/c/api_job.wasm"],
+        &["guest-sdk/c/tests/shared-job", "target/c/shared_job.wasm"],
     ];
     build_once(&BUILT, "guest-sdk/c/build.sh", &builds);
     Path::new(REPO_ROOT).join("target/c").join(format!("{name}.wasm"))
@@ -154,4 +157,326 @@ fn c_function_trapping_fails_the_job_with_its_panic_message() {
 fn c_main_failing_fails_the_job_with_its_message() {
     let line = failing_job_error("main");
     assert_eq!(line, "wisp: error: the main gave up on purpose");
+}
+
+/// `name=a,b,c` of numbers.
+fn list_line<T: std::fmt::Display>(name: &str, xs: impl IntoIterator<Item = T>) -> String {
+    let items: Vec<String> = xs.into_iter().map(|x| x.to_string()).collect();
+    format!("{name}={}", items.join(","))
+}
+
+/// `name=k:v,...` of pairs.
+fn pairs_line(name: &str, kv: impl IntoIterator<Item = (i64, u64)>) -> String {
+    list_line(name, kv.into_iter().map(|(k, v)| format!("{k}:{v}")))
+}
+
+/// The `key=value` fields of a line (after its first word when that has no `=`) as numbers.
+fn numeric_fields(line: &str) -> BTreeMap<String, f64> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.parse::<f64>().unwrap_or_else(|_| panic!("{line}: {v}"))))
+        .collect()
+}
+
+/// Asserts each expected field of `line` (the one starting with `prefix`) within a relative 1e-12.
+fn assert_fields(lines: &[&str], prefix: &str, expected: &[(&str, f64)]) {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix}: {lines:#?}"));
+    let got = numeric_fields(line);
+    for (k, want) in expected {
+        let v = got[*k];
+        let close = if want.is_nan() {
+            v.is_nan()
+        } else {
+            (v - want).abs() <= 1e-12 * want.abs().max(1.0)
+        };
+        assert!(close, "{prefix} {k}: got {v}, want {want} ({line})");
+    }
+}
+
+/// Runs the C shared-job with `args` after `--`, with `conf` pairs.
+fn shared_job(conf: &[&str], args: &[&str]) -> wisp_tests::Run {
+    let job = c_job("shared_job");
+    let mut argv = vec!["run", job.to_str().unwrap(), "--cores", "2"];
+    for c in conf {
+        argv.extend(["--conf", c]);
+    }
+    argv.push("--");
+    argv.extend(args);
+    wisp(&argv, RUN_TIMEOUT)
+}
+
+#[test]
+fn c_shared_variables_checkpoints_and_the_rest_of_the_rdd_api_match_answers_computed_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1: &[u8] = b"caf\xe9\r\nna\xefve\n\xff\xfe\n\nend";
+    std::fs::write(dir.path().join("latin1.txt"), latin1).unwrap();
+    std::fs::create_dir(dir.path().join("texts")).unwrap();
+    let texts = [("a.txt", "alpha\n"), ("b.txt", "beta\ngamma\n"), ("c.txt", "")];
+    for (name, text) in texts {
+        std::fs::write(dir.path().join("texts").join(name), text).unwrap();
+    }
+    let run = shared_job(&[], &["all", dir.path().to_str().unwrap()]);
+    assert!(run.ok(), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let has = |want: &str| assert!(lines.contains(&want), "missing {want:?} in\n{}", run.stdout);
+    let starts = |prefix: &str| -> &str {
+        lines.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix}"))
+    };
+    let xs: Vec<i64> = (1..=100).collect();
+
+    // Broadcast: a table of squares read by handle; the bytes a function sees never move
+    // within an instance (the job fails otherwise), fetched once per instance: one per task
+    // at most (4 partitions).
+    let bsum: i64 = xs.iter().map(|x| (x % 10) * (x % 10)).sum();
+    let first = starts("broadcast_sum=");
+    assert!(first.starts_with(&format!("broadcast_sum={bsum} first_reads=")), "{first}");
+    let reads: u32 = first.rsplit('=').next().unwrap().parse().unwrap();
+    assert!((1..=4).contains(&reads), "{first}");
+    has(&format!("broadcast_on_driver_bytes={} same=1", 10 * (4 + 8)));
+    has("destroy_again=refused");
+
+    // Accumulators of every kind: one action, then a second over the same uncached RDD.
+    let sum: i64 = xs.iter().sum();
+    assert_fields(
+        &lines,
+        "accumulators ",
+        &[
+            ("count", 100.0),
+            ("long_sum", sum as f64),
+            ("double_sum", xs.iter().map(|x| *x as f64 / 2.0).sum()),
+            ("long_min", 1.0),
+            ("long_max", 100.0),
+            ("double_min", 1.5),
+            ("double_max", 150.0),
+        ],
+    );
+    has(&list_line("collection", xs.iter().filter(|x| *x % 25 == 0)));
+    has("untouched_min_present=0");
+    assert!(starts("double_read_as_long=").ends_with("is not a long accumulator"));
+    assert!(starts("add_from_main=").contains("add is only allowed inside tasks"));
+    has(&format!("long_sum_after_two_jobs={}", 2 * sum));
+
+    // Checkpoints: the reliable one wrote part files under DIR/ckpt.
+    let squares: i64 = xs.iter().map(|x| x * x).sum();
+    has(&format!("checkpoint count=100 sum={squares} partitions=4"));
+    let ys: Vec<i64> = xs.iter().map(|x| x * 37 % 101).collect();
+    has(&format!("local_checkpoint sum={}", ys.iter().sum::<i64>()));
+    let parts = walk(&dir.path().join("ckpt"))
+        .into_iter()
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("part-"))
+        .count();
+    assert_eq!(parts, 4, "checkpoint part files");
+
+    // Ordering: byte order of s64 encodings (= numeric) and a user comparator.
+    let mut asc = ys.clone();
+    asc.sort();
+    has(&list_line("take_ordered", &asc[..5]));
+    has(&list_line("top", asc.iter().rev().take(5)));
+    let mut by_digit = ys.clone();
+    by_digit.sort_by_key(|v| (v % 10, *v));
+    has(&list_line("take_ordered_by_last_digit", &by_digit[..5]));
+    has(&list_line("top_by_last_digit", by_digit.iter().rev().take(3)));
+
+    let mut by7 = BTreeMap::new();
+    xs.iter().for_each(|x| *by7.entry(x % 7).or_insert(0u64) += 1);
+    has(&pairs_line("count_by_value_mod7", by7));
+
+    // Indexing over the even numbers; partition p holds 25p+1..=25p+25.
+    let evens: Vec<i64> = xs.iter().copied().filter(|x| x % 2 == 0).collect();
+    has(&pairs_line("zip_with_index", evens.iter().zip(0u64..).map(|(x, i)| (*x, i))));
+    let unique = (0..4u64).flat_map(|p| {
+        let part: Vec<i64> = evens.iter().copied().filter(|x| (*x - 1) as u64 / 25 == p).collect();
+        part.into_iter().zip(0u64..).map(move |(x, k)| (x, k * 4 + p))
+    });
+    has(&pairs_line("zip_with_unique_id", unique));
+
+    // Set operations.
+    let mut sub: Vec<i64> = xs.iter().chain(&xs).copied().filter(|x| x % 3 != 0).collect();
+    sub.sort();
+    has(&list_line("subtract", sub));
+    has("subtract_by_key_small_left=0");
+    has(&format!("subtract_by_key_count={}", xs.iter().filter(|x| *x % 10 >= 5).count()));
+    let left: BTreeSet<i64> = xs.iter().map(|x| x % 7).collect();
+    let right: BTreeSet<i64> = xs.iter().map(|x| x % 10).filter(|x| x % 2 == 0).collect();
+    has(&list_line("intersection", left.intersection(&right)));
+    let cart = [1, 2, 3].iter().flat_map(|a| [10, 11].iter().map(move |b| format!("{a}x{b}")));
+    has(&list_line("cartesian", cart));
+    has(&list_line("glom", (0..4).map(|p| format!("25:{}", 25 * p + 1))));
+    has(&list_line("lookup_3", xs.iter().filter(|x| *x % 7 == 3)));
+
+    // Numbers: x / 4 as f64.
+    let qs: Vec<f64> = xs.iter().map(|x| *x as f64 / 4.0).collect();
+    let mean = qs.iter().sum::<f64>() / qs.len() as f64;
+    let m2: f64 = qs.iter().map(|q| (q - mean) * (q - mean)).sum();
+    assert_fields(
+        &lines,
+        "numbers ",
+        &[
+            ("sum", qs.iter().sum()),
+            ("mean", mean),
+            ("count", 100.0),
+            ("min", 0.25),
+            ("max", 25.0),
+            ("variance", m2 / 100.0),
+            ("sample_variance", m2 / 99.0),
+        ],
+    );
+    has("empty sum=0 mean=nan");
+
+    // Tree aggregation over 1..=1000 in 10 partitions from zero 1000: the zero once per
+    // partition and once on the driver, whatever the depth.
+    let big: i64 = (1..=1000).sum();
+    for depth in 1..=3 {
+        has(&format!("tree_aggregate_depth{depth}={}", big + 11 * 1000));
+    }
+    has(&format!("tree_reduce={} found=1", (1..=1000i64).map(|x| x * x).sum::<i64>()));
+    has("tree_reduce_empty found=0");
+
+    // Sources: raw line bytes (no U+FFFD), and one record per file.
+    let raw: Vec<String> = latin1
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .map(|l| l.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    has(&list_line("binary_lines", raw));
+    let mut files: Vec<&str> =
+        starts("whole_text_files=")["whole_text_files=".len()..].split(',').collect();
+    files.sort();
+    let want: Vec<String> =
+        texts.iter().map(|(n, t)| format!("{n}:{}", t.replace('\n', "|"))).collect();
+    assert_eq!(files, want);
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The comb_op calls Spark's treeAggregate makes inside tasks when every partition has a
+/// partial result: at each level `count` partials become `count / scale`.
+fn tree_comb_calls(partitions: u64, depth: u32) -> u64 {
+    let mut count = partitions;
+    let scale = ((count as f64).powf(1.0 / f64::from(depth)).ceil() as u64).max(2);
+    let mut calls = 0;
+    while count > scale + count.div_ceil(scale) {
+        calls += count - count / scale;
+        count /= scale;
+    }
+    calls
+}
+
+#[test]
+fn c_tree_aggregate_combines_in_levels_as_spark_does() {
+    let run = shared_job(&[], &["tree"]);
+    assert!(run.ok(), "{}", run.stderr);
+    let expected: Vec<String> = [10u64, 64]
+        .iter()
+        .flat_map(|&parts| {
+            (1..=4u32).map(move |depth| {
+                format!(
+                    "parts={parts} depth={depth} value={} task_comb_calls={}",
+                    (1..=1000i64).sum::<i64>(),
+                    tree_comb_calls(parts, depth)
+                )
+            })
+        })
+        .collect();
+    assert_eq!(run.stdout.lines().collect::<Vec<_>>(), expected, "{}", run.stderr);
+    // Levels happened (not only the driver's final combination).
+    assert!(tree_comb_calls(64, 3) > 0 && tree_comb_calls(10, 2) > 0);
+}
+
+#[test]
+fn c_accumulators_count_once_despite_a_failed_attempt_and_lost_shuffle_files() {
+    let (n, partitions) = (4000i64, 8);
+    // Executor 1: the first attempt of map partition 1 fails. Executor 2 deletes its shuffle
+    // files after its first map task, so map partitions run again for the reduce stage.
+    let one = "fail kind=map partition=1 attempt=0 message=injected failure";
+    let two = "delete-shuffle after-map-tasks=1\n\
+               fail kind=map partition=1 attempt=0 message=injected failure";
+    let cluster = Cluster::start_with_faults(&[], &[], &[one, two]);
+    let job = c_job("shared_job");
+    let (n_arg, p_arg) = (n.to_string(), partitions.to_string());
+    let args = [Path::new("accumulate"), Path::new(&n_arg), Path::new(&p_arg)];
+    let run = cluster.submit(job.to_str().unwrap(), &[], &args, None);
+    assert!(run.ok(), "{}", run.stderr);
+    let xs: Vec<i64> = (1..=n).collect();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_fields(
+        &lines,
+        "keys=",
+        &[
+            ("keys", 7.0),
+            ("long_sum", xs.iter().sum::<i64>() as f64),
+            ("double_sum", xs.iter().map(|x| *x as f64 / 2.0).sum()),
+            ("long_min", 1.0),
+            ("long_max", n as f64),
+            ("double_min", 1.5),
+            ("double_max", n as f64 * 1.5),
+        ],
+    );
+    assert_eq!(lines[1], list_line("collection", xs.iter().filter(|x| *x % 25 == 0)));
+    let events = cluster.events();
+    let failed =
+        events.iter().filter(|e| e["event"] == "task_end" && e["result"] == "failed").count();
+    assert!(failed >= 1, "an attempt failed");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "stage_submitted" && e["attempt"].as_u64().unwrap_or(0) > 0),
+        "a stage ran again after the lost shuffle files"
+    );
+}
+
+/// The one `wisp: error:` line of a failed run of the shared-job.
+fn shared_job_error(mode: &str, conf: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let conf: Vec<&str> = ["wisp.task.maxFailures=1"].iter().chain(conf).copied().collect();
+    let run = shared_job(&conf, &[mode, dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no output left behind");
+    errors[0].to_owned()
+}
+
+#[test]
+fn c_reading_a_destroyed_broadcast_fails_the_job_with_one_line() {
+    let line = shared_job_error("destroyed", &[]);
+    assert!(
+        line.contains(
+            "c function look_up (map) failed: broadcast 0 does not exist or was destroyed"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn c_checkpoint_without_a_directory_fails_the_job_with_one_line() {
+    let line = shared_job_error("no-checkpoint", &[]);
+    assert!(line.ends_with("no checkpoint directory (call set_checkpoint_dir first)"), "{line}");
+}
+
+#[test]
+fn c_broadcast_over_the_configured_limit_fails_the_job_with_one_line() {
+    let line = shared_job_error("too-big", &["wisp.broadcast.maxBytes=1000"]);
+    assert!(
+        line.ends_with(
+            "broadcast value of 4096 bytes exceeds wisp.broadcast.maxBytes (1000 bytes)"
+        ),
+        "{line}"
+    );
 }
