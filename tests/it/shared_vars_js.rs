@@ -107,6 +107,8 @@ fn js_broadcasts_accumulators_checkpoints_and_the_rest_of_the_rdd_api_match_answ
     }
     std::fs::write(files.join("_hidden"), b"skipped").unwrap();
     let checkpoints = dir.path().join("checkpoints");
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
     let (n, entries) = (1000u64, 10u64);
     let path = |p: &Path| p.to_str().unwrap().to_owned();
     let run = wisp(
@@ -115,6 +117,8 @@ fn js_broadcasts_accumulators_checkpoints_and_the_rest_of_the_rdd_api_match_answ
             job.to_str().unwrap(),
             "--cores",
             "3",
+            "--event-log",
+            &path(&events),
             "--",
             "all",
             &n.to_string(),
@@ -240,6 +244,11 @@ fn js_broadcasts_accumulators_checkpoints_and_the_rest_of_the_rdd_api_match_answ
     assert_same(&got, "tree_aggregate_lists", &json!(sorted));
     assert_same(&got, "tree_reduce", &json!([total, sorted[59]]));
     assert_same(&got, "tree_reduce_empty", &json!("treeReduce() of an empty RDD"));
+    // The levels each tree job ran after the 20 partitions it starts from, as Spark's formula says:
+    // treeAggregate at depths 2, 3, 1 and 2 (lists), treeReduce at depths 2, 3 and 2 (empty).
+    let want: Vec<Vec<u64>> = [2, 3, 1, 2, 2, 3, 2].iter().map(|d| tree_levels(20, *d)).collect();
+    assert_eq!(want[..3], [vec![4], vec![6, 2], vec![]], "the formula, worked by hand");
+    assert_eq!(tree_jobs(&events, 20), want, "the tree jobs' stages");
 
     // Sources: raw bytes of each line; whole files with U+FFFD for invalid UTF-8.
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
@@ -256,6 +265,42 @@ fn js_broadcasts_accumulators_checkpoints_and_the_rest_of_the_rdd_api_match_answ
     let whole: Vec<(&str, String)> =
         contents.iter().map(|(n, b)| (*n, String::from_utf8_lossy(b).into_owned())).collect();
     assert_same(&got, "whole_text_files", &json!(whole));
+}
+
+/// The partition counts of the levels Spark's treeAggregate adds over `count` partitions.
+fn tree_levels(mut count: u64, depth: u32) -> Vec<u64> {
+    let scale = ((count as f64).powf(1.0 / f64::from(depth)).ceil() as u64).max(2);
+    let mut levels = Vec::new();
+    while count > scale + count.div_ceil(scale) {
+        count /= scale;
+        levels.push(count);
+    }
+    levels
+}
+
+/// For each job of the event log in `dir` with a stage of `from` tasks: the task counts of its
+/// later stages.
+fn tree_jobs(dir: &Path, from: u64) -> Vec<Vec<u64>> {
+    let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    let events: Vec<Value> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let tasks: HashMap<u64, u64> = events
+        .iter()
+        .filter(|e| e["event"] == "stage_submitted")
+        .map(|e| (e["stage"].as_u64().unwrap(), e["tasks"].as_u64().unwrap()))
+        .collect();
+    let mut jobs = Vec::new();
+    for job in events.iter().filter(|e| e["event"] == "job_start") {
+        let stages = job["stages"].as_array().unwrap().iter();
+        let counts: Vec<u64> = stages.filter_map(|s| tasks.get(&s.as_u64()?).copied()).collect();
+        if let Some(at) = counts.iter().position(|&t| t == from) {
+            jobs.push(counts[at + 1..].to_vec());
+        }
+    }
+    jobs
 }
 
 /// Every file below `dir`.
