@@ -65,12 +65,17 @@ export class Broadcast {
   constructor(id, type) {
     this.id = id;
     this.type = type;
+    this.cached = DECODED.get(id); // per handle too: value() per record is then a field read
   }
 
   /** The value, decoded on first use in this guest instance and kept; throws if the broadcast was destroyed. */
   value() {
+    if (this.cached !== undefined) return this.cached.value;
     const known = DECODED.get(this.id);
-    if (known !== undefined) return known.value;
+    if (known !== undefined) {
+      this.cached = known;
+      return known.value;
+    }
     const bytes = call(shared.broadcastValue, this.id);
     let value;
     try {
@@ -78,7 +83,8 @@ export class Broadcast {
     } catch (e) {
       throw new SharedError(`broadcast ${this.id}: its bytes are not a ${this.type.name}: ${e.message}`);
     }
-    DECODED.set(this.id, { value });
+    this.cached = { value };
+    DECODED.set(this.id, this.cached);
     return value;
   }
 
@@ -88,11 +94,13 @@ export class Broadcast {
    * `destroy()` (they keep the bytes for the application's life).
    */
   unpersist() {
+    this.cached = undefined;
     DECODED.delete(this.id);
   }
 
   /** Forgets the broadcast (driver only): jobs started later cannot read it. */
   destroy() {
+    this.cached = undefined;
     DECODED.delete(this.id);
     call(driver.destroyBroadcast, this.id);
   }
@@ -110,9 +118,9 @@ export function makeBroadcast(value, type = json) {
   } catch (e) {
     throw new SharedError(`broadcast: ${e.message}`);
   }
-  const bc = new Broadcast(call(driver.broadcast, bytes), type);
-  DECODED.set(bc.id, { value });
-  return bc;
+  const id = call(driver.broadcast, bytes);
+  DECODED.set(id, { value });
+  return new Broadcast(id, type);
 }
 
 /** Accumulator kinds: the record codec of what is added, and of the value the driver reads. */
