@@ -1,5 +1,6 @@
 //! The JavaScript SDK's broadcast variables, accumulators, checkpoints, new sources and the rest of
-//! the RDD API (`guest-sdk/js/fixtures/shared_job.js`), checked against answers computed here.
+//! the RDD API (`guest-sdk/js/fixtures/shared_job.js`), checked against answers computed here, and
+//! the SDK side of them under node (`guest-sdk/js/test/shared.test.mjs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -439,4 +440,15 @@ fn js_save_as_text_file_compresses_with_the_codec_of_the_run() {
         assert_eq!(text, "alpha\nbeta\ngamma\ndelta\n", "{codec}");
         assert!(out.join("_SUCCESS").exists(), "{codec}");
     }
+}
+
+#[test]
+fn js_shared_variables_arguments_and_order_pass_their_node_tests() {
+    let mut cmd = std::process::Command::new("node");
+    cmd.current_dir(wisp_tests::REPO_ROOT).args(["--test", "guest-sdk/js/test/shared.test.mjs"]);
+    cmd.stdin(std::process::Stdio::null());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let run = wisp_tests::run_bounded(cmd, std::time::Duration::from_secs(60));
+    assert!(run.ok(), "JS shared-variable tests failed:\n{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("# fail 0") && run.stdout.contains("# pass 7"), "{}", run.stdout);
 }
