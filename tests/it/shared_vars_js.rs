@@ -315,8 +315,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn js_accumulators_count_once_despite_failed_attempts_a_speculative_straggler_and_lost_shuffle_files()
- {
+fn js_in_a_cluster_broadcasts_ship_once_per_executor_and_accumulators_count_once_despite_faults() {
     let job = js_job("shared_job");
     let dir = tempfile::tempdir().unwrap();
     let (text, expected) = numbers(13, 3000);
@@ -335,7 +334,9 @@ fn js_accumulators_count_once_despite_failed_attempts_a_speculative_straggler_an
                  sleep kind=map partition=0 attempt=0 ms=30000";
     let deleting = format!("delete-shuffle after-map-tasks=1\n{rules}");
     let cluster = Cluster::start_with_faults(&speculation, &[], &[rules, &deleting, rules]);
-    let args = [Path::new("accumulate"), input.as_path(), Path::new("8")];
+    let entries = 3000u64;
+    let entries_arg = entries.to_string();
+    let args = [Path::new("accumulate"), input.as_path(), Path::new("8"), Path::new(&entries_arg)];
     let run =
         cluster.submit(job.to_str().unwrap(), &["wisp.files.maxPartitionBytes=2k"], &args, None);
     assert!(run.ok(), "{}", run.stderr);
@@ -343,6 +344,23 @@ fn js_accumulators_count_once_despite_failed_attempts_a_speculative_straggler_an
     let once = expected(1);
     assert_same(&got, "shuffled_total", &json!([once["sum"]]));
     assert_same(&got, "job1", &report(&once));
+    let name_len = |x: u64| format!("v{}", (x % entries) * 7).len() as u64;
+    assert_same(&got, "broadcast_total", &json!((0..20_000).map(name_len).sum::<u64>()));
+    // The table's encoding (`u32le len ++ bytes` per name) reaches each executor at most once.
+    let table: u64 = (0..entries).map(|k| 4 + format!("v{}", k * 7).len() as u64).sum();
+    let needle = format!("bytes={table}");
+    let received: Vec<usize> = (1..=3)
+        .map(|i| {
+            let log = std::fs::read_to_string(cluster.executor_log_path(i)).unwrap_or_default();
+            log.lines()
+                .filter(|l| l.contains("shipped bytes received"))
+                .filter(|l| l.split_whitespace().any(|w| w == needle))
+                .count()
+        })
+        .collect();
+    eprintln!("broadcast of {table} bytes received per executor: {received:?}");
+    assert!(received.iter().all(|&n| n <= 1), "at most once per executor: {received:?}");
+    assert!(received.iter().sum::<usize>() >= 1, "shipped at least once: {received:?}");
 
     let events = cluster.events();
     let of = |kind: &'static str| events.iter().filter(move |e| e["event"] == kind);
