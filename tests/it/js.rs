@@ -16,15 +16,16 @@ use crate::RUN_TIMEOUT;
 use crate::guest_lang::{assert_same_parts, build_once, parts, wordcount_matches_rust};
 
 /// The JS jobs the tests run: (module, component name under target/js).
-const JOBS: [(&str, &str); 4] = [
+const JOBS: [(&str, &str); 5] = [
     ("examples/js-wordcount/wordcount.js", "wordcount"),
     ("guest-sdk/js/fixtures/raising_job.js", "raising_job"),
     ("guest-sdk/js/fixtures/api_job.js", "api_job"),
     ("guest-sdk/js/fixtures/mixed_job.js", "mixed_job"),
+    ("guest-sdk/js/fixtures/shared_job.js", "shared_job"),
 ];
 
 /// Builds the JS jobs with the SDK's build script (once per test process) and returns the path of component `name`.
-fn js_job(name: &str) -> PathBuf {
+pub(crate) fn js_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let outputs: Vec<String> = JOBS.iter().map(|(_, n)| format!("target/js/{n}.wasm")).collect();
     let builds: Vec<[&str; 2]> =

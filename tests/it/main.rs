@@ -16,6 +16,7 @@ mod python;
 mod reliability;
 mod scheduling;
 mod shared_vars;
+mod shared_vars_js;
 mod stoppable;
 mod store;
 mod web;

@@ -14,7 +14,7 @@ use crate::RUN_TIMEOUT;
 use crate::harness::Cluster;
 
 /// The one `wisp: error:` line of a failed run (exit 1, nothing else on stderr that looks like a host panic).
-fn the_error_line(run: &wisp_tests::Run) -> String {
+pub(crate) fn the_error_line(run: &wisp_tests::Run) -> String {
     assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
     let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
     assert_eq!(errors.len(), 1, "{}", run.stderr);

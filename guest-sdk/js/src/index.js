@@ -18,11 +18,15 @@
 
 import { describeError, stackOf, Task } from './task.js';
 import { Context, WispError } from './rdd.js';
+import { SharedError } from './shared.js';
 
 export { CodecError, Writer, bool, bytes, decode, dynamic, encode, f64, list, option, pair, parseType, s64, s64n, string, tuple, u64, u64n, unit } from './codec.js';
 export { fn } from './functions.js';
 export * as builtins from './builtins.js';
 export { Context, ForeignFunction, Functions, Rdd, WispError, inferType } from './rdd.js';
+export { Accumulator, Broadcast, SharedError, json } from './shared.js';
+// Installs takeOrdered, zipWithIndex, stats, treeAggregate... on Rdd.prototype.
+export { StatCounter, compareValues } from './more.js';
 
 /** The `pipeline` export of the `job` world: re-export it from the job module (`export { pipeline }`). */
 export const pipeline = { Task };
@@ -34,7 +38,7 @@ export function main(job) {
       job(new Context(), Array.from(args));
     } catch (e) {
       // componentize-js turns a thrown string into the `err` of `result<_, string>`.
-      if (e instanceof WispError) throw e.message;
+      if (e instanceof WispError || e instanceof SharedError) throw e.message;
       throw `javascript main threw ${describeError(e)}${stackOf(e)}`;
     }
   };

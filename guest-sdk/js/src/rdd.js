@@ -13,7 +13,8 @@
 import * as driver from 'wisp:task/driver@0.2.0';
 
 import * as C from './codec.js';
-import { aggregatorName, declaredType, label, nameOf } from './functions.js';
+import { aggregatorName, declaredType, fn, label, nameOf } from './functions.js';
+import { argReplacer, makeAccumulator, makeBroadcast } from './shared.js';
 
 /** A failed driver call (the host's message), or an error of the job's use of the API. */
 export class WispError extends Error {
@@ -36,7 +37,13 @@ const ENCODER = new TextEncoder();
 const toHex = (u8) => Array.from(u8, (b) => b.toString(16).padStart(2, '0')).join('');
 
 function op(kind, name, types) {
-  return { kind, name, args: ENCODER.encode(JSON.stringify(types)) };
+  let text;
+  try {
+    text = JSON.stringify(types, argReplacer);
+  } catch (e) {
+    throw new WispError(`the argument of ${label(name)} cannot be shipped: ${e.message}`);
+  }
+  return { kind, name, args: ENCODER.encode(text) };
 }
 
 function batchOf(codec, values) {
@@ -150,6 +157,70 @@ export class Context {
     return new Rdd(call(driver.parallelize, batch, numSlices || defaultPartitions()), codec);
   }
 
+  /** The lines of a file or directory as raw bytes (`Uint8Array` records, no U+FFFD replacement: Latin-1 and other non-UTF-8 data). */
+  binaryLines(path, minPartitions = 2) {
+    return new Rdd(call(driver.binaryLines, path, Math.max(1, minPartitions)), C.bytes);
+  }
+
+  /** One `[path, content]` pair per file of a directory (Spark's wholeTextFiles). */
+  wholeTextFiles(path, minPartitions = 2) {
+    return new Rdd(call(driver.wholeTextFiles, path, Math.max(1, minPartitions)), C.pair(C.string, C.string));
+  }
+
+  /**
+   * Ships `value` to each executor once (Spark's broadcast), encoded with
+   * `type` (by default its JSON text). Pass the handle to a function as its
+   * argument (`rdd.mapWith(f, bc, type)`) and read it there with `bc.value()`.
+   */
+  broadcast(value, type = undefined) {
+    return makeBroadcast(value, type);
+  }
+
+  /** A new accumulator of `kind` (see `Accumulator`); `type` encodes a collection's elements. */
+  accumulator(kind = 'long-sum', type = undefined) {
+    return makeAccumulator(kind, type);
+  }
+
+  /** A sum of integers (0 until tasks add). */
+  longAccumulator() {
+    return makeAccumulator('long-sum');
+  }
+
+  /** A sum of numbers (0 until tasks add). */
+  doubleAccumulator() {
+    return makeAccumulator('double-sum');
+  }
+
+  /** The smallest integer added (null before any). */
+  longMinAccumulator() {
+    return makeAccumulator('long-min');
+  }
+
+  /** The largest integer added (null before any). */
+  longMaxAccumulator() {
+    return makeAccumulator('long-max');
+  }
+
+  /** The smallest number added (null before any). */
+  doubleMinAccumulator() {
+    return makeAccumulator('double-min');
+  }
+
+  /** The largest number added (null before any). */
+  doubleMaxAccumulator() {
+    return makeAccumulator('double-max');
+  }
+
+  /** Every value added (encoded with `type`, by default their JSON), in the order partitions were merged. */
+  collectionAccumulator(type = undefined) {
+    return makeAccumulator('collection', type);
+  }
+
+  /** The directory `rdd.checkpoint()` writes into (each application writes below it). */
+  setCheckpointDir(path) {
+    call(driver.setCheckpointDir, path);
+  }
+
   /** The partitions of all the given RDDs, in order. */
   union(rdds) {
     rdds = Array.from(rdds);
@@ -173,12 +244,13 @@ export class Rdd {
     this.type = type;
   }
 
-  _transform(kind, f, outType, out) {
+  _transform(kind, f, outType, out, extra = undefined) {
     const onValues = kind === 'map-values' || kind === 'flat-map-values';
     const t = target(f, onValues ? this._valueType() : this.type);
+    if (t.foreign && extra) throw new WispError(`${t.name}: a function of another component takes no argument here`);
     const declared = outType ?? t.type;
     const type = out(declared ?? C.dynamic(label(t.name)));
-    const o = t.foreign ? { kind, name: t.name, args: t.args } : op(kind, t.name, { in: this.type.name, out: type.name });
+    const o = t.foreign ? { kind, name: t.name, args: t.args } : op(kind, t.name, { in: this.type.name, out: type.name, ...extra });
     return new Rdd(call(driver.transform, this.id, o, t.component), type);
   }
 
@@ -220,6 +292,41 @@ export class Rdd {
   /** `f(records)` called once per partition with an array of its records; returns an array or iterable. */
   mapPartitions(f, type) {
     return this._transform('map-partitions', f, type, (t) => t);
+  }
+
+  /** `f(x, arg)` for every record: `arg` (JSON-able, broadcast and accumulator handles, BigInts, Uint8Arrays) travels with the op (Rust's map_with). */
+  mapWith(f, arg, type) {
+    return this._transform('map', f, type, (t) => t, { with: arg });
+  }
+
+  /** The records for which `f(x, arg)` is truthy. */
+  filterWith(f, arg) {
+    return this._transform('filter', f, this.type, () => this.type, { with: arg });
+  }
+
+  /** Every element of `f(x, arg)`; `type` is the codec of one element. */
+  flatMapWith(f, arg, type) {
+    return this._transform('flat-map', f, type, (t) => t, { with: arg });
+  }
+
+  /** `f(records, arg)` once per partition. */
+  mapPartitionsWith(f, arg, type) {
+    return this._transform('map-partitions', f, type, (t) => t, { with: arg });
+  }
+
+  /** `f(index, records)` once per partition (`f(index, records, arg)` when `arg` is given). */
+  mapPartitionsWithIndex(f, type, arg = undefined) {
+    return this._transform('map-partitions', f, type, (t) => t, arg === undefined ? { index: true } : { index: true, with: arg });
+  }
+
+  /** The keys of pairs. */
+  keys() {
+    return this.map(keyOf, this._keyType());
+  }
+
+  /** The values of pairs. */
+  values() {
+    return this.map(valueOf, this._valueType());
   }
 
   /** `[k, f(v)]` for every pair `[k, v]`. */
@@ -355,7 +462,39 @@ export class Rdd {
     return call(driver.numPartitions, this.id);
   }
 
+  /**
+   * Writes the partitions into the checkpoint directory now (a job) and
+   * makes this RDD read them back: its lineage starts there. Returns `this`.
+   * Fails without `ctx.setCheckpointDir`.
+   */
+  checkpoint() {
+    this.id = call(driver.checkpoint, this.id);
+    return this;
+  }
+
+  /** Keeps the partitions on the executors (memory and disk) and computes them now (a job); later jobs start from them. Returns `this`. */
+  localCheckpoint() {
+    this.id = call(driver.localCheckpoint, this.id);
+    return this;
+  }
+
   // Actions.
+
+  /** `f(x)` (or `f(x, arg)`) for every record, for its effects (accumulators); runs a job. */
+  foreach(f, arg = undefined) {
+    this._runForeach('flat-map', f, arg);
+  }
+
+  /** `f(records)` (or `f(records, arg)`) once per partition, for its effects; runs a job. */
+  foreachPartition(f, arg = undefined) {
+    this._runForeach('map-partitions', f, arg);
+  }
+
+  _runForeach(kind, f, arg) {
+    const args = { in: this.type.name, out: 'unit', foreach: true };
+    if (arg !== undefined) args.with = arg;
+    call(driver.runPartitions, this.id, [op(kind, nameOf(f), args)], 0);
+  }
 
   /** Number of records (a number; exact below 2^53). */
   count() {
@@ -408,11 +547,27 @@ export class Rdd {
     return batches.flatMap((b) => recordsOf(accType, b, 'aggregate')).reduce((a, b) => combOp(a, b), zero);
   }
 
-  /** Writes string records as lines of part files in the new directory `path`. */
-  saveAsTextFile(path) {
+  /**
+   * Writes string records as lines of part files in the new directory `path`.
+   * `compression` (`'gzip'` or `'zstd'`) names the codec the run was given
+   * with `--conf wisp.output.compress=...` (the host compresses every output
+   * of a run alike, `part-00000.gz`...); a different one is refused.
+   */
+  saveAsTextFile(path, compression = undefined) {
     if (this.type !== C.string && !C.isDynamic(this.type)) {
       throw new WispError(`saveAsTextFile: records of type ${this.type.name} are not strings: map them to strings first`);
+    }
+    if (compression !== undefined) {
+      const configured = driver.conf('wisp.output.compress') ?? 'none';
+      if (compression !== configured) {
+        throw new WispError(
+          `saveAsTextFile: compression ${JSON.stringify(compression)} is chosen for the whole run: pass --conf wisp.output.compress=${compression} (this run has ${configured})`,
+        );
+      }
     }
     call(driver.saveAsTextFile, this.id, path);
   }
 }
+
+const keyOf = fn('wisp.keys', (p) => p[0]);
+const valueOf = fn('wisp.values', (p) => p[1]);

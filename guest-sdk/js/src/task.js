@@ -9,6 +9,7 @@
 
 import { CodecError, Writer, dynamic, parseType, string } from './codec.js';
 import { label, resolve, resolveAggregator } from './functions.js';
+import { reviveArg } from './shared.js';
 
 /** A failure of one op, already formatted as the task's error message. */
 export class TaskError extends Error {}
@@ -47,7 +48,8 @@ function codecError(name, what, e) {
 
 /** One op of the chain: `feed` takes one value, `finish` flushes; both hand values to `emit`. */
 class Stage {
-  constructor(op, args) {
+  constructor(op, args, partition) {
+    this.partition = partition;
     this.name = op.name;
     this.args = args;
     this.in = parseType(args.in ?? 'dynamic:?');
@@ -58,10 +60,22 @@ class Stage {
   finish() {}
 }
 
+/**
+ * `f` with the op's extra parameters bound: the partition index first when
+ * `args.index` (mapPartitionsWithIndex), the function's argument (`args.with`,
+ * revived: broadcast and accumulator handles, BigInts, bytes) last.
+ */
+function bind(f, args, partition, arity) {
+  const g = args.index ? (...xs) => f(partition, ...xs) : f;
+  if (!('with' in args)) return g;
+  const a = args.with;
+  return arity === 2 ? (x, y) => g(x, y, a) : (x) => g(x, a);
+}
+
 class MapStage extends Stage {
-  constructor(op, args) {
-    super(op, args);
-    this.f = resolve(op.name);
+  constructor(op, args, partition) {
+    super(op, args, partition);
+    this.f = bind(resolve(op.name), args, partition, this.constructor.arity ?? 1);
   }
   feed(v) {
     let r;
@@ -116,8 +130,8 @@ class FlatMapStage extends MapStage {
 }
 
 class MapPartitionsStage extends MapStage {
-  constructor(op, args) {
-    super(op, args);
+  constructor(op, args, partition) {
+    super(op, args, partition);
     this.values = [];
   }
   feed(v) {
@@ -288,9 +302,35 @@ class AggregateStage extends Stage {
   }
 }
 
+/** `foreach`: `f(x)` for its effects (accumulators); nothing out. */
+class ForeachStage extends MapStage {
+  feed(v) {
+    try {
+      this.f(v);
+    } catch (e) {
+      throw userError(this.name, e);
+    }
+  }
+}
+
+/** `foreachPartition`: `f(records)` once per partition for its effects; nothing out. */
+class ForeachPartitionStage extends MapPartitionsStage {
+  finish() {
+    const values = this.values;
+    this.values = [];
+    try {
+      this.f(values);
+    } catch (e) {
+      throw userError(this.name, e);
+    }
+  }
+}
+
 class FoldStage extends MapStage {
-  constructor(op, args) {
-    super(op, args);
+  static arity = 2;
+
+  constructor(op, args, partition) {
+    super(op, args, partition);
     const zero = args.zero ?? '';
     const bytes = new Uint8Array(zero.length / 2);
     for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(zero.slice(2 * i, 2 * i + 2), 16);
@@ -315,8 +355,10 @@ class FoldStage extends MapStage {
 const NONE = Symbol('none');
 
 class ReduceStage extends MapStage {
-  constructor(op, args) {
-    super(op, args);
+  static arity = 2;
+
+  constructor(op, args, partition) {
+    super(op, args, partition);
     this.acc = NONE;
   }
   feed(v) {
@@ -366,7 +408,7 @@ const DECODER = new TextDecoder();
 function opArgs(op) {
   if (!op.args || op.args.length === 0) return {};
   try {
-    return JSON.parse(DECODER.decode(op.args));
+    return JSON.parse(DECODER.decode(op.args), reviveArg);
   } catch (e) {
     throw new TaskError(`op ${label(op.name)}: its args are not the JS SDK's (${e.message})`);
   }
@@ -377,10 +419,12 @@ export class Chain {
   constructor(ops, partition) {
     this.partition = partition;
     this.stages = ops.map((op) => {
-      const make = STAGES[op.kind];
+      let make = STAGES[op.kind];
       if (make === undefined) throw new TaskError(`op kind ${op.kind} is not supported by the JS SDK`);
       try {
-        return new make(op, opArgs(op));
+        const args = opArgs(op);
+        if (args.foreach) make = op.kind === 'map-partitions' ? ForeachPartitionStage : ForeachStage;
+        return new make(op, args, partition);
       } catch (e) {
         if (e instanceof TaskError) throw e;
         throw new TaskError(`op ${label(op.name)} (${op.kind}): ${e.message}`);
