@@ -536,3 +536,43 @@ fn python_broadcasts_accumulators_and_checkpoints_match_answers_computed_here() 
     assert_eq!(lines[2], format!("bad={} half_sum={half:?} seen={}", e.bad, e.bad_lines.join("|")));
     assert_eq!(lines[3], format!("checkpointed={:?}", (0..10).map(name_len).collect::<Vec<_>>()));
 }
+
+#[test]
+fn tree_aggregate_and_tree_reduce_run_spark_s_levels_with_the_same_answers() {
+    use crate::shared_vars_js::{tree_jobs, tree_levels};
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(31);
+    let xs: Vec<i64> = (0..500).map(|_| rng.below(2001) as i64 - 1000).collect();
+    let input = dir.path().join("xs.txt");
+    std::fs::write(&input, xs.iter().map(|x| format!("{x}\n")).collect::<String>()).unwrap();
+    let events = dir.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    let run = wisp(
+        &[
+            "run",
+            SHARED_VARS,
+            "--cores",
+            "2",
+            "--event-log",
+            events.to_str().unwrap(),
+            "--",
+            "tree",
+            input.to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    let got: BTreeMap<&str, &str> = run.stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let (sum, count) = (xs.iter().sum::<i64>(), xs.len());
+    for depth in 1..=3 {
+        assert_eq!(got[format!("tree_aggregate{depth}").as_str()], format!("{sum} {count}"));
+    }
+    assert_eq!(got["tree_reduce"], xs.iter().max().unwrap().to_string());
+    assert_eq!(got["tree_reduce_empty"], "tree_reduce: the RDD is empty");
+    assert_eq!(got["depth0"], "tree_aggregate: depth must be at least 1, got 0");
+    // The shuffle levels after the 20 partitions each job starts from, as Spark's formula says:
+    // tree_aggregate at depths 1, 2, 3, then tree_reduce at depth 2 twice (the empty one too).
+    let want: Vec<Vec<u64>> = [1, 2, 3, 2, 2].iter().map(|d| tree_levels(20, *d)).collect();
+    assert_eq!(want[1..3], [vec![4], vec![6, 2]], "the formula itself");
+    assert_eq!(tree_jobs(&events, 20), want, "the tree jobs' stages");
+}

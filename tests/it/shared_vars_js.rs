@@ -269,7 +269,7 @@ fn js_broadcasts_accumulators_checkpoints_and_the_rest_of_the_rdd_api_match_answ
 }
 
 /// The partition counts of the levels Spark's treeAggregate adds over `count` partitions.
-fn tree_levels(mut count: u64, depth: u32) -> Vec<u64> {
+pub(crate) fn tree_levels(mut count: u64, depth: u32) -> Vec<u64> {
     let scale = ((count as f64).powf(1.0 / f64::from(depth)).ceil() as u64).max(2);
     let mut levels = Vec::new();
     while count > scale + count.div_ceil(scale) {
@@ -281,7 +281,7 @@ fn tree_levels(mut count: u64, depth: u32) -> Vec<u64> {
 
 /// For each job of the event log in `dir` with a stage of `from` tasks: the task counts of its
 /// later stages.
-fn tree_jobs(dir: &Path, from: u64) -> Vec<Vec<u64>> {
+pub(crate) fn tree_jobs(dir: &Path, from: u64) -> Vec<Vec<u64>> {
     let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
     let events: Vec<Value> = std::fs::read_to_string(file)
         .unwrap()

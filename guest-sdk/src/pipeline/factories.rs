@@ -18,7 +18,7 @@ use crate::bindings::types::OpKind;
 pub(crate) type Built = Result<Box<dyn Stage>, String>;
 
 /// Makes a value of the zero-sized function type `F`.
-fn conjure<F: Copy + 'static>() -> F {
+pub(crate) fn conjure<F: Copy + 'static>() -> F {
     const {
         assert!(
             size_of::<F>() == 0,
@@ -112,6 +112,29 @@ where
 {
     spec.expect_kind(OpKind::MapPartitions, type_name::<F>())?;
     Ok(Box::new(MapPartitionsStage::<T, I, _>::new(spec.partition, conjure::<F>())))
+}
+
+/// Folds each partition with `F` from the zero in the op's args into one record, as it
+/// streams by (a transformation: `Rdd::tree_aggregate`'s first level).
+pub(crate) fn fold_partition<T: Data, U: Data, F: Fn(U, T) -> U + Copy + 'static>(
+    spec: &OpSpec<'_>,
+) -> Built {
+    spec.expect_kind(OpKind::MapPartitions, type_name::<F>())?;
+    let zero = spec.args_as::<U>()?;
+    Ok(Box::new(FoldStage::<T, U, _>::new(zero, conjure::<F>())))
+}
+
+/// Keys each record by its partition's index modulo the `u32` in the op's args
+/// (`Rdd::tree_aggregate`'s levels).
+pub(crate) fn key_by_partition_mod<U: Data>(spec: &OpSpec<'_>) -> Built {
+    spec.expect_kind(OpKind::MapPartitions, "key_by_partition_mod")?;
+    let modulus = spec.args_as::<u32>()?.max(1);
+    Ok(Box::new(MapPartitionsStage::<U, Vec<(u32, U)>, _>::new(
+        spec.partition,
+        move |i: u32, records: PartitionIter<U>| {
+            records.map(|u| (i % modulus, u)).collect::<Vec<_>>()
+        },
+    )))
 }
 
 pub(crate) fn map_values<K: Data, V: Data, W: Data, F: Fn(V) -> W + Copy + 'static>(

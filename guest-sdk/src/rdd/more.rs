@@ -1,14 +1,18 @@
 //! The rest of Spark's RDD API, built on the transformations and actions above: ordering
 //! (`take_ordered`, `top`), counting (`count_by_value`), indexing (`zip_with_index`,
 //! `zip_with_unique_id`), set operations (`subtract`, `subtract_by_key`, `intersection`,
-//! `cartesian`), `glom`, `lookup`, and the statistics of numbers (`sum`, `mean`, `stats`).
+//! `cartesian`), `glom`, `lookup`, tree aggregation (`tree_aggregate`, `tree_reduce`), and the
+//! statistics of numbers (`sum`, `mean`, `stats`).
 
 use serde::{Deserialize, Serialize};
 
 use super::Rdd;
-use crate::Data;
-use crate::error::Result;
+use crate::bindings::types::OpKind;
+use crate::error::{Error, Result};
+use crate::ops::{self, Factory, stateless};
+use crate::pipeline::factories::{self, conjure};
 use crate::shared::Broadcast;
+use crate::{Data, codec};
 
 fn add_u64(a: u64, b: u64) -> u64 {
     a + b
@@ -28,7 +32,76 @@ fn largest<T: Ord>(mut v: Vec<T>, n: &u64) -> Vec<T> {
     v
 }
 
+/// `tree_reduce`'s first level: a record folded into a partial result with `F`.
+fn reduce_into<T, F: Fn(T, T) -> T + Copy + 'static>(acc: Option<T>, x: T) -> Option<T> {
+    Some(match acc {
+        Some(a) => conjure::<F>()(a, x),
+        None => x,
+    })
+}
+
+/// `tree_reduce`'s combiner: two partial results merged with `F` (`None`: an empty partition).
+fn reduce_options<T, F: Fn(T, T) -> T + Copy + 'static>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(conjure::<F>()(a, b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 impl<T: Data> Rdd<T> {
+    /// Like [`Rdd::aggregate`], with the partitions' results combined in a tree of `depth`
+    /// levels on the executors rather than all on the driver (Spark's `treeAggregate`):
+    /// each partition folds with `seq` from `zero`; while more than
+    /// `scale + ceil(count / scale)` partial results remain (`scale = max(ceil(count^(1/depth)), 2)`),
+    /// they are combined with `comb` into `count / scale` partitions by a shuffle; the driver
+    /// combines the rest with `comb` from `zero`. An RDD without partitions gives `zero`.
+    ///
+    /// # Errors
+    ///
+    /// A `depth` of 0, or the jobs'.
+    pub fn tree_aggregate<U, S, C>(&self, zero: U, seq: S, comb: C, depth: u32) -> Result<U>
+    where
+        U: Data,
+        S: Fn(U, T) -> U + Copy + 'static,
+        C: Fn(U, U) -> U + Copy + 'static,
+    {
+        let _ = seq;
+        stateless::<S>();
+        stateless::<C>();
+        if depth == 0 {
+            return Err(Error::msg("tree_aggregate: depth must be at least 1, got 0"));
+        }
+        let mut count = self.num_partitions()?;
+        if count == 0 {
+            return Ok(zero);
+        }
+        let fold = factories::fold_partition::<T, U, S> as Factory;
+        let mut partial: Rdd<U> =
+            self.transform(&ops::op(OpKind::MapPartitions, fold, codec::to_vec(&zero)?));
+        let scale = (f64::from(count).powf(1.0 / f64::from(depth)).ceil() as u32).max(2);
+        while count > scale + count.div_ceil(scale) {
+            count /= scale;
+            let key = factories::key_by_partition_mod::<U> as Factory;
+            let keyed: Rdd<(u32, U)> =
+                partial.transform(&ops::op(OpKind::MapPartitions, key, codec::to_vec(&count)?));
+            partial = keyed.reduce_by_key_n(comb, count).values();
+        }
+        partial.fold(zero, comb)
+    }
+
+    /// Like [`Rdd::reduce`], combined in a tree of `depth` levels (Spark's `treeReduce`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Rdd::tree_aggregate`], and when the RDD is empty.
+    pub fn tree_reduce<F: Fn(T, T) -> T + Copy + 'static>(&self, f: F, depth: u32) -> Result<T> {
+        let _ = f;
+        stateless::<F>();
+        self.tree_aggregate(None, reduce_into::<T, F>, reduce_options::<T, F>, depth)?
+            .ok_or_else(|| Error::msg("tree_reduce: the RDD is empty"))
+    }
+
     /// Every partition as one list (Spark's `glom`).
     pub fn glom(&self) -> Rdd<Vec<T>> {
         self.map_partitions(|it| std::iter::once(it.collect::<Vec<T>>()))

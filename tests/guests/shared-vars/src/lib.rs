@@ -261,6 +261,33 @@ fn rdd_api(ctx: &Context, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+fn add_record((sum, count): (i64, u64), x: i64) -> (i64, u64) {
+    (sum + x, count + 1)
+}
+
+fn add_partials(a: (i64, u64), b: (i64, u64)) -> (i64, u64) {
+    (a.0 + b.0, a.1 + b.1)
+}
+
+/// `tree A`: A's numbers in 20 partitions, summed and counted by `tree_aggregate` at depths
+/// 1, 2 and 3, their maximum by `tree_reduce`, and the errors of an empty `tree_reduce` and of
+/// depth 0.
+fn tree(ctx: &Context, args: &[String]) -> Result<()> {
+    let [a] = args else { wisp_guest::bail!("usage: tree A") };
+    let xs = ctx.text_file(a, 3).map(to_i64).repartition(20);
+    for depth in [1, 2, 3] {
+        let (sum, count) = xs.tree_aggregate((0, 0), add_record, add_partials, depth)?;
+        println!("tree_aggregate{depth}={sum} {count}");
+    }
+    println!("tree_reduce={}", xs.tree_reduce(|a: i64, b: i64| a.max(b), 2)?);
+    let show = |r: Result<i64>| r.map_or_else(|e| e.to_string(), |v| v.to_string());
+    let none = xs.filter(|_: &i64| false);
+    println!("tree_reduce_empty={}", show(none.tree_reduce(|a: i64, b: i64| a + b, 2)));
+    let zero_depth = xs.tree_aggregate(0, |a: i64, x: i64| a + x, |a: i64, b: i64| a + b, 0);
+    println!("depth0={}", show(zero_depth));
+    Ok(())
+}
+
 /// The rows `(i, key)` of seed partition `p`: `i` in `p*rows/parts..(p+1)*rows/parts`.
 fn rows_of(
     p: u64,
@@ -326,6 +353,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "checkpoint-no-dir" => checkpoint_no_dir(ctx),
         "files" => files(ctx, rest),
         "rdd-api" => rdd_api(ctx, rest),
+        "tree" => tree(ctx, rest),
         "bjoin" => bjoin(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other}"),
     }
