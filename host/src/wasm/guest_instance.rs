@@ -171,7 +171,8 @@ impl GuestInstance {
         let finish = instance.get_typed_func(&mut store, exports.finish).map_err(setup)?;
         let wit_ops: Vec<wit::Op> = ops.iter().map(to_wit_op).collect();
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
-        let task = check(created, &capture, &cancel, sandbox)?;
+        let refused = store.data_mut().refused.take();
+        let task = check(created, &capture, &cancel, sandbox, refused)?;
         Ok(GuestInstance { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
     }
 
@@ -196,7 +197,8 @@ impl GuestInstance {
             .typed::<(ResourceAny, &Batch), (Result<Batch, String>,)>(&self.store)
             .and_then(|f| f.call(&mut self.store, (self.task, input)))
             .map(|(r,)| r);
-        let out = check(r, &self.capture, &self.cancel, &self.sandbox)?;
+        let refused = self.store.data_mut().refused.take();
+        let out = check(r, &self.capture, &self.cancel, &self.sandbox, refused)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
@@ -204,7 +206,8 @@ impl GuestInstance {
     /// Ends the input; returns the chain's remaining output.
     pub(crate) fn finish(&mut self) -> Result<Batch, GuestError> {
         let r = self.finish.call(&mut self.store, (self.task,)).map(|(r,)| r);
-        let out = check(r, &self.capture, &self.cancel, &self.sandbox)?;
+        let refused = self.store.data_mut().refused.take();
+        let out = check(r, &self.capture, &self.cancel, &self.sandbox, refused)?;
         out.validate().map_err(|source| GuestError::Malformed { source })?;
         Ok(out)
     }
@@ -212,17 +215,26 @@ impl GuestInstance {
 
 /// Splits a guest call's two layers of failure: traps (outer) and returned errors (inner); a
 /// call that returned after its guest filled a capture fails too, whatever the guest did with
-/// the write errors (nothing it produced may be committed).
+/// the write errors (nothing it produced may be committed). A call that trapped after the host
+/// refused one of its shared-variable calls (`refused`) fails with the host's reason, not
+/// with the trap (the Rust SDK panics: its `value()` has no error to return); a guest that
+/// returned an error keeps its own message, which names its function.
 fn check<T>(
     r: wasmtime::Result<Result<T, String>>,
     capture: &Capture,
     cancel: &AtomicBool,
     sandbox: &Sandbox,
+    refused: Option<String>,
 ) -> Result<T, GuestError> {
     if r.is_ok()
         && let Some(stream) = capture.overflowed()
     {
         return Err(GuestError::Failed { message: Capture::overflow_message(stream) });
+    }
+    if let (Some(message), Err(_)) = (refused, &r)
+        && !cancel.load(Ordering::Relaxed)
+    {
+        return Err(GuestError::Failed { message: one_line(&message) });
     }
     match r {
         Ok(Ok(v)) => Ok(v),

@@ -44,6 +44,10 @@ pub(crate) struct HostState {
     /// A task's broadcast variables and accumulator updates (none in a job main's store,
     /// whose `shared` calls go to its driver).
     pub(crate) shared: Option<Arc<TaskShared>>,
+    /// Why the host refused a task's shared-variable call (a destroyed broadcast, a bad
+    /// accumulator update): the cause of the task's failure, whatever the guest did next
+    /// (the SDKs panic, since a value they cannot read leaves them nothing to return).
+    pub(crate) refused: Option<String>,
 }
 
 impl HostState {
@@ -61,6 +65,7 @@ impl HostState {
             driver: Box::new(super::no_driver::NotOnTheDriver),
             stop,
             shared: Some(shared),
+            refused: None,
         }
     }
 
@@ -77,6 +82,7 @@ impl HostState {
             driver,
             stop: Stop::never(),
             shared: None,
+            refused: None,
         }
     }
 }
@@ -99,14 +105,16 @@ impl types::Host for HostState {}
 impl SharedHost for HostState {
     fn broadcast_value(&mut self, id: u32) -> Result<Vec<u8>, String> {
         match &self.shared {
-            Some(task) => task.broadcast_value(id),
+            Some(task) => task.broadcast_value(id).inspect_err(|e| self.refused = Some(e.clone())),
             None => self.driver.broadcast_value(id),
         }
     }
 
     fn accumulator_add(&mut self, id: u32, value: Vec<u8>) -> Result<(), String> {
         match &self.shared {
-            Some(task) => task.accumulator_add(id, value),
+            Some(task) => {
+                task.accumulator_add(id, value).inspect_err(|e| self.refused = Some(e.clone()))
+            }
             None => self.driver.accumulator_add(id, value),
         }
     }
