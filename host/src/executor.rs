@@ -341,9 +341,14 @@ impl Executor {
         state.clean_up();
         let result = result.map_err(|f| with_output(f, &state.log));
         #[cfg(any(test, feature = "testing"))]
-        if let Some(f) = &self.faults {
-            f.after(task, result.is_ok(), &self.shuffle_dir());
-        }
+        let result = match self
+            .faults
+            .as_ref()
+            .and_then(|f| f.after(task, result.is_ok(), &self.shuffle_dir()))
+        {
+            Some(failure) => Err(failure),
+            None => result,
+        };
         if let Err(f) = &result {
             tracing::debug!(failure = %f.message(), "task failed");
         }

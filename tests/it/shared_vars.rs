@@ -125,17 +125,18 @@ fn accumulators_count_once_despite_failed_attempts_a_speculative_straggler_and_l
         "wisp.speculation.quantile=0.5",
         "wisp.speculation.minTaskRuntime=200ms",
     ];
-    // Executor 1: the first attempt of map partition 1 fails; map partition 0's first
-    // attempt straggles (a speculative copy wins). Executor 2 deletes its shuffle files when its
-    // first map task ends (before reporting it), so the map stage runs again for them.
-    let one = "fail kind=map partition=1 attempt=0 message=injected failure\n\
-               sleep kind=map partition=0 attempt=0 ms=30000";
-    let two = "delete-shuffle after-map-tasks=1\n\
-               fail kind=map partition=1 attempt=0 message=injected failure\n\
-               sleep kind=map partition=0 attempt=0 ms=30000";
-    let three = "fail kind=map partition=1 attempt=0 message=injected failure\n\
-                 sleep kind=map partition=0 attempt=0 ms=30000";
-    let cluster = Cluster::start_with_faults(&speculation, &[], &[one, two, three]);
+    // On every executor: the first attempt of map partition 1 runs (adding to the
+    // accumulators) and then fails; the first attempt of map partition 2 fails before it runs;
+    // map partition 0's first attempt straggles (a speculative copy wins). Executor 2 also
+    // deletes its shuffle files when its first map task ends (before reporting it), so the map
+    // stage runs again for them.
+    let faults = "fail kind=map partition=1 attempt=0 at=end message=injected failure after its work\n\
+                  fail kind=map partition=2 attempt=0 message=injected failure\n\
+                  sleep kind=map partition=0 attempt=0 ms=30000";
+    let one = faults;
+    let two = format!("delete-shuffle after-map-tasks=1\n{faults}");
+    let three = faults;
+    let cluster = Cluster::start_with_faults(&speculation, &[], &[one, &two, three]);
     let args = [Path::new("accumulators"), input.as_path(), Path::new("8")];
     let run = cluster.submit(SHARED_VARS, &["wisp.files.maxPartitionBytes=2k"], &args, None);
     assert!(run.ok(), "{}", run.stderr);
@@ -144,8 +145,16 @@ fn accumulators_count_once_despite_failed_attempts_a_speculative_straggler_and_l
     // The faults happened: a failed attempt, a speculative copy, and a second map stage attempt.
     let events = cluster.events();
     let of = |kind: &'static str| events.iter().filter(move |e| e["event"] == kind);
-    let failed = of("task_end").filter(|e| e["result"] == "failed").count();
-    assert!(failed >= 1, "an attempt failed");
+    let failed = |message: &str| {
+        of("task_end").any(|e| {
+            e["result"] == "failed"
+                && e["failure"].as_str().is_some_and(|f| f.contains(message))
+                && (e["metrics"]["records_read"].as_u64().unwrap_or(0) > 0)
+                    == message.ends_with("after its work")
+        })
+    };
+    assert!(failed("injected failure after its work"), "an attempt failed after it ran");
+    assert!(failed("injected failure"), "an attempt failed before it ran");
     assert!(of("task_start").any(|e| e["speculative"] == Value::Bool(true)), "a speculative copy");
     assert!(
         of("stage_submitted").any(|e| e["attempt"].as_u64().unwrap_or(0) > 0),

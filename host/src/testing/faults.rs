@@ -9,7 +9,7 @@
 //! `key=value` words:
 //!
 //! ```text
-//! fail   [SELECTOR] message=TEXT TO THE END OF THE LINE
+//! fail   [SELECTOR] [at=start|end] message=TEXT TO THE END OF THE LINE
 //! sleep  [SELECTOR] ms=N
 //! delete-shuffle (after-map-tasks=N | [SELECTOR] [at=start|end])
 //! exit   (after-map-tasks=N | [SELECTOR] [at=start|end]) [code=N]
@@ -20,7 +20,9 @@
 //! `partition=N`, `attempt=N` (the partition's attempt within its stage
 //! attempt, 0 first) and `kind=map|result`; a key left out matches anything.
 //! `fail` makes every matching attempt fail with the message, as a guest
-//! error, before it runs. `sleep` delays every matching attempt before it
+//! error, before it runs (`at=start`, the default) or after it ran, before
+//! it is reported (`at=end`: its work done, its accumulator updates made,
+//! then discarded as any failed attempt's). `sleep` delays every matching attempt before it
 //! runs (a straggler), in 10 ms steps that check the cancel flag, so a
 //! `KillTask` ends it at once. `delete-shuffle` removes every shuffle file of
 //! the attempt's application on this executor, and `exit` ends the process
@@ -93,7 +95,7 @@ enum Trigger {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Rule {
-    Fail { select: Selector, message: String },
+    Fail { select: Selector, message: String, at_end: bool },
     Sleep { select: Selector, ms: u64 },
     DeleteShuffle { trigger: Trigger },
     Exit { trigger: Trigger, code: i32 },
@@ -185,7 +187,7 @@ impl TestFaults {
     ) -> Result<(), TaskFailure> {
         for (i, rule) in self.rules.iter().enumerate() {
             match rule {
-                Rule::Fail { select, message } if select.matches(task) => {
+                Rule::Fail { select, message, at_end: false } if select.matches(task) => {
                     tracing::warn!(task = %task.id.task, %message, "test fault: failing the task");
                     return Err(TaskFailure::Guest { message: message.clone() });
                 }
@@ -214,8 +216,22 @@ impl TestFaults {
         Ok(())
     }
 
-    /// Applies the rules due after `task` ran, before it is reported.
-    pub(crate) fn after(&self, task: &TaskDesc, succeeded: bool, shuffle_dir: &Path) {
+    /// Applies the rules due after `task` ran, before it is reported: `Some` is the failure a
+    /// successful attempt ends with instead (`fail at=end`).
+    pub(crate) fn after(
+        &self,
+        task: &TaskDesc,
+        succeeded: bool,
+        shuffle_dir: &Path,
+    ) -> Option<TaskFailure> {
+        let failure = self.rules.iter().find_map(|rule| match rule {
+            Rule::Fail { select, message, at_end: true } if succeeded && select.matches(task) => {
+                tracing::warn!(task = %task.id.task, %message, "test fault: failing the task after it ran");
+                Some(TaskFailure::Guest { message: message.clone() })
+            }
+            _ => None,
+        });
+        let succeeded = succeeded && failure.is_none();
         let maps_ended = {
             let mut st = lock(&self.state);
             if succeeded && matches!(task.sink, TaskSink::ShuffleWrite { .. }) {
@@ -238,6 +254,7 @@ impl TestFaults {
                 self.fire(i, shot, shuffle_dir);
             }
         }
+        failure
     }
 
     /// Fires one-shot rule `i` unless it fired already.
@@ -339,11 +356,16 @@ fn parse_rule(line: &str) -> Result<Rule, String> {
     match action {
         "fail" => {
             only_for(
-                "ms, at, after-map-tasks or code",
-                ms.is_none() && at.is_none() && after_maps.is_none() && code.is_none(),
+                "ms, after-map-tasks or code",
+                ms.is_none() && after_maps.is_none() && code.is_none(),
             )?;
             let message = message.filter(|m| !m.is_empty()).ok_or("fail needs message=TEXT")?;
-            Ok(Rule::Fail { select, message })
+            let at_end = match at.as_deref() {
+                None | Some("start") => false,
+                Some("end") => true,
+                Some(other) => return Err(format!("at must be start or end, not {other:?}")),
+            };
+            Ok(Rule::Fail { select, message, at_end })
         }
         "sleep" => {
             only_for(
@@ -429,7 +451,8 @@ mod tests {
                     attempt: Some(0),
                     ..Selector::default()
                 },
-                message: "boom: record 3".into()
+                message: "boom: record 3".into(),
+                at_end: false,
             }
         );
         assert_eq!(
@@ -521,5 +544,20 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         f.after(&task(0, 2, 0, true), true, dir.path());
         assert!(file.exists(), "the rule fires once");
+    }
+
+    #[test]
+    fn fail_at_end_fails_an_attempt_after_it_ran_and_at_must_be_start_or_end() {
+        let f = TestFaults::parse("fail partition=1 at=end message=late\n").unwrap();
+        assert_eq!(
+            f.rules,
+            vec![Rule::Fail {
+                select: Selector { partition: Some(1), ..Selector::default() },
+                message: "late".into(),
+                at_end: true,
+            }]
+        );
+        let e = TestFaults::parse("fail at=middle message=x\n").err().unwrap();
+        assert_eq!(e.to_string(), "fault file line 1: at must be start or end, not \"middle\"");
     }
 }
