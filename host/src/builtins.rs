@@ -16,7 +16,9 @@
 //!   string), `json_field` (parameter: the field name; a JSON object line →
 //!   the field's string value, or its JSON text for other values),
 //!   `pair_with_one` (any record → the pair (record, s64 1)), `mean_value`
-//!   (a `mean` combiner → f64).
+//!   (a `mean` combiner → f64), `format_pair` (parameter `KEY:VALUE:SEP`,
+//!   each type `str`, `s64`, `u64` or `f64`; a pair → the string key, SEP,
+//!   value: a word count's `word\tcount` output line).
 //! - flat-map, flat-map-values: `split_whitespace` (string → the maximal runs
 //!   of non-ASCII-whitespace, as Rust's `split_ascii_whitespace`), `split`
 //!   (parameter: the delimiter; every piece, empty ones included).

@@ -51,6 +51,12 @@ def _records(batch: _types.Batch):
     return out
 
 
+def _bound(f, input_codec):
+    """`f` as the op for records of `input_codec` (a built-in may take its parameter from their type)."""
+    bind = getattr(f, "bind", None)
+    return bind(input_codec) if bind is not None and isinstance(f, _functions.Function) else f
+
+
 def _default_partitions() -> int:
     return max(1, driver.default_parallelism())
 
@@ -135,6 +141,7 @@ class Rdd:
 
     # Transformations.
     def map(self, f) -> "Rdd":
+        f = _bound(f, self.codec)
         return self._transform(_types.OpKind.MAP, f, self._result(f, self.codec))
 
     def filter(self, f) -> "Rdd":
@@ -148,6 +155,7 @@ class Rdd:
 
     def map_values(self, f) -> "Rdd":
         k, v = self._pair_parts()
+        f = _bound(f, v)
         return self._transform(_types.OpKind.MAP_VALUES, f, _codec.Tuple(k, self._result(f, v)))
 
     def flat_map_values(self, f) -> "Rdd":
@@ -155,6 +163,7 @@ class Rdd:
         return self._transform(_types.OpKind.FLAT_MAP_VALUES, f, _codec.Tuple(k, self._result(f, v, elements=True)))
 
     def key_by(self, f) -> "Rdd":
+        f = _bound(f, self.codec)
         return self._transform(_types.OpKind.KEY_BY, f, _codec.Tuple(self._result(f, self.codec), self.codec))
 
     def reduce_by_key(self, f, num_partitions: int = 0) -> "Rdd":
