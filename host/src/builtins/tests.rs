@@ -267,10 +267,8 @@ fn format_pair_renders_each_half_as_text() {
         .to_string();
     assert!(err.contains("built-in format_pair") && err.contains("not an s64"), "{err}");
     for bad in ["str", "str:int:\t", "s64:s64"] {
-        let err = BuiltinChain::new(&[op(OpKind::Map, "format_pair", bad)], 0)
-            .err()
-            .unwrap()
-            .to_string();
+        let err =
+            BuiltinChain::new(&[op(OpKind::Map, "format_pair", bad)], 0).err().unwrap().to_string();
         assert!(err.contains("format_pair: bad parameter") && err.contains("KEY:VALUE"), "{err}");
     }
 }

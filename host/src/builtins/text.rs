@@ -78,8 +78,9 @@ fn format_args(args: &[u8]) -> Result<RecordFn, BuiltinError> {
         _ => Err(BuiltinError::BadArgs {
             name: "format_pair",
             args: text.clone(),
-            reason: "expected KEY:VALUE:SEPARATOR with types str, s64, u64 or f64 (e.g. str:s64:\\t)"
-                .into(),
+            reason:
+                "expected KEY:VALUE:SEPARATOR with types str, s64, u64 or f64 (e.g. str:s64:\\t)"
+                    .into(),
         }),
     }
 }
