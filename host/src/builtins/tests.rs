@@ -272,3 +272,30 @@ fn format_pair_renders_each_half_as_text() {
         assert!(err.contains("format_pair: bad parameter") && err.contains("KEY:VALUE"), "{err}");
     }
 }
+
+#[test]
+fn combine_tables_are_charged_to_the_task_account_until_drained() {
+    let manager = crate::memory::MemoryManager::with_usable(1 << 30);
+    let account = Arc::new(manager.task());
+    let mut chain = BuiltinChain::new(&[op(OpKind::Combine, "sum", "")], 0)
+        .unwrap()
+        .with_account(account.clone());
+    let keys: Vec<Vec<u8>> =
+        (0..40_000).map(|i| pair(format!("key{i}").as_bytes(), &s64(1))).collect();
+    let records: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let mut out = Batch::default();
+    chain.push(&Batch::from_records(&records), &mut out).unwrap();
+    // Each distinct key costs at least its bytes and an entry: at least 40,000 x (8 + 32).
+    assert!(chain.charged() >= 40_000 * 40, "charged {}", chain.charged());
+    assert_eq!(manager.usage().guests, chain.charged());
+    chain.finish(&mut out).unwrap();
+    assert_eq!(out.len(), 40_000);
+    assert_eq!((chain.charged(), manager.usage().guests), (0, 0));
+    // A chain dropped before its tables drain gives its charge back.
+    let mut chain =
+        BuiltinChain::new(&[op(OpKind::Combine, "sum", "")], 0).unwrap().with_account(account);
+    chain.push(&Batch::from_records(&records), &mut Batch::default()).unwrap();
+    assert!(manager.usage().guests > 0);
+    drop(chain);
+    assert_eq!(manager.usage().guests, 0);
+}
