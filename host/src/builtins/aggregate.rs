@@ -175,7 +175,7 @@ pub(super) struct Table {
 }
 
 /// What an entry costs besides its key's bytes: the key's `Vec`, the `Acc`, the hash table's slot.
-const ENTRY_BYTES: u64 = (std::mem::size_of::<(Vec<u8>, Acc)>() + 16) as u64;
+const ENTRY_BYTES: u64 = (size_of::<(Vec<u8>, Acc)>() + 16) as u64;
 
 impl Table {
     pub(super) fn new(aggregator: Aggregator) -> Table {
