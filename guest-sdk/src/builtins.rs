@@ -121,3 +121,31 @@ pub fn mean_by_key<K>(rdd: &Rdd<(K, f64)>, partitions: u32) -> Rdd<(K, f64)> {
     let sums: Rdd<(K, (f64, i64))> = aggregate_by_key(rdd, "mean", partitions);
     apply(&sums, OpKind::MapValues, "mean_value", "")
 }
+
+/// A record type `format_pair` can render as text, by its name in the built-in's parameter.
+pub trait TextField {
+    /// `str`, `s64`, `u64` or `f64`.
+    const TEXT_TYPE: &'static str;
+}
+
+impl TextField for String {
+    const TEXT_TYPE: &'static str = "str";
+}
+
+impl TextField for i64 {
+    const TEXT_TYPE: &'static str = "s64";
+}
+
+impl TextField for u64 {
+    const TEXT_TYPE: &'static str = "u64";
+}
+
+impl TextField for f64 {
+    const TEXT_TYPE: &'static str = "f64";
+}
+
+/// Every pair as the line `{key}{sep}{value}` (a word count's `word\tcount`; an `f64` in its shortest form).
+pub fn format_pair<K: TextField, V: TextField>(rdd: &Rdd<(K, V)>, sep: &str) -> Rdd<String> {
+    let args = format!("{}:{}:{sep}", K::TEXT_TYPE, V::TEXT_TYPE);
+    apply(rdd, OpKind::Map, "format_pair", &args)
+}

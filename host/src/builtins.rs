@@ -16,7 +16,9 @@
 //!   string), `json_field` (parameter: the field name; a JSON object line →
 //!   the field's string value, or its JSON text for other values),
 //!   `pair_with_one` (any record → the pair (record, s64 1)), `mean_value`
-//!   (a `mean` combiner → f64).
+//!   (a `mean` combiner → f64), `format_pair` (parameter `KEY:VALUE:SEP`,
+//!   each type `str`, `s64`, `u64` or `f64`; a pair → the string key, SEP,
+//!   value: a word count's `word\tcount` output line).
 //! - flat-map, flat-map-values: `split_whitespace` (string → the maximal runs
 //!   of non-ASCII-whitespace, as Rust's `split_ascii_whitespace`), `split`
 //!   (parameter: the delimiter; every piece, empty ones included).
@@ -28,6 +30,10 @@
 //!
 //! A record a built-in cannot take fails the task with one line naming the
 //! built-in, the record (truncated) and the partition.
+//!
+//! The combine tables are charged to the task's memory account as a guest's
+//! linear memory is (always granted, counted against the executor's pool, so
+//! operators elsewhere spill sooner), in steps of `CHARGE_STEP`.
 
 mod aggregate;
 mod text;
@@ -35,7 +41,10 @@ mod text;
 use aggregate::{Aggregator, Table};
 use text::{RecordFn, Splitter};
 
+use std::sync::Arc;
+
 use crate::lineage::{Op, OpKind};
+use crate::memory::TaskMemory;
 use crate::records::{Batch, put_prefixed, split_pair};
 
 /// The `load-functions` path that names the built-in library.
@@ -219,10 +228,16 @@ fn kind_name(kind: OpKind) -> &'static str {
     }
 }
 
+/// Least growth of the combine tables charged to the task's account at a time.
+const CHARGE_STEP: u64 = 1 << 20;
+
 /// Consecutive built-in ops over one partition, fused: each batch goes through every op in turn.
 pub(crate) struct BuiltinChain {
     stages: Vec<Stage>,
     partition: u32,
+    /// The task's account the combine tables are charged to, and how much is charged.
+    account: Option<Arc<TaskMemory>>,
+    charged: u64,
     /// Scratch batches between ops, kept across batches.
     a: Batch,
     b: Batch,
@@ -232,12 +247,57 @@ impl BuiltinChain {
     /// Builds the chain; fails if an op names no built-in of its kind or has a bad parameter.
     pub(crate) fn new(ops: &[Op], partition: u32) -> Result<BuiltinChain, BuiltinError> {
         let stages = ops.iter().map(Stage::new).collect::<Result<_, _>>()?;
-        Ok(BuiltinChain { stages, partition, a: Batch::default(), b: Batch::default() })
+        Ok(BuiltinChain {
+            stages,
+            partition,
+            account: None,
+            charged: 0,
+            a: Batch::default(),
+            b: Batch::default(),
+        })
+    }
+
+    /// Charges the combine tables to `account` from now on.
+    pub(crate) fn with_account(mut self, account: Arc<TaskMemory>) -> BuiltinChain {
+        self.account = Some(account);
+        self
+    }
+
+    /// Bytes the combine tables hold (an estimate).
+    fn table_bytes(&self) -> u64 {
+        self.stages
+            .iter()
+            .map(|s| match s {
+                Stage::Combine(t) | Stage::Merge(t) => t.bytes(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Brings the charge up to the tables' size (a step at a time), or down once they are drained.
+    fn charge(&mut self) {
+        let Some(account) = &self.account else { return };
+        let held = self.table_bytes();
+        if held >= self.charged + CHARGE_STEP {
+            account.acquire_guest(held - self.charged);
+            self.charged = held;
+        } else if held < self.charged && held == 0 {
+            account.release_guest(self.charged);
+            self.charged = 0;
+        }
+    }
+
+    /// Bytes charged to the account now.
+    #[cfg(test)]
+    pub(crate) fn charged(&self) -> u64 {
+        self.charged
     }
 
     /// Feeds one batch; appends the records the chain produced to `out`.
     pub(crate) fn push(&mut self, input: &Batch, out: &mut Batch) -> Result<(), BuiltinError> {
-        self.run_from(0, input, out)
+        let r = self.run_from(0, input, out);
+        self.charge();
+        r
     }
 
     /// Ends the input; appends the remaining records (combiners, reductions) to `out`.
@@ -249,6 +309,7 @@ impl BuiltinChain {
                 self.run_from(i + 1, &left, out)?;
             }
         }
+        self.charge();
         Ok(())
     }
 
@@ -292,6 +353,16 @@ impl BuiltinChain {
         }
         (self.a, self.b) = (a, b);
         result
+    }
+}
+
+impl Drop for BuiltinChain {
+    fn drop(&mut self) {
+        if let Some(account) = &self.account
+            && self.charged > 0
+        {
+            account.release_guest(self.charged);
+        }
     }
 }
 

@@ -72,6 +72,8 @@ fn expected() -> BTreeMap<&'static str, Value> {
         *counts.entry(w).or_default() += 1;
     }
     let pieces: Vec<&str> = ROWS.iter().flat_map(|r| r.split(',')).collect();
+    let mut formatted: Vec<String> = counts.iter().map(|(w, c)| format!("{w} = {c}")).collect();
+    formatted.sort();
     BTreeMap::from([
         ("split-whitespace", json!(words)),
         ("split", json!(pieces)),
@@ -84,6 +86,7 @@ fn expected() -> BTreeMap<&'static str, Value> {
         ("tsv-field", json!(["w1", ""])),
         ("json-field", json!(["ann", "béa", "7"])),
         ("word-sum", json!(counts.iter().collect::<Vec<_>>())),
+        ("format-pair", json!(formatted)),
         ("count", json!([["a", 2], ["b", 1], ["c", 1]])),
         ("min", json!([["a", 4], ["b", -3], ["c", 8]])),
         ("max", json!([["a", 10], ["b", -3], ["c", 8]])),
@@ -168,7 +171,8 @@ fn python_builtins_match_answers_computed_independently() {
 
 #[test]
 fn javascript_builtins_match_answers_computed_independently() {
-    check_job(built("javascript", "builtins_job").to_str().unwrap(), &[], &[]);
+    // The JS fixture (guest-sdk/js, another owner this session) does not print format-pair yet.
+    check_job(built("javascript", "builtins_job").to_str().unwrap(), &[], &["format-pair"]);
 }
 
 #[test]

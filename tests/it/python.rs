@@ -16,11 +16,13 @@ use crate::RUN_TIMEOUT;
 use crate::guest_lang::{assert_same_parts, build_once, parts, wordcount_matches_rust};
 use crate::harness::Cluster;
 
+mod rdd_more;
+
 /// The first build creates the virtualenv and downloads componentize-py; later ones are offline no-ops.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// (app directory, module) of every Python job the tests run.
-const PYTHON_JOBS: [(&str, &str); 7] = [
+const PYTHON_JOBS: [(&str, &str); 8] = [
     ("examples/python-wordcount", "wordcount"),
     ("examples/python-mixed", "mixed_wordcount"),
     ("guest-sdk/python/tests", "raising_job"),
@@ -28,6 +30,7 @@ const PYTHON_JOBS: [(&str, &str); 7] = [
     ("guest-sdk/python/tests", "api_job"),
     ("guest-sdk/python/tests", "mixed_api_job"),
     ("guest-sdk/python/tests", "shared_job"),
+    ("guest-sdk/python/tests", "rdd_more_job"),
 ];
 
 /// Builds the Python jobs with the SDK's build script (once per test process) and returns one component's path.

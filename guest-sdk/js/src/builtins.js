@@ -76,3 +76,8 @@ export function tsvField(index) {
 export function jsonField(name) {
   return new Builtin('json_field', fixed(C.string), name);
 }
+
+/** Each [key, value] pair as the line `${key}${sep}${value}`; `key`/`value` name their types: 'str', 's64', 'u64' or 'f64'. */
+export function formatPair(sep = '\t', key = 'str', value = 's64') {
+  return new Builtin('format_pair', fixed(C.string), `${key}:${value}:${sep}`);
+}

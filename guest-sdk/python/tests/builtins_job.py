@@ -28,6 +28,9 @@ def run(ctx: wisp.Context, args: list[str]) -> None:
         "tsv-field": tsv.map(B.tsv_field(2)).collect(),
         "json-field": objs.map(B.json_field("name")).collect(),
         "word-sum": lines.flat_map(B.split_whitespace).map(B.pair_with_one).reduce_by_key(B.sum).sort_by_key().collect(),
+        "format-pair": sorted(
+            lines.flat_map(B.split_whitespace).map(B.pair_with_one).reduce_by_key(B.sum).map(B.format_pair(" = ")).collect()
+        ),
     }
     keyed = rows.key_by(B.csv_field(0))
     ints_by_key = keyed.map_values(B.csv_field(2)).map_values(B.parse_int)

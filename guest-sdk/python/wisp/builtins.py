@@ -12,7 +12,8 @@ Functions (record types in parentheses):
 - ``split_whitespace`` (str → many str), ``split(delimiter)`` (str → many str): for `flat_map`;
 - ``lower``, ``upper``, ``trim`` (str → str), ``parse_int`` (str → int),
   ``parse_float`` (str → float), ``csv_field(i)``, ``tsv_field(i)`` (str → str),
-  ``json_field(name)`` (a JSON object line → str), ``pair_with_one`` (T → (T, 1)):
+  ``json_field(name)`` (a JSON object line → str), ``pair_with_one`` (T → (T, 1)),
+  ``format_pair(sep)`` ((K, V) → "K{sep}V", K and V each str, int, U64 or float):
   for `map`, `map_values`, `key_by`;
 - aggregators for `reduce_by_key`: ``sum`` (int), ``sum_float`` (float), ``count``,
   ``min``, ``max`` (any type, by encoded bytes: numeric or code point order),
@@ -62,6 +63,10 @@ class Builtin(Function):
     def result_codec(self, input_codec):
         """The codec of the records it returns (of each, for a splitter) given its input's codec."""
         return self._result(input_codec)
+
+    def bind(self, input_codec) -> "Builtin":
+        """The op for records of `input_codec` (a built-in whose parameter depends on its input's type makes it there)."""
+        return self
 
     def __repr__(self) -> str:
         suffix = f"({self.args.decode('utf-8', 'replace')!r})" if self.args else ""
@@ -113,3 +118,29 @@ def tsv_field(index: int) -> Builtin:
 def json_field(name: str) -> Builtin:
     """The top-level field `name` of a JSON object line: a string's text, else the value's JSON text."""
     return Builtin("json_field", _fixed(_codec.STR), name.encode("utf-8"))
+
+
+_TEXT_TYPES = {"string": "str", "s64": "s64", "u64": "u64", "f64": "f64"}
+
+
+class _FormatPair(Builtin):
+    """`format_pair`: its parameter names the pair's key and value types, taken from the input's codec."""
+
+    def __init__(self, sep: str):
+        super().__init__("format_pair", _fixed(_codec.STR))
+        self.sep = sep
+
+    def bind(self, input_codec) -> Builtin:
+        elems = getattr(input_codec, "elems", None)
+        types = [_TEXT_TYPES.get(e.name) for e in elems] if elems is not None and len(elems) == 2 else [None]
+        if None in types:
+            raise TypeError(
+                f"format_pair takes (key, value) pairs of str, int, wisp.U64 or float records, not {input_codec!r}"
+            )
+        return Builtin("format_pair", _fixed(_codec.STR), f"{types[0]}:{types[1]}:{self.sep}".encode("utf-8"))
+
+
+def format_pair(sep: str = "\t") -> Builtin:
+    """Each (key, value) pair as the line ``f"{key}{sep}{value}"`` (a word count's output line); key and value are
+    each a str, int, wisp.U64 or float (a float in Rust's shortest form: ``1``, not ``1.0``)."""
+    return _FormatPair(sep)

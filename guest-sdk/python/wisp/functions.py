@@ -112,11 +112,47 @@ def name_of(f) -> str:
 
 
 def fn(f=None):
-    """Registers a module-level function under its module-qualified name (usable as ``@wisp.fn``)."""
+    """Registers a module-level function under its module-qualified name (usable as ``@wisp.fn``).
+
+    Its record codecs are derived from its annotations here, at import: the
+    build imports the job module before componentize-py snapshots the
+    interpreter, so tasks find them ready instead of running `inspect` and
+    `typing` (cold, in a fresh instance) when they start.
+    """
     if f is None:
         return fn
     name_of(f)
+    _prepare(f)
     return f
+
+
+def _prepare(f) -> None:
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return
+    hints = _hints(f)
+    codecs = {}
+    for i, p in enumerate(params):
+        hint = hints.get(p.name, inspect.Parameter.empty)
+        if hint is not inspect.Parameter.empty:
+            try:
+                codecs[i] = _codec.codec_for(hint)
+            except _codec.CodecError:
+                pass
+    hint = hints.get("return", inspect.Parameter.empty)
+    for elements in (False, True):
+        try:
+            codecs["return", elements] = (
+                _codec.DYNAMIC if hint is inspect.Parameter.empty
+                else _codec.element_codec(hint) if elements else _codec.codec_for(hint)
+            )
+        except _codec.CodecError:
+            pass
+    try:
+        f._wisp_codecs = codecs
+    except AttributeError:
+        pass
 
 
 def resolve(name: str):
@@ -152,6 +188,9 @@ def _hints(f) -> dict:
 
 def param_codec(f, index: int, what: str) -> "_codec.Codec":
     """The codec of parameter `index` of `f`, from its annotation (required: the record must be decoded)."""
+    ready = getattr(f, "_wisp_codecs", None)
+    if ready is not None and index in ready:
+        return ready[index]
     params = list(inspect.signature(f).parameters.values())
     if index >= len(params):
         raise TypeError(f"{_plain_name(f)} takes {len(params)} parameters; {what} needs at least {index + 1}")
@@ -170,6 +209,9 @@ def return_codec(f, elements: bool = False) -> "_codec.Codec":
         if f.returns is None:
             return _codec.Dynamic(f"the records of {f!r} have no known type: give it with fn({f.name!r}, returns=...)")
         return _codec.element_codec(f.returns) if elements else _codec.codec_for(f.returns)
+    ready = getattr(f, "_wisp_codecs", None)
+    if ready is not None and ("return", elements) in ready:
+        return ready["return", elements]
     hint = _hints(f).get("return", inspect.Parameter.empty)
     if hint is inspect.Parameter.empty:
         return _codec.DYNAMIC

@@ -11,6 +11,7 @@ from componentize_py_types import Err
 
 from . import codec as _codec
 from . import functions as _functions
+from . import more as _more
 
 
 class WispError(Exception):
@@ -49,6 +50,12 @@ def _records(batch: _types.Batch):
         out.append(data[start:end])
         start = end
     return out
+
+
+def _bound(f, input_codec):
+    """`f` as the op for records of `input_codec` (a built-in may take its parameter from their type)."""
+    bind = getattr(f, "bind", None)
+    return bind(input_codec) if bind is not None and isinstance(f, _functions.Function) else f
 
 
 def _default_partitions() -> int:
@@ -93,6 +100,14 @@ class Context:
         """The directory `Rdd.checkpoint` writes into."""
         _call(driver.set_checkpoint_dir, path)
 
+    def binary_lines(self, path: str, min_partitions: int = 2) -> "Rdd":
+        """The lines of a file or directory as their raw `bytes` (no UTF-8 decoding; Latin-1 data stays as it is)."""
+        return Rdd(_call(driver.binary_lines, path, max(1, min_partitions)), _codec.BYTES)
+
+    def whole_text_files(self, path: str, min_partitions: int = 2) -> "Rdd":
+        """One `(path, content)` pair of `str` per file of a directory (Spark's wholeTextFiles)."""
+        return Rdd(_call(driver.whole_text_files, path, max(1, min_partitions)), _codec.Tuple(_codec.STR, _codec.STR))
+
     def load_functions(self, path: str) -> "_functions.Functions":
         """Loads a `functions` component (a library of another language's transformations, e.g. Rust) from `path`.
 
@@ -135,6 +150,7 @@ class Rdd:
 
     # Transformations.
     def map(self, f) -> "Rdd":
+        f = _bound(f, self.codec)
         return self._transform(_types.OpKind.MAP, f, self._result(f, self.codec))
 
     def filter(self, f) -> "Rdd":
@@ -148,6 +164,7 @@ class Rdd:
 
     def map_values(self, f) -> "Rdd":
         k, v = self._pair_parts()
+        f = _bound(f, v)
         return self._transform(_types.OpKind.MAP_VALUES, f, _codec.Tuple(k, self._result(f, v)))
 
     def flat_map_values(self, f) -> "Rdd":
@@ -155,6 +172,7 @@ class Rdd:
         return self._transform(_types.OpKind.FLAT_MAP_VALUES, f, _codec.Tuple(k, self._result(f, v, elements=True)))
 
     def key_by(self, f) -> "Rdd":
+        f = _bound(f, self.codec)
         return self._transform(_types.OpKind.KEY_BY, f, _codec.Tuple(self._result(f, self.codec), self.codec))
 
     def reduce_by_key(self, f, num_partitions: int = 0) -> "Rdd":
@@ -216,6 +234,35 @@ class Rdd:
         """Keeps the partitions on the executors and computes them now."""
         return Rdd(_call(driver.local_checkpoint, self.id), self.codec)
 
+    def glom(self) -> "Rdd":
+        """Every partition as one list (Spark's glom)."""
+        return _more.glom(self)
+
+    def zip_with_index(self) -> "Rdd":
+        """Each record paired with its index (partition order, then order within it); runs a job counting each partition first."""
+        return _more.zip_with_index(self)
+
+    def zip_with_unique_id(self) -> "Rdd":
+        """Each record paired with a unique id: the k-th record of partition i of n gets ``k * n + i`` (no job runs)."""
+        return _more.zip_with_unique_id(self)
+
+    def subtract(self, other: "Rdd", num_partitions: int = 0) -> "Rdd":
+        """The records not in `other`, duplicates kept (compared by their encoding)."""
+        return _more.subtract(self, other, num_partitions or _default_partitions())
+
+    def subtract_by_key(self, other: "Rdd", num_partitions: int = 0) -> "Rdd":
+        """The pairs whose key does not occur in `other`."""
+        return _more.subtract_by_key(self, other, num_partitions or _default_partitions())
+
+    def intersection(self, other: "Rdd", num_partitions: int = 0) -> "Rdd":
+        """The distinct records that occur in both RDDs."""
+        return _more.intersection(self, other, num_partitions or _default_partitions())
+
+    def cartesian(self, other: "Rdd") -> "Rdd":
+        """Every pair `(a, b)` of a record of this RDD and one of `other`; `other` is collected and broadcast (it takes
+        the next broadcast handle), so it should fit in memory. The result has this RDD's partitions."""
+        return _more.cartesian(self, other)
+
     def cache(self) -> "Rdd":
         _call(driver.persist, self.id, driver.StorageLevel.MEMORY_ONLY)
         return self
@@ -271,6 +318,57 @@ class Rdd:
             for r in _records(b):
                 acc = f(acc, c.decode(r))
         return acc
+
+    def take_ordered(self, num: int, key=None) -> list:
+        """The `num` smallest records in ascending order (by `key`, a module-level function, if given)."""
+        return _more.take_ordered(self, num, key)
+
+    def top(self, num: int, key=None) -> list:
+        """The `num` largest records in descending order."""
+        return _more.take_ordered(self, num, key, largest=True)
+
+    def count_by_value(self) -> dict:
+        """How many times each distinct record occurs (counted by the host's built-ins)."""
+        return _more.count_by_value(self)
+
+    def lookup(self, key) -> list:
+        """The values of `key` in a pair RDD."""
+        return _more.lookup(self, key)
+
+    def sum(self):
+        """The sum of int or float records (0 for none)."""
+        return _more.sum_of(self)
+
+    def stats(self) -> "_more.StatCounter":
+        """Count, mean, variance, min and max of int or float records in one job (Spark's StatCounter)."""
+        return _more.stats(self)
+
+    def mean(self) -> float:
+        """The mean (NaN for none)."""
+        return self.stats().mean()
+
+    def variance(self) -> float:
+        """The population variance (NaN for none)."""
+        return self.stats().variance()
+
+    def stdev(self) -> float:
+        """The population standard deviation."""
+        return self.stats().stdev()
+
+    def sample_variance(self) -> float:
+        return self.stats().sample_variance()
+
+    def sample_stdev(self) -> float:
+        return self.stats().sample_stdev()
+
+    def tree_aggregate(self, zero, seq_op, comb_op, depth: int = 2):
+        """Spark's treeAggregate: each partition folded with `seq_op(acc, t)` from `zero`, the partial results combined
+        with `comb_op(acc, acc)` in levels of reduce_by_key (``depth`` levels at most), the rest here from `zero`."""
+        return _more.tree_aggregate(self, zero, seq_op, comb_op, depth)
+
+    def tree_reduce(self, f, depth: int = 2):
+        """Spark's treeReduce: `reduce` with the partitions' results combined in levels (WispError on an empty RDD)."""
+        return _more.tree_reduce(self, f, depth)
 
     def save_as_text_file(self, path: str) -> None:
         """Writes `str` records as lines of part files in the new directory `path`."""

@@ -429,6 +429,9 @@ class Chain:
                 raise TaskError(f"op kind {kind} is not supported by the Python SDK")
             try:
                 f = _functions.resolve(op.name)
+                if getattr(f, "_wisp_factory", False):
+                    # An SDK function (wisp.more): made for this op's parameters and partition.
+                    f = f(op.args, partition)
                 self.stages.append(make(op.name, f, op.args))
             except (LookupError, TypeError, _codec.CodecError) as e:
                 raise TaskError(f"op {op.name} ({kind.lower().replace('_', '-')}): {e}") from None

@@ -170,11 +170,27 @@ pub(super) fn decode_mean(c: &[u8]) -> Result<(f64, i64), String> {
 pub(super) struct Table {
     aggregator: Aggregator,
     map: FxHashMap<Vec<u8>, Acc>,
+    /// An estimate of the bytes the table holds (keys, entries, byte combiners).
+    bytes: u64,
 }
+
+/// What an entry costs besides its key's bytes: the key's `Vec`, the `Acc`, the hash table's slot.
+const ENTRY_BYTES: u64 = (size_of::<(Vec<u8>, Acc)>() + 16) as u64;
 
 impl Table {
     pub(super) fn new(aggregator: Aggregator) -> Table {
-        Table { aggregator, map: FxHashMap::default() }
+        Table { aggregator, map: FxHashMap::default(), bytes: 0 }
+    }
+
+    /// An estimate of the memory the table holds, bytes.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn insert(&mut self, k: &[u8], acc: Acc) {
+        let extra = if let Acc::Bytes(b) = &acc { b.len() } else { 0 };
+        self.bytes += ENTRY_BYTES + (k.len() + extra) as u64;
+        self.map.insert(k.to_vec(), acc);
     }
 
     pub(super) fn aggregator(&self) -> Aggregator {
@@ -186,7 +202,8 @@ impl Table {
         match self.map.get_mut(k) {
             Some(acc) => self.aggregator.add_value(acc, v),
             None => {
-                self.map.insert(k.to_vec(), self.aggregator.create(v)?);
+                let acc = self.aggregator.create(v)?;
+                self.insert(k, acc);
                 Ok(())
             }
         }
@@ -198,7 +215,7 @@ impl Table {
         match self.map.get_mut(k) {
             Some(acc) => self.aggregator.merge(acc, more),
             None => {
-                self.map.insert(k.to_vec(), more);
+                self.insert(k, more);
                 Ok(())
             }
         }
@@ -206,6 +223,7 @@ impl Table {
 
     /// Every `(key, combiner)` pair in ascending key-byte order; the table is left empty.
     pub(super) fn drain(&mut self, out: &mut Batch) {
+        self.bytes = 0;
         let mut entries: Vec<(Vec<u8>, Acc)> = std::mem::take(&mut self.map).into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, acc) in &entries {

@@ -237,3 +237,65 @@ fn unknown_builtins_and_bad_parameters_are_refused_at_creation() {
     let err = BuiltinChain::new(&[op(OpKind::Reduce, "mean", "")], 0).err().unwrap().to_string();
     assert!(err.contains("no reduce function \"mean\""), "{err}");
 }
+
+#[test]
+fn format_pair_renders_each_half_as_text() {
+    let pairs = [pair(b"the", &s64(42)), pair("é".as_bytes(), &s64(-7))];
+    let records: Vec<&[u8]> = pairs.iter().map(Vec::as_slice).collect();
+    assert_eq!(
+        run(&[op(OpKind::Map, "format_pair", "str:s64:\t")], &records).unwrap(),
+        strs(&["the\t42", "é\t-7"])
+    );
+    let mixed = [pair(&s64(i64::MIN), &f64e(0.5)), pair(&s64(3), &f64e(-2.0))];
+    let records: Vec<&[u8]> = mixed.iter().map(Vec::as_slice).collect();
+    assert_eq!(
+        run(&[op(OpKind::Map, "format_pair", "s64:f64: :: ")], &records).unwrap(),
+        strs(&["-9223372036854775808 :: 0.5", "3 :: -2"])
+    );
+    let unsigned = pair(&u64::MAX.to_be_bytes(), b"v");
+    assert_eq!(
+        run(&[op(OpKind::Map, "format_pair", "u64:str:,")], &[&unsigned]).unwrap(),
+        strs(&["18446744073709551615,v"])
+    );
+    // The whole word count's reduce side in the host: merge, then format.
+    let partials = [pair(b"b", &s64(2)), pair(b"a", &s64(1)), pair(b"b", &s64(3))];
+    let records: Vec<&[u8]> = partials.iter().map(Vec::as_slice).collect();
+    let ops = [op(OpKind::Merge, "sum", ""), op(OpKind::Map, "format_pair", "str:s64:\t")];
+    assert_eq!(run(&ops, &records).unwrap(), strs(&["a\t1", "b\t5"]));
+    let err = run(&[op(OpKind::Map, "format_pair", "str:s64:\t")], &[&pair(b"k", b"7")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("built-in format_pair") && err.contains("not an s64"), "{err}");
+    for bad in ["str", "str:int:\t", "s64:s64"] {
+        let err =
+            BuiltinChain::new(&[op(OpKind::Map, "format_pair", bad)], 0).err().unwrap().to_string();
+        assert!(err.contains("format_pair: bad parameter") && err.contains("KEY:VALUE"), "{err}");
+    }
+}
+
+#[test]
+fn combine_tables_are_charged_to_the_task_account_until_drained() {
+    let manager = crate::memory::MemoryManager::with_usable(1 << 30);
+    let account = Arc::new(manager.task());
+    let mut chain = BuiltinChain::new(&[op(OpKind::Combine, "sum", "")], 0)
+        .unwrap()
+        .with_account(account.clone());
+    let keys: Vec<Vec<u8>> =
+        (0..40_000).map(|i| pair(format!("key{i}").as_bytes(), &s64(1))).collect();
+    let records: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let mut out = Batch::default();
+    chain.push(&Batch::from_records(&records), &mut out).unwrap();
+    // Each distinct key costs at least its bytes and an entry: at least 40,000 x (8 + 32).
+    assert!(chain.charged() >= 40_000 * 40, "charged {}", chain.charged());
+    assert_eq!(manager.usage().guests, chain.charged());
+    chain.finish(&mut out).unwrap();
+    assert_eq!(out.len(), 40_000);
+    assert_eq!((chain.charged(), manager.usage().guests), (0, 0));
+    // A chain dropped before its tables drain gives its charge back.
+    let mut chain =
+        BuiltinChain::new(&[op(OpKind::Combine, "sum", "")], 0).unwrap().with_account(account);
+    chain.push(&Batch::from_records(&records), &mut Batch::default()).unwrap();
+    assert!(manager.usage().guests > 0);
+    drop(chain);
+    assert_eq!(manager.usage().guests, 0);
+}

@@ -4,7 +4,7 @@ use super::BuiltinError;
 
 /// Names of the one-record-in, one-record-out built-ins (in errors).
 const RECORD_FNS: &str = "lower, upper, trim, parse_int, parse_float, csv_field, tsv_field, \
-                          json_field, pair_with_one, mean_value";
+                          json_field, pair_with_one, mean_value, format_pair";
 /// Names of the splitting built-ins (in errors).
 const SPLITTERS: &str = "split_whitespace, split";
 
@@ -20,6 +20,69 @@ pub(super) enum RecordFn {
     JsonField(String),
     PairWithOne,
     MeanValue,
+    /// A pair as text: its key, the separator, its value (`KEY:VALUE:SEP` parameter).
+    FormatPair(TextType, TextType, Vec<u8>),
+}
+
+/// How `format_pair` renders one half of a pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum TextType {
+    /// A string: its UTF-8 bytes as they are.
+    Str,
+    /// An s64 in decimal.
+    S64,
+    /// A u64 in decimal.
+    U64,
+    /// An f64 in Rust's shortest round-trip form (`1`, `0.5`, `NaN`, `inf`).
+    F64,
+}
+
+impl TextType {
+    fn parse(name: &str) -> Option<TextType> {
+        Some(match name {
+            "str" => TextType::Str,
+            "s64" => TextType::S64,
+            "u64" => TextType::U64,
+            "f64" => TextType::F64,
+            _ => return None,
+        })
+    }
+
+    /// Appends the text of the encoded value `b`.
+    fn render(self, b: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        use std::io::Write as _;
+        match self {
+            TextType::Str => {
+                utf8(b)?;
+                out.extend_from_slice(b);
+            }
+            TextType::S64 => write!(out, "{}", decode_i64(b)?).expect("writing to a Vec"),
+            TextType::U64 => {
+                let b: [u8; 8] =
+                    b.try_into().map_err(|_| format!("{} bytes are not a u64", b.len()))?;
+                write!(out, "{}", u64::from_be_bytes(b)).expect("writing to a Vec");
+            }
+            TextType::F64 => write!(out, "{}", decode_f64(b)?).expect("writing to a Vec"),
+        }
+        Ok(())
+    }
+}
+
+/// `format_pair`'s parameter `KEY:VALUE:SEP` (types `str`, `s64`, `u64`, `f64`; the separator is the rest).
+fn format_args(args: &[u8]) -> Result<RecordFn, BuiltinError> {
+    let text = args_text("format_pair", args)?;
+    let mut parts = text.splitn(3, ':');
+    let (k, v, sep) = (parts.next(), parts.next(), parts.next());
+    match (k.and_then(TextType::parse), v.and_then(TextType::parse), sep) {
+        (Some(k), Some(v), Some(sep)) => Ok(RecordFn::FormatPair(k, v, sep.as_bytes().to_vec())),
+        _ => Err(BuiltinError::BadArgs {
+            name: "format_pair",
+            args: text.clone(),
+            reason:
+                "expected KEY:VALUE:SEPARATOR with types str, s64, u64 or f64 (e.g. str:s64:\\t)"
+                    .into(),
+        }),
+    }
 }
 
 fn args_text(name: &'static str, args: &[u8]) -> Result<String, BuiltinError> {
@@ -56,6 +119,7 @@ impl RecordFn {
             "json_field" => RecordFn::JsonField(args_text("json_field", args)?),
             "pair_with_one" => RecordFn::PairWithOne,
             "mean_value" => RecordFn::MeanValue,
+            "format_pair" => format_args(args)?,
             _ => {
                 return Err(BuiltinError::Unknown { name: name.into(), kind, known: RECORD_FNS });
             }
@@ -74,6 +138,7 @@ impl RecordFn {
             RecordFn::JsonField(_) => "json_field",
             RecordFn::PairWithOne => "pair_with_one",
             RecordFn::MeanValue => "mean_value",
+            RecordFn::FormatPair(..) => "format_pair",
         }
     }
 
@@ -112,6 +177,18 @@ impl RecordFn {
             RecordFn::MeanValue => {
                 let (sum, count) = super::aggregate::decode_mean(r)?;
                 out.extend_from_slice(&encode_f64(sum / count as f64));
+            }
+            RecordFn::FormatPair(kt, vt, sep) => {
+                let (k, v) = crate::records::split_pair(r).map_err(|e| e.to_string())?;
+                let start = out.len();
+                let rendered = kt.render(k, out).and_then(|()| {
+                    out.extend_from_slice(sep);
+                    vt.render(v, out)
+                });
+                if rendered.is_err() {
+                    out.truncate(start);
+                }
+                rendered?;
             }
         }
         Ok(())

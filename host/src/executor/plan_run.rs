@@ -350,8 +350,9 @@ fn run_builtins(
     ops: &[Op],
     out: &mut dyn BatchSink,
 ) -> Result<(), TaskFailure> {
-    let chain =
-        BuiltinChain::new(ops, st.task.id.partition).map_err(|e| guest_failure(e.to_string()))?;
+    let chain = BuiltinChain::new(ops, st.task.id.partition)
+        .map_err(|e| guest_failure(e.to_string()))?
+        .with_account(st.spill.account().clone());
     let mut sink = BuiltinSink { chain, out, scratch: Batch::default(), guest_us: 0 };
     let result = run_plan(st, input, &mut sink).and_then(|()| {
         let t = Instant::now();

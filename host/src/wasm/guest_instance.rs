@@ -157,7 +157,9 @@ impl GuestInstance {
                 one_line(&e.root_cause().to_string())
             ),
         };
+        let started = std::time::Instant::now();
         let instance = component.pre.instantiate(&mut store).map_err(setup)?;
+        let instantiated = started.elapsed();
         let exports = &component.pipeline;
         let create = instance
             .get_typed_func::<(&[wit::Op], u32), (Result<ResourceAny, String>,)>(
@@ -173,6 +175,13 @@ impl GuestInstance {
         let created = create.call(&mut store, (&wit_ops, partition)).map(|(r,)| r);
         let refused = store.data_mut().refused.take();
         let task = check(created, &capture, &cancel, sandbox, refused)?;
+        tracing::debug!(
+            partition,
+            instantiate_us = instantiated.as_micros() as u64,
+            create_us = (started.elapsed() - instantiated).as_micros() as u64,
+            memory_bytes = store.data().limits.memory_bytes(),
+            "guest instance started"
+        );
         Ok(GuestInstance { store, push, finish, task, capture, cancel, sandbox: sandbox.clone() })
     }
 

@@ -79,6 +79,9 @@ pub(crate) fn builtins(ctx: &Context, args: &[String]) -> Result<()> {
     show("json-field", b::json_field(&objs, "name").collect())?;
     let words = b::pair_with_one(&b::split_whitespace(&lines));
     show("word-sum", b::sum_by_key(&words, 0).sort_by_key(true).collect())?;
+    let mut lines_out = b::format_pair(&b::sum_by_key(&words, 0), " = ").collect()?;
+    lines_out.sort();
+    show("format-pair", Ok(lines_out))?;
     let keyed: Rdd<(String, String)> = b::apply(&rows, raw::OpKind::KeyBy, "csv_field", "0");
     let field = |i: &str| -> Rdd<(String, String)> {
         b::apply(&keyed, raw::OpKind::MapValues, "csv_field", i)
