@@ -123,10 +123,9 @@ pub(crate) fn run(
         runtime.clone(),
         spec.output_journal,
     );
-    let (result, context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
-    let shuffles = context.map_or(0, |c| c.lineage().shuffle_count());
+    let (result, _context) = job_main::run(runtime, &spec.loaded, context, &spec.args, spec.stdout);
     driver_loop.app_ended(result.as_ref().err().map(|e| chain(e)));
     driver_loop.stop();
-    backend.detach(shuffles);
+    backend.detach();
     result.map_err(AppError::from)
 }

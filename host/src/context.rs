@@ -140,11 +140,6 @@ impl Context {
         }
     }
 
-    /// The lineage built so far.
-    pub(crate) fn lineage(&self) -> &Lineage {
-        &self.lineage
-    }
-
     /// A configuration value.
     pub(crate) fn conf(&self, key: &str) -> Option<String> {
         self.conf.get(key).map(str::to_string)

@@ -72,8 +72,8 @@ pub(crate) trait ExecutorBackend {
     fn cores(&self) -> Arc<AtomicU32>;
     /// Announces the executors to the application's loop and routes their events to it from now on.
     fn attach(&self, loop_tx: &Sender<LoopMessage>);
-    /// The application ended after creating `shuffles` shuffles: stop routing, drop its files.
-    fn detach(&self, shuffles: u32);
+    /// The application ended: stop routing, drop what the executors keep for it.
+    fn detach(&self);
 }
 
 /// A cloneable handle to one application's driver loop, used by its context.

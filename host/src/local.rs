@@ -116,7 +116,7 @@ impl ExecutorBackend for LocalExecutors {
         let _ = loop_tx.send(LoopMessage::Event(added));
     }
 
-    fn detach(&self, _shuffles: u32) {}
+    fn detach(&self) {}
 }
 
 /// The local executor's port: tasks go to its task threads.

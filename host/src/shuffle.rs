@@ -27,8 +27,6 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
-
 use crate::ids::ShuffleId;
 
 pub(crate) use reader::{BlockDecoder, block_range, decode_block, open_block};
@@ -81,33 +79,4 @@ pub(crate) fn fmix64(mut h: u64) -> u64 {
 /// The names of the data and index files of one map output: `(shuffle_{s}_{m}.data, shuffle_{s}_{m}.index)`.
 pub(crate) fn shuffle_file_names(shuffle: ShuffleId, map: u32) -> (String, String) {
     (format!("shuffle_{}_{map}.data", shuffle.0), format!("shuffle_{}_{map}.index", shuffle.0))
-}
-
-/// Removes every file of a shuffle from `dir` (committed outputs, temporary and spill files of any map task).
-///
-/// Failures are logged, not returned: removal is best-effort cleanup.
-pub(crate) fn remove_shuffle_files(dir: &Path, shuffle: ShuffleId) {
-    let prefix = format!("shuffle_{}_", shuffle.0);
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(error) => {
-            tracing::debug!(dir = %dir.display(), %error, "cannot list shuffle directory");
-            return;
-        }
-    };
-    let mut removed = 0u32;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.starts_with(&prefix) {
-            continue;
-        }
-        match std::fs::remove_file(entry.path()) {
-            Ok(()) => removed += 1,
-            Err(error) => {
-                tracing::warn!(file = %entry.path().display(), %error, "cannot remove shuffle file")
-            }
-        }
-    }
-    tracing::debug!(%shuffle, removed, "removed shuffle files");
 }

@@ -329,3 +329,19 @@ pub(crate) fn entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The application directories (`app-N`) below an executor's work directory (`executor-N/app-N`).
+pub(crate) fn app_dirs(work_dir: &Path) -> Vec<PathBuf> {
+    let children = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d).into_iter().flatten().flatten().map(|e| e.path()).collect()
+    };
+    children(work_dir)
+        .iter()
+        .filter(|p| p.is_dir())
+        .flat_map(|p| children(p))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("app-"))
+        })
+        .collect()
+}

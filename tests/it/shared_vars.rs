@@ -212,18 +212,50 @@ fn broadcast_values_reach_every_executor_of_a_cluster() {
     // executor that ran its tasks, however many of those tasks it ran.
     let table: u64 = (0..entries).map(|k| 4 + format!("v{}", k * 7).len() as u64).sum();
     let needle = format!("bytes={table}");
-    let received: Vec<usize> = (1..=2)
-        .map(|i| {
-            let log = std::fs::read_to_string(cluster.executor_log_path(i)).unwrap_or_default();
-            log.lines()
-                .filter(|l| l.contains("shipped bytes received"))
-                .filter(|l| l.split_whitespace().any(|w| w == needle))
-                .count()
-        })
-        .collect();
-    eprintln!("broadcast of {table} bytes received per executor: {received:?}");
-    assert!(received.iter().all(|&n| n <= 1), "at most once per executor: {received:?}");
-    assert!(received.iter().sum::<usize>() >= 1, "shipped at least once: {received:?}");
+    let received = || -> Vec<usize> {
+        (1..=2)
+            .map(|i| {
+                let log = std::fs::read_to_string(cluster.executor_log_path(i)).unwrap_or_default();
+                log.lines()
+                    .filter(|l| l.contains("shipped bytes received"))
+                    .filter(|l| l.split_whitespace().any(|w| w == needle))
+                    .count()
+            })
+            .collect()
+    };
+    let first = received();
+    eprintln!("broadcast of {table} bytes received per executor: {first:?}");
+    assert!(first.iter().all(|&n| n <= 1), "at most once per executor: {first:?}");
+    assert!(first.iter().sum::<usize>() >= 1, "shipped at least once: {first:?}");
+
+    // When the application ends, every executor drops what it kept for it: the broadcast
+    // value, the component and the application's work directory.
+    let ended = |i: usize| {
+        let log = std::fs::read_to_string(cluster.executor_log_path(i)).unwrap_or_default();
+        log.lines().filter(|l| l.contains("application ended here")).map(str::to_owned).collect()
+    };
+    for i in (1..=2).filter(|&i| first[i - 1] == 1) {
+        let lines: Vec<String> =
+            wisp_tests::wait_for("the end of the application", RUN_TIMEOUT, || {
+                Some(ended(i)).filter(|l: &Vec<String>| !l.is_empty())
+            });
+        let dropped: u64 = lines[0]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("dropped_shipped_bytes=")?.parse().ok())
+            .unwrap();
+        assert!(dropped > table, "the table and the component dropped: {}", lines[0]);
+        let apps = crate::harness::app_dirs(&cluster.executor_dir(i));
+        assert!(apps.is_empty(), "executor {i} keeps no application directory: {apps:?}");
+    }
+    // The next application gets them again (the executors ask for what they dropped).
+    let run = cluster.submit(SHARED_VARS, &["wisp.task.maxFailures=1"], &args, None);
+    assert!(run.ok(), "{}", run.stderr);
+    assert!(run.stdout.lines().any(|l| l == format!("total={expected}")), "{}", run.stdout);
+    let second = received();
+    assert!(
+        (0..2).all(|i| second[i] >= first[i]) && second.iter().sum::<usize>() > first.iter().sum(),
+        "sent again after the first application ended: {first:?} then {second:?}"
+    );
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub(crate) use task::{
 };
 
 /// The protocol version this build speaks; peers must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The TLS application protocol (ALPN) of every Wisp connection.
 ///
@@ -220,12 +220,12 @@ pub(crate) enum MasterRequest {
         /// The blocks.
         blocks: Vec<WireBlockId>,
     },
-    /// Delete a shuffle's map output files.
-    RemoveShuffle {
-        /// The application (submission) the task belongs to: ids of tasks, shuffles and blocks are per application.
+    /// The application ended: drop everything the executor keeps for it (cached blocks, shuffle
+    /// and spill files, its work directory) and the shipped bytes (components, broadcast
+    /// values) that no other application has used.
+    EndApplication {
+        /// The application (submission).
         app: u32,
-        /// The shuffle.
-        shuffle: u32,
     },
     /// Changes to the set of executors' block servers.
     Peers {

@@ -307,17 +307,6 @@ fn dropped_writer_leaves_no_files_and_commit_replaces() {
 }
 
 #[test]
-fn remove_shuffle_files_removes_only_that_shuffle() {
-    let dir = tempfile::tempdir().unwrap();
-    for (s, m) in [(1, 0), (1, 7), (10, 0)] {
-        write_all(dir.path(), ShuffleId(s), m, Partitioner::RecordHash { partitions: 1 }, 0, &[]);
-    }
-    remove_shuffle_files(dir.path(), ShuffleId(1));
-    let (data, index) = shuffle_file_names(ShuffleId(10), 0);
-    assert_eq!(dir_names(dir.path()), vec![data, index]);
-}
-
-#[test]
 fn missing_and_corrupt_files_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();

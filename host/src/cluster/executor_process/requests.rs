@@ -4,10 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::state::{ExecutorState, QueuedTask, Running};
-use crate::cluster::blocks::shuffle_dir;
 use crate::error_chain::chain;
 use crate::executor::LiveMetrics;
-use crate::ids::{AppId, ShuffleId, TaskId};
+use crate::ids::{AppId, TaskId};
 use crate::net::Stream;
 use crate::net::protocol::{ComponentUpload, ConvertError, ExecutorReply, MasterRequest, WireTask};
 use crate::task::{BlockId, ComponentBytes};
@@ -42,11 +41,8 @@ pub(super) async fn handle(
             }
             ExecutorReply::Ack
         }
-        MasterRequest::RemoveShuffle { app, shuffle } => {
-            let dir = shuffle_dir(&state.settings.base, AppId(app));
-            tokio::task::block_in_place(|| {
-                crate::shuffle::remove_shuffle_files(&dir, ShuffleId(shuffle))
-            });
+        MasterRequest::EndApplication { app } => {
+            tokio::task::block_in_place(|| state.end_app(AppId(app)));
             ExecutorReply::Ack
         }
         MasterRequest::Peers { added, removed } => {
@@ -78,7 +74,7 @@ fn launch(
         tracing::info!(%app, hash = %up.hash, bytes = up.bytes.len(), "shipped bytes received");
         state.add_component(ComponentBytes { hash: up.hash, bytes: up.bytes });
     }
-    let task = match task.into_task(&|hash: &str| state.component(hash)) {
+    let task = match task.into_task(&|hash: &str| state.component(app, hash)) {
         Ok(task) => task,
         Err(ConvertError::UnknownComponent { hash }) => {
             return Some(ExecutorReply::UnknownComponent { hash });

@@ -1,6 +1,6 @@
 //! What an executor process keeps: one `Executor` per application, the components it was sent, and the attempts it accepted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,6 +22,13 @@ pub(super) struct QueuedTask {
     pub(super) task: TaskDesc,
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) live: Arc<LiveMetrics>,
+}
+
+/// Bytes shipped to this executor (a component or a broadcast value) and the applications whose
+/// tasks used them.
+struct Shipped {
+    bytes: Arc<ComponentBytes>,
+    apps: HashSet<AppId>,
 }
 
 /// A task attempt accepted and not yet reported.
@@ -62,8 +69,9 @@ pub(super) struct ExecutorState {
     rt: tokio::runtime::Handle,
     /// One `Executor` (shuffle files, blocks) per application.
     apps: Mutex<HashMap<AppId, Arc<Executor>>>,
-    /// Components received, by content hash.
-    components: Mutex<HashMap<String, Arc<ComponentBytes>>>,
+    /// Components and broadcast values received, by content hash, with the applications
+    /// that used them (dropped when the last of those ended).
+    components: Mutex<HashMap<String, Shipped>>,
     /// Accepted attempts.
     running: Mutex<HashMap<(AppId, TaskId), Running>>,
     pub(super) tasks: TaskQueue<QueuedTask>,
@@ -124,18 +132,48 @@ impl ExecutorState {
         lock(&self.apps).get(&app).cloned()
     }
 
-    /// Keeps a received component.
+    /// Keeps a received component (until every application that uses it ended).
     pub(super) fn add_component(&self, component: ComponentBytes) {
-        lock(&self.components).entry(component.hash.clone()).or_insert_with(|| Arc::new(component));
+        lock(&self.components)
+            .entry(component.hash.clone())
+            .or_insert_with(|| Shipped { bytes: Arc::new(component), apps: HashSet::new() });
     }
 
-    /// A received component, by hash.
-    pub(super) fn component(&self, hash: &str) -> Option<Arc<ComponentBytes>> {
+    /// A received component, by hash, used by a task of `app`.
+    pub(super) fn component(&self, app: AppId, hash: &str) -> Option<Arc<ComponentBytes>> {
         let builtins = ComponentBytes::builtins();
         if hash == builtins.hash {
             return Some(Arc::new(builtins));
         }
-        lock(&self.components).get(hash).cloned()
+        let mut components = lock(&self.components);
+        let shipped = components.get_mut(hash)?;
+        shipped.apps.insert(app);
+        Some(shipped.bytes.clone())
+    }
+
+    /// Drops what this executor keeps for an application that ended: its `Executor` (cached
+    /// blocks, released to the memory pool), its work directory (shuffle, block and spill
+    /// files) and the shipped bytes only it used. Its attempts still running were cancelled by
+    /// the master; they hold their own references and fail alone.
+    pub(super) fn end_app(&self, app: AppId) {
+        let executor = lock(&self.apps).remove(&app);
+        if let Some(e) = &executor {
+            e.remove_work_dir();
+        } else {
+            let _ = std::fs::remove_dir_all(app_dir(&self.settings.base, app));
+        }
+        let (mut kept, mut dropped) = (0usize, 0u64);
+        lock(&self.components).retain(|_, shipped| {
+            // Bytes no task used yet (a launch of another application resolving them now) stay.
+            let keep = !shipped.apps.remove(&app) || !shipped.apps.is_empty();
+            if keep {
+                kept += 1;
+            } else {
+                dropped += shipped.bytes.bytes.len() as u64;
+            }
+            keep
+        });
+        tracing::info!(%app, dropped_shipped_bytes = dropped, kept_shipped = kept, "application ended here");
     }
 
     /// Records an accepted attempt.

@@ -79,8 +79,8 @@ impl ExecutorBackend for AppExecutors {
         self.registry.add_app(self.app, loop_tx.clone());
     }
 
-    fn detach(&self, shuffles: u32) {
-        self.registry.remove_app(self.app, shuffles);
+    fn detach(&self) {
+        self.registry.remove_app(self.app);
     }
 }
 

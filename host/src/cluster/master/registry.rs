@@ -104,16 +104,14 @@ impl Registry {
         inner.apps.insert(app, tx);
     }
 
-    /// Forgets an application's driver loop and asks every executor to delete its `shuffles` shuffles' files.
-    pub(crate) fn remove_app(&self, app: AppId, shuffles: u32) {
+    /// Forgets an application's driver loop and tells every executor that it ended (they drop
+    /// what they keep for it).
+    pub(crate) fn remove_app(&self, app: AppId) {
         let mut inner = self.inner();
         inner.apps.remove(&app);
         for link in inner.links.values() {
-            for shuffle in 0..shuffles {
-                let _ = link
-                    .queue
-                    .send(Outbound::Request(MasterRequest::RemoveShuffle { app: app.0, shuffle }));
-            }
+            let _ =
+                link.queue.send(Outbound::Request(MasterRequest::EndApplication { app: app.0 }));
         }
     }
 

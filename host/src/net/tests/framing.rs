@@ -122,7 +122,7 @@ async fn every_message_type_roundtrips() {
                 app: 1,
                 blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
             },
-            MasterRequest::RemoveShuffle { app: 1, shuffle: 4 },
+            MasterRequest::EndApplication { app: 1 },
             MasterRequest::Peers {
                 added: vec![PeerInfo {
                     executor: 2,

@@ -65,7 +65,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                         app: 1,
                         blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
                     },
-                    MasterRequest::RemoveShuffle { app: 1, shuffle: 3 },
+                    MasterRequest::EndApplication { app: 1 },
                     MasterRequest::Peers {
                         added: vec![PeerInfo {
                             executor: 2,
