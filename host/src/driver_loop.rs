@@ -45,6 +45,8 @@ pub(crate) enum LoopMessage {
     /// An executor's heartbeat (cluster mode) and when it arrived (possibly before the
     /// application started), for the live status.
     Heartbeat { executor: ExecutorId, memory: MemoryUse, at: Instant },
+    /// A broadcast value was destroyed: executors may drop its bytes (by content hash).
+    DropShipped { hash: String },
     /// Stop the loop.
     Shutdown,
 }
@@ -57,6 +59,9 @@ pub(crate) trait ExecutorPort: Send {
     fn drop_blocks(&mut self, executor: ExecutorId, blocks: &[BlockId]);
     /// Cancels a running attempt (after its cancel flag was set); it still reports, as `Killed`.
     fn kill(&mut self, _executor: ExecutorId, _task: TaskId) {}
+    /// Lets every executor drop shipped bytes (a destroyed broadcast's), by content hash; in
+    /// this process they live in the context, which dropped them already.
+    fn drop_shipped(&mut self, _hash: &str) {}
     /// The memory of executors in this process, sampled by the loop in place of heartbeats
     /// (local mode); remote executors send heartbeats instead.
     fn sample_memory(&self) -> Vec<(ExecutorId, MemoryUse)> {
@@ -149,6 +154,11 @@ impl LoopHandle {
     /// Tells the scheduler an RDD is no longer persisted.
     pub(crate) fn unpersist(&self, rdd: RddId) {
         let _ = self.tx.send(LoopMessage::Event(SchedulerEvent::RddUnpersisted { rdd }));
+    }
+
+    /// Tells the executors a broadcast value (by content hash) was destroyed.
+    pub(crate) fn drop_shipped(&self, hash: String) {
+        let _ = self.tx.send(LoopMessage::DropShipped { hash });
     }
 }
 
@@ -270,6 +280,10 @@ fn run(
                     None => -ms(start - at),
                 };
                 recorder.heartbeat(executor.0, at_ms, memory);
+                continue;
+            }
+            Ok(LoopMessage::DropShipped { hash }) => {
+                port.drop_shipped(&hash);
                 continue;
             }
             Ok(LoopMessage::Submit { job, event, reply }) => {

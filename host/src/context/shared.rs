@@ -29,7 +29,9 @@ impl Context {
     pub(crate) fn destroy_broadcast(&mut self, id: BroadcastId) -> Result<(), ContextError> {
         match self.broadcasts.get_mut(id.0 as usize) {
             Some(slot @ Some(_)) => {
-                *slot = None;
+                if let Some(value) = slot.take() {
+                    self.backend.drop_shipped(value.hash.clone());
+                }
                 Ok(())
             }
             _ => Err(ContextError::NoBroadcast { id: id.0 }),

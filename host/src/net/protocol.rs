@@ -227,6 +227,14 @@ pub(crate) enum MasterRequest {
         /// The application (submission).
         app: u32,
     },
+    /// A broadcast value was destroyed: forget its bytes (by content hash) unless another
+    /// application's tasks used them too.
+    DropShipped {
+        /// The application (submission).
+        app: u32,
+        /// The value's content hash.
+        hash: String,
+    },
     /// Changes to the set of executors' block servers.
     Peers {
         /// Executors that joined (or whose address changed).

@@ -41,6 +41,10 @@ pub(super) async fn handle(
             }
             ExecutorReply::Ack
         }
+        MasterRequest::DropShipped { app, hash } => {
+            state.drop_shipped(AppId(app), &hash);
+            ExecutorReply::Ack
+        }
         MasterRequest::EndApplication { app } => {
             tokio::task::block_in_place(|| state.end_app(AppId(app)));
             ExecutorReply::Ack

@@ -151,6 +151,18 @@ impl ExecutorState {
         Some(shipped.bytes.clone())
     }
 
+    /// Forgets `app`'s use of shipped bytes (a destroyed broadcast value); drops them if no
+    /// other application's tasks used them.
+    pub(super) fn drop_shipped(&self, app: AppId, hash: &str) {
+        let mut components = lock(&self.components);
+        let Some(shipped) = components.get_mut(hash) else { return };
+        if shipped.apps.remove(&app) && shipped.apps.is_empty() {
+            let bytes = shipped.bytes.bytes.len();
+            components.remove(hash);
+            tracing::info!(%app, %hash, bytes, "destroyed broadcast dropped");
+        }
+    }
+
     /// Drops what this executor keeps for an application that ended: its `Executor` (cached
     /// blocks, released to the memory pool), its work directory (shuffle, block and spill
     /// files) and the shipped bytes only it used. Its attempts still running were cancelled by

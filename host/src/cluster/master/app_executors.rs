@@ -107,6 +107,11 @@ impl ExecutorPort for ClusterPort {
         );
     }
 
+    fn drop_shipped(&mut self, hash: &str) {
+        let request = MasterRequest::DropShipped { app: self.app.0, hash: hash.to_owned() };
+        self.registry.send_all(|| Outbound::Request(request.clone()));
+    }
+
     fn kill(&mut self, executor: ExecutorId, task: TaskId) {
         self.registry.send(
             executor,

@@ -211,6 +211,13 @@ impl Registry {
     pub(crate) fn send(&self, id: ExecutorId, msg: Outbound) -> bool {
         self.inner().links.get(&id).is_some_and(|l| l.queue.send(msg).is_ok())
     }
+
+    /// Queues a message (made by `msg`) for every registered executor.
+    pub(crate) fn send_all(&self, msg: impl Fn() -> Outbound) {
+        for link in self.inner().links.values() {
+            let _ = link.queue.send(msg());
+        }
+    }
 }
 
 /// Sends an event to a driver loop from a tokio task (waiting outside the runtime's core threads if the loop is busy).

@@ -123,6 +123,7 @@ async fn every_message_type_roundtrips() {
                 blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
             },
             MasterRequest::EndApplication { app: 1 },
+            MasterRequest::DropShipped { app: 1, hash: "ab".repeat(32) },
             MasterRequest::Peers {
                 added: vec![PeerInfo {
                     executor: 2,

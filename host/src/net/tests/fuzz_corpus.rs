@@ -66,6 +66,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                         blocks: vec![WireBlockId { rdd: 1, partition: 0 }],
                     },
                     MasterRequest::EndApplication { app: 1 },
+                    MasterRequest::DropShipped { app: 1, hash: "ab".repeat(32) },
                     MasterRequest::Peers {
                         added: vec![PeerInfo {
                             executor: 2,
@@ -78,7 +79,7 @@ fn seeds() -> Vec<(String, Vec<u8>, usize)> {
                 ],
                 &small,
             ),
-            5,
+            6,
         ),
         (
             "executor-request".into(),
