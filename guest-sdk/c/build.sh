@@ -5,7 +5,7 @@
 #   default: examples/c-wordcount target/c/wordcount.wasm
 #
 # Compiles every *.c file of APP_DIR with the SDK (guest-sdk/c/wisp.c,
-# wisp_codec.c, wisp_alloc.c, wisp_shared.c, wisp_more.c) and the C bindings
+# wisp_codec.c, wisp_alloc.c, wisp_shared.c, wisp_more.c, wisp_builtins.c) and the C bindings
 # wit-bindgen generates from wit/, using
 # `zig cc -target wasm32-wasi` (clang with a bundled wasi-libc) from the
 # pinned `ziglang` package of PyPI, installed into the virtualenv
@@ -63,14 +63,15 @@ objs="$work/more.$$"
 trap 'rm -rf "$core" "$tmp" "$objs"' EXIT
 cflags=(-target wasm32-wasi -mexec-model=reactor -O2 -flto -g0 -std=c11 -Wall -Wextra -Wno-unused-parameter
     -I guest-sdk/c -I "$gen")
-# wisp_shared.c and wisp_more.c (the 0.2.0 surface) go into an archive: the linker pulls a member
+# wisp_shared.c, wisp_more.c (the 0.2.0 surface) and wisp_builtins.c go into an archive: the linker pulls a member
 # only when the job calls into it, so a job that does not keeps its size (wisp.c refers to
 # wisp_more.c's function table weakly).
 mkdir -p "$objs"
-for f in wisp_shared wisp_more; do
+for f in wisp_shared wisp_more wisp_builtins; do
     "$venv/bin/python" -m ziglang cc "${cflags[@]}" -c "guest-sdk/c/$f.c" -o "$objs/$f.o"
 done
-"$venv/bin/python" -m ziglang ar rcs "$objs/libwisp_more.a" "$objs/wisp_shared.o" "$objs/wisp_more.o"
+"$venv/bin/python" -m ziglang ar rcs "$objs/libwisp_more.a" "$objs/wisp_shared.o" "$objs/wisp_more.o" \
+    "$objs/wisp_builtins.o"
 # A 1 MiB stack (as Rust's wasm targets; zig defaults to 16 MiB) and 4 MiB of initial memory, as the
 # Rust guests get: no memory.grow in the common case.
 "$venv/bin/python" -m ziglang cc "${cflags[@]}" -s \

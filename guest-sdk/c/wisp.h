@@ -468,6 +468,90 @@ int wisp_tree_aggregate(wisp_rdd rdd, wisp_bytes zero, wisp_reducer_fn seq_op, w
 /* The same with f for both and no zero; *found false for an empty RDD (as wisp_reduce). */
 int wisp_tree_reduce(wisp_rdd rdd, wisp_reducer_fn f, uint32_t depth, wisp_buf *out, bool *found);
 
+/* ------------------------------------------------------ built-in functions */
+
+/* The host's built-in library (docs/languages/builtins.md) as transformations:
+ * ops the host runs natively, at Rust speed, without entering this guest
+ * (consecutive built-ins run together in the host). A wisp_builtin names a
+ * function and its parameter; the wisp_*_builtin calls apply it as an op of
+ * their kind (as wisp_map & co. apply a registered C function):
+ *
+ *   wisp_rdd words = wisp_flat_map_builtin(lines, wisp_b_split_whitespace());
+ *   wisp_rdd counts = wisp_reduce_by_key_builtin(wisp_map_builtin(words, wisp_b_pair_with_one()), WISP_B_SUM, 0);
+ *   wisp_save_as_text_file(wisp_map_builtin(counts, wisp_b_format_pair(WISP_TEXT_STR, WISP_TEXT_S64, "\t")), out);
+ *
+ * A function the op kind does not take (wisp_map_builtin with split_whitespace)
+ * or a bad parameter (an empty delimiter) fails when the transformation is
+ * made: WISP_NO_RDD and the host's message. A record a built-in cannot take
+ * (parse_int of "abc") fails the task with one line naming the built-in, the
+ * record and the partition. Built in wisp_builtins.c. */
+typedef struct wisp_builtin {
+    const char *name; /* the built-in's name in the library */
+    char head[24];    /* the parameter's start: a field index, format_pair's "KEY:VALUE:" */
+    const char *tail; /* the parameter's rest, borrowed until applied: a delimiter, a field name, a separator */
+} wisp_builtin;
+
+/* Flat-map, flat-map-values: string -> the maximal runs of characters other
+ * than ASCII whitespace; string -> every piece between `delimiter`s (empty
+ * pieces included). */
+wisp_builtin wisp_b_split_whitespace(void);
+wisp_builtin wisp_b_split(const char *delimiter);
+/* Map, map-values, key-by: string -> string (Unicode case mapping; trim
+ * strips leading and trailing Unicode whitespace). */
+wisp_builtin wisp_b_lower(void);
+wisp_builtin wisp_b_upper(void);
+wisp_builtin wisp_b_trim(void);
+/* string -> s64 (surrounding whitespace allowed); string -> f64 (Rust's
+ * f64::from_str: "1e3", "inf", "NaN" accepted). */
+wisp_builtin wisp_b_parse_int(void);
+wisp_builtin wisp_b_parse_float(void);
+/* A CSV line (RFC 4180 quoting) or tab-separated line -> field `index`
+ * (0-based); a JSON object line -> its top-level field `name` (a string's
+ * text, else the value's JSON text). */
+wisp_builtin wisp_b_csv_field(uint32_t index);
+wisp_builtin wisp_b_tsv_field(uint32_t index);
+wisp_builtin wisp_b_json_field(const char *name);
+/* Map: any record r -> the pair (r, s64 1). */
+wisp_builtin wisp_b_pair_with_one(void);
+/* The record types format_pair renders as text. */
+typedef enum wisp_text_type {
+    WISP_TEXT_STR = 0,
+    WISP_TEXT_S64 = 1,
+    WISP_TEXT_U64 = 2,
+    WISP_TEXT_F64 = 3, /* in Rust's shortest form: "1", "0.5" */
+} wisp_text_type;
+/* Map, map-values, key-by: a pair (key, value) of the given types -> the
+ * string key, sep, value (a word count's "word\tcount" line). */
+wisp_builtin wisp_b_format_pair(wisp_text_type key, wisp_text_type value, const char *sep);
+
+/* Applies `f` as an op of the call's kind. */
+wisp_rdd wisp_map_builtin(wisp_rdd parent, wisp_builtin f);
+wisp_rdd wisp_map_values_builtin(wisp_rdd parent, wisp_builtin f);
+wisp_rdd wisp_key_by_builtin(wisp_rdd parent, wisp_builtin f);
+wisp_rdd wisp_flat_map_builtin(wisp_rdd parent, wisp_builtin f);
+wisp_rdd wisp_flat_map_values_builtin(wisp_rdd parent, wisp_builtin f);
+
+/* The built-in aggregators. */
+typedef enum wisp_builtin_aggregator {
+    WISP_B_SUM = 0,       /* s64 values -> their sum (an overflow fails the task) */
+    WISP_B_SUM_FLOAT = 1, /* f64 values -> their sum */
+    WISP_B_COUNT = 2,     /* any values -> how many (s64) */
+    WISP_B_MIN = 3,       /* any values -> the least by encoded bytes (numeric order */
+    WISP_B_MAX = 4,       /*   for numbers, code point order for strings); the greatest */
+    WISP_B_MEAN = 5,      /* f64 values -> their mean (f64) */
+} wisp_builtin_aggregator;
+/* The library's name of an aggregator ("sum", "sum_float"...), for
+ * wisp_combine_by_key_named (where "mean" gives the combiner (f64 sum, s64 count)). */
+const char *wisp_builtin_aggregator_name(wisp_builtin_aggregator a);
+/* The values of each key aggregated by `a` into `partitions` (0: the
+ * default), combining on the map side first; combiners come out in ascending
+ * key-byte order, as every SDK's. */
+wisp_rdd wisp_reduce_by_key_builtin(wisp_rdd parent, wisp_builtin_aggregator a, uint32_t partitions);
+/* The records reduced by WISP_B_SUM, WISP_B_SUM_FLOAT, WISP_B_MIN or
+ * WISP_B_MAX: each partition in the host, the partitions' results here. `out`
+ * gets the result's encoding appended; *found is false for an empty RDD. */
+int wisp_reduce_builtin(wisp_rdd rdd, wisp_builtin_aggregator a, wisp_buf *out, bool *found);
+
 #endif /* WISP_CODEC_ONLY */
 
 #ifdef __cplusplus

@@ -1,4 +1,4 @@
-//! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, failing C functions failing their job with one clear line, and the C SDK's shared variables, checkpoints and the rest of the RDD API against answers computed here.
+//! C jobs (`guest-sdk/c`, built with zig cc and wit-bindgen's C bindings by `guest-sdk/c/build.sh`): word count matching the Rust guest part file for part file, the C codec against the encoding vectors, failing C functions failing their job with one clear line, the C SDK's shared variables, checkpoints and the rest of the RDD API against answers computed here, and its built-in helpers (a word count of built-ins part for part as the Rust guest, a CSV parse-and-aggregate, a bad record).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -7,22 +7,23 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use wisp_tests::{
-    REPO_ROOT, awkward_bytes, parse_counts, read_output_lines, reference_word_count, run_bounded,
-    wisp,
+    REPO_ROOT, WORDCOUNT, awkward_bytes, parse_counts, read_output_lines, reference_word_count,
+    run_bounded, wisp,
 };
 
 use crate::RUN_TIMEOUT;
-use crate::guest_lang::{build_once, wordcount_matches_rust};
+use crate::guest_lang::{assert_same_parts, build_once, parts, wordcount_matches_rust};
 use crate::harness::Cluster;
 
 /// Builds the C jobs with the SDK's build script (once per test process) and returns the component's path.
 fn c_job(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let builds: [&[&str]; 4] = [
+    let builds: [&[&str]; 5] = [
         &["examples/c-wordcount", "target/c/wordcount.wasm"],
         &["guest-sdk/c/tests/failing-job", "target/c/failing.wasm"],
         &["guest-sdk/c/tests/api-job", "target/c/api_job.wasm"],
         &["guest-sdk/c/tests/shared-job", "target/c/shared_job.wasm"],
+        &["guest-sdk/c/tests/builtins-job", "target/c/builtins_job.wasm"],
     ];
     build_once(&BUILT, "guest-sdk/c/build.sh", &builds);
     Path::new(REPO_ROOT).join("target/c").join(format!("{name}.wasm"))
@@ -478,5 +479,241 @@ fn c_broadcast_over_the_configured_limit_fails_the_job_with_one_line() {
             "broadcast value of 4096 bytes exceeds wisp.broadcast.maxBytes (1000 bytes)"
         ),
         "{line}"
+    );
+}
+
+#[test]
+fn c_builtins_wordcount_matches_the_rust_guest_part_for_part() {
+    let job = c_job("builtins_job");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    wisp_tests::write_corpus(&input.join("corpus.txt"), 2 << 20, 23).unwrap();
+    std::fs::write(input.join("awkward.txt"), awkward_bytes()).unwrap();
+    std::fs::write(input.join("spaces.txt"), "a\t b\r\n\x0cc  a\n\n é a\n").unwrap();
+    let conf = [
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.files.maxPartitionBytes=256k",
+        "--conf",
+        "wisp.default.parallelism=3",
+    ];
+    let (c_out, rust_out) = (dir.path().join("c"), dir.path().join("rust"));
+    for (component, prefix, out) in
+        [(job.to_str().unwrap(), Some("wordcount"), &c_out), (WORDCOUNT, None, &rust_out)]
+    {
+        let mut args = vec!["run", component];
+        args.extend_from_slice(&conf);
+        args.push("--");
+        args.extend(prefix);
+        args.extend_from_slice(&[input.to_str().unwrap(), out.to_str().unwrap()]);
+        let run = wisp(&args, RUN_TIMEOUT);
+        assert!(run.ok(), "{component} failed: {}", run.stderr);
+        assert!(out.join("_SUCCESS").exists(), "no _SUCCESS marker from {component}");
+    }
+    assert_eq!(parts(&c_out).len(), 3, "wisp.default.parallelism=3 reduce partitions");
+    assert_same_parts(&c_out, &rust_out, "C built-in word count");
+    // And against a count computed here.
+    let mut all = Vec::new();
+    for name in ["awkward.txt", "corpus.txt", "spaces.txt"] {
+        all.extend_from_slice(&std::fs::read(input.join(name)).unwrap());
+        all.push(b'\n');
+    }
+    assert_eq!(parse_counts(&read_output_lines(&c_out)), reference_word_count(&all));
+}
+
+/// One generated CSV row: its line and its fields as a CSV reader sees them (key, name, amount, price).
+fn csv_row(i: i64) -> (String, (String, String, i64, f64)) {
+    let key = ["alpha", "beta", "gamma", "delta", "eps"][(i * 7 % 5) as usize].to_string();
+    let (raw, name) = match i % 4 {
+        0 => (format!("\"  Name {i}, x \""), format!("  Name {i}, x ")),
+        1 => (format!("plain{}", i % 17), format!("plain{}", i % 17)),
+        2 => (format!("\"say \"\"hi\"\" {}\"", i % 9), format!("say \"hi\" {}", i % 9)),
+        _ => (format!("Été {} ", i % 13), format!("Été {} ", i % 13)),
+    };
+    let amount = i * 7919 % 2001 - 1000;
+    let q = i * 37 % 801 - 400;
+    // A quarter: exact in f64, so sums do not depend on the order of addition.
+    let price = q as f64 / 4.0;
+    let price_text = if i % 10 == 0 { format!("{}e-2", q * 25) } else { price.to_string() };
+    (format!("{key},{raw},{amount},{price_text}"), (key, name, amount, price))
+}
+
+/// Counts of each item.
+fn tally<T: Ord>(items: impl IntoIterator<Item = T>) -> BTreeMap<T, i64> {
+    let mut m = BTreeMap::new();
+    items.into_iter().for_each(|t| *m.entry(t).or_insert(0) += 1);
+    m
+}
+
+/// Per key of `rows`, `f` folded over the values `v` picks.
+fn per_key<V: Copy, A>(
+    rows: &[(String, String, i64, f64)],
+    v: impl Fn(&(String, String, i64, f64)) -> V,
+    first: impl Fn(V) -> A,
+    f: impl Fn(A, V) -> A,
+) -> BTreeMap<String, A> {
+    let mut m: BTreeMap<String, A> = BTreeMap::new();
+    for r in rows {
+        let x = v(r);
+        let acc = match m.remove(&r.0) {
+            None => first(x),
+            Some(a) => f(a, x),
+        };
+        m.insert(r.0.clone(), acc);
+    }
+    m
+}
+
+#[test]
+fn c_builtins_csv_aggregates_match_answers_computed_here() {
+    let job = c_job("builtins_job");
+    let dir = tempfile::tempdir().unwrap();
+    let (lines, rows): (Vec<String>, Vec<_>) = (0..3000).map(csv_row).unzip();
+    let csv = format!("key,name,amount,price\n{}\n", lines.join("\n"));
+    std::fs::write(dir.path().join("rows.csv"), csv).unwrap();
+    std::fs::write(dir.path().join("rows.tsv"), "k\tv1\tw1\nk2\t\tx\n").unwrap();
+    std::fs::write(
+        dir.path().join("objs.jsonl"),
+        "{\"name\": \"b\\u00e9a\"}\n{\"age\": 4, \"name\": 7}\n",
+    )
+    .unwrap();
+    let run = wisp(
+        &["run", job.to_str().unwrap(), "--cores", "2", "--", "csv", dir.path().to_str().unwrap()],
+        RUN_TIMEOUT,
+    );
+    assert!(run.ok(), "{}", run.stderr);
+    let mut got: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for line in run.stdout.lines() {
+        let (name, value) = line.split_once('\t').unwrap_or_else(|| panic!("{line}"));
+        got.entry(name).or_default().push(value);
+    }
+    // `key=value` lines as a map, values parsed.
+    fn pairs<K: Ord, V>(
+        got: &BTreeMap<&str, Vec<&str>>,
+        name: &str,
+        k: impl Fn(&str) -> K,
+        v: impl Fn(&str) -> V,
+    ) -> BTreeMap<K, V> {
+        let lines = got.get(name).unwrap_or_else(|| panic!("no {name} lines"));
+        let m: BTreeMap<K, V> = lines
+            .iter()
+            .map(|l| l.split_once('=').unwrap_or_else(|| panic!("{name}: {l}")))
+            .map(|(a, b)| (k(a), v(b)))
+            .collect();
+        assert_eq!(m.len(), lines.len(), "{name}: a key twice");
+        m
+    }
+    let s = |x: &str| x.to_string();
+    let int = |x: &str| x.parse::<i64>().unwrap_or_else(|_| panic!("{x}"));
+    let float = |x: &str| x.parse::<f64>().unwrap_or_else(|_| panic!("{x}"));
+
+    // Aggregates by key.
+    let sums = per_key(&rows, |r| r.2, |x| x, |a, x| a + x);
+    assert_eq!(pairs(&got, "sum", s, int), sums);
+    assert_eq!(pairs(&got, "count", s, int), tally(rows.iter().map(|r| r.0.clone())));
+    assert_eq!(pairs(&got, "min", s, int), per_key(&rows, |r| r.2, |x| x, i64::min));
+    assert_eq!(pairs(&got, "max", s, int), per_key(&rows, |r| r.2, |x| x, i64::max));
+    let fsums = per_key(&rows, |r| r.3, |x| x, |a, x| a + x);
+    assert_eq!(pairs(&got, "sum_float", s, float), fsums);
+    let counts = tally(rows.iter().map(|r| r.0.clone()));
+    let means: BTreeMap<String, f64> =
+        fsums.iter().map(|(k, v)| (k.clone(), v / counts[k] as f64)).collect();
+    assert_eq!(pairs(&got, "mean", s, float), means);
+    let trimmed = |r: &(String, String, i64, f64)| r.1.trim().to_string();
+    let names = |pick: fn(String, String) -> String| {
+        let mut m: BTreeMap<String, String> = BTreeMap::new();
+        for r in &rows {
+            let t = trimmed(r);
+            let v = match m.remove(&r.0) {
+                None => t,
+                Some(a) => pick(a, t),
+            };
+            m.insert(r.0.clone(), v);
+        }
+        m
+    };
+    assert_eq!(pairs(&got, "min_name", s, s), names(std::cmp::min));
+    assert_eq!(pairs(&got, "max_name", s, s), names(std::cmp::max));
+    let words_per_key =
+        per_key(&rows, |r| r.1.split_ascii_whitespace().count() as i64, |x| x, |a, x| a + x);
+    assert_eq!(pairs(&got, "words_per_key", s, int), words_per_key);
+
+    // Column transformations.
+    let mut lower: Vec<String> = rows.iter().map(|r| trimmed(r).to_lowercase()).collect();
+    let mut lower_got: Vec<String> = got["lower"].iter().map(|x| x.to_string()).collect();
+    lower.sort();
+    lower_got.sort();
+    assert_eq!(lower_got, lower);
+    assert_eq!(pairs(&got, "upper_keys", s, int), tally(rows.iter().map(|r| r.0.to_uppercase())));
+    let words = tally(rows.iter().flat_map(|r| r.1.split_ascii_whitespace().map(str::to_string)));
+    assert_eq!(pairs(&got, "words", s, int), words);
+    assert_eq!(pairs(&got, "amounts", int, int), tally(rows.iter().map(|r| r.2)));
+    let prices = pairs(&got, "prices", |x| float(x).to_bits(), int);
+    assert_eq!(prices, tally(rows.iter().map(|r| r.3.to_bits())));
+    let indexed: Vec<String> =
+        rows.iter().enumerate().map(|(i, r)| format!("{}:{i}", r.0)).collect();
+    assert_eq!(got["indexed"], indexed.iter().map(String::as_str).collect::<Vec<_>>());
+    let pieces: usize = lines.iter().map(|l| l.split(',').count()).sum();
+    assert_eq!(got["pieces"], [pieces.to_string()]);
+
+    // Driver-side reductions.
+    let amounts: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    assert_eq!(got["reduce_sum"], [amounts.iter().sum::<i64>().to_string()]);
+    assert_eq!(got["reduce_min"], [amounts.iter().min().unwrap().to_string()]);
+    assert_eq!(got["reduce_max"], [amounts.iter().max().unwrap().to_string()]);
+    let price_sum: f64 = rows.iter().map(|r| r.3).sum();
+    assert_eq!(float(got["reduce_sum_float"][0]), price_sum);
+
+    // Other fields, and what is refused when the transformation is made.
+    assert_eq!(got["tsv"], ["v1", ""]);
+    assert_eq!(got["json"], ["béa", "7"]);
+    assert!(
+        got["wrong_kind"][0].starts_with("wisp:builtins has no map function \"split_whitespace\""),
+        "{:?}",
+        got["wrong_kind"]
+    );
+    assert!(
+        got["empty_delimiter"][0].contains("the delimiter is empty"),
+        "{:?}",
+        got["empty_delimiter"]
+    );
+}
+
+#[test]
+fn c_builtin_on_a_bad_record_fails_naming_the_builtin_the_record_and_the_partition() {
+    let job = c_job("builtins_job");
+    let dir = tempfile::tempdir().unwrap();
+    // 12 rows in 4 slices of 3: row 10 is in partition 3.
+    let rows: Vec<String> = (0..12)
+        .map(|i| if i == 10 { "k,x,x1y".to_string() } else { format!("k{},y,{i}", i % 3) })
+        .collect();
+    std::fs::write(dir.path().join("bad.csv"), rows.join("\n")).unwrap();
+    let args = [
+        "run",
+        job.to_str().unwrap(),
+        "--cores",
+        "2",
+        "--conf",
+        "wisp.task.maxFailures=1",
+        "--",
+        "bad",
+        dir.path().to_str().unwrap(),
+    ];
+    let run = wisp(&args, RUN_TIMEOUT);
+    assert_eq!(run.code, Some(1), "stdout: {} stderr: {}", run.stdout, run.stderr);
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("wisp: error:")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(
+        errors[0]
+            .contains("built-in parse_int failed on record \"x1y\" of partition 3: not an integer"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        !run.stderr.contains("panicked") && !run.stderr.contains("wasm trap"),
+        "{}",
+        run.stderr
     );
 }
