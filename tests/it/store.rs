@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use wisp_tests::moto::{Moto, SECRET_KEY};
 use serde_json::Value;
+use wisp_tests::moto::{Moto, SECRET_KEY};
 use wisp_tests::{
-    JOIN, PAGERANK, Rng, Run, SHARED_VARS, WORDCOUNT, awkward_bytes, parse_counts,
-    reference_join, reference_word_count, run_bounded, wisp_bin,
+    JOIN, PAGERANK, Rng, Run, SHARED_VARS, WORDCOUNT, awkward_bytes, parse_counts, reference_join,
+    reference_word_count, run_bounded, wisp_bin,
 };
 
 use crate::RUN_TIMEOUT;
@@ -558,6 +558,12 @@ fn store_checkpoints_truncate_the_lineage_and_give_the_ranks_computed_here_local
     // Iteration i's DAG holds the i iterations since the start, or since the last checkpoint.
     assert!(with.iter().max().unwrap() <= &(2 * 10 + 4), "bounded DAGs: {with:?}");
     assert!(*without.last().unwrap() >= iterations as usize, "{without:?}");
+    // The count after each checkpoint (and the final collect) runs one stage: the checkpoint's read.
+    assert_eq!(
+        with.iter().filter(|s| **s == 1).count(),
+        4,
+        "jobs reading only checkpoints: {with:?}"
+    );
     check_checkpoint_objects(&moto, "ckpt", "local", 3, expected.len());
     assert!(moto.list("ckpt", "unused").is_empty(), "no checkpoint, no objects");
     let reads = moto.requests().matches("GET /ckpt/local/").count();
@@ -566,7 +572,8 @@ fn store_checkpoints_truncate_the_lineage_and_give_the_ranks_computed_here_local
     // A cluster whose executors share no directory: they write and read the checkpoints on the store.
     let mut cluster = store_cluster(&moto, &[], &["", ""]);
     cluster.wait_registered(2);
-    let args = ["pagerank", "s3://ckpt/graph", n.as_str(), "10", "s3://ckpt/cluster"].map(Path::new);
+    let args =
+        ["pagerank", "s3://ckpt/graph", n.as_str(), "10", "s3://ckpt/cluster"].map(Path::new);
     let run = cluster.submit(SHARED_VARS, &[], &args, None);
     assert!(run.ok(), "cluster: {}", run.stderr);
     check_ranks(&run.stdout, &expected);
@@ -605,11 +612,8 @@ fn store_whole_text_files_and_binary_lines_read_every_byte_of_objects() {
     seed(&moto, "bytes", "in", &local_in, &files);
 
     // What the files hold, decoded, in name order.
-    let contents: Vec<(&str, &[u8])> = plain
-        .iter()
-        .chain(packed.iter())
-        .map(|(n, b)| (*n, &b[..]))
-        .collect();
+    let contents: Vec<(&str, &[u8])> =
+        plain.iter().chain(packed.iter()).map(|(n, b)| (*n, &b[..])).collect();
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let mut expected = Vec::new();
     for (name, bytes) in &contents {
@@ -639,7 +643,8 @@ fn store_whole_text_files_and_binary_lines_read_every_byte_of_objects() {
 }
 
 #[test]
-fn store_checkpoint_of_empty_partitions_reads_back_and_a_missing_bucket_or_a_failed_job_leaves_nothing() {
+fn store_checkpoint_of_empty_partitions_reads_back_and_a_missing_bucket_or_a_failed_job_leaves_nothing()
+ {
     let moto = Moto::start();
     moto.create_bucket("cks");
     moto.put("cks", "graph/edges.txt", b"a b\nb c\nc a\na c\n".to_vec());

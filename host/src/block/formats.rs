@@ -37,7 +37,11 @@ pub(crate) fn read_files<E>(
 }
 
 /// The bytes of a file or object from its start (decoded when `codec` says so).
-fn open<E>(path: &Path, stores: &Stores, codec: Codec) -> Result<Box<dyn Read + Send>, ReadError<E>> {
+fn open<E>(
+    path: &Path,
+    stores: &Stores,
+    codec: Codec,
+) -> Result<Box<dyn Read + Send>, ReadError<E>> {
     let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
     decoder(codec, open_raw(path, stores, 0, u64::MAX).map_err(io_err)?).map_err(io_err)
 }
@@ -148,5 +152,19 @@ mod tests {
         let name = latin1.to_string_lossy();
         assert_eq!(&pair[..4], &(name.len() as u32).to_le_bytes());
         assert_eq!(&pair[4 + name.len()..], "caf\u{fffd}\r\nna\u{fffd}ve\nlast".as_bytes());
+
+        // A compressed whole file is decoded; an empty file is an empty content.
+        let packed = dir.path().join("z.txt.zst");
+        std::fs::write(&packed, zstd::encode_all(&b"one\ntwo\n"[..], 3).unwrap()).unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, b"").unwrap();
+        let files = [
+            FileSplit { path: packed.clone(), start: 0, end: 1 },
+            FileSplit { path: empty.clone(), start: 0, end: 0 },
+        ];
+        let pairs = read(FileFormat::WholeText, &files);
+        let content = |pair: &[u8], path: &Path| pair[4 + path.to_string_lossy().len()..].to_vec();
+        assert_eq!(content(&pairs[0], &packed), b"one\ntwo\n");
+        assert_eq!(content(&pairs[1], &empty), b"");
     }
 }

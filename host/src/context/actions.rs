@@ -234,21 +234,6 @@ fn concat(values: &[ResultValue]) -> Batch {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_are_spaced_and_distinct() {
-        let keys: Vec<Vec<u8>> = (0u8..100).map(|i| vec![i]).collect();
-        let b = range_bounds(keys, 4);
-        assert_eq!(b, vec![vec![25], vec![50], vec![75]]);
-        let dup: Vec<Vec<u8>> = vec![vec![1]; 10];
-        assert_eq!(range_bounds(dup, 4), vec![vec![1]]);
-        assert!(range_bounds(Vec::new(), 4).is_empty());
-    }
-}
-
 /// Commits the part files a store job's tasks staged (one per partition, named `part-NNNNN{extension}`)
 /// with the rename-free protocol (`store/commit.rs`); anything else reported aborts them all.
 pub(super) fn commit_staged(
@@ -281,4 +266,19 @@ pub(super) fn commit_staged(
         )));
     }
     output.commit(staged).map_err(|e| ContextError::Output(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_spaced_and_distinct() {
+        let keys: Vec<Vec<u8>> = (0u8..100).map(|i| vec![i]).collect();
+        let b = range_bounds(keys, 4);
+        assert_eq!(b, vec![vec![25], vec![50], vec![75]]);
+        let dup: Vec<Vec<u8>> = vec![vec![1]; 10];
+        assert_eq!(range_bounds(dup, 4), vec![vec![1]]);
+        assert!(range_bounds(Vec::new(), 4).is_empty());
+    }
 }

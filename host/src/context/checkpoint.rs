@@ -83,7 +83,12 @@ impl Context {
     }
 
     /// The job of a checkpoint to a local directory: part files committed by rename, then the directory.
-    fn checkpoint_local(&mut self, rdd: RddId, base: &Path, dir: &Path) -> Result<(), ContextError> {
+    fn checkpoint_local(
+        &mut self,
+        rdd: RddId,
+        base: &Path,
+        dir: &Path,
+    ) -> Result<(), ContextError> {
         if dir.exists() {
             // Checkpointed before: the files are complete (written only by a job that succeeded).
             return Ok(());
@@ -133,7 +138,8 @@ impl Context {
     /// An RDD reading one checkpoint file per partition.
     fn read_checkpoint(&mut self, files: Vec<PathBuf>, partitioner: Option<Partitioner>) -> RddId {
         let partitions = files.len() as u32;
-        let parts = files.into_iter().map(|path| vec![FileSplit { path, start: 0, end: 0 }]).collect();
+        let parts =
+            files.into_iter().map(|path| vec![FileSplit { path, start: 0, end: 0 }]).collect();
         let kind = RddKind::Files { format: FileFormat::Records, parts };
         self.lineage.add(kind, partitions, partitioner)
     }
