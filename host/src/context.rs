@@ -95,7 +95,7 @@ pub(crate) struct Context {
     /// Broadcast variables by id (none once destroyed).
     broadcasts: Vec<Option<Arc<ComponentBytes>>>,
     /// Where `checkpoint` writes (`set-checkpoint-dir`).
-    checkpoint_dir: Option<PathBuf>,
+    checkpoint_dir: Option<crate::store::Location>,
 }
 
 /// How the driver cuts input (listing local files or a store) and writes output.

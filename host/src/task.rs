@@ -136,7 +136,7 @@ pub enum ResultKind {
     /// Up to this many keys of pair records, sampled uniformly (for range bounds).
     SampleKeys(u32),
     /// Write the records, each as `u32le length ++ bytes`, to `{dir}/part-NNNNN`
-    /// (a reliable checkpoint; committed per task by rename like `SaveText`).
+    /// (a reliable checkpoint; committed like `SaveText`: by rename, or staged as an upload on a store).
     SaveRecords { dir: PathBuf },
 }
 

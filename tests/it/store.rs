@@ -1,13 +1,14 @@
-//! Object storage against a real S3-compatible server (moto, started per test on 127.0.0.1): word count and join read from and written to `s3://` URLs in local mode and on a 2-executor cluster sharing no directory, byte-identical to the local-file runs; `.gz`/`.zst` input and output; the rename-free commit protocol under retries, a lost executor, speculation and a failed job; bad input.
+//! Object storage against a real S3-compatible server (moto, started per test on 127.0.0.1): word count and join read from and written to `s3://` URLs in local mode and on a 2-executor cluster sharing no directory, byte-identical to the local-file runs; `.gz`/`.zst` input and output; the rename-free commit protocol under retries, a lost executor, speculation and a failed job; checkpoints on the store; `whole_text_files` and `binary_lines` over objects; bad input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use serde_json::Value;
 use wisp_tests::moto::{Moto, SECRET_KEY};
 use wisp_tests::{
-    JOIN, PAGERANK, Rng, Run, WORDCOUNT, awkward_bytes, parse_counts, reference_join,
+    JOIN, PAGERANK, Rng, Run, SHARED_VARS, WORDCOUNT, awkward_bytes, parse_counts, reference_join,
     reference_word_count, run_bounded, wisp_bin,
 };
 
@@ -434,4 +435,254 @@ fn store_bad_input_gives_one_line_errors_naming_the_url() {
     // Output to a missing bucket: refused before running.
     let run = run_with(&moto, WORDCOUNT, &[], &["s3://bad/in", "s3://no-such-bucket/out"], None);
     assert!(error_line(&run).contains("s3://no-such-bucket/out"));
+}
+
+/// Spark's PageRank computed here: ranks of the pages with an incoming link after `iterations`.
+fn reference_pagerank(edges: &[(String, String)], iterations: u32) -> BTreeMap<String, f64> {
+    let mut links: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (s, d) in edges {
+        links.entry(s).or_default().insert(d);
+    }
+    let mut ranks: BTreeMap<String, f64> = links.keys().map(|k| (k.to_string(), 1.0)).collect();
+    for _ in 0..iterations {
+        let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+        for (page, urls) in &links {
+            if let Some(rank) = ranks.get(*page) {
+                for url in urls {
+                    *sums.entry(url.to_string()).or_default() += rank / urls.len() as f64;
+                }
+            }
+        }
+        ranks = sums.into_iter().map(|(k, s)| (k, 0.15 + 0.85 * s)).collect();
+    }
+    ranks
+}
+
+/// The `rank PAGE VALUE` lines of the `pagerank` scenario, checked against `expected`.
+fn check_ranks(stdout: &str, expected: &BTreeMap<String, f64>) {
+    let ranks: BTreeMap<String, f64> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("rank "))
+        .map(|l| {
+            let (p, r) = l.split_once(' ').unwrap();
+            (p.to_owned(), r.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(ranks.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    for (page, rank) in &ranks {
+        let want = expected[page];
+        assert!((rank - want).abs() <= 1e-9 * want.abs(), "{page}: {rank} vs {want}");
+    }
+}
+
+/// The number of stages of each job's DAG, in job order.
+fn dag_sizes(events: &[Value]) -> Vec<usize> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "job_start")
+        .map(|e| e["stages"].as_array().unwrap().len())
+        .collect()
+}
+
+/// Every event of the event log directories below `dir`.
+fn events_in(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    out
+}
+
+/// The records of framed checkpoint files (`u32le len ++ bytes` each), checked to end on a record.
+fn framed_records(bytes: &[u8]) -> usize {
+    let (mut at, mut n) = (0, 0);
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 4 + len;
+        n += 1;
+    }
+    assert_eq!(at, bytes.len(), "a checkpoint file ends on a record");
+    n
+}
+
+/// Checks the checkpoints below `bucket/prefix/`: `rdds` of them, each one application's
+/// `rdd-N/` with its part files and `_SUCCESS`, every one holding one record per page.
+fn check_checkpoint_objects(moto: &Moto, bucket: &str, prefix: &str, rdds: usize, pages: usize) {
+    let mut by_rdd: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, _) in moto.list(bucket, prefix) {
+        let (dir, name) = key.rsplit_once('/').unwrap();
+        by_rdd.entry(dir.to_string()).or_default().push(name.to_string());
+    }
+    assert_eq!(by_rdd.len(), rdds, "checkpoint directories: {by_rdd:?}");
+    for (dir, mut names) in by_rdd {
+        names.sort();
+        let parts = names.len() - 1;
+        assert_eq!(names, committed(parts, ""), "{dir}");
+        let records: usize = (0..parts)
+            .map(|p| framed_records(&moto.get(bucket, &format!("{dir}/part-{p:05}"))))
+            .sum();
+        assert_eq!(records, pages, "{dir}: one record per page");
+    }
+}
+
+#[test]
+fn store_checkpoints_truncate_the_lineage_and_give_the_ranks_computed_here_locally_and_on_a_cluster()
+ {
+    let moto = Moto::start();
+    moto.create_bucket("ckpt");
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(23);
+    let edges: Vec<(String, String)> =
+        (0..400).map(|_| (format!("p{}", rng.below(60)), format!("p{}", rng.below(60)))).collect();
+    let text: String = edges.iter().map(|(s, d)| format!("{s} {d}\n")).collect();
+    moto.put("ckpt", "graph/edges.txt", text.into_bytes());
+    let iterations = 30;
+    let expected = reference_pagerank(&edges, iterations);
+    let n = iterations.to_string();
+
+    // Local mode: checkpoints every 10 iterations on the store, and none.
+    let mut outputs = Vec::new();
+    for (every, ckpt) in [("10", "s3://ckpt/local"), ("0", "s3://ckpt/unused")] {
+        let log = dir.path().join(format!("events-{every}"));
+        let args = ["pagerank", "s3://ckpt/graph", n.as_str(), every, ckpt];
+        let run = run_with(&moto, SHARED_VARS, &[], &args, Some(&log));
+        assert!(run.ok(), "every {every}: {}", run.stderr);
+        check_ranks(&run.stdout, &expected);
+        outputs.push((run.stdout, dag_sizes(&events_in(&log))));
+    }
+    let ((with_out, with), (without_out, without)) = (&outputs[0], &outputs[1]);
+    assert_eq!(with_out, without_out, "the same output with and without checkpoints");
+    eprintln!("stages per job with store checkpoints every 10: {with:?}; without: {without:?}");
+    // Iteration i's DAG holds the i iterations since the start, or since the last checkpoint.
+    assert!(with.iter().max().unwrap() <= &(2 * 10 + 4), "bounded DAGs: {with:?}");
+    assert!(*without.last().unwrap() >= iterations as usize, "{without:?}");
+    // The count after each checkpoint (and the final collect) runs one stage: the checkpoint's read.
+    assert_eq!(
+        with.iter().filter(|s| **s == 1).count(),
+        4,
+        "jobs reading only checkpoints: {with:?}"
+    );
+    check_checkpoint_objects(&moto, "ckpt", "local", 3, expected.len());
+    assert!(moto.list("ckpt", "unused").is_empty(), "no checkpoint, no objects");
+    let reads = moto.requests().matches("GET /ckpt/local/").count();
+    assert!(reads >= 3, "the checkpointed RDDs were read from the store ({reads} GETs)");
+
+    // A cluster whose executors share no directory: they write and read the checkpoints on the store.
+    let mut cluster = store_cluster(&moto, &[], &["", ""]);
+    cluster.wait_registered(2);
+    let args =
+        ["pagerank", "s3://ckpt/graph", n.as_str(), "10", "s3://ckpt/cluster"].map(Path::new);
+    let run = cluster.submit(SHARED_VARS, &[], &args, None);
+    assert!(run.ok(), "cluster: {}", run.stderr);
+    check_ranks(&run.stdout, &expected);
+    let stages = dag_sizes(&cluster.events());
+    assert!(stages.iter().max().unwrap() <= &(2 * 10 + 4), "bounded DAGs: {stages:?}");
+    check_checkpoint_objects(&moto, "ckpt", "cluster", 3, expected.len());
+    assert_eq!(cluster.executors_with_tasks().len(), 2, "both executors ran tasks");
+}
+
+#[test]
+fn store_whole_text_files_and_binary_lines_read_every_byte_of_objects() {
+    let moto = Moto::start();
+    moto.create_bucket("bytes");
+    let dir = tempfile::tempdir().unwrap();
+    // A file over several 200k splits, most of them cutting a line (and invalid UTF-8 in it).
+    let mut big = Vec::new();
+    let mut rng = Rng::new(3);
+    while big.len() < 700_000 {
+        big.extend_from_slice(&awkward_bytes());
+        big.extend_from_slice(b"\xe9");
+        big.extend_from_slice(format!("{}\r\n", rng.below(1_000_000)).as_bytes());
+    }
+    let plain: [(&str, Vec<u8>); 4] = [
+        ("a.txt", b"caf\xe9\r\nna\xefve\n".to_vec()),
+        ("b.txt", b"plain\nlast".to_vec()),
+        ("c.txt", Vec::new()),
+        ("d-big.txt", big),
+    ];
+    let packed: [(&str, Vec<u8>); 2] =
+        [("e.txt.gz", b"gz caf\xe9\nline\r\n".repeat(1000)), ("f.txt.zst", awkward_bytes())];
+    let mut files: Vec<(String, Vec<u8>)> =
+        plain.iter().map(|(n, b)| (n.to_string(), b.clone())).collect();
+    files.push((packed[0].0.to_string(), gzip(&packed[0].1)));
+    files.push((packed[1].0.to_string(), zstd::encode_all(&packed[1].1[..], 3).unwrap()));
+    let local_in = dir.path().join("in");
+    seed(&moto, "bytes", "in", &local_in, &files);
+
+    // What the files hold, decoded, in name order.
+    let contents: Vec<(&str, &[u8])> =
+        plain.iter().chain(packed.iter()).map(|(n, b)| (*n, &b[..])).collect();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut expected = Vec::new();
+    for (name, bytes) in &contents {
+        expected.push(format!("whole {name} {}", hex(String::from_utf8_lossy(bytes).as_bytes())));
+    }
+    for (_, bytes) in &contents {
+        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        if lines.last() == Some(&&b""[..]) {
+            lines.pop();
+        }
+        for l in lines {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            expected.push(format!("raw {}", hex(l)));
+        }
+    }
+    for input in ["s3://bytes/in", local_in.to_str().unwrap()] {
+        let run = run_with(&moto, SHARED_VARS, &[SPLIT], &["files", input], None);
+        assert!(run.ok(), "{input}: {}", run.stderr);
+        let got: Vec<&str> = run.stdout.lines().collect();
+        assert_eq!(got.len(), expected.len(), "{input}: records");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!(g == e, "{input}: record {i} differs: {:.200} vs {:.200}", g, e);
+        }
+    }
+    let gets = moto.requests().matches("GET /bytes/in/d-big.txt").count();
+    assert!(gets >= 4, "the big object was read in several splits ({gets} GETs)");
+}
+
+#[test]
+fn store_checkpoint_of_empty_partitions_reads_back_and_a_missing_bucket_or_a_failed_job_leaves_nothing()
+ {
+    let moto = Moto::start();
+    moto.create_bucket("cks");
+    moto.put("cks", "graph/edges.txt", b"a b\nb c\nc a\na c\n".to_vec());
+    // A missing bucket: refused by set_checkpoint_dir, before any job.
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(wisp_bin());
+    cmd.envs(moto.env()).current_dir(cwd.path());
+    cmd.args(["run", SHARED_VARS, "--", "pagerank", "s3://cks/graph", "3", "1"]);
+    cmd.arg("s3://no-such-bucket/ckpt");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let run = run_bounded(cmd, RUN_TIMEOUT);
+    let line = error_line(&run);
+    assert!(line.contains("s3://no-such-bucket/ckpt") && line.contains("does not exist"), "{line}");
+    assert!(!run.stdout.contains("iteration="), "no job ran: {}", run.stdout);
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0, "nothing left behind");
+    assert_eq!(moto.list("cks", ""), vec![("graph/edges.txt".to_string(), 16)]);
+
+    // A checkpoint whose partitions are mostly empty (empty objects) reads back every record.
+    let args = ["checkpoint-small", "s3://cks/small", "40", "8", "7"];
+    let run = run_with(&moto, SHARED_VARS, &[], &args, None);
+    assert!(run.ok(), "{}", run.stderr);
+    let want: Vec<String> = (0..7).map(|x: u64| x.to_string()).collect();
+    assert_eq!(run.stdout, format!("collected={}\ncount=7\n", want.join(",")));
+    let keys = moto.list("cks", "small");
+    assert_eq!(keys.iter().filter(|(k, _)| k.ends_with("/_SUCCESS")).count(), 1, "{keys:?}");
+    let empty = keys.iter().filter(|(k, size)| k.contains("/part-") && *size == 0).count();
+    assert_eq!(empty, 6, "six empty checkpoint files: {keys:?}");
+
+    // The checkpoint job fails (result partition 1, every attempt) after partition 0 staged
+    // its file: nothing is readable under the checkpoint prefix.
+    let fail = "sleep kind=result partition=1 ms=1500\nfail kind=result partition=1 message=injected failure";
+    let mut cluster = store_cluster(&moto, &["wisp.task.maxFailures=2"], &[fail, fail]);
+    cluster.wait_registered(2);
+    let args = ["pagerank", "s3://cks/graph", "3", "1", "s3://cks/failed"].map(Path::new);
+    let run = cluster.submit(SHARED_VARS, &[], &args, None);
+    assert!(!run.ok(), "the checkpoint job should fail");
+    assert!(run.stderr.contains("injected failure"), "{}", run.stderr);
+    let staged = moto.requests().matches("/part-00000?partNumber=1").count();
+    assert!(staged >= 1, "partition 0 staged its checkpoint file before the job failed");
+    assert_eq!(moto.list("cks", "failed"), Vec::new(), "a failed checkpoint left objects");
 }

@@ -3,14 +3,17 @@
 //! A checkpoint file holds a partition's records, each as `u32le length ++ bytes`,
 //! written by the `SaveRecords` result sink; reading one gives back exactly the
 //! records written, in order.
+//!
+//! Every file is a local path or a store URL (`input::open_raw`); a whole text
+//! file named `.gz`/`.zst` is decoded, as `text_file` decodes it.
 
 use std::io::{self, Read};
 use std::path::Path;
 
-use super::input::{ReadError, ReadStats, read_lines};
+use super::input::{ReadError, ReadStats, open_raw, read_lines};
 use crate::lineage::{FileFormat, FileSplit};
 use crate::records::Batch;
-use crate::store::Stores;
+use crate::store::{Codec, Stores, codec_of_name, decoder};
 
 /// Reads `splits` in `format`, handing records to `consume` in batches of about `batch_bytes`.
 pub(crate) fn read_files<E>(
@@ -24,8 +27,8 @@ pub(crate) fn read_files<E>(
     for split in splits {
         let s = match format {
             FileFormat::RawLines => read_lines(split, stores, batch_bytes, true, &mut consume)?,
-            FileFormat::WholeText => whole_text(&split.path, &mut consume)?,
-            FileFormat::Records => records(&split.path, batch_bytes, &mut consume)?,
+            FileFormat::WholeText => whole_text(&split.path, stores, &mut consume)?,
+            FileFormat::Records => records(&split.path, stores, batch_bytes, &mut consume)?,
         };
         stats.bytes += s.bytes;
         stats.lines += s.lines;
@@ -33,16 +36,27 @@ pub(crate) fn read_files<E>(
     Ok(stats)
 }
 
-fn read_all<E>(path: &Path) -> Result<Vec<u8>, ReadError<E>> {
-    std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })
+/// The bytes of a file or object from its start (decoded when `codec` says so).
+fn open<E>(
+    path: &Path,
+    stores: &Stores,
+    codec: Codec,
+) -> Result<Box<dyn Read + Send>, ReadError<E>> {
+    let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
+    decoder(codec, open_raw(path, stores, 0, u64::MAX).map_err(io_err)?).map_err(io_err)
 }
 
 /// One `(path, content)` pair record: both strings, invalid UTF-8 replaced by U+FFFD.
 fn whole_text<E>(
     path: &Path,
+    stores: &Stores,
     consume: &mut impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
-    let bytes = read_all(path)?;
+    let codec = path.to_str().map_or(Codec::None, codec_of_name);
+    let mut bytes = Vec::new();
+    open(path, stores, codec)?
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
     let name = path.to_string_lossy();
     let content = String::from_utf8_lossy(&bytes);
     let mut batch = Batch::with_capacity(name.len() + content.len() + 4, 1);
@@ -57,12 +71,12 @@ fn whole_text<E>(
 /// The framed records of one checkpoint file.
 fn records<E>(
     path: &Path,
+    stores: &Stores,
     batch_bytes: usize,
     consume: &mut impl FnMut(&Batch) -> Result<(), E>,
 ) -> Result<ReadStats, ReadError<E>> {
     let io_err = |source| ReadError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io_err)?;
-    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut reader = io::BufReader::with_capacity(1 << 20, open(path, stores, Codec::None)?);
     let mut batch = Batch::with_capacity(batch_bytes.min(1 << 20) + 1024, 1024);
     let mut stats = ReadStats::default();
     loop {
@@ -138,5 +152,19 @@ mod tests {
         let name = latin1.to_string_lossy();
         assert_eq!(&pair[..4], &(name.len() as u32).to_le_bytes());
         assert_eq!(&pair[4 + name.len()..], "caf\u{fffd}\r\nna\u{fffd}ve\nlast".as_bytes());
+
+        // A compressed whole file is decoded; an empty file is an empty content.
+        let packed = dir.path().join("z.txt.zst");
+        std::fs::write(&packed, zstd::encode_all(&b"one\ntwo\n"[..], 3).unwrap()).unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, b"").unwrap();
+        let files = [
+            FileSplit { path: packed.clone(), start: 0, end: 1 },
+            FileSplit { path: empty.clone(), start: 0, end: 0 },
+        ];
+        let pairs = read(FileFormat::WholeText, &files);
+        let content = |pair: &[u8], path: &Path| pair[4 + path.to_string_lossy().len()..].to_vec();
+        assert_eq!(content(&pairs[0], &packed), b"one\ntwo\n");
+        assert_eq!(content(&pairs[1], &empty), b"");
     }
 }

@@ -118,6 +118,19 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InputError + '_ {
     move |source| InputError::Io { path: path.to_path_buf(), source }
 }
 
+/// The input files of a local path or a store URL (`list_files`, `Stores::list_input`), sorted by
+/// name, with their sizes; an object is named by its URL.
+pub(crate) fn list_inputs(path: &str, stores: &Stores) -> Result<Vec<(PathBuf, u64)>, InputError> {
+    Ok(match Location::parse(path)? {
+        Location::Local(p) => list_files(&p)?,
+        Location::Object(url) => stores
+            .list_input(&url)?
+            .into_iter()
+            .map(|o| (PathBuf::from(o.url.to_string()), o.size))
+            .collect(),
+    })
+}
+
 /// Cuts the input files of `path` into splits, sized as Hadoop's `FileInputFormat.getSplits`.
 ///
 /// `goal = total / max(min_partitions, 1)`, `size = max(1, min(goal, max_split_bytes))`;
@@ -130,14 +143,7 @@ pub(crate) fn list_splits(
     min_partitions: u32,
     max_split_bytes: u64,
 ) -> Result<Vec<FileSplit>, InputError> {
-    let files = match Location::parse(path)? {
-        Location::Local(p) => list_files(&p)?,
-        Location::Object(url) => stores
-            .list_input(&url)?
-            .into_iter()
-            .map(|o| (PathBuf::from(o.url.to_string()), o.size))
-            .collect(),
-    };
+    let files = list_inputs(path, stores)?;
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     let goal = total / min_partitions.max(1) as u64;
     let size = goal.min(max_split_bytes).max(1);
@@ -283,7 +289,7 @@ pub(crate) fn is_compressed(file: &Path) -> bool {
 }
 
 /// The raw bytes of a local file or an object from `origin` (GETs bounded by `end` until the reader goes past it).
-fn open_raw(
+pub(crate) fn open_raw(
     path: &Path,
     stores: &Stores,
     origin: u64,

@@ -16,7 +16,7 @@ const SAMPLE_KEYS_PER_PARTITION: u32 = 20;
 
 impl Context {
     /// Runs one job over some partitions of an RDD.
-    fn run_job(
+    pub(super) fn run_job(
         &mut self,
         rdd: RddId,
         partitions: Vec<u32>,
@@ -42,7 +42,7 @@ impl Context {
         self.run_job(rdd, parts, result).map(drop)
     }
 
-    fn all_partitions(&self, rdd: RddId) -> Result<Vec<u32>, ContextError> {
+    pub(super) fn all_partitions(&self, rdd: RddId) -> Result<Vec<u32>, ContextError> {
         Ok((0..self.node(rdd)?.partitions).collect())
     }
 
@@ -172,31 +172,7 @@ impl Context {
         let parts = self.all_partitions(rdd)?;
         let dir = PathBuf::from(url.to_string());
         let values = self.run_job(rdd, parts.clone(), ResultKind::SaveText { dir, codec })?;
-        let mut staged = Vec::with_capacity(values.len());
-        let mut unexpected = None;
-        for (partition, value) in parts.iter().zip(values) {
-            match value {
-                ResultValue::Staged(part)
-                    if part.key == output.part_url(*partition, codec.extension()).key =>
-                {
-                    staged.push(part)
-                }
-                ResultValue::Staged(part) => {
-                    unexpected.get_or_insert(format!("an upload of {}", part.key));
-                    staged.push(part);
-                }
-                other => {
-                    unexpected.get_or_insert(format!("{other:?}"));
-                }
-            }
-        }
-        if let Some(what) = unexpected {
-            output.abort(staged);
-            return Err(ContextError::Output(format!(
-                "cannot commit {url}: a task reported {what} instead of its part file"
-            )));
-        }
-        output.commit(staged).map_err(output_err)
+        commit_staged(&output, &parts, values, codec.extension())
     }
 
     /// Pairs sorted by key across range partitions chosen from a sample (runs a sampling job now, as Spark does).
@@ -256,6 +232,40 @@ fn concat(values: &[ResultValue]) -> Batch {
         }
     }
     out
+}
+
+/// Commits the part files a store job's tasks staged (one per partition, named `part-NNNNN{extension}`)
+/// with the rename-free protocol (`store/commit.rs`); anything else reported aborts them all.
+pub(super) fn commit_staged(
+    output: &ObjectOutput,
+    parts: &[u32],
+    values: Vec<ResultValue>,
+    extension: &str,
+) -> Result<(), ContextError> {
+    let mut staged = Vec::with_capacity(values.len());
+    let mut unexpected = None;
+    for (partition, value) in parts.iter().zip(values) {
+        match value {
+            ResultValue::Staged(part) if part.key == output.part_url(*partition, extension).key => {
+                staged.push(part)
+            }
+            ResultValue::Staged(part) => {
+                unexpected.get_or_insert(format!("an upload of {}", part.key));
+                staged.push(part);
+            }
+            other => {
+                unexpected.get_or_insert(format!("{other:?}"));
+            }
+        }
+    }
+    if let Some(what) = unexpected {
+        output.abort(staged);
+        return Err(ContextError::Output(format!(
+            "cannot commit {}: a task reported {what} instead of its part file",
+            output.url()
+        )));
+    }
+    output.commit(staged).map_err(|e| ContextError::Output(e.to_string()))
 }
 
 #[cfg(test)]

@@ -67,12 +67,8 @@ pub(crate) fn run(st: &mut TaskState<'_>) -> Result<TaskOutput, TaskFailure> {
                     run_plan(st, &task.plan, &mut sink)?;
                     ResultValue::Records(Batch::from_records(sink.keys))
                 }
-                ResultKind::SaveText { dir, codec } => save_text(st, dir, *codec)?,
-                ResultKind::SaveRecords { dir } => {
-                    let name = format!("part-{:05}", st.task.id.partition);
-                    save_local(st, dir, &name, Codec::None, true)?;
-                    ResultValue::Saved
-                }
+                ResultKind::SaveText { dir, codec } => save_text(st, dir, *codec, false)?,
+                ResultKind::SaveRecords { dir } => save_text(st, dir, Codec::None, true)?,
             };
             Ok(TaskOutput::Result(value))
         }
@@ -191,14 +187,22 @@ impl<W: Write> BatchSink for TextWriter<W> {
     }
 }
 
-/// Writes the partition's part file: in a local directory (`save_local`), or as an open upload to a store.
-fn save_text(st: &mut TaskState<'_>, dir: &Path, codec: Codec) -> Result<ResultValue, TaskFailure> {
+/// Writes the partition's part file (lines, or `framed` records for a checkpoint): in a local
+/// directory (`save_local`), or as an open upload to a store.
+fn save_text(
+    st: &mut TaskState<'_>,
+    dir: &Path,
+    codec: Codec,
+    framed: bool,
+) -> Result<ResultValue, TaskFailure> {
     let name = format!("part-{:05}{}", st.task.id.partition, codec.extension());
     match Location::of_path(dir).map_err(|e| host_failure(e.to_string()))? {
         Location::Local(dir) => {
-            save_local(st, &dir, &name, codec, false).map(|()| ResultValue::Saved)
+            save_local(st, &dir, &name, codec, framed).map(|()| ResultValue::Saved)
         }
-        Location::Object(url) => save_object(st, &url.child(&name), codec).map(ResultValue::Staged),
+        Location::Object(url) => {
+            save_object(st, &url.child(&name), codec, framed).map(ResultValue::Staged)
+        }
     }
 }
 
@@ -247,12 +251,13 @@ fn save_object(
     st: &mut TaskState<'_>,
     url: &ObjectUrl,
     codec: Codec,
+    framed: bool,
 ) -> Result<StagedPart, TaskFailure> {
     let task = st.task;
     let stores = st.executor.config().stores.clone();
     let upload = PartUpload::create(&stores, url).map_err(|e| host_failure(e.to_string()))?;
     let file = encoder(codec, upload).map_err(|e| host_failure(format!("{url}: {e}")))?;
-    let mut sink = TextWriter { file: Some(file), framed: false, records: 0, bytes: 0, us: 0 };
+    let mut sink = TextWriter { file: Some(file), framed, records: 0, bytes: 0, us: 0 };
     let staged = run_plan(st, &task.plan, &mut sink).and_then(|()| {
         let t = Instant::now();
         let file = sink.file.take().expect("the writer is there until finished");

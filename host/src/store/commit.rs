@@ -66,6 +66,11 @@ impl ObjectOutput {
         }
     }
 
+    /// The output prefix.
+    pub(crate) fn url(&self) -> &ObjectUrl {
+        &self.url
+    }
+
     /// Where partition `partition`'s part file goes (`part-00000`, `.gz`/`.zst` when compressed).
     pub(crate) fn part_url(&self, partition: u32, extension: &str) -> ObjectUrl {
         self.url.child(&format!("part-{partition:05}{extension}"))

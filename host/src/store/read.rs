@@ -12,7 +12,7 @@ use bytes::Bytes;
 use object_store::aws::AmazonS3;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use super::s3::{object_path, request_error, spawn};
+use super::s3::{object_path, one_line, request_error, spawn};
 use super::{ObjectUrl, StoreError, Stores};
 
 /// Bytes of each GET past the split's end.
@@ -88,12 +88,20 @@ impl RangedReader {
             let got = client.get_opts(&path, options).await;
             let got = match got {
                 Ok(g) => g,
+                // The object ends at or before `start` (an empty object answers any range so).
+                Err(e) if is_unsatisfiable_range(&e) => return Ok((Bytes::new(), start)),
                 Err(e) => return Err(request_error("cannot read", &url, e)),
             };
             let size = got.meta.size;
             got.bytes().await.map(|b| (b, size)).map_err(|e| request_error("cannot read", &url, e))
         }));
     }
+}
+
+/// Whether a GET was refused with `416 Range Not Satisfiable` (S3's `InvalidRange`).
+fn is_unsatisfiable_range(e: &object_store::Error) -> bool {
+    let message = one_line(e);
+    message.contains("416 Range Not Satisfiable") || message.contains("<Code>InvalidRange</Code>")
 }
 
 impl Read for RangedReader {

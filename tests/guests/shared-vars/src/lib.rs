@@ -339,6 +339,23 @@ fn bjoin(ctx: &Context, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `checkpoint-small DIR N PARTS BELOW`: the numbers `0..N` below BELOW in PARTS partitions
+/// (most of them empty), checkpointed to DIR, then collected and counted from the checkpoint.
+fn checkpoint_small(ctx: &Context, args: &[String]) -> Result<()> {
+    let [dir, n, parts, below] = args else {
+        wisp_guest::bail!("usage: checkpoint-small DIR N PARTS BELOW")
+    };
+    let n: u64 = parse_arg("n", n)?;
+    let parts: u32 = parse_arg("parts", parts)?;
+    let below: u64 = parse_arg("below", below)?;
+    ctx.set_checkpoint_dir(dir)?;
+    let kept = ctx.parallelize(0..n, parts).filter_with(|x: &u64, b: &u64| x < b, below);
+    let checkpointed = kept.checkpoint();
+    println!("collected={}", list(&checkpointed.collect()?));
+    println!("count={}", checkpointed.count()?);
+    Ok(())
+}
+
 fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
     let Some((scenario, rest)) = args.split_first() else {
         wisp_guest::bail!("usage: shared-vars SCENARIO [ARGS...]");
@@ -355,6 +372,7 @@ fn run(ctx: &Context, args: Vec<String>) -> Result<()> {
         "rdd-api" => rdd_api(ctx, rest),
         "tree" => tree(ctx, rest),
         "bjoin" => bjoin(ctx, rest),
+        "checkpoint-small" => checkpoint_small(ctx, rest),
         other => wisp_guest::bail!("unknown scenario {other}"),
     }
 }
