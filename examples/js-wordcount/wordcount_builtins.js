@@ -1,6 +1,6 @@
 // Word count in JavaScript with the host's built-in functions: splitting,
-// pairing and summing run natively in the host (`builtins`); only each
-// distinct word's output line is formatted in JavaScript. The output matches
+// pairing, summing and formatting the `word<TAB>count` lines run natively in
+// the host (`builtins`): no record enters JavaScript. The output matches
 // the Rust example's (examples/wordcount) byte for byte.
 // Build: guest-sdk/js/build.sh examples/js-wordcount/wordcount_builtins.js target/js/wordcount_builtins.wasm
 // Usage: wisp run target/js/wordcount_builtins.wasm -- INPUT OUTPUT_DIR
@@ -15,7 +15,7 @@ function job(ctx, args) {
     .flatMap(B.splitWhitespace)
     .map(B.pairWithOne)
     .reduceByKey(B.sum)
-    .map(([w, c]) => `${w}\t${c}`)
+    .map(B.formatPair('\t'))
     .saveAsTextFile(output);
 }
 

@@ -171,8 +171,7 @@ fn python_builtins_match_answers_computed_independently() {
 
 #[test]
 fn javascript_builtins_match_answers_computed_independently() {
-    // The JS fixture (guest-sdk/js, another owner this session) does not print format-pair yet.
-    check_job(built("javascript", "builtins_job").to_str().unwrap(), &[], &["format-pair"]);
+    check_job(built("javascript", "builtins_job").to_str().unwrap(), &[], &[]);
 }
 
 #[test]

@@ -101,6 +101,7 @@ export function resolveAggregator(name) {
   return { create: identity, mergeValue: f, mergeCombiners: f };
 }
 
-function identity(v) {
+/** The combiner creator of a plain reducer: the value itself. */
+export function identity(v) {
   return v;
 }

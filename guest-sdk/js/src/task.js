@@ -1,14 +1,16 @@
 // The guest half of a task: the `pipeline.task` resource of wit/task.wit, a
 // chain of ops run over one partition batch by batch.
 //
-// Records are decoded once at the head of the chain (with the input type
-// the driver put in the first op's args) and encoded once at its tail (with
-// the last op's output type); between fused ops they travel as JS values.
+// The chain works a batch at a time: the batch's records are decoded at once
+// at the head of the chain (with the input type the driver put in the first
+// op's args: codec.js readAll), every op runs over the whole array of values
+// with one `try` per op and batch, and the last op's values are encoded at
+// once at its tail (writeAll); between fused ops they travel as JS values.
 // Any exception (a user function throwing, a record of the wrong encoding)
 // fails the task with one message: the exception, then its stack.
 
-import { CodecError, Writer, dynamic, parseType, string } from './codec.js';
-import { label, resolve, resolveAggregator } from './functions.js';
+import { CodecError, Writer, dynamic, parseType, readAll, string, writeAll } from './codec.js';
+import { identity, label, resolve, resolveAggregator } from './functions.js';
 import { reviveArg } from './shared.js';
 
 /** A failure of one op, already formatted as the task's error message. */
@@ -46,7 +48,11 @@ function codecError(name, what, e) {
   return new TaskError(`op ${label(name)}: ${what}: ${e.message}`);
 }
 
-/** One op of the chain: `feed` takes one value, `finish` flushes; both hand values to `emit`. */
+/**
+ * One op of the chain over a whole batch: `run(values)` takes the batch's
+ * values and returns the values it hands on (a new array); `finish()`
+ * returns what is left when the input ends. One `try` per op and batch.
+ */
 class Stage {
   constructor(op, args, partition) {
     this.partition = partition;
@@ -54,11 +60,14 @@ class Stage {
     this.args = args;
     this.in = parseType(args.in ?? 'dynamic:?');
     this.out = parseType(args.out ?? 'dynamic:?');
-    this.next = null; // the next stage, or the chain's output: both have feed(value)
   }
 
-  finish() {}
+  finish() {
+    return EMPTY;
+  }
 }
+
+const EMPTY = [];
 
 /**
  * `f` with the op's extra parameters bound: the partition index first when
@@ -77,76 +86,89 @@ class MapStage extends Stage {
     super(op, args, partition);
     this.f = bind(resolve(op.name), args, partition, this.constructor.arity ?? 1);
   }
-  feed(v) {
-    let r;
+  run(vs) {
+    const f = this.f;
+    const n = vs.length;
+    const out = new Array(n);
     try {
-      r = this.f(v);
+      for (let i = 0; i < n; i++) out[i] = f(vs[i]);
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.next.feed(r);
+    return out;
   }
 }
 
 class FilterStage extends MapStage {
-  feed(v) {
-    let keep;
+  run(vs) {
+    const f = this.f;
+    const out = [];
     try {
-      keep = this.f(v);
+      for (let i = 0; i < vs.length; i++) if (f(vs[i])) out.push(vs[i]);
     } catch (e) {
       throw userError(this.name, e);
     }
-    if (keep) this.next.feed(v);
+    return out;
   }
 }
 
-function each(stage, values, next) {
-  if (values === null || values === undefined) return;
-  if (Array.isArray(values)) {
-    for (let i = 0; i < values.length; i++) next.feed(values[i]);
-    return;
-  }
+/** The records a flatMap-like function returned: an array as it is, any other iterable copied; null/undefined none. */
+function listOf(stage, values) {
+  if (Array.isArray(values)) return values;
+  if (values === null || values === undefined) return EMPTY;
   if (typeof values[Symbol.iterator] !== 'function') {
     throw new TaskError(`op ${label(stage.name)}: expected an array or iterable of records, got ${typeof values}`);
   }
   try {
-    for (const v of values) next.feed(v);
+    return Array.from(values);
   } catch (e) {
-    if (e instanceof TaskError) throw e;
     throw userError(stage.name, e);
   }
 }
 
 class FlatMapStage extends MapStage {
-  feed(v) {
-    let r;
+  run(vs) {
+    const f = this.f;
+    const n = vs.length;
+    const parts = new Array(n);
+    let i = 0;
     try {
-      r = this.f(v);
+      for (; i < n; i++) {
+        const r = f(vs[i]);
+        parts[i] = Array.isArray(r) ? r : listOf(this, r);
+      }
     } catch (e) {
+      if (e instanceof TaskError) throw e;
       throw userError(this.name, e);
     }
-    each(this, r, this.next);
+    // One native call flattens the batch (the function's arrays stay as they are inside).
+    return parts.flat();
   }
 }
 
 class MapPartitionsStage extends MapStage {
   constructor(op, args, partition) {
     super(op, args, partition);
-    this.values = [];
+    this.parts = [];
   }
-  feed(v) {
-    this.values.push(v);
+  run(vs) {
+    this.parts.push(vs);
+    return EMPTY;
+  }
+  takeValues() {
+    const parts = this.parts;
+    this.parts = [];
+    return parts.length === 1 ? parts[0] : parts.flat();
   }
   finish() {
-    const values = this.values;
-    this.values = [];
+    const values = this.takeValues();
     let r;
     try {
       r = this.f(values);
     } catch (e) {
       throw userError(this.name, e);
     }
-    each(this, r, this.next);
+    return listOf(this, r);
   }
 }
 
@@ -156,51 +178,68 @@ function pairOf(stage, v) {
 }
 
 class MapValuesStage extends MapStage {
-  feed(v) {
-    pairOf(this, v);
-    const k = v[0];
-    const x = v[1];
-    let r;
+  run(vs) {
+    const f = this.f;
+    const n = vs.length;
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = vs[i];
+      if (!Array.isArray(v) || v.length !== 2) pairOf(this, v);
+    }
     try {
-      r = this.f(x);
+      for (let i = 0; i < n; i++) {
+        const v = vs[i];
+        out[i] = [v[0], f(v[1])];
+      }
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.next.feed([k, r]);
+    return out;
   }
 }
 
 class FlatMapValuesStage extends MapStage {
-  feed(v) {
-    pairOf(this, v);
-    const k = v[0];
-    const x = v[1];
-    let r;
-    try {
-      r = this.f(x);
-    } catch (e) {
-      throw userError(this.name, e);
+  run(vs) {
+    const f = this.f;
+    const out = [];
+    for (let i = 0; i < vs.length; i++) {
+      const v = pairOf(this, vs[i]);
+      const k = v[0];
+      let r;
+      try {
+        r = f(v[1]);
+      } catch (e) {
+        throw userError(this.name, e);
+      }
+      const ys = listOf(this, r);
+      for (let j = 0; j < ys.length; j++) out.push([k, ys[j]]);
     }
-    each(this, r, { feed: (y) => this.next.feed([k, y]) });
+    return out;
   }
 }
 
 class KeyByStage extends MapStage {
-  feed(v) {
-    let k;
+  run(vs) {
+    const f = this.f;
+    const n = vs.length;
+    const out = new Array(n);
     try {
-      k = this.f(v);
+      for (let i = 0; i < n; i++) {
+        const v = vs[i];
+        out[i] = [f(v), v];
+      }
     } catch (e) {
       throw userError(this.name, e);
     }
-    this.next.feed([k, v]);
+    return out;
   }
 }
 
 /** Strings sorted by code point, which is the order of their UTF-8 bytes. */
 function sortUtf8(keys) {
   keys.sort(); // UTF-16 code unit order: the same unless a key has a surrogate or a char >= U+E000
-  if (keys.some((k) => /[\uD800-\uFFFF]/.test(k))) {
+  // One native scan of all keys at once rather than one regular expression call per key.
+  if (/[\uD800-\uFFFF]/.test(keys.join(''))) {
     keys.sort((a, b) => {
       const n = Math.min(a.length, b.length);
       for (let i = 0; i < n; i++) {
@@ -221,34 +260,63 @@ function sortUtf8(keys) {
   return keys;
 }
 
-/** `combine` (values into combiners) or `merge` (combiners into combiners) per key; out in ascending key-byte order. */
+/**
+ * `combine` (values into combiners) or `merge` (combiners into combiners)
+ * per key; out in ascending key-byte order. String keys (the common case)
+ * key a null-prototype object directly; other keys a Map by their encoding.
+ */
 class AggregateStage extends Stage {
   constructor(op, args, merge) {
     super(op, args);
     // The host sends the aggregator op with the same args to both sides: a merge reads (k, c) pairs.
     if (merge) this.in = this.out;
     const agg = resolveAggregator(op.name);
-    this.create = merge ? (c) => c : agg.create;
+    this.create = merge || agg.create === identity ? null : agg.create;
     this.add = merge ? agg.mergeCombiners : agg.mergeValue;
     this.key = this.out.elems?.[0] ?? this.in.elems?.[0] ?? dynamic(label(op.name));
     this.stringKeys = this.key === string;
     this.table = new Map();
     this.keyWriter = new Writer(256);
-    if (this.stringKeys) this.feed = this.feedString;
     this.dict = Object.create(null);
   }
 
-  /** `feed` for string keys (the common case), keyed by the JS string itself. */
-  feedString(v) {
-    if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string') this.notAStringPair(v);
-    const k = v[0];
+  run(vs) {
+    if (this.stringKeys) this.runString(vs);
+    else this.runAny(vs);
+    return EMPTY;
+  }
+
+  /** For string keys, keyed by the JS string itself. */
+  runString(vs) {
     const table = this.dict;
-    const old = table[k];
+    const add = this.add;
+    const create = this.create;
+    const n = vs.length;
+    let i = 0;
     try {
-      table[k] = old === undefined ? this.create(v[1]) : this.add(old, v[1]);
+      if (create === null) {
+        for (; i < n; i++) {
+          const v = vs[i];
+          if (!Array.isArray(v) || v.length !== 2) break;
+          const k = v[0];
+          if (typeof k !== 'string') break;
+          const old = table[k];
+          table[k] = old === undefined ? v[1] : add(old, v[1]);
+        }
+      } else {
+        for (; i < n; i++) {
+          const v = vs[i];
+          if (!Array.isArray(v) || v.length !== 2) break;
+          const k = v[0];
+          if (typeof k !== 'string') break;
+          const old = table[k];
+          table[k] = old === undefined ? create(v[1]) : add(old, v[1]);
+        }
+      }
     } catch (e) {
       throw userError(this.name, e);
     }
+    if (i < n) this.notAStringPair(vs[i]);
   }
 
   notAStringPair(v) {
@@ -256,21 +324,23 @@ class AggregateStage extends Stage {
     throw new TaskError(`op ${label(this.name)}: expected a string key, got ${typeof v[0]}`);
   }
 
-  feed(v) {
-    if (!Array.isArray(v) || v.length !== 2) pairOf(this, v);
-    const k = v[0];
-    const x = v[1];
+  runAny(vs) {
     const table = this.table;
-    const id = this.keyId(k);
-    const entry = table.get(id);
-    try {
-      if (entry === undefined) {
-        table.set(id, [k, this.create(x)]);
-      } else {
-        entry[1] = this.add(entry[1], x);
+    for (let i = 0; i < vs.length; i++) {
+      const v = pairOf(this, vs[i]);
+      const k = v[0];
+      const x = v[1];
+      const id = this.keyId(k);
+      const entry = table.get(id);
+      try {
+        if (entry === undefined) {
+          table.set(id, [k, this.create === null ? x : this.create(x)]);
+        } else {
+          entry[1] = this.add(entry[1], x);
+        }
+      } catch (e) {
+        throw userError(this.name, e);
       }
-    } catch (e) {
-      throw userError(this.name, e);
     }
   }
 
@@ -290,39 +360,46 @@ class AggregateStage extends Stage {
   }
 
   finish() {
-    const table = this.table;
-    this.table = new Map();
     if (this.stringKeys) {
       const dict = this.dict;
       this.dict = Object.create(null);
-      for (const k of sortUtf8(Object.keys(dict))) this.next.feed([k, dict[k]]);
-    } else {
-      for (const id of [...table.keys()].sort()) this.next.feed(table.get(id));
+      const keys = sortUtf8(Object.keys(dict));
+      const out = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        out[i] = [k, dict[k]];
+      }
+      return out;
     }
+    const table = this.table;
+    this.table = new Map();
+    return [...table.keys()].sort().map((id) => table.get(id));
   }
 }
 
 /** `foreach`: `f(x)` for its effects (accumulators); nothing out. */
 class ForeachStage extends MapStage {
-  feed(v) {
+  run(vs) {
+    const f = this.f;
     try {
-      this.f(v);
+      for (let i = 0; i < vs.length; i++) f(vs[i]);
     } catch (e) {
       throw userError(this.name, e);
     }
+    return EMPTY;
   }
 }
 
 /** `foreachPartition`: `f(records)` once per partition for its effects; nothing out. */
 class ForeachPartitionStage extends MapPartitionsStage {
   finish() {
-    const values = this.values;
-    this.values = [];
+    const values = this.takeValues();
     try {
       this.f(values);
     } catch (e) {
       throw userError(this.name, e);
     }
+    return EMPTY;
   }
 }
 
@@ -340,15 +417,19 @@ class FoldStage extends MapStage {
       throw codecError(this.name, 'cannot decode the zero value', e);
     }
   }
-  feed(v) {
+  run(vs) {
+    const f = this.f;
+    let acc = this.acc;
     try {
-      this.acc = this.f(this.acc, v);
+      for (let i = 0; i < vs.length; i++) acc = f(acc, vs[i]);
     } catch (e) {
       throw userError(this.name, e);
     }
+    this.acc = acc;
+    return EMPTY;
   }
   finish() {
-    this.next.feed(this.acc);
+    return [this.acc];
   }
 }
 
@@ -361,23 +442,25 @@ class ReduceStage extends MapStage {
     super(op, args, partition);
     this.acc = NONE;
   }
-  feed(v) {
-    if (this.acc === NONE) {
-      this.acc = v;
-      return;
-    }
+  run(vs) {
+    if (vs.length === 0) return EMPTY;
+    const f = this.f;
+    let i = 0;
+    let acc = this.acc;
+    if (acc === NONE) acc = vs[i++];
     try {
-      this.acc = this.f(this.acc, v);
+      for (; i < vs.length; i++) acc = f(acc, vs[i]);
     } catch (e) {
       throw userError(this.name, e);
     }
+    this.acc = acc;
+    return EMPTY;
   }
   finish() {
-    if (this.acc !== NONE) {
-      const acc = this.acc;
-      this.acc = NONE;
-      this.next.feed(acc);
-    }
+    if (this.acc === NONE) return EMPTY;
+    const acc = this.acc;
+    this.acc = NONE;
+    return [acc];
   }
 }
 
@@ -414,7 +497,7 @@ function opArgs(op) {
   }
 }
 
-/** The ops of one task, fused: values flow through every stage in order. */
+/** The ops of one task, fused: each batch's values go through every stage in order. */
 export class Chain {
   constructor(ops, partition) {
     this.partition = partition;
@@ -432,22 +515,6 @@ export class Chain {
     });
     this.out = new Writer();
     this.ends = [];
-    const tail = this.stages.length ? this.stages[this.stages.length - 1] : null;
-    const outCodec = tail ? tail.out : null;
-    const out = this.out;
-    const ends = this.ends;
-    const tailName = tail ? tail.name : '';
-    const emitOut = (v) => {
-      try {
-        outCodec.write(out, v);
-      } catch (e) {
-        if (e instanceof CodecError) throw codecError(tailName, `cannot encode its result as ${outCodec.name}`, e);
-        throw e;
-      }
-      ends.push(out.pos);
-    };
-    const sink = { feed: emitOut };
-    for (let i = 0; i < this.stages.length; i++) this.stages[i].next = this.stages[i + 1] ?? sink;
   }
 
   take() {
@@ -458,35 +525,48 @@ export class Chain {
     return { data, ends };
   }
 
+  /** Runs `values` through the stages from index `from` on, then encodes what comes out of the last. */
+  flow(values, from) {
+    const stages = this.stages;
+    for (let i = from; i < stages.length && values.length > 0; i++) values = stages[i].run(values);
+    if (values.length === 0) return;
+    const tail = stages[stages.length - 1];
+    try {
+      writeAll(tail.out, this.out, values, this.ends);
+    } catch (e) {
+      if (e instanceof CodecError) throw codecError(tail.name, `cannot encode its result as ${tail.out.name}`, e);
+      throw e;
+    }
+  }
+
   push(data, ends) {
     const n = data.length;
     let start = 0;
-    if (this.stages.length === 0) {
-      this.out.bytes(data);
-      for (const end of ends) this.ends.push(end);
-      return this.take();
-    }
-    const head = this.stages[0];
-    const codec = head.in;
     for (let i = 0; i < ends.length; i++) {
       const end = ends[i];
       if (end < start || end > n) throw new TaskError(`malformed batch: end offset ${end} out of order or past ${n} bytes`);
-      let v;
-      try {
-        v = codec.read(data, start, end);
-      } catch (e) {
-        if (e instanceof CodecError) throw codecError(head.name, `input record is not a ${codec.name}`, e);
-        throw e;
-      }
-      head.feed(v);
       start = end;
     }
     if (start !== n) throw new TaskError(`malformed batch: ${n} data bytes but records end at ${start}`);
+    if (this.stages.length === 0) {
+      this.out.bytes(data);
+      for (let i = 0; i < ends.length; i++) this.ends.push(ends[i]);
+      return this.take();
+    }
+    const head = this.stages[0];
+    let values;
+    try {
+      values = readAll(head.in, data, ends);
+    } catch (e) {
+      if (e instanceof CodecError) throw codecError(head.name, `input record is not a ${head.in.name}`, e);
+      throw e;
+    }
+    this.flow(values, 0);
     return this.take();
   }
 
   finish() {
-    for (const stage of this.stages) stage.finish();
+    for (let i = 0; i < this.stages.length; i++) this.flow(this.stages[i].finish(), i + 1);
     return this.take();
   }
 }
