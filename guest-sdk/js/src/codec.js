@@ -637,3 +637,21 @@ function writeStringIntPairs(w, values, ends, signed) {
   w.pos = pos;
   return true;
 }
+
+/** Code point order of two strings: the order of their UTF-8 bytes, as keys sort in the host. */
+export function compareCodePoints(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x >= 0xd800 && y >= 0xd800) {
+        // Surrogates (astral code points) sort after U+E000..U+FFFF in code point order.
+        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+      }
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}

@@ -14,23 +14,6 @@ import { declaredType, fn, nameOf, resolve } from './functions.js';
 import { Rdd, WispError, inferType } from './rdd.js';
 import { makeBroadcast } from './shared.js';
 
-/** Code point order of two strings (the order of their UTF-8 bytes, as keys sort in the host). */
-function compareStrings(a, b) {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x !== y) {
-      if (x >= 0xd800 && y >= 0xd800) {
-        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-      }
-      return x - y;
-    }
-  }
-  return a.length - b.length;
-}
-
 /**
  * The natural order of records: numbers and BigInts by value, strings by
  * code point, booleans false first, null first, arrays (tuples, lists) and
@@ -42,7 +25,7 @@ export function compareValues(a, b) {
   if (b === null || b === undefined) return 1;
   const ta = typeof a;
   if ((ta === 'number' || ta === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return a < b ? -1 : a > b ? 1 : 0;
-  if (ta === 'string' && typeof b === 'string') return compareStrings(a, b);
+  if (ta === 'string' && typeof b === 'string') return C.compareCodePoints(a, b);
   if (ta === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
   if ((Array.isArray(a) && Array.isArray(b)) || (a instanceof Uint8Array && b instanceof Uint8Array)) {
     const n = Math.min(a.length, b.length);

@@ -9,7 +9,16 @@
 // Any exception (a user function throwing, a record of the wrong encoding)
 // fails the task with one message: the exception, then its stack.
 
-import { CodecError, Writer, dynamic, parseType, readAll, string, writeAll } from './codec.js';
+import {
+  CodecError,
+  Writer,
+  compareCodePoints,
+  dynamic,
+  parseType,
+  readAll,
+  string,
+  writeAll,
+} from './codec.js';
 import { identity, label, resolve, resolveAggregator } from './functions.js';
 import { reviveArg } from './shared.js';
 
@@ -240,22 +249,7 @@ function sortUtf8(keys) {
   keys.sort(); // UTF-16 code unit order: the same unless a key has a surrogate or a char >= U+E000
   // One native scan of all keys at once rather than one regular expression call per key.
   if (/[\uD800-\uFFFF]/.test(keys.join(''))) {
-    keys.sort((a, b) => {
-      const n = Math.min(a.length, b.length);
-      for (let i = 0; i < n; i++) {
-        let x = a.charCodeAt(i);
-        let y = b.charCodeAt(i);
-        if (x !== y) {
-          if (x >= 0xd800 && y >= 0xd800) {
-            // Surrogates (astral code points) sort after U+E000..U+FFFF in code point order.
-            x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
-            y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
-          }
-          return x - y;
-        }
-      }
-      return a.length - b.length;
-    });
+    keys.sort(compareCodePoints);
   }
   return keys;
 }

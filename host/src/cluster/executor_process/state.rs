@@ -31,6 +31,14 @@ struct Shipped {
     apps: HashSet<AppId>,
 }
 
+impl Shipped {
+    /// Forgets `app`'s use; whether the bytes are now unused (bytes no task used yet, as
+    /// another application's launch resolving them now, are never released here).
+    fn release(&mut self, app: AppId) -> bool {
+        self.apps.remove(&app) && self.apps.is_empty()
+    }
+}
+
 /// A task attempt accepted and not yet reported.
 pub(super) struct Running {
     pub(super) cancel: Arc<AtomicBool>,
@@ -156,7 +164,7 @@ impl ExecutorState {
     pub(super) fn drop_shipped(&self, app: AppId, hash: &str) {
         let mut components = lock(&self.components);
         let Some(shipped) = components.get_mut(hash) else { return };
-        if shipped.apps.remove(&app) && shipped.apps.is_empty() {
+        if shipped.release(app) {
             let bytes = shipped.bytes.bytes.len();
             components.remove(hash);
             tracing::info!(%app, %hash, bytes, "destroyed broadcast dropped");
@@ -168,22 +176,17 @@ impl ExecutorState {
     /// files) and the shipped bytes only it used. Its attempts still running were cancelled by
     /// the master; they hold their own references and fail alone.
     pub(super) fn end_app(&self, app: AppId) {
-        let executor = lock(&self.apps).remove(&app);
-        if let Some(e) = &executor {
-            e.remove_work_dir();
-        } else {
-            let _ = std::fs::remove_dir_all(app_dir(&self.settings.base, app));
-        }
+        lock(&self.apps).remove(&app);
+        let _ = std::fs::remove_dir_all(app_dir(&self.settings.base, app));
         let (mut kept, mut dropped) = (0usize, 0u64);
         lock(&self.components).retain(|_, shipped| {
-            // Bytes no task used yet (a launch of another application resolving them now) stay.
-            let keep = !shipped.apps.remove(&app) || !shipped.apps.is_empty();
-            if keep {
-                kept += 1;
-            } else {
+            let unused = shipped.release(app);
+            if unused {
                 dropped += shipped.bytes.bytes.len() as u64;
+            } else {
+                kept += 1;
             }
-            keep
+            !unused
         });
         tracing::info!(%app, dropped_shipped_bytes = dropped, kept_shipped = kept, "application ended here");
     }

@@ -107,12 +107,8 @@ impl Registry {
     /// Forgets an application's driver loop and tells every executor that it ended (they drop
     /// what they keep for it).
     pub(crate) fn remove_app(&self, app: AppId) {
-        let mut inner = self.inner();
-        inner.apps.remove(&app);
-        for link in inner.links.values() {
-            let _ =
-                link.queue.send(Outbound::Request(MasterRequest::EndApplication { app: app.0 }));
-        }
+        self.inner().apps.remove(&app);
+        self.send_all(|| Outbound::Request(MasterRequest::EndApplication { app: app.0 }));
     }
 
     /// Sends an event to one application's loop (dropped if the application ended).
