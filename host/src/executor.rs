@@ -37,43 +37,42 @@ pub(crate) const TASK_LOG_BYTES: usize = 64 << 10;
 /// Cluster mode fetches over QUIC from the peers' block servers; local mode,
 /// with a single executor, has no other executors (`NoRemoteBlocks`).
 pub(crate) trait BlockFetcher: Send + Sync {
-    /// Fetches the blocks of `maps` (all held by other executors) for reduce
-    /// partition `reduce` and hands each block's bytes to `on_block` on the
-    /// calling thread, in any order. A block that cannot be fetched is
-    /// `TaskFailure::FetchFailed`; an error from `on_block` stops the fetch
-    /// and is returned.
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        reduce: u32,
-        maps: &[MapBlock],
-        on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure>;
+    /// Starts fetching the blocks of `maps` (all held by other executors) for
+    /// reduce partition `reduce` and returns them as they arrive, in any order:
+    /// the fetch goes on in the background while the caller does other work
+    /// (a reduce task reads its local blocks meanwhile, as Spark's
+    /// `ShuffleBlockFetcherIterator` does). A block that cannot be fetched is
+    /// `TaskFailure::FetchFailed`, after which the iterator ends; dropping the
+    /// iterator stops the fetch.
+    fn start(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock]) -> RemoteBlocks;
 }
 
-/// What a fetcher calls with each block it got.
-pub(crate) type OnBlock<'a> = dyn FnMut(&MapBlock, &[u8]) -> Result<(), TaskFailure> + 'a;
+/// A reduce task's remote blocks, as they arrive (`BlockFetcher::start`).
+pub(crate) type RemoteBlocks = Box<dyn Iterator<Item = Result<FetchedBlock, TaskFailure>>>;
+
+/// One fetched remote block; dropping it gives its share of the fetch budget
+/// back, so a fetcher's bound on bytes in flight covers blocks until they are consumed.
+pub(crate) struct FetchedBlock {
+    /// Which block.
+    pub block: MapBlock,
+    /// Its bytes, as the map task wrote them.
+    pub bytes: Vec<u8>,
+    /// What the fetcher holds for the block while it lives (its budget).
+    pub _held: Option<Box<dyn Send>>,
+}
 
 /// The fetcher of a process with one executor: no other executor exists.
 pub(crate) struct NoRemoteBlocks;
 
 impl BlockFetcher for NoRemoteBlocks {
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        _reduce: u32,
-        maps: &[MapBlock],
-        _on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure> {
-        match maps.first() {
-            None => Ok(()),
-            Some(m) => Err(TaskFailure::FetchFailed {
-                shuffle,
-                map: m.map,
-                executor: m.executor,
-                message: format!("{} is not reachable", m.executor),
-            }),
-        }
+    fn start(&self, shuffle: ShuffleId, _reduce: u32, maps: &[MapBlock]) -> RemoteBlocks {
+        let failure = maps.first().map(|m| TaskFailure::FetchFailed {
+            shuffle,
+            map: m.map,
+            executor: m.executor,
+            message: format!("{} is not reachable", m.executor),
+        });
+        Box::new(failure.map(Err).into_iter())
     }
 }
 

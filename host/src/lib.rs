@@ -89,4 +89,4 @@ pub use net::framing::Limits;
 pub use net::protocol::{PROTOCOL_VERSION, Role, SubmitRequest};
 
 // Raw quinn throughput with Wisp's transport configuration, the shuffle-fetch benchmark's baseline.
-pub use net::loopback::{LoopbackError, quic_loopback_throughput};
+pub use net::loopback::{LoopbackError, LoopbackRun, quic_loopback_throughput};

@@ -247,23 +247,21 @@ fn read_shuffle(
     let mut batch = Batch::default();
     let (local, remote): (Vec<&MapBlock>, Vec<&MapBlock>) =
         read.maps.iter().filter(|m| m.bytes > 0).partition(|m| m.executor == me);
+    // Remote requests first, so that the fetch runs while the local blocks are read (as in Spark).
+    let remote: Vec<MapBlock> = remote.into_iter().cloned().collect();
+    let mut arrivals = (!remote.is_empty())
+        .then(|| st.executor.fetcher().start(read.shuffle, read.reduce, &remote));
     let dir = st.executor.shuffle_dir();
     for m in local {
-        let fetch_failed = |message: String| TaskFailure::FetchFailed {
-            shuffle: read.shuffle,
-            map: m.map,
-            executor: m.executor,
-            message,
-        };
         let mut reader = open_block(&dir, read.shuffle, m.map, read.reduce)
-            .map_err(|e| fetch_failed(e.to_string()))?;
+            .map_err(|e| fetch_failed(read, m, e.to_string()))?;
         st.metrics.shuffle_read_bytes += reader.len();
         loop {
             batch.clear();
             let t = Instant::now();
             let more = reader.next_batch(&mut batch, batch_bytes);
             st.metrics.times.input_read_us += elapsed_us(t);
-            if !more.map_err(|e| fetch_failed(e.to_string()))? {
+            if !more.map_err(|e| fetch_failed(read, m, e.to_string()))? {
                 break;
             }
             st.metrics.records_read += batch.len() as u64;
@@ -272,43 +270,34 @@ fn read_shuffle(
             push_nonempty(out, &batch)?;
         }
     }
-    if remote.is_empty() {
-        return Ok(());
-    }
-    let remote: Vec<MapBlock> = remote.into_iter().cloned().collect();
-    let fetcher = st.executor.fetcher().clone();
-    let (metrics, live) = (&mut st.metrics, st.live);
-    let (fetch_start, mut downstream_us) = (Instant::now(), 0);
-    let fetched = fetcher.fetch(read.shuffle, read.reduce, &remote, &mut |m, bytes| {
+    let Some(arrivals) = arrivals.as_mut() else { return Ok(()) };
+    loop {
         let t = Instant::now();
-        let fetch_failed = |message: String| TaskFailure::FetchFailed {
-            shuffle: read.shuffle,
-            map: m.map,
-            executor: m.executor,
-            message,
-        };
-        metrics.shuffle_read_bytes += bytes.len() as u64;
-        let mut decoder = BlockDecoder::new(bytes);
+        let next = arrivals.next();
+        st.metrics.times.fetch_wait_us += elapsed_us(t);
+        let Some(fetched) = next else { return Ok(()) };
+        let fetched = fetched?;
+        st.metrics.shuffle_read_bytes += fetched.bytes.len() as u64;
+        let mut decoder = BlockDecoder::new(&fetched.bytes);
         loop {
             batch.clear();
             if !decoder
                 .next_batch(&mut batch, batch_bytes)
-                .map_err(|e| fetch_failed(e.to_string()))?
+                .map_err(|e| fetch_failed(read, &fetched.block, e.to_string()))?
             {
                 break;
             }
-            metrics.records_read += batch.len() as u64;
-            metrics.bytes_read += batch.byte_len() as u64;
-            if let Some(live) = live {
-                live.store(metrics);
-            }
+            st.metrics.records_read += batch.len() as u64;
+            st.metrics.bytes_read += batch.byte_len() as u64;
+            st.publish();
             push_nonempty(out, &batch)?;
         }
-        downstream_us += elapsed_us(t);
-        Ok(())
-    });
-    metrics.times.fetch_wait_us += elapsed_us(fetch_start).saturating_sub(downstream_us);
-    fetched
+    }
+}
+
+/// A shuffle block that could not be read, for the scheduler to regenerate its map output.
+fn fetch_failed(read: &ShuffleRead, m: &MapBlock, message: String) -> TaskFailure {
+    TaskFailure::FetchFailed { shuffle: read.shuffle, map: m.map, executor: m.executor, message }
 }
 
 fn run_guest(

@@ -28,11 +28,23 @@ fn fail(what: &str) -> impl FnOnce(String) -> LoopbackError + '_ {
 /// Longest a measurement may take (at 1 MB/s, 120 MB).
 const DEADLINE: Duration = Duration::from_secs(120);
 
+/// What one loopback transfer measured.
+#[derive(Clone, Copy, Debug)]
+pub struct LoopbackRun {
+    /// From the first write to the last byte read.
+    pub took: Duration,
+    /// The sender's largest UDP payload at the end (what MTU discovery reached).
+    pub udp_payload: u16,
+}
+
 /// Streams `bytes` over one QUIC stream between two endpoints on 127.0.0.1
 /// and returns how long it took (the receiver checks it got every byte).
 /// Runs its own tokio runtime with as many worker threads as an executor's
 /// network runtime (`net_threads`); gives up after two minutes.
-pub fn quic_loopback_throughput(bytes: u64, net_threads: usize) -> Result<Duration, LoopbackError> {
+pub fn quic_loopback_throughput(
+    bytes: u64,
+    net_threads: usize,
+) -> Result<LoopbackRun, LoopbackError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(net_threads.max(1))
         .enable_all()
@@ -45,7 +57,7 @@ pub fn quic_loopback_throughput(bytes: u64, net_threads: usize) -> Result<Durati
     })
 }
 
-async fn transfer(bytes: u64) -> Result<Duration, LoopbackError> {
+async fn transfer(bytes: u64) -> Result<LoopbackRun, LoopbackError> {
     let config = NetConfig::default();
     let identity = Identity::generate().map_err(|e| fail("identity")(e.to_string()))?;
     let server_config = tls::server_config(&identity, config.idle_timeout)
@@ -94,15 +106,25 @@ async fn transfer(bytes: u64) -> Result<Duration, LoopbackError> {
     if got != bytes {
         return Err(fail("receive")(format!("got {got} bytes of {bytes}")));
     }
+    let udp_payload = conn.stats().path.current_mtu;
     client.close(endpoint::CLOSE_DONE.into(), b"done");
-    Ok(done.duration_since(started))
+    Ok(LoopbackRun { took: done.duration_since(started), udp_payload })
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::net::endpoint::MAX_UDP_PAYLOAD;
+
+    /// Loopback carries 65,536-byte packets: MTU discovery finds larger packets than quinn's
+    /// default 1,452 bytes, up to `MAX_UDP_PAYLOAD` and no further (the GSO limit).
     #[test]
-    fn streams_every_byte_between_two_endpoints() {
-        let took = super::quic_loopback_throughput(3 << 20, 2).unwrap();
-        assert!(took > std::time::Duration::ZERO);
+    fn streams_every_byte_between_two_endpoints_in_packets_larger_than_ethernet_s() {
+        let run = super::quic_loopback_throughput(32 << 20, 2).unwrap();
+        assert!(run.took > std::time::Duration::ZERO);
+        assert!(
+            run.udp_payload > 1_500 && run.udp_payload <= MAX_UDP_PAYLOAD,
+            "MTU discovery reached {} bytes",
+            run.udp_payload
+        );
     }
 }

@@ -241,6 +241,10 @@ fn transport(idle_timeout: Duration, keep_alive: Option<Duration>) -> Arc<quinn:
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(quinn::IdleTimeout::try_from(idle_timeout).ok());
     t.keep_alive_interval(keep_alive);
+    // MTU discovery searches up to the payload every Wisp endpoint accepts (see there why).
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(crate::net::endpoint::MAX_UDP_PAYLOAD);
+    t.mtu_discovery_config(Some(mtu));
     Arc::new(t)
 }
 

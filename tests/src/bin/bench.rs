@@ -679,29 +679,39 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     // Raw quinn on loopback with the same endpoint and transport configuration, in the same run:
     // 256 MiB on one stream, three times; the median, and the CPU this process spent per byte.
     let raw_bytes = 256u64 << 20;
-    let mut raw = Vec::new();
+    let (mut raw, mut payloads) = (Vec::new(), Vec::new());
     let cpu_before = cpu_secs(&["/proc/self/stat".into()]);
     for _ in 0..3 {
-        let took = wisp::quic_loopback_throughput(raw_bytes, 2)?;
-        raw.push(raw_bytes as f64 / took.as_secs_f64() / 1e6);
+        let run = wisp::quic_loopback_throughput(raw_bytes, 2)?;
+        raw.push(raw_bytes as f64 / run.took.as_secs_f64() / 1e6);
+        payloads.push(run.udp_payload.to_string());
     }
     let raw_ns_per_byte =
         (cpu_secs(&["/proc/self/stat".into()]) - cpu_before) * 1e9 / (3 * raw_bytes) as f64;
     raw.sort_by(f64::total_cmp);
     println!(
-        "  raw quinn on loopback, same transport config, 256 MiB on one stream: {:.0} MB/s (median of {:.0}, {:.0}, {:.0}); {raw_ns_per_byte:.2} CPU ns/byte",
-        raw[1], raw[0], raw[1], raw[2]
+        "  raw quinn on loopback, same transport config, 256 MiB on one stream: {:.0} MB/s (median of {:.0}, {:.0}, {:.0}); {raw_ns_per_byte:.2} CPU ns/byte; UDP payload reached {} bytes",
+        raw[1],
+        raw[0],
+        raw[1],
+        raw[2],
+        payloads.join("/")
     );
     let net_cpu_before = cluster.net_cpu_secs();
     let task_cpu_before = cluster.thread_cpu_secs("wisp-task");
-    let before = cluster.fetches().len();
+    // The join's fetches are those that started after it was submitted (each executor's log
+    // also holds the word count's).
+    let submitted_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
     let conf = ["wisp.files.maxPartitionBytes=64m"];
     let (join_wall, _) = cluster.submit(
         JOIN,
         &conf,
         &[&path(&left), &path(&right), &path(&scratch.path().join("join-out"))],
     )?;
-    let fetches: Vec<Fetch> = cluster.fetches().into_iter().skip(before).collect();
+    let fetches: Vec<Fetch> =
+        cluster.fetches().into_iter().filter(|f| f.start >= submitted_us).collect();
     let bytes: u64 = fetches.iter().map(|f| f.bytes).sum();
     anyhow::ensure!(bytes > 0, "the join fetched no remote shuffle blocks");
     let rate = |bytes: u64, us: u64| bytes as f64 / us.max(1) as f64; // MB/s

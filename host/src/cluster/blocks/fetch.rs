@@ -3,9 +3,11 @@
 //! A reduce task's remote blocks are grouped by executor into requests of
 //! about a fifth of `wisp.reducer.maxBytesInFlight` each (as Spark does),
 //! issued concurrently while the bytes of requested-but-unconsumed blocks stay
-//! under the limit. Fetched blocks come back to the task thread, which decodes
-//! and pushes them; the budget a request holds is released when its last block
-//! has been consumed.
+//! under the limit. The requests go out when the reduce task starts, before it
+//! reads its local blocks (`executor::plan_run::read_shuffle`), so the network
+//! works while the task does. Fetched blocks come back to the task thread, which
+//! decodes and pushes them; the budget a request holds is released when its
+//! last block has been consumed.
 //!
 //! `wisp.reducer.maxBytesInFlight` is the one bound on a reduce task's fetch
 //! memory: a request's bytes are counted from before it is sent until its
@@ -21,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::PeerTable;
 use crate::error_chain::chain;
-use crate::executor::{BlockFetcher, OnBlock};
+use crate::executor::{BlockFetcher, FetchedBlock, RemoteBlocks};
 use crate::ids::{AppId, ExecutorId, ShuffleId};
 use crate::net::protocol::{BlockReply, BlockRequest};
 use crate::net::{ClientConn, ClusterSecret, Fingerprint, NetConfig, Role, Stream, connect_with};
@@ -29,13 +31,6 @@ use crate::task::{MapBlock, TaskFailure};
 
 /// Budget unit: permits count KiB.
 const UNIT: u64 = 1024;
-
-/// A fetched block, holding its share of the in-flight budget until dropped.
-struct Fetched {
-    block: MapBlock,
-    bytes: Vec<u8>,
-    _budget: Arc<OwnedSemaphorePermit>,
-}
 
 /// Fetches one application's remote shuffle blocks.
 pub(crate) struct QuicFetcher {
@@ -83,14 +78,8 @@ impl QuicFetcher {
 }
 
 impl BlockFetcher for QuicFetcher {
-    fn fetch(
-        &self,
-        shuffle: ShuffleId,
-        reduce: u32,
-        maps: &[MapBlock],
-        on_block: &mut OnBlock<'_>,
-    ) -> Result<(), TaskFailure> {
-        let Some(first) = maps.first() else { return Ok(()) };
+    fn start(&self, shuffle: ShuffleId, reduce: u32, maps: &[MapBlock]) -> RemoteBlocks {
+        let Some(first) = maps.first() else { return Box::new(std::iter::empty()) };
         let target = (self.max_in_flight / 5).max(1);
         let mut by_executor: BTreeMap<ExecutorId, Vec<MapBlock>> = BTreeMap::new();
         for m in maps {
@@ -111,11 +100,12 @@ impl BlockFetcher for QuicFetcher {
                 requests.push(current);
             }
         }
+        tracing::debug!(%shuffle, reduce, blocks = maps.len(), requests = requests.len(), bytes = maps.iter().map(|m| m.bytes).sum::<u64>(), "fetching shuffle blocks");
         let budget_permits = (self.max_in_flight / UNIT).clamp(1, u32::MAX as u64 / 2) as u32;
         let budget = Arc::new(Semaphore::new(budget_permits as usize));
         // Unbounded, yet bounded by the budget: every block in it holds its share of
         // `max_in_flight` until the task thread consumed it.
-        let (tx, mut rx) = mpsc::unbounded_channel::<Result<Fetched, TaskFailure>>();
+        let (tx, rx) = mpsc::unbounded_channel::<Result<FetchedBlock, TaskFailure>>();
         let (inner, app) = (self.inner.clone(), self.app);
         let issuer = self.rt.spawn(async move {
             for request in requests {
@@ -136,31 +126,50 @@ impl BlockFetcher for QuicFetcher {
                 ));
             }
         });
-        let mut remaining = maps.len();
-        let result = loop {
-            if remaining == 0 {
-                break Ok(());
-            }
-            match rx.blocking_recv() {
-                Some(Ok(f)) => {
-                    remaining -= 1;
-                    if let Err(e) = on_block(&f.block, &f.bytes) {
-                        break Err(e);
-                    }
-                }
-                Some(Err(failure)) => break Err(failure),
-                None => {
-                    break Err(TaskFailure::FetchFailed {
-                        shuffle,
-                        map: first.map,
-                        executor: first.executor,
-                        message: "the fetch ended before every block arrived".into(),
-                    });
-                }
-            }
+        Box::new(Arrivals {
+            rx,
+            remaining: maps.len(),
+            issuer,
+            ended: TaskFailure::FetchFailed {
+                shuffle,
+                map: first.map,
+                executor: first.executor,
+                message: "the fetch ended before every block arrived".into(),
+            },
+        })
+    }
+}
+
+/// The blocks of one `start`, received on the task thread (blocking) as the network tasks fetch them.
+struct Arrivals {
+    rx: mpsc::UnboundedReceiver<Result<FetchedBlock, TaskFailure>>,
+    /// Blocks not handed out yet; 0 after a failure.
+    remaining: usize,
+    /// Issues the requests as the budget allows; stopped when the task no longer reads.
+    issuer: tokio::task::JoinHandle<()>,
+    /// The failure if the channel closes before every block came.
+    ended: TaskFailure,
+}
+
+impl Iterator for Arrivals {
+    type Item = Result<FetchedBlock, TaskFailure>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let next = self.rx.blocking_recv();
+        self.remaining = match next {
+            Some(Ok(_)) => self.remaining - 1,
+            _ => 0,
         };
-        issuer.abort();
-        result
+        Some(next.unwrap_or_else(|| Err(self.ended.clone())))
+    }
+}
+
+impl Drop for Arrivals {
+    fn drop(&mut self) {
+        self.issuer.abort();
     }
 }
 
@@ -171,7 +180,7 @@ async fn fetch_request(
     reduce: u32,
     blocks: Vec<MapBlock>,
     budget: Arc<OwnedSemaphorePermit>,
-    tx: mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
+    tx: mpsc::UnboundedSender<Result<FetchedBlock, TaskFailure>>,
 ) {
     let executor = blocks[0].executor;
     if let Err((map, message)) =
@@ -190,7 +199,7 @@ async fn fetch_blocks(
     reduce: u32,
     blocks: &[MapBlock],
     budget: &Arc<OwnedSemaphorePermit>,
-    tx: &mpsc::UnboundedSender<Result<Fetched, TaskFailure>>,
+    tx: &mpsc::UnboundedSender<Result<FetchedBlock, TaskFailure>>,
 ) -> Result<(), (u32, String)> {
     let first = blocks[0].map;
     let started = std::time::Instant::now();
@@ -220,9 +229,8 @@ async fn fetch_blocks(
                 }
                 let bytes = s.read_payload(len, b.bytes).await.map_err(|e| (b.map, chain(&e)))?;
                 fetched += len;
-                if tx
-                    .send(Ok(Fetched { block: b.clone(), bytes, _budget: budget.clone() }))
-                    .is_err()
+                let held: Box<dyn Send> = Box::new(budget.clone());
+                if tx.send(Ok(FetchedBlock { block: b.clone(), bytes, _held: Some(held) })).is_err()
                 {
                     return Ok(()); // the task stopped reading
                 }
