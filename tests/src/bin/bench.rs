@@ -9,9 +9,10 @@
 //! The cluster section starts a master and two executors of one core each
 //! on 127.0.0.1 and measures, in the same run: word count on the corpus
 //! against local mode with 2 cores, the QUIC shuffle fetch throughput
-//! between the two executors (from their `fetched shuffle blocks` debug
-//! lines: bytes over the wall time during which at least one fetch request
-//! was in flight; also per executor and per request) against raw quinn on
+//! between the two executors (from the `fetched shuffle blocks` debug lines
+//! of requests that started after the join was submitted: bytes over the wall
+//! time during which at least one fetch request was in flight, both directions
+//! together; also per executor and per request) against raw quinn on
 //! loopback with the same endpoint and transport configuration
 //! (`wisp::quic_loopback_throughput`), with the CPU spent per byte on both
 //! sides, and the launch → status round trip of empty tasks.

@@ -287,3 +287,72 @@ impl FetchPool {
         Ok(conn)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(map: u32) -> MapBlock {
+        MapBlock { map, executor: ExecutorId(2), bytes: 3 }
+    }
+
+    fn started(rt: &tokio::runtime::Runtime, blocks: usize) -> (Arrivals, TxBlocks) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ended = TaskFailure::FetchFailed {
+            shuffle: ShuffleId(0),
+            map: 0,
+            executor: ExecutorId(2),
+            message: "ended".into(),
+        };
+        (Arrivals { rx, remaining: blocks, issuer: rt.spawn(async {}), ended }, tx)
+    }
+
+    type TxBlocks = mpsc::UnboundedSender<Result<FetchedBlock, TaskFailure>>;
+
+    fn send(tx: &TxBlocks, map: u32) {
+        let fetched = FetchedBlock { block: block(map), bytes: vec![map as u8; 3], _held: None };
+        tx.send(Ok(fetched)).unwrap();
+    }
+
+    fn maps(items: Vec<Result<FetchedBlock, TaskFailure>>) -> Vec<Result<u32, TaskFailure>> {
+        items.into_iter().map(|r| r.map(|f| f.block.map)).collect()
+    }
+
+    #[test]
+    fn arrivals_hand_out_every_block_then_end_without_waiting_for_the_channel() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (arrivals, tx) = started(&rt, 2);
+        send(&tx, 7);
+        send(&tx, 5);
+        // `tx` stays open: after the second block the iterator must end on its count alone.
+        assert_eq!(maps(arrivals.collect()), vec![Ok(7), Ok(5)]);
+        drop(tx);
+    }
+
+    #[test]
+    fn arrivals_end_after_a_failure_or_when_the_fetch_ends_early() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (arrivals, tx) = started(&rt, 3);
+        send(&tx, 1);
+        let failure = TaskFailure::FetchFailed {
+            shuffle: ShuffleId(0),
+            map: 4,
+            executor: ExecutorId(2),
+            message: "connection lost".into(),
+        };
+        tx.send(Err(failure.clone())).unwrap();
+        send(&tx, 2); // never handed out: the failure ends the fetch
+        assert_eq!(maps(arrivals.collect()), vec![Ok(1), Err(failure)]);
+
+        let (mut arrivals, tx) = started(&rt, 2);
+        send(&tx, 3);
+        drop(tx);
+        assert_eq!(arrivals.next().map(|r| r.map(|f| f.block.map).ok()), Some(Some(3)));
+        let ended = arrivals.next().expect("the early end is reported").err().expect("a failure");
+        assert!(
+            matches!(&ended, TaskFailure::FetchFailed { message, .. } if message == "ended"),
+            "{ended:?}"
+        );
+        assert!(arrivals.next().is_none());
+    }
+}
