@@ -2,10 +2,12 @@
 //!
 //! Two endpoints built exactly as the block server and a fetcher build
 //! theirs (`endpoint::watched_endpoint`, `endpoint::client_endpoint`,
-//! `tls::server_config`, `tls::client_config`), one bidirectional stream,
-//! `bytes` written in 1 MiB `write_all`s and read with `read_chunk` (no
-//! framing, no copies of ours, no handshake of ours). The time runs from the
-//! first write to the last byte read.
+//! `tls::server_config`, `tls::client_config`), one bidirectional stream per
+//! transfer, `bytes` written in 1 MiB `write_all`s and read with `read_chunk`
+//! (no framing, no copies of ours, no handshake of ours). Several transfers
+//! can run at once, each on its own runtime and connection, as two executors
+//! fetching from each other do; the time runs from the first write to the
+//! last byte read of the slowest transfer.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -28,36 +30,73 @@ fn fail(what: &str) -> impl FnOnce(String) -> LoopbackError + '_ {
 /// Longest a measurement may take (at 1 MB/s, 120 MB).
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// What one loopback transfer measured.
+/// What one loopback measurement measured.
 #[derive(Clone, Copy, Debug)]
 pub struct LoopbackRun {
-    /// From the first write to the last byte read.
+    /// From the first write of any stream to the last byte read of all.
     pub took: Duration,
-    /// The sender's largest UDP payload at the end (what MTU discovery reached).
+    /// The smallest of the senders' largest UDP payloads at the end (what MTU discovery reached).
     pub udp_payload: u16,
 }
 
-/// Streams `bytes` over one QUIC stream between two endpoints on 127.0.0.1
-/// and returns how long it took (the receiver checks it got every byte).
-/// Runs its own tokio runtime with as many worker threads as an executor's
-/// network runtime (`net_threads`); gives up after two minutes.
+/// Streams `bytes` over one QUIC stream between two endpoints on 127.0.0.1,
+/// `transfers` times at once, and returns how long it took (each receiver
+/// checks it got every byte). Each transfer runs on its own tokio runtime
+/// with as many worker threads as an executor's network runtime
+/// (`net_threads`), as two executors fetching from each other do with two;
+/// their writes start together. Gives up after two minutes.
 pub fn quic_loopback_throughput(
     bytes: u64,
     net_threads: usize,
+    transfers: usize,
 ) -> Result<LoopbackRun, LoopbackError> {
+    let transfers = transfers.max(1);
+    let ready = tokio::sync::Barrier::new(transfers);
+    let runs = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..transfers)
+            .map(|_| scope.spawn(|| on_own_runtime(bytes, net_threads, &ready)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err(fail("transfer")("panicked".into()))))
+            .collect::<Result<Vec<Timed>, LoopbackError>>()
+    })?;
+    let started = runs.iter().map(|r| r.started).min();
+    let done = runs.iter().map(|r| r.done).max();
+    let (Some(started), Some(done)) = (started, done) else {
+        return Err(fail("transfer")("no transfer ran".into()));
+    };
+    Ok(LoopbackRun {
+        took: done.duration_since(started),
+        udp_payload: runs.iter().map(|r| r.udp_payload).min().unwrap_or(0),
+    })
+}
+
+/// One transfer's times and the payload its sender reached.
+struct Timed {
+    started: Instant,
+    done: Instant,
+    udp_payload: u16,
+}
+
+fn on_own_runtime(
+    bytes: u64,
+    net_threads: usize,
+    ready: &tokio::sync::Barrier,
+) -> Result<Timed, LoopbackError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(net_threads.max(1))
         .enable_all()
         .build()
         .map_err(|e| fail("tokio runtime")(e.to_string()))?;
     rt.block_on(async {
-        tokio::time::timeout(DEADLINE, transfer(bytes))
+        tokio::time::timeout(DEADLINE, transfer(bytes, ready))
             .await
             .unwrap_or_else(|_| Err(fail("transfer")(format!("not done after {DEADLINE:?}"))))
     })
 }
 
-async fn transfer(bytes: u64) -> Result<LoopbackRun, LoopbackError> {
+async fn transfer(bytes: u64, ready: &tokio::sync::Barrier) -> Result<Timed, LoopbackError> {
     let config = NetConfig::default();
     let identity = Identity::generate().map_err(|e| fail("identity")(e.to_string()))?;
     let server_config = tls::server_config(&identity, config.idle_timeout)
@@ -93,6 +132,7 @@ async fn transfer(bytes: u64) -> Result<LoopbackRun, LoopbackError> {
         .map_err(|e| fail("connect")(e.to_string()))?;
     let (mut send, _recv) = conn.open_bi().await.map_err(|e| fail("open stream")(e.to_string()))?;
     let block = vec![0x5au8; 1 << 20];
+    ready.wait().await;
     let started = Instant::now();
     let mut left = bytes;
     while left > 0 {
@@ -108,7 +148,7 @@ async fn transfer(bytes: u64) -> Result<LoopbackRun, LoopbackError> {
     }
     let udp_payload = conn.stats().path.current_mtu;
     client.close(endpoint::CLOSE_DONE.into(), b"done");
-    Ok(LoopbackRun { took: done.duration_since(started), udp_payload })
+    Ok(Timed { started, done, udp_payload })
 }
 
 #[cfg(test)]
@@ -119,12 +159,19 @@ mod tests {
     /// default 1,452 bytes, up to `MAX_UDP_PAYLOAD` and no further (the GSO limit).
     #[test]
     fn streams_every_byte_between_two_endpoints_in_packets_larger_than_ethernet_s() {
-        let run = super::quic_loopback_throughput(32 << 20, 2).unwrap();
+        let run = super::quic_loopback_throughput(32 << 20, 2, 1).unwrap();
         assert!(run.took > std::time::Duration::ZERO);
         assert!(
             run.udp_payload > 1_500 && run.udp_payload <= MAX_UDP_PAYLOAD,
             "MTU discovery reached {} bytes",
             run.udp_payload
         );
+    }
+
+    #[test]
+    fn runs_transfers_at_once_each_checked() {
+        let run = super::quic_loopback_throughput(8 << 20, 1, 2).unwrap();
+        assert!(run.took > std::time::Duration::ZERO);
+        assert!(run.udp_payload >= 1_200, "{}", run.udp_payload);
     }
 }

@@ -678,26 +678,37 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     let right = scratch.path().join("right.tsv");
     std::fs::write(&right, "nomatch\tx\n")?;
     // Raw quinn on loopback with the same endpoint and transport configuration, in the same run:
-    // 256 MiB on one stream, three times; the median, and the CPU this process spent per byte.
+    // 256 MiB on one stream, and on two streams at once (each on its own 2-thread runtime, as the
+    // two executors fetch from each other), three times each; the medians, and the CPU this
+    // process spent per byte.
     let raw_bytes = 256u64 << 20;
-    let (mut raw, mut payloads) = (Vec::new(), Vec::new());
-    let cpu_before = cpu_secs(&["/proc/self/stat".into()]);
-    for _ in 0..3 {
-        let run = wisp::quic_loopback_throughput(raw_bytes, 2)?;
-        raw.push(raw_bytes as f64 / run.took.as_secs_f64() / 1e6);
-        payloads.push(run.udp_payload.to_string());
-    }
-    let raw_ns_per_byte =
-        (cpu_secs(&["/proc/self/stat".into()]) - cpu_before) * 1e9 / (3 * raw_bytes) as f64;
-    raw.sort_by(f64::total_cmp);
-    println!(
-        "  raw quinn on loopback, same transport config, 256 MiB on one stream: {:.0} MB/s (median of {:.0}, {:.0}, {:.0}); {raw_ns_per_byte:.2} CPU ns/byte; UDP payload reached {} bytes",
-        raw[1],
-        raw[0],
-        raw[1],
-        raw[2],
-        payloads.join("/")
-    );
+    let raw_quinn = |transfers: usize| -> anyhow::Result<f64> {
+        let (mut rates, mut payloads) = (Vec::new(), Vec::new());
+        let cpu_before = cpu_secs(&["/proc/self/stat".into()]);
+        for _ in 0..3 {
+            let run = wisp::quic_loopback_throughput(raw_bytes, 2, transfers)?;
+            rates.push((transfers as u64 * raw_bytes) as f64 / run.took.as_secs_f64() / 1e6);
+            payloads.push(run.udp_payload.to_string());
+        }
+        let ns_per_byte = (cpu_secs(&["/proc/self/stat".into()]) - cpu_before) * 1e9
+            / (3 * transfers as u64 * raw_bytes) as f64;
+        rates.sort_by(f64::total_cmp);
+        let streams = if transfers == 1 {
+            "one stream".to_string()
+        } else {
+            format!("{transfers} streams at once")
+        };
+        println!(
+            "  raw quinn on loopback, same transport config, 256 MiB on {streams}: {:.0} MB/s (median of {:.0}, {:.0}, {:.0}); {ns_per_byte:.2} CPU ns/byte; UDP payload reached {} bytes",
+            rates[1],
+            rates[0],
+            rates[1],
+            rates[2],
+            payloads.join("/")
+        );
+        Ok(rates[1])
+    };
+    let (raw_one, raw_two) = (raw_quinn(1)?, raw_quinn(2)?);
     let net_cpu_before = cluster.net_cpu_secs();
     let task_cpu_before = cluster.thread_cpu_secs("wisp-task");
     // The join's fetches are those that started after it was submitted (each executor's log
@@ -720,12 +731,13 @@ fn bench_cluster(data_dir: &Path, corpus: &Path) -> anyhow::Result<()> {
     let summed: u64 = fetches.iter().map(|f| f.end - f.start).sum();
     let largest = fetches.iter().max_by_key(|f| f.bytes).copied().expect("a fetch");
     println!(
-        "  QUIC shuffle fetch between the executors: {} requests, {:.1} MB in {:.2} s of wall time with a fetch in flight: {:.0} MB/s = {:.2} x raw quinn (join {:.2} s)",
+        "  QUIC shuffle fetch between the executors: {} requests, {:.1} MB in {:.2} s of wall time with a fetch in flight: {:.0} MB/s = {:.2} x raw quinn on one stream, {:.2} x on two (join {:.2} s)",
         fetches.len(),
         bytes as f64 / 1e6,
         wall as f64 / 1e6,
         rate(bytes, wall),
-        rate(bytes, wall) / raw[1],
+        rate(bytes, wall) / raw_one,
+        rate(bytes, wall) / raw_two,
         join_wall.as_secs_f64()
     );
     let net_cpu = cluster.net_cpu_secs() - net_cpu_before;
