@@ -271,20 +271,24 @@ impl Drop for Server {
 /// The largest UDP payload a Wisp endpoint accepts and that MTU discovery
 /// searches up to (`tls::transport`), instead of quinn's 1,452/1,472 bytes.
 ///
-/// Where the path allows it (loopback, jumbo frames) packets grow to this
+/// Where the path allows it (loopback, jumbo frames) packets grow up to this
 /// size: quinn's work per packet (frames, acknowledgements, AEAD set-up,
-/// pacing, one GSO segment) is then spread over 4.5 times as many bytes. On
-/// loopback, raw quinn went from ~760 MB/s at 2.4–2.5 CPU ns/byte to
-/// 1,400–1,800 MB/s at 1.0–1.1 (`wisp::quic_loopback_throughput`). On an
-/// Ethernet path of 1,500 bytes the larger probes are lost (probes do not
-/// count as congestion) and packets stay at what the path carries.
+/// pacing) is then spread over more bytes. On loopback, raw quinn on one
+/// stream (`wisp::quic_loopback_throughput`): 1,452 bytes ~760 MB/s at
+/// 2.4–2.5 CPU ns/byte; 6,500 bytes 1,240–1,830 MB/s at 1.1–1.5; 32,000
+/// bytes 1,380–2,090 MB/s at 0.8–1.2 (eight runs of each, alternating; the
+/// shuffle fetch of `wisp-bench --only cluster` went from 470–690 MB/s to
+/// 500–650, where the CPU the join's tasks take bounds it). On an Ethernet path of
+/// 1,500 bytes the larger probes are lost (probes do not count as congestion)
+/// and packets stay at what the path carries; jumbo frames reach ~9,000.
 ///
-/// Why not more: quinn hands the kernel up to 10 packets in one GSO send, and
-/// Linux refuses a GSO send above 65,507 bytes of UDP payload; quinn then
-/// turns GSO off and drops that send, and the losses make it fall back to
-/// 1,200-byte packets (measured: 8,000 → 4–31 MB/s, 9,000 → ~250 MB/s).
-/// 10 × 6,500 = 65,000 stays below the limit.
-pub(crate) const MAX_UDP_PAYLOAD: u16 = 6_500;
+/// quinn hands the kernel up to 10 packets in one GSO send whatever their
+/// size, and Linux refuses a GSO send above 65,507 bytes (quinn-udp would then
+/// turn GSO off for good and the losses make quinn fall back to 1,200-byte
+/// packets); every endpoint's socket therefore splits larger batches into
+/// sends of whole packets (`net::socket::WatchedSocket`). 32,000 bytes is two
+/// packets per send, below the largest IPv4 UDP payload of 65,507.
+pub(crate) const MAX_UDP_PAYLOAD: u16 = 32_000;
 
 /// The endpoint settings of every Wisp endpoint: quinn's defaults, except
 /// `MAX_UDP_PAYLOAD` and that the QUIC fixed bit is never greased. With
@@ -508,7 +512,8 @@ pub(crate) fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoi
     size_socket_buffers(&socket);
     let runtime =
         quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
-    quinn::Endpoint::new(endpoint_config(), None, socket, runtime)
+    let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
+    quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, watched, runtime)
 }
 
 /// QUIC + TLS to a pinned server, without our handshake (tests use it to misbehave).

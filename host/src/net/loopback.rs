@@ -156,7 +156,7 @@ mod tests {
     use crate::net::endpoint::MAX_UDP_PAYLOAD;
 
     /// Loopback carries 65,536-byte packets: MTU discovery finds larger packets than quinn's
-    /// default 1,452 bytes, up to `MAX_UDP_PAYLOAD` and no further (the GSO limit).
+    /// default 1,452 bytes, up to `MAX_UDP_PAYLOAD` and no further.
     #[test]
     fn streams_every_byte_between_two_endpoints_in_packets_larger_than_ethernet_s() {
         let run = super::quic_loopback_throughput(32 << 20, 2, 1).unwrap();

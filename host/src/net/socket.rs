@@ -1,11 +1,16 @@
-//! The server's UDP socket, wrapped to log datagrams that cannot be QUIC (garbage on the port) before quinn drops them silently.
+//! Every endpoint's UDP socket, wrapped to log datagrams that cannot be QUIC (garbage on the port) before quinn drops them silently, and to split packet batches larger than one kernel send takes.
 //!
 //! quinn discards undecodable datagrams without telling the application; a
 //! scan or a misconfigured client would leave no trace. This wrapper looks at
 //! each received datagram's first byte and length only (it never changes or
-//! drops anything) and logs, at most once per `LOG_EVERY`, how many datagrams
+//! drops what it receives) and logs, at most once per `LOG_EVERY`, how many datagrams
 //! were not QUIC (since the last line, and in all) and from where the one that
 //! triggered the line came.
+//!
+//! quinn batches up to 10 packets of the path's size into one segmented
+//! (GSO) send; with packets larger than 6,550 bytes (`endpoint::MAX_UDP_PAYLOAD`
+//! allows 32,000) a batch can exceed what Linux accepts in one send, and the
+//! wrapper sends it in several, each of whole packets.
 //!
 //! Wisp's endpoints never grease the QUIC fixed bit (`endpoint::endpoint_config`
 //! turns quinn's `grease_quic_bit` off, so no peer is invited to clear it): a
@@ -23,6 +28,11 @@ use std::time::{Duration, Instant};
 
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
+
+/// Most bytes one segmented (GSO) send may carry: a UDP datagram's largest
+/// payload over IPv4 (65,535 − 20 − 8); Linux refuses larger batches with
+/// `EMSGSIZE`, and quinn-udp then turns segmentation off for good.
+pub(crate) const MAX_GSO_BYTES: usize = 65_507;
 
 /// Least interval between two log lines about non-QUIC datagrams.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -82,7 +92,33 @@ impl AsyncUdpSocket for WatchedSocket {
     }
 
     fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        self.inner.try_send(transmit)
+        let Some(size) = transmit.segment_size.filter(|&s| s > 0) else {
+            return self.inner.try_send(transmit);
+        };
+        if transmit.contents.len() <= MAX_GSO_BYTES {
+            return self.inner.try_send(transmit);
+        }
+        // quinn batches up to 10 packets per send whatever their size; larger than the kernel
+        // takes at once, the batch goes out in as many sends as it needs, whole packets each.
+        let per_send = (MAX_GSO_BYTES / size).max(1) * size;
+        for (i, piece) in transmit.contents.chunks(per_send).enumerate() {
+            let part = Transmit {
+                contents: piece,
+                segment_size: (piece.len() > size).then_some(size),
+                ..transmit.clone()
+            };
+            match self.inner.try_send(&part) {
+                Ok(()) => {}
+                // Nothing went out yet: quinn waits until the socket is writable and retries.
+                Err(e) if i == 0 => return Err(e),
+                // The rest is lost as on a congested link; QUIC's loss recovery resends it.
+                Err(e) => {
+                    tracing::trace!(error = %e, dropped = transmit.contents.len() - i * per_send, "UDP send buffer full mid-batch");
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn poll_recv(
@@ -120,5 +156,56 @@ impl AsyncUdpSocket for WatchedSocket {
 
     fn may_fragment(&self) -> bool {
         self.inner.may_fragment()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of five 16,000-byte packets (80,000 bytes, more than one kernel send takes)
+    /// arrives as five datagrams, in order and intact; nothing is lost to `EMSGSIZE`.
+    #[tokio::test]
+    async fn a_batch_larger_than_one_send_arrives_as_every_one_of_its_packets() {
+        let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let runtime = quinn::default_runtime().unwrap();
+        let sender = Arc::new(WatchedSocket::new(
+            runtime.wrap_udp_socket(std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap(),
+        ));
+        let (size, count, last) = (16_000usize, 5usize, 5_000usize);
+        let mut contents = Vec::new();
+        for i in 0..count {
+            let len = if i + 1 == count { last } else { size };
+            contents.extend(std::iter::repeat_n(i as u8 + 1, len));
+        }
+        assert!(contents.len() > MAX_GSO_BYTES);
+        let transmit = Transmit {
+            destination: receiver.local_addr().unwrap(),
+            ecn: None,
+            contents: &contents,
+            segment_size: Some(size),
+            src_ip: None,
+        };
+        let mut poller = sender.clone().create_io_poller();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            std::future::poll_fn(|cx| poller.as_mut().poll_writable(cx)).await.unwrap();
+            match sender.try_send(&transmit) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {}
+                Err(e) => panic!("send failed: {e}"),
+            }
+        }
+        let mut buf = vec![0u8; 65_536];
+        for i in 0..count {
+            let n = receiver.recv(&mut buf).unwrap();
+            let expected = if i + 1 == count { last } else { size };
+            assert_eq!(n, expected, "datagram {i}");
+            assert!(
+                buf[..n].iter().all(|&b| b == i as u8 + 1),
+                "datagram {i} holds another's bytes"
+            );
+        }
     }
 }
