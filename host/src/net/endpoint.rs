@@ -309,6 +309,15 @@ pub(crate) fn watched_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
 ) -> std::io::Result<(quinn::Endpoint, Arc<WatchedSocket>)> {
+    endpoint_on(addr, Some(config))
+}
+
+/// An endpoint (a server if `server` is given) on a socket bound to `addr`, with
+/// Wisp's socket buffers and endpoint settings, through `net::socket`'s wrapper.
+fn endpoint_on(
+    addr: SocketAddr,
+    server: Option<quinn::ServerConfig>,
+) -> std::io::Result<(quinn::Endpoint, Arc<WatchedSocket>)> {
     let socket = std::net::UdpSocket::bind(addr)?;
     size_socket_buffers(&socket);
     let runtime =
@@ -316,7 +325,7 @@ pub(crate) fn watched_endpoint(
     let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
     let endpoint = quinn::Endpoint::new_with_abstract_socket(
         endpoint_config(),
-        Some(config),
+        server,
         watched.clone(),
         runtime,
     )?;
@@ -508,12 +517,7 @@ pub(crate) fn client_endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoi
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let socket = std::net::UdpSocket::bind(local)?;
-    size_socket_buffers(&socket);
-    let runtime =
-        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
-    let watched = Arc::new(WatchedSocket::new(runtime.wrap_udp_socket(socket)?));
-    quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, watched, runtime)
+    endpoint_on(local, None).map(|(endpoint, _)| endpoint)
 }
 
 /// QUIC + TLS to a pinned server, without our handshake (tests use it to misbehave).

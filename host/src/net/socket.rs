@@ -32,7 +32,7 @@ use quinn::{AsyncUdpSocket, UdpPoller};
 /// Most bytes one segmented (GSO) send may carry: a UDP datagram's largest
 /// payload over IPv4 (65,535 − 20 − 8); Linux refuses larger batches with
 /// `EMSGSIZE`, and quinn-udp then turns segmentation off for good.
-pub(crate) const MAX_GSO_BYTES: usize = 65_507;
+const MAX_GSO_BYTES: usize = 65_507;
 
 /// Least interval between two log lines about non-QUIC datagrams.
 const LOG_EVERY: Duration = Duration::from_secs(1);
@@ -92,12 +92,10 @@ impl AsyncUdpSocket for WatchedSocket {
     }
 
     fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
-        let Some(size) = transmit.segment_size.filter(|&s| s > 0) else {
-            return self.inner.try_send(transmit);
+        let size = match transmit.segment_size {
+            Some(size) if size > 0 && transmit.contents.len() > MAX_GSO_BYTES => size,
+            _ => return self.inner.try_send(transmit),
         };
-        if transmit.contents.len() <= MAX_GSO_BYTES {
-            return self.inner.try_send(transmit);
-        }
         // quinn batches up to 10 packets per send whatever their size; larger than the kernel
         // takes at once, the batch goes out in as many sends as it needs, whole packets each.
         let per_send = (MAX_GSO_BYTES / size).max(1) * size;
